@@ -1,0 +1,254 @@
+package lookup
+
+import (
+	"context"
+	_ "embed"
+	"encoding/csv"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/pricing-engine/pricing-engine/pricing/money"
+)
+
+// The default data shipped in the binary; see TestEmbeddedData for the
+// rule that generates the catalog.
+var (
+	//go:embed data/catalog.csv
+	embeddedCatalog string
+	//go:embed data/markets.csv
+	embeddedMarkets string
+)
+
+// DefaultMarket is the location of the row used for unknown locations.
+const DefaultMarket = "*"
+
+// Headers expected as the first row of the data files.
+const (
+	CatalogHeader = "product_id,base_price"
+	MarketsHeader = "location,multiplier"
+)
+
+// maxRows bounds the rows read from one file, so that a wrong file cannot
+// exhaust memory.
+const maxRows = 10_000_000
+
+// Compile-time interface guards.
+var (
+	_ InstantCatalog = (*MemoryCatalog)(nil)
+	_ InstantMarkets = (*MemoryMarkets)(nil)
+)
+
+// MemoryCatalog is an in-memory, read-only [InstantCatalog]. It is safe for
+// concurrent use.
+type MemoryCatalog struct {
+	prices map[string]money.Decimal
+}
+
+// MemoryMarkets is an in-memory, read-only [InstantMarkets]. It is safe for
+// concurrent use.
+type MemoryMarkets struct {
+	mult map[string]money.Decimal
+	def  money.Decimal
+}
+
+// DefaultCatalog returns the catalog embedded in the binary
+// (products P-0 .. P-9999, base price 49.99 + (n mod 10)).
+func DefaultCatalog() (*MemoryCatalog, error) {
+	return LoadCatalog(strings.NewReader(embeddedCatalog), "embedded catalog.csv")
+}
+
+// DefaultMarkets returns the markets embedded in the binary
+// (NY 1.10, LA 1.05, MIA 0.95, SF 1.15, CHI 1.00, * 1.00).
+func DefaultMarkets() (*MemoryMarkets, error) {
+	return LoadMarkets(strings.NewReader(embeddedMarkets), "embedded markets.csv")
+}
+
+// LoadCatalogFile reads a catalog CSV file (see the package comment for
+// the format).
+func LoadCatalogFile(path string) (*MemoryCatalog, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("cannot load catalog: %w", err)
+	}
+	defer f.Close()
+	return LoadCatalog(f, path)
+}
+
+// LoadMarketsFile reads a markets CSV file (see the package comment for
+// the format).
+func LoadMarketsFile(path string) (*MemoryMarkets, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("cannot load markets: %w", err)
+	}
+	defer f.Close()
+	return LoadMarkets(f, path)
+}
+
+// LoadCatalog reads a catalog in CSV form from r; name is used in errors.
+func LoadCatalog(r io.Reader, name string) (*MemoryCatalog, error) {
+	prices, err := loadTable(r, name, "catalog", CatalogHeader, "base price")
+	if err != nil {
+		return nil, err
+	}
+	if len(prices) == 0 {
+		return nil, fmt.Errorf("cannot load catalog %q: no products", name)
+	}
+	return &MemoryCatalog{prices: prices}, nil
+}
+
+// LoadMarkets reads markets in CSV form from r; name is used in errors.
+func LoadMarkets(r io.Reader, name string) (*MemoryMarkets, error) {
+	mult, err := loadTable(r, name, "markets", MarketsHeader, "multiplier")
+	if err != nil {
+		return nil, err
+	}
+	return newMemoryMarkets(mult), nil
+}
+
+// NewMemoryCatalog returns a catalog holding a copy of prices.
+func NewMemoryCatalog(prices map[string]money.Decimal) *MemoryCatalog {
+	c := &MemoryCatalog{prices: make(map[string]money.Decimal, len(prices))}
+	for k, v := range prices {
+		c.prices[k] = v
+	}
+	return c
+}
+
+// NewMemoryMarkets returns markets holding a copy of mult; the key "*"
+// is the default for unknown locations (1 if absent).
+func NewMemoryMarkets(mult map[string]money.Decimal) *MemoryMarkets {
+	m := make(map[string]money.Decimal, len(mult))
+	for k, v := range mult {
+		m[k] = v
+	}
+	return newMemoryMarkets(m)
+}
+
+func newMemoryMarkets(mult map[string]money.Decimal) *MemoryMarkets {
+	def, ok := mult[DefaultMarket]
+	if !ok {
+		def = money.New(1, 0)
+	}
+	return &MemoryMarkets{mult: mult, def: def}
+}
+
+// Len returns the number of products.
+func (c *MemoryCatalog) Len() int { return len(c.prices) }
+
+// BasePriceNow returns the base price of productID, or false if unknown.
+// It does not allocate.
+func (c *MemoryCatalog) BasePriceNow(productID []byte) (money.Decimal, bool) {
+	p, ok := c.prices[string(productID)]
+	return p, ok
+}
+
+// BasePrice implements [Catalog]. It returns ctx.Err() if ctx is already
+// done, a [*NotFoundError] for an unknown product.
+func (c *MemoryCatalog) BasePrice(ctx context.Context, productID []byte) (money.Decimal, error) {
+	if err := ctx.Err(); err != nil {
+		return money.Decimal{}, err
+	}
+	p, ok := c.prices[string(productID)]
+	if !ok {
+		return money.Decimal{}, newNotFound(KindProduct, productID)
+	}
+	return p, nil
+}
+
+// Len returns the number of market rows, including the "*" row if any.
+func (m *MemoryMarkets) Len() int { return len(m.mult) }
+
+// Default returns the multiplier used for unknown locations.
+func (m *MemoryMarkets) Default() money.Decimal { return m.def }
+
+// MultiplierNow returns the multiplier of location, or the default for an
+// unknown one. It does not allocate.
+func (m *MemoryMarkets) MultiplierNow(location []byte) money.Decimal {
+	if v, ok := m.mult[string(location)]; ok {
+		return v
+	}
+	return m.def
+}
+
+// Multiplier implements [Markets]. It fails only if ctx is already done.
+func (m *MemoryMarkets) Multiplier(ctx context.Context, location []byte) (money.Decimal, error) {
+	if err := ctx.Err(); err != nil {
+		return money.Decimal{}, err
+	}
+	return m.MultiplierNow(location), nil
+}
+
+// loadTable reads a two-column "key,decimal" CSV with the given header.
+// Values must be greater than zero and keys unique, 1..MaxKeyLen bytes.
+func loadTable(r io.Reader, name, what, header, valueName string) (map[string]money.Decimal, error) {
+	cr := csv.NewReader(r)
+	cr.FieldsPerRecord = -1 // checked here, for a better message
+	cr.Comment = '#'
+	cr.ReuseRecord = true
+	fail := func(line int, format string, args ...any) error {
+		return fmt.Errorf("cannot load %s %q: line %d: %s", what, name, line, fmt.Sprintf(format, args...))
+	}
+	out := make(map[string]money.Decimal)
+	seenHeader := false
+	for rows := 0; ; rows++ {
+		rec, err := cr.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		line, _ := cr.FieldPos(0)
+		if err != nil {
+			var pe *csv.ParseError
+			if errors.As(err, &pe) {
+				return nil, fail(pe.Line, "%v", pe.Err)
+			}
+			return nil, fmt.Errorf("cannot load %s %q: %w", what, name, err)
+		}
+		if rows > maxRows {
+			return nil, fail(line, "more than %d rows", maxRows)
+		}
+		if !seenHeader {
+			got := strings.TrimPrefix(strings.Join(rec, ","), "\uFEFF")
+			if got != header {
+				return nil, fail(line, "bad header %q, want %q", trunc(got), header)
+			}
+			seenHeader = true
+			continue
+		}
+		if len(rec) != 2 {
+			return nil, fail(line, "wrong field count %d, want 2", len(rec))
+		}
+		key, val := rec[0], rec[1]
+		switch {
+		case key == "":
+			return nil, fail(line, "empty id")
+		case len(key) > MaxKeyLen:
+			return nil, fail(line, "id %q longer than %d bytes", trunc(key), MaxKeyLen)
+		}
+		d, err := money.Parse(val)
+		if err != nil {
+			return nil, fail(line, "bad %s %q: %v", valueName, trunc(val), errors.Unwrap(err))
+		}
+		if d.Sign() <= 0 {
+			return nil, fail(line, "bad %s %q: must be greater than zero", valueName, trunc(val))
+		}
+		if _, dup := out[key]; dup {
+			return nil, fail(line, "duplicate id %q", trunc(key))
+		}
+		out[key] = d
+	}
+	if !seenHeader {
+		return nil, fmt.Errorf("cannot load %s %q: empty file, want header %q", what, name, header)
+	}
+	return out, nil
+}
+
+func trunc(s string) string {
+	if len(s) > MaxKeyLen {
+		return s[:MaxKeyLen] + "..."
+	}
+	return s
+}
