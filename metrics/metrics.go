@@ -1,0 +1,196 @@
+package metrics
+
+import (
+	"net/http"
+	"runtime"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// RequestBuckets are the classic buckets of http_request_duration_seconds:
+// the usual 5 ms .. 10 s ladder with the 150 ms service-level objective
+// added so that "share of requests under the SLO" is an exact bucket ratio.
+var RequestBuckets = []float64{.005, .01, .025, .05, .1, .15, .25, .5, 1, 2.5, 5, 10}
+
+// LookupBuckets are the classic buckets of pricing_lookup_duration_seconds,
+// dense around the simulated back-end latencies (10..50 ms).
+var LookupBuckets = []float64{.0001, .001, .005, .01, .02, .03, .04, .05, .075, .1, .25, .5, 1}
+
+// NativeBucketFactor is the growth factor of the native (sparse) histograms
+// exposed next to the classic buckets.
+const NativeBucketFactor = 1.1
+
+// Rejection reasons used as the reason label of pricing_requests_rejected_total.
+const (
+	RejectPoolFull    = "pool_full"
+	RejectConnLimit   = "conn_limit"
+	RejectDraining    = "draining"
+	RejectLookupError = "lookup_error"
+	RejectTimeout     = "timeout"
+	RejectOutputLimit = "output_limit"
+	RejectPanic       = "panic"
+)
+
+// Lookup outcomes used as the outcome label of pricing_lookup_duration_seconds.
+const (
+	OutcomeOK       = "ok"
+	OutcomeNotFound = "not_found"
+	OutcomeError    = "error"
+	OutcomeTimeout  = "timeout"
+)
+
+// BuildInfo describes the running binary for pricing_build_info.
+type BuildInfo struct {
+	Version  string
+	Revision string
+}
+
+// Set holds the service's collectors and the registry they are registered
+// on. It is safe for concurrent use.
+type Set struct {
+	Registry *prometheus.Registry
+
+	duration   *prometheus.HistogramVec
+	inFlight   prometheus.Gauge
+	connsOpen  prometheus.Gauge
+	rejected   *prometheus.CounterVec
+	lookup     *prometheus.HistogramVec
+	queueDepth prometheus.Gauge
+	busy       prometheus.Gauge
+
+	mu        sync.RWMutex
+	observers map[observerKey]prometheus.Observer
+}
+
+type observerKey struct {
+	method, endpoint string
+	code             int
+}
+
+// New creates the collectors and registers them, together with the Go
+// runtime and process collectors, on a fresh registry.
+func New(info BuildInfo) *Set {
+	s := &Set{
+		Registry: prometheus.NewRegistry(),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:                            "http_request_duration_seconds",
+			Help:                            "Time from a request's first parsed byte to its reply being queued for writing, by method, route template and status code.",
+			Buckets:                         RequestBuckets,
+			NativeHistogramBucketFactor:     NativeBucketFactor,
+			NativeHistogramMaxBucketNumber:  160,
+			NativeHistogramMinResetDuration: time.Hour,
+		}, []string{"method", "endpoint", "code"}),
+		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "pricing_requests_in_flight",
+			Help: "Requests parsed but not yet answered.",
+		}),
+		connsOpen: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "pricing_connections_open",
+			Help: "Open client connections on the API listener.",
+		}),
+		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pricing_requests_rejected_total",
+			Help: "Requests or connections refused to protect the service, by reason.",
+		}, []string{"reason"}),
+		lookup: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:                            "pricing_lookup_duration_seconds",
+			Help:                            "Duration of catalog and market lookups, by lookup and outcome.",
+			Buckets:                         LookupBuckets,
+			NativeHistogramBucketFactor:     NativeBucketFactor,
+			NativeHistogramMaxBucketNumber:  160,
+			NativeHistogramMinResetDuration: time.Hour,
+		}, []string{"lookup", "outcome"}),
+		queueDepth: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "pricing_pool_queue_depth",
+			Help: "Requests handed to the lookup pool and not yet finished.",
+		}),
+		busy: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "pricing_pool_workers_busy",
+			Help: "Pool workers currently running a request.",
+		}),
+		observers: make(map[observerKey]prometheus.Observer),
+	}
+	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "pricing_build_info",
+		Help: "Build information of the running binary; the value is always 1.",
+	}, []string{"version", "revision", "goversion"})
+	build.WithLabelValues(orUnknown(info.Version), orUnknown(info.Revision), runtime.Version()).Set(1)
+
+	s.Registry.MustRegister(
+		s.duration, s.inFlight, s.connsOpen, s.rejected, s.lookup, s.queueDepth, s.busy, build,
+		collectors.NewGoCollector(),
+		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+	)
+	// Pre-create the rejection series so dashboards see zeros, not gaps.
+	for _, r := range []string{RejectPoolFull, RejectConnLimit, RejectDraining, RejectLookupError, RejectTimeout, RejectOutputLimit, RejectPanic} {
+		s.rejected.WithLabelValues(r)
+	}
+	return s
+}
+
+func orUnknown(s string) string {
+	if s == "" {
+		return "unknown"
+	}
+	return s
+}
+
+// Request returns the observer of http_request_duration_seconds for one
+// method, route template and status code. Observers are cached, so after the
+// first call for a combination it neither allocates nor touches the
+// collector's label map. method and endpoint must be drawn from small fixed
+// sets (route templates, known methods), never from raw client input.
+func (s *Set) Request(method, endpoint string, code int) prometheus.Observer {
+	k := observerKey{method, endpoint, code}
+	s.mu.RLock()
+	o, ok := s.observers[k]
+	s.mu.RUnlock()
+	if ok {
+		return o
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if o, ok = s.observers[k]; !ok {
+		o = s.duration.WithLabelValues(method, endpoint, strconv.Itoa(code))
+		s.observers[k] = o
+	}
+	return o
+}
+
+// InFlight is the gauge of requests being answered.
+func (s *Set) InFlight() prometheus.Gauge { return s.inFlight }
+
+// ConnectionsOpen is the gauge of open API connections.
+func (s *Set) ConnectionsOpen() prometheus.Gauge { return s.connsOpen }
+
+// PoolQueueDepth is the gauge of requests waiting in or running on the pool.
+func (s *Set) PoolQueueDepth() prometheus.Gauge { return s.queueDepth }
+
+// PoolBusy is the gauge of busy pool workers.
+func (s *Set) PoolBusy() prometheus.Gauge { return s.busy }
+
+// Rejected returns the counter of rejections for reason (one of the Reject*
+// constants).
+func (s *Set) Rejected(reason string) prometheus.Counter {
+	return s.rejected.WithLabelValues(reason)
+}
+
+// ObserveLookup records one lookup's duration. lookup is "catalog" or
+// "market"; outcome is one of the Outcome* constants.
+func (s *Set) ObserveLookup(lookup, outcome string, d time.Duration) {
+	s.lookup.WithLabelValues(lookup, outcome).Observe(d.Seconds())
+}
+
+// Handler serves the registry in the Prometheus exposition formats
+// (protobuf for scrapers that negotiate native histograms, text otherwise).
+func (s *Set) Handler() http.Handler {
+	return promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{
+		Registry:          s.Registry,
+		EnableOpenMetrics: false,
+	})
+}
