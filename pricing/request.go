@@ -1,0 +1,190 @@
+package pricing
+
+import (
+	"math"
+
+	"github.com/valyala/fastjson"
+)
+
+// Field names and bounds of the request body.
+const (
+	FieldProductID    = "product_id"
+	FieldUserLocation = "user_location"
+	FieldIsPrime      = "is_prime_member"
+
+	// MinFieldLen and MaxFieldLen bound product_id and user_location, in
+	// bytes. (pydantic counts characters; the contract counts bytes, which
+	// is stricter for non-ASCII text and is what the lookups key on.)
+	MinFieldLen = 1
+	MaxFieldLen = 64
+)
+
+// maxQuotedJSON bounds the body text quoted back in an invalid-JSON error.
+const maxQuotedJSON = 64
+
+// Request is a decoded price request. It is meant to be reused: Decode
+// overwrites ProductID and Location in place (append to [:0]), so after
+// warm-up decoding does not allocate. The slices are owned by the Request
+// and stay valid until the next Decode into it.
+type Request struct {
+	ProductID []byte
+	Location  []byte
+	Member    bool
+}
+
+// Reset empties r, keeping its buffers.
+func (r *Request) Reset() {
+	r.ProductID = r.ProductID[:0]
+	r.Location = r.Location[:0]
+	r.Member = false
+}
+
+// Decoder decodes request bodies. It owns one JSON parser and is NOT safe
+// for concurrent use: use one Decoder per event loop or goroutine. The
+// zero Decoder is ready to use.
+type Decoder struct {
+	p fastjson.Parser
+}
+
+// Decode parses body into r. On failure r is left in an unspecified state
+// and the error is a *Error:
+//
+//   - 400 {"detail":"invalid JSON: <where and why>"} if body is not JSON
+//     or not a JSON object;
+//   - 422 with a pydantic v2 shaped list, one entry per bad field
+//     (FastAPI's rendering, without "url"):
+//     missing ("Field required", input = the whole body object),
+//     string_type ("Input should be a valid string"),
+//     string_too_short ("String should have at least 1 character", ctx min_length),
+//     string_too_long ("String should have at most 64 characters", ctx max_length),
+//     bool_type ("Input should be a valid boolean"),
+//     bool_parsing ("Input should be a valid boolean, unable to interpret input").
+//
+// is_prime_member is optional (default false) and, like pydantic v2 in
+// lax mode, accepts true/false, the numbers 0 and 1 (also 0.0 and 1.0),
+// and the strings 0/1/f/t/n/y/no/yes/off/on/false/true in any case.
+// Unknown fields are ignored; of duplicate keys the last wins, as in
+// Python's json module.
+//
+// Decode does not retain body. It does not allocate on success once r's
+// buffers have grown.
+func (d *Decoder) Decode(body []byte, r *Request) error {
+	v, err := d.p.ParseBytes(body)
+	if err != nil {
+		return newDetailError(StatusBadRequest, "invalid JSON: "+trimParseError(err.Error()), nil)
+	}
+	o, err := v.Object()
+	if err != nil {
+		return newDetailError(StatusBadRequest, "invalid JSON: expected an object at the top level, got "+v.Type().String(), nil)
+	}
+	var pid, loc, prime *fastjson.Value
+	o.Visit(func(key []byte, v *fastjson.Value) {
+		switch string(key) {
+		case FieldProductID:
+			pid = v
+		case FieldUserLocation:
+			loc = v
+		case FieldIsPrime:
+			prime = v
+		}
+	})
+	var bad []FieldError // nil on the happy path: no allocation
+	r.ProductID, bad = decodeString(r.ProductID[:0], FieldProductID, pid, v, bad)
+	r.Location, bad = decodeString(r.Location[:0], FieldUserLocation, loc, v, bad)
+	r.Member, bad = decodeBool(prime, bad)
+	if len(bad) > 0 {
+		return &Error{Status: StatusUnprocessableEntity, Fields: bad}
+	}
+	return nil
+}
+
+// trimParseError keeps fastjson's message readable: it already says where
+// ("unparsed tail", "tail") and why; cap the length.
+func trimParseError(s string) string {
+	const max = 200
+	if len(s) > max {
+		return s[:max] + "..."
+	}
+	return s
+}
+
+func loc(field string) []string { return []string{"body", field} }
+
+func decodeString(dst []byte, field string, v, root *fastjson.Value, bad []FieldError) ([]byte, []FieldError) {
+	if v == nil {
+		return dst, append(bad, FieldError{Type: "missing", Loc: loc(field), Msg: "Field required", Input: root.MarshalTo(nil)})
+	}
+	if v.Type() != fastjson.TypeString {
+		return dst, append(bad, FieldError{Type: "string_type", Loc: loc(field), Msg: "Input should be a valid string", Input: v.MarshalTo(nil)})
+	}
+	s, _ := v.StringBytes() // cannot fail for TypeString
+	switch {
+	case len(s) < MinFieldLen:
+		return dst, append(bad, FieldError{Type: "string_too_short", Loc: loc(field),
+			Msg: "String should have at least 1 character", Input: v.MarshalTo(nil), Ctx: []byte(`{"min_length":1}`)})
+	case len(s) > MaxFieldLen:
+		return dst, append(bad, FieldError{Type: "string_too_long", Loc: loc(field),
+			Msg: "String should have at most 64 characters", Input: v.MarshalTo(nil), Ctx: []byte(`{"max_length":64}`)})
+	}
+	return append(dst, s...), bad
+}
+
+func decodeBool(v *fastjson.Value, bad []FieldError) (bool, []FieldError) {
+	if v == nil {
+		return false, bad
+	}
+	switch v.Type() {
+	case fastjson.TypeTrue:
+		return true, bad
+	case fastjson.TypeFalse:
+		return false, bad
+	case fastjson.TypeString:
+		s, _ := v.StringBytes()
+		if b, ok := parseLaxBool(s); ok {
+			return b, bad
+		}
+		return false, append(bad, boolParsing(v))
+	case fastjson.TypeNumber:
+		f, err := v.Float64()
+		switch {
+		case err != nil:
+			// not representable: pydantic would fail the int/float step
+		case f == 0:
+			return false, bad
+		case f == 1:
+			return true, bad
+		case math.Trunc(f) == f && !math.IsInf(f, 0):
+			// an integer other than 0/1
+			return false, append(bad, boolParsing(v))
+		}
+	}
+	return false, append(bad, FieldError{Type: "bool_type", Loc: loc(FieldIsPrime),
+		Msg: "Input should be a valid boolean", Input: v.MarshalTo(nil)})
+}
+
+func boolParsing(v *fastjson.Value) FieldError {
+	return FieldError{Type: "bool_parsing", Loc: loc(FieldIsPrime),
+		Msg: "Input should be a valid boolean, unable to interpret input", Input: v.MarshalTo(nil)}
+}
+
+// parseLaxBool implements pydantic-core's str_as_bool: exact "0"/"1", and
+// f/n/no/off/false, t/y/yes/on/true in any ASCII case.
+func parseLaxBool(s []byte) (value, ok bool) {
+	if len(s) > 5 {
+		return false, false
+	}
+	var buf [5]byte
+	for i, c := range s {
+		if 'A' <= c && c <= 'Z' {
+			c += 'a' - 'A'
+		}
+		buf[i] = c
+	}
+	switch string(buf[:len(s)]) {
+	case "0", "f", "n", "no", "off", "false":
+		return false, true
+	case "1", "t", "y", "yes", "on", "true":
+		return true, true
+	}
+	return false, false
+}
