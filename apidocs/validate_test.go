@@ -1,0 +1,182 @@
+package apidocs
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+)
+
+func TestDocumentLoadsAndValidates(t *testing.T) {
+	doc, err := LoadDocument(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := doc.OpenAPI; got != "3.1.0" {
+		t.Errorf("openapi = %q, want 3.1.0", got)
+	}
+	if len(doc.Servers) != 1 || doc.Servers[0].URL != "/" {
+		t.Errorf("servers = %v, want one relative server \"/\"", doc.Servers)
+	}
+	for _, p := range []string{"/api/v1/price", "/healthz", "/readyz", "/metrics", "/openapi.json", "/docs", "/docs/{asset}", "/debug/pprof/"} {
+		if doc.Paths.Value(p) == nil {
+			t.Errorf("path %s is not documented", p)
+		}
+	}
+	price := doc.Paths.Value("/api/v1/price").Post
+	if price == nil {
+		t.Fatal("POST /api/v1/price is not documented")
+	}
+	for _, status := range []int{200, 400, 404, 413, 415, 422, 431, 503} {
+		if price.Responses.Status(status) == nil {
+			t.Errorf("POST /api/v1/price: status %d is not documented", status)
+		}
+	}
+}
+
+// TestPriceResponseFieldOrder checks that the schema lists the members in the
+// order SPEC writes them, which Swagger UI shows.
+func TestPriceResponseFieldOrder(t *testing.T) {
+	var raw struct {
+		Components struct {
+			Schemas struct {
+				PriceResponse struct {
+					Properties json.RawMessage `json:"properties"`
+				} `json:"PriceResponse"`
+			} `json:"schemas"`
+		} `json:"components"`
+	}
+	if err := json.Unmarshal(OpenAPI(), &raw); err != nil {
+		t.Fatal(err)
+	}
+	dec := json.NewDecoder(strings.NewReader(string(raw.Components.Schemas.PriceResponse.Properties)))
+	var keys []string
+	depth := 0
+	for {
+		tok, err := dec.Token()
+		if err != nil {
+			break
+		}
+		switch tok := tok.(type) {
+		case json.Delim:
+			if tok == '{' || tok == '[' {
+				depth++
+			} else {
+				depth--
+			}
+		case string:
+			if depth == 1 {
+				keys = append(keys, tok)
+				// Skip the member's value.
+				var v json.RawMessage
+				if err := dec.Decode(&v); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+	want := "product_id,final_price,base_price,market_multiplier,discount_rate,source"
+	if got := strings.Join(keys, ","); got != want {
+		t.Errorf("PriceResponse properties = %s, want %s", got, want)
+	}
+}
+
+func TestValidateResponse(t *testing.T) {
+	v, err := NewValidator()
+	if err != nil {
+		t.Fatal(err)
+	}
+	jsonCT := http.Header{"Content-Type": {"application/json"}}
+	with := func(kv ...string) http.Header {
+		h := http.Header{}
+		for i := 0; i+1 < len(kv); i += 2 {
+			h.Set(kv[i], kv[i+1])
+		}
+		return h
+	}
+	const price = "/api/v1/price"
+	tests := []struct {
+		name    string
+		method  string
+		target  string
+		status  int
+		header  http.Header
+		body    string
+		wantErr string // substring; "" means valid
+	}{
+		// Replies written in SPEC.
+		{"quote", "POST", price, 200, jsonCT,
+			`{"product_id":"P-123","final_price":45.12,"base_price":49.99,"market_multiplier":0.95,"discount_rate":0.05,"source":"live"}`, ""},
+		{"quote shortest numbers", "POST", price, 200, with("Content-Type", "application/json; charset=utf-8"),
+			`{"product_id":"P-105","final_price":50,"base_price":54.99,"market_multiplier":1,"discount_rate":0,"source":"cache"}`, ""},
+		{"invalid JSON", "POST", price, 400, jsonCT, `{"detail":"invalid JSON: unexpected end of input at offset 15"}`, ""},
+		{"missing field", "POST", price, 422, jsonCT,
+			`{"detail":[{"type":"missing","loc":["body","product_id"],"msg":"Field required"}]}`, ""},
+		{"two bad fields", "POST", price, 422, jsonCT,
+			`{"detail":[{"type":"missing","loc":["body","product_id"],"msg":"Field required","input":{"user_location":"NY"}},` +
+				`{"type":"string_too_long","loc":["body","user_location"],"msg":"String should have at most 64 characters","input":"x","ctx":{"max_length":64}}]}`, ""},
+		{"unknown product", "POST", price, 404, jsonCT, `{"detail":"unknown product_id \"P-X\""}`, ""},
+		{"unknown path", "GET", "/nope", 404, jsonCT, `{"detail":"Not Found"}`, ""},
+		{"unknown path on POST", "POST", "/api/v2/price", 404, jsonCT, `{"detail":"Not Found"}`, ""},
+		{"wrong method", "GET", price, 405, with("Content-Type", "application/json", "Allow", "POST"), `{"detail":"Method Not Allowed"}`, ""},
+		{"body too large", "POST", price, 413, jsonCT, `{"detail":"request body larger than 65536 bytes"}`, ""},
+		{"headers too large", "POST", price, 431, jsonCT, `{"detail":"request header fields too large"}`, ""},
+		{"headers too large on GET", "GET", "/metrics", 431, jsonCT, `{"detail":"too many header fields"}`, ""},
+		{"not JSON content type", "POST", price, 415, jsonCT, `{"detail":"unsupported Content-Type \"text/plain\""}`, ""},
+		{"lookup timed out", "POST", price, 503, with("Content-Type", "application/json", "Retry-After", "1"), `{"detail":"catalog lookup timed out"}`, ""},
+		{"overloaded on GET", "GET", "/healthz", 503, with("Content-Type", "application/json", "Retry-After", "2"), `{"detail":"server overloaded"}`, ""},
+		{"malformed HTTP", "GET", "/metrics", 400, jsonCT, `{"detail":"malformed HTTP request"}`, ""},
+		{"healthz", "GET", "/healthz", 200, with("Content-Type", "text/plain; charset=utf-8"), "ok\n", ""},
+		{"readyz", "GET", "/readyz", 200, with("Content-Type", "text/plain; charset=utf-8"), "ready\n", ""},
+		{"readyz draining", "GET", "/readyz", 503, with("Content-Type", "text/plain; charset=utf-8"), "draining\n", ""},
+		{"metrics", "GET", "/metrics", 200, with("Content-Type", "text/plain; version=0.0.4; charset=utf-8"), "# TYPE up gauge\nup 1\n", ""},
+		{"metrics openmetrics", "GET", "/metrics", 200, with("Content-Type", "application/openmetrics-text; version=1.0.0; charset=utf-8"), "# EOF\n", ""},
+		{"openapi", "GET", "/openapi.json", 200, jsonCT, string(OpenAPI()), ""},
+		{"docs", "GET", "/docs", 200, with("Content-Type", "text/html; charset=utf-8"), "<!DOCTYPE html>", ""},
+		{"docs asset", "GET", "/docs/swagger-ui.css", 200, with("Content-Type", "text/css; charset=utf-8"), "body{}", ""},
+		{"docs asset with query", "GET", "/docs/swagger-ui.css?v=1", 200, with("Content-Type", "text/css; charset=utf-8"), "body{}", ""},
+		{"docs missing asset", "GET", "/docs/nope.js", 404, jsonCT, `{"detail":"Not Found"}`, ""},
+		{"pprof", "GET", "/debug/pprof/", 200, with("Content-Type", "text/html; charset=utf-8"), "<html>", ""},
+
+		// Replies the document must refuse.
+		{"quote missing member", "POST", price, 200, jsonCT,
+			`{"product_id":"P-123","final_price":45.12,"base_price":49.99,"market_multiplier":0.95,"discount_rate":0.05}`, "source"},
+		{"quote bad source", "POST", price, 200, jsonCT,
+			`{"product_id":"P-123","final_price":45.12,"base_price":49.99,"market_multiplier":0.95,"discount_rate":0.05,"source":"guess"}`, "source"},
+		{"quote as text", "POST", price, 200, with("Content-Type", "text/plain"), `{}`, "Content-Type"},
+		{"quote not JSON", "POST", price, 200, jsonCT, `{"product_id":`, "decode"},
+		{"error without detail", "POST", price, 404, jsonCT, `{"error":"unknown product"}`, "detail"},
+		{"422 with string detail", "POST", price, 422, jsonCT, `{"detail":"bad"}`, "detail"},
+		{"422 entry without loc", "POST", price, 422, jsonCT, `{"detail":[{"type":"missing","msg":"Field required"}]}`, "loc"},
+		{"503 without Retry-After", "POST", price, 503, jsonCT, `{"detail":"overloaded"}`, "Retry-After"},
+		{"503 with date Retry-After", "POST", price, 503, with("Content-Type", "application/json", "Retry-After", "Wed, 21 Oct 2015 07:28:00 GMT"), `{"detail":"x"}`, "Retry-After"},
+		{"405 without Allow", "GET", price, 405, jsonCT, `{"detail":"Method Not Allowed"}`, "Allow"},
+		{"unknown path with 200", "GET", "/nope", 200, jsonCT, `{}`, "want 404"},
+		{"wrong method with 404", "DELETE", "/metrics", 404, jsonCT, `{"detail":"Not Found"}`, "want 405"},
+		{"undocumented status", "POST", price, 418, jsonCT, `{"detail":"teapot"}`, "status"},
+		{"docs as JSON", "GET", "/docs", 200, jsonCT, `{}`, "Content-Type"},
+		{"docs without Content-Type", "GET", "/docs", 200, http.Header{}, `<html>`, "Content-Type"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := v.ValidateResponse(tt.method, tt.target, tt.status, tt.header, []byte(tt.body))
+			switch {
+			case tt.wantErr == "" && err != nil:
+				t.Errorf("ValidateResponse: %v", err)
+			case tt.wantErr != "" && err == nil:
+				t.Errorf("ValidateResponse accepted the reply, want an error mentioning %q", tt.wantErr)
+			case tt.wantErr != "" && !strings.Contains(err.Error(), tt.wantErr):
+				t.Errorf("ValidateResponse error %q does not mention %q", err, tt.wantErr)
+			}
+		})
+	}
+}
+
+func TestValidateResponseFunc(t *testing.T) {
+	err := ValidateResponse("POST", "/api/v1/price", 200, http.Header{"Content-Type": {"application/json"}},
+		[]byte(`{"product_id":"P-123","final_price":45.12,"base_price":49.99,"market_multiplier":0.95,"discount_rate":0.05,"source":"live"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+}
