@@ -25,6 +25,9 @@ const (
 	OutcomeCanceled = "canceled"  // the caller's context ended first
 )
 
+// MemberDiscountCents is the member discount rate in hundredths: 0.05.
+const MemberDiscountCents = 5
+
 // Config configures an [Engine].
 type Config struct {
 	// Deadline bounds the lookups of one Price call; 0 means
@@ -64,13 +67,6 @@ func NewEngine(cat lookup.Catalog, mk lookup.Markets, cfg Config) *Engine {
 // that [Engine.PriceInline] may be used (on an event loop, without a
 // goroutine hop).
 func (e *Engine) Inline() bool { return e.instCat != nil && e.instMk != nil }
-
-// Constants of the price formula.
-var (
-	memberDiscount = money.New(5, 2) // 0.05; read-only
-	noDiscount     = money.Decimal{}
-	one            = money.New(1, 0)
-)
 
 // PriceInline prices r into q using the instant lookups, on the calling
 // goroutine and without allocating on success. It may only be called when
@@ -136,7 +132,7 @@ func (e *Engine) Price(ctx context.Context, r *Request, q *Quote) error {
 	select {
 	case <-g.done:
 	case <-ctx.Done():
-		e.observe(LookupMarket, outcomeOf(ctx.Err()), start)
+		// The goroutine observes the market outcome when it ends.
 		return lookupError(LookupMarket, nil, ctx.Err())
 	}
 	mult, err := g.mult, g.err
@@ -167,11 +163,11 @@ func (e *Engine) observe(name, outcome string, start time.Time) {
 
 // finish computes the quote: final = round(base * mult * (1 - discount), 2).
 func (e *Engine) finish(r *Request, q *Quote, base, mult money.Decimal) error {
-	disc := noDiscount
+	var disc money.Decimal // 0 for non-members
 	if r.Member {
-		disc = memberDiscount
+		disc = money.New(MemberDiscountCents, 2)
 	}
-	keep, err := one.Sub(disc)
+	keep, err := money.New(1, 0).Sub(disc)
 	if err == nil {
 		var p money.Decimal
 		if p, err = base.Mul(mult); err == nil {
@@ -209,7 +205,9 @@ func notFound(id []byte, cause error) *Error {
 func lookupError(name string, id []byte, err error) *Error {
 	switch outcomeOf(err) {
 	case OutcomeNotFound:
-		return notFound(id, err)
+		if name == LookupCatalog {
+			return notFound(id, err)
+		}
 	case OutcomeTimeout:
 		return newDetailError(StatusServiceUnavailable, name+" lookup timed out", err)
 	case OutcomeCanceled:
