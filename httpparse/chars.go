@@ -1,0 +1,91 @@
+package httpparse
+
+// Byte classes used by the parser. Each entry of charClass is a bit set of
+// the classes below; the table is a constant string so that it cannot be
+// modified at run time. classes_test.go checks every entry against the
+// grammar it encodes.
+const (
+	// classToken marks tchar (RFC 9110 §5.6.2).
+	classToken = 1 << iota
+	// classValue marks bytes allowed in a field value: HTAB, SP, VCHAR and
+	// obs-text (RFC 9110 §5.5).
+	classValue
+	// classTarget marks pchar without pct-encoded, plus "/" and "?"
+	// (RFC 3986 §3.3, §3.4, as referenced by RFC 9112 §3.2).
+	classTarget
+	// classHost marks bytes allowed in a Host value: reg-name and
+	// IP-literal characters, ":" and "%" (RFC 3986 §3.2.2, RFC 9110 §7.2).
+	classHost
+	// classHex marks HEXDIG (RFC 5234 appendix B.1).
+	classHex
+)
+
+const charClass = "" +
+	"\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\x00\x00\x00\x00\x00" +
+	"\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00" +
+	"\x02\x0f\x02\x03\x0f\x0b\x0f\x0f\x0e\x0e\x0f\x0f\x0e\x0f\x0f\x06" +
+	"\x1f\x1f\x1f\x1f\x1f\x1f\x1f\x1f\x1f\x1f\x0e\x0e\x02\x0e\x02\x06" +
+	"\x06\x1f\x1f\x1f\x1f\x1f\x1f\x0f\x0f\x0f\x0f\x0f\x0f\x0f\x0f\x0f" +
+	"\x0f\x0f\x0f\x0f\x0f\x0f\x0f\x0f\x0f\x0f\x0f\x0a\x02\x0a\x03\x0f" +
+	"\x03\x1f\x1f\x1f\x1f\x1f\x1f\x0f\x0f\x0f\x0f\x0f\x0f\x0f\x0f\x0f" +
+	"\x0f\x0f\x0f\x0f\x0f\x0f\x0f\x0f\x0f\x0f\x0f\x02\x03\x02\x0f\x00" +
+	"\x02\x02\x02\x02\x02\x02\x02\x02\x02\x02\x02\x02\x02\x02\x02\x02" +
+	"\x02\x02\x02\x02\x02\x02\x02\x02\x02\x02\x02\x02\x02\x02\x02\x02" +
+	"\x02\x02\x02\x02\x02\x02\x02\x02\x02\x02\x02\x02\x02\x02\x02\x02" +
+	"\x02\x02\x02\x02\x02\x02\x02\x02\x02\x02\x02\x02\x02\x02\x02\x02" +
+	"\x02\x02\x02\x02\x02\x02\x02\x02\x02\x02\x02\x02\x02\x02\x02\x02" +
+	"\x02\x02\x02\x02\x02\x02\x02\x02\x02\x02\x02\x02\x02\x02\x02\x02" +
+	"\x02\x02\x02\x02\x02\x02\x02\x02\x02\x02\x02\x02\x02\x02\x02\x02" +
+	"\x02\x02\x02\x02\x02\x02\x02\x02\x02\x02\x02\x02\x02\x02\x02\x02"
+
+func isToken(c byte) bool  { return charClass[c]&classToken != 0 }
+func isValue(c byte) bool  { return charClass[c]&classValue != 0 }
+func isTarget(c byte) bool { return charClass[c]&classTarget != 0 }
+func isHost(c byte) bool   { return charClass[c]&classHost != 0 }
+func isHex(c byte) bool    { return charClass[c]&classHex != 0 }
+
+// unhex returns the value of the hexadecimal digit c, which must satisfy isHex.
+func unhex(c byte) uint64 {
+	switch {
+	case c <= '9':
+		return uint64(c - '0')
+	case c <= 'F':
+		return uint64(c-'A') + 10
+	default:
+		return uint64(c-'a') + 10
+	}
+}
+
+// lower returns c in lower case if it is an ASCII letter.
+func lower(c byte) byte {
+	if c >= 'A' && c <= 'Z' {
+		return c + ('a' - 'A')
+	}
+	return c
+}
+
+// equalFold reports whether b equals s ignoring ASCII case; s must be in lower
+// case.
+func equalFold(b []byte, s string) bool {
+	if len(b) != len(s) {
+		return false
+	}
+	for i := 0; i < len(b); i++ {
+		if lower(b[i]) != s[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// trimOWS removes optional whitespace (SP and HTAB, RFC 9110 §5.6.3) from both
+// ends of b.
+func trimOWS(b []byte) []byte {
+	for len(b) > 0 && (b[0] == ' ' || b[0] == '\t') {
+		b = b[1:]
+	}
+	for len(b) > 0 && (b[len(b)-1] == ' ' || b[len(b)-1] == '\t') {
+		b = b[:len(b)-1]
+	}
+	return b
+}
