@@ -199,7 +199,6 @@ func loadTable(r io.Reader, name, what, header, valueName string) (map[string]mo
 		if errors.Is(err, io.EOF) {
 			break
 		}
-		line, _ := cr.FieldPos(0)
 		if err != nil {
 			var pe *csv.ParseError
 			if errors.As(err, &pe) {
@@ -207,6 +206,7 @@ func loadTable(r io.Reader, name, what, header, valueName string) (map[string]mo
 			}
 			return nil, fmt.Errorf("cannot load %s %q: %w", what, name, err)
 		}
+		line, _ := cr.FieldPos(0) // valid only after a successful Read
 		if rows > maxRows {
 			return nil, fail(line, "more than %d rows", maxRows)
 		}

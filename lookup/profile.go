@@ -136,21 +136,24 @@ func (p *Profile) setOption(opt string) error {
 
 func parseRange(s string) (Range, error) {
 	lo, hi, isRange := strings.Cut(s, "-")
-	min, err := parseDelay(lo)
+	if lo == "" || (isRange && hi == "") {
+		return Range{}, fmt.Errorf("bad range %q, want duration or duration-duration", s)
+	}
+	from, err := parseDelay(lo)
 	if err != nil {
 		return Range{}, err
 	}
 	if !isRange {
-		return Range{min, min}, nil
+		return Range{from, from}, nil
 	}
-	max, err := parseDelay(hi)
+	to, err := parseDelay(hi)
 	if err != nil {
 		return Range{}, err
 	}
-	if max < min {
+	if to < from {
 		return Range{}, fmt.Errorf("range %q: maximum below minimum", s)
 	}
-	return Range{min, max}, nil
+	return Range{from, to}, nil
 }
 
 func parseDelay(s string) (time.Duration, error) {
