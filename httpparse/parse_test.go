@@ -351,8 +351,8 @@ func TestLimits(t *testing.T) {
 		{"body over limit", post + "Content-Length: 17\r\n\r\n" + strings.Repeat("a", 17), 413},
 		{"chunked at limit", chunked + "8\r\naaaaaaaa\r\n8\r\naaaaaaaa\r\n0\r\n\r\n", 0},
 		{"chunked over limit", chunked + "8\r\naaaaaaaa\r\n9\r\naaaaaaaaa\r\n0\r\n\r\n", 413},
-		{"meta at limit", chunked + "1;" + strings.Repeat("e", 11) + "\r\na\r\n0\r\nX: " + strings.Repeat("t", 6) + "\r\n\r\n", 0},
-		{"meta over limit", chunked + "1;" + strings.Repeat("e", 11) + "\r\na\r\n0\r\nX: " + strings.Repeat("t", 7) + "\r\n\r\n", 431},
+		{"meta at limit", chunked + "1;" + strings.Repeat("e", 11) + "\r\na\r\n0\r\nX: " + strings.Repeat("t", 7) + "\r\n\r\n", 0},
+		{"meta over limit", chunked + "1;" + strings.Repeat("e", 11) + "\r\na\r\n0\r\nX: " + strings.Repeat("t", 8) + "\r\n\r\n", 431},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
