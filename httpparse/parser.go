@@ -392,16 +392,8 @@ func (p *Parser) requestTarget(buf []byte, s, e int, options bool) *Error {
 		return errBad("invalid request target")
 	}
 	a := s + rest
-	i := a
-	for i < e && buf[i] != '/' && buf[i] != '?' {
-		// userinfo ("@") is refused (RFC 9110 §4.2.4), as are empty hosts
-		// (RFC 9110 §4.2.1).
-		if !isHost(buf[i]) {
-			return errBad("invalid request target")
-		}
-		i++
-	}
-	if i == a {
+	i, ok := authorityEnd(buf, a, e)
+	if !ok {
 		return errBad("invalid request target")
 	}
 	if i == e {
@@ -410,6 +402,44 @@ func (p *Parser) requestTarget(buf []byte, s, e int, options bool) *Error {
 		return nil
 	}
 	return p.pathQuery(buf, i, e)
+}
+
+// authorityEnd checks the authority of an absolute-form target starting at
+// buf[a] and returns where it ends (at "/", "?" or e):
+//
+//	authority = host [ ":" port ]   (no userinfo: RFC 9110 §4.2.4)
+//	host      = IP-literal / reg-name (not empty: RFC 9110 §4.2.1)
+//
+// pct-encoded octets in reg-name are refused (see the package doc).
+func authorityEnd(buf []byte, a, e int) (int, bool) {
+	i := a
+	if i < e && buf[i] == '[' {
+		i++
+		for i < e && (isHex(buf[i]) || buf[i] == ':' || buf[i] == '.') {
+			i++
+		}
+		if i == a+1 || i == e || buf[i] != ']' {
+			return 0, false
+		}
+		i++
+	} else {
+		for i < e && isHost(buf[i]) && buf[i] != '%' && buf[i] != ':' && buf[i] != '[' && buf[i] != ']' {
+			i++
+		}
+		if i == a {
+			return 0, false
+		}
+	}
+	if i < e && buf[i] == ':' {
+		i++
+		for i < e && buf[i] >= '0' && buf[i] <= '9' {
+			i++
+		}
+	}
+	if i < e && buf[i] != '/' && buf[i] != '?' {
+		return 0, false
+	}
+	return i, true
 }
 
 // pathQuery checks buf[s:e], a path optionally followed by "?" query, and
