@@ -20,10 +20,10 @@ type runner struct {
 	rend     *renderer
 	st       *stats
 	start    time.Time
-	deadline time.Time    // no request is started after it
+	deadline time.Time       // no request is started after it
 	hardCtx  context.Context // cancelled: abandon requests in flight
-	tickets  atomic.Int64 // requests claimed so far
-	interval float64      // open loop: nanoseconds between arrivals
+	tickets  atomic.Int64    // requests claimed so far
+	interval float64         // open loop: nanoseconds between arrivals
 	dialer   net.Dialer
 }
 

@@ -49,7 +49,6 @@ type stats struct {
 	byStatus                 [600]atomic.Int64 // failed responses by status code
 	timeouts, connErrs       atomic.Int64
 	malformed, badBodies     atomic.Int64
-	sent                     atomic.Int64
 	samplesMu                sync.Mutex
 	samples                  []string
 	intervalOK, intervalFail atomic.Int64
