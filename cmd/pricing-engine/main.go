@@ -1,0 +1,180 @@
+// Command pricing-engine serves the dynamic pricing API: POST /api/v1/price
+// on gnet event loops (default :8000) and the admin routes (/metrics,
+// /healthz, /readyz, /docs, /openapi.json, /debug/pprof/) on net/http
+// (default :8001).
+//
+// Every flag has a PRICING_* environment variable (--lookup-latency is
+// PRICING_LOOKUP_LATENCY); a flag given on the command line wins. Run with
+// --help for the list and defaults.
+//
+// Subcommands:
+//
+//	pricing-engine healthcheck   exit 0 when the admin /healthz answers 200
+//	pricing-engine version       print the version
+//
+// SIGINT and SIGTERM drain and stop the server (see package server); the
+// process exits 0 when the drain finished before --shutdown-timeout.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/pricing-engine/pricing-engine/apidocs"
+	"github.com/pricing-engine/pricing-engine/lookup"
+	"github.com/pricing-engine/pricing-engine/metrics"
+	"github.com/pricing-engine/pricing-engine/pricing"
+	"github.com/pricing-engine/pricing-engine/server"
+)
+
+// Stamped at release build time with -ldflags "-X main.version=... -X main.revision=...".
+var (
+	version  = "dev"
+	revision = "unknown"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// run is main with its inputs and outputs explicit, for tests.
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 {
+		switch args[0] {
+		case "healthcheck":
+			return healthcheck(args[1:], stderr)
+		case "version":
+			fmt.Fprintf(stdout, "pricing-engine %s (%s)\n", version, revision)
+			return 0
+		}
+	}
+	cfg, err := parseConfig(args, os.LookupEnv, stderr)
+	if errors.Is(err, errHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "pricing-engine: %v\n", err)
+		return 2
+	}
+	log := newLogger(cfg, stderr)
+	if err := serve(cfg, log); err != nil {
+		log.Error("exiting", "err", err)
+		return 1
+	}
+	return 0
+}
+
+// serve wires the service from cfg and runs it until a signal.
+func serve(cfg *config, log *slog.Logger) error {
+	log.Info("starting pricing-engine", append([]any{"version", version, "revision", revision}, cfg.logAttrs()...)...)
+
+	cat, mk, err := loadData(cfg)
+	if err != nil {
+		return err
+	}
+	mset := metrics.New(metrics.BuildInfo{Version: version, Revision: revision})
+	engine := pricing.NewEngine(cfg.latency.WrapCatalog(cat), cfg.latency.WrapMarkets(mk), pricing.Config{
+		Deadline: cfg.lookupDeadline,
+		Observe:  mset.ObserveLookup,
+	})
+	srv, err := server.New(cfg.server, server.Deps{
+		Engine:      engine,
+		Metrics:     mset,
+		Logger:      log,
+		Docs:        apidocs.Lookup,
+		DocsHandler: apidocs.Handler(),
+	})
+	if err != nil {
+		return err
+	}
+	if err := srv.Start(); err != nil {
+		return err
+	}
+	log.Info("serving", "api", srv.Addr().String(), "admin", srv.AdminAddr(),
+		"products", cat.Len(), "markets", mk.Len(), "inline", engine.Inline())
+
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sig)
+	select {
+	case s := <-sig:
+		log.Info("signal received, draining", "signal", s.String())
+	case <-srv.Done():
+		return errors.New("event loops stopped unexpectedly")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), cfg.shutdownTimeout)
+	defer cancel()
+	return srv.Shutdown(ctx)
+}
+
+func loadData(cfg *config) (*lookup.MemoryCatalog, *lookup.MemoryMarkets, error) {
+	var (
+		cat *lookup.MemoryCatalog
+		mk  *lookup.MemoryMarkets
+		err error
+	)
+	if cfg.catalogFile != "" {
+		cat, err = lookup.LoadCatalogFile(cfg.catalogFile)
+	} else {
+		cat, err = lookup.DefaultCatalog()
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("cannot load catalog: %w", err)
+	}
+	if cfg.marketsFile != "" {
+		mk, err = lookup.LoadMarketsFile(cfg.marketsFile)
+	} else {
+		mk, err = lookup.DefaultMarkets()
+	}
+	if err != nil {
+		return nil, nil, fmt.Errorf("cannot load markets: %w", err)
+	}
+	return cat, mk, nil
+}
+
+func newLogger(cfg *config, w io.Writer) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: cfg.logLevel}
+	if cfg.logFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// healthcheck asks the admin listener's /healthz, for container health
+// checks in images that have no curl.
+func healthcheck(args []string, stderr io.Writer) int {
+	cfg, err := parseConfig(args, os.LookupEnv, stderr)
+	if err != nil {
+		fmt.Fprintf(stderr, "healthcheck: %v\n", err)
+		return 2
+	}
+	host, port, err := net.SplitHostPort(cfg.server.AdminAddr)
+	if err != nil {
+		fmt.Fprintf(stderr, "healthcheck: bad admin address %q: %v\n", cfg.server.AdminAddr, err)
+		return 2
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		host = "127.0.0.1"
+	}
+	client := &http.Client{Timeout: 2 * time.Second}
+	resp, err := client.Get("http://" + net.JoinHostPort(host, port) + "/healthz")
+	if err != nil {
+		fmt.Fprintf(stderr, "healthcheck: %v\n", err)
+		return 1
+	}
+	_ = resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		fmt.Fprintf(stderr, "healthcheck: /healthz answered %d\n", resp.StatusCode)
+		return 1
+	}
+	return 0
+}

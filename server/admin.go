@@ -1,0 +1,163 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"sync"
+	"time"
+
+	"github.com/pricing-engine/pricing-engine/pricing"
+)
+
+// startAdmin binds the admin listener and serves it in the background.
+func (s *Server) startAdmin() error {
+	ln, err := net.Listen("tcp", s.cfg.AdminAddr)
+	if err != nil {
+		return fmt.Errorf("cannot listen on admin address %q: %w", s.cfg.AdminAddr, err)
+	}
+	s.adminLn = ln
+	s.admin = &http.Server{
+		Handler:           s.adminMux(),
+		ReadHeaderTimeout: s.cfg.HeaderTimeout,
+		ReadTimeout:       s.cfg.HeaderTimeout + s.cfg.BodyTimeout,
+		WriteTimeout:      30 * time.Second, // pprof profiles run for seconds
+		IdleTimeout:       s.cfg.IdleTimeout,
+		MaxHeaderBytes:    s.cfg.Limits.MaxHeaderBytes,
+	}
+	s.adminDone = make(chan error, 1)
+	go func() {
+		err := s.admin.Serve(ln)
+		if errors.Is(err, http.ErrServerClosed) {
+			err = nil
+		}
+		s.adminDone <- err
+	}()
+	return nil
+}
+
+func (s *Server) stopAdmin(ctx context.Context) {
+	if s.admin == nil {
+		return
+	}
+	if err := s.admin.Shutdown(ctx); err != nil {
+		s.log.Warn("stopping admin listener", "err", err)
+	}
+	if err := <-s.adminDone; err != nil {
+		s.log.Warn("admin listener", "err", err)
+	}
+	s.admin = nil
+}
+
+// adminMux routes the admin listener. It also answers POST /api/v1/price so
+// that Swagger UI's "Try it out", served from this port, works.
+func (s *Server) adminMux() http.Handler {
+	mux := http.NewServeMux()
+	observe := func(endpoint string, h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			start := time.Now()
+			sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
+			h.ServeHTTP(sw, r)
+			s.metrics.Request(methodLabel([]byte(r.Method)), endpoint, sw.code).Observe(time.Since(start).Seconds())
+		})
+	}
+	mux.Handle("GET /metrics", s.metricsHandler)
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusOK, []byte(`{"status":"ok"}`))
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if !s.Ready() {
+			w.Header().Set("Retry-After", "1")
+			writeJSON(w, http.StatusServiceUnavailable, appendDetailBody(nil, "draining"))
+			return
+		}
+		writeJSON(w, http.StatusOK, []byte(`{"status":"ready"}`))
+	})
+	if s.docsHandler != nil {
+		mux.Handle("GET /docs", s.docsHandler)
+		mux.Handle("GET /docs/", s.docsHandler)
+		mux.Handle("GET /openapi.json", s.docsHandler)
+	}
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	mux.Handle("POST /api/v1/price", observe(endpointPrice, http.HandlerFunc(s.adminPrice)))
+	mux.Handle("/api/v1/price", observe(endpointPrice, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Allow", "POST")
+		writeJSON(w, http.StatusMethodNotAllowed, appendDetailBody(nil, "Method Not Allowed"))
+	})))
+	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
+		writeJSON(w, http.StatusNotFound, appendDetailBody(nil, "Not Found"))
+	})
+	return mux
+}
+
+// decoders pools pricing decoders for the admin listener's goroutines.
+type decoderPool struct{ p sync.Pool }
+
+func (d *decoderPool) get() *pricing.Decoder {
+	if v := d.p.Get(); v != nil {
+		return v.(*pricing.Decoder)
+	}
+	return new(pricing.Decoder)
+}
+
+func (d *decoderPool) put(dec *pricing.Decoder) { d.p.Put(dec) }
+
+// adminPrice is the net/http twin of the event-loop price route.
+func (s *Server) adminPrice(w http.ResponseWriter, r *http.Request) {
+	if !isJSONContentType([]byte(r.Header.Get("Content-Type"))) {
+		writeJSON(w, http.StatusUnsupportedMediaType, appendDetailBody(nil, "unsupported Content-Type: expected application/json"))
+		return
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.Limits.MaxBodyBytes))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			writeJSON(w, http.StatusRequestEntityTooLarge, appendDetailBody(nil, "request body too large"))
+			return
+		}
+		writeJSON(w, http.StatusBadRequest, appendDetailBody(nil, "cannot read request body"))
+		return
+	}
+	dec := s.decoders.get()
+	defer s.decoders.put(dec)
+	var req pricing.Request
+	var q pricing.Quote
+	if err = dec.Decode(body, &req); err == nil {
+		err = s.engine.Price(r.Context(), &req, &q)
+	}
+	if err != nil {
+		var rep reply
+		b := appendError(nil, &rep, err)
+		if rep.retryAfter > 0 {
+			w.Header().Set("Retry-After", fmt.Sprint(rep.retryAfter))
+		}
+		writeJSON(w, rep.status, b)
+		return
+	}
+	writeJSON(w, http.StatusOK, pricing.AppendQuote(nil, &q))
+}
+
+func writeJSON(w http.ResponseWriter, status int, body []byte) {
+	w.Header().Set("Content-Type", contentJSON)
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+// statusWriter remembers the status code a handler wrote.
+type statusWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	w.code = code
+	w.ResponseWriter.WriteHeader(code)
+}

@@ -1,0 +1,71 @@
+package server
+
+import (
+	"sync/atomic"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+	"github.com/valyala/bytebufferpool"
+
+	"github.com/pricing-engine/pricing-engine/httpparse"
+	"github.com/pricing-engine/pricing-engine/pricing"
+)
+
+// conn is the per-connection state. It is touched only by the connection's
+// event loop, except for the fields of jobs a pool worker owns until it marks
+// them done.
+type conn struct {
+	gc gnet.Conn
+	lp *loop
+	p  *httpparse.Parser
+
+	// pending holds replies not yet written, in request order. Its first
+	// element is always a job still running on the pool (finished heads are
+	// moved to the output at once), so every reply that can go out does.
+	pending []*job
+
+	closing bool // no more requests are read; close once pending drains
+	closed  bool // OnClose ran; workers' late wake-ups are ignored
+
+	idx int // position in lp.conns
+
+	// Timestamps in Unix nanoseconds (0 = not applicable), driving the
+	// timeouts checked by loop.scan.
+	lastActive   int64 // last OnTraffic
+	reqStart     int64 // first byte of the current partial request
+	headDone     int64 // header section of the partial request complete
+	stallSince   int64 // outbound bytes first seen queued and not drained
+	sentContinue bool  // 100 Continue sent for the current request
+	send408      bool  // scan: answer 408 before closing
+}
+
+// job is one reply whose position in the connection's reply order is
+// reserved. Inline replies become jobs only when an earlier reply is still
+// running; pooled requests always do.
+type job struct {
+	done atomic.Bool
+	bb   *bytebufferpool.ByteBuffer // the complete reply bytes
+	// close makes the connection close after this reply.
+	close bool
+
+	// Fields below are used by pooled work only.
+	srv    *Server
+	gc     gnet.Conn
+	kind   route
+	rep    reply
+	method string
+	start  time.Time
+	accept []byte // Accept header of a metrics request
+	req    pricing.Request
+	quote  pricing.Quote
+	run    func() // j.execute bound once, so Submit does not allocate
+}
+
+func (j *job) reset() {
+	j.done.Store(false)
+	j.close = false
+	j.gc = nil
+	j.rep = reply{}
+	j.req.Reset()
+	j.accept = j.accept[:0]
+}

@@ -1,0 +1,317 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"runtime/debug"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/valyala/bytebufferpool"
+
+	"github.com/pricing-engine/pricing-engine/httpparse"
+	"github.com/pricing-engine/pricing-engine/metrics"
+	"github.com/pricing-engine/pricing-engine/pricing"
+)
+
+// handler is the gnet event handler. One handler serves every loop; state
+// that belongs to one loop lives in a loop value found through the
+// connection.
+type handler struct {
+	gnet.BuiltinEventEngine
+	srv *Server
+}
+
+var _ gnet.EventHandler = (*handler)(nil)
+
+// obsKey identifies a cached request-duration observer.
+type obsKey struct {
+	method   string
+	endpoint string
+	status   int
+}
+
+// loop is the state of one event loop: scratch buffers, a request decoder
+// and the list of its connections for the timeout scan. Only that loop's
+// goroutine touches it.
+type loop struct {
+	srv   *Server
+	el    gnet.EventLoop
+	out   *bytebufferpool.ByteBuffer // replies for the connection being served
+	tmp   []byte                     // one reply being built
+	body  []byte                     // one reply body being built
+	dec   pricing.Decoder
+	req   pricing.Request
+	quote pricing.Quote
+	obs   map[obsKey]prometheus.Observer
+	conns []*conn
+	dead  []*conn // scratch for scan
+	now   time.Time
+
+	scanRun gnet.Runnable
+}
+
+func (s *Server) loopFor(el gnet.EventLoop) *loop {
+	if v, ok := s.loops.Load(el); ok {
+		return v.(*loop)
+	}
+	lp := &loop{
+		srv: s,
+		el:  el,
+		out: bytebufferpool.Get(),
+		obs: make(map[obsKey]prometheus.Observer),
+	}
+	lp.scanRun = gnet.RunnableFunc(func(context.Context) error { lp.scan(); return nil })
+	v, _ := s.loops.LoadOrStore(el, lp)
+	return v.(*loop)
+}
+
+// observer returns the cached duration observer for the labels.
+func (lp *loop) observer(method, endpoint string, status int) prometheus.Observer {
+	k := obsKey{method, endpoint, status}
+	o, ok := lp.obs[k]
+	if !ok {
+		o = lp.srv.metrics.Request(method, endpoint, status)
+		lp.obs[k] = o
+	}
+	return o
+}
+
+// OnBoot records the engine so the server can stop it.
+func (h *handler) OnBoot(eng gnet.Engine) gnet.Action {
+	h.srv.booted(eng)
+	return gnet.None
+}
+
+// OnOpen sets up a connection's state, or refuses it when the server is at
+// its connection limit.
+func (h *handler) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
+	s := h.srv
+	if n := s.conns.Add(1); n > int64(s.cfg.MaxConns) {
+		s.conns.Add(-1)
+		s.metrics.Rejected(metrics.RejectConnLimit).Inc()
+		return s.connLimitReply(), gnet.Close
+	}
+	s.metrics.ConnectionsOpen().Inc()
+	lp := s.loopFor(gc.EventLoop())
+	cn := &conn{
+		gc:         gc,
+		lp:         lp,
+		pending:    make([]*job, 0, s.cfg.MaxPipeline),
+		idx:        len(lp.conns),
+		lastActive: time.Now().UnixNano(),
+		p:          httpparse.NewParser(s.cfg.Limits),
+	}
+	lp.conns = append(lp.conns, cn)
+	gc.SetContext(cn)
+	return nil, gnet.None
+}
+
+// OnClose forgets the connection. Jobs still running on the pool finish on
+// their own; their wake-ups find the connection closed.
+func (h *handler) OnClose(gc gnet.Conn, _ error) gnet.Action {
+	cn, ok := gc.Context().(*conn)
+	if !ok {
+		return gnet.None // refused in OnOpen
+	}
+	s := h.srv
+	s.conns.Add(-1)
+	s.metrics.ConnectionsOpen().Dec()
+	cn.closed = true
+	lp := cn.lp
+	last := len(lp.conns) - 1
+	lp.conns[cn.idx] = lp.conns[last]
+	lp.conns[cn.idx].idx = cn.idx
+	lp.conns[last] = nil
+	lp.conns = lp.conns[:last]
+	for _, j := range cn.pending {
+		if j.done.Load() {
+			s.releaseJob(j)
+		}
+		// A job still running belongs to its worker; it is left to the
+		// garbage collector once the worker is done with it.
+	}
+	cn.pending = cn.pending[:0]
+	gc.SetContext(nil)
+	return gnet.None
+}
+
+// OnTick refreshes the Date header and asks every loop to check timeouts.
+func (h *handler) OnTick() (time.Duration, gnet.Action) {
+	h.srv.tick()
+	return h.srv.cfg.TickInterval, gnet.None
+}
+
+// OnTraffic is called when bytes arrive and when a pooled job wakes the
+// connection. It moves finished replies out, reads as many complete
+// requests as the pipeline bound allows, and writes everything in one call.
+func (h *handler) OnTraffic(gc gnet.Conn) (action gnet.Action) {
+	cn, ok := gc.Context().(*conn)
+	if !ok || cn.closed {
+		return gnet.Close
+	}
+	lp := cn.lp
+	s := h.srv
+	lp.now = time.Now()
+	cn.lastActive = lp.now.UnixNano()
+	out := lp.out.B[:0]
+
+	defer func() {
+		if r := recover(); r != nil {
+			s.log.Error("panic while serving a connection; closing it",
+				"panic", fmt.Sprint(r), "remote", remoteString(gc), "stack", string(debug.Stack()))
+			s.metrics.Rejected(metrics.RejectPanic).Inc()
+			// Replies already built stay in order; the 500 goes last.
+			rep := reply{status: 500, contentType: contentJSON, close: true}
+			body := appendDetailBody(nil, "internal server error")
+			if len(cn.pending) == 0 {
+				out = appendReply(out, &rep, s.date.get(), body)
+			}
+			_, _ = gc.Write(out)
+			lp.out.B = out[:0]
+			action = gnet.Close
+		}
+	}()
+
+	out = cn.flush(out)
+	if !cn.closing {
+		out = cn.readRequests(out)
+	}
+	if len(out) > 0 {
+		_, _ = gc.Write(out)
+	}
+	lp.out.B = out[:0]
+	if cn.closed {
+		return gnet.None // the write failed and gnet closed it
+	}
+	if cn.closing && len(cn.pending) == 0 {
+		return gnet.Close
+	}
+	if gc.OutboundBuffered() > s.cfg.MaxOutboundBytes {
+		s.metrics.Rejected(metrics.RejectOutputLimit).Inc()
+		s.log.Debug("closing connection that does not read its replies", "remote", remoteString(gc))
+		return gnet.Close
+	}
+	return gnet.None
+}
+
+// flush moves finished replies at the head of the queue to out.
+func (cn *conn) flush(out []byte) []byte {
+	for len(cn.pending) > 0 && cn.pending[0].done.Load() {
+		j := cn.pending[0]
+		out = append(out, j.bb.B...)
+		closeAfter := j.close
+		n := copy(cn.pending, cn.pending[1:])
+		cn.pending[n] = nil
+		cn.pending = cn.pending[:n]
+		cn.lp.srv.releaseJob(j)
+		if closeAfter {
+			// Nothing after a closing reply may be sent (RFC 9112
+			// section 9.6); replies still running are dropped.
+			cn.closing = true
+			cn.pending = cn.pending[:0]
+			break
+		}
+	}
+	return out
+}
+
+// readRequests parses and serves the buffered requests, in order.
+func (cn *conn) readRequests(out []byte) []byte {
+	s := cn.lp.srv
+	data, _ := cn.gc.Peek(-1)
+	off := 0
+	for off < len(data) && !cn.closing && len(cn.pending) < s.cfg.MaxPipeline {
+		n, err := cn.p.Parse(data[off:])
+		if err != nil {
+			if errors.Is(err, httpparse.ErrIncomplete) {
+				out = cn.incomplete(out)
+				break
+			}
+			out = cn.parseError(out, err)
+			break
+		}
+		out = cn.serve(out, cn.p.Request())
+		off += n
+		cn.reqStart, cn.headDone, cn.sentContinue = 0, 0, false
+	}
+	if off > 0 {
+		// Discard(0) would drop everything: only call it with progress.
+		_, _ = cn.gc.Discard(off)
+	}
+	if !cn.closing && len(cn.pending) >= s.cfg.MaxPipeline &&
+		cn.gc.InboundBuffered() > s.cfg.MaxInboundBytes {
+		// The client keeps sending while its pipeline is full: gnet
+		// cannot stop reading one connection, so bound the buffer by
+		// closing it.
+		s.metrics.Rejected(metrics.RejectOutputLimit).Inc()
+		cn.closing = true
+		cn.pending = cn.pending[:0]
+	}
+	return out
+}
+
+// incomplete records timing for a partial request and sends 100 Continue
+// when the client asked for it and every earlier reply is out.
+func (cn *conn) incomplete(out []byte) []byte {
+	now := cn.lp.now.UnixNano()
+	if cn.reqStart == 0 {
+		cn.reqStart = now
+	}
+	if !cn.p.HeadersComplete() {
+		return out
+	}
+	if cn.headDone == 0 {
+		cn.headDone = now
+	}
+	if r := cn.p.Request(); r.Expect100 && !cn.sentContinue && len(cn.pending) == 0 {
+		// RFC 9110 section 10.1.1: the interim reply lets the client
+		// send the body. It is only sent when it cannot overtake an
+		// earlier reply.
+		cn.sentContinue = true
+		out = append(out, continueLine...)
+	}
+	return out
+}
+
+// parseError answers a request that could not be framed and closes the
+// connection: after a framing error the next request's start is unknown.
+func (cn *conn) parseError(out []byte, err error) []byte {
+	status, msg := 400, "malformed request"
+	var pe *httpparse.Error
+	if errors.As(err, &pe) {
+		status, msg = pe.Status, pe.Reason
+	}
+	rep := reply{status: status, contentType: contentJSON, close: true}
+	lp := cn.lp
+	lp.body = appendDetailBody(lp.body[:0], msg)
+	lp.observer("other", endpointUnknown, status).Observe(time.Since(lp.now).Seconds())
+	return cn.place(out, &rep, lp.body)
+}
+
+// place queues a finished reply: straight to out when nothing is pending
+// before it, otherwise as a finished job behind the running ones.
+func (cn *conn) place(out []byte, rep *reply, body []byte) []byte {
+	lp := cn.lp
+	if rep.close {
+		cn.closing = true
+	}
+	if len(cn.pending) == 0 {
+		return appendReply(out, rep, lp.srv.date.get(), body)
+	}
+	j := lp.srv.getJob()
+	j.bb.B = appendReply(j.bb.B[:0], rep, lp.srv.date.get(), body)
+	j.close = rep.close
+	j.done.Store(true)
+	cn.pending = append(cn.pending, j)
+	return out
+}
+
+func remoteString(gc gnet.Conn) string {
+	if a := gc.RemoteAddr(); a != nil {
+		return a.String()
+	}
+	return ""
+}

@@ -1,0 +1,124 @@
+package server
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"runtime/debug"
+	"time"
+
+	"github.com/valyala/bytebufferpool"
+
+	"github.com/pricing-engine/pricing-engine/metrics"
+	"github.com/pricing-engine/pricing-engine/pricing"
+)
+
+func (s *Server) newJob() any {
+	j := &job{srv: s}
+	j.run = j.execute
+	return j
+}
+
+// getJob takes a job with an empty reply buffer from the server's pool.
+func (s *Server) getJob() *job {
+	j := s.jobs.Get().(*job)
+	j.bb = bytebufferpool.Get()
+	return j
+}
+
+// releaseJob returns j and its buffer. j must be done or never submitted.
+func (s *Server) releaseJob(j *job) {
+	if j.bb != nil {
+		bytebufferpool.Put(j.bb)
+		j.bb = nil
+	}
+	j.reset()
+	s.jobs.Put(j)
+}
+
+func asPricingError(err error) (*pricing.Error, bool) {
+	var pe *pricing.Error
+	ok := errors.As(err, &pe)
+	return pe, ok
+}
+
+// execute runs on a pool worker: it computes the reply into j.bb, marks j
+// done and wakes the connection's loop, which writes the reply in order.
+func (j *job) execute() {
+	s := j.srv
+	defer func() {
+		if r := recover(); r != nil {
+			s.log.Error("panic while serving a request; closing its connection",
+				"panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			s.metrics.Rejected(metrics.RejectPanic).Inc()
+			j.rep.status = 500
+			j.rep.close = true
+			j.close = true
+			j.bb.B = appendReply(j.bb.B[:0], &j.rep, s.date.get(), appendDetailBody(nil, "internal server error"))
+		}
+		s.metrics.Request(j.method, j.kind.endpoint(), j.rep.status).Observe(time.Since(j.start).Seconds())
+		s.metrics.PoolQueueDepth().Dec()
+		s.metrics.InFlight().Dec()
+		gc := j.gc
+		j.done.Store(true)
+		// From here on j belongs to the loop again.
+		_ = gc.Wake(nil)
+		s.jobsWG.Done()
+	}()
+
+	switch j.kind {
+	case routePrice:
+		body := bytebufferpool.Get()
+		if err := s.engine.Price(s.ctx, &j.req, &j.quote); err != nil {
+			body.B = appendError(body.B[:0], &j.rep, err)
+			if j.rep.status == http.StatusServiceUnavailable {
+				s.metrics.Rejected(metrics.RejectLookupError).Inc()
+			}
+		} else {
+			body.B = pricing.AppendQuote(body.B[:0], &j.quote)
+		}
+		j.bb.B = appendReply(j.bb.B[:0], &j.rep, s.date.get(), body.B)
+		bytebufferpool.Put(body)
+	case routeMetrics:
+		w := &bufferedResponse{header: make(http.Header)}
+		r, _ := http.NewRequestWithContext(s.ctx, http.MethodGet, "/metrics", nil)
+		if len(j.accept) > 0 {
+			r.Header.Set("Accept", string(j.accept))
+		}
+		s.metricsHandler.ServeHTTP(w, r)
+		j.rep.status = w.status()
+		j.rep.contentType = w.header.Get("Content-Type")
+		j.bb.B = appendReply(j.bb.B[:0], &j.rep, s.date.get(), w.body)
+	}
+}
+
+// bufferedResponse is a minimal http.ResponseWriter that keeps the reply in
+// memory, for running net/http handlers on behalf of the event loop.
+type bufferedResponse struct {
+	header http.Header
+	code   int
+	body   []byte
+}
+
+func (w *bufferedResponse) Header() http.Header { return w.header }
+
+func (w *bufferedResponse) WriteHeader(code int) {
+	if w.code == 0 {
+		w.code = code
+	}
+}
+
+func (w *bufferedResponse) Write(p []byte) (int, error) {
+	if w.code == 0 {
+		w.code = http.StatusOK
+	}
+	w.body = append(w.body, p...)
+	return len(p), nil
+}
+
+func (w *bufferedResponse) status() int {
+	if w.code == 0 {
+		return http.StatusOK
+	}
+	return w.code
+}

@@ -1,0 +1,114 @@
+package server
+
+import (
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/pricing-engine/pricing-engine/pricing"
+)
+
+// Content types of the replies this package writes itself.
+const (
+	contentJSON = "application/json"
+	contentText = "text/plain; charset=utf-8"
+)
+
+// reply describes one response's head. body is written as given; for HEAD
+// requests the caller passes head=true and the body is omitted while
+// Content-Length still describes it (RFC 9110 section 9.3.2).
+type reply struct {
+	status      int
+	contentType string
+	close       bool // send "Connection: close" and close after it
+	keepAlive10 bool // HTTP/1.0 client asked for keep-alive: confirm it
+	headOnly    bool
+	allow       string // Allow header for 405
+	retryAfter  int    // Retry-After seconds, 0 = none
+}
+
+// statusLines are the pre-rendered status lines of every status the server
+// writes. Unknown codes fall back to a generic reason phrase.
+var statusLines = map[int]string{
+	100: "HTTP/1.1 100 Continue\r\n",
+	200: "HTTP/1.1 200 OK\r\n",
+	400: "HTTP/1.1 400 Bad Request\r\n",
+	404: "HTTP/1.1 404 Not Found\r\n",
+	405: "HTTP/1.1 405 Method Not Allowed\r\n",
+	408: "HTTP/1.1 408 Request Timeout\r\n",
+	413: "HTTP/1.1 413 Content Too Large\r\n",
+	414: "HTTP/1.1 414 URI Too Long\r\n",
+	415: "HTTP/1.1 415 Unsupported Media Type\r\n",
+	417: "HTTP/1.1 417 Expectation Failed\r\n",
+	422: "HTTP/1.1 422 Unprocessable Content\r\n",
+	431: "HTTP/1.1 431 Request Header Fields Too Large\r\n",
+	500: "HTTP/1.1 500 Internal Server Error\r\n",
+	501: "HTTP/1.1 501 Not Implemented\r\n",
+	503: "HTTP/1.1 503 Service Unavailable\r\n",
+	505: "HTTP/1.1 505 HTTP Version Not Supported\r\n",
+}
+
+// continueLine is the interim reply to "Expect: 100-continue".
+const continueLine = "HTTP/1.1 100 Continue\r\n\r\n"
+
+func appendStatusLine(dst []byte, status int) []byte {
+	if s, ok := statusLines[status]; ok {
+		return append(dst, s...)
+	}
+	dst = append(dst, "HTTP/1.1 "...)
+	dst = strconv.AppendInt(dst, int64(status), 10)
+	return append(dst, " Status\r\n"...)
+}
+
+// appendReply appends a complete response (head and body) to dst.
+func appendReply(dst []byte, r *reply, date []byte, body []byte) []byte {
+	dst = appendStatusLine(dst, r.status)
+	dst = append(dst, "Server: pricing-engine\r\nDate: "...)
+	dst = append(dst, date...)
+	dst = append(dst, "\r\nContent-Type: "...)
+	dst = append(dst, r.contentType...)
+	dst = append(dst, "\r\nContent-Length: "...)
+	dst = strconv.AppendInt(dst, int64(len(body)), 10)
+	dst = append(dst, "\r\n"...)
+	if r.close {
+		dst = append(dst, "Connection: close\r\n"...)
+	} else if r.keepAlive10 {
+		dst = append(dst, "Connection: keep-alive\r\n"...)
+	}
+	if r.allow != "" {
+		dst = append(dst, "Allow: "...)
+		dst = append(dst, r.allow...)
+		dst = append(dst, "\r\n"...)
+	}
+	if r.retryAfter > 0 {
+		dst = append(dst, "Retry-After: "...)
+		dst = strconv.AppendInt(dst, int64(r.retryAfter), 10)
+		dst = append(dst, "\r\n"...)
+	}
+	dst = append(dst, "\r\n"...)
+	if !r.headOnly {
+		dst = append(dst, body...)
+	}
+	return dst
+}
+
+// appendDetailBody appends {"detail":"msg"}.
+func appendDetailBody(dst []byte, msg string) []byte {
+	return pricing.AppendDetail(dst, msg)
+}
+
+// dateCache holds the current IMF-fixdate for the Date header, refreshed by
+// the server's ticker so that the hot path only loads a pointer.
+type dateCache struct {
+	v atomic.Pointer[[]byte]
+}
+
+func (d *dateCache) refresh(now time.Time) {
+	b := make([]byte, 0, 29)
+	b = now.UTC().AppendFormat(b, "Mon, 02 Jan 2006 15:04:05 GMT")
+	d.v.Store(&b)
+}
+
+func (d *dateCache) get() []byte {
+	return *d.v.Load()
+}

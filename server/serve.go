@@ -1,0 +1,172 @@
+package server
+
+import (
+	"time"
+
+	"github.com/pricing-engine/pricing-engine/httpparse"
+	"github.com/pricing-engine/pricing-engine/metrics"
+	"github.com/pricing-engine/pricing-engine/pricing"
+)
+
+// serve answers one complete request: inline when the answer is at hand,
+// through the pool when it may block.
+func (cn *conn) serve(out []byte, req *httpparse.Request) []byte {
+	lp := cn.lp
+	s := lp.srv
+	rt := match(req.Path)
+	method := methodLabel(req.Method)
+	rep := reply{
+		status:      200,
+		contentType: contentJSON,
+		close:       !req.KeepAlive || s.closingConns.Load(),
+		keepAlive10: req.KeepAlive && req.Major == 1 && req.Minor == 0,
+		headOnly:    method == "HEAD",
+	}
+	body := lp.body[:0]
+
+	switch rt {
+	case routePrice:
+		if method != "POST" {
+			return cn.answerMethodNotAllowed(out, &rep, rt, method)
+		}
+		if !isJSONContentType(req.ContentType) {
+			rep.status = 415
+			body = appendDetailBody(body, "unsupported Content-Type: expected application/json")
+			break
+		}
+		if !s.engine.Inline() {
+			return cn.dispatchPrice(out, &rep, req, method)
+		}
+		err := lp.dec.Decode(req.Body, &lp.req)
+		if err == nil {
+			err = s.engine.PriceInline(&lp.req, &lp.quote)
+		}
+		if err != nil {
+			body = appendError(body, &rep, err)
+			break
+		}
+		body = pricing.AppendQuote(body, &lp.quote)
+
+	case routeHealthz, routeReadyz, routeDocs, routeOpenAPI, routeMetrics:
+		if method != "GET" && method != "HEAD" {
+			return cn.answerMethodNotAllowed(out, &rep, rt, method)
+		}
+		switch rt {
+		case routeHealthz:
+			body = append(body, `{"status":"ok"}`...)
+		case routeReadyz:
+			if s.Ready() {
+				body = append(body, `{"status":"ready"}`...)
+			} else {
+				rep.status = 503
+				rep.retryAfter = 1
+				body = appendDetailBody(body, "draining")
+			}
+		case routeMetrics:
+			return cn.dispatchMetrics(out, &rep, method, req)
+		default:
+			b, ct, ok := s.docs(string(req.Path))
+			if !ok {
+				rep.status = 404
+				body = appendDetailBody(body, "Not Found")
+				break
+			}
+			rep.contentType = ct
+			lp.body = body
+			out = cn.place(out, &rep, b)
+			lp.observer(method, rt.endpoint(), rep.status).Observe(time.Since(lp.now).Seconds())
+			return out
+		}
+
+	default:
+		rep.status = 404
+		body = appendDetailBody(body, "Not Found")
+	}
+	lp.body = body
+	out = cn.place(out, &rep, body)
+	lp.observer(method, rt.endpoint(), rep.status).Observe(time.Since(lp.now).Seconds())
+	return out
+}
+
+func (cn *conn) answerMethodNotAllowed(out []byte, rep *reply, rt route, method string) []byte {
+	lp := cn.lp
+	rep.status = 405
+	rep.allow = rt.allow()
+	lp.body = appendDetailBody(lp.body[:0], "Method Not Allowed")
+	out = cn.place(out, rep, lp.body)
+	lp.observer(method, rt.endpoint(), 405).Observe(time.Since(lp.now).Seconds())
+	return out
+}
+
+// appendError appends err's JSON body and sets the reply's status (and
+// Retry-After) from it. Errors that are not *pricing.Error are internal.
+func appendError(dst []byte, rep *reply, err error) []byte {
+	if pe, ok := asPricingError(err); ok {
+		rep.status = pe.Status
+		rep.retryAfter = pe.RetryAfter
+		return pe.AppendJSON(dst)
+	}
+	rep.status = 500
+	return appendDetailBody(dst, "internal server error")
+}
+
+// dispatchPrice decodes the request on the loop (the body is only valid
+// here) and hands the lookups to the pool.
+func (cn *conn) dispatchPrice(out []byte, rep *reply, req *httpparse.Request, method string) []byte {
+	lp := cn.lp
+	s := lp.srv
+	j := s.getJob()
+	if err := lp.dec.Decode(req.Body, &j.req); err != nil {
+		s.releaseJob(j)
+		lp.body = appendError(lp.body[:0], rep, err)
+		out = cn.place(out, rep, lp.body)
+		lp.observer(method, endpointPrice, rep.status).Observe(time.Since(lp.now).Seconds())
+		return out
+	}
+	j.kind = routePrice
+	return cn.submit(out, j, rep, method)
+}
+
+// dispatchMetrics gathers the metrics exposition on the pool: it takes
+// milliseconds, far too long for an event loop.
+func (cn *conn) dispatchMetrics(out []byte, rep *reply, method string, req *httpparse.Request) []byte {
+	j := cn.lp.srv.getJob()
+	j.kind = routeMetrics
+	if a, ok := req.Header("Accept"); ok {
+		j.accept = append(j.accept[:0], a...)
+	}
+	return cn.submit(out, j, rep, method)
+}
+
+// submit queues j on the pool, or answers 503 when the pool is full.
+func (cn *conn) submit(out []byte, j *job, rep *reply, method string) []byte {
+	lp := cn.lp
+	s := lp.srv
+	j.gc = cn.gc
+	j.rep = *rep
+	j.method = method
+	j.start = lp.now
+	j.close = rep.close
+	if rep.close {
+		cn.closing = true
+	}
+	s.metrics.PoolQueueDepth().Inc()
+	s.metrics.InFlight().Inc()
+	s.jobsWG.Add(1)
+	if err := s.pool.Submit(j.run); err != nil {
+		s.metrics.PoolQueueDepth().Dec()
+		s.metrics.InFlight().Dec()
+		s.jobsWG.Done()
+		kind := j.kind
+		s.releaseJob(j)
+		s.metrics.Rejected(metrics.RejectPoolFull).Inc()
+		rep.status = 503
+		rep.retryAfter = 1
+		lp.body = appendDetailBody(lp.body[:0], "server overloaded: try again shortly")
+		out = cn.place(out, rep, lp.body)
+		lp.observer(method, kind.endpoint(), 503).Observe(time.Since(lp.now).Seconds())
+		return out
+	}
+	cn.pending = append(cn.pending, j)
+	return out
+}
