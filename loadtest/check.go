@@ -59,10 +59,17 @@ func scanQuote(b []byte, q *quoteFields) error {
 			return errBodySyntax
 		}
 		v := b[vStart:vEnd]
+		isString := b[i] == '"'
 		switch string(key) {
 		case "product_id":
+			if !isString {
+				return errBodyProduct
+			}
 			q.productID = v
 		case "source":
+			if !isString {
+				return errBodySource
+			}
 			q.source = v
 		case "final_price":
 			q.finalPrice = v
@@ -72,6 +79,10 @@ func scanQuote(b []byte, q *quoteFields) error {
 			q.multiplier = v
 		case "discount_rate":
 			q.discountRat = v
+		}
+		if isString && (string(key) == "final_price" || string(key) == "base_price" ||
+			string(key) == "market_multiplier" || string(key) == "discount_rate") {
+			return errBodyNumber
 		}
 		i = skipSpace(b, next)
 		if i >= len(b) {

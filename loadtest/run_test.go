@@ -40,7 +40,9 @@ func mustRun(t *testing.T, cfg Config) *Result {
 }
 
 // TestFixedLatency: a server answering in 20 ms ± 2 ms must show a p50 and
-// p95 near 20-22 ms (plus scheduling noise on a busy machine).
+// p95 near 20-22 ms. The upper bounds leave room for scheduling delay on a
+// shared two-core machine (load averages of 8 were seen while testing);
+// the lower bounds cannot be met by a generator that under-reports.
 func TestFixedLatency(t *testing.T) {
 	var mu sync.Mutex
 	rng := rand.New(rand.NewPCG(7, 7))
@@ -54,17 +56,18 @@ func TestFixedLatency(t *testing.T) {
 	cfg.Users = 20
 	cfg.Duration = 2 * time.Second
 	res := mustRun(t, cfg)
+	t.Logf("requests %d, p50 %.2f p95 %.2f p99 %.2f max %.2f ms", res.Requests, res.Latency.P50, res.Latency.P95, res.Latency.P99, res.Latency.Max)
 	if res.Failures != 0 {
 		t.Fatalf("failures = %d (%v), want 0", res.Failures, res.FailureSamples)
 	}
 	if res.Successes < 500 {
 		t.Fatalf("successes = %d, want >= 500 (20 users x 2 s / ~20 ms)", res.Successes)
 	}
-	if p := res.Latency.P50; p < 18 || p > 26 {
-		t.Errorf("p50 = %.2f ms, want in [18, 26]", p)
+	if p := res.Latency.P50; p < 19 || p > 30 {
+		t.Errorf("p50 = %.2f ms, want in [19, 30]", p)
 	}
-	if p := res.Latency.P95; p < 19.5 || p > 32 {
-		t.Errorf("p95 = %.2f ms, want in [19.5, 32]", p)
+	if p := res.Latency.P95; p < 21 || p > 45 {
+		t.Errorf("p95 = %.2f ms, want in [21, 45]", p)
 	}
 	if res.Latency.Min < 18 {
 		t.Errorf("min = %.2f ms, below the server's 18 ms floor", res.Latency.Min)
@@ -128,6 +131,7 @@ func TestStallShowsInOpenLoop(t *testing.T) {
 			cfg.Duration = 3 * time.Second
 			tc.configure(&cfg)
 			res := mustRun(t, cfg)
+			t.Logf("requests %d, p50 %.2f p99 %.2f max %.2f ms", res.Requests, res.Latency.P50, res.Latency.P99, res.Latency.Max)
 			if res.Failures != 0 {
 				t.Fatalf("failures = %d (%v), want 0", res.Failures, res.FailureSamples)
 			}
