@@ -86,6 +86,9 @@ func (e *Engine) PriceInline(r *Request, q *Quote) error {
 		return notFound(r.ProductID, nil)
 	}
 	e.observe(LookupCatalog, OutcomeOK, start)
+	if e.cfg.Observe != nil {
+		start = time.Now()
+	}
 	mult := e.instMk.MultiplierNow(r.Location)
 	e.observe(LookupMarket, OutcomeOK, start)
 	return e.finish(r, q, base, mult)

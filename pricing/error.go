@@ -1,9 +1,6 @@
 package pricing
 
-import (
-	"strconv"
-	"strings"
-)
+import "strings"
 
 // HTTP status codes this package attaches to errors. They are spelled out
 // here so that the package does not depend on net/http.
@@ -115,8 +112,7 @@ func AppendDetail(dst []byte, msg string) []byte {
 	return append(dst, '}')
 }
 
-// errorf-free constructors (the cold path may allocate).
-
+// newDetailError builds a {"detail":"..."} error; 503s get Retry-After 1.
 func newDetailError(status int, detail string, cause error) *Error {
 	e := &Error{Status: status, Detail: detail, Err: cause}
 	if status == StatusServiceUnavailable {
@@ -124,5 +120,3 @@ func newDetailError(status int, detail string, cause error) *Error {
 	}
 	return e
 }
-
-func appendInt(dst []byte, n int) []byte { return strconv.AppendInt(dst, int64(n), 10) }

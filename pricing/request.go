@@ -2,6 +2,7 @@ package pricing
 
 import (
 	"math"
+	"strings"
 
 	"github.com/valyala/fastjson"
 )
@@ -18,9 +19,6 @@ const (
 	MinFieldLen = 1
 	MaxFieldLen = 64
 )
-
-// maxQuotedJSON bounds the body text quoted back in an invalid-JSON error.
-const maxQuotedJSON = 64
 
 // Request is a decoded price request. It is meant to be reused: Decode
 // overwrites ProductID and Location in place (append to [:0]), so after
@@ -98,12 +96,15 @@ func (d *Decoder) Decode(body []byte, r *Request) error {
 	return nil
 }
 
+// maxParseError bounds the parser message quoted in an invalid-JSON error.
+const maxParseError = 200
+
 // trimParseError keeps fastjson's message readable: it already says where
-// ("unparsed tail", "tail") and why; cap the length.
+// (the unparsed tail, truncated) and why; cap the length.
 func trimParseError(s string) string {
-	const max = 200
-	if len(s) > max {
-		return s[:max] + "..."
+	s = strings.TrimPrefix(s, "cannot parse JSON: ")
+	if len(s) > maxParseError {
+		return s[:maxParseError] + "..."
 	}
 	return s
 }
