@@ -503,12 +503,10 @@ func fieldLine(buf []byte, s, e int) (name, value span, err *Error) {
 	}
 	name = span{s, i}
 	vs, ve := i+1, e
-	for j := vs; j < ve; j++ {
-		// RFC 9110 §5.5: field-content is VCHAR, obs-text, SP and HTAB;
-		// CR, LF, NUL and other controls are rejected.
-		if !isValue(buf[j]) {
-			return name, value, errBad("invalid byte in header value")
-		}
+	// RFC 9110 §5.5: field-content is VCHAR, obs-text, SP and HTAB; CR,
+	// LF, NUL and other controls are rejected.
+	if !validValue(buf[vs:ve]) {
+		return name, value, errBad("invalid byte in header value")
 	}
 	for vs < ve && (buf[vs] == ' ' || buf[vs] == '\t') {
 		vs++
