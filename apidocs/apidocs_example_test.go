@@ -1,0 +1,42 @@
+package apidocs_test
+
+import (
+	"fmt"
+	"net/http"
+
+	"github.com/pricing-engine/pricing-engine/apidocs"
+)
+
+// A server without net/http answers the documentation paths from memory.
+func ExampleDocs_Lookup() {
+	docs := apidocs.New() // once, at start
+	for _, path := range []string{"/docs", "/openapi.json", "/docs/swagger-ui.css", "/docs/missing.js"} {
+		body, contentType, ok := docs.Lookup(path)
+		if !ok {
+			fmt.Println(path, "-> 404")
+			continue
+		}
+		fmt.Println(path, "->", contentType, len(body) > 0)
+	}
+	// Output:
+	// /docs -> text/html; charset=utf-8 true
+	// /openapi.json -> application/json true
+	// /docs/swagger-ui.css -> text/css; charset=utf-8 true
+	// /docs/missing.js -> 404
+}
+
+// An end-to-end test checks a live reply against the document.
+func ExampleValidator_ValidateResponse() {
+	v, err := apidocs.NewValidator()
+	if err != nil {
+		panic(err)
+	}
+	header := http.Header{"Content-Type": {"application/json"}}
+	err = v.ValidateResponse("POST", "/api/v1/price", 404, header, []byte(`{"detail":"unknown product_id \"P-X\""}`))
+	fmt.Println(err)
+	err = v.ValidateResponse("POST", "/api/v1/price", 503, header, []byte(`{"detail":"overloaded"}`))
+	fmt.Println(err != nil) // Retry-After is missing
+	// Output:
+	// <nil>
+	// true
+}
