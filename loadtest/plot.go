@@ -98,7 +98,7 @@ func latencyOverTime(res *Result, title string) (*plot.Plot, error) {
 	p.Title.Text = "Latency over time (" + title + ")"
 	p.X.Label.Text = "elapsed (s)"
 	p.Y.Label.Text = "latency (ms)"
-	p.Y.Min = 0
+	p.X.Min, p.Y.Min = 0, 0
 	p.Legend.Top = true
 	p.Add(plotter.NewGrid())
 	series := []struct {
@@ -126,7 +126,7 @@ func throughputOverTime(res *Result) (*plot.Plot, error) {
 	p.Title.Text = fmt.Sprintf("Throughput (mean %.0f req/s) and failures (%d)", res.Throughput, res.Failures)
 	p.X.Label.Text = "elapsed (s)"
 	p.Y.Label.Text = "per second"
-	p.Y.Min = 0
+	p.X.Min, p.Y.Min = 0, 0
 	p.Legend.Top = true
 	p.Add(plotter.NewGrid())
 	rps := make(plotter.XYs, 0, len(res.Series))
@@ -182,8 +182,12 @@ func distribution(res *Result) (*plot.Plot, error) {
 		q := 100 * (1 - 1/x)
 		pts = append(pts, plotter.XY{X: x, Y: usToMs(res.hist.ValueAtPercentile(q))})
 	}
-	if err := addLine(p, "latency", 0, pts); err != nil {
-		return nil, err
+	line, err := plotter.NewLine(pts)
+	if err != nil {
+		return nil, fmt.Errorf("cannot draw the distribution: %w", err)
 	}
+	line.Color = plotColor(0)
+	line.Width = vg.Points(1.5)
+	p.Add(line)
 	return p, nil
 }
