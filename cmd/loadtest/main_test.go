@@ -1,0 +1,152 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"math"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"go.uber.org/goleak"
+)
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m)
+}
+
+// quoteServer answers like the default catalog, or with status for
+// product P-13 when fail13 is set.
+func quoteServer(t *testing.T, fail13 bool) *httptest.Server {
+	t.Helper()
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			ProductID string `json:"product_id"`
+			Location  string `json:"user_location"`
+			Member    bool   `json:"is_prime_member"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+			http.Error(w, err.Error(), http.StatusBadRequest)
+			return
+		}
+		if fail13 && req.ProductID == "P-13" {
+			http.Error(w, `{"detail":"boom"}`, http.StatusInternalServerError)
+			return
+		}
+		n, _ := strconv.Atoi(strings.TrimPrefix(req.ProductID, "P-"))
+		base := 49.99 + float64(n%10)
+		mult := map[string]float64{"NY": 1.10, "LA": 1.05, "MIA": 0.95}[req.Location]
+		disc := 0.0
+		if req.Member {
+			disc = 0.05
+		}
+		final := math.Round(base*mult*(1-disc)*100) / 100
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"product_id":%q,"final_price":%v,"base_price":%v,"market_multiplier":%v,"discount_rate":%v,"source":"live"}`,
+			req.ProductID, final, base, mult, disc)
+	}))
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+func TestRunExitCodes(t *testing.T) {
+	good := quoteServer(t, false)
+	bad := quoteServer(t, true)
+	common := []string{"--users", "4", "--think", "0", "--duration", "3s", "--max-requests", "200", "--products", "10-19", "--quiet"}
+	tests := []struct {
+		name     string
+		args     []string
+		wantCode int
+		wantOut  string
+	}{
+		{"pass", append([]string{"--url", good.URL + "/api/v1/price", "--slo", "p95<5s,failures=0"}, common...), exitPass, "verdict     PASS"},
+		{"no slo", append([]string{"--url", good.URL + "/api/v1/price"}, common...), exitPass, "successes   200"},
+		{"latency objective missed", append([]string{"--url", good.URL + "/api/v1/price", "--slo", "p50<1us"}, common...), exitFail, "verdict     FAIL"},
+		{"failures", append([]string{"--url", bad.URL + "/api/v1/price", "--slo", "failures=0"}, common...), exitFail, "status_500="},
+		{"remote refused", []string{"--url", "http://10.1.2.3:8000/api/v1/price", "--duration", "1s"}, exitUsage, ""},
+		{"bad flag", []string{"--no-such-flag"}, exitUsage, ""},
+		{"bad think", []string{"--think", "2s-1s"}, exitUsage, ""},
+		{"bad slo", []string{"--slo", "p95~1s"}, exitUsage, ""},
+		{"extra argument", []string{"http://127.0.0.1/"}, exitUsage, ""},
+		{"help", []string{"--help"}, exitPass, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var out, errOut bytes.Buffer
+			code := run(context.Background(), tc.args, &out, &errOut)
+			if code != tc.wantCode {
+				t.Fatalf("exit code %d, want %d\nstdout:\n%s\nstderr:\n%s", code, tc.wantCode, out.String(), errOut.String())
+			}
+			if !strings.Contains(out.String(), tc.wantOut) {
+				t.Fatalf("stdout lacks %q:\n%s", tc.wantOut, out.String())
+			}
+		})
+	}
+}
+
+func TestRunWritesReports(t *testing.T) {
+	srv := quoteServer(t, false)
+	dir := t.TempDir()
+	jp, pp := filepath.Join(dir, "out.json"), filepath.Join(dir, "out.png")
+	args := []string{"--url", srv.URL + "/api/v1/price", "--users", "8", "--think", "1ms-5ms", "--duration", "1s",
+		"--slo", "p95<5s,failures=0", "--json", jp, "--plot", pp, "--interval", "200ms"}
+	if code := run(context.Background(), args, io.Discard, io.Discard); code != exitPass {
+		t.Fatalf("exit code %d", code)
+	}
+	raw, err := os.ReadFile(jp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rep struct {
+		Requests int64 `json:"requests"`
+		SLO      struct {
+			Pass bool `json:"pass"`
+		} `json:"slo"`
+		Series []json.RawMessage `json:"series"`
+	}
+	if err := json.Unmarshal(raw, &rep); err != nil {
+		t.Fatalf("report is not JSON: %v", err)
+	}
+	if rep.Requests == 0 || !rep.SLO.Pass || len(rep.Series) < 3 {
+		t.Errorf("report = %+v", rep)
+	}
+	png, err := os.ReadFile(pp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.HasPrefix(png, []byte("\x89PNG")) {
+		t.Error("plot is not a PNG")
+	}
+}
+
+func TestParseThink(t *testing.T) {
+	tests := []struct {
+		in      string
+		lo, hi  string
+		wantErr bool
+	}{
+		{"0.5s-2s", "500ms", "2s", false},
+		{"1s", "1s", "1s", false},
+		{"0", "0s", "0s", false},
+		{"x", "", "", true},
+		{"1s-y", "", "", true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.in, func(t *testing.T) {
+			lo, hi, err := parseThink(tc.in)
+			if (err != nil) != tc.wantErr {
+				t.Fatalf("err = %v", err)
+			}
+			if err == nil && (lo.String() != tc.lo || hi.String() != tc.hi) {
+				t.Fatalf("got %v-%v, want %s-%s", lo, hi, tc.lo, tc.hi)
+			}
+		})
+	}
+}
