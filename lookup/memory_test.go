@@ -223,3 +223,22 @@ func TestNotFoundError(t *testing.T) {
 		t.Error("NotFoundError matches ErrInjected")
 	}
 }
+
+func FuzzLoadCatalog(f *testing.F) {
+	f.Add("product_id,base_price\nP-1,49.99\n")
+	f.Add("product_id,base_price\n\"P,1\",1\nP-1,x\n")
+	f.Fuzz(func(t *testing.T, in string) {
+		cat, err := LoadCatalog(strings.NewReader(in), "fuzz.csv")
+		if err != nil {
+			if !strings.HasPrefix(err.Error(), `cannot load catalog "fuzz.csv": `) {
+				t.Fatalf("error without context: %v", err)
+			}
+			return
+		}
+		for id, p := range cat.prices {
+			if id == "" || len(id) > MaxKeyLen || p.Sign() <= 0 {
+				t.Fatalf("accepted row %q,%s", id, p)
+			}
+		}
+	})
+}

@@ -190,3 +190,26 @@ func TestProfileInjectsErrors(t *testing.T) {
 		t.Errorf("Multiplier error = %v, want injected", err)
 	}
 }
+
+func FuzzParseProfile(f *testing.F) {
+	for _, s := range []string{"none", "seed", "fault:err=0.1,stall=0.05,stalldur=2s", "seed:catalog=1ms-2ms"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		p, err := ParseProfile(s)
+		if err != nil {
+			return
+		}
+		for _, r := range []Range{p.Catalog, p.Market} {
+			if r.Min < 0 || r.Max < r.Min || r.Max > maxProfileDelay {
+				t.Fatalf("ParseProfile(%q) accepted range %v", s, r)
+			}
+		}
+		if p.ErrRate < 0 || p.ErrRate > 1 || p.StallRate < 0 || p.StallRate > 1 || (p.StallRate > 0 && p.StallDur <= 0) {
+			t.Fatalf("ParseProfile(%q) = %+v", s, p)
+		}
+		if p.String() != s {
+			t.Fatalf("String() = %q, want %q", p.String(), s)
+		}
+	})
+}

@@ -75,20 +75,20 @@ func (d *Decoder) Decode(body []byte, r *Request) error {
 	if err != nil {
 		return newDetailError(StatusBadRequest, "invalid JSON: expected an object at the top level, got "+v.Type().String(), nil)
 	}
-	var pid, loc, prime *fastjson.Value
+	var pid, location, prime *fastjson.Value
 	o.Visit(func(key []byte, v *fastjson.Value) {
 		switch string(key) {
 		case FieldProductID:
 			pid = v
 		case FieldUserLocation:
-			loc = v
+			location = v
 		case FieldIsPrime:
 			prime = v
 		}
 	})
 	var bad []FieldError // nil on the happy path: no allocation
 	r.ProductID, bad = decodeString(r.ProductID[:0], FieldProductID, pid, v, bad)
-	r.Location, bad = decodeString(r.Location[:0], FieldUserLocation, loc, v, bad)
+	r.Location, bad = decodeString(r.Location[:0], FieldUserLocation, location, v, bad)
 	r.Member, bad = decodeBool(prime, bad)
 	if len(bad) > 0 {
 		return &Error{Status: StatusUnprocessableEntity, Fields: bad}
@@ -113,19 +113,19 @@ func loc(field string) []string { return []string{"body", field} }
 
 func decodeString(dst []byte, field string, v, root *fastjson.Value, bad []FieldError) ([]byte, []FieldError) {
 	if v == nil {
-		return dst, append(bad, FieldError{Type: "missing", Loc: loc(field), Msg: "Field required", Input: root.MarshalTo(nil)})
+		return dst, append(bad, FieldError{Type: "missing", Loc: loc(field), Msg: "Field required", Input: appendValue(nil, root)})
 	}
 	if v.Type() != fastjson.TypeString {
-		return dst, append(bad, FieldError{Type: "string_type", Loc: loc(field), Msg: "Input should be a valid string", Input: v.MarshalTo(nil)})
+		return dst, append(bad, FieldError{Type: "string_type", Loc: loc(field), Msg: "Input should be a valid string", Input: appendValue(nil, v)})
 	}
 	s, _ := v.StringBytes() // cannot fail for TypeString
 	switch {
 	case len(s) < MinFieldLen:
 		return dst, append(bad, FieldError{Type: "string_too_short", Loc: loc(field),
-			Msg: "String should have at least 1 character", Input: v.MarshalTo(nil), Ctx: []byte(`{"min_length":1}`)})
+			Msg: "String should have at least 1 character", Input: appendValue(nil, v), Ctx: []byte(`{"min_length":1}`)})
 	case len(s) > MaxFieldLen:
 		return dst, append(bad, FieldError{Type: "string_too_long", Loc: loc(field),
-			Msg: "String should have at most 64 characters", Input: v.MarshalTo(nil), Ctx: []byte(`{"max_length":64}`)})
+			Msg: "String should have at most 64 characters", Input: appendValue(nil, v), Ctx: []byte(`{"max_length":64}`)})
 	}
 	return append(dst, s...), bad
 }
@@ -160,12 +160,12 @@ func decodeBool(v *fastjson.Value, bad []FieldError) (bool, []FieldError) {
 		}
 	}
 	return false, append(bad, FieldError{Type: "bool_type", Loc: loc(FieldIsPrime),
-		Msg: "Input should be a valid boolean", Input: v.MarshalTo(nil)})
+		Msg: "Input should be a valid boolean", Input: appendValue(nil, v)})
 }
 
 func boolParsing(v *fastjson.Value) FieldError {
 	return FieldError{Type: "bool_parsing", Loc: loc(FieldIsPrime),
-		Msg: "Input should be a valid boolean, unable to interpret input", Input: v.MarshalTo(nil)}
+		Msg: "Input should be a valid boolean, unable to interpret input", Input: appendValue(nil, v)}
 }
 
 // parseLaxBool implements pydantic-core's str_as_bool: exact "0"/"1", and
@@ -188,4 +188,92 @@ func parseLaxBool(s []byte) (value, ok bool) {
 		return true, true
 	}
 	return false, false
+}
+
+// appendValue writes v as strict JSON for the "input" member of a
+// validation error. fastjson's own MarshalTo is not used: it copies number
+// text verbatim and quotes strings Go-style, which is not always JSON.
+// Number text that is not a strict JSON number (fastjson also accepts
+// e.g. "inf" or "1.") is written as a string.
+func appendValue(dst []byte, v *fastjson.Value) []byte {
+	switch v.Type() {
+	case fastjson.TypeObject:
+		o, _ := v.Object()
+		dst = append(dst, '{')
+		first := true
+		o.Visit(func(key []byte, v *fastjson.Value) {
+			if !first {
+				dst = append(dst, ',')
+			}
+			first = false
+			dst = appendString(dst, key)
+			dst = append(dst, ':')
+			dst = appendValue(dst, v)
+		})
+		return append(dst, '}')
+	case fastjson.TypeArray:
+		a, _ := v.Array()
+		dst = append(dst, '[')
+		for i, e := range a {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = appendValue(dst, e)
+		}
+		return append(dst, ']')
+	case fastjson.TypeString:
+		s, _ := v.StringBytes()
+		return appendString(dst, s)
+	case fastjson.TypeNumber:
+		start := len(dst)
+		dst = v.MarshalTo(dst)
+		if num := dst[start:]; !isJSONNumber(num) {
+			text := string(num)
+			return appendString(dst[:start], text)
+		}
+		return dst
+	case fastjson.TypeTrue:
+		return append(dst, "true"...)
+	case fastjson.TypeFalse:
+		return append(dst, "false"...)
+	}
+	return append(dst, "null"...)
+}
+
+// isJSONNumber reports whether b is a number per RFC 8259 section 6:
+// -? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?
+func isJSONNumber(b []byte) bool {
+	i := 0
+	digits := func() int {
+		n := 0
+		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
+			i++
+			n++
+		}
+		return n
+	}
+	if i < len(b) && b[i] == '-' {
+		i++
+	}
+	if i < len(b) && b[i] == '0' {
+		i++
+	} else if digits() == 0 {
+		return false
+	}
+	if i < len(b) && b[i] == '.' {
+		i++
+		if digits() == 0 {
+			return false
+		}
+	}
+	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
+		i++
+		if i < len(b) && (b[i] == '+' || b[i] == '-') {
+			i++
+		}
+		if digits() == 0 {
+			return false
+		}
+	}
+	return i == len(b)
 }

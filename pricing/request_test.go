@@ -122,6 +122,22 @@ func TestDecodeValidation(t *testing.T) {
 	}
 }
 
+func TestIsJSONNumber(t *testing.T) {
+	tests := []struct {
+		in   string
+		want bool
+	}{
+		{"0", true}, {"-0", true}, {"12", true}, {"1.5", true}, {"-1.5e10", true}, {"1E+2", true}, {"0.0e-0", true},
+		{"", false}, {"-", false}, {"01", false}, {"1.", false}, {".5", false}, {"1e", false}, {"+1", false},
+		{"inf", false}, {"NaN", false}, {"1e+", false}, {"1.5.5", false}, {"0x1", false},
+	}
+	for _, tt := range tests {
+		if got := isJSONNumber([]byte(tt.in)); got != tt.want {
+			t.Errorf("isJSONNumber(%q) = %v, want %v", tt.in, got, tt.want)
+		}
+	}
+}
+
 func TestParseLaxBool(t *testing.T) {
 	tests := []struct {
 		in      string
