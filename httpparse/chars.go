@@ -78,6 +78,22 @@ func equalFold(b []byte, s string) bool {
 	return true
 }
 
+// foldEqual is equalFold for b already checked to be a token or a field
+// value, and s made of lower-case letters, digits and "-". Under those
+// conditions setting bit 0x20 lower-cases exactly the letters and cannot
+// turn any other allowed byte into a byte of s, so one OR per byte suffices.
+func foldEqual(b []byte, s string) bool {
+	if len(b) != len(s) {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		if b[i]|0x20 != s[i] {
+			return false
+		}
+	}
+	return true
+}
+
 // trimOWS removes optional whitespace (SP and HTAB, RFC 9110 §5.6.3) from both
 // ends of b.
 func trimOWS(b []byte) []byte {

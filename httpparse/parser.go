@@ -484,10 +484,12 @@ func fieldLine(buf []byte, s, e int) (name, value span, err *Error) {
 		// whitespace before the first field line is rejected too.
 		return name, value, errBad("obsolete line folding")
 	}
-	i := s
-	for i < e && isToken(buf[i]) { // RFC 9110 §5.1: field-name = token
+	line := buf[s:e]
+	i := 0
+	for i < len(line) && isToken(line[i]) { // RFC 9110 §5.1: field-name = token
 		i++
 	}
+	i += s
 	switch {
 	case i == e:
 		return name, value, errBad("missing colon in header line")
@@ -531,41 +533,41 @@ func (p *Parser) headerLine(buf []byte, s, e int) *Error {
 	n, v := buf[name.s:name.e], buf[value.s:value.e]
 	switch len(n) {
 	case 4:
-		if equalFold(n, "host") {
+		if foldEqual(n, "host") {
 			p.hostCount++
 			if p.hostCount == 1 {
 				p.host = value
 			}
 		}
 	case 6:
-		if equalFold(n, "expect") {
+		if foldEqual(n, "expect") {
 			if p.expect.e == 0 {
 				p.expect = value
 			}
 			// RFC 9110 §10.1.1: 100-continue is the only expectation.
-			if equalFold(v, "100-continue") {
+			if foldEqual(v, "100-continue") {
 				p.expect100 = true
 			} else {
 				p.expectOther = true
 			}
 		}
 	case 10:
-		if equalFold(n, "connection") {
+		if foldEqual(n, "connection") {
 			if p.connection.e == 0 {
 				p.connection = value
 			}
 			p.connectionOptions(v)
 		}
 	case 12:
-		if equalFold(n, "content-type") && p.contentType.e == 0 {
+		if foldEqual(n, "content-type") && p.contentType.e == 0 {
 			p.contentType = value
 		}
 	case 14:
-		if equalFold(n, "content-length") {
+		if foldEqual(n, "content-length") {
 			return p.contentLengthField(v)
 		}
 	case 17:
-		if equalFold(n, "transfer-encoding") {
+		if foldEqual(n, "transfer-encoding") {
 			if !p.teSeen {
 				p.transferEncoding = value
 			}
@@ -617,12 +619,12 @@ func (p *Parser) transferCodings(v []byte) *Error {
 			continue // RFC 9110 §5.6.1.2: ignore empty list elements
 		}
 		if p.teChunked {
-			if equalFold(elem, "chunked") {
+			if foldEqual(elem, "chunked") {
 				return errBad("chunked applied more than once")
 			}
 			return errBad("chunked is not the final transfer coding")
 		}
-		if equalFold(elem, "chunked") {
+		if foldEqual(elem, "chunked") {
 			p.teChunked = true
 		} else {
 			p.teOther = true
@@ -643,9 +645,9 @@ func (p *Parser) connectionOptions(v []byte) {
 		}
 		elem = trimOWS(elem)
 		switch {
-		case equalFold(elem, "close"):
+		case foldEqual(elem, "close"):
 			p.connClose = true
-		case equalFold(elem, "keep-alive"):
+		case foldEqual(elem, "keep-alive"):
 			p.connKeepAlive = true
 		}
 	}
