@@ -64,6 +64,10 @@ type Decoder struct {
 // Unknown fields are ignored; of duplicate keys the last wins, as in
 // Python's json module.
 //
+// The JSON parser (fastjson) is a little more lenient than Python's json
+// module: raw control characters inside strings and unknown escapes are
+// accepted rather than refused with 400.
+//
 // Decode does not retain body. It does not allocate on success once r's
 // buffers have grown.
 func (d *Decoder) Decode(body []byte, r *Request) error {
