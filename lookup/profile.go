@@ -36,6 +36,8 @@ func (r Range) draw() time.Duration {
 	return r.Min + rand.N(r.Max-r.Min+1) // math/rand/v2 top-level: goroutine safe
 }
 
+// String returns the range as in a profile: "10ms-50ms", or "60ms" for a
+// fixed delay.
 func (r Range) String() string {
 	if r.Min == r.Max {
 		return r.Min.String()
