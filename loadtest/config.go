@@ -69,6 +69,13 @@ type Config struct {
 	// and asks the server to close it ("Connection: close").
 	NewConn bool
 
+	// SourceAddrs, when not empty, are the local IP addresses connections
+	// are bound to, worker i using SourceAddrs[i%len]. One source address
+	// reaches one server port with about 28,000 connections (the
+	// ephemeral port range); several loopback sources (127.0.0.2, ...)
+	// lift that limit. They must be loopback addresses unless AllowRemote.
+	SourceAddrs []netip.Addr
+
 	// Workload says what each request asks for and how replies are checked.
 	Workload Workload
 	// Seed makes the random choices of a run reproducible.
@@ -134,6 +141,11 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("pipeline depth %d out of range [1, %d]", c.Pipeline, MaxPipeline)
 	case c.ProgressInterval < 0:
 		return fmt.Errorf("progress interval %v is negative", c.ProgressInterval)
+	}
+	for _, a := range c.SourceAddrs {
+		if !a.IsValid() || (!c.AllowRemote && !a.Unmap().IsLoopback()) {
+			return fmt.Errorf("source address %v: %w", a, errRemote)
+		}
 	}
 	if err := c.Workload.Validate(); err != nil {
 		return fmt.Errorf("invalid workload: %w", err)

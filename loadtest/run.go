@@ -7,6 +7,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -223,7 +224,13 @@ func (w *worker) openLoop(ctx context.Context) {
 
 // dial opens a connection and hooks it to the hard cancellation.
 func (w *worker) dial() error {
-	nc, err := w.r.dialer.DialContext(w.r.hardCtx, "tcp", w.r.tgt.dialAddr)
+	d := &w.r.dialer
+	if src := w.r.cfg.SourceAddrs; len(src) > 0 {
+		dd := *d
+		dd.LocalAddr = net.TCPAddrFromAddrPort(netip.AddrPortFrom(src[w.id%len(src)], 0))
+		d = &dd
+	}
+	nc, err := d.DialContext(w.r.hardCtx, "tcp", w.r.tgt.dialAddr)
 	if err != nil {
 		return fmt.Errorf("cannot connect to %s: %w", w.r.tgt.dialAddr, err)
 	}

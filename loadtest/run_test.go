@@ -4,6 +4,7 @@ import (
 	"context"
 	"math/rand/v2"
 	"net"
+	"net/netip"
 	"strconv"
 	"strings"
 	"sync"
@@ -276,6 +277,9 @@ func TestPipelineAndNewConn(t *testing.T) {
 		{"pipeline 8", func(c *Config) { c.Pipeline = 8 }, func(n int64) bool { return n == 4 }},
 		{"new connection per request", func(c *Config) { c.NewConn = true }, func(n int64) bool { return n == 400 }},
 		{"open loop pipelined", func(c *Config) { c.Rate = 2000; c.Pipeline = 4 }, func(n int64) bool { return n <= 4 }},
+		{"bound to two sources", func(c *Config) {
+			c.SourceAddrs = []netip.Addr{netip.MustParseAddr("127.0.0.2"), netip.MustParseAddr("127.0.0.3")}
+		}, func(n int64) bool { return n == 4 }},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -292,6 +296,11 @@ func TestPipelineAndNewConn(t *testing.T) {
 			}
 			if got := srv.accepted.Load(); !tc.wantConns(got) {
 				t.Errorf("server accepted %d connections", got)
+			}
+			srv.mu.Lock()
+			defer srv.mu.Unlock()
+			if len(cfg.SourceAddrs) > 0 && (srv.sources["127.0.0.2"] != 2 || srv.sources["127.0.0.3"] != 2) {
+				t.Errorf("connections by source = %v, want 2 from each of 127.0.0.2 and 127.0.0.3", srv.sources)
 			}
 		})
 	}
@@ -415,6 +424,7 @@ func TestValidate(t *testing.T) {
 		func(c *Config) { c.Workload.Locations = nil },
 		func(c *Config) { c.Workload.MemberRatio = 2 },
 		func(c *Config) { c.Rate = -1 },
+		func(c *Config) { c.SourceAddrs = []netip.Addr{netip.MustParseAddr("10.0.0.2")} },
 	}
 	for i, f := range bad {
 		t.Run("bad "+strconv.Itoa(i), func(t *testing.T) {

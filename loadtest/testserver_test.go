@@ -54,6 +54,7 @@ type testServer struct {
 
 	accepted atomic.Int64
 	requests atomic.Int64
+	sources  map[string]int // remote IP -> connections, under mu
 }
 
 func startTestServer(t *testing.T, do behaviour) *testServer {
@@ -63,7 +64,7 @@ func startTestServer(t *testing.T, do behaviour) *testServer {
 		t.Fatalf("cannot listen: %v", err)
 	}
 	ctx, stop := context.WithCancel(context.Background())
-	s := &testServer{t: t, ln: ln, do: do, ctx: ctx, stop: stop, conns: make(map[net.Conn]struct{})}
+	s := &testServer{t: t, ln: ln, do: do, ctx: ctx, stop: stop, conns: make(map[net.Conn]struct{}), sources: make(map[string]int)}
 	s.wg.Go(s.acceptLoop)
 	t.Cleanup(s.close)
 	return s
@@ -91,6 +92,9 @@ func (s *testServer) acceptLoop() {
 		s.accepted.Add(1)
 		s.mu.Lock()
 		s.conns[c] = struct{}{}
+		if ta, ok := c.RemoteAddr().(*net.TCPAddr); ok {
+			s.sources[ta.IP.String()]++
+		}
 		s.mu.Unlock()
 		s.wg.Go(func() {
 			s.serve(c)

@@ -23,6 +23,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/netip"
 	"os"
 	"os/signal"
 	"strconv"
@@ -130,6 +131,7 @@ func parseFlags(args []string, stderr io.Writer) (loadtest.Config, options, erro
 	fs.BoolVar(&cfg.Workload.Check, "check", true, "parse every 200 reply and check it against the request")
 	fs.BoolVar(&cfg.Workload.Strict, "strict", true, "also check base price and multiplier against the default catalog")
 	sources := fs.String("sources", "live", "comma-separated accepted values of the reply's source field")
+	bind := fs.String("bind", "", "comma-separated local IP addresses to connect from, round robin (e.g. 127.0.0.1,127.0.0.2 to pass 28k connections)")
 	sloText := fs.String("slo", "", "objective, e.g. 'p95<150ms,failures=0'; sets the exit code")
 	fs.StringVar(&opts.jsonPath, "json", "", "write the report as JSON to `FILE`")
 	fs.StringVar(&opts.plotPath, "plot", "", "write latency plots as PNG to `FILE`")
@@ -150,6 +152,13 @@ func parseFlags(args []string, stderr io.Writer) (loadtest.Config, options, erro
 	}
 	cfg.Workload.Locations = splitList(*locations)
 	cfg.Workload.Sources = splitList(*sources)
+	for _, a := range splitList(*bind) {
+		ip, err := netip.ParseAddr(a)
+		if err != nil {
+			return cfg, opts, fmt.Errorf("cannot parse --bind address %q: %w", a, err)
+		}
+		cfg.SourceAddrs = append(cfg.SourceAddrs, ip)
+	}
 	if *sloText != "" {
 		if opts.slo, err = loadtest.ParseSLO(*sloText); err != nil {
 			return cfg, opts, err
