@@ -1,0 +1,63 @@
+package httpparse
+
+import (
+	"strings"
+	"testing"
+)
+
+// TestCharClass checks every entry of the constant class table against the
+// grammar it encodes, written out independently here.
+func TestCharClass(t *testing.T) {
+	alpha := func(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
+	digit := func(c byte) bool { return c >= '0' && c <= '9' }
+	in := func(c byte, set string) bool { return strings.IndexByte(set, c) >= 0 }
+	unreserved := func(c byte) bool { return alpha(c) || digit(c) || in(c, "-._~") }
+	subDelim := func(c byte) bool { return in(c, "!$&'()*+,;=") }
+	tests := []struct {
+		name string
+		got  func(byte) bool
+		want func(byte) bool
+	}{
+		{"token", isToken, func(c byte) bool { return alpha(c) || digit(c) || in(c, "!#$%&'*+-.^_`|~") }},
+		{"value", isValue, func(c byte) bool { return c == '\t' || c >= 0x20 && c != 0x7f }},
+		{"target", isTarget, func(c byte) bool { return unreserved(c) || subDelim(c) || in(c, ":@/?") }},
+		{"host", isHost, func(c byte) bool { return unreserved(c) || subDelim(c) || in(c, ":[]%") }},
+		{"hex", isHex, func(c byte) bool { return digit(c) || in(c, "abcdefABCDEF") }},
+	}
+	for _, tc := range tests {
+		for i := 0; i < 256; i++ {
+			if c := byte(i); tc.got(c) != tc.want(c) {
+				t.Errorf("%s(%#x) = %v", tc.name, c, tc.got(c))
+			}
+		}
+	}
+}
+
+func TestValidValue(t *testing.T) {
+	for i := 0; i < 256; i++ {
+		for pos := 0; pos < 19; pos++ {
+			v := []byte(strings.Repeat("a", 19))
+			v[pos] = byte(i)
+			if got, want := validValue(v), isValue(byte(i)); got != want {
+				t.Fatalf("byte %#x at %d: %v, want %v", i, pos, got, want)
+			}
+		}
+	}
+}
+
+func TestFoldEqual(t *testing.T) {
+	for _, s := range []string{"host", "content-length", "100-continue", "keep-alive"} {
+		for i := 0; i < 256; i++ {
+			for pos := range len(s) {
+				b := []byte(s)
+				b[pos] = byte(i)
+				if !isValue(byte(i)) {
+					continue // foldEqual is only called on checked bytes
+				}
+				if got, want := foldEqual(b, s), equalFold(b, s); got != want {
+					t.Fatalf("%q: foldEqual %v, equalFold %v", b, got, want)
+				}
+			}
+		}
+	}
+}
