@@ -67,15 +67,15 @@ func (s *Server) adminMux() http.Handler {
 	}
 	mux.Handle("GET /metrics", s.metricsHandler)
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusOK, []byte(`{"status":"ok"}`))
+		writeText(w, http.StatusOK, bodyHealthy)
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
 		if !s.Ready() {
 			w.Header().Set("Retry-After", "1")
-			writeJSON(w, http.StatusServiceUnavailable, appendDetailBody(nil, "draining"))
+			writeText(w, http.StatusServiceUnavailable, bodyDraining)
 			return
 		}
-		writeJSON(w, http.StatusOK, []byte(`{"status":"ready"}`))
+		writeText(w, http.StatusOK, bodyReady)
 	})
 	if s.docsHandler != nil {
 		mux.Handle("GET /docs", s.docsHandler)
@@ -149,6 +149,12 @@ func writeJSON(w http.ResponseWriter, status int, body []byte) {
 	w.Header().Set("Content-Type", contentJSON)
 	w.WriteHeader(status)
 	_, _ = w.Write(body)
+}
+
+func writeText(w http.ResponseWriter, status int, body string) {
+	w.Header().Set("Content-Type", contentText)
+	w.WriteHeader(status)
+	_, _ = io.WriteString(w, body)
 }
 
 // statusWriter remembers the status code a handler wrote.

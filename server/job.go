@@ -69,7 +69,9 @@ func (j *job) execute() {
 	switch j.kind {
 	case routePrice:
 		body := bytebufferpool.Get()
-		if err := s.engine.Price(s.ctx, &j.req, &j.quote); err != nil {
+		err := s.engine.Price(s.ctx, &j.req, &j.quote)
+		j.closeIfDraining()
+		if err != nil {
 			body.B = appendError(body.B[:0], &j.rep, err)
 			if j.rep.status == http.StatusServiceUnavailable {
 				s.metrics.Rejected(metrics.RejectLookupError).Inc()
@@ -86,9 +88,19 @@ func (j *job) execute() {
 			r.Header.Set("Accept", string(j.accept))
 		}
 		s.metricsHandler.ServeHTTP(w, r)
+		j.closeIfDraining()
 		j.rep.status = w.status()
 		j.rep.contentType = w.header.Get("Content-Type")
 		j.bb.B = appendReply(j.bb.B[:0], &j.rep, s.date.get(), w.body)
+	}
+}
+
+// closeIfDraining makes the reply close its connection when draining began
+// while the job ran.
+func (j *job) closeIfDraining() {
+	if j.srv.closingConns.Load() {
+		j.rep.close = true
+		j.close = true
 	}
 }
 

@@ -48,6 +48,13 @@ var statusLines = map[int]string{
 	505: "HTTP/1.1 505 HTTP Version Not Supported\r\n",
 }
 
+// Bodies of the probe routes (plain text, as the OpenAPI document says).
+const (
+	bodyHealthy  = "ok\n"
+	bodyReady    = "ready\n"
+	bodyDraining = "draining\n"
+)
+
 // continueLine is the interim reply to "Expect: 100-continue".
 const continueLine = "HTTP/1.1 100 Continue\r\n\r\n"
 

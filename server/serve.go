@@ -53,14 +53,16 @@ func (cn *conn) serve(out []byte, req *httpparse.Request) []byte {
 		}
 		switch rt {
 		case routeHealthz:
-			body = append(body, `{"status":"ok"}`...)
+			rep.contentType = contentText
+			body = append(body, bodyHealthy...)
 		case routeReadyz:
+			rep.contentType = contentText
 			if s.Ready() {
-				body = append(body, `{"status":"ready"}`...)
+				body = append(body, bodyReady...)
 			} else {
 				rep.status = 503
 				rep.retryAfter = 1
-				body = appendDetailBody(body, "draining")
+				body = append(body, bodyDraining...)
 			}
 		case routeMetrics:
 			return cn.dispatchMetrics(out, &rep, method, req)
