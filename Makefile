@@ -1,0 +1,89 @@
+# pricing-engine: a gnet-based drop-in replacement for the FastAPI dynamic
+# pricing service. `make run` serves on :8000/:8001; `make test` is what CI runs.
+
+SHELL       := /bin/bash
+GO          ?= go
+BIN         := bin
+VERSION     ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+REVISION    ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
+GOBIN_DIR   := $(shell $(GO) env GOPATH)/bin
+STATICCHECK := $(GOBIN_DIR)/staticcheck
+STATICCHECK_VERSION := v0.8.2
+
+# The release flags: keep them identical to the Dockerfile's build stage
+# (deploy/deploy_test.go checks that they are).
+RELEASE_ENV     := CGO_ENABLED=0
+RELEASE_FLAGS   := -trimpath -ldflags "-s -w -X main.version=$(VERSION) -X main.revision=$(REVISION)"
+
+.PHONY: all build run test unit e2e vet lint staticcheck fmt release validate locust bench bench-smoke soak fuzz clean
+
+all: build
+
+## build: the server and the load generator into bin/
+build:
+	$(GO) build -o $(BIN)/pricing-engine ./cmd/pricing-engine
+	$(GO) build -o $(BIN)/loadtest ./cmd/loadtest
+
+## run: build and serve on :8000 (API) and :8001 (admin) with the embedded data
+run: build
+	./$(BIN)/pricing-engine --addr :8000 --admin-addr :8001
+
+## test: vet, staticcheck, unit tests with the race detector, end-to-end and harness smoke tests
+test: vet staticcheck unit e2e bench-smoke
+
+unit:
+	$(GO) test -race -count=1 -timeout 15m ./...
+
+# The end-to-end suite: the real binary, started as a user would, spoken to
+# over TCP (package cmd/pricing-engine builds it and runs it).
+e2e: build
+	PRICING_E2E_BINARY=$(CURDIR)/$(BIN)/pricing-engine $(GO) test -count=1 -timeout 10m -run 'E2E' ./cmd/...
+
+vet:
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
+
+staticcheck:
+	@test -x $(STATICCHECK) || $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
+	$(STATICCHECK) ./...
+
+lint: vet staticcheck
+
+fmt:
+	gofmt -w $$(git ls-files '*.go')
+
+## release: the static binary exactly as the Dockerfile builds it
+release:
+	$(RELEASE_ENV) $(GO) build $(RELEASE_FLAGS) -o $(BIN)/release/pricing-engine ./cmd/pricing-engine
+
+## validate: the classic acceptance test (seed profile, 10,000 users, 60 s) plus the largest user count holding the SLO
+validate: build
+	loadtest/validate.sh $(BIN)/pricing-engine $(BIN)/loadtest docs/validation
+
+## locust: the classic workload through Locust (python3-locust), 30 s headless
+locust: build
+	loadtest/locust.sh $(BIN)/pricing-engine
+
+## bench: side-by-side benchmarks against net/http, fasthttp and the raw gnet limit
+bench:
+	bench/run.sh
+
+## bench-smoke: a few seconds of every benchmark harness path (part of make test)
+bench-smoke:
+	BENCH_SMOKE=1 bench/run.sh
+
+## soak: 30 minutes of mixed load with churn and hostile cases
+soak: build
+	loadtest/soak.sh $(BIN)/pricing-engine $(BIN)/loadtest
+
+## fuzz: every fuzz target for FUZZTIME each (default 30s)
+FUZZTIME ?= 30s
+fuzz:
+	@for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz'); do \
+	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) -parallel 1 $$pkg || exit 1; \
+	  done; \
+	done
+
+clean:
+	rm -rf $(BIN)
