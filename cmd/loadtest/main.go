@@ -26,6 +26,7 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"syscall"
@@ -63,6 +64,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if !opts.quiet && isTerminal(stderr) {
 		cfg.Progress = stderr
 	}
+	if opts.cpuProfile != "" {
+		stop, err := startProfile(opts.cpuProfile)
+		if err != nil {
+			fmt.Fprintf(stderr, "loadtest: %v\n", err)
+			return exitUsage
+		}
+		defer stop()
+	}
 	res, err := loadtest.Run(ctx, cfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "loadtest: %v\n", err)
@@ -98,10 +107,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 
 // options are the flags that are not part of loadtest.Config.
 type options struct {
-	slo      loadtest.SLO
-	jsonPath string
-	plotPath string
-	quiet    bool
+	slo        loadtest.SLO
+	jsonPath   string
+	plotPath   string
+	quiet      bool
+	cpuProfile string
 }
 
 func parseFlags(args []string, stderr io.Writer) (loadtest.Config, options, error) {
@@ -136,6 +146,7 @@ func parseFlags(args []string, stderr io.Writer) (loadtest.Config, options, erro
 	fs.StringVar(&opts.jsonPath, "json", "", "write the report as JSON to `FILE`")
 	fs.StringVar(&opts.plotPath, "plot", "", "write latency plots as PNG to `FILE`")
 	fs.BoolVar(&opts.quiet, "quiet", false, "no progress line, even on a terminal")
+	fs.StringVar(&opts.cpuProfile, "cpuprofile", "", "write a CPU profile of the generator to `FILE`")
 	fs.DurationVar(&cfg.ProgressInterval, "interval", time.Second, "sampling interval of the time series and progress line")
 	if err := fs.Parse(args); err != nil {
 		return cfg, opts, err
@@ -212,6 +223,22 @@ func splitList(s string) []string {
 		}
 	}
 	return out
+}
+
+// startProfile starts a CPU profile into path and returns its stop.
+func startProfile(path string) (func(), error) {
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, fmt.Errorf("cannot create CPU profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		_ = f.Close()
+		return nil, fmt.Errorf("cannot start CPU profile: %w", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		_ = f.Close()
+	}, nil
 }
 
 // isTerminal reports whether w is a terminal.
