@@ -33,6 +33,7 @@ const (
 	RejectLookupError = "lookup_error"
 	RejectTimeout     = "timeout"
 	RejectOutputLimit = "output_limit"
+	RejectInputLimit  = "input_limit"
 	RejectPanic       = "panic"
 )
 
@@ -127,7 +128,7 @@ func New(info BuildInfo) *Set {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
 	// Pre-create the rejection series so dashboards see zeros, not gaps.
-	for _, r := range []string{RejectPoolFull, RejectConnLimit, RejectDraining, RejectLookupError, RejectTimeout, RejectOutputLimit, RejectPanic} {
+	for _, r := range []string{RejectPoolFull, RejectConnLimit, RejectDraining, RejectLookupError, RejectTimeout, RejectOutputLimit, RejectInputLimit, RejectPanic} {
 		s.rejected.WithLabelValues(r)
 	}
 	return s
