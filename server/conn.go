@@ -34,9 +34,11 @@ type conn struct {
 	lastActive   int64 // last OnTraffic
 	reqStart     int64 // first byte of the current partial request
 	headDone     int64 // header section of the partial request complete
-	stallSince   int64 // outbound bytes first seen queued and not drained
+	stallSince   int64 // outbound bytes queued without the client reading since
+	lastOut      int   // outbound bytes queued at the previous scan
+	seenBytes    bool  // the client has sent at least one byte
 	sentContinue bool  // 100 Continue sent for the current request
-	send408      bool  // scan: answer 408 before closing
+	throttled    bool  // reading paused until queued output drains
 }
 
 // job is one reply whose position in the connection's reply order is

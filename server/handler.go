@@ -189,11 +189,6 @@ func (h *handler) OnTraffic(gc gnet.Conn) (action gnet.Action) {
 	if cn.closing && len(cn.pending) == 0 {
 		return gnet.Close
 	}
-	if gc.OutboundBuffered() > s.cfg.MaxOutboundBytes {
-		s.metrics.Rejected(metrics.RejectOutputLimit).Inc()
-		s.log.Debug("closing connection that does not read its replies", "remote", remoteString(gc))
-		return gnet.Close
-	}
 	return gnet.None
 }
 
@@ -221,6 +216,15 @@ func (cn *conn) flush(out []byte) []byte {
 // readRequests parses and serves the buffered requests, in order.
 func (cn *conn) readRequests(out []byte) []byte {
 	s := cn.lp.srv
+	if cn.gc.OutboundBuffered() > s.cfg.MaxOutboundBytes {
+		// Back-pressure: the client is not reading its replies, so no
+		// more of its requests are read. The loop's scan wakes the
+		// connection once its output drains, and closes it if it does
+		// not drain within WriteTimeout.
+		cn.throttled = true
+		return out
+	}
+	cn.throttled = false
 	data, _ := cn.gc.Peek(-1)
 	off := 0
 	for off < len(data) && !cn.closing && len(cn.pending) < s.cfg.MaxPipeline {
