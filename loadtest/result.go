@@ -65,7 +65,8 @@ type Result struct {
 	Failures  int64 `json:"failures"`
 	// FailuresByReason keys are Reason* constants and "status_NNN".
 	FailuresByReason map[string]int64 `json:"failures_by_reason"`
-	// FailureSamples holds the first few failure descriptions.
+	// FailureSamples holds the first few distinct failure descriptions,
+	// each followed by how often it was seen.
 	FailureSamples []string `json:"failure_samples,omitempty"`
 	// WarmupExcluded counts requests that completed during the warm-up.
 	WarmupExcluded int64 `json:"warmup_excluded"`
@@ -112,7 +113,7 @@ func (r *runner) result(end time.Time, rep *reporter) *Result {
 		Successes:        ok,
 		Failures:         failed,
 		FailuresByReason: byReason,
-		FailureSamples:   slices.Clone(r.st.samples),
+		FailureSamples:   r.st.failureSamples(),
 		WarmupExcluded:   r.st.warmupDone.Load(),
 		Retries:          r.st.retries.Load(),
 		Series:           rep.series,

@@ -2,6 +2,7 @@ package loadtest
 
 import (
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -21,7 +22,7 @@ const (
 // workers pick one by their index so that recording rarely contends.
 const statShards = 16
 
-// maxSamples bounds the failure examples kept for the report.
+// maxSamples bounds the distinct failure examples kept for the report.
 const maxSamples = 10
 
 // newHistogram returns a histogram of latencies in microseconds.
@@ -50,7 +51,8 @@ type stats struct {
 	timeouts, connErrs       atomic.Int64
 	malformed, badBodies     atomic.Int64
 	samplesMu                sync.Mutex
-	samples                  []string
+	samples                  []string // distinct failure descriptions
+	sampleCounts             []int64
 	intervalOK, intervalFail atomic.Int64
 }
 
@@ -114,12 +116,28 @@ func (s *stats) failure(status int, reason string, detail func() string) {
 	}
 	s.intervalFail.Add(1)
 	if detail != nil {
+		d := detail()
 		s.samplesMu.Lock()
-		if len(s.samples) < maxSamples {
-			s.samples = append(s.samples, detail())
+		if i := slices.Index(s.samples, d); i >= 0 {
+			s.sampleCounts[i]++
+		} else if len(s.samples) < maxSamples {
+			s.samples = append(s.samples, d)
+			s.sampleCounts = append(s.sampleCounts, 1)
 		}
 		s.samplesMu.Unlock()
 	}
+}
+
+// failureSamples returns the distinct failure descriptions kept, each
+// with the number of times it was seen.
+func (s *stats) failureSamples() []string {
+	s.samplesMu.Lock()
+	defer s.samplesMu.Unlock()
+	out := make([]string, len(s.samples))
+	for i, d := range s.samples {
+		out[i] = fmt.Sprintf("%s (x%d)", d, s.sampleCounts[i])
+	}
+	return out
 }
 
 // failures returns the failure counts by reason. HTTP statuses are keyed
