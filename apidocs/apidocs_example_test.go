@@ -2,6 +2,7 @@ package apidocs_test
 
 import (
 	"fmt"
+	"github.com/pricing-engine/pricing-engine/apidocs/apicheck"
 	"net/http"
 
 	"github.com/pricing-engine/pricing-engine/apidocs"
@@ -26,8 +27,8 @@ func ExampleDocs_Lookup() {
 }
 
 // An end-to-end test checks a live reply against the document.
-func ExampleValidator_ValidateResponse() {
-	v, err := apidocs.NewValidator()
+func Example_validateResponse() {
+	v, err := apicheck.NewValidator()
 	if err != nil {
 		panic(err)
 	}

@@ -1,9 +1,11 @@
-package apidocs
+package apidocs_test
 
 import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/pricing-engine/pricing-engine/apidocs"
+	"github.com/pricing-engine/pricing-engine/apidocs/apicheck"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -91,15 +93,15 @@ func TestSwaggerUITryItOut(t *testing.T) {
 		t.Skipf("%s not found: install Debian's chromium package (CI does)", chromiumPath)
 	}
 
-	validator, err := NewValidator()
+	validator, err := apicheck.NewValidator()
 	if err != nil {
 		t.Fatal(err)
 	}
 	mux := http.NewServeMux()
-	docs := Handler()
-	mux.Handle(OpenAPIPath, docs)
-	mux.Handle(DocsPath, docs)
-	mux.Handle(DocsPath+"/", docs)
+	docs := apidocs.Handler()
+	mux.Handle(apidocs.OpenAPIPath, docs)
+	mux.Handle(apidocs.DocsPath, docs)
+	mux.Handle(apidocs.DocsPath+"/", docs)
 	mux.Handle("/api/v1/price", priceHandler(t))
 	var mu sync.Mutex
 	var served []string
@@ -172,7 +174,7 @@ func TestSwaggerUITryItOut(t *testing.T) {
 	const op = "#operations-pricing-getPrice"
 	css := func(sel string) chromedp.CSS { return chromedp.CSS(op + " " + sel) }
 	steps := []chromedp.Action[chromedp.Void]{
-		chromedp.Navigate(srv.URL + DocsPath),
+		chromedp.Navigate(srv.URL + apidocs.DocsPath),
 		chromedp.WaitVisible(css(".opblock-summary-control")),
 		chromedp.Click(css(".opblock-summary-control")),
 		chromedp.WaitVisible(css(".try-out__btn")),
@@ -239,4 +241,11 @@ func containsString(list []string, s string) bool {
 		}
 	}
 	return false
+}
+
+// writeError answers a {"detail": msg} JSON error, as the server does.
+func writeError(w http.ResponseWriter, status int, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, _ = w.Write(pricing.AppendDetail(nil, msg))
 }

@@ -12,7 +12,7 @@
 //	/docs, /docs/, /docs/index.html the Swagger UI page (text/html)
 //	/docs/<asset>                  style sheet, script, icons, licence texts
 //
-// [Validator] checks a reply (status, headers, body) against the document; the
+// Package apicheck (apidocs/apicheck) checks a reply (status, headers, body) against the document; the
 // server's end-to-end tests use it on live replies.
 //
 // The Swagger UI files come unchanged from the npm package swagger-ui-dist; the

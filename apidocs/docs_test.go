@@ -1,7 +1,9 @@
-package apidocs
+package apidocs_test
 
 import (
 	"bytes"
+	"github.com/pricing-engine/pricing-engine/apidocs"
+	"github.com/pricing-engine/pricing-engine/apidocs/apicheck"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -11,7 +13,7 @@ import (
 )
 
 func TestLookup(t *testing.T) {
-	d := New()
+	d := apidocs.New()
 	tests := []struct {
 		path        string
 		contentType string // "" means not served
@@ -41,7 +43,7 @@ func TestLookup(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.path, func(t *testing.T) {
-			for name, lookup := range map[string]func(string) ([]byte, string, bool){"Lookup": Lookup, "Docs.Lookup": d.Lookup} {
+			for name, lookup := range map[string]func(string) ([]byte, string, bool){"Lookup": apidocs.Lookup, "apidocs.Docs.Lookup": d.Lookup} {
 				body, ct, ok := lookup(tt.path)
 				if ok != (tt.contentType != "") {
 					t.Fatalf("%s(%q) ok = %v, want %v", name, tt.path, ok, !ok)
@@ -61,17 +63,17 @@ func TestLookup(t *testing.T) {
 }
 
 func TestLookupReturnsCopy(t *testing.T) {
-	a, _, _ := Lookup("/openapi.json")
+	a, _, _ := apidocs.Lookup("/openapi.json")
 	a[0] = 'X'
-	if b := OpenAPI(); b[0] != '{' {
-		t.Fatal("modifying the slice from Lookup changed the next OpenAPI result")
+	if b := apidocs.OpenAPI(); b[0] != '{' {
+		t.Fatal("modifying the slice from apidocs.Lookup changed the next apidocs.OpenAPI result")
 	}
 }
 
 // TestPageIsSelfContained checks that the page and its initializer refer
 // only to files this package serves, never to another origin.
 func TestPageIsSelfContained(t *testing.T) {
-	d := New()
+	d := apidocs.New()
 	page, _, _ := d.Lookup("/docs")
 	init, _, _ := d.Lookup("/docs/swagger-initializer.js")
 	for name, text := range map[string][]byte{"index.html": page, "swagger-initializer.js": init} {
@@ -99,9 +101,9 @@ func TestPageIsSelfContained(t *testing.T) {
 }
 
 func TestHandler(t *testing.T) {
-	srv := httptest.NewServer(Handler())
+	srv := httptest.NewServer(apidocs.Handler())
 	defer srv.Close()
-	etag := New().ETag("/openapi.json")
+	etag := apidocs.New().ETag("/openapi.json")
 	if etag == "" {
 		t.Fatal("no ETag for /openapi.json")
 	}
@@ -166,11 +168,11 @@ func TestHandler(t *testing.T) {
 // TestHandlerRepliesMatchDocument checks the handler's own replies against
 // the document it serves.
 func TestHandlerRepliesMatchDocument(t *testing.T) {
-	v, err := NewValidator()
+	v, err := apicheck.NewValidator()
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := Handler()
+	h := apidocs.Handler()
 	for _, tc := range []struct{ method, path string }{
 		{"GET", "/openapi.json"},
 		{"GET", "/docs"},

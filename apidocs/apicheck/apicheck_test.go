@@ -1,8 +1,9 @@
-package apidocs
+package apicheck
 
 import (
 	"context"
 	"encoding/json"
+	"github.com/pricing-engine/pricing-engine/apidocs"
 	"net/http"
 	"strings"
 	"testing"
@@ -47,7 +48,7 @@ func TestPriceResponseFieldOrder(t *testing.T) {
 			} `json:"schemas"`
 		} `json:"components"`
 	}
-	if err := json.Unmarshal(OpenAPI(), &raw); err != nil {
+	if err := json.Unmarshal(apidocs.OpenAPI(), &raw); err != nil {
 		t.Fatal(err)
 	}
 	dec := json.NewDecoder(strings.NewReader(string(raw.Components.Schemas.PriceResponse.Properties)))
@@ -132,7 +133,7 @@ func TestValidateResponse(t *testing.T) {
 		{"readyz draining", "GET", "/readyz", 503, with("Content-Type", "text/plain; charset=utf-8"), "draining\n", ""},
 		{"metrics", "GET", "/metrics", 200, with("Content-Type", "text/plain; version=0.0.4; charset=utf-8"), "# TYPE up gauge\nup 1\n", ""},
 		{"metrics openmetrics", "GET", "/metrics", 200, with("Content-Type", "application/openmetrics-text; version=1.0.0; charset=utf-8"), "# EOF\n", ""},
-		{"openapi", "GET", "/openapi.json", 200, jsonCT, string(OpenAPI()), ""},
+		{"openapi", "GET", "/openapi.json", 200, jsonCT, string(apidocs.OpenAPI()), ""},
 		{"docs", "GET", "/docs", 200, with("Content-Type", "text/html; charset=utf-8"), "<!DOCTYPE html>", ""},
 		{"docs asset", "GET", "/docs/swagger-ui.css", 200, with("Content-Type", "text/css; charset=utf-8"), "body{}", ""},
 		{"docs asset with query", "GET", "/docs/swagger-ui.css?v=1", 200, with("Content-Type", "text/css; charset=utf-8"), "body{}", ""},
