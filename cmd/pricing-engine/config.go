@@ -1,11 +1,13 @@
 package main
 
 import (
+	"bytes"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log/slog"
+	"strconv"
 	"strings"
 	"time"
 
@@ -37,44 +39,69 @@ func envName(flagName string) string {
 	return "PRICING_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
 }
 
-// parseConfig reads flags, falling back to PRICING_* variables from getenv
-// for flags not given, and validates the result.
-func parseConfig(args []string, getenv func(string) (string, bool), out io.Writer) (*config, error) {
+// usageHeader opens the --help text.
+const usageHeader = `Usage: pricing-engine [flags]
+       pricing-engine healthcheck [flags]
+       pricing-engine version
+
+Every flag can also be set by its environment variable, shown in brackets;
+a flag given on the command line wins over its variable.
+
+`
+
+// flagSet declares every flag, bound to the fields of c (which it first
+// sets to the defaults). Its Usage writes the --help text to the set's
+// output: each flag with its environment variable, meaning and default.
+func (c *config) flagSet() *flag.FlagSet {
 	d := server.DefaultConfig()
-	c := &config{server: d}
+	*c = config{server: d}
 	fs := flag.NewFlagSet("pricing-engine", flag.ContinueOnError)
-	fs.SetOutput(out)
 	sc := &c.server
 	fs.StringVar(&sc.Addr, "addr", d.Addr, "API listen address (host:port; port 0 picks a free port)")
 	fs.StringVar(&sc.AdminAddr, "admin-addr", d.AdminAddr, "admin listen address for /metrics, /healthz, /readyz, /docs, /debug/pprof/ (empty disables)")
-	fs.IntVar(&sc.Loops, "loops", 0, "event loops (0 = one per CPU)")
+	intFlag(fs, &sc.Loops, "loops", 0, "event loops (0 = one per CPU)")
 	fs.StringVar(&c.latencyName, "lookup-latency", "none", `lookup latency profile: "none" (in memory), "seed" (catalog U[10,50] ms, market U[20,40] ms) or "fault:..." (see package lookup)`)
-	fs.DurationVar(&c.lookupDeadline, "lookup-deadline", pricing.DefaultDeadline, "deadline for the lookups of one request")
+	durationFlag(fs, &c.lookupDeadline, "lookup-deadline", pricing.DefaultDeadline, "deadline for the lookups of one request")
 	fs.StringVar(&c.catalogFile, "catalog", "", "catalog CSV file (product_id,base_price); empty uses the embedded catalog")
 	fs.StringVar(&c.marketsFile, "markets", "", "markets CSV file (location,multiplier); empty uses the embedded markets")
-	fs.IntVar(&sc.MaxConns, "max-conns", d.MaxConns, "maximum open API connections")
-	fs.IntVar(&sc.MaxPipeline, "max-pipeline", d.MaxPipeline, "maximum requests per connection awaiting replies")
-	fs.IntVar(&sc.PoolSize, "pool-size", d.PoolSize, "maximum concurrently running blocking requests")
-	fs.IntVar(&sc.MaxOutboundBytes, "max-outbound-bytes", d.MaxOutboundBytes, "maximum unread reply bytes queued per connection")
-	fs.IntVar(&sc.MaxInboundBytes, "max-inbound-bytes", d.MaxInboundBytes, "maximum unparsed bytes buffered per connection while its pipeline is full")
-	fs.IntVar(&sc.Limits.MaxHeaderBytes, "max-header-bytes", d.Limits.MaxHeaderBytes, "maximum bytes of request line and headers")
-	fs.IntVar(&sc.Limits.MaxHeaders, "max-headers", d.Limits.MaxHeaders, "maximum number of header fields")
-	fs.Int64Var(&sc.Limits.MaxBodyBytes, "max-body-bytes", d.Limits.MaxBodyBytes, "maximum request body bytes")
-	fs.DurationVar(&sc.HeaderTimeout, "header-timeout", d.HeaderTimeout, "time allowed to receive a request's header section")
-	fs.DurationVar(&sc.BodyTimeout, "body-timeout", d.BodyTimeout, "time allowed to receive a request's body")
-	fs.DurationVar(&sc.IdleTimeout, "idle-timeout", d.IdleTimeout, "idle keep-alive connections are closed after this")
-	fs.DurationVar(&sc.WriteTimeout, "write-timeout", d.WriteTimeout, "connections whose replies are not read for this long are closed")
-	fs.DurationVar(&sc.DrainDelay, "drain-delay", d.DrainDelay, "on SIGTERM, keep serving this long after /readyz starts failing")
-	fs.DurationVar(&c.shutdownTimeout, "shutdown-timeout", 20*time.Second, "on SIGTERM, exit after at most this long (drain delay included)")
+	intFlag(fs, &sc.MaxConns, "max-conns", d.MaxConns, "maximum open API connections")
+	intFlag(fs, &sc.MaxPipeline, "max-pipeline", d.MaxPipeline, "maximum requests per connection awaiting replies")
+	intFlag(fs, &sc.PoolSize, "pool-size", d.PoolSize, "maximum concurrently running blocking requests")
+	intFlag(fs, &sc.MaxOutboundBytes, "max-outbound-bytes", d.MaxOutboundBytes, "maximum unread reply bytes queued per connection")
+	intFlag(fs, &sc.MaxInboundBytes, "max-inbound-bytes", d.MaxInboundBytes, "maximum unparsed bytes buffered per connection while its pipeline is full")
+	intFlag(fs, &sc.Limits.MaxHeaderBytes, "max-header-bytes", d.Limits.MaxHeaderBytes, "maximum bytes of request line and headers")
+	intFlag(fs, &sc.Limits.MaxHeaders, "max-headers", d.Limits.MaxHeaders, "maximum number of header fields")
+	int64Flag(fs, &sc.Limits.MaxBodyBytes, "max-body-bytes", d.Limits.MaxBodyBytes, "maximum request body bytes")
+	durationFlag(fs, &sc.HeaderTimeout, "header-timeout", d.HeaderTimeout, "time allowed to receive a request's header section")
+	durationFlag(fs, &sc.BodyTimeout, "body-timeout", d.BodyTimeout, "time allowed to receive a request's body")
+	durationFlag(fs, &sc.IdleTimeout, "idle-timeout", d.IdleTimeout, "idle keep-alive connections are closed after this")
+	durationFlag(fs, &sc.WriteTimeout, "write-timeout", d.WriteTimeout, "connections whose replies are not read for this long are closed")
+	durationFlag(fs, &sc.DrainDelay, "drain-delay", d.DrainDelay, "on SIGTERM, keep serving this long after /readyz starts failing")
+	durationFlag(fs, &c.shutdownTimeout, "shutdown-timeout", 20*time.Second, "on SIGTERM, exit after at most this long (drain delay included)")
 	fs.StringVar(&c.logFormat, "log-format", "text", `log format: "text" or "json"`)
 	fs.StringVar(&c.logLevelName, "log-level", "info", `log level: "debug", "info", "warn" or "error"`)
 	fs.Usage = func() {
-		fmt.Fprintf(fs.Output(), "Usage: pricing-engine [flags]\n       pricing-engine healthcheck [flags]\n       pricing-engine version\n\nEvery flag can also be set by its environment variable, shown in brackets.\n\n")
+		fmt.Fprint(fs.Output(), usageHeader)
 		fs.VisitAll(func(f *flag.Flag) {
 			fmt.Fprintf(fs.Output(), "  --%s [%s]\n    \t%s (default %q)\n", f.Name, envName(f.Name), f.Usage, f.DefValue)
 		})
 	}
+	return fs
+}
+
+// parseConfig reads flags, falling back to PRICING_* variables from getenv
+// for flags not given, and validates the result. For --help it writes the
+// usage to helpOut and returns errHelp; other errors are returned, not
+// printed.
+func parseConfig(args []string, getenv func(string) (string, bool), helpOut io.Writer) (*config, error) {
+	c := new(config)
+	fs := c.flagSet()
+	var usage bytes.Buffer
+	fs.SetOutput(&usage)
 	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, errHelp) {
+			_, _ = helpOut.Write(usage.Bytes())
+		}
 		return nil, err
 	}
 	if fs.NArg() > 0 {
@@ -89,7 +116,7 @@ func parseConfig(args []string, getenv func(string) (string, bool), out io.Write
 		}
 		if v, ok := getenv(envName(f.Name)); ok {
 			if err := f.Value.Set(v); err != nil {
-				errs = append(errs, fmt.Errorf("invalid %s=%q: %v", envName(f.Name), v, err))
+				errs = append(errs, fmt.Errorf("invalid %s=%q (--%s): %v", envName(f.Name), v, f.Name, err))
 			}
 		}
 	})
@@ -99,6 +126,84 @@ func parseConfig(args []string, getenv func(string) (string, bool), out io.Write
 	return c, c.validate()
 }
 
+// The numeric flag values: like the flag package's, but a bad value is
+// reported with what was wanted rather than "parse error".
+type (
+	intValue      struct{ p *int }
+	int64Value    struct{ p *int64 }
+	durationValue struct{ p *time.Duration }
+)
+
+func intFlag(fs *flag.FlagSet, p *int, name string, def int, usage string) {
+	*p = def
+	fs.Var(intValue{p}, name, usage)
+}
+
+func int64Flag(fs *flag.FlagSet, p *int64, name string, def int64, usage string) {
+	*p = def
+	fs.Var(int64Value{p}, name, usage)
+}
+
+func durationFlag(fs *flag.FlagSet, p *time.Duration, name string, def time.Duration, usage string) {
+	*p = def
+	fs.Var(durationValue{p}, name, usage)
+}
+
+func (v intValue) String() string {
+	if v.p == nil {
+		return "0"
+	}
+	return strconv.Itoa(*v.p)
+}
+
+func (v intValue) Set(s string) error {
+	n, err := strconv.ParseInt(strings.TrimSpace(s), 0, strconv.IntSize)
+	if err != nil {
+		return errors.New("want a whole number")
+	}
+	*v.p = int(n)
+	return nil
+}
+
+func (v intValue) Get() any { return *v.p }
+
+func (v int64Value) String() string {
+	if v.p == nil {
+		return "0"
+	}
+	return strconv.FormatInt(*v.p, 10)
+}
+
+func (v int64Value) Set(s string) error {
+	n, err := strconv.ParseInt(strings.TrimSpace(s), 0, 64)
+	if err != nil {
+		return errors.New("want a whole number")
+	}
+	*v.p = n
+	return nil
+}
+
+func (v int64Value) Get() any { return *v.p }
+
+func (v durationValue) String() string {
+	if v.p == nil {
+		return "0s"
+	}
+	return v.p.String()
+}
+
+func (v durationValue) Set(s string) error {
+	d, err := time.ParseDuration(strings.TrimSpace(s))
+	if err != nil {
+		return errors.New("want a duration such as 500ms, 10s or 1m30s")
+	}
+	*v.p = d
+	return nil
+}
+
+func (v durationValue) Get() any { return *v.p }
+
+// validate checks the values together; every message names its flag.
 func (c *config) validate() error {
 	var errs []error
 	p, err := lookup.ParseProfile(c.latencyName)
@@ -112,7 +217,7 @@ func (c *config) validate() error {
 		errs = append(errs, fmt.Errorf("invalid --log-format %q: want text or json", c.logFormat))
 	}
 	if err := c.logLevel.UnmarshalText([]byte(c.logLevelName)); err != nil {
-		errs = append(errs, fmt.Errorf("invalid --log-level %q: %v", c.logLevelName, err))
+		errs = append(errs, fmt.Errorf("invalid --log-level %q: want debug, info, warn or error", c.logLevelName))
 	}
 	if c.lookupDeadline <= 0 {
 		errs = append(errs, fmt.Errorf("invalid --lookup-deadline %s: must be positive", c.lookupDeadline))
@@ -120,11 +225,51 @@ func (c *config) validate() error {
 	if c.shutdownTimeout <= c.server.DrainDelay {
 		errs = append(errs, fmt.Errorf("invalid --shutdown-timeout %s: must exceed --drain-delay %s", c.shutdownTimeout, c.server.DrainDelay))
 	}
-	if c.server.MaxConns <= 0 || c.server.MaxPipeline <= 0 || c.server.PoolSize <= 0 {
-		errs = append(errs, errors.New("--max-conns, --max-pipeline and --pool-size must be positive"))
+	s := &c.server
+	positive := []struct {
+		name string
+		v    int64
+	}{
+		{"max-conns", int64(s.MaxConns)},
+		{"max-pipeline", int64(s.MaxPipeline)},
+		{"pool-size", int64(s.PoolSize)},
+		{"max-outbound-bytes", int64(s.MaxOutboundBytes)},
+		{"max-inbound-bytes", int64(s.MaxInboundBytes)},
+		{"max-header-bytes", int64(s.Limits.MaxHeaderBytes)},
+		{"max-headers", int64(s.Limits.MaxHeaders)},
+		{"max-body-bytes", s.Limits.MaxBodyBytes},
 	}
-	if err := c.server.Validate(); err != nil {
-		errs = append(errs, err)
+	for _, f := range positive {
+		if f.v <= 0 {
+			errs = append(errs, fmt.Errorf("invalid --%s %d: must be positive", f.name, f.v))
+		}
+	}
+	if s.Loops < 0 {
+		errs = append(errs, fmt.Errorf("invalid --loops %d: must be 0 (one per CPU) or positive", s.Loops))
+	}
+	durations := []struct {
+		name string
+		v    time.Duration
+	}{
+		{"header-timeout", s.HeaderTimeout},
+		{"body-timeout", s.BodyTimeout},
+		{"idle-timeout", s.IdleTimeout},
+		{"write-timeout", s.WriteTimeout},
+	}
+	for _, f := range durations {
+		if f.v <= 0 {
+			errs = append(errs, fmt.Errorf("invalid --%s %s: must be positive", f.name, f.v))
+		}
+	}
+	if s.DrainDelay < 0 {
+		errs = append(errs, fmt.Errorf("invalid --drain-delay %s: must not be negative", s.DrainDelay))
+	}
+	if len(errs) == 0 {
+		// The server's own rules (upper bounds) name the field without
+		// dashes; they are the flag names.
+		if err := s.Validate(); err != nil {
+			errs = append(errs, fmt.Errorf("invalid configuration: %w", err))
+		}
 	}
 	return errors.Join(errs...)
 }

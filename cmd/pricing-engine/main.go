@@ -57,12 +57,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 0
 		}
 	}
-	cfg, err := parseConfig(args, os.LookupEnv, stderr)
+	cfg, err := parseConfig(args, os.LookupEnv, stdout)
 	if errors.Is(err, errHelp) {
 		return 0
 	}
 	if err != nil {
-		fmt.Fprintf(stderr, "pricing-engine: %v\n", err)
+		fmt.Fprintf(stderr, "pricing-engine: %v\nRun 'pricing-engine --help' for the flags.\n", err)
 		return 2
 	}
 	log := newLogger(cfg, stderr)
@@ -128,7 +128,7 @@ func loadData(cfg *config) (*lookup.MemoryCatalog, *lookup.MemoryMarkets, error)
 		cat, err = lookup.DefaultCatalog()
 	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("cannot load catalog: %w", err)
+		return nil, nil, err // names the file and the line
 	}
 	if cfg.marketsFile != "" {
 		mk, err = lookup.LoadMarketsFile(cfg.marketsFile)
@@ -136,7 +136,7 @@ func loadData(cfg *config) (*lookup.MemoryCatalog, *lookup.MemoryMarkets, error)
 		mk, err = lookup.DefaultMarkets()
 	}
 	if err != nil {
-		return nil, nil, fmt.Errorf("cannot load markets: %w", err)
+		return nil, nil, err
 	}
 	return cat, mk, nil
 }
@@ -153,6 +153,9 @@ func newLogger(cfg *config, w io.Writer) *slog.Logger {
 // checks in images that have no curl.
 func healthcheck(args []string, stderr io.Writer) int {
 	cfg, err := parseConfig(args, os.LookupEnv, stderr)
+	if errors.Is(err, errHelp) {
+		return 0
+	}
 	if err != nil {
 		fmt.Fprintf(stderr, "healthcheck: %v\n", err)
 		return 2
