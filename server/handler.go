@@ -153,29 +153,19 @@ func (h *handler) OnTraffic(gc gnet.Conn) (action gnet.Action) {
 		return gnet.Close
 	}
 	lp := cn.lp
-	s := h.srv
 	lp.now = time.Now()
 	cn.lastActive = lp.now.UnixNano()
 	out := lp.out.B[:0]
+	lp.out.B = out
 
 	defer func() {
 		if r := recover(); r != nil {
-			s.log.Error("panic while serving a connection; closing it",
-				"panic", fmt.Sprint(r), "remote", remoteString(gc), "stack", string(debug.Stack()))
-			s.metrics.Rejected(metrics.RejectPanic).Inc()
-			// Replies already built stay in order; the 500 goes last.
-			rep := reply{status: 500, contentType: contentJSON, close: true}
-			body := appendDetailBody(nil, "internal server error")
-			if len(cn.pending) == 0 {
-				out = appendReply(out, &rep, s.date.get(), body)
-			}
-			_, _ = gc.Write(out)
-			lp.out.B = out[:0]
-			action = gnet.Close
+			action = cn.recovered(r)
 		}
 	}()
 
 	out = cn.flush(out)
+	lp.out.B = out
 	if !cn.closing {
 		out = cn.readRequests(out)
 	}
@@ -190,6 +180,34 @@ func (h *handler) OnTraffic(gc gnet.Conn) (action gnet.Action) {
 		return gnet.Close
 	}
 	return gnet.None
+}
+
+// recovered handles a panic raised while serving cn on its loop: it logs
+// the panic with its stack, answers the request being served 500 (after
+// the replies built before it, in order) and closes the connection once
+// those replies are out. Other connections are not affected.
+func (cn *conn) recovered(r any) gnet.Action {
+	lp := cn.lp
+	s := lp.srv
+	s.log.Error("panic while serving a request; closing its connection",
+		"panic", fmt.Sprint(r), "remote", remoteString(cn.gc), "stack", string(debug.Stack()))
+	s.metrics.Rejected(metrics.RejectPanic).Inc()
+	out := lp.out.B // the replies built before the panicking request
+	if !cn.closing {
+		rep := reply{status: 500, contentType: contentJSON, close: true}
+		lp.body = appendDetailBody(lp.body[:0], "internal server error")
+		out = cn.place(out, &rep, lp.body)
+		lp.observer("other", endpointUnknown, 500).Observe(time.Since(lp.now).Seconds())
+	}
+	cn.closing = true
+	if len(out) > 0 {
+		_, _ = cn.gc.Write(out)
+	}
+	lp.out.B = out[:0]
+	if len(cn.pending) == 0 || cn.closed {
+		return gnet.Close
+	}
+	return gnet.None // close once the replies before the 500 are out
 }
 
 // flush moves finished replies at the head of the queue to out.
@@ -222,10 +240,14 @@ func (cn *conn) readRequests(out []byte) []byte {
 		// connection once its output drains, and closes it if it does
 		// not drain within WriteTimeout.
 		cn.throttled = true
+		cn.checkInbound()
 		return out
 	}
 	cn.throttled = false
 	data, _ := cn.gc.Peek(-1)
+	if len(data) > 0 {
+		cn.seenBytes = true
+	}
 	off := 0
 	for off < len(data) && !cn.closing && len(cn.pending) < s.cfg.MaxPipeline {
 		n, err := cn.p.Parse(data[off:])
@@ -238,6 +260,9 @@ func (cn *conn) readRequests(out []byte) []byte {
 			break
 		}
 		out = cn.serve(out, cn.p.Request())
+		// Record progress: if a later request panics, the replies
+		// built so far still go out before its 500.
+		cn.lp.out.B = out
 		off += n
 		cn.reqStart, cn.headDone, cn.sentContinue = 0, 0, false
 	}
@@ -245,16 +270,32 @@ func (cn *conn) readRequests(out []byte) []byte {
 		// Discard(0) would drop everything: only call it with progress.
 		_, _ = cn.gc.Discard(off)
 	}
-	if !cn.closing && len(cn.pending) >= s.cfg.MaxPipeline &&
-		cn.gc.InboundBuffered() > s.cfg.MaxInboundBytes {
-		// The client keeps sending while its pipeline is full: gnet
-		// cannot stop reading one connection, so bound the buffer by
-		// closing it.
-		s.metrics.Rejected(metrics.RejectOutputLimit).Inc()
-		cn.closing = true
-		cn.pending = cn.pending[:0]
+	if len(cn.pending) >= s.cfg.MaxPipeline {
+		cn.checkInbound()
 	}
 	return out
+}
+
+// checkInbound bounds the unparsed bytes of a connection whose reading is
+// paused (pipeline full or output throttled). gnet cannot stop reading one
+// connection, so a client that keeps sending is closed once its inbound
+// buffer passes MaxInboundBytes. Its pending replies are dropped: nothing
+// can be said after them without overtaking them.
+func (cn *conn) checkInbound() {
+	s := cn.lp.srv
+	if cn.closing || cn.gc.InboundBuffered() <= s.cfg.MaxInboundBytes {
+		return
+	}
+	s.metrics.Rejected(metrics.RejectInputLimit).Inc()
+	s.log.Debug("closing connection that floods a paused connection", "remote", remoteString(cn.gc),
+		"inbound_bytes", cn.gc.InboundBuffered())
+	cn.closing = true
+	for _, j := range cn.pending {
+		if j.done.Load() {
+			s.releaseJob(j)
+		}
+	}
+	cn.pending = cn.pending[:0]
 }
 
 // incomplete records timing for a partial request and sends 100 Continue

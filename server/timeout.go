@@ -7,23 +7,30 @@ import (
 )
 
 // scan runs on the loop (scheduled by tick through EventLoop.Execute; gnet
-// has no per-connection deadlines) and closes connections past a timeout:
+// has no per-connection deadlines) and enforces the time bounds of every
+// connection of the loop. Its resolution is Config.TickInterval: a timeout
+// fires between its nominal time and one tick later.
 //
 //   - header: a partial request whose header section is not complete
-//     HeaderTimeout after its first byte gets 408 and is closed;
+//     HeaderTimeout after its first byte is answered 408 and the connection
+//     closed. A new connection that sends nothing for HeaderTimeout is
+//     closed without a reply (it asked nothing).
 //   - body: a request whose body is not complete BodyTimeout after its
-//     header section gets 408 and is closed;
-//   - idle: a connection with nothing pending for IdleTimeout is closed
-//     (at once while the server is draining);
-//   - write: a connection whose queued replies have not drained for
-//     WriteTimeout is closed.
+//     header section is answered 408 and the connection closed.
+//   - idle: a keep-alive connection with nothing pending for IdleTimeout is
+//     closed (while the server is draining: after one tick).
+//   - write: a connection whose queued replies have made no progress for
+//     WriteTimeout is closed (the client does not read).
+//
+// The 408 goes out in request order: behind replies still running on the
+// pool, as a finished job that closes the connection once written (RFC 9110
+// section 15.5.9 lets a server send 408 on a connection it is closing).
 //
 // Victims are collected first and closed afterwards, because closing runs
 // OnClose, which edits lp.conns.
 func (lp *loop) scan() {
 	s := lp.srv
-	now := time.Now()
-	ns := now.UnixNano()
+	ns := time.Now().UnixNano()
 	draining := s.closingConns.Load()
 	cfg := &s.cfg
 	victims := lp.dead[:0]
@@ -33,40 +40,62 @@ func (lp *loop) scan() {
 		}
 		out := cn.gc.OutboundBuffered()
 		switch {
-		case out > 0 && cn.stallSince == 0:
-			cn.stallSince = ns
 		case out == 0:
 			cn.stallSince = 0
+		case cn.stallSince == 0 || out < cn.lastOut:
+			// Queued bytes appeared, or the client read some: the
+			// write clock (re)starts.
+			cn.stallSince = ns
+		}
+		cn.lastOut = out
+		if cn.throttled && out <= cfg.MaxOutboundBytes && !cn.closing {
+			// The client has read enough: resume reading its
+			// requests (OnTraffic runs again).
+			cn.throttled = false
+			_ = cn.gc.Wake(nil)
 		}
 		idle := cn.reqStart == 0 && len(cn.pending) == 0 && out == 0
 		switch {
 		case cn.stallSince != 0 && ns-cn.stallSince > int64(cfg.WriteTimeout):
 			s.metrics.Rejected(metrics.RejectTimeout).Inc()
 			victims = append(victims, cn)
+		case cn.closing:
+			if len(cn.pending) == 0 {
+				victims = append(victims, cn)
+			}
 		case cn.reqStart != 0 && cn.headDone == 0 && ns-cn.reqStart > int64(cfg.HeaderTimeout),
 			cn.headDone != 0 && ns-cn.headDone > int64(cfg.BodyTimeout):
 			s.metrics.Rejected(metrics.RejectTimeout).Inc()
-			cn.closing = true
-			// 408 only when it cannot overtake an earlier reply.
-			cn.send408 = len(cn.pending) == 0 && out == 0
+			lp.timeout408(cn, ns)
+			if len(cn.pending) == 0 {
+				victims = append(victims, cn)
+			}
+		case idle && !cn.seenBytes && ns-cn.lastActive > int64(cfg.HeaderTimeout):
+			s.metrics.Rejected(metrics.RejectTimeout).Inc()
 			victims = append(victims, cn)
-		case idle && (draining || ns-cn.lastActive > int64(cfg.IdleTimeout)):
-			victims = append(victims, cn)
-		case cn.closing && len(cn.pending) == 0:
+		case idle && ns-cn.lastActive > int64(cfg.IdleTimeout),
+			idle && draining && ns-cn.lastActive > int64(cfg.TickInterval):
 			victims = append(victims, cn)
 		}
 	}
 	for i, cn := range victims {
-		if cn.send408 && !cn.closed {
-			rep := reply{status: 408, contentType: contentJSON, close: true}
-			lp.body = appendDetailBody(lp.body[:0], "request timeout")
-			lp.tmp = appendReply(lp.tmp[:0], &rep, s.date.get(), lp.body)
-			_, _ = cn.gc.Write(lp.tmp)
-		}
 		if !cn.closed {
 			_ = cn.gc.Close()
 		}
 		victims[i] = nil
 	}
 	lp.dead = victims[:0]
+}
+
+// timeout408 answers the partial request of cn with 408 and marks cn
+// closing. With nothing pending the reply is written at once; otherwise it
+// is queued behind the pending replies and the connection closes after it.
+func (lp *loop) timeout408(cn *conn, now int64) {
+	rep := reply{status: 408, contentType: contentJSON, close: true}
+	lp.body = appendDetailBody(lp.body[:0], "request timeout")
+	lp.tmp = cn.place(lp.tmp[:0], &rep, lp.body)
+	if len(lp.tmp) > 0 {
+		_, _ = cn.gc.Write(lp.tmp)
+	}
+	lp.observer("other", endpointUnknown, 408).Observe(float64(now-cn.reqStart) / 1e9)
 }
