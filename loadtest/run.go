@@ -349,6 +349,16 @@ func (w *worker) failRest(from, to int, err error) {
 		reason = ReasonMalformed
 	}
 	for i := from; i < to; i++ {
-		st.failure(0, reason, func() string { return reason + ": " + err.Error() })
+		st.failure(0, reason, func() string { return reason + ": " + describe(err) })
 	}
+}
+
+// describe renders err without the local address, so that failures that
+// differ only in their ephemeral port read the same.
+func describe(err error) string {
+	var oe *net.OpError
+	if errors.As(err, &oe) && oe.Err != nil {
+		return oe.Op + " " + oe.Net + ": " + oe.Err.Error()
+	}
+	return err.Error()
 }
