@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/rand/v2"
 	"net"
 	"net/http"
@@ -48,9 +49,11 @@ type testServer struct {
 }
 
 type serverOpts struct {
-	cfg server.Config
-	cat lookup.Catalog
-	mk  lookup.Markets
+	cfg      server.Config
+	cat      lookup.Catalog
+	mk       lookup.Markets
+	deadline time.Duration // lookup deadline; 0 means one second
+	log      io.Writer     // server log (text), or nil to discard
 }
 
 func startServer(t *testing.T, o serverOpts) *testServer {
@@ -75,9 +78,16 @@ func startServer(t *testing.T, o serverOpts) *testServer {
 	if cfg.Loops == 0 {
 		cfg.Loops = 2
 	}
+	if o.deadline == 0 {
+		o.deadline = time.Second
+	}
 	mset := metrics.New(metrics.BuildInfo{Version: "test"})
-	eng := pricing.NewEngine(o.cat, o.mk, pricing.Config{Deadline: time.Second, Observe: mset.ObserveLookup})
-	srv, err := server.New(cfg, server.Deps{Engine: eng, Metrics: mset, Docs: apidocs.Lookup, DocsHandler: apidocs.Handler()})
+	eng := pricing.NewEngine(o.cat, o.mk, pricing.Config{Deadline: o.deadline, Observe: mset.ObserveLookup})
+	var logger *slog.Logger
+	if o.log != nil {
+		logger = slog.New(slog.NewTextHandler(o.log, nil))
+	}
+	srv, err := server.New(cfg, server.Deps{Engine: eng, Metrics: mset, Logger: logger, Docs: apidocs.Lookup, DocsHandler: apidocs.Handler()})
 	if err != nil {
 		t.Fatal(err)
 	}
