@@ -250,6 +250,14 @@ func (cn *conn) readRequests(out []byte) []byte {
 	}
 	off := 0
 	for off < len(data) && !cn.closing && len(cn.pending) < s.cfg.MaxPipeline {
+		if cn.reqStart == 0 && !startsRequest[data[off]] {
+			// The parser waits for the end of the request line before
+			// judging the method, so bytes that cannot start a request
+			// (binary, TLS, a body overrunning its Content-Length)
+			// would only meet the header timeout. Refuse them now.
+			out = cn.parseError(out, errBadStart)
+			break
+		}
 		n, err := cn.p.Parse(data[off:])
 		if err != nil {
 			if errors.Is(err, httpparse.ErrIncomplete) {
@@ -275,6 +283,26 @@ func (cn *conn) readRequests(out []byte) []byte {
 	}
 	return out
 }
+
+// errBadStart is the answer to bytes that cannot begin a request.
+var errBadStart = &httpparse.Error{Status: 400, Close: true, Reason: "malformed request line"}
+
+// startsRequest reports which bytes may begin a request: a method's token
+// characters (RFC 9110 section 5.6.2) or the CR or LF of an empty line
+// before the request line (RFC 9112 section 2.2, the parser judges those).
+// It is read-only after initialisation.
+var startsRequest = func() (t [256]bool) {
+	for c := '0'; c <= '9'; c++ {
+		t[c] = true
+	}
+	for c := 'a'; c <= 'z'; c++ {
+		t[c], t[c-'a'+'A'] = true, true
+	}
+	for _, c := range "!#$%&'*+-.^_`|~\r\n" {
+		t[c] = true
+	}
+	return t
+}()
 
 // checkInbound bounds the unparsed bytes of a connection whose reading is
 // paused (pipeline full or output throttled). gnet cannot stop reading one
