@@ -117,5 +117,18 @@
 //
 // # Performance
 //
-// BENCHMARKS
+// Medians of "go test ./httpparse -run=^$ -bench=. -benchmem -count=5
+// -cpu=1" on a shared 2-core VM (load average near 10 from other work, so
+// absolute figures are noisy; the ratio is taken within one run):
+//
+//	request                          ns/op    MB/s  B/op  allocs/op
+//	Parse, service POST (251 B, 6)     425     590     0          0
+//	ReadRequest, same bytes           6369      39  1160         14   (15x)
+//	Parse, browser GET (723 B, 15)    1053     687     0          0
+//	ReadRequest, same bytes          31032      23  2888         30   (29x)
+//	Parse, chunked (2 chunks)          802     187     0          0
+//
+// Byte-at-a-time feeding (BenchmarkByteByByte, one Parse call per added
+// byte) costs 11-25 ns per byte for both a 1 KiB and a 4 KiB header
+// section: flat, i.e. linear total work.
 package httpparse
