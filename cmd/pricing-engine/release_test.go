@@ -156,7 +156,7 @@ func TestE2EReleaseBuild(t *testing.T) {
 	if !slices.Equal(mkEnv, dkEnv) || !slices.Equal(mkFlags, dkFlags) {
 		t.Fatalf("release flags differ:\nMakefile:   %q %q\nDockerfile: %q %q", mkEnv, mkFlags, dkEnv, dkFlags)
 	}
-	t.Logf("release build: %s go build %s", strings.Join(mkEnv, " "), strings.Join(mkFlags, " "))
+	t.Logf("release build: %q go build %q", mkEnv, mkFlags)
 
 	const version, revision = "v9.8.7-e2e", "0123456789abcdef"
 	stamp := strings.NewReplacer("$VERSION", version, "$REVISION", revision)
