@@ -1,0 +1,137 @@
+package main
+
+import (
+	"fmt"
+	"image/color"
+	"os"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgimg"
+)
+
+// Colours of the servers, in allServers order.
+var serverColors = map[string]color.Color{
+	"pricing-engine": color.RGBA{R: 0x1f, G: 0x77, B: 0xb4, A: 0xff},
+	"fasthttp":       color.RGBA{R: 0xff, G: 0x7f, B: 0x0e, A: 0xff},
+	"nethttp":        color.RGBA{R: 0x2c, G: 0xa0, B: 0x2c, A: 0xff},
+	"gnetraw":        color.RGBA{R: 0x7f, G: 0x7f, B: 0x7f, A: 0xff},
+}
+
+// writeChart writes a PNG with three panels: throughput of the in-memory
+// scenarios, P95 of the seed scenarios against the I/O floor, and RSS per
+// idle connection.
+func writeChart(r *Report, path string) error {
+	var thr, seed, idle []string
+	for _, sc := range r.scenarios {
+		switch {
+		case sc.idle:
+			idle = append(idle, sc.key)
+		case sc.latency == "seed":
+			seed = append(seed, sc.key)
+		default:
+			thr = append(thr, sc.key)
+		}
+	}
+	var rows [][]*plot.Plot
+	if len(thr) > 0 {
+		p, err := r.bars(thr, "Throughput, in memory (median req/s, thousands; higher is better)", "k req/s",
+			func(s Summary) float64 { return s.RPS / 1000 })
+		if err != nil {
+			return err
+		}
+		rows = append(rows, []*plot.Plot{p})
+	}
+	if len(seed) > 0 {
+		p, err := r.bars(seed, fmt.Sprintf("Seed profile: P95 latency (ms; lower is better; floor %.0f ms dashed, 2x floor dotted)", ioFloorMs), "P95 ms",
+			func(s Summary) float64 { return s.P95ms })
+		if err != nil {
+			return err
+		}
+		for i, f := range []float64{1, 2} {
+			l, err := plotter.NewLine(plotter.XYs{{X: -0.5, Y: f * ioFloorMs}, {X: float64(len(seed)) - 0.5, Y: f * ioFloorMs}})
+			if err != nil {
+				return err
+			}
+			l.Color = color.Black
+			l.Dashes = [][]vg.Length{{vg.Points(6), vg.Points(3)}, {vg.Points(1), vg.Points(3)}}[i]
+			p.Add(l)
+		}
+		rows = append(rows, []*plot.Plot{p})
+	}
+	if len(idle) > 0 {
+		p, err := r.bars(idle, "Idle keep-alive connections: server RSS per connection (KiB; lower is better; target 4 KiB dashed)", "KiB",
+			func(s Summary) float64 { return s.BytesPerCon / 1024 })
+		if err != nil {
+			return err
+		}
+		l, err := plotter.NewLine(plotter.XYs{{X: -0.5, Y: 4}, {X: float64(len(idle)) - 0.5, Y: 4}})
+		if err != nil {
+			return err
+		}
+		l.Dashes = []vg.Length{vg.Points(6), vg.Points(3)}
+		p.Add(l)
+		rows = append(rows, []*plot.Plot{p})
+	}
+	if len(rows) == 0 {
+		return nil
+	}
+	const width = 11 * vg.Inch
+	img := vgimg.New(width, vg.Length(len(rows))*3.6*vg.Inch)
+	dc := draw.New(img)
+	tiles := draw.Tiles{Rows: len(rows), Cols: 1, PadX: vg.Millimeter * 4, PadY: vg.Millimeter * 8,
+		PadTop: vg.Millimeter * 4, PadBottom: vg.Millimeter * 3, PadLeft: vg.Millimeter * 3, PadRight: vg.Millimeter * 5}
+	canvases := plot.Align(rows, tiles, dc)
+	for i := range rows {
+		rows[i][0].Draw(canvases[i][0])
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("cannot create chart: %w", err)
+	}
+	if _, err := (vgimg.PngCanvas{Canvas: img}).WriteTo(f); err != nil {
+		f.Close()
+		return fmt.Errorf("cannot write chart %s: %w", path, err)
+	}
+	return f.Close()
+}
+
+// bars draws one group of bars per scenario, one bar per server.
+func (r *Report) bars(scens []string, title, ylabel string, value func(Summary) float64) (*plot.Plot, error) {
+	p := plot.New()
+	p.Title.Text = title
+	p.Y.Label.Text = ylabel
+	p.Y.Min = 0
+	p.Legend.Top = true
+	p.Legend.Left = false
+	p.Legend.XOffs = -vg.Millimeter * 2
+	w := vg.Points(18)
+	n := len(r.servers)
+	for i, sv := range r.servers {
+		vals := make(plotter.Values, len(scens))
+		any := false
+		for j, sc := range scens {
+			if s, ok := r.get(sc, sv.key); ok {
+				vals[j] = value(s)
+				any = true
+			}
+		}
+		if !any {
+			continue
+		}
+		b, err := plotter.NewBarChart(vals, w)
+		if err != nil {
+			return nil, err
+		}
+		b.Color = serverColors[sv.key]
+		b.LineStyle.Width = 0
+		b.Offset = w * vg.Length(float64(i)-float64(n-1)/2)
+		p.Add(b)
+		p.Legend.Add(sv.name, b)
+	}
+	p.NominalX(scens...)
+	p.X.Min, p.X.Max = -0.6, float64(len(scens))-0.4
+	return p, nil
+}

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# bench/run.sh: side-by-side benchmarks of pricing-engine against net/http,
+# fasthttp and the raw gnet limit (see docs/BENCHMARKS.md).
+#
+#   bench/run.sh                 full run (~12 min): updates docs/BENCHMARKS.md,
+#                                docs/bench.png and bench/results/latest.json
+#   BENCH_SMOKE=1 bench/run.sh   a few seconds of every harness path, into a
+#                                temporary directory (part of `make test`)
+#
+# Extra arguments go to bench/cmd/benchrun (e.g. --rounds 5 --duration 10s,
+# --scenarios mem-c100,pipe16, --servers pricing-engine,gnetraw, --pprof DIR).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+GO=${GO:-go}
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+"$GO" build -o "$tmp/benchrun" ./bench/cmd/benchrun
+
+if [[ -n "${BENCH_SMOKE:-}" ]]; then
+  "$tmp/benchrun" --smoke --md "$tmp/bench.md" --json "$tmp/bench.json" --chart "$tmp/bench.png" "$@" >/dev/null
+  test -s "$tmp/bench.md" && test -s "$tmp/bench.json" && test -s "$tmp/bench.png"
+  echo "bench-smoke: every server answered in every scenario; table, JSON and chart produced"
+else
+  mkdir -p bench/results
+  "$tmp/benchrun" --doc docs/BENCHMARKS.md --chart docs/bench.png --json bench/results/latest.json "$@"
+fi
