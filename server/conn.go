@@ -38,6 +38,7 @@ type conn struct {
 	lastOut      int   // outbound bytes queued at the previous scan
 	seenBytes    bool  // the client has sent at least one byte
 	sentContinue bool  // 100 Continue sent for the current request
+	lingerSince  int64 // write side shut down; discarding input (linger)
 	throttled    bool  // reading paused until queued output drains
 }
 

@@ -56,7 +56,7 @@ type serverOpts struct {
 	log      io.Writer     // server log (text), or nil to discard
 }
 
-func startServer(t *testing.T, o serverOpts) *testServer {
+func startServer(t testing.TB, o serverOpts) *testServer {
 	t.Helper()
 	if o.cat == nil {
 		c, err := lookup.DefaultCatalog()

@@ -152,6 +152,12 @@ func (h *handler) OnTraffic(gc gnet.Conn) (action gnet.Action) {
 	if !ok || cn.closed {
 		return gnet.Close
 	}
+	if cn.lingerSince != 0 {
+		// Closing: what the client still sends is discarded; its EOF
+		// or the scan ends the connection.
+		_, _ = gc.Discard(-1)
+		return gnet.None
+	}
 	lp := cn.lp
 	lp.now = time.Now()
 	cn.lastActive = lp.now.UnixNano()
@@ -177,7 +183,7 @@ func (h *handler) OnTraffic(gc gnet.Conn) (action gnet.Action) {
 		return gnet.None // the write failed and gnet closed it
 	}
 	if cn.closing && len(cn.pending) == 0 {
-		return gnet.Close
+		return cn.linger()
 	}
 	return gnet.None
 }
@@ -204,8 +210,11 @@ func (cn *conn) recovered(r any) gnet.Action {
 		_, _ = cn.gc.Write(out)
 	}
 	lp.out.B = out[:0]
-	if len(cn.pending) == 0 || cn.closed {
+	if cn.closed {
 		return gnet.Close
+	}
+	if len(cn.pending) == 0 {
+		return cn.linger()
 	}
 	return gnet.None // close once the replies before the 500 are out
 }

@@ -3,6 +3,8 @@ package server
 import (
 	"time"
 
+	"github.com/panjf2000/gnet/v2"
+
 	"github.com/pricing-engine/pricing-engine/metrics"
 )
 
@@ -56,18 +58,22 @@ func (lp *loop) scan() {
 		}
 		idle := cn.reqStart == 0 && len(cn.pending) == 0 && out == 0
 		switch {
+		case cn.lingerSince != 0:
+			if ns-cn.lingerSince > int64(lingerTimeout) {
+				victims = append(victims, cn)
+			}
 		case cn.stallSince != 0 && ns-cn.stallSince > int64(cfg.WriteTimeout):
 			s.metrics.Rejected(metrics.RejectTimeout).Inc()
 			victims = append(victims, cn)
 		case cn.closing:
-			if len(cn.pending) == 0 {
+			if len(cn.pending) == 0 && cn.linger() == gnet.Close {
 				victims = append(victims, cn)
 			}
 		case cn.reqStart != 0 && cn.headDone == 0 && ns-cn.reqStart > int64(cfg.HeaderTimeout),
 			cn.headDone != 0 && ns-cn.headDone > int64(cfg.BodyTimeout):
 			s.metrics.Rejected(metrics.RejectTimeout).Inc()
 			lp.timeout408(cn, ns)
-			if len(cn.pending) == 0 {
+			if len(cn.pending) == 0 && cn.linger() == gnet.Close {
 				victims = append(victims, cn)
 			}
 		case idle && !cn.seenBytes && ns-cn.lastActive > int64(cfg.HeaderTimeout):
