@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -21,25 +22,45 @@ type slowloris struct {
 	wg     sync.WaitGroup
 	closed atomic.Int64 // closed by the server after a 408
 	other  atomic.Int64 // ended any other way (dial error, no 408, ...)
+
+	mu      sync.Mutex
+	reasons map[string]int // why connections ended otherwise
+}
+
+func (s *slowloris) fail(why string) {
+	// Keep the cause, not the addresses: "read: connection reset by peer".
+	if i := strings.LastIndex(why, ": "); i >= 0 && strings.Contains(why[:i], ":") {
+		why = why[:strings.Index(why, ":")] + why[i:]
+	}
+	s.other.Add(1)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.reasons[why]++
+}
+
+func (s *slowloris) why() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return fmt.Sprint(s.reasons)
 }
 
 // startSlowloris opens n trickling connections. Each goroutine is bounded:
 // it gives up after maxDur.
 func startSlowloris(addr string, n int, interval, maxDur time.Duration) *slowloris {
-	s := &slowloris{}
+	s := &slowloris{reasons: make(map[string]int)}
 	for range n {
 		s.wg.Add(1)
 		go func() {
 			defer s.wg.Done()
 			c, err := net.DialTimeout("tcp", addr, 10*time.Second)
 			if err != nil {
-				s.other.Add(1)
+				s.fail("dial: " + err.Error())
 				return
 			}
 			defer c.Close()
 			end := time.Now().Add(maxDur)
 			if _, err := io.WriteString(c, "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: "); err != nil {
-				s.other.Add(1)
+				s.fail("write head: " + err.Error())
 				return
 			}
 			br := bufio.NewReader(c)
@@ -51,27 +72,27 @@ func startSlowloris(addr string, n int, interval, maxDur time.Duration) *slowlor
 					_ = c.SetReadDeadline(end)
 					r, err := http.ReadResponse(br, nil)
 					if err != nil || r.StatusCode != 408 {
-						s.other.Add(1)
+						s.fail(fmt.Sprintf("reply not 408: %v", err))
 						return
 					}
 					if _, err := io.Copy(io.Discard, br); err == nil {
 						s.closed.Add(1)
 						return
 					}
-					s.other.Add(1)
+					s.fail("no EOF after 408: " + err.Error())
 					return
 				}
 				var ne net.Error
 				if !errors.As(err, &ne) || !ne.Timeout() {
-					s.other.Add(1)
+					s.fail("read: " + err.Error())
 					return
 				}
 				if _, err := c.Write([]byte{'a'}); err != nil {
-					s.other.Add(1)
+					s.fail("write: " + err.Error())
 					return
 				}
 			}
-			s.other.Add(1)
+			s.fail("gave up")
 		}()
 	}
 	return s
@@ -128,7 +149,7 @@ func TestSlowloris(t *testing.T) {
 	lat := sampleLatency(t, ts.addr, 500*time.Millisecond)
 	sl.wg.Wait()
 	if c, o := sl.closed.Load(), sl.other.Load(); c != n {
-		t.Fatalf("%d of %d trickling connections closed with 408 by the header timeout (%d otherwise)", c, n, o)
+		t.Fatalf("%d of %d trickling connections closed with 408 by the header timeout (%d otherwise: %s)", c, n, o, sl.why())
 	}
 	t.Logf("normal traffic during the attack: %d requests, p95 %v", len(lat), p95(lat))
 }
@@ -157,7 +178,7 @@ func BenchmarkSlowloris(b *testing.B) {
 		b.ReportMetric(float64(under)/float64(base), "p95-ratio")
 		b.ReportMetric(float64(sl.closed.Load()), "closed-408")
 		if c := sl.closed.Load(); c != int64(n) {
-			b.Errorf("%d of %d trickling connections closed by the header timeout (%d otherwise)", c, n, sl.other.Load())
+			b.Errorf("%d of %d trickling connections closed by the header timeout (%d otherwise: %s)", c, n, sl.other.Load(), sl.why())
 		}
 	}
 }
