@@ -269,7 +269,7 @@ func (r *runner) idle(ctx context.Context, p *process, sc scenario, cell *Cell) 
 	if err != nil {
 		return err
 	}
-	sources := sc.conns/20_000 + 1
+	sources := sc.conns/10_000 + 1
 	cmd := pinned(ctx, r.cfg.clientCPU, filepath.Join(r.binDir, "idleconns"),
 		"--addr", p.addr, "--conns", strconv.Itoa(sc.conns), "--sources", strconv.Itoa(sources), "--hold", "2m")
 	stdin, err := cmd.StdinPipe()
