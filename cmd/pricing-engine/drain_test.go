@@ -25,6 +25,8 @@ type drainLoad struct {
 	refused       atomic.Int64 // workers ended by a refused reconnect after SIGTERM
 	failed        atomic.Int64 // requests written on an established connection without a 200
 
+	reconnect bool // after a Connection: close reply, dial again (else the worker ends)
+
 	warm     chan struct{} // closed when ok reaches warmCount
 	warmOnce sync.Once
 
@@ -123,18 +125,35 @@ func (l *drainLoad) worker(api string, id int, stop <-chan struct{}, deadline ti
 			l.closes.Add(1)
 			_ = conn.Close()
 			conn = nil
+			if !l.reconnect {
+				return
+			}
 		}
 	}
 }
 
 // TestE2EDrain sends SIGTERM under keep-alive load (issue 6): /readyz
 // fails at once, no request written on an accepted connection is lost, and
-// the process exits 0 within --shutdown-timeout.
+// the process exits 0 within --shutdown-timeout. Clients either go away
+// after a Connection: close reply (as behind a load balancer that has seen
+// /readyz fail) or keep reconnecting until the listener is gone.
 func TestE2EDrain(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		reconnect bool
+	}{
+		{"clients leave on Connection: close", false},
+		{"clients reconnect until refused", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) { testDrain(t, tc.reconnect) })
+	}
+}
+
+func testDrain(t *testing.T, reconnect bool) {
 	const drainDelay = 500 * time.Millisecond
 	p := startServer(t, append(loopbackArgs, "--lookup-latency=seed", "--drain-delay="+drainDelay.String(), "--shutdown-timeout=10s"))
 
-	l := &drainLoad{warm: make(chan struct{})}
+	l := &drainLoad{warm: make(chan struct{}), reconnect: reconnect}
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	deadline := time.Now().Add(drainBudget)
