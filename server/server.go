@@ -207,6 +207,13 @@ func (s *Server) shutdown(ctx context.Context) error {
 		}
 		t.Stop()
 	}
+	// Stop accepting, then make every further reply close its
+	// connection and close the idle ones.
+	if n, err := closeListeners(s.addr.(*net.TCPAddr).Port); err != nil {
+		s.log.Warn("cannot stop accepting; connections arriving now are served with Connection: close", "err", err)
+	} else {
+		s.log.Info("stopped accepting", "listeners", n)
+	}
 	s.closingConns.Store(true)
 	s.tick() // close idle connections now rather than at the next tick
 
