@@ -11,7 +11,7 @@ STATICCHECK := $(GOBIN_DIR)/staticcheck
 STATICCHECK_VERSION := v0.8.2
 
 # The release flags: keep them identical to the Dockerfile's build stage
-# (deploy/deploy_test.go checks that they are).
+# (deploy/deploy_test.go and cmd/pricing-engine/release_test.go check that they are).
 RELEASE_ENV     := CGO_ENABLED=0
 RELEASE_FLAGS   := -trimpath -ldflags "-s -w -X main.version=$(VERSION) -X main.revision=$(REVISION)"
 
@@ -32,7 +32,7 @@ run: build
 test: vet staticcheck unit e2e bench-smoke
 
 unit:
-	$(GO) test -race -count=1 -timeout 15m ./...
+	$(GO) test -race -count=1 -timeout 15m -skip E2E ./...
 
 # The end-to-end suite: the real binary, started as a user would, spoken to
 # over TCP (package cmd/pricing-engine builds it and runs it).
