@@ -40,8 +40,13 @@ func BenchmarkOverload(b *testing.B) {
 		b.Fatal(err)
 	}
 	ts := startServer(b, serverOpts{cat: prof.WrapCatalog(base), cfg: server.Config{PoolSize: 256}})
-	run := func(cfg loadtest.Config) *loadtest.Result {
+	run := func(users int, rate float64, d time.Duration) *loadtest.Result {
 		b.Helper()
+		cfg := loadtest.DefaultConfig()
+		cfg.Users, cfg.Rate, cfg.Duration = users, rate, d
+		cfg.ThinkMin, cfg.ThinkMax, cfg.Ramp = 0, 0, 0
+		cfg.Warmup = time.Second
+		cfg.Progress = nil
 		cfg.URL = "http://" + ts.addr + "/api/v1/price"
 		cfg.Workload = loadtest.ClassicWorkload()
 		cfg.Timeout = 10 * time.Second
@@ -52,7 +57,7 @@ func BenchmarkOverload(b *testing.B) {
 		return res
 	}
 	for b.Loop() {
-		capRes := run(loadtest.Config{Users: 256, Duration: 5 * time.Second, Warmup: time.Second})
+		capRes := run(256, 0, 5*time.Second)
 		capacity := capRes.Throughput
 
 		var peakHeap uint64
@@ -73,11 +78,11 @@ func BenchmarkOverload(b *testing.B) {
 				}
 			}
 		}()
-		over := run(loadtest.Config{Users: 2000, Rate: 3 * capacity, Duration: dur, Warmup: 2 * time.Second})
+		over := run(2000, 3*capacity, dur)
 		close(stop)
 		<-sampled
 
-		rec := run(loadtest.Config{Users: 200, Rate: capacity / 2, Duration: 5 * time.Second, Warmup: time.Second})
+		rec := run(200, capacity/2, 5*time.Second)
 
 		shed := over.FailuresByReason["status_503"]
 		b.ReportMetric(capacity, "capacity-rps")
