@@ -3,6 +3,7 @@ package pricing
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 
@@ -149,6 +150,15 @@ func (e *Engine) Price(ctx context.Context, r *Request, q *Quote) error {
 
 func (e *Engine) marketLookup(ctx context.Context, g *gather) {
 	start := time.Now()
+	defer func() {
+		// This goroutine is the engine's own: a panicking Markets must
+		// not take the process down. It becomes a failed lookup (503).
+		if v := recover(); v != nil {
+			g.err = fmt.Errorf("market lookup panicked: %v", v)
+			e.observe(LookupMarket, OutcomeError, start)
+			g.done <- struct{}{}
+		}
+	}()
 	g.mult, g.err = e.mk.Multiplier(ctx, g.loc)
 	if g.err != nil {
 		e.observe(LookupMarket, outcomeOf(g.err), start)

@@ -206,6 +206,10 @@ func TestPriceErrors(t *testing.T) {
 			map[string]string{LookupCatalog: OutcomeError}},
 		{"market failure", ok, &fake{err: boom}, `{"detail":"market lookup failed"}`,
 			map[string]string{LookupCatalog: OutcomeOK, LookupMarket: OutcomeError}},
+		// The market lookup runs on the engine's own goroutine: a panic
+		// there must become a failed lookup, not a crashed process.
+		{"market panic", ok, &fake{hook: func(context.Context) error { panic("markets exploded") }}, `{"detail":"market lookup failed"}`,
+			map[string]string{LookupCatalog: OutcomeOK, LookupMarket: OutcomeError}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -225,7 +229,7 @@ func TestPriceErrors(t *testing.T) {
 			if got := string(pe.AppendJSON(nil)); got != tt.want {
 				t.Errorf("body = %s, want %s", got, tt.want)
 			}
-			if errors.Is(err, boom) != (tt.want == `{"detail":"catalog lookup failed"}` || tt.want == `{"detail":"market lookup failed"}`) {
+			if tt.name != "market panic" && errors.Is(err, boom) != (tt.want == `{"detail":"catalog lookup failed"}` || tt.want == `{"detail":"market lookup failed"}`) {
 				t.Errorf("cause not wrapped: %v", err)
 			}
 			// Outcomes reported from the market goroutine may land just
