@@ -36,11 +36,7 @@ const screenshotEnv = "APIDOCS_SCREENSHOT"
 // embedded catalog, as the admin listener does.
 func priceHandler(t *testing.T) http.Handler {
 	t.Helper()
-	cat, err := lookup.DefaultCatalog()
-	if err != nil {
-		t.Fatal(err)
-	}
-	mk, err := lookup.DefaultMarkets()
+	cat, mk, err := lookup.Default()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -604,17 +604,21 @@ func (p *Parser) contentLengthField(v []byte) *Error {
 	return nil
 }
 
+// nextListElem splits the first element off a comma-separated field value
+// (RFC 9110 §5.6.1), optional whitespace trimmed; elem may be empty.
+func nextListElem(v []byte) (elem, rest []byte) {
+	if i := bytes.IndexByte(v, ','); i >= 0 {
+		return trimOWS(v[:i]), v[i+1:]
+	}
+	return trimOWS(v), nil
+}
+
 // transferCodings applies one Transfer-Encoding field (RFC 9112 §6.1, §7):
 // chunked must be the final coding and appear once.
 func (p *Parser) transferCodings(v []byte) *Error {
 	for len(v) > 0 {
 		var elem []byte
-		if i := bytes.IndexByte(v, ','); i >= 0 {
-			elem, v = v[:i], v[i+1:]
-		} else {
-			elem, v = v, nil
-		}
-		elem = trimOWS(elem)
+		elem, v = nextListElem(v)
 		if len(elem) == 0 {
 			continue // RFC 9110 §5.6.1.2: ignore empty list elements
 		}
@@ -638,12 +642,7 @@ func (p *Parser) transferCodings(v []byte) *Error {
 func (p *Parser) connectionOptions(v []byte) {
 	for len(v) > 0 {
 		var elem []byte
-		if i := bytes.IndexByte(v, ','); i >= 0 {
-			elem, v = v[:i], v[i+1:]
-		} else {
-			elem, v = v, nil
-		}
-		elem = trimOWS(elem)
+		elem, v = nextListElem(v)
 		switch {
 		case foldEqual(elem, "close"):
 			p.connClose = true

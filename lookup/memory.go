@@ -66,6 +66,20 @@ func DefaultMarkets() (*MemoryMarkets, error) {
 	return LoadMarkets(strings.NewReader(embeddedMarkets), "embedded markets.csv")
 }
 
+// Default returns both embedded data sets, the catalog and the markets
+// that `make run` serves.
+func Default() (*MemoryCatalog, *MemoryMarkets, error) {
+	cat, err := DefaultCatalog()
+	if err != nil {
+		return nil, nil, err
+	}
+	mk, err := DefaultMarkets()
+	if err != nil {
+		return nil, nil, err
+	}
+	return cat, mk, nil
+}
+
 // LoadCatalogFile reads a catalog CSV file (see the package comment for
 // the format).
 func LoadCatalogFile(path string) (*MemoryCatalog, error) {

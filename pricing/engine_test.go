@@ -13,11 +13,7 @@ import (
 
 func defaultLookups(t testing.TB) (*lookup.MemoryCatalog, *lookup.MemoryMarkets) {
 	t.Helper()
-	cat, err := lookup.DefaultCatalog()
-	if err != nil {
-		t.Fatal(err)
-	}
-	mk, err := lookup.DefaultMarkets()
+	cat, mk, err := lookup.Default()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -51,11 +51,7 @@ func (c *fakeConn) Write(p []byte) (int, error) {
 
 func newBenchServer(tb testing.TB) *Server {
 	tb.Helper()
-	cat, err := lookup.DefaultCatalog()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	mk, err := lookup.DefaultMarkets()
+	cat, mk, err := lookup.Default()
 	if err != nil {
 		tb.Fatal(err)
 	}
