@@ -21,7 +21,7 @@ var serverColors = map[string]color.Color{
 }
 
 // writeChart writes a PNG with three panels: throughput of the in-memory
-// scenarios, P95 of the seed scenarios against the I/O floor, and RSS per
+// scenarios relative to the raw limit, P95 of the seed scenarios against the I/O floor, and RSS per
 // idle connection.
 func writeChart(r *Report, path string) error {
 	var thr, seed, idle []string
@@ -37,11 +37,22 @@ func writeChart(r *Report, path string) error {
 	}
 	var rows [][]*plot.Plot
 	if len(thr) > 0 {
-		p, err := r.bars(thr, "Throughput, in memory (median req/s, thousands; higher is better)", "k req/s",
-			func(s Summary) float64 { return s.RPS / 1000 })
+		p, err := r.bars(thr, "Throughput, in memory: median req/s relative to the raw gnet limit (higher is better)", "x limit",
+			func(s Summary) float64 {
+				if l, ok := r.get(s.Scenario, "gnetraw"); ok && l.RPS > 0 {
+					return s.RPS / l.RPS
+				}
+				return 0
+			})
 		if err != nil {
 			return err
 		}
+		l, err := plotter.NewLine(plotter.XYs{{X: -0.5, Y: 1}, {X: float64(len(thr)) - 0.5, Y: 1}})
+		if err != nil {
+			return err
+		}
+		l.Dashes = []vg.Length{vg.Points(6), vg.Points(3)}
+		p.Add(l)
 		rows = append(rows, []*plot.Plot{p})
 	}
 	if len(seed) > 0 {
@@ -109,12 +120,14 @@ func (r *Report) bars(scens []string, title, ylabel string, value func(Summary) 
 	p.Legend.XOffs = -vg.Millimeter * 2
 	w := vg.Points(18)
 	n := len(r.servers)
+	top := 0.0
 	for i, sv := range r.servers {
 		vals := make(plotter.Values, len(scens))
 		any := false
 		for j, sc := range scens {
 			if s, ok := r.get(sc, sv.key); ok {
 				vals[j] = value(s)
+				top = max(top, vals[j])
 				any = true
 			}
 		}
@@ -131,6 +144,7 @@ func (r *Report) bars(scens []string, title, ylabel string, value func(Summary) 
 		p.Add(b)
 		p.Legend.Add(sv.name, b)
 	}
+	p.Y.Max = top * 1.4 // room for the legend above the bars
 	p.NominalX(scens...)
 	p.X.Min, p.X.Max = -0.6, float64(len(scens))-0.4
 	return p, nil

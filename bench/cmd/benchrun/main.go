@@ -46,6 +46,7 @@ type config struct {
 	wrk        string
 	repo       string
 	keepBinDir bool
+	fromJSON   string
 }
 
 func main() {
@@ -67,6 +68,7 @@ func main() {
 	flag.StringVar(&cfg.wrk, "wrk", "wrk", "wrk binary")
 	flag.StringVar(&cfg.repo, "repo", ".", "repository root (where go.mod is)")
 	flag.BoolVar(&cfg.keepBinDir, "keep-bin", false, "keep the temporary directory with the built binaries")
+	flag.StringVar(&cfg.fromJSON, "from-json", "", "run nothing: render the table, document and chart again from this JSON report")
 	flag.Parse()
 	if cfg.smoke {
 		cfg.rounds = 1
@@ -82,6 +84,16 @@ func main() {
 }
 
 func run(ctx context.Context, cfg *config) error {
+	if cfg.fromJSON != "" {
+		rep, err := readReport(cfg.fromJSON)
+		if err != nil {
+			return err
+		}
+		if err := rep.finishAt(); err != nil {
+			return err
+		}
+		return rep.write(cfg)
+	}
 	if cfg.rounds < 1 || cfg.duration < time.Second {
 		return errors.New("--rounds must be >= 1 and --duration >= 1s")
 	}
@@ -148,7 +160,17 @@ func run(ctx context.Context, cfg *config) error {
 		}
 	}
 	rep.finish(time.Since(start))
+	if err := rep.write(cfg); err != nil {
+		return err
+	}
+	if cfg.smoke {
+		return rep.smokeCheck()
+	}
+	return nil
+}
 
+// write renders the report to stdout and the files cfg names.
+func (rep *Report) write(cfg *config) error {
 	md := rep.markdown()
 	fmt.Println(md)
 	if cfg.outMD != "" {
@@ -170,9 +192,6 @@ func run(ctx context.Context, cfg *config) error {
 		if err := writeChart(rep, cfg.chart); err != nil {
 			return err
 		}
-	}
-	if cfg.smoke {
-		return rep.smokeCheck()
 	}
 	return nil
 }
