@@ -43,6 +43,7 @@ const (
 	OutcomeNotFound = "not_found"
 	OutcomeError    = "error"
 	OutcomeTimeout  = "timeout"
+	OutcomeCanceled = "canceled"
 )
 
 // BuildInfo describes the running binary for pricing_build_info.
@@ -66,6 +67,10 @@ type Set struct {
 
 	mu        sync.RWMutex
 	observers map[observerKey]prometheus.Observer
+
+	// lookupObs holds the lookup observers for the known lookup names and
+	// outcomes, resolved once: the map is never written after New.
+	lookupObs map[[2]string]prometheus.Observer
 }
 
 type observerKey struct {
@@ -127,6 +132,12 @@ func New(info BuildInfo) *Set {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
+	s.lookupObs = make(map[[2]string]prometheus.Observer)
+	for _, l := range []string{"catalog", "market"} {
+		for _, o := range []string{OutcomeOK, OutcomeNotFound, OutcomeError, OutcomeTimeout, OutcomeCanceled} {
+			s.lookupObs[[2]string{l, o}] = s.lookup.WithLabelValues(l, o)
+		}
+	}
 	// Pre-create the rejection series so dashboards see zeros, not gaps.
 	for _, r := range []string{RejectPoolFull, RejectConnLimit, RejectDraining, RejectLookupError, RejectTimeout, RejectOutputLimit, RejectInputLimit, RejectPanic} {
 		s.rejected.WithLabelValues(r)
@@ -184,7 +195,11 @@ func (s *Set) Rejected(reason string) prometheus.Counter {
 // ObserveLookup records one lookup's duration. lookup is "catalog" or
 // "market"; outcome is one of the Outcome* constants.
 func (s *Set) ObserveLookup(lookup, outcome string, d time.Duration) {
-	s.lookup.WithLabelValues(lookup, outcome).Observe(d.Seconds())
+	o, ok := s.lookupObs[[2]string{lookup, outcome}]
+	if !ok {
+		o = s.lookup.WithLabelValues(lookup, outcome)
+	}
+	o.Observe(d.Seconds())
 }
 
 // Handler serves the registry in the Prometheus exposition formats
