@@ -54,6 +54,8 @@ type Summary struct {
 	P99ms        float64   `json:"p99_ms,omitempty"`
 	Errors       int64     `json:"errors"`
 	AllocsPerReq float64   `json:"allocs_per_req,omitempty"`
+	CPUPerReqUS  float64   `json:"cpu_us_per_req,omitempty"`
+	CPUUtil      float64   `json:"cpu_util,omitempty"`
 	OpenConns    int       `json:"open_conns,omitempty"`
 	BytesPerCon  float64   `json:"bytes_per_conn,omitempty"`
 	Failed       int       `json:"failed_rounds,omitempty"`
@@ -154,6 +156,8 @@ func (r *Report) summarize() {
 			s.P95ms = pick(func(c Cell) float64 { return c.P95ms })
 			s.P99ms = pick(func(c Cell) float64 { return c.P99ms })
 			s.AllocsPerReq = pick(func(c Cell) float64 { return c.AllocsPerReq })
+			s.CPUPerReqUS = pick(func(c Cell) float64 { return c.CPUPerReqUS })
+			s.CPUUtil = pick(func(c Cell) float64 { return c.CPUUtil })
 			s.OpenConns = int(pick(func(c Cell) float64 { return float64(c.OpenConns) }))
 			s.BytesPerCon = pick(func(c Cell) float64 { return c.BytesPerCon })
 			r.Summaries = append(r.Summaries, s)
@@ -201,8 +205,8 @@ func (r *Report) markdown() string {
 	fmt.Fprintf(&b, "Machine: %s, %d CPUs, Linux %s; servers on CPU %s, load generator (%s) on CPU %s. Load average (1, 5, 15 min) before: %s, after: %s.\n\n",
 		m.CPU, m.CPUs, m.Kernel, orAll(r.ServerCPU), m.Wrk, orAll(r.ClientCPU), m.LoadBefore, m.LoadAfter)
 
-	b.WriteString("| scenario | server | req/s | x limit | x fasthttp | P50 ms | P95 ms | P99 ms | P95 / floor | errors | req/s per round |\n")
-	b.WriteString("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|---|\n")
+	b.WriteString("| scenario | server | req/s | x limit | x fasthttp | P50 ms | P95 ms | P99 ms | P95 / floor | errors | server CPU | CPU µs/req | req/s per round |\n")
+	b.WriteString("|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|\n")
 	for _, sc := range r.scenarios {
 		if sc.idle {
 			continue
@@ -213,7 +217,7 @@ func (r *Report) markdown() string {
 			s, ok := r.get(sc.key, sv.key)
 			if !ok {
 				if f := r.failed(sc.key, sv.key); f > 0 {
-					fmt.Fprintf(&b, "| %s | %s | failed (%d rounds) | | | | | | | | |\n", sc.key, sv.name, f)
+					fmt.Fprintf(&b, "| %s | %s | failed (%d rounds) | | | | | | | | | | |\n", sc.key, sv.name, f)
 				}
 				continue
 			}
@@ -221,8 +225,12 @@ func (r *Report) markdown() string {
 			if sc.latency == "seed" {
 				floor = fmt.Sprintf("%.2f", s.P95ms/ioFloorMs)
 			}
-			fmt.Fprintf(&b, "| %s | %s | %.0f | %s | %s | %.2f | %.2f | %.2f | %s | %d | %s |\n",
-				sc.key, sv.name, s.RPS, ratio(s.RPS, limit.RPS), ratio(s.RPS, fast.RPS), s.P50ms, s.P95ms, s.P99ms, floor, s.Errors, joinFloats(s.RPSAll))
+			cpu, perReq := "–", "–"
+			if s.CPUPerReqUS > 0 {
+				cpu, perReq = fmt.Sprintf("%.0f%%", 100*s.CPUUtil), fmt.Sprintf("%.2f", s.CPUPerReqUS)
+			}
+			fmt.Fprintf(&b, "| %s | %s | %.0f | %s | %s | %.2f | %.2f | %.2f | %s | %d | %s | %s | %s |\n",
+				sc.key, sv.name, s.RPS, ratio(s.RPS, limit.RPS), ratio(s.RPS, fast.RPS), s.P50ms, s.P95ms, s.P99ms, floor, s.Errors, cpu, perReq, joinFloats(s.RPSAll))
 		}
 	}
 	b.WriteString("\n")
@@ -247,7 +255,7 @@ func (r *Report) markdown() string {
 		}
 		b.WriteString("\n")
 	}
-	fmt.Fprintf(&b, "Scenario keys: %s. The floor is the P95 of max(U[10,50], U[20,40]) ms = %.1f ms. Errors are wrk's socket errors plus non-2xx replies, summed over rounds.\n", r.scenarioLegend(), ioFloorMs)
+	fmt.Fprintf(&b, "Scenario keys: %s. The floor is the P95 of max(U[10,50], U[20,40]) ms = %.1f ms. Errors are wrk's socket errors plus non-2xx replies, summed over rounds. Server CPU is the server's user + system CPU time over the measured run as a share of one CPU, and CPU µs/req that time per request (from /proc/PID/stat, 10 ms resolution): a server below 100%% was not the bottleneck. Pipelined latencies are wrk's, one sample per batch of 16 (its percentiles can read 0).\n", r.scenarioLegend(), ioFloorMs)
 	return b.String()
 }
 

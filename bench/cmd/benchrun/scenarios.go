@@ -40,12 +40,12 @@ const (
 )
 
 var allScenarios = []scenario{
-	{key: scMem100, title: "in memory, keep-alive, 100 connections", latency: "none", script: "post.lua", conns: 100, smokeC: 20},
-	{key: scMem1000, title: "in memory, keep-alive, 1000 connections", latency: "none", script: "post.lua", conns: 1000, smokeC: 100},
-	{key: scPipe16, title: "in memory, pipelined 16 deep, 100 connections", latency: "none", script: "pipeline.lua", args: []string{"16"}, conns: 100, smokeC: 10},
-	{key: scSeed1k, title: "seed profile, keep-alive, 1000 connections", latency: "seed", script: "post.lua", conns: 1000, smokeC: 50},
-	{key: scSeed5k, title: "seed profile, keep-alive, 5000 connections", latency: "seed", script: "post.lua", conns: 5000, smokeC: 200},
-	{key: scNewConn, title: "in memory, a new connection per request, 100 at once", latency: "none", script: "close.lua", conns: 100, smokeC: 10},
+	{key: scMem100, title: "in memory, keep-alive", latency: "none", script: "post.lua", conns: 100, smokeC: 20},
+	{key: scMem1000, title: "in memory, keep-alive", latency: "none", script: "post.lua", conns: 1000, smokeC: 100},
+	{key: scPipe16, title: "in memory, pipelined 16 deep", latency: "none", script: "pipeline.lua", args: []string{"16"}, conns: 100, smokeC: 10},
+	{key: scSeed1k, title: "seed profile, keep-alive", latency: "seed", script: "post.lua", conns: 1000, smokeC: 50},
+	{key: scSeed5k, title: "seed profile, keep-alive", latency: "seed", script: "post.lua", conns: 5000, smokeC: 200},
+	{key: scNewConn, title: "in memory, a new connection per request", latency: "none", script: "close.lua", conns: 100, smokeC: 10},
 	{key: scIdle, title: "idle keep-alive connections (one request each), RSS per connection", latency: "none", idle: true, conns: 50_000, smokeC: 500},
 }
 
@@ -111,6 +111,12 @@ type Cell struct {
 	// Errors counts socket errors (connect, read, write, timeout) and
 	// non-2xx replies as wrk reports them.
 	Errors int64 `json:"errors"`
+	// CPUPerReqUS is the server's CPU time (user + system) per request in
+	// microseconds, and CPUUtil the share of one CPU it used, over the
+	// measured run: they stay meaningful when the load generator, not the
+	// server, limits the request rate.
+	CPUPerReqUS float64 `json:"cpu_us_per_req,omitempty"`
+	CPUUtil     float64 `json:"cpu_util,omitempty"`
 	// AllocsPerReq is pricing-engine's heap allocations per request over
 	// the measured run (go_memstats_mallocs_total), -1 if not measured.
 	AllocsPerReq float64 `json:"allocs_per_req,omitempty"`
@@ -127,7 +133,8 @@ func (c *Cell) summary() string {
 	if c.OpenConns > 0 {
 		return fmt.Sprintf("%d conns, %.0f bytes/conn (RSS %.1f -> %.1f MiB)", c.OpenConns, c.BytesPerCon, mib(c.RSSBefore), mib(c.RSSAfter))
 	}
-	s := fmt.Sprintf("%9.0f req/s  p50 %7.2f ms  p95 %7.2f ms  p99 %7.2f ms  errors %d", c.RPS, c.P50ms, c.P95ms, c.P99ms, c.Errors)
+	s := fmt.Sprintf("%9.0f req/s  p50 %7.2f ms  p95 %7.2f ms  p99 %7.2f ms  errors %d  cpu %3.0f%% %6.2f us/req",
+		c.RPS, c.P50ms, c.P95ms, c.P99ms, c.Errors, 100*c.CPUUtil, c.CPUPerReqUS)
 	if c.AllocsPerReq > 0 || c.Scenario == scMem100 && c.Server == "pricing-engine" {
 		s += fmt.Sprintf("  allocs/req %.3f", c.AllocsPerReq)
 	}
@@ -180,7 +187,12 @@ func (r *runner) runCell(ctx context.Context, sc scenario, sv server) (Cell, err
 	} else {
 		profDone <- nil
 	}
+	cpu0, err := p.cpuTime()
+	if err != nil {
+		return cell, err
+	}
 	res, err := r.wrk(ctx, p, sc, r.cfg.duration)
+	cpu1, cerr := p.cpuTime()
 	if perr := <-profDone; perr != nil {
 		logf("profile of %s: %v", sc.key, perr)
 	}
@@ -188,6 +200,11 @@ func (r *runner) runCell(ctx context.Context, sc scenario, sv server) (Cell, err
 		return cell, err
 	}
 	res.fill(&cell)
+	if cerr == nil && cell.Requests > 0 && cell.Seconds > 0 {
+		used := (cpu1 - cpu0).Seconds()
+		cell.CPUPerReqUS = used * 1e6 / float64(cell.Requests)
+		cell.CPUUtil = used / cell.Seconds
+	}
 	if measureAllocs && cell.Requests > 0 {
 		after, err := p.mallocs()
 		if err != nil {
