@@ -79,40 +79,52 @@ mkdir -p "$out_dir"
 work=$(mktemp -d)
 server_pid=
 cleanup() {
-	if [[ -n $server_pid ]] && kill -0 "$server_pid" 2>/dev/null; then
-		kill -TERM "$server_pid" 2>/dev/null || true
-		for _ in $(seq 100); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
-		kill -KILL "$server_pid" 2>/dev/null || true
-	fi
+	stop_server
 	rm -rf "$work"
 }
 trap cleanup EXIT
 
-echo "validate: starting $server_bin on core $SERVER_CPU (127.0.0.1:$PORT, seed latency)"
-# shellcheck disable=SC2086 # EXTRA_SERVER_ARGS is a list of words
-(pin "$SERVER_CPU" "$server_bin" --lookup-latency=seed --addr "127.0.0.1:$PORT" \
-	--admin-addr "127.0.0.1:$ADMIN_PORT" --drain-delay 0s $EXTRA_SERVER_ARGS) >"$work/server.log" 2>&1 &
-server_pid=$!
+# stop_server: SIGTERM, then SIGKILL after 10 s.
+stop_server() {
+	if [[ -n $server_pid ]] && kill -0 "$server_pid" 2>/dev/null; then
+		kill -TERM "$server_pid" 2>/dev/null || true
+		for _ in $(seq 100); do kill -0 "$server_pid" 2>/dev/null || break; sleep 0.1; done
+		kill -KILL "$server_pid" 2>/dev/null || true
+		wait "$server_pid" 2>/dev/null || true
+	fi
+	server_pid=
+}
 
-ready=0
-for _ in $(seq 100); do # up to 10 s
-	if ! kill -0 "$server_pid" 2>/dev/null; then
-		break
+# start_server: a fresh server (so that every run starts from the same
+# state), ready when it prices a request.
+start_server() {
+	stop_server
+	echo "validate: starting $server_bin on core $SERVER_CPU (127.0.0.1:$PORT, seed latency)"
+	# shellcheck disable=SC2086 # EXTRA_SERVER_ARGS is a list of words
+	(pin "$SERVER_CPU" "$server_bin" --lookup-latency=seed --addr "127.0.0.1:$PORT" \
+		--admin-addr "127.0.0.1:$ADMIN_PORT" --drain-delay 0s $EXTRA_SERVER_ARGS) >"$work/server.log" 2>&1 &
+	server_pid=$!
+	local ready=0
+	for _ in $(seq 100); do # up to 10 s
+		if ! kill -0 "$server_pid" 2>/dev/null; then
+			break
+		fi
+		if curl -fsS -o /dev/null --max-time 1 "http://127.0.0.1:$ADMIN_PORT/readyz" 2>/dev/null &&
+			curl -fsS -o /dev/null --max-time 1 -H 'Content-Type: application/json' \
+				-d '{"product_id":"P-100","user_location":"NY","is_prime_member":false}' \
+				"http://127.0.0.1:$PORT/api/v1/price" 2>/dev/null; then
+			ready=1
+			break
+		fi
+		sleep 0.1
+	done
+	if [[ $ready != 1 ]]; then
+		echo "validate: server did not become ready; its log:" >&2
+		cat "$work/server.log" >&2
+		exit 2
 	fi
-	if curl -fsS -o /dev/null --max-time 1 "http://127.0.0.1:$ADMIN_PORT/readyz" 2>/dev/null &&
-		curl -fsS -o /dev/null --max-time 1 -H 'Content-Type: application/json' \
-			-d '{"product_id":"P-100","user_location":"NY","is_prime_member":false}' \
-			"http://127.0.0.1:$PORT/api/v1/price" 2>/dev/null; then
-		ready=1
-		break
-	fi
-	sleep 0.1
-done
-if [[ $ready != 1 ]]; then
-	echo "validate: server did not become ready; its log:" >&2
-	cat "$work/server.log" >&2
-	exit 2
-fi
+}
+start_server
 
 # Loopback source addresses, one per 20,000 users, so that no source runs
 # out of ephemeral ports (about 28,000 per source and server port).
@@ -185,6 +197,7 @@ if [[ $SEARCH == 1 ]]; then
 		json="$work/search-$step.json"
 		echo "--- step $step: $n users"
 		rc=0
+		start_server >/dev/null
 		run_load "$n" "$SEARCH_DURATION" "$SEARCH_WARMUP" "$json" >"$work/search-$step.txt" || rc=$?
 		grep -E '^(requests|failures|latency|verdict)' "$work/search-$step.txt" | sed 's/^/    /'
 		if [[ $rc -gt 1 ]]; then
