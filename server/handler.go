@@ -144,6 +144,19 @@ func (h *handler) OnTick() (time.Duration, gnet.Action) {
 	return h.srv.cfg.TickInterval, gnet.None
 }
 
+// resumeConn runs on the loop after a pooled job finished (as the callback
+// of an empty AsyncWritev): it does what OnTraffic does, and applies the
+// action itself since gnet does not for callbacks.
+func (h *handler) resumeConn(gc gnet.Conn, err error) error {
+	if err != nil {
+		return nil // the connection closed meanwhile
+	}
+	if h.OnTraffic(gc) == gnet.Close {
+		return gc.EventLoop().Close(gc)
+	}
+	return nil
+}
+
 // OnTraffic is called when bytes arrive and when a pooled job wakes the
 // connection. It moves finished replies out, reads as many complete
 // requests as the pipeline bound allows, and writes everything in one call.

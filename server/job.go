@@ -61,8 +61,15 @@ func (j *job) execute() {
 		s.metrics.InFlight().Dec()
 		gc := j.gc
 		j.done.Store(true)
-		// From here on j belongs to the loop again.
-		_ = gc.Wake(nil)
+		// From here on j belongs to the loop again. An empty
+		// AsyncWritev (no system call: gnet skips writev for no
+		// buffers), not Wake: gnet queues Wake at low priority, and a
+		// loop saturated with reads runs at most 256 low-priority tasks
+		// per poll, so finished replies would wait behind new requests
+		// (P95 1.1 s instead of 0.34 s at 5,000 connections, seed
+		// profile). AsyncWritev is high priority; its callback resumes
+		// the connection (resumeConn) on the loop.
+		_ = gc.AsyncWritev(nil, s.resume)
 		s.jobsWG.Done()
 	}()
 

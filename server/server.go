@@ -71,6 +71,9 @@ type Server struct {
 
 	decoders decoderPool
 
+	h      *handler
+	resume gnet.AsyncCallback // h.resumeConn, bound once
+
 	shutdownOnce sync.Once
 }
 
@@ -101,6 +104,8 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		s.docs = func(string) ([]byte, string, bool) { return nil, "", false }
 	}
 	s.jobs.New = s.newJob
+	s.h = &handler{srv: s}
+	s.resume = s.h.resumeConn
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.date.refresh(time.Now())
 	pool, err := ants.NewPool(cfg.PoolSize, ants.WithNonblocking(true), ants.WithExpiryDuration(10*time.Second))
@@ -142,9 +147,8 @@ func (s *Server) Start() error {
 	if s.cfg.Loops > 0 {
 		opts = append(opts, gnet.WithNumEventLoop(s.cfg.Loops), gnet.WithMulticore(true))
 	}
-	h := &handler{srv: s}
 	go func() {
-		err := gnet.Run(h, "tcp://"+addr, opts...)
+		err := gnet.Run(s.h, "tcp://"+addr, opts...)
 		s.runErr <- err
 		s.cancel()
 	}()
