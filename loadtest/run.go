@@ -224,12 +224,13 @@ func (w *worker) openLoop(ctx context.Context) {
 	}
 }
 
-// bindNoPort sets IP_BIND_ADDRESS_NO_PORT on a socket bound to a source
-// address, so that connect() picks the port by the whole 4-tuple. Without
-// it every bind(2) needs a port free on that address for any destination,
-// and a run after a large one fails with EADDRINUSE while the ports of the
-// earlier run sit in TIME-WAIT.
-func bindNoPort(_, _ string, rc syscall.RawConn) error {
+// BindNoPort is a net.Dialer Control function that sets
+// IP_BIND_ADDRESS_NO_PORT on a socket bound to a source address, so that
+// connect() picks the port by the whole 4-tuple. Without it every bind(2)
+// needs a port free on that address for any destination, and a run after a
+// large one fails with EADDRINUSE while the ports of the earlier run sit in
+// TIME-WAIT. The bench tools use it too.
+func BindNoPort(_, _ string, rc syscall.RawConn) error {
 	var serr error
 	if err := rc.Control(func(fd uintptr) {
 		serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_IP, unix.IP_BIND_ADDRESS_NO_PORT, 1)
@@ -245,7 +246,7 @@ func (w *worker) dial() error {
 	if src := w.r.cfg.SourceAddrs; len(src) > 0 {
 		dd := *d
 		dd.LocalAddr = net.TCPAddrFromAddrPort(netip.AddrPortFrom(src[w.id%len(src)], 0))
-		dd.Control = bindNoPort
+		dd.Control = BindNoPort
 		d = &dd
 	}
 	nc, err := d.DialContext(w.r.hardCtx, "tcp", w.r.tgt.dialAddr)

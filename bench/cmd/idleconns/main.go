@@ -28,10 +28,9 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/pricing-engine/pricing-engine/loadtest"
 )
 
 const request = "POST /api/v1/price HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\nContent-Length: 66\r\n\r\n" +
@@ -103,7 +102,7 @@ func main() {
 
 // openOne connects from src, sends the request and reads one reply.
 func openOne(addr string, src net.IP, timeout time.Duration) (net.Conn, error) {
-	d := net.Dialer{Timeout: timeout, LocalAddr: &net.TCPAddr{IP: src}, Control: bindNoPort}
+	d := net.Dialer{Timeout: timeout, LocalAddr: &net.TCPAddr{IP: src}, Control: loadtest.BindNoPort}
 	c, err := d.Dial("tcp", addr)
 	if err != nil {
 		return nil, err
@@ -119,22 +118,6 @@ func openOne(addr string, src net.IP, timeout time.Duration) (net.Conn, error) {
 	}
 	_ = c.SetDeadline(time.Time{})
 	return c, nil
-}
-
-// bindNoPort sets IP_BIND_ADDRESS_NO_PORT so that binding the source
-// address leaves the port to connect(), which picks it by the whole
-// 4-tuple: without it every bind searches the ephemeral range for a port
-// free on that address, which is slow and fails long before the range is
-// used up.
-func bindNoPort(_, _ string, rc syscall.RawConn) error {
-	var serr error
-	err := rc.Control(func(fd uintptr) {
-		serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_IP, unix.IP_BIND_ADDRESS_NO_PORT, 1)
-	})
-	if err != nil {
-		return err
-	}
-	return serr
 }
 
 // readReply reads one 200 reply with a Content-Length body. The reader is

@@ -24,10 +24,9 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
-	"golang.org/x/sys/unix"
+	"github.com/pricing-engine/pricing-engine/loadtest"
 )
 
 func main() {
@@ -58,15 +57,7 @@ func main() {
 			d := net.Dialer{
 				Timeout:   5 * time.Second,
 				LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(1+i%max(*sources, 1)))},
-				Control: func(_, _ string, rc syscall.RawConn) error {
-					var serr error
-					if err := rc.Control(func(fd uintptr) {
-						serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_IP, unix.IP_BIND_ADDRESS_NO_PORT, 1)
-					}); err != nil {
-						return err
-					}
-					return serr
-				},
+				Control:   loadtest.BindNoPort,
 			}
 			c, err := d.DialContext(ctx, "tcp", *addr)
 			if err != nil {
