@@ -215,8 +215,7 @@ func (cn *conn) recovered(r any) gnet.Action {
 	if !cn.closing {
 		rep := reply{status: 500, contentType: contentJSON, close: true}
 		lp.body = appendDetailBody(lp.body[:0], "internal server error")
-		out = cn.place(out, &rep, lp.body)
-		lp.observer("other", endpointUnknown, 500).Observe(time.Since(lp.now).Seconds())
+		out = cn.answer(out, &rep, lp.body, "other", endpointUnknown)
 	}
 	cn.closing = true
 	if len(out) > 0 {
@@ -382,8 +381,16 @@ func (cn *conn) parseError(out []byte, err error) []byte {
 	rep := reply{status: status, contentType: contentJSON, close: true}
 	lp := cn.lp
 	lp.body = appendDetailBody(lp.body[:0], msg)
-	lp.observer("other", endpointUnknown, status).Observe(time.Since(lp.now).Seconds())
-	return cn.place(out, &rep, lp.body)
+	return cn.answer(out, &rep, lp.body, "other", endpointUnknown)
+}
+
+// answer places a reply computed on the loop and records the request's
+// duration under the given labels.
+func (cn *conn) answer(out []byte, rep *reply, body []byte, method, endpoint string) []byte {
+	out = cn.place(out, rep, body)
+	lp := cn.lp
+	lp.observer(method, endpoint, rep.status).Observe(time.Since(lp.now).Seconds())
+	return out
 }
 
 // place queues a finished reply: straight to out when nothing is pending

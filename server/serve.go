@@ -1,8 +1,6 @@
 package server
 
 import (
-	"time"
-
 	"github.com/pricing-engine/pricing-engine/httpparse"
 	"github.com/pricing-engine/pricing-engine/metrics"
 	"github.com/pricing-engine/pricing-engine/pricing"
@@ -75,9 +73,7 @@ func (cn *conn) serve(out []byte, req *httpparse.Request) []byte {
 			}
 			rep.contentType = ct
 			lp.body = body
-			out = cn.place(out, &rep, b)
-			lp.observer(method, rt.endpoint(), rep.status).Observe(time.Since(lp.now).Seconds())
-			return out
+			return cn.answer(out, &rep, b, method, rt.endpoint())
 		}
 
 	default:
@@ -85,9 +81,7 @@ func (cn *conn) serve(out []byte, req *httpparse.Request) []byte {
 		body = appendDetailBody(body, "Not Found")
 	}
 	lp.body = body
-	out = cn.place(out, &rep, body)
-	lp.observer(method, rt.endpoint(), rep.status).Observe(time.Since(lp.now).Seconds())
-	return out
+	return cn.answer(out, &rep, body, method, rt.endpoint())
 }
 
 func (cn *conn) answerMethodNotAllowed(out []byte, rep *reply, rt route, method string) []byte {
@@ -95,9 +89,7 @@ func (cn *conn) answerMethodNotAllowed(out []byte, rep *reply, rt route, method 
 	rep.status = 405
 	rep.allow = rt.allow()
 	lp.body = appendDetailBody(lp.body[:0], "Method Not Allowed")
-	out = cn.place(out, rep, lp.body)
-	lp.observer(method, rt.endpoint(), 405).Observe(time.Since(lp.now).Seconds())
-	return out
+	return cn.answer(out, rep, lp.body, method, rt.endpoint())
 }
 
 // appendError appends err's JSON body and sets the reply's status (and
@@ -121,9 +113,7 @@ func (cn *conn) dispatchPrice(out []byte, rep *reply, req *httpparse.Request, me
 	if err := lp.dec.Decode(req.Body, &j.req); err != nil {
 		s.releaseJob(j)
 		lp.body = appendError(lp.body[:0], rep, err)
-		out = cn.place(out, rep, lp.body)
-		lp.observer(method, endpointPrice, rep.status).Observe(time.Since(lp.now).Seconds())
-		return out
+		return cn.answer(out, rep, lp.body, method, endpointPrice)
 	}
 	j.kind = routePrice
 	return cn.submit(out, j, rep, method)
@@ -165,9 +155,7 @@ func (cn *conn) submit(out []byte, j *job, rep *reply, method string) []byte {
 		rep.status = 503
 		rep.retryAfter = 1
 		lp.body = appendDetailBody(lp.body[:0], "server overloaded: try again shortly")
-		out = cn.place(out, rep, lp.body)
-		lp.observer(method, kind.endpoint(), 503).Observe(time.Since(lp.now).Seconds())
-		return out
+		return cn.answer(out, rep, lp.body, method, kind.endpoint())
 	}
 	cn.pending = append(cn.pending, j)
 	return out
