@@ -87,25 +87,16 @@ func TestReports(t *testing.T) {
 // TestNoAllocs: rendering a request, reading its reply and checking it
 // allocate nothing in the steady state.
 func TestNoAllocs(t *testing.T) {
-	w := ClassicWorkload()
-	r := newRenderer(&w, target{requestURI: "/api/v1/price", hostHeader: "127.0.0.1:8000"}, false)
-	info := reqInfo{product: 123, location: 2, member: true}
-	body := quoteFor(priceRequest{ProductID: "P-123", Location: "MIA", Member: true})
-	reply := "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " + itoa(len(body)) + "\r\n\r\n" + body
-	sc := &scriptConn{chunk: 1 << 20}
-	c := newClientConn(sc, nil)
-	var wbuf, scratch []byte
-	var resp response
+	rc := newRequestCycle()
+	var err error
 	allocs := testing.AllocsPerRun(1000, func() {
-		wbuf, scratch = r.appendRequest(wbuf[:0], scratch, info)
-		sc.data = reply
-		if err := c.readResponse(&resp); err != nil {
-			t.Fatal(err)
-		}
-		if err := r.checkQuote(resp.body, info); err != nil {
-			t.Fatal(err)
+		if e := rc.cycle(); e != nil && err == nil {
+			err = e
 		}
 	})
+	if err != nil {
+		t.Fatal(err)
+	}
 	if allocs != 0 {
 		t.Fatalf("%v allocations per request, want 0", allocs)
 	}
