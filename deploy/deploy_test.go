@@ -9,10 +9,14 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
 	"sigs.k8s.io/yaml"
+
+	"github.com/pricing-engine/pricing-engine/metrics"
 )
 
 // Drain budget of the binary (flags --drain-delay and --shutdown-timeout).
@@ -21,26 +25,26 @@ const (
 	shutdownTimeout = 20 * time.Second
 )
 
-// knownMetrics are the series the server exposes (see package metrics), by
-// their base names.
-var knownMetrics = []string{
-	"http_request_duration_seconds",
-	"pricing_requests_in_flight",
-	"pricing_connections_open",
-	"pricing_requests_rejected_total",
-	"pricing_lookup_duration_seconds",
-	"pricing_pool_queue_depth",
-	"pricing_pool_workers_busy",
-	"pricing_build_info",
-	"process_cpu_seconds_total",
-	"process_resident_memory_bytes",
-	"go_memstats_heap_inuse_bytes",
-	"go_goroutines",
-	"up",
-}
+// exposedMetrics is exposed, computed once.
+var exposedMetrics = sync.OnceValue(exposed)
 
-// histograms are the known metrics that are histograms.
-var histograms = []string{"http_request_duration_seconds", "pricing_lookup_duration_seconds"}
+// exposed returns the metric families the server registers (package
+// metrics is the one place for their names), with whether each is a
+// histogram; "up" is added, as Prometheus synthesises it for every target.
+func exposed() map[string]bool {
+	set := metrics.New(metrics.BuildInfo{})
+	// Vectors only show in a gather once they have a child.
+	set.Request("GET", "/healthz", 200).Observe(0)
+	families, err := set.Registry.Gather()
+	if err != nil {
+		panic(err)
+	}
+	m := map[string]bool{"up": false}
+	for _, f := range families {
+		m[f.GetName()] = f.GetType() == dto.MetricType_HISTOGRAM
+	}
+	return m
+}
 
 type probe struct {
 	HTTPGet *struct {
@@ -473,11 +477,12 @@ func metricNames(expr string) []string {
 // knownMetric reports whether name is a known series, allowing the
 // _bucket, _count and _sum series of histograms.
 func knownMetric(name string) bool {
-	if slices.Contains(knownMetrics, name) {
+	known := exposedMetrics()
+	if _, ok := known[name]; ok {
 		return true
 	}
 	for _, suffix := range []string{"_bucket", "_count", "_sum"} {
-		if base, ok := strings.CutSuffix(name, suffix); ok && slices.Contains(histograms, base) {
+		if base, ok := strings.CutSuffix(name, suffix); ok && known[base] {
 			return true
 		}
 	}
