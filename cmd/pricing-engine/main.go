@@ -98,15 +98,18 @@ func serve(cfg *config, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	// Catch the signals before announcing the ports: whoever waits for
+	// the "serving" line may signal at once, and an uncaught SIGTERM
+	// would kill the process instead of draining it.
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	defer signal.Stop(sig)
 	if err := srv.Start(); err != nil {
 		return err
 	}
 	log.Info("serving", "api", srv.Addr().String(), "admin", srv.AdminAddr(),
 		"products", cat.Len(), "markets", mk.Len(), "inline", engine.Inline())
 
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
-	defer signal.Stop(sig)
 	select {
 	case s := <-sig:
 		log.Info("signal received, draining", "signal", s.String())
