@@ -34,8 +34,18 @@ const maxChunkSizeDigits = 16
 type Parser struct {
 	lim   Limits
 	ready bool
-	st    state
-	err   *Error
+	body  []byte // de-chunk buffer, reused across requests
+	req   Request
+
+	progress // the current request; reset by clear
+}
+
+// progress is the parser's state for the request in hand: offsets into the
+// caller's bytes and the header facts noted so far. Keeping it apart from
+// the buffers lets clear reset it with one small assignment.
+type progress struct {
+	st  state
+	err *Error
 
 	pos  int // offset of the first byte not yet consumed
 	scan int // offset up to which the current line was searched for LF
@@ -50,11 +60,8 @@ type Parser struct {
 	clSeen, teSeen, teChunked, teOther                      bool
 	connClose, connKeepAlive, expect100, expectOther        bool
 
-	remain int64  // bytes left in the current chunk
-	meta   int    // chunk extension and trailer bytes used
-	body   []byte // de-chunk buffer, reused across requests
-
-	req Request
+	remain int64 // bytes left in the current chunk
+	meta   int   // chunk extension and trailer bytes used
 }
 
 // NewParser returns a parser enforcing l (zero fields mean the default).
@@ -98,12 +105,12 @@ func (p *Parser) Reset() {
 	p.clear()
 }
 
-// clear prepares for a new request.
+// clear prepares for a new request. The request's views are not reset:
+// setViews overwrites every one of them before they are valid again.
 func (p *Parser) clear() {
-	fields, body := p.req.fields[:0], p.body[:0]
-	lim := p.lim
-	*p = Parser{lim: lim, ready: true, contentLength: -1, body: body}
-	p.req = Request{fields: fields, ContentLength: -1}
+	p.progress = progress{contentLength: -1}
+	p.req.fields = p.req.fields[:0]
+	p.body = p.body[:0]
 }
 
 // Request returns the request completed by the last successful Parse, or the
