@@ -46,7 +46,8 @@ func TestValidValue(t *testing.T) {
 }
 
 func TestFoldEqual(t *testing.T) {
-	for _, s := range []string{"host", "content-length", "100-continue", "keep-alive"} {
+	for _, s := range []string{"te", "host", "close", "expect", "chunked",
+		"keep-alive", "content-type", "100-continue", "content-length", "transfer-encoding"} {
 		for i := 0; i < 256; i++ {
 			for pos := range len(s) {
 				b := []byte(s)

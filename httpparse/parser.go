@@ -176,6 +176,21 @@ func (p *Parser) run(buf []byte) *Error {
 	for {
 		switch p.st {
 		case stateRequestLine, stateHeaders:
+			if p.scan == p.pos {
+				limit := min(len(buf), p.lim.MaxHeaderBytes)
+				if p.st == stateRequestLine {
+					p.fastRequestLine(buf, limit)
+				}
+				if p.st == stateHeaders && p.scan == p.pos {
+					if err := p.fastFields(buf, limit); err != nil {
+						return err
+					}
+				}
+				if p.st > stateHeaders {
+					continue
+				}
+			}
+			// The general path, one line at a time.
 			s, e, ok, err := p.headLine(buf)
 			if err != nil || !ok {
 				return err
@@ -526,13 +541,18 @@ func fieldLine(buf []byte, s, e int) (name, value span, err *Error) {
 	return name, span{vs, ve}, nil
 }
 
-// headerLine parses one header field line and notes the fields the parser
-// itself acts on.
+// headerLine parses one header field line and applies it.
 func (p *Parser) headerLine(buf []byte, s, e int) *Error {
 	name, value, err := fieldLine(buf, s, e)
 	if err != nil {
 		return err
 	}
+	return p.addField(buf, name, value)
+}
+
+// addField records one header field and notes the fields the parser itself
+// acts on.
+func (p *Parser) addField(buf []byte, name, value span) *Error {
 	if len(p.req.fields) >= p.lim.MaxHeaders {
 		return errHeaderTooLarge("too many header fields")
 	}
