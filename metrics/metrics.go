@@ -93,7 +93,7 @@ func New(info BuildInfo) *Set {
 		}, []string{"method", "endpoint", "code"}),
 		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "pricing_requests_in_flight",
-			Help: "Requests parsed but not yet answered.",
+			Help: "Requests handed to the lookup pool and not yet answered (waiting or running).",
 		}),
 		connsOpen: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "pricing_connections_open",
@@ -113,7 +113,7 @@ func New(info BuildInfo) *Set {
 		}, []string{"lookup", "outcome"}),
 		queueDepth: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "pricing_pool_queue_depth",
-			Help: "Requests handed to the lookup pool and not yet finished.",
+			Help: "Requests handed to the lookup pool that no worker has started yet.",
 		}),
 		busy: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "pricing_pool_workers_busy",
@@ -174,13 +174,16 @@ func (s *Set) Request(method, endpoint string, code int) prometheus.Observer {
 	return o
 }
 
-// InFlight is the gauge of requests being answered.
+// InFlight is the gauge of requests handed to the pool and not yet
+// answered; answers computed inline on an event loop never wait, and are
+// not counted.
 func (s *Set) InFlight() prometheus.Gauge { return s.inFlight }
 
 // ConnectionsOpen is the gauge of open API connections.
 func (s *Set) ConnectionsOpen() prometheus.Gauge { return s.connsOpen }
 
-// PoolQueueDepth is the gauge of requests waiting in or running on the pool.
+// PoolQueueDepth is the gauge of requests submitted to the pool that no
+// worker has started yet (InFlight minus the running ones).
 func (s *Set) PoolQueueDepth() prometheus.Gauge { return s.queueDepth }
 
 // PoolBusy is the gauge of busy pool workers.

@@ -410,6 +410,10 @@ func TestBounds(t *testing.T) {
 		if v := metricValue(t, ts, "pricing_requests_in_flight"); v != 4 {
 			t.Errorf("in flight = %v, want the pipeline bound 4", v)
 		}
+		// All four are running (each has reached the catalog): none waits.
+		if v := metricValue(t, ts, "pricing_pool_queue_depth"); v != 0 {
+			t.Errorf("queue depth = %v, want 0 with every job started", v)
+		}
 		cat.open()
 		for i, r := range exchange(t, c, br, "", n) {
 			if body := bodyOf(t, r); r.StatusCode != 200 || !strings.Contains(body, fmt.Sprintf(`"product_id":"P-%d"`, i)) {

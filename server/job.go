@@ -46,6 +46,8 @@ func asPricingError(err error) (*pricing.Error, bool) {
 // done and wakes the connection's loop, which writes the reply in order.
 func (j *job) execute() {
 	s := j.srv
+	// Waiting ends here: the job was submitted and a worker now runs it.
+	s.metrics.PoolQueueDepth().Dec()
 	defer func() {
 		if r := recover(); r != nil {
 			s.log.Error("panic while serving a request; closing its connection",
@@ -57,7 +59,6 @@ func (j *job) execute() {
 			j.bb.B = appendReply(j.bb.B[:0], &j.rep, s.date.get(), appendDetailBody(nil, "internal server error"))
 		}
 		s.metrics.Request(j.method, j.kind.endpoint(), j.rep.status).Observe(time.Since(j.start).Seconds())
-		s.metrics.PoolQueueDepth().Dec()
 		s.metrics.InFlight().Dec()
 		gc := j.gc
 		j.done.Store(true)
