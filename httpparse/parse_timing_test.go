@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 )
 
 // serviceRequest is the service's typical request: POST /api/v1/price with
@@ -97,6 +98,54 @@ func BenchmarkParse(b *testing.B) {
 func BenchmarkReadRequest(b *testing.B) {
 	b.Run("service", func(b *testing.B) { benchReadRequest(b, serviceRequest) })
 	b.Run("browser", func(b *testing.B) { benchReadRequest(b, browserRequest) })
+}
+
+// BenchmarkVersusReadRequest times Parse and http.ReadRequest on the same
+// bytes in alternating blocks of 256 requests, so that both meet the same
+// machine (a shared VM changes speed between, and within, benchmark runs),
+// and reports each one's time per request and the ratio.
+func BenchmarkVersusReadRequest(b *testing.B) {
+	for _, tc := range []struct{ name, in string }{
+		{"service", serviceRequest},
+		{"browser", browserRequest},
+	} {
+		b.Run(tc.name, func(b *testing.B) {
+			data := []byte(tc.in)
+			var p Parser
+			rd := bytes.NewReader(data)
+			br := bufio.NewReader(rd)
+			const block = 256
+			var parse, std time.Duration
+			b.ReportAllocs()
+			b.ResetTimer()
+			for done := 0; done < b.N; done += block {
+				t0 := time.Now()
+				for range block {
+					if _, err := p.Parse(data); err != nil {
+						b.Fatal(err)
+					}
+				}
+				t1 := time.Now()
+				for range block {
+					rd.Reset(data)
+					br.Reset(rd)
+					req, err := http.ReadRequest(br)
+					if err != nil {
+						b.Fatal(err)
+					}
+					if _, err := io.Copy(io.Discard, req.Body); err != nil {
+						b.Fatal(err)
+					}
+				}
+				parse += t1.Sub(t0)
+				std += time.Since(t1)
+			}
+			reqs := float64((b.N + block - 1) / block * block)
+			b.ReportMetric(float64(parse.Nanoseconds())/reqs, "parse-ns/req")
+			b.ReportMetric(float64(std.Nanoseconds())/reqs, "readrequest-ns/req")
+			b.ReportMetric(float64(std)/float64(parse), "x-faster")
+		})
+	}
 }
 
 // BenchmarkByteByByte feeds a request one byte more per Parse call. With
