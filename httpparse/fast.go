@@ -2,6 +2,7 @@ package httpparse
 
 import (
 	"encoding/binary"
+	"math/bits"
 	"net/http"
 )
 
@@ -108,8 +109,15 @@ func (p *Parser) fastFields(buf []byte, limit int) *Error {
 		}
 		vs := i
 		// The value runs to the first byte outside classValue, which must
-		// be the CR of CRLF. Eight bytes at a time while none is a control.
-		for i+8 <= len(head) && controls(binary.LittleEndian.Uint64(head[i:])) == 0 {
+		// be the CR of CRLF. Eight bytes at a time: the lowest byte that
+		// controls flags is the first control byte (see controls); only an
+		// HTAB there, which a value may hold, sends the rest of the line
+		// to the byte-wise loop.
+		for i+8 <= len(head) {
+			if m := controls(binary.LittleEndian.Uint64(head[i:])); m != 0 {
+				i += bits.TrailingZeros64(m) >> 3
+				break
+			}
 			i += 8
 		}
 		for i < len(head) && isValue(head[i]) {
@@ -133,8 +141,10 @@ func (p *Parser) fastFields(buf []byte, limit int) *Error {
 }
 
 // controls is non-zero iff any of the eight bytes in x is below 0x20 or
-// equal to 0x7f: (x - 0x20..) & ^x & 0x80.. is non-zero iff some byte is
-// below 0x20; the same on x ^ 0x7f.. finds bytes equal to 0x7f.
+// equal to 0x7f, and its lowest set bit is the high bit of the first such
+// byte (little-endian): (x - 0x20..) & ^x & 0x80.. flags bytes below 0x20,
+// the same on x ^ 0x7f.. flags bytes equal to 0x7f. A borrow can flag a
+// byte wrongly, but only one above a byte rightly flagged.
 func controls(x uint64) uint64 {
 	d := x ^ swarDel
 	return (x-swarSpace)&^x&swarHighs | (d-swarOnes)&^d&swarHighs

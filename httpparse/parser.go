@@ -667,6 +667,15 @@ func (p *Parser) transferCodings(v []byte) *Error {
 // connectionOptions notes the close and keep-alive options of one
 // Connection field (RFC 9110 §7.6.1, RFC 9112 §9.3).
 func (p *Parser) connectionOptions(v []byte) {
+	// The common single option first.
+	switch {
+	case foldEqual(v, "keep-alive"):
+		p.connKeepAlive = true
+		return
+	case foldEqual(v, "close"):
+		p.connClose = true
+		return
+	}
 	for len(v) > 0 {
 		var elem []byte
 		elem, v = nextListElem(v)
