@@ -1,5 +1,7 @@
 package httpparse
 
+import "encoding/binary"
+
 // Byte classes used by the parser. Each entry of charClass is a bit set of
 // the classes below; the table is a constant string so that it cannot be
 // modified at run time. classes_test.go checks every entry against the
@@ -92,6 +94,16 @@ func foldEqual(b []byte, s string) bool {
 		}
 	}
 	return true
+}
+
+// fold8 is foldEqual for the first eight bytes of b and of s, one word at
+// a time. It is inlined, and for a constant s the word of s is a constant:
+// the header names the parser acts on are matched with two or three of
+// these (overlapping) instead of a loop over their bytes.
+func fold8(b []byte, s string) bool {
+	return binary.LittleEndian.Uint64(b)|swarSpace ==
+		uint64(s[0])|uint64(s[1])<<8|uint64(s[2])<<16|uint64(s[3])<<24|
+			uint64(s[4])<<32|uint64(s[5])<<40|uint64(s[6])<<48|uint64(s[7])<<56
 }
 
 // trimOWS removes optional whitespace (SP and HTAB, RFC 9110 §5.6.3) from both

@@ -45,6 +45,23 @@ func TestValidValue(t *testing.T) {
 	}
 }
 
+func TestFold8(t *testing.T) {
+	for _, s := range []string{"connecti", "content-", "-encodin", "t-length"} {
+		for i := 0; i < 256; i++ {
+			for pos := range len(s) {
+				b := []byte(s)
+				b[pos] = byte(i)
+				if !isToken(byte(i)) {
+					continue // fold8 is only called on header names
+				}
+				if got, want := fold8(b, s), equalFold(b, s); got != want {
+					t.Fatalf("%q: fold8 %v, equalFold %v", b, got, want)
+				}
+			}
+		}
+	}
+}
+
 func TestFoldEqual(t *testing.T) {
 	for _, s := range []string{"te", "host", "close", "expect", "chunked",
 		"keep-alive", "content-type", "100-continue", "content-length", "transfer-encoding"} {

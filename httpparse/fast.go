@@ -22,24 +22,21 @@ import (
 // lying complete in buf[p.pos:limit], and reports whether it did.
 func (p *Parser) fastRequestLine(buf []byte, limit int) bool {
 	pos := p.pos
-	i := pos
-	for i < limit && isToken(buf[i]) {
-		i++
+	line := buf[pos:limit] // indices below are relative to pos
+	m := 0
+	for m < len(line) && isToken(line[m]) {
+		m++
 	}
-	if i == pos || i+1 >= limit || buf[i] != ' ' || buf[i+1] != '/' {
-		p.scan = i
+	if m == 0 || m+1 >= len(line) || line[m] != ' ' || line[m+1] != '/' ||
+		string(line[:m]) == http.MethodConnect {
+		p.scan = pos + m
 		return false
 	}
-	me := i
-	if me-pos == len(http.MethodConnect) && string(buf[pos:me]) == http.MethodConnect {
-		p.scan = i
-		return false
-	}
-	ts := me + 1
+	ts := m + 1
 	q := -1
-	i = ts
-	for i < limit {
-		c := buf[i]
+	i := ts
+	for i < len(line) {
+		c := line[i]
 		if isTarget(c) {
 			if c == '?' && q < 0 {
 				q = i
@@ -47,34 +44,34 @@ func (p *Parser) fastRequestLine(buf []byte, limit int) bool {
 			i++
 			continue
 		}
-		if c == '%' && i+2 < limit && isHex(buf[i+1]) && isHex(buf[i+2]) {
+		if c == '%' && i+2 < len(line) && isHex(line[i+1]) && isHex(line[i+2]) {
 			i += 3
 			continue
 		}
 		break
 	}
 	te := i
-	// "HTTP/1.x\r\n" follows the space after the target.
-	if te-ts > p.lim.MaxTargetBytes || te+11 > limit || buf[te] != ' ' {
-		p.scan = te
+	// " HTTP/1.x\r\n" follows the target.
+	if te-ts > p.lim.MaxTargetBytes || te+11 > len(line) {
+		p.scan = pos + te
 		return false
 	}
-	v := buf[te+1 : te+11]
-	if string(v[:7]) != "HTTP/1." || (v[7] != '0' && v[7] != '1') || v[8] != '\r' || v[9] != '\n' {
-		p.scan = te
+	v := line[te : te+11]
+	if string(v[:8]) != " HTTP/1." || (v[8] != '0' && v[8] != '1') || v[9] != '\r' || v[10] != '\n' {
+		p.scan = pos + te
 		return false
 	}
-	p.method = span{pos, me}
-	p.target = span{ts, te}
+	p.method = span{pos, pos + m}
+	p.target = span{pos + ts, pos + te}
 	if q < 0 {
-		p.path = span{ts, te}
-		p.query = span{te, te}
+		p.path = p.target
+		p.query = span{pos + te, pos + te}
 	} else {
-		p.path = span{ts, q}
-		p.query = span{q + 1, te}
+		p.path = span{pos + ts, pos + q}
+		p.query = span{pos + q + 1, pos + te}
 	}
-	p.minor = int(v[7] - '0')
-	p.pos = te + 11
+	p.minor = int(v[8] - '0')
+	p.pos = pos + te + 11
 	p.scan = p.pos
 	p.st = stateHeaders
 	return true
@@ -85,26 +82,26 @@ func (p *Parser) fastRequestLine(buf []byte, limit int) bool {
 // the first error of applying a field or of endHead; it returns nil
 // both when the head is done and when a line is left to the general path.
 func (p *Parser) fastFields(buf []byte, limit int) *Error {
-	head := buf[:limit]
 	for p.st == stateHeaders {
 		pos := p.pos
-		if pos+1 < len(head) && head[pos] == '\r' && head[pos+1] == '\n' {
+		line := buf[pos:limit] // indices below are relative to pos
+		if len(line) >= 2 && line[0] == '\r' && line[1] == '\n' {
 			p.pos += 2
 			p.scan = p.pos
 			return p.endHead(buf)
 		}
 		// field-name = token, then ":" with no whitespace before it.
-		i := pos
-		for i < len(head) && isToken(head[i]) {
+		i := 0
+		for i < len(line) && isToken(line[i]) {
 			i++
 		}
-		if i == pos || i == len(head) || head[i] != ':' {
-			p.scan = i
+		if i == 0 || i == len(line) || line[i] != ':' {
+			p.scan = pos + i
 			return nil
 		}
-		name := span{pos, i}
+		name := span{pos, pos + i}
 		i++
-		for i < len(head) && (head[i] == ' ' || head[i] == '\t') {
+		for i < len(line) && (line[i] == ' ' || line[i] == '\t') {
 			i++
 		}
 		vs := i
@@ -113,27 +110,27 @@ func (p *Parser) fastFields(buf []byte, limit int) *Error {
 		// controls flags is the first control byte (see controls); only an
 		// HTAB there, which a value may hold, sends the rest of the line
 		// to the byte-wise loop.
-		for i+8 <= len(head) {
-			if m := controls(binary.LittleEndian.Uint64(head[i:])); m != 0 {
+		for i+8 <= len(line) {
+			if m := controls(binary.LittleEndian.Uint64(line[i:])); m != 0 {
 				i += bits.TrailingZeros64(m) >> 3
 				break
 			}
 			i += 8
 		}
-		for i < len(head) && isValue(head[i]) {
+		for i < len(line) && isValue(line[i]) {
 			i++
 		}
-		if i+1 >= len(head) || head[i] != '\r' || head[i+1] != '\n' {
-			p.scan = i
+		if i+1 >= len(line) || line[i] != '\r' || line[i+1] != '\n' {
+			p.scan = pos + i
 			return nil
 		}
 		ve := i
-		for ve > vs && (head[ve-1] == ' ' || head[ve-1] == '\t') {
+		for ve > vs && (line[ve-1] == ' ' || line[ve-1] == '\t') {
 			ve--
 		}
-		p.pos = i + 2
+		p.pos = pos + i + 2
 		p.scan = p.pos
-		if err := p.addField(buf, name, span{vs, ve}); err != nil {
+		if err := p.addField(buf, name, span{pos + vs, pos + ve}); err != nil {
 			return err
 		}
 	}

@@ -558,6 +558,7 @@ func (p *Parser) addField(buf []byte, name, value span) *Error {
 	}
 	p.req.fields = append(p.req.fields, field{name, value})
 	n, v := buf[name.s:name.e], buf[value.s:value.e]
+	// Names of 8 bytes or more are compared as overlapping words (fold8).
 	switch len(n) {
 	case 4:
 		if foldEqual(n, "host") {
@@ -579,22 +580,22 @@ func (p *Parser) addField(buf []byte, name, value span) *Error {
 			}
 		}
 	case 10:
-		if foldEqual(n, "connection") {
+		if fold8(n, "connecti") && fold8(n[2:], "nnection") {
 			if p.connection.e == 0 {
 				p.connection = value
 			}
 			p.connectionOptions(v)
 		}
 	case 12:
-		if foldEqual(n, "content-type") && p.contentType.e == 0 {
+		if fold8(n, "content-") && fold8(n[4:], "ent-type") && p.contentType.e == 0 {
 			p.contentType = value
 		}
 	case 14:
-		if foldEqual(n, "content-length") {
+		if fold8(n, "content-") && fold8(n[6:], "t-length") {
 			return p.contentLengthField(v)
 		}
 	case 17:
-		if foldEqual(n, "transfer-encoding") {
+		if fold8(n, "transfer") && fold8(n[8:], "-encodin") && fold8(n[9:], "encoding") {
 			if !p.teSeen {
 				p.transferEncoding = value
 			}
