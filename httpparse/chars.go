@@ -120,24 +120,18 @@ func trimOWS(b []byte) []byte {
 
 // SWAR constants: one byte repeated over a 64-bit word.
 const (
-	swarOnes  = 0x0101010101010101
-	swarHighs = 0x8080808080808080
-	swarSpace = 0x2020202020202020
-	swarDel   = 0x7f7f7f7f7f7f7f7f
+	swarOnes   = 0x0101010101010101
+	swarHighs  = 0x8080808080808080
+	swarLowCtl = 0x6060606060606060
+	swarSpace  = 0x2020202020202020
 )
 
 // validValue reports whether every byte of v is allowed in a field value
-// (classValue). Eight bytes at a time it looks for a byte below 0x20 or equal
-// to 0x7f; only a word holding one (possibly an allowed HTAB) is re-checked
-// byte by byte.
+// (classValue). Eight bytes at a time it looks for a control byte; only a
+// word holding one (possibly an allowed HTAB) is re-checked byte by byte.
 func validValue(v []byte) bool {
 	for len(v) >= 8 {
-		x := uint64(v[0]) | uint64(v[1])<<8 | uint64(v[2])<<16 | uint64(v[3])<<24 |
-			uint64(v[4])<<32 | uint64(v[5])<<40 | uint64(v[6])<<48 | uint64(v[7])<<56
-		// (x - 0x20..) & ^x & 0x80.. is non-zero iff some byte < 0x20;
-		// the same on x ^ 0x7f.. finds bytes equal to 0x7f.
-		d := x ^ swarDel
-		if (x-swarSpace)&^x&swarHighs|(d-swarOnes)&^d&swarHighs != 0 {
+		if controls(binary.LittleEndian.Uint64(v)) != 0 {
 			for _, c := range v[:8] {
 				if !isValue(c) {
 					return false

@@ -1,6 +1,8 @@
 package httpparse
 
 import (
+	"bytes"
+	"encoding/binary"
 	"strings"
 	"testing"
 )
@@ -59,6 +61,36 @@ func TestFold8(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+// TestControls checks controls against the byte classes: for every byte
+// value at every position of a word of allowed bytes, exactly that byte's
+// high bit is flagged iff it is a control (not classValue, or HTAB).
+func TestControls(t *testing.T) {
+	for i := 0; i < 256; i++ {
+		c := byte(i)
+		isCtl := c < 0x20 || c == 0x7f
+		if isCtl != (!isValue(c) || c == '\t') {
+			t.Fatalf("byte %#x: classValue disagrees with the control range", c)
+		}
+		for pos := range 8 {
+			for _, fill := range []byte{'a', ' ', 0x80, 0xff, '~'} {
+				w := bytes.Repeat([]byte{fill}, 8)
+				w[pos] = c
+				var want uint64
+				if isCtl {
+					want = 0x80 << (8 * pos)
+				}
+				if got := controls(binary.LittleEndian.Uint64(w)); got != want {
+					t.Fatalf("byte %#x at %d among %#x: %#x, want %#x", c, pos, fill, got, want)
+				}
+			}
+		}
+	}
+	// Several controls in one word are all flagged (no borrow or carry).
+	if got := controls(binary.LittleEndian.Uint64([]byte{0, 0x1f, 0x7f, 0x20, 0x80, '\t', '\r', '\n'})); got != 0x8080800000808080 {
+		t.Fatalf("mixed word: %#x", got)
 	}
 }
 

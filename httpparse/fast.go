@@ -102,19 +102,25 @@ func (p *Parser) fastFields(buf []byte, limit int) *Error {
 			i++
 		}
 		vs := i
-		// The value runs to the first byte outside classValue, which must
-		// be the CR of CRLF. Eight bytes at a time: the lowest byte that
-		// controls flags is the first control byte (see controls); only an
-		// HTAB there, which a value may hold, sends the rest of the line
-		// to the byte-wise loop.
-		for i+8 <= len(line) {
-			if m := controls(binary.LittleEndian.Uint64(line[i:])); m != 0 {
-				i += bits.TrailingZeros64(m) >> 3
+		// The value runs to the first control byte other than HTAB, which
+		// must be the CR of CRLF: every other byte is SP, VCHAR or
+		// obs-text (classValue). Eight bytes at a time.
+		for {
+			if i+8 > len(line) {
+				for i < len(line) && isValue(line[i]) {
+					i++
+				}
 				break
 			}
-			i += 8
-		}
-		for i < len(line) && isValue(line[i]) {
+			m := controls(binary.LittleEndian.Uint64(line[i:]))
+			if m == 0 {
+				i += 8
+				continue
+			}
+			i += bits.TrailingZeros64(m) >> 3
+			if line[i] != '\t' {
+				break
+			}
 			i++
 		}
 		if i+1 >= len(line) || line[i] != '\r' || line[i+1] != '\n' {
@@ -134,14 +140,14 @@ func (p *Parser) fastFields(buf []byte, limit int) *Error {
 	return nil
 }
 
-// controls is non-zero iff any of the eight bytes in x is below 0x20 or
-// equal to 0x7f, and its lowest set bit is the high bit of the first such
-// byte (little-endian): (x - 0x20..) & ^x & 0x80.. flags bytes below 0x20,
-// the same on x ^ 0x7f.. flags bytes equal to 0x7f. A borrow can flag a
-// byte wrongly, but only one above a byte rightly flagged.
+// controls flags the bytes of x (little-endian) that are below 0x20 or
+// equal to 0x7f, exactly, by setting their high bit: with y the low seven
+// bits of each byte, y + 0x60 reaches bit 7 iff y >= 0x20 and y + 0x01
+// iff y == 0x7f, and no byte carries into the next; bytes with their own
+// high bit set (obs-text) are never flagged.
 func controls(x uint64) uint64 {
-	d := x ^ swarDel
-	return (x-swarSpace)&^x&swarHighs | (d-swarOnes)&^d&swarHighs
+	y := x &^ swarHighs
+	return (^(y+swarLowCtl) | (y + swarOnes)) &^ x & swarHighs
 }
 
 // tokenRun returns the length of the run of tchar at the start of b. It
