@@ -47,23 +47,6 @@ func TestValidValue(t *testing.T) {
 	}
 }
 
-func TestFold8(t *testing.T) {
-	for _, s := range []string{"connecti", "content-", "-encodin", "t-length"} {
-		for i := 0; i < 256; i++ {
-			for pos := range len(s) {
-				b := []byte(s)
-				b[pos] = byte(i)
-				if !isToken(byte(i)) {
-					continue // fold8 is only called on header names
-				}
-				if got, want := fold8(b, s), equalFold(b, s); got != want {
-					t.Fatalf("%q: fold8 %v, equalFold %v", b, got, want)
-				}
-			}
-		}
-	}
-}
-
 // TestControls checks controls against the byte classes: for every byte
 // value at every position of a word of allowed bytes, exactly that byte's
 // high bit is flagged iff it is a control (not classValue, or HTAB).
@@ -94,18 +77,34 @@ func TestControls(t *testing.T) {
 	}
 }
 
+// TestFoldEqual checks the fast case-insensitive matchers against
+// equalFold, with every allowed byte at every position of each constant
+// they are used with.
 func TestFoldEqual(t *testing.T) {
-	for _, s := range []string{"te", "host", "close", "expect", "chunked",
-		"keep-alive", "content-type", "100-continue", "content-length", "transfer-encoding"} {
-		for i := 0; i < 256; i++ {
-			for pos := range len(s) {
-				b := []byte(s)
-				b[pos] = byte(i)
-				if !isValue(byte(i)) {
-					continue // foldEqual is only called on checked bytes
+	for _, tc := range []struct {
+		name    string
+		fold    func([]byte, string) bool
+		allowed func(byte) bool
+		consts  []string
+	}{
+		// foldEqual is called on checked names and values.
+		{"foldEqual", foldEqual, isValue, []string{"te", "host", "close", "expect", "chunked",
+			"keep-alive", "content-type", "100-continue", "content-length", "transfer-encoding"}},
+		// fold8 is called on header names only.
+		{"fold8", fold8, isToken, []string{"connecti", "nnection", "content-", "ent-type",
+			"t-length", "transfer", "-encodin", "encoding"}},
+	} {
+		for _, s := range tc.consts {
+			for i := 0; i < 256; i++ {
+				if !tc.allowed(byte(i)) {
+					continue
 				}
-				if got, want := foldEqual(b, s), equalFold(b, s); got != want {
-					t.Fatalf("%q: foldEqual %v, equalFold %v", b, got, want)
+				for pos := range len(s) {
+					b := []byte(s)
+					b[pos] = byte(i)
+					if got, want := tc.fold(b, s), equalFold(b, s); got != want {
+						t.Fatalf("%s(%q, %q) = %v, equalFold %v", tc.name, b, s, got, want)
+					}
 				}
 			}
 		}

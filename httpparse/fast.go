@@ -147,7 +147,7 @@ func (p *Parser) fastFields(buf []byte, limit int) *Error {
 // high bit set (obs-text) are never flagged.
 func controls(x uint64) uint64 {
 	y := x &^ swarHighs
-	return (^(y+swarLowCtl) | (y + swarOnes)) &^ x & swarHighs
+	return (^(y + swarLowCtl) | (y + swarOnes)) &^ x & swarHighs
 }
 
 // tokenRun returns the length of the run of tchar at the start of b. It
