@@ -126,6 +126,16 @@ const (
 	swarSpace  = 0x2020202020202020
 )
 
+// controls flags the bytes of x (little-endian) that are below 0x20 or
+// equal to 0x7f, exactly, by setting their high bit: with y the low seven
+// bits of each byte, y + 0x60 reaches bit 7 iff y >= 0x20 and y + 0x01
+// iff y == 0x7f, and no byte carries into the next; bytes with their own
+// high bit set (obs-text) are never flagged.
+func controls(x uint64) uint64 {
+	y := x &^ swarHighs
+	return (^(y + swarLowCtl) | (y + swarOnes)) &^ x & swarHighs
+}
+
 // validValue reports whether every byte of v is allowed in a field value
 // (classValue). Eight bytes at a time it looks for a control byte; only a
 // word holding one (possibly an allowed HTAB) is re-checked byte by byte.

@@ -17,7 +17,7 @@ import (
 
 // fastRequestLine parses a request line of the common shape
 //
-//	token SP "/" *( tchar-of-target / pct-encoded ) SP "HTTP/1." ( "0" / "1" ) CRLF
+//	token SP "/" *( pchar / "/" / "?" ) SP "HTTP/1." ( "0" / "1" ) CRLF
 //
 // lying complete in buf[p.pos:limit], and reports whether it did.
 func (p *Parser) fastRequestLine(buf []byte, limit int) bool {
@@ -138,16 +138,6 @@ func (p *Parser) fastFields(buf []byte, limit int) *Error {
 		}
 	}
 	return nil
-}
-
-// controls flags the bytes of x (little-endian) that are below 0x20 or
-// equal to 0x7f, exactly, by setting their high bit: with y the low seven
-// bits of each byte, y + 0x60 reaches bit 7 iff y >= 0x20 and y + 0x01
-// iff y == 0x7f, and no byte carries into the next; bytes with their own
-// high bit set (obs-text) are never flagged.
-func controls(x uint64) uint64 {
-	y := x &^ swarHighs
-	return (^(y + swarLowCtl) | (y + swarOnes)) &^ x & swarHighs
 }
 
 // tokenRun returns the length of the run of tchar at the start of b. It
