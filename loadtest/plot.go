@@ -4,19 +4,18 @@ import (
 	"fmt"
 	"image/color"
 	"math"
-	"os"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
-	"gonum.org/v1/plot/vg/draw"
-	"gonum.org/v1/plot/vg/vgimg"
+
+	"github.com/pricing-engine/pricing-engine/internal/pngplot"
 )
 
 // Plot geometry.
 const (
-	plotWidth  = 10 * vg.Inch
-	plotHeight = 11 * vg.Inch
+	plotWidth     = 10 * vg.Inch
+	plotRowHeight = 11 * vg.Inch / 3
 	// plotDecades is how many nines the percentile plot reaches (99.999%).
 	plotDecades = 5
 )
@@ -41,27 +40,7 @@ func WritePlot(res *Result, path string) error {
 	if err != nil {
 		return err
 	}
-	img := vgimg.New(plotWidth, plotHeight)
-	dc := draw.New(img)
-	tiles := draw.Tiles{Rows: 3, Cols: 1, PadX: vg.Millimeter * 4, PadY: vg.Millimeter * 6,
-		PadTop: vg.Millimeter * 3, PadBottom: vg.Millimeter * 3, PadLeft: vg.Millimeter * 3, PadRight: vg.Millimeter * 5}
-	plots := [][]*plot.Plot{{overTime}, {rate}, {dist}}
-	canvases := plot.Align(plots, tiles, dc)
-	for i := range plots {
-		plots[i][0].Draw(canvases[i][0])
-	}
-	f, err := os.Create(path)
-	if err != nil {
-		return fmt.Errorf("cannot create plot: %w", err)
-	}
-	if _, err := (vgimg.PngCanvas{Canvas: img}).WriteTo(f); err != nil {
-		_ = f.Close()
-		return fmt.Errorf("cannot write plot %s: %w", path, err)
-	}
-	if err := f.Close(); err != nil {
-		return fmt.Errorf("cannot write plot %s: %w", path, err)
-	}
-	return nil
+	return pngplot.WriteColumn(path, plotWidth, plotRowHeight, overTime, rate, dist)
 }
 
 // Line colours.

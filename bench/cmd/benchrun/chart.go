@@ -3,13 +3,12 @@ package main
 import (
 	"fmt"
 	"image/color"
-	"os"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/vg"
-	"gonum.org/v1/plot/vg/draw"
-	"gonum.org/v1/plot/vg/vgimg"
+
+	"github.com/pricing-engine/pricing-engine/internal/pngplot"
 )
 
 // Colours of the servers, in allServers order.
@@ -35,7 +34,7 @@ func writeChart(r *Report, path string) error {
 			thr = append(thr, sc.key)
 		}
 	}
-	var rows [][]*plot.Plot
+	var plots []*plot.Plot
 	if len(thr) > 0 {
 		p, err := r.bars(thr, "Throughput, in memory: median req/s relative to the raw gnet limit (higher is better)", "x limit",
 			func(s Summary) float64 {
@@ -53,7 +52,7 @@ func writeChart(r *Report, path string) error {
 		}
 		l.Dashes = []vg.Length{vg.Points(6), vg.Points(3)}
 		p.Add(l)
-		rows = append(rows, []*plot.Plot{p})
+		plots = append(plots, p)
 	}
 	if len(seed) > 0 {
 		p, err := r.bars(seed, fmt.Sprintf("Seed profile: P95 latency (ms; lower is better; floor %.0f ms dashed, 2x floor dotted)", ioFloorMs), "P95 ms",
@@ -70,7 +69,7 @@ func writeChart(r *Report, path string) error {
 			l.Dashes = [][]vg.Length{{vg.Points(6), vg.Points(3)}, {vg.Points(1), vg.Points(3)}}[i]
 			p.Add(l)
 		}
-		rows = append(rows, []*plot.Plot{p})
+		plots = append(plots, p)
 	}
 	if len(idle) > 0 {
 		p, err := r.bars(idle, "Idle keep-alive connections: server RSS per connection (KiB; lower is better; target 4 KiB dashed)", "KiB",
@@ -84,29 +83,12 @@ func writeChart(r *Report, path string) error {
 		}
 		l.Dashes = []vg.Length{vg.Points(6), vg.Points(3)}
 		p.Add(l)
-		rows = append(rows, []*plot.Plot{p})
+		plots = append(plots, p)
 	}
-	if len(rows) == 0 {
+	if len(plots) == 0 {
 		return nil
 	}
-	const width = 11 * vg.Inch
-	img := vgimg.New(width, vg.Length(len(rows))*3.6*vg.Inch)
-	dc := draw.New(img)
-	tiles := draw.Tiles{Rows: len(rows), Cols: 1, PadX: vg.Millimeter * 4, PadY: vg.Millimeter * 8,
-		PadTop: vg.Millimeter * 4, PadBottom: vg.Millimeter * 3, PadLeft: vg.Millimeter * 3, PadRight: vg.Millimeter * 5}
-	canvases := plot.Align(rows, tiles, dc)
-	for i := range rows {
-		rows[i][0].Draw(canvases[i][0])
-	}
-	f, err := os.Create(path)
-	if err != nil {
-		return fmt.Errorf("cannot create chart: %w", err)
-	}
-	if _, err := (vgimg.PngCanvas{Canvas: img}).WriteTo(f); err != nil {
-		f.Close()
-		return fmt.Errorf("cannot write chart %s: %w", path, err)
-	}
-	return f.Close()
+	return pngplot.WriteColumn(path, 11*vg.Inch, 3.6*vg.Inch, plots...)
 }
 
 // bars draws one group of bars per scenario, one bar per server.
