@@ -68,9 +68,22 @@ type Decoder struct {
 // module: raw control characters inside strings and unknown escapes are
 // accepted rather than refused with 400.
 //
+// The body every client sends (the three fields, plain strings, a literal
+// boolean) is decoded by a scanner that builds no tree; any other body,
+// and every error, goes through the full parse above with the same result.
+//
 // Decode does not retain body. It does not allocate on success once r's
 // buffers have grown.
 func (d *Decoder) Decode(body []byte, r *Request) error {
+	if decodeFast(body, r) {
+		return nil
+	}
+	return d.decodeTree(body, r)
+}
+
+// decodeTree is Decode through a parsed JSON tree: every body that
+// decodeFast does not take, and every error.
+func (d *Decoder) decodeTree(body []byte, r *Request) error {
 	v, err := d.p.ParseBytes(body)
 	if err != nil {
 		return newDetailError(StatusBadRequest, "invalid JSON: "+trimParseError(err.Error()), nil)

@@ -1,6 +1,7 @@
 package pricing
 
 import (
+	"bytes"
 	"errors"
 	"strings"
 	"testing"
@@ -183,4 +184,68 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("error body is not valid JSON: %s", pe.AppendJSON(nil))
 		}
 	})
+}
+
+// FuzzDecodeFast holds the fast path to the full one: whatever decodeFast
+// accepts, the JSON tree path accepts too, with the same fields.
+func FuzzDecodeFast(f *testing.F) {
+	for _, s := range []string{
+		`{"product_id":"P-123","user_location":"NY","is_prime_member":true}`,
+		` {"user_location" : "LA",` + "\n\t" + `"product_id":"P-1"} `,
+		`{"product_id":"P-1","user_location":"NY","is_prime_member":false,"product_id":"P-2"}`,
+		`{"product_id":"P-\u00e9","user_location":"NY"}`,
+		`{"product_id":"P-1","user_location":"NY","is_prime_member":truex}`,
+		`{"product_id":"","user_location":"NY"}`,
+		`{"product_id":"P-1","user_location":"NY"}}`,
+		"{\"product_id\":\"P-\x011\",\"user_location\":\"NY\"}",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		var fast Request
+		if !decodeFast(body, &fast) {
+			return
+		}
+		var d Decoder
+		var full Request
+		if err := d.decodeTree(body, &full); err != nil {
+			t.Fatalf("fast path accepted %q, full path: %v", body, err)
+		}
+		if !bytes.Equal(fast.ProductID, full.ProductID) || !bytes.Equal(fast.Location, full.Location) || fast.Member != full.Member {
+			t.Fatalf("%q: fast %q %q %v, full %q %q %v", body,
+				fast.ProductID, fast.Location, fast.Member, full.ProductID, full.Location, full.Member)
+		}
+	})
+}
+
+// TestDecodeFastTakes pins which bodies take the fast path: the common
+// shapes do, and everything needing the full parser (escapes, duplicates,
+// unknown fields, lax booleans, errors) does not.
+func TestDecodeFastTakes(t *testing.T) {
+	for _, tt := range []struct {
+		body string
+		fast bool
+	}{
+		{`{"product_id":"P-123","user_location":"NY","is_prime_member":true}`, true},
+		{` { "user_location" : "MIA" , "product_id" : "P-9" } ` + "\r\n", true},
+		{`{"product_id":"P-1","user_location":"NY","is_prime_member":false}`, true},
+		{`{"product_id":"` + strings.Repeat("a", 64) + `","user_location":"x"}`, true},
+		{`{"product_id":"` + strings.Repeat("a", 65) + `","user_location":"x"}`, false},
+		{`{"product_id":"","user_location":"x"}`, false},
+		{`{"product_id":"P-\u00e9","user_location":"NY"}`, false},
+		{`{"product_id":"first","product_id":"last","user_location":"NY"}`, false},
+		{`{"product_id":"P-1","user_location":"NY","extra":1}`, false},
+		{`{"product_id":"P-1","user_location":"NY","is_prime_member":"yes"}`, false},
+		{`{"product_id":"P-1","user_location":"NY","is_prime_member":1}`, false},
+		{`{"product_id":"P-1"}`, false},
+		{`{"product_id":"P-1","user_location":"NY",}`, false},
+		{`{"product_id":"P-1","user_location":"NY"} x`, false},
+		{`{}`, false},
+		{``, false},
+	} {
+		var r Request
+		if got := decodeFast([]byte(tt.body), &r); got != tt.fast {
+			t.Errorf("decodeFast(%q) = %v, want %v", tt.body, got, tt.fast)
+		}
+	}
 }
