@@ -46,6 +46,8 @@ type loop struct {
 	req   pricing.Request
 	quote pricing.Quote
 	obs   map[obsKey]prometheus.Observer
+	last  obsKey              // labels of the last observer handed out
+	lastO prometheus.Observer // and that observer
 	conns []*conn
 	dead  []*conn // scratch for scan
 	now   time.Time
@@ -68,14 +70,21 @@ func (s *Server) loopFor(el gnet.EventLoop) *loop {
 	return v.(*loop)
 }
 
-// observer returns the cached duration observer for the labels.
+// observer returns the cached duration observer for the labels. Runs of
+// requests with the same labels (the common case: one route, one status)
+// skip the map: hashing two strings per request cost more than the rest of
+// the bookkeeping.
 func (lp *loop) observer(method, endpoint string, status int) prometheus.Observer {
 	k := obsKey{method, endpoint, status}
+	if lp.lastO != nil && k == lp.last {
+		return lp.lastO
+	}
 	o, ok := lp.obs[k]
 	if !ok {
 		o = lp.srv.metrics.Request(method, endpoint, status)
 		lp.obs[k] = o
 	}
+	lp.last, lp.lastO = k, o
 	return o
 }
 
