@@ -36,13 +36,8 @@ func writeChart(r *Report, path string) error {
 	}
 	var plots []*plot.Plot
 	if len(thr) > 0 {
-		p, err := r.bars(thr, "Throughput, in memory: median req/s relative to the raw gnet limit (higher is better)", "x limit",
-			func(s Summary) float64 {
-				if l, ok := r.get(s.Scenario, "gnetraw"); ok && l.RPS > 0 {
-					return s.RPS / l.RPS
-				}
-				return 0
-			})
+		p, err := r.bars(thr, "Throughput, in memory: req/s relative to the raw gnet limit, median of per-round ratios (higher is better)", "x limit",
+			func(s Summary) float64 { return r.pairedRatio(s.Scenario, s.Server, "gnetraw") })
 		if err != nil {
 			return err
 		}

@@ -80,3 +80,24 @@ func TestMarkdownAndTargets(t *testing.T) {
 		}
 	}
 }
+
+// TestPairedRatio checks that ratios pair the cells of one round: with the
+// machine's speed changing between rounds the ratio of the medians (here
+// 100/120) differs from the median of the per-round ratios.
+func TestPairedRatio(t *testing.T) {
+	r := &Report{}
+	for i, rps := range [][2]float64{{100, 120}, {50, 40}, {200, 150}} {
+		r.Cells = append(r.Cells,
+			Cell{Scenario: scMem100, Server: "pricing-engine", Round: i + 1, RPS: rps[0]},
+			Cell{Scenario: scMem100, Server: "fasthttp", Round: i + 1, RPS: rps[1]})
+	}
+	// A round the peer failed is left out, not paired with another.
+	r.Cells = append(r.Cells, Cell{Scenario: scMem100, Server: "pricing-engine", Round: 4, RPS: 1000},
+		Cell{Scenario: scMem100, Server: "fasthttp", Round: 4, Err: "refused"})
+	if got := r.pairedRatio(scMem100, "pricing-engine", "fasthttp"); got != 1.25 {
+		t.Errorf("paired ratio = %v, want 1.25 (median of 0.83, 1.25, 1.33)", got)
+	}
+	if got := r.pairedRatio(scMem100, "pricing-engine", "gnetraw"); got != 0 {
+		t.Errorf("ratio to a server with no cells = %v, want 0", got)
+	}
+}
