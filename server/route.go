@@ -104,7 +104,7 @@ func methodLabel(m []byte) string {
 // (RFC 9110 section 8.3.1). An absent Content-Type is accepted as JSON, as
 // the FastAPI service did.
 func isJSONContentType(ct []byte) bool {
-	if len(ct) == 0 {
+	if len(ct) == 0 || string(ct) == "application/json" { // the common cases first
 		return true
 	}
 	if i := bytes.IndexByte(ct, ';'); i >= 0 {
