@@ -19,20 +19,34 @@ func decodeFast(body []byte, r *Request) bool {
 	const hasPID, hasLocation, hasPrime = 1, 2, 4
 	seen := 0
 	for i++; ; i++ {
-		key, j, ok := plainString(body, skipWS(body, i))
-		if !ok {
+		// Only the three known keys are taken, so a key is matched, with
+		// its quotes, against them rather than scanned.
+		j := skipWS(body, i)
+		if j >= len(body) || body[j] != '"' {
 			return false
 		}
-		j = skipWS(body, j)
+		var key string
+		switch rest := body[j+1:]; {
+		case hasPrefix(rest, FieldProductID+`"`):
+			key = FieldProductID
+		case hasPrefix(rest, FieldUserLocation+`"`):
+			key = FieldUserLocation
+		case hasPrefix(rest, FieldIsPrime+`"`):
+			key = FieldIsPrime
+		default:
+			return false
+		}
+		j = skipWS(body, j+len(key)+2)
 		if j >= len(body) || body[j] != ':' {
 			return false
 		}
 		j = skipWS(body, j+1)
 		var val []byte
-		switch string(key) {
+		var ok bool
+		switch key {
 		case FieldProductID, FieldUserLocation:
 			bit := hasPID
-			if string(key) == FieldUserLocation {
+			if key == FieldUserLocation {
 				bit = hasLocation
 			}
 			if val, j, ok = plainString(body, j); !ok || seen&bit != 0 ||
@@ -45,7 +59,7 @@ func decodeFast(body []byte, r *Request) bool {
 			} else {
 				location = val
 			}
-		case FieldIsPrime:
+		default: // FieldIsPrime
 			switch {
 			case seen&hasPrime != 0:
 				return false
@@ -57,8 +71,6 @@ func decodeFast(body []byte, r *Request) bool {
 				return false
 			}
 			seen |= hasPrime
-		default:
-			return false
 		}
 		i = skipWS(body, j)
 		if i < len(body) && body[i] == ',' {

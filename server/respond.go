@@ -27,25 +27,45 @@ type reply struct {
 	retryAfter  int    // Retry-After seconds, 0 = none
 }
 
-// statusLines are the pre-rendered status lines of every status the server
-// writes. Unknown codes fall back to a generic reason phrase.
-var statusLines = map[int]string{
-	100: "HTTP/1.1 100 Continue\r\n",
-	200: "HTTP/1.1 200 OK\r\n",
-	400: "HTTP/1.1 400 Bad Request\r\n",
-	404: "HTTP/1.1 404 Not Found\r\n",
-	405: "HTTP/1.1 405 Method Not Allowed\r\n",
-	408: "HTTP/1.1 408 Request Timeout\r\n",
-	413: "HTTP/1.1 413 Content Too Large\r\n",
-	414: "HTTP/1.1 414 URI Too Long\r\n",
-	415: "HTTP/1.1 415 Unsupported Media Type\r\n",
-	417: "HTTP/1.1 417 Expectation Failed\r\n",
-	422: "HTTP/1.1 422 Unprocessable Content\r\n",
-	431: "HTTP/1.1 431 Request Header Fields Too Large\r\n",
-	500: "HTTP/1.1 500 Internal Server Error\r\n",
-	501: "HTTP/1.1 501 Not Implemented\r\n",
-	503: "HTTP/1.1 503 Service Unavailable\r\n",
-	505: "HTTP/1.1 505 HTTP Version Not Supported\r\n",
+// statusLine returns the pre-rendered status line of every status the
+// server writes; "" for any other. A switch rather than a map: no hashing
+// per reply, and no package-level table anyone could change.
+func statusLine(status int) string {
+	switch status {
+	case 100:
+		return "HTTP/1.1 100 Continue\r\n"
+	case 200:
+		return "HTTP/1.1 200 OK\r\n"
+	case 400:
+		return "HTTP/1.1 400 Bad Request\r\n"
+	case 404:
+		return "HTTP/1.1 404 Not Found\r\n"
+	case 405:
+		return "HTTP/1.1 405 Method Not Allowed\r\n"
+	case 408:
+		return "HTTP/1.1 408 Request Timeout\r\n"
+	case 413:
+		return "HTTP/1.1 413 Content Too Large\r\n"
+	case 414:
+		return "HTTP/1.1 414 URI Too Long\r\n"
+	case 415:
+		return "HTTP/1.1 415 Unsupported Media Type\r\n"
+	case 417:
+		return "HTTP/1.1 417 Expectation Failed\r\n"
+	case 422:
+		return "HTTP/1.1 422 Unprocessable Content\r\n"
+	case 431:
+		return "HTTP/1.1 431 Request Header Fields Too Large\r\n"
+	case 500:
+		return "HTTP/1.1 500 Internal Server Error\r\n"
+	case 501:
+		return "HTTP/1.1 501 Not Implemented\r\n"
+	case 503:
+		return "HTTP/1.1 503 Service Unavailable\r\n"
+	case 505:
+		return "HTTP/1.1 505 HTTP Version Not Supported\r\n"
+	}
+	return ""
 }
 
 // Bodies of the probe routes (plain text, as the OpenAPI document says).
@@ -59,7 +79,7 @@ const (
 const continueLine = "HTTP/1.1 100 Continue\r\n\r\n"
 
 func appendStatusLine(dst []byte, status int) []byte {
-	if s, ok := statusLines[status]; ok {
+	if s := statusLine(status); s != "" {
 		return append(dst, s...)
 	}
 	dst = append(dst, "HTTP/1.1 "...)
