@@ -399,8 +399,7 @@ func (p *Parser) requestTarget(buf []byte, s, e int, options bool) *Error {
 		if !options {
 			return errBad("asterisk target is only for options")
 		}
-		p.path = span{s, e}
-		p.query = span{e, e}
+		p.setPathQuery(s, e, -1)
 		return nil
 	}
 	// absolute-form, RFC 9112 §3.2.2 and RFC 9110 §4.2.
@@ -419,8 +418,7 @@ func (p *Parser) requestTarget(buf []byte, s, e int, options bool) *Error {
 		return errBad("invalid request target")
 	}
 	if i == e {
-		p.path = span{e, e}
-		p.query = span{e, e}
+		p.setPathQuery(e, e, -1)
 		return nil
 	}
 	return p.pathQuery(buf, i, e)
@@ -465,33 +463,52 @@ func authorityEnd(buf []byte, a, e int) (int, bool) {
 }
 
 // pathQuery checks buf[s:e], a path optionally followed by "?" query, and
-// records path and query. Allowed: pchar, "/" and, in the query, "?"
-// (RFC 3986 §3.3, §3.4); "%" must start a pct-encoded octet (RFC 3986 §2.1).
-// A fragment is not part of a request-target.
+// records path and query.
 func (p *Parser) pathQuery(buf []byte, s, e int) *Error {
-	q := -1
-	for i := s; i < e; i++ {
-		c := buf[i]
+	n, q := targetRun(buf[s:e])
+	if n != e-s {
+		return errBad("invalid request target")
+	}
+	p.setPathQuery(s, e, q)
+	return nil
+}
+
+// targetRun returns the length n of the run of origin-form target bytes at
+// the start of b and the offset q of the first "?" in it (-1 if none).
+// Allowed: pchar, "/" and, in the query, "?" (RFC 3986 §3.3, §3.4); "%"
+// must start a pct-encoded octet (RFC 3986 §2.1). A fragment is not part of
+// a request-target.
+func targetRun(b []byte) (n, q int) {
+	q = -1
+	i := 0
+	for i < len(b) {
+		c := b[i]
 		if isTarget(c) {
 			if c == '?' && q < 0 {
 				q = i
 			}
+			i++
 			continue
 		}
-		if c == '%' && i+2 < e && isHex(buf[i+1]) && isHex(buf[i+2]) {
-			i += 2
+		if c == '%' && i+2 < len(b) && isHex(b[i+1]) && isHex(b[i+2]) {
+			i += 3
 			continue
 		}
-		return errBad("invalid request target")
+		break
 	}
+	return i, q
+}
+
+// setPathQuery records the path and query of the target buf[s:e] whose
+// first "?" is at s+q (q < 0: none).
+func (p *Parser) setPathQuery(s, e, q int) {
 	if q < 0 {
 		p.path = span{s, e}
 		p.query = span{e, e}
 	} else {
-		p.path = span{s, q}
-		p.query = span{q + 1, e}
+		p.path = span{s, s + q}
+		p.query = span{s + q + 1, e}
 	}
-	return nil
 }
 
 // fieldLine checks buf[s:e], a field line without CRLF (RFC 9112 §5,
@@ -506,12 +523,7 @@ func fieldLine(buf []byte, s, e int) (name, value span, err *Error) {
 		// whitespace before the first field line is rejected too.
 		return name, value, errBad("obsolete line folding")
 	}
-	line := buf[s:e]
-	i := 0
-	for i < len(line) && isToken(line[i]) { // RFC 9110 §5.1: field-name = token
-		i++
-	}
-	i += s
+	i := s + tokenRun(buf[s:e]) // RFC 9110 §5.1: field-name = token
 	switch {
 	case i == e:
 		return name, value, errBad("missing colon in header line")
@@ -532,13 +544,19 @@ func fieldLine(buf []byte, s, e int) (name, value span, err *Error) {
 	if !validValue(buf[vs:ve]) {
 		return name, value, errBad("invalid byte in header value")
 	}
-	for vs < ve && (buf[vs] == ' ' || buf[vs] == '\t') {
-		vs++
+	return name, owsTrimmed(buf, vs, ve), nil
+}
+
+// owsTrimmed returns the span of buf[s:e] without its leading and trailing
+// optional whitespace (SP and HTAB, RFC 9110 §5.6.3).
+func owsTrimmed(buf []byte, s, e int) span {
+	for s < e && (buf[s] == ' ' || buf[s] == '\t') {
+		s++
 	}
-	for ve > vs && (buf[ve-1] == ' ' || buf[ve-1] == '\t') {
-		ve--
+	for e > s && (buf[e-1] == ' ' || buf[e-1] == '\t') {
+		e--
 	}
-	return name, span{vs, ve}, nil
+	return span{s, e}
 }
 
 // headerLine parses one header field line and applies it.
