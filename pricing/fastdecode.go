@@ -14,10 +14,9 @@ func decodeFast(body []byte, r *Request) bool {
 	if i >= len(body) || body[i] != '{' {
 		return false
 	}
+	// A string field seen is non-nil (it has at least MinFieldLen bytes).
 	var pid, location []byte
-	member := false
-	const hasPID, hasLocation, hasPrime = 1, 2, 4
-	seen := 0
+	member, memberSeen := false, false
 	for i++; ; i++ {
 		// Only the three known keys are taken, so a key is matched, with
 		// its quotes, against them rather than scanned.
@@ -26,11 +25,12 @@ func decodeFast(body []byte, r *Request) bool {
 			return false
 		}
 		var key string
+		var dst *[]byte // the string field the key names; nil for is_prime_member
 		switch rest := body[j+1:]; {
 		case hasPrefix(rest, FieldProductID+`"`):
-			key = FieldProductID
+			key, dst = FieldProductID, &pid
 		case hasPrefix(rest, FieldUserLocation+`"`):
-			key = FieldUserLocation
+			key, dst = FieldUserLocation, &location
 		case hasPrefix(rest, FieldIsPrime+`"`):
 			key = FieldIsPrime
 		default:
@@ -41,27 +41,15 @@ func decodeFast(body []byte, r *Request) bool {
 			return false
 		}
 		j = skipWS(body, j+1)
-		var val []byte
-		var ok bool
-		switch key {
-		case FieldProductID, FieldUserLocation:
-			bit := hasPID
-			if key == FieldUserLocation {
-				bit = hasLocation
-			}
-			if val, j, ok = plainString(body, j); !ok || seen&bit != 0 ||
-				len(val) < MinFieldLen || len(val) > MaxFieldLen {
+		if dst != nil {
+			val, next, ok := plainString(body, j)
+			if !ok || *dst != nil || len(val) < MinFieldLen || len(val) > MaxFieldLen {
 				return false
 			}
-			seen |= bit
-			if bit == hasPID {
-				pid = val
-			} else {
-				location = val
-			}
-		default: // FieldIsPrime
+			*dst, j = val, next
+		} else {
 			switch {
-			case seen&hasPrime != 0:
+			case memberSeen:
 				return false
 			case hasPrefix(body[j:], "true"):
 				member, j = true, j+len("true")
@@ -70,7 +58,7 @@ func decodeFast(body []byte, r *Request) bool {
 			default:
 				return false
 			}
-			seen |= hasPrime
+			memberSeen = true
 		}
 		i = skipWS(body, j)
 		if i < len(body) && body[i] == ',' {
@@ -81,7 +69,7 @@ func decodeFast(body []byte, r *Request) bool {
 		}
 		return false
 	}
-	if skipWS(body, i+1) != len(body) || seen&(hasPID|hasLocation) != hasPID|hasLocation {
+	if skipWS(body, i+1) != len(body) || pid == nil || location == nil {
 		return false
 	}
 	r.ProductID = append(r.ProductID[:0], pid...)
