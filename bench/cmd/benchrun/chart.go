@@ -41,12 +41,9 @@ func writeChart(r *Report, path string) error {
 		if err != nil {
 			return err
 		}
-		l, err := plotter.NewLine(plotter.XYs{{X: -0.5, Y: 1}, {X: float64(len(thr)) - 0.5, Y: 1}})
-		if err != nil {
+		if err := addRefLine(p, len(thr), 1, false); err != nil {
 			return err
 		}
-		l.Dashes = []vg.Length{vg.Points(6), vg.Points(3)}
-		p.Add(l)
 		plots = append(plots, p)
 	}
 	if len(seed) > 0 {
@@ -55,14 +52,11 @@ func writeChart(r *Report, path string) error {
 		if err != nil {
 			return err
 		}
-		for i, f := range []float64{1, 2} {
-			l, err := plotter.NewLine(plotter.XYs{{X: -0.5, Y: f * ioFloorMs}, {X: float64(len(seed)) - 0.5, Y: f * ioFloorMs}})
-			if err != nil {
-				return err
-			}
-			l.Color = color.Black
-			l.Dashes = [][]vg.Length{{vg.Points(6), vg.Points(3)}, {vg.Points(1), vg.Points(3)}}[i]
-			p.Add(l)
+		if err := addRefLine(p, len(seed), ioFloorMs, false); err != nil {
+			return err
+		}
+		if err := addRefLine(p, len(seed), 2*ioFloorMs, true); err != nil {
+			return err
 		}
 		plots = append(plots, p)
 	}
@@ -72,12 +66,9 @@ func writeChart(r *Report, path string) error {
 		if err != nil {
 			return err
 		}
-		l, err := plotter.NewLine(plotter.XYs{{X: -0.5, Y: 4}, {X: float64(len(idle)) - 0.5, Y: 4}})
-		if err != nil {
+		if err := addRefLine(p, len(idle), 4, false); err != nil {
 			return err
 		}
-		l.Dashes = []vg.Length{vg.Points(6), vg.Points(3)}
-		p.Add(l)
 		plots = append(plots, p)
 	}
 	if len(plots) == 0 {
@@ -125,4 +116,20 @@ func (r *Report) bars(scens []string, title, ylabel string, value func(Summary) 
 	p.NominalX(scens...)
 	p.X.Min, p.X.Max = -0.6, float64(len(scens))-0.4
 	return p, nil
+}
+
+// addRefLine draws a black horizontal line at y across the n bar groups of
+// p, dashed, or dotted when dotted is set.
+func addRefLine(p *plot.Plot, n int, y float64, dotted bool) error {
+	l, err := plotter.NewLine(plotter.XYs{{X: -0.5, Y: y}, {X: float64(n) - 0.5, Y: y}})
+	if err != nil {
+		return err
+	}
+	l.Color = color.Black
+	l.Dashes = []vg.Length{vg.Points(6), vg.Points(3)}
+	if dotted {
+		l.Dashes = []vg.Length{vg.Points(1), vg.Points(3)}
+	}
+	p.Add(l)
+	return nil
 }
