@@ -59,19 +59,19 @@ func (c *config) flagSet() *flag.FlagSet {
 	sc := &c.server
 	fs.StringVar(&sc.Addr, "addr", d.Addr, "API listen address (host:port; port 0 picks a free port)")
 	fs.StringVar(&sc.AdminAddr, "admin-addr", d.AdminAddr, "admin listen address for /metrics, /healthz, /readyz, /docs, /debug/pprof/ (empty disables)")
-	intFlag(fs, &sc.Loops, "loops", 0, "event loops (0 = one per CPU)")
+	wholeFlag(fs, &sc.Loops, "loops", 0, "event loops (0 = one per CPU)")
 	fs.StringVar(&c.latencyName, "lookup-latency", "none", `lookup latency profile: "none" (in memory), "seed" (catalog U[10,50] ms, market U[20,40] ms) or "fault:..." (see package lookup)`)
 	durationFlag(fs, &c.lookupDeadline, "lookup-deadline", pricing.DefaultDeadline, "deadline for the lookups of one request")
 	fs.StringVar(&c.catalogFile, "catalog", "", "catalog CSV file (product_id,base_price); empty uses the embedded catalog")
 	fs.StringVar(&c.marketsFile, "markets", "", "markets CSV file (location,multiplier); empty uses the embedded markets")
-	intFlag(fs, &sc.MaxConns, "max-conns", d.MaxConns, "maximum open API connections")
-	intFlag(fs, &sc.MaxPipeline, "max-pipeline", d.MaxPipeline, "maximum requests per connection awaiting replies")
-	intFlag(fs, &sc.PoolSize, "pool-size", d.PoolSize, "maximum concurrently running blocking requests")
-	intFlag(fs, &sc.MaxOutboundBytes, "max-outbound-bytes", d.MaxOutboundBytes, "maximum unread reply bytes queued per connection")
-	intFlag(fs, &sc.MaxInboundBytes, "max-inbound-bytes", d.MaxInboundBytes, "maximum unparsed bytes buffered per connection while its pipeline is full")
-	intFlag(fs, &sc.Limits.MaxHeaderBytes, "max-header-bytes", d.Limits.MaxHeaderBytes, "maximum bytes of request line and headers")
-	intFlag(fs, &sc.Limits.MaxHeaders, "max-headers", d.Limits.MaxHeaders, "maximum number of header fields")
-	int64Flag(fs, &sc.Limits.MaxBodyBytes, "max-body-bytes", d.Limits.MaxBodyBytes, "maximum request body bytes")
+	wholeFlag(fs, &sc.MaxConns, "max-conns", d.MaxConns, "maximum open API connections")
+	wholeFlag(fs, &sc.MaxPipeline, "max-pipeline", d.MaxPipeline, "maximum requests per connection awaiting replies")
+	wholeFlag(fs, &sc.PoolSize, "pool-size", d.PoolSize, "maximum concurrently running blocking requests")
+	wholeFlag(fs, &sc.MaxOutboundBytes, "max-outbound-bytes", d.MaxOutboundBytes, "maximum unread reply bytes queued per connection")
+	wholeFlag(fs, &sc.MaxInboundBytes, "max-inbound-bytes", d.MaxInboundBytes, "maximum unparsed bytes buffered per connection while its pipeline is full")
+	wholeFlag(fs, &sc.Limits.MaxHeaderBytes, "max-header-bytes", d.Limits.MaxHeaderBytes, "maximum bytes of request line and headers")
+	wholeFlag(fs, &sc.Limits.MaxHeaders, "max-headers", d.Limits.MaxHeaders, "maximum number of header fields")
+	wholeFlag(fs, &sc.Limits.MaxBodyBytes, "max-body-bytes", d.Limits.MaxBodyBytes, "maximum request body bytes")
 	durationFlag(fs, &sc.HeaderTimeout, "header-timeout", d.HeaderTimeout, "time allowed to receive a request's header section")
 	durationFlag(fs, &sc.BodyTimeout, "body-timeout", d.BodyTimeout, "time allowed to receive a request's body")
 	durationFlag(fs, &sc.IdleTimeout, "idle-timeout", d.IdleTimeout, "idle keep-alive connections are closed after this")
@@ -129,19 +129,13 @@ func parseConfig(args []string, getenv func(string) (string, bool), helpOut io.W
 // The numeric flag values: like the flag package's, but a bad value is
 // reported with what was wanted rather than "parse error".
 type (
-	intValue      struct{ p *int }
-	int64Value    struct{ p *int64 }
-	durationValue struct{ p *time.Duration }
+	wholeValue[T int | int64] struct{ p *T }
+	durationValue             struct{ p *time.Duration }
 )
 
-func intFlag(fs *flag.FlagSet, p *int, name string, def int, usage string) {
+func wholeFlag[T int | int64](fs *flag.FlagSet, p *T, name string, def T, usage string) {
 	*p = def
-	fs.Var(intValue{p}, name, usage)
-}
-
-func int64Flag(fs *flag.FlagSet, p *int64, name string, def int64, usage string) {
-	*p = def
-	fs.Var(int64Value{p}, name, usage)
+	fs.Var(wholeValue[T]{p}, name, usage)
 }
 
 func durationFlag(fs *flag.FlagSet, p *time.Duration, name string, def time.Duration, usage string) {
@@ -149,41 +143,23 @@ func durationFlag(fs *flag.FlagSet, p *time.Duration, name string, def time.Dura
 	fs.Var(durationValue{p}, name, usage)
 }
 
-func (v intValue) String() string {
+func (v wholeValue[T]) String() string {
 	if v.p == nil {
 		return "0"
 	}
-	return strconv.Itoa(*v.p)
+	return strconv.FormatInt(int64(*v.p), 10)
 }
 
-func (v intValue) Set(s string) error {
-	n, err := strconv.ParseInt(strings.TrimSpace(s), 0, strconv.IntSize)
-	if err != nil {
-		return errors.New("want a whole number")
-	}
-	*v.p = int(n)
-	return nil
-}
-
-func (v intValue) Get() any { return *v.p }
-
-func (v int64Value) String() string {
-	if v.p == nil {
-		return "0"
-	}
-	return strconv.FormatInt(*v.p, 10)
-}
-
-func (v int64Value) Set(s string) error {
+func (v wholeValue[T]) Set(s string) error {
 	n, err := strconv.ParseInt(strings.TrimSpace(s), 0, 64)
-	if err != nil {
+	if err != nil || int64(T(n)) != n { // the second: out of range for T
 		return errors.New("want a whole number")
 	}
-	*v.p = n
+	*v.p = T(n)
 	return nil
 }
 
-func (v int64Value) Get() any { return *v.p }
+func (v wholeValue[T]) Get() any { return *v.p }
 
 func (v durationValue) String() string {
 	if v.p == nil {
