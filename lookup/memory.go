@@ -10,7 +10,7 @@ import (
 	"os"
 	"strings"
 
-	"github.com/pricing-engine/pricing-engine/pricing/money"
+	"github.com/pricing-engine/pricing-engine/money"
 )
 
 // The default data shipped in the binary; see TestEmbeddedData for the

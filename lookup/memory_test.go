@@ -11,7 +11,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pricing-engine/pricing-engine/pricing/money"
+	"github.com/pricing-engine/pricing-engine/money"
 )
 
 var update = flag.Bool("update", false, "rewrite data/*.csv from the generating rule")

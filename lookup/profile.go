@@ -9,7 +9,7 @@ import (
 	"strings"
 	"time"
 
-	"github.com/pricing-engine/pricing-engine/pricing/money"
+	"github.com/pricing-engine/pricing-engine/money"
 )
 
 // ErrInjected is matched (errors.Is) by the failures a fault-injecting

@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/pricing-engine/pricing-engine/pricing/money"
+	"github.com/pricing-engine/pricing-engine/money"
 )
 
 func TestParseProfile(t *testing.T) {

@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/pricing-engine/pricing-engine/lookup"
-	"github.com/pricing-engine/pricing-engine/pricing/money"
+	"github.com/pricing-engine/pricing-engine/money"
 )
 
 // DefaultDeadline bounds one Price call when Config.Deadline is zero.

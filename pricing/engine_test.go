@@ -8,7 +8,7 @@ import (
 	"time"
 
 	"github.com/pricing-engine/pricing-engine/lookup"
-	"github.com/pricing-engine/pricing-engine/pricing/money"
+	"github.com/pricing-engine/pricing-engine/money"
 )
 
 func defaultLookups(t testing.TB) (*lookup.MemoryCatalog, *lookup.MemoryMarkets) {

@@ -3,7 +3,7 @@ package pricing
 import (
 	"unicode/utf8"
 
-	"github.com/pricing-engine/pricing-engine/pricing/money"
+	"github.com/pricing-engine/pricing-engine/money"
 )
 
 const hexDigits = "0123456789abcdef"

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/pricing-engine/pricing-engine/pricing/money"
+	"github.com/pricing-engine/pricing-engine/money"
 )
 
 func validJSON(b []byte) bool { return json.Valid(b) }

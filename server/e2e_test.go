@@ -24,7 +24,7 @@ import (
 	"github.com/pricing-engine/pricing-engine/lookup"
 	"github.com/pricing-engine/pricing-engine/metrics"
 	"github.com/pricing-engine/pricing-engine/pricing"
-	"github.com/pricing-engine/pricing-engine/pricing/money"
+	"github.com/pricing-engine/pricing-engine/money"
 	"github.com/pricing-engine/pricing-engine/server"
 )
 

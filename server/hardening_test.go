@@ -17,7 +17,7 @@ import (
 	"time"
 
 	"github.com/pricing-engine/pricing-engine/lookup"
-	"github.com/pricing-engine/pricing-engine/pricing/money"
+	"github.com/pricing-engine/pricing-engine/money"
 	"github.com/pricing-engine/pricing-engine/server"
 )
 
