@@ -1,0 +1,677 @@
+package rules
+
+import (
+	"bytes"
+	"context"
+	"hash/maphash"
+	"math"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pricing-engine/pricing-engine/money"
+)
+
+// How demand is counted
+//
+// Every event loop owns a [Shard]. Shard.Record counts one request of a
+// product x location into the shard's table for the current time bucket
+// (window / BucketsPerWindow long), with no lock and no atomic
+// read-modify-write: the table belongs to the loop alone. When a request
+// arrives in a later bucket (or the loop calls Shard.Flush), the shard
+// hands the finished table to the [Merger] through a buffered channel and
+// continues in an empty one the merger recycled; the channel is the only
+// handoff, so the merger never reads a table the loop still writes.
+//
+// The Merger (one per process, Merger.Run on its own goroutine) drains
+// the shards, keeps per key the counts of the last BucketsPerWindow
+// buckets, steps the smoothed multipliers once per window, and publishes
+// an immutable [Snapshot] through an atomic pointer that the loops read
+// (Merger.Snapshot, then Snapshot.Lookup).
+//
+// Memory is bounded everywhere:
+//   - a shard's table holds MergerConfig.ShardKeys keys per bucket. When
+//     the slots a new key may use are full, the new key replaces one that
+//     was seen only once in the bucket; if none was, it is not counted
+//     and the least-counted of those slots loses one count (Misra-Gries
+//     style). A flood of distinct ids therefore evicts mostly itself: a
+//     key with more than 1/ShardKeys of a loop's requests in a bucket
+//     keeps (nearly) all its counts. Dropped counts are in DemandStats.
+//   - a shard hands at most shardQueue tables to the merger; if the
+//     merger falls that far behind, the oldest unsent table's counts are
+//     dropped (DemandStats.DroppedTables).
+//   - the merger tracks at most MergerConfig.MaxKeys keys; past that the
+//     least-requested keys are forgotten at the end of a merge (their
+//     multiplier returns to 1) and counted in DemandStats.EvictedKeys.
+//
+// What a snapshot counts: the requests of the BucketsPerWindow buckets
+// before the current one, i.e. a window that slides by one bucket at a
+// time. The current bucket is not counted yet. A loop that serves no
+// request after a bucket ends hands its last table over only at its next
+// request or Flush: call Flush from the loop's periodic tick to bound
+// that delay.
+
+const (
+	// maxIDLen bounds a product id or location that is counted (the API
+	// accepts at most 64 bytes of either).
+	maxIDLen = 64
+	// keyLen is the longest key: a length byte, the product, the location.
+	keyLen = 1 + 2*maxIDLen
+	// probeLimit is how many neighbouring slots a key may occupy.
+	probeLimit = 8
+	// shardQueue is how many finished tables a shard may have waiting.
+	shardQueue = 2
+	// DefaultShardKeys and DefaultMaxKeys are MergerConfig's defaults.
+	DefaultShardKeys = 1024
+	DefaultMaxKeys   = 65536
+	// DefaultMergeInterval is how often Merger.Run merges.
+	DefaultMergeInterval = 250 * time.Millisecond
+	// DefaultSharedTimeout bounds one SharedCounter call.
+	DefaultSharedTimeout = 500 * time.Millisecond
+)
+
+// DemandValue is what a snapshot holds for one product x location.
+type DemandValue struct {
+	// Requests seen in the window (summed over replicas in shared mode).
+	Requests int64
+	// Value is the smoothed demand multiplier; zero means 1.
+	Value money.Decimal
+}
+
+// makeKey encodes product x location as one key: a length byte, the
+// product, the location (so no pair of ids collides). It reports false
+// for ids that are empty or too long; those are not counted.
+func makeKey(kb *[keyLen]byte, product, location []byte) ([]byte, bool) {
+	if len(product) == 0 || len(product) > maxIDLen || len(location) > maxIDLen {
+		return nil, false
+	}
+	kb[0] = byte(len(product))
+	n := 1 + copy(kb[1:], product)
+	n += copy(kb[n:], location)
+	return kb[:n], true
+}
+
+// SplitKey returns the product and location of a key made by the demand
+// counters (as passed to a SharedCounter), or ok false if key is not one.
+func SplitKey(key string) (product, location string, ok bool) {
+	if len(key) < 2 || int(key[0]) == 0 || int(key[0]) > len(key)-1 {
+		return "", "", false
+	}
+	n := int(key[0])
+	return key[1 : 1+n], key[1+n:], true
+}
+
+// Snapshot is an immutable view of the demand counters, published by the
+// Merger. It is safe for concurrent use; a nil *Snapshot holds nothing.
+type Snapshot struct {
+	// Bucket is the current bucket when the snapshot was made: it counts
+	// buckets [Bucket-BucketsPerWindow, Bucket-1].
+	Bucket int64
+	m      map[string]DemandValue
+}
+
+// Lookup returns the demand of product x location; the zero value when
+// there is none. It does not allocate.
+func (s *Snapshot) Lookup(product, location []byte) DemandValue {
+	if s == nil || len(s.m) == 0 {
+		return DemandValue{}
+	}
+	var kb [keyLen]byte
+	k, ok := makeKey(&kb, product, location)
+	if !ok {
+		return DemandValue{}
+	}
+	return s.m[string(k)]
+}
+
+// Len returns how many keys the snapshot holds.
+func (s *Snapshot) Len() int {
+	if s == nil {
+		return 0
+	}
+	return len(s.m)
+}
+
+// KeyCount is one key's count in a SharedCounter call. Key is an opaque
+// encoding of product x location (see SplitKey): store it as is.
+type KeyCount struct {
+	Key   string
+	Count int64
+}
+
+// SharedCounter sums demand counts across replicas (the Redis store
+// implements it). The Merger calls it from its own goroutine only, at
+// most once per merge for each method, never per request.
+type SharedCounter interface {
+	// Add adds this replica's counts of one time bucket. bucket is
+	// UnixNano / (window / BucketsPerWindow); window tells different
+	// bucket lengths apart. The same bucket may be added more than
+	// once (late counts): Add must be additive. Counts should expire
+	// some windows after the bucket ended.
+	Add(ctx context.Context, window time.Duration, bucket int64, counts []KeyCount) error
+	// Totals calls fn for every key with its count summed over all
+	// replicas and the buckets first..last inclusive.
+	Totals(ctx context.Context, window time.Duration, first, last int64, fn func(key string, count int64)) error
+}
+
+// MergerConfig configures a Merger.
+type MergerConfig struct {
+	// Rules returns the ruleset in use (Holder.Load). A nil ruleset or
+	// one without a demand section turns counting off. Required.
+	Rules func() *Ruleset
+	// ShardKeys bounds the distinct keys one shard counts per bucket;
+	// rounded up to a power of two. 0: DefaultShardKeys.
+	ShardKeys int
+	// MaxKeys bounds the keys tracked over the window. 0: DefaultMaxKeys.
+	MaxKeys int
+	// Interval is how often Run merges. 0: DefaultMergeInterval.
+	Interval time.Duration
+	// Shared sums counts across replicas when the ruleset says
+	// shared: true; nil means counts stay local.
+	Shared SharedCounter
+	// SharedTimeout bounds one Shared call. 0: DefaultSharedTimeout.
+	SharedTimeout time.Duration
+	// OnSharedError, if set, is called (from the merger's goroutine) when
+	// a Shared call fails; the snapshot then uses local counts.
+	OnSharedError func(error)
+}
+
+// DemandStats counts what the bounds cost (see "How demand is counted").
+type DemandStats struct {
+	DroppedCounts uint64 // requests not counted: a shard's table was full
+	DroppedTables uint64 // tables dropped: the merger fell behind
+	EvictedKeys   uint64 // keys forgotten: more than MaxKeys
+	Keys          int    // keys in the current snapshot
+}
+
+// Merger merges the shards' counts into snapshots. Create it with
+// NewMerger, make one Shard per event loop, and run Run on one goroutine
+// (or call Merge yourself, as tests do).
+type Merger struct {
+	cfg         MergerConfig
+	seed        maphash.Seed
+	bucketNanos atomic.Int64 // read by shards: 0 means counting is off
+	snap        atomic.Pointer[Snapshot]
+
+	shardsMu sync.Mutex
+	shards   []*Shard
+
+	droppedTables atomic.Uint64
+	evicted       atomic.Uint64
+
+	// merge state: only Merge touches it, under mergeMu.
+	mergeMu    sync.Mutex
+	entries    map[string]*entry
+	curBN      int64
+	curWindow  time.Duration
+	lastBucket int64
+	evalWindow int64
+	outgoing   map[int64]map[string]int64
+}
+
+// entry is one key's counts over the window, as a ring of buckets.
+type entry struct {
+	counts   [bucketsPerWindow]uint32
+	last     int64         // the latest bucket written
+	value    money.Decimal // smoothed multiplier; zero means 1
+	requests int64         // window total at the last merge
+	shared   int64         // fleet total at the last merge (shared mode)
+}
+
+// NewMerger returns a Merger; counting starts at the first Merge that
+// sees a ruleset with a demand section.
+func NewMerger(cfg MergerConfig) *Merger {
+	if cfg.ShardKeys <= 0 {
+		cfg.ShardKeys = DefaultShardKeys
+	}
+	cfg.ShardKeys = 1 << bitsFor(cfg.ShardKeys)
+	if cfg.MaxKeys <= 0 {
+		cfg.MaxKeys = DefaultMaxKeys
+	}
+	if cfg.Interval <= 0 {
+		cfg.Interval = DefaultMergeInterval
+	}
+	if cfg.SharedTimeout <= 0 {
+		cfg.SharedTimeout = DefaultSharedTimeout
+	}
+	return &Merger{cfg: cfg, seed: maphash.MakeSeed(), entries: map[string]*entry{}}
+}
+
+func bitsFor(n int) int {
+	b := 0
+	for 1<<b < n {
+		b++
+	}
+	return b
+}
+
+// Snapshot returns the latest snapshot (nil before the first merge with
+// demand rules). Safe for concurrent use; it does not allocate.
+func (m *Merger) Snapshot() *Snapshot { return m.snap.Load() }
+
+// Stats returns the counters of what the bounds cost.
+func (m *Merger) Stats() DemandStats {
+	st := DemandStats{DroppedTables: m.droppedTables.Load(), EvictedKeys: m.evicted.Load(), Keys: m.Snapshot().Len()}
+	m.shardsMu.Lock()
+	for _, s := range m.shards {
+		st.DroppedCounts += s.droppedCounts.Load()
+	}
+	m.shardsMu.Unlock()
+	return st
+}
+
+// Run merges every Interval until ctx ends.
+func (m *Merger) Run(ctx context.Context) {
+	t := time.NewTicker(m.cfg.Interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case now := <-t.C:
+			m.Merge(ctx, now)
+		}
+	}
+}
+
+// Shard counts the requests of one event loop. Record and Flush must
+// only be called from the goroutine that owns the shard (the loop); the
+// merger receives finished tables through a channel and never touches
+// the table being written.
+type Shard struct {
+	m             *Merger
+	cur           *table
+	out, free     chan *table
+	droppedCounts atomic.Uint64 // written by the owner, read by Stats
+}
+
+// table counts one bucket of one shard: open addressing with linear
+// probing over at most probeLimit slots; slots are never emptied while
+// the table is in use, so a lookup may stop at the first empty slot.
+type table struct {
+	bucket, bn int64
+	mask       uint64
+	slots      []slot
+}
+
+type slot struct {
+	hash  uint64
+	count uint32
+	klen  uint8
+	key   [keyLen]byte
+}
+
+// NewShard returns a new shard for one event loop. Safe to call at any
+// time, also while Run is running.
+func (m *Merger) NewShard() *Shard {
+	s := &Shard{m: m, out: make(chan *table, shardQueue), free: make(chan *table, shardQueue)}
+	m.shardsMu.Lock()
+	m.shards = append(m.shards, s)
+	m.shardsMu.Unlock()
+	return s
+}
+
+func (m *Merger) newTable() *table {
+	return &table{mask: uint64(m.cfg.ShardKeys - 1), slots: make([]slot, m.cfg.ShardKeys)}
+}
+
+// Record counts one request of product x location at now. It does not
+// allocate in steady state, takes no lock, and is a no-op while the
+// ruleset has no demand section or for ids longer than 64 bytes.
+func (s *Shard) Record(product, location []byte, now time.Time) {
+	bn := s.m.bucketNanos.Load()
+	if bn == 0 {
+		return
+	}
+	var kb [keyLen]byte
+	k, ok := makeKey(&kb, product, location)
+	if !ok {
+		return
+	}
+	ns := now.UnixNano()
+	if ns < 0 {
+		return // before 1970: not a clock we count by
+	}
+	b := ns / bn
+	if s.cur == nil || s.cur.bucket != b || s.cur.bn != bn {
+		s.rotate(b, bn)
+	}
+	if !s.cur.add(maphash.Bytes(s.m.seed, k), k) {
+		s.droppedCounts.Add(1)
+	}
+}
+
+// Flush hands the current table to the merger if its bucket has ended
+// at now. Call it from the owning loop's periodic tick so that an idle
+// loop's counts are not held back.
+func (s *Shard) Flush(now time.Time) {
+	bn := s.m.bucketNanos.Load()
+	if s.cur == nil || bn == 0 || (s.cur.bn == bn && now.UnixNano()/bn == s.cur.bucket) {
+		return
+	}
+	s.rotate(now.UnixNano()/bn, bn)
+}
+
+// rotate hands the current table over (if it counted anything) and
+// starts bucket b in an empty one.
+func (s *Shard) rotate(b, bn int64) {
+	if t := s.cur; t != nil && t.used() {
+		select {
+		case s.out <- t:
+			s.cur = nil
+		default:
+			// The merger is shardQueue tables behind: drop these counts
+			// and reuse the table.
+			s.m.droppedTables.Add(1)
+			clear(t.slots)
+		}
+	}
+	if s.cur == nil {
+		select {
+		case s.cur = <-s.free:
+		default:
+			s.cur = s.m.newTable() // only until the merger recycles tables
+		}
+	}
+	s.cur.bucket, s.cur.bn = b, bn
+}
+
+func (t *table) used() bool {
+	for i := range t.slots {
+		if t.slots[i].count != 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// add counts key k with hash h; it reports false if the count was
+// dropped because the key's slots were full.
+func (t *table) add(h uint64, k []byte) bool {
+	home := h & t.mask
+	minI := -1
+	var minC uint32 = math.MaxUint32
+	for p := uint64(0); p < probeLimit; p++ {
+		i := (home + p) & t.mask
+		sl := &t.slots[i]
+		if sl.count == 0 {
+			sl.hash, sl.count, sl.klen = h, 1, uint8(len(k))
+			copy(sl.key[:], k)
+			return true
+		}
+		if sl.hash == h && int(sl.klen) == len(k) && bytes.Equal(sl.key[:sl.klen], k) {
+			if sl.count < math.MaxUint32 {
+				sl.count++
+			}
+			return true
+		}
+		if sl.count < minC {
+			minC, minI = sl.count, int(i)
+		}
+		if int(p) >= len(t.slots)-1 {
+			break
+		}
+	}
+	sl := &t.slots[minI]
+	if sl.count <= 1 {
+		// Replace a key seen once: it loses its one count.
+		sl.hash, sl.count, sl.klen = h, 1, uint8(len(k))
+		copy(sl.key[:], k)
+		return false
+	}
+	sl.count--
+	return false
+}
+
+// Merge drains the shards and publishes a new snapshot for time now.
+// Run calls it every Interval; it is safe to call concurrently with
+// Record on any shard, and Merge calls are serialized.
+func (m *Merger) Merge(ctx context.Context, now time.Time) {
+	m.mergeMu.Lock()
+	defer m.mergeMu.Unlock()
+	if now.UnixNano() < 0 {
+		return
+	}
+
+	var d *Demand
+	if rs := m.cfg.Rules(); rs != nil {
+		d = rs.Demand
+	}
+	bn := d.bucketNanos()
+	if bn != m.curBN {
+		// Counting starts, stops, or the window changed: start afresh.
+		clear(m.entries)
+		m.curBN = bn
+		m.bucketNanos.Store(bn)
+		m.snap.Store(nil)
+		if bn != 0 {
+			m.curWindow = d.Window
+			m.lastBucket = now.UnixNano() / bn
+			m.evalWindow = m.lastBucket / bucketsPerWindow
+		}
+	}
+	cur := int64(0)
+	if bn != 0 {
+		cur = now.UnixNano() / bn
+	}
+	first := cur - bucketsPerWindow
+	shared := bn != 0 && d.Shared && m.cfg.Shared != nil
+	if shared && m.outgoing == nil {
+		m.outgoing = map[int64]map[string]int64{}
+	}
+
+	m.shardsMu.Lock()
+	shards := slices.Clone(m.shards)
+	m.shardsMu.Unlock()
+	changed := false
+	for _, s := range shards {
+		for drained := false; !drained; {
+			select {
+			case t := <-s.out:
+				if bn != 0 && t.bn == bn && t.bucket >= first && t.bucket <= cur {
+					m.absorb(t, shared)
+					changed = true
+				}
+				clear(t.slots)
+				select {
+				case s.free <- t:
+				default:
+				}
+			default:
+				drained = true
+			}
+		}
+	}
+	if bn == 0 {
+		return
+	}
+	if cur != m.lastBucket {
+		changed = true
+	}
+	m.lastBucket = cur
+
+	if shared {
+		changed = m.exchange(ctx, first, cur-1) || changed
+	} else {
+		for _, e := range m.entries {
+			e.shared = -1
+		}
+	}
+	if w := cur / bucketsPerWindow; w != m.evalWindow {
+		steps := min(w-m.evalWindow, 1000)
+		m.evalWindow = w
+		for _, e := range m.entries {
+			_, target := d.Target(e.total(first, cur-1))
+			v := e.value
+			if v.IsZero() {
+				v = one
+			}
+			for i := int64(0); i < steps && v.Cmp(target) != 0; i++ {
+				v = d.Step(v, target)
+			}
+			e.value = v
+		}
+		changed = true
+	}
+	if !changed {
+		return
+	}
+	m.publish(first, cur)
+}
+
+// absorb adds a shard table into the window entries.
+func (m *Merger) absorb(t *table, shared bool) {
+	var out map[string]int64
+	if shared {
+		if out = m.outgoing[t.bucket]; out == nil {
+			out = map[string]int64{}
+			m.outgoing[t.bucket] = out
+		}
+	}
+	for i := range t.slots {
+		sl := &t.slots[i]
+		if sl.count == 0 {
+			continue
+		}
+		k := sl.key[:sl.klen]
+		e := m.entries[string(k)]
+		if e == nil {
+			e = &entry{last: t.bucket, shared: -1}
+			m.entries[string(k)] = e
+		}
+		e.add(t.bucket, sl.count)
+		if out != nil {
+			out[string(k)] += int64(sl.count)
+		}
+	}
+}
+
+// exchange sends this replica's new counts and reads the fleet's totals
+// into the entries' shared field. It reports whether totals were read.
+func (m *Merger) exchange(ctx context.Context, first, last int64) bool {
+	ctx, cancel := context.WithTimeout(ctx, m.cfg.SharedTimeout)
+	defer cancel()
+	buckets := make([]int64, 0, len(m.outgoing))
+	for b := range m.outgoing {
+		buckets = append(buckets, b)
+	}
+	slices.Sort(buckets)
+	for _, b := range buckets {
+		counts := make([]KeyCount, 0, len(m.outgoing[b]))
+		for k, c := range m.outgoing[b] {
+			counts = append(counts, KeyCount{Key: k, Count: c})
+		}
+		if err := m.cfg.Shared.Add(ctx, m.curWindow, b, counts); err != nil {
+			m.sharedError(err)
+			break // keep the rest for the next merge
+		}
+		delete(m.outgoing, b)
+	}
+	for b := range m.outgoing {
+		if b < first {
+			delete(m.outgoing, b) // too old to matter any more
+		}
+	}
+	for _, e := range m.entries {
+		e.shared = 0
+	}
+	err := m.cfg.Shared.Totals(ctx, m.curWindow, first, last, func(key string, count int64) {
+		e := m.entries[key]
+		if e == nil {
+			if _, _, ok := SplitKey(key); !ok {
+				return
+			}
+			e = &entry{last: last, shared: -1}
+			m.entries[key] = e
+		}
+		e.shared = count
+	})
+	if err != nil {
+		m.sharedError(err)
+		for _, e := range m.entries {
+			e.shared = -1 // fall back to local counts
+		}
+		return false
+	}
+	return true
+}
+
+func (m *Merger) sharedError(err error) {
+	if m.cfg.OnSharedError != nil {
+		m.cfg.OnSharedError(err)
+	}
+}
+
+// publish computes every key's window total, forgets idle and excess
+// keys, and stores a new snapshot.
+func (m *Merger) publish(first, cur int64) {
+	for k, e := range m.entries {
+		e.requests = e.total(first, cur-1)
+		if e.requests == 0 && (e.value.IsZero() || e.value.Cmp(one) == 0) {
+			delete(m.entries, k)
+		}
+	}
+	if over := len(m.entries) - m.cfg.MaxKeys; over > 0 {
+		type kv struct {
+			k string
+			r int64
+		}
+		all := make([]kv, 0, len(m.entries))
+		for k, e := range m.entries {
+			all = append(all, kv{k, e.requests})
+		}
+		slices.SortFunc(all, func(a, b kv) int {
+			switch {
+			case a.r < b.r:
+				return -1
+			case a.r > b.r:
+				return 1
+			}
+			return 0
+		})
+		for _, x := range all[:over] {
+			delete(m.entries, x.k)
+		}
+		m.evicted.Add(uint64(over))
+	}
+	snap := &Snapshot{Bucket: cur, m: make(map[string]DemandValue, len(m.entries))}
+	for k, e := range m.entries {
+		snap.m[k] = DemandValue{Requests: e.requests, Value: e.value}
+	}
+	m.snap.Store(snap)
+}
+
+// add counts c requests in bucket b.
+func (e *entry) add(b int64, c uint32) {
+	switch {
+	case b > e.last:
+		n := min(b-e.last, bucketsPerWindow)
+		for i := int64(0); i < n; i++ {
+			e.counts[(b-i)%bucketsPerWindow] = 0
+		}
+		e.last = b
+	case b <= e.last-bucketsPerWindow:
+		return // older than the ring
+	}
+	i := b % bucketsPerWindow
+	if s := uint64(e.counts[i]) + uint64(c); s > math.MaxUint32 {
+		e.counts[i] = math.MaxUint32
+	} else {
+		e.counts[i] = uint32(s)
+	}
+}
+
+// total returns the requests of buckets first..last: the fleet's when a
+// shared total was read at this merge, else this replica's.
+func (e *entry) total(first, last int64) int64 {
+	if e.shared >= 0 {
+		return e.shared
+	}
+	lo, hi := max(first, e.last-bucketsPerWindow+1), min(last, e.last)
+	var s int64
+	for b := lo; b <= hi; b++ {
+		s += int64(e.counts[b%bucketsPerWindow])
+	}
+	return s
+}

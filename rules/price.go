@@ -1,0 +1,329 @@
+package rules
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/pricing-engine/pricing-engine/money"
+)
+
+// Input is what one price depends on besides the ruleset: the request,
+// the looked-up values, the time and the demand seen for the product x
+// location. Product and Location are only read during Price.
+type Input struct {
+	Product, Location []byte
+	Member            bool
+	Base, Market      money.Decimal
+	// Now is the time schedules are matched against.
+	Now time.Time
+	// Demand is what the demand snapshot holds for Product x Location
+	// (Snapshot.Lookup); the zero value means no requests seen.
+	Demand DemandValue
+}
+
+// FactorKind names one step of a price's computation.
+type FactorKind uint8
+
+// The factors and guards, in the order Price applies them.
+const (
+	FactorBase     FactorKind = iota // the catalog's base price
+	FactorMarket                     // the location's market multiplier
+	FactorDemand                     // the demand multiplier
+	FactorSchedule                   // the first schedule that matched
+	FactorFloor                      // list >= floor x base
+	FactorCeiling                    // list <= ceiling x base
+	FactorEnding                     // list rounded down to n + ending
+	FactorDiscount                   // the member discount rate
+)
+
+var factorNames = [...]string{"base", "market", "demand", "schedule", "floor", "ceiling", "ending", "discount"}
+
+// String returns the factor's name as the explanation writes it.
+func (k FactorKind) String() string {
+	if int(k) < len(factorNames) {
+		return factorNames[k]
+	}
+	return "factor(" + strconv.Itoa(int(k)) + ")"
+}
+
+// Factor is one step of the explanation. Which fields are set depends on
+// Kind:
+//
+//	base, market: Value
+//	demand:       Value (the multiplier applied), Requests, Tier (-1: none
+//	              met), Above (of the tier met), Target (what the tier asks,
+//	              capped; Value moves toward it by at most max_step a window)
+//	schedule:     Name, Value
+//	floor/ceiling: Value (the factor), Bound (factor x base), Hit (clamped)
+//	ending:       Value (the ending), Hit (false when the list price is
+//	              below the ending and stays as it is)
+//	discount:     Value (the rate), Hit (the member flag)
+type Factor struct {
+	Kind     FactorKind
+	Hit      bool
+	Tier     int
+	Value    money.Decimal
+	Bound    money.Decimal
+	Target   money.Decimal
+	Requests int64
+	Above    int64
+	Name     string // points into the Ruleset: no copy
+}
+
+// maxFactors is every kind once.
+const maxFactors = 8
+
+// Explanation is the ordered list of factors and guards of one price. It
+// is a fixed array so that pricing appends into it without allocating.
+type Explanation struct {
+	factors [maxFactors]Factor
+	n       int
+}
+
+// Factors returns the factors in the order applied. The slice aliases e:
+// it is valid until e is reused.
+func (e *Explanation) Factors() []Factor { return e.factors[:e.n] }
+
+func (e *Explanation) add(f Factor) { e.factors[e.n] = f; e.n++ }
+
+// Result is the outcome of Price. Reuse one Result per goroutine: Price
+// overwrites every field.
+type Result struct {
+	// List is the list price: base x market x demand x schedule, clamped
+	// by the guards, then the ending. Exact (not rounded).
+	List money.Decimal
+	// Discount is the discount rate applied (0 for non-members).
+	Discount money.Decimal
+	// Final is round_half_even(List x (1 - Discount), 2).
+	Final money.Decimal
+	// Version is the ruleset's version ("" without rules).
+	Version string
+	// Explanation lists every factor and guard in order.
+	Explanation Explanation
+}
+
+// ErrCompute is wrapped by Price's errors: a product did not fit an exact
+// decimal (only absurd inputs get there; the caller answers 500).
+var ErrCompute = errors.New("cannot compute price")
+
+// Price computes the price of in under rs into out, as a pure function of
+// its arguments. rs == nil is the seed formula: list = base x market,
+// discount 0.05 for members, final = round_half_even(list x (1 -
+// discount), 2), exactly as without rules. Price does not allocate unless
+// it returns an error, and is safe for concurrent use (rs is read-only).
+func Price(rs *Ruleset, in *Input, out *Result) error {
+	ex := &out.Explanation
+	ex.n = 0
+	ex.add(Factor{Kind: FactorBase, Value: in.Base})
+	ex.add(Factor{Kind: FactorMarket, Value: in.Market})
+	list, err := in.Base.Mul(in.Market)
+	if err != nil {
+		return computeError(err)
+	}
+	disc := defaultMemberDiscount
+	out.Version = ""
+	if rs != nil {
+		out.Version = rs.Version
+		disc = rs.MemberDiscount
+		if list, err = rs.adjust(in, list, ex); err != nil {
+			return computeError(err)
+		}
+	}
+	if !in.Member {
+		disc = money.Decimal{}
+	}
+	ex.add(Factor{Kind: FactorDiscount, Value: disc, Hit: in.Member})
+	keep, err := one.Sub(disc)
+	if err != nil {
+		return computeError(err)
+	}
+	final, err := list.Mul(keep)
+	if err != nil {
+		return computeError(err)
+	}
+	out.List = list
+	out.Discount = disc
+	out.Final = final.Round(2)
+	return nil
+}
+
+func computeError(err error) error { return fmt.Errorf("%w: %w", ErrCompute, err) }
+
+// adjust applies demand, schedule, guards and ending to list.
+func (rs *Ruleset) adjust(in *Input, list money.Decimal, ex *Explanation) (money.Decimal, error) {
+	var err error
+	if d := rs.Demand; d != nil {
+		tier, target := d.Target(in.Demand.Requests)
+		v := target
+		if !d.MaxStep.IsZero() {
+			v = in.Demand.Value
+			if v.IsZero() {
+				v = one
+			}
+			if !d.MaxMultiplier.IsZero() {
+				v = money.Min(v, d.MaxMultiplier)
+			}
+		}
+		f := Factor{Kind: FactorDemand, Value: v, Requests: in.Demand.Requests, Tier: tier, Target: target}
+		if tier >= 0 {
+			f.Above = d.Tiers[tier].Above
+		}
+		ex.add(f)
+		if list, err = list.Mul(v); err != nil {
+			return list, err
+		}
+	}
+	if s := rs.schedule(in); s != nil {
+		ex.add(Factor{Kind: FactorSchedule, Name: s.Name, Value: s.Multiplier})
+		if list, err = list.Mul(s.Multiplier); err != nil {
+			return list, err
+		}
+	}
+	if !rs.Floor.IsZero() {
+		bound, err := in.Base.Mul(rs.Floor)
+		if err != nil {
+			return list, err
+		}
+		hit := list.Cmp(bound) < 0
+		if hit {
+			list = bound
+		}
+		ex.add(Factor{Kind: FactorFloor, Value: rs.Floor, Bound: bound, Hit: hit})
+	}
+	if !rs.Ceiling.IsZero() {
+		bound, err := in.Base.Mul(rs.Ceiling)
+		if err != nil {
+			return list, err
+		}
+		hit := list.Cmp(bound) > 0
+		if hit {
+			list = bound
+		}
+		ex.add(Factor{Kind: FactorCeiling, Value: rs.Ceiling, Bound: bound, Hit: hit})
+	}
+	if rs.HasEnding {
+		var hit bool
+		list, hit, err = ApplyEnding(list, rs.Ending)
+		if err != nil {
+			return list, err
+		}
+		ex.add(Factor{Kind: FactorEnding, Value: rs.Ending, Hit: hit})
+	}
+	return list, nil
+}
+
+// ApplyEnding returns the largest value n + ending <= list with n a whole
+// number >= 0 (49.99 for 50.37 and ending 0.99; 50.99 for 50.99; 49 for
+// 49.50 and ending 0). A list price below the ending has no such value:
+// it is returned unchanged with applied false.
+func ApplyEnding(list, ending money.Decimal) (result money.Decimal, applied bool, err error) {
+	if list.Cmp(ending) < 0 {
+		return list, false, nil
+	}
+	rest, err := list.Sub(ending)
+	if err != nil {
+		return list, false, err
+	}
+	r, err := rest.Floor(0).Add(ending)
+	if err != nil {
+		return list, false, err
+	}
+	return r, true, nil
+}
+
+// schedule returns the first schedule matching in, or nil.
+func (rs *Ruleset) schedule(in *Input) *Schedule {
+	for i := range rs.Schedules {
+		s := &rs.Schedules[i]
+		if s.activeAt(in.Now) && matchAny(s.Products, in.Product) && matchAny(s.Locations, in.Location) {
+			return s
+		}
+	}
+	return nil
+}
+
+const (
+	secondsPerDay = 86400
+	minutesPerDay = 24 * 60
+)
+
+// activeAt reports whether t falls in one of s's windows: a window starts
+// on each day of s.Days at From (local time in s.Location) and ends at To
+// the same day, or the next day when To < From.
+func (s *Schedule) activeAt(t time.Time) bool {
+	_, off := t.In(s.Location).Zone()
+	local := t.Unix() + int64(off)
+	day := local / secondsPerDay
+	if local%secondsPerDay < 0 {
+		day--
+	}
+	minute := int((local - day*secondsPerDay) / 60)
+	today := time.Weekday((day + 4) % 7) // 1970-01-01 was a Thursday
+	if today < 0 {
+		today += 7
+	}
+	yesterday := (today + 6) % 7
+	if s.From < s.To {
+		return s.Days&(1<<today) != 0 && minute >= s.From && minute < s.To
+	}
+	// Spans midnight: [From, 24:00) on a listed day, [00:00, To) the day after.
+	return s.Days&(1<<today) != 0 && minute >= s.From ||
+		s.Days&(1<<yesterday) != 0 && minute < s.To
+}
+
+// AppendJSON appends the explanation as a JSON array, e.g.
+// [{"factor":"base","value":49.99},{"factor":"market","value":1.1},
+// {"factor":"demand","value":1.05,"requests":137,"tier":0,"above":100,"target":1.05},...].
+// It does not allocate beyond growing dst; names are validated to need
+// no escaping.
+func (e *Explanation) AppendJSON(dst []byte) []byte {
+	dst = append(dst, '[')
+	for i, f := range e.Factors() {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, `{"factor":"`...)
+		dst = append(dst, f.Kind.String()...)
+		dst = append(dst, '"')
+		if f.Kind == FactorSchedule {
+			dst = append(dst, `,"name":"`...)
+			dst = append(dst, f.Name...)
+			dst = append(dst, '"')
+		}
+		dst = append(dst, `,"value":`...)
+		dst = f.Value.Append(dst)
+		switch f.Kind {
+		case FactorDemand:
+			dst = append(dst, `,"requests":`...)
+			dst = strconv.AppendInt(dst, f.Requests, 10)
+			if f.Tier >= 0 {
+				dst = append(dst, `,"tier":`...)
+				dst = strconv.AppendInt(dst, int64(f.Tier), 10)
+				dst = append(dst, `,"above":`...)
+				dst = strconv.AppendInt(dst, f.Above, 10)
+			}
+			dst = append(dst, `,"target":`...)
+			dst = f.Target.Append(dst)
+		case FactorFloor, FactorCeiling:
+			dst = append(dst, `,"bound":`...)
+			dst = f.Bound.Append(dst)
+			dst = appendBool(dst, `,"hit":`, f.Hit)
+		case FactorEnding:
+			dst = appendBool(dst, `,"applied":`, f.Hit)
+		case FactorDiscount:
+			dst = appendBool(dst, `,"member":`, f.Hit)
+		}
+		dst = append(dst, '}')
+	}
+	return append(dst, ']')
+}
+
+func appendBool(dst []byte, key string, v bool) []byte {
+	dst = append(dst, key...)
+	if v {
+		return append(dst, "true"...)
+	}
+	return append(dst, "false"...)
+}

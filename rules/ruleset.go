@@ -1,0 +1,164 @@
+package rules
+
+import (
+	"time"
+
+	"github.com/pricing-engine/pricing-engine/money"
+)
+
+// Bounds of a rules file, checked by [Parse].
+const (
+	// MaxFileSize bounds the bytes of a rules file.
+	MaxFileSize = 1 << 20
+	// MaxNameLen bounds a version or a schedule name.
+	MaxNameLen = 64
+	// MaxGlobLen bounds a product or location pattern (the ids themselves
+	// are at most 64 bytes).
+	MaxGlobLen = 64
+	// MaxFactorScale is the most digits after the point a multiplier,
+	// guard, discount or ending may carry: it keeps every product exact.
+	MaxFactorScale = 4
+	// MaxTiers and MaxSchedules bound the lists of a file.
+	MaxTiers     = 32
+	MaxSchedules = 256
+	// MinWindow and MaxWindow bound demand.window.
+	MinWindow = time.Second
+	MaxWindow = 24 * time.Hour
+)
+
+// DefaultMemberDiscount is the member discount without rules (or when the
+// file sets no member_discount): 0.05, as the seed formula.
+var defaultMemberDiscount = money.New(5, 2)
+
+// DefaultMemberDiscount returns 0.05, the member discount of the seed
+// formula.
+func DefaultMemberDiscount() money.Decimal { return defaultMemberDiscount }
+
+// Ruleset is one parsed and validated rules file. It is immutable after
+// [Parse] returns it and safe for concurrent use by any number of
+// goroutines; a reload builds a new Ruleset instead of changing one.
+type Ruleset struct {
+	// Version is the file's version, echoed as ruleset_version.
+	Version string
+	// MemberDiscount is the discount rate of members (0.05 when the file
+	// does not set member_discount).
+	MemberDiscount money.Decimal
+	// Demand is nil when the file has no demand section.
+	Demand *Demand
+	// Schedules in file order; the first that matches a request applies.
+	Schedules []Schedule
+	// Floor and Ceiling are factors of the base price; a zero value means
+	// the guard is not set.
+	Floor, Ceiling money.Decimal
+	// Ending is the fractional part list prices are rounded down to
+	// (0.99); HasEnding is false when the file sets none.
+	Ending    money.Decimal
+	HasEnding bool
+
+	// Source is the file name the ruleset was parsed from (for messages).
+	Source string
+	// sum identifies the file's bytes (see Holder).
+	sum [32]byte
+}
+
+// Demand is the demand section: requests per product x location in a
+// sliding window select a tier's multiplier.
+type Demand struct {
+	// Window is the length of the sliding window.
+	Window time.Duration
+	// Shared asks for counts summed across replicas (see SharedCounter).
+	Shared bool
+	// Tiers in strictly increasing order of Above, with non-decreasing
+	// multipliers.
+	Tiers []Tier
+	// MaxMultiplier caps the demand multiplier; zero means no cap other
+	// than the highest tier.
+	MaxMultiplier money.Decimal
+	// MaxStep bounds how far the multiplier moves per window; zero means
+	// it follows the tier at once.
+	MaxStep money.Decimal
+}
+
+// Tier is met when a key saw more than Above requests in the window.
+type Tier struct {
+	Above      int64
+	Multiplier money.Decimal
+}
+
+// Schedule is a time-boxed multiplier for some products and locations.
+type Schedule struct {
+	Name string
+	// Days is a bit set of weekdays (1<<time.Sunday ... 1<<time.Saturday)
+	// on which the window starts.
+	Days uint8
+	// From and To are minutes after local midnight: [From, To). To may be
+	// 1440 (24:00); To < From spans midnight.
+	From, To int
+	// Location is the time zone of Days, From and To.
+	Location *time.Location
+	// Products and Locations are glob patterns (see MatchGlob); empty
+	// means every product or location.
+	Products, Locations []string
+	Multiplier          money.Decimal
+}
+
+// bucketsPerWindow is how many time buckets a demand window is cut into.
+const bucketsPerWindow = 12
+
+// BucketsPerWindow is how many time buckets a demand window is cut into:
+// counts are those of the last BucketsPerWindow completed buckets of
+// Window/BucketsPerWindow each.
+const BucketsPerWindow = bucketsPerWindow
+
+// bucketNanos is the length of one demand bucket in nanoseconds (0 when
+// d is nil).
+func (d *Demand) bucketNanos() int64 {
+	if d == nil {
+		return 0
+	}
+	return int64(d.Window) / bucketsPerWindow
+}
+
+// Target returns the demand multiplier the tiers ask for at the given
+// number of requests: the highest tier met (requests > Above), capped at
+// MaxMultiplier, or 1 when no tier is met. tier is the index of the tier
+// met, -1 for none.
+func (d *Demand) Target(requests int64) (tier int, target money.Decimal) {
+	tier = -1
+	target = one
+	for i := len(d.Tiers) - 1; i >= 0; i-- {
+		if requests > d.Tiers[i].Above {
+			tier, target = i, d.Tiers[i].Multiplier
+			break
+		}
+	}
+	if !d.MaxMultiplier.IsZero() {
+		target = money.Min(target, d.MaxMultiplier)
+	}
+	return tier, target
+}
+
+// Step returns the multiplier one window later: cur moved toward target
+// by at most MaxStep (straight to target when MaxStep is zero).
+func (d *Demand) Step(cur, target money.Decimal) money.Decimal {
+	if d.MaxStep.IsZero() {
+		return target
+	}
+	switch cur.Cmp(target) {
+	case -1:
+		up, err := cur.Add(d.MaxStep)
+		if err != nil {
+			return target
+		}
+		return money.Min(up, target)
+	case 1:
+		down, err := cur.Sub(d.MaxStep)
+		if err != nil {
+			return target
+		}
+		return money.Max(down, target)
+	}
+	return cur
+}
+
+var one = money.New(1, 0)
