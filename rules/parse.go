@@ -140,7 +140,11 @@ func (p *parser) parse(data []byte) *Ruleset {
 		if err != nil {
 			p.yamlError(err)
 		} else {
-			p.errorf(&extra, "", "more than one YAML document")
+			at := &extra
+			if len(extra.Content) > 0 {
+				at = extra.Content[0]
+			}
+			p.errorf(at, "", "more than one YAML document")
 		}
 		return nil
 	}
