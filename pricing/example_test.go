@@ -54,5 +54,5 @@ func Example() {
 	// 200 {"product_id":"P-0","final_price":45.12,"base_price":49.99,"market_multiplier":0.95,"discount_rate":0.05,"source":"live"}
 	// 404 {"detail":"unknown product_id \"P-X\""}
 	// 422 {"detail":[{"type":"string_too_short","loc":["body","product_id"],"msg":"String should have at least 1 character","input":"","ctx":{"min_length":1}}]}
-	// 400 {"detail":"invalid JSON: cannot parse object: cannot find opening '\"\" for object key; unparsed tail: \"\""}
+	// 400 {"detail":"invalid JSON: unexpected end of input, expected a string key at offset 20"}
 }

@@ -1,64 +1,82 @@
 package pricing
 
+import "unicode/utf8"
+
 // decodeFast decodes the body every client sends without building a JSON
-// tree: an object whose members are product_id and user_location (strings
-// of MinFieldLen to MaxFieldLen bytes with no escape and no control byte)
-// and optionally is_prime_member (the literal true or false), each at most
-// once, in any order, with JSON whitespace around any token. On anything
-// else it reports false and leaves r untouched, and Decode parses the body
-// in full; so the fast path only ever accepts, and what it accepts it
-// decodes exactly as the full path would (FuzzDecodeFast holds the two to
-// it).
+// tree: an object (scanObject) and nothing after it but JSON whitespace.
+// On anything else it reports false, and Decode parses the body in full;
+// so the fast path only ever accepts, and what it accepts it decodes
+// exactly as the full path would (FuzzDecodeFast holds the two to it).
+// On false r may have been written to.
 func decodeFast(body []byte, r *Request) bool {
-	i := skipWS(body, 0)
+	next, ok := scanObject(body, skipWS(body, 0), r)
+	return ok && skipWS(body, next) == len(body)
+}
+
+// scanObject decodes the request object starting at body[i] without
+// building a tree, validating it as strictly as checkJSON does. It takes
+// the members product_id and user_location as strings of MinFieldLen to
+// MaxFieldLen bytes of valid UTF-8 with no escape and no control byte,
+// is_prime_member and explain as true, false, 0, 1 or a lax boolean string
+// without escapes (parseLaxBool), and skips (checking) any other member
+// whose key has no escape; of duplicate keys the last wins. On success it
+// fills r and returns the offset after the closing brace. Anything else
+// (a field error, an escape where it matters, invalid JSON) reports false
+// and leaves r untouched, for the tree path to decode or explain.
+func scanObject(body []byte, i int, r *Request) (next int, ok bool) {
 	if i >= len(body) || body[i] != '{' {
-		return false
+		return 0, false
 	}
-	// A string field seen is non-nil (it has at least MinFieldLen bytes).
-	var pid, location []byte
-	member, memberSeen := false, false
+	var pid, location []byte // nil until seen
+	member, explain := false, false
 	for i++; ; i++ {
-		// Only the three known keys are taken, so a key is matched, with
-		// its quotes, against them rather than scanned.
+		// The known keys are matched, with their quotes, rather than
+		// scanned: the common body never reaches the default case.
 		j := skipWS(body, i)
 		if j >= len(body) || body[j] != '"' {
-			return false
+			return 0, false
 		}
-		var key string
-		var dst *[]byte // the string field the key names; nil for is_prime_member
+		var dst *[]byte // the string field the key names
+		var flag *bool  // the boolean field the key names
 		switch rest := body[j+1:]; {
 		case hasPrefix(rest, FieldProductID+`"`):
-			key, dst = FieldProductID, &pid
+			dst, j = &pid, j+len(FieldProductID)+2
 		case hasPrefix(rest, FieldUserLocation+`"`):
-			key, dst = FieldUserLocation, &location
+			dst, j = &location, j+len(FieldUserLocation)+2
 		case hasPrefix(rest, FieldIsPrime+`"`):
-			key = FieldIsPrime
+			flag, j = &member, j+len(FieldIsPrime)+2
+		case hasPrefix(rest, FieldExplain+`"`):
+			flag, j = &explain, j+len(FieldExplain)+2
 		default:
-			return false
+			// Another key: skip its member, unless the key has an
+			// escape (it could spell a known one).
+			_, after, ok := plainString(body, j)
+			if !ok {
+				return 0, false
+			}
+			j = after
 		}
-		j = skipWS(body, j+len(key)+2)
+		j = skipWS(body, j)
 		if j >= len(body) || body[j] != ':' {
-			return false
+			return 0, false
 		}
 		j = skipWS(body, j+1)
-		if dst != nil {
-			val, next, ok := plainString(body, j)
-			if !ok || *dst != nil || len(val) < MinFieldLen || len(val) > MaxFieldLen {
-				return false
+		switch {
+		case dst != nil:
+			val, after, ok := plainString(body, j)
+			if !ok || len(val) < MinFieldLen || len(val) > MaxFieldLen {
+				return 0, false
 			}
-			*dst, j = val, next
-		} else {
-			switch {
-			case memberSeen:
-				return false
-			case hasPrefix(body[j:], "true"):
-				member, j = true, j+len("true")
-			case hasPrefix(body[j:], "false"):
-				member, j = false, j+len("false")
-			default:
-				return false
+			*dst, j = val, after
+		case flag != nil:
+			if j, ok = scanBool(body, j, flag); !ok {
+				return 0, false
 			}
-			memberSeen = true
+		default:
+			var why string
+			if j, why = checkValue(body, j, 2); why != "" {
+				return 0, false
+			}
 		}
 		i = skipWS(body, j)
 		if i < len(body) && body[i] == ',' {
@@ -67,16 +85,52 @@ func decodeFast(body []byte, r *Request) bool {
 		if i < len(body) && body[i] == '}' {
 			break
 		}
-		return false
+		return 0, false
 	}
-	if skipWS(body, i+1) != len(body) || pid == nil || location == nil {
-		return false
+	if pid == nil || location == nil {
+		return 0, false
 	}
 	r.ProductID = append(r.ProductID[:0], pid...)
 	r.Location = append(r.Location[:0], location...)
 	r.Member = member
-	return true
+	r.Explain = explain
+	return i + 1, true
 }
+
+// scanBool reads the boolean value at b[i] into *v when the fast path can
+// take it: true, false, the numbers 0 and 1, or a string without escape
+// that parseLaxBool accepts. It returns the offset after the value.
+func scanBool(b []byte, i int, v *bool) (next int, ok bool) {
+	switch {
+	case hasPrefix(b[i:], "true"):
+		*v = true
+		return i + len("true"), true
+	case hasPrefix(b[i:], "false"):
+		*v = false
+		return i + len("false"), true
+	case i >= len(b):
+		return 0, false
+	case b[i] == '0' || b[i] == '1':
+		// Only the one-digit number: the tree path reads 1.0 or 1e0.
+		if i+1 < len(b) && (isDigit(b[i+1]) || b[i+1] == '.' || b[i+1] == 'e' || b[i+1] == 'E') {
+			return 0, false
+		}
+		*v = b[i] == '1'
+		return i + 1, true
+	case b[i] == '"':
+		s, after, ok := plainString(b, i)
+		if !ok {
+			return 0, false
+		}
+		if *v, ok = parseLaxBool(s); !ok {
+			return 0, false
+		}
+		return after, true
+	}
+	return 0, false
+}
+
+func isDigit(c byte) bool { return '0' <= c && c <= '9' }
 
 // skipWS returns the offset of the first byte at or after i that is not
 // JSON whitespace (RFC 8259 section 2), or len(b).
@@ -87,23 +141,43 @@ func skipWS(b []byte, i int) int {
 	return i
 }
 
-// plainString reads the JSON string starting at b[i] when it has no escape
-// and no control byte, returning its contents and the offset after its
-// closing quote.
+// plainString reads the JSON string starting at b[i] when it has no escape,
+// no control byte and is valid UTF-8, returning its contents and the offset
+// after its closing quote.
 func plainString(b []byte, i int) (s []byte, next int, ok bool) {
 	if i >= len(b) || b[i] != '"' {
 		return nil, 0, false
 	}
+	ascii := true
 	for j := i + 1; j < len(b); j++ {
-		switch c := b[j]; {
+		c := b[j]
+		if strPlain[c] {
+			continue
+		}
+		switch {
 		case c == '"':
-			return b[i+1 : j], j + 1, true
-		case c == '\\' || c < 0x20:
+			s = b[i+1 : j]
+			if !ascii && !utf8.Valid(s) {
+				return nil, 0, false
+			}
+			return s, j + 1, true
+		case c >= utf8.RuneSelf:
+			ascii = false
+		default: // '\\' or a control byte
 			return nil, 0, false
 		}
 	}
 	return nil, 0, false
 }
+
+// strPlain marks the bytes that stand for themselves inside a JSON string
+// and need no further look: printable ASCII other than '"' and '\\'.
+var strPlain = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
 
 func hasPrefix(b []byte, s string) bool {
 	return len(b) >= len(s) && string(b[:len(s)]) == s

@@ -2,6 +2,7 @@ package pricing
 
 import (
 	"math"
+	"strconv"
 	"strings"
 
 	"github.com/valyala/fastjson"
@@ -12,6 +13,7 @@ const (
 	FieldProductID    = "product_id"
 	FieldUserLocation = "user_location"
 	FieldIsPrime      = "is_prime_member"
+	FieldExplain      = "explain"
 
 	// MinFieldLen and MaxFieldLen bound product_id and user_location, in
 	// bytes. (pydantic counts characters; the contract counts bytes, which
@@ -28,6 +30,9 @@ type Request struct {
 	ProductID []byte
 	Location  []byte
 	Member    bool
+	// Explain asks for the explanation of the price (the optional
+	// "explain" field; in a batch, also set by the batch's own "explain").
+	Explain bool
 }
 
 // Reset empties r, keeping its buffers.
@@ -35,11 +40,13 @@ func (r *Request) Reset() {
 	r.ProductID = r.ProductID[:0]
 	r.Location = r.Location[:0]
 	r.Member = false
+	r.Explain = false
 }
 
-// Decoder decodes request bodies. It owns one JSON parser and is NOT safe
-// for concurrent use: use one Decoder per event loop or goroutine. The
-// zero Decoder is ready to use.
+// Decoder decodes request bodies, single ([Decoder.Decode]) and batch
+// ([Decoder.DecodeBatch]). It owns one JSON parser and is NOT safe for
+// concurrent use: use one Decoder per event loop or goroutine. The zero
+// Decoder is ready to use.
 type Decoder struct {
 	p fastjson.Parser
 }
@@ -47,8 +54,12 @@ type Decoder struct {
 // Decode parses body into r. On failure r is left in an unspecified state
 // and the error is a *Error:
 //
-//   - 400 {"detail":"invalid JSON: <where and why>"} if body is not JSON
-//     or not a JSON object;
+//   - 400 {"detail":"invalid JSON: <why> at offset <n>"} if body is not
+//     strict JSON (RFC 8259: no raw control character, unknown escape or
+//     invalid UTF-8 in a string, no NaN, Infinity, 01, 1., +1 or .5, no
+//     value nested deeper than [MaxDepth]) or not a JSON object. One UTF-8
+//     byte-order mark before the body is ignored (RFC 8259 section 8.1);
+//     offsets count it.
 //   - 422 with a pydantic v2 shaped list, one entry per bad field
 //     (FastAPI's rendering, without "url"):
 //     missing ("Field required", input = the whole body object),
@@ -58,15 +69,11 @@ type Decoder struct {
 //     bool_type ("Input should be a valid boolean"),
 //     bool_parsing ("Input should be a valid boolean, unable to interpret input").
 //
-// is_prime_member is optional (default false) and, like pydantic v2 in
-// lax mode, accepts true/false, the numbers 0 and 1 (also 0.0 and 1.0),
-// and the strings 0/1/f/t/n/y/no/yes/off/on/false/true in any case.
-// Unknown fields are ignored; of duplicate keys the last wins, as in
-// Python's json module.
-//
-// The JSON parser (fastjson) is a little more lenient than Python's json
-// module: raw control characters inside strings and unknown escapes are
-// accepted rather than refused with 400.
+// is_prime_member and explain are optional (default false) and, like
+// pydantic v2 in lax mode, accept true/false, the numbers 0 and 1 (also
+// 0.0 and 1.0), and the strings 0/1/f/t/n/y/no/yes/off/on/false/true in
+// any case. Unknown fields are ignored; of duplicate keys the last wins,
+// as in Python's json module.
 //
 // The body every client sends (the three fields, plain strings, a literal
 // boolean) is decoded by a scanner that builds no tree; any other body,
@@ -75,25 +82,60 @@ type Decoder struct {
 // Decode does not retain body. It does not allocate on success once r's
 // buffers have grown.
 func (d *Decoder) Decode(body []byte, r *Request) error {
-	if decodeFast(body, r) {
+	bom := bomLen(body)
+	if decodeFast(body[bom:], r) {
 		return nil
 	}
-	return d.decodeTree(body, r)
+	return d.decodeTree(body, bom, r)
+}
+
+// bom is the UTF-8 byte-order mark.
+const bom = "\xef\xbb\xbf"
+
+// bomLen is the length of the byte-order mark body starts with, or 0.
+func bomLen(body []byte) int {
+	if hasPrefix(body, bom) {
+		return len(bom)
+	}
+	return 0
 }
 
 // decodeTree is Decode through a parsed JSON tree: every body that
-// decodeFast does not take, and every error.
-func (d *Decoder) decodeTree(body []byte, r *Request) error {
-	v, err := d.p.ParseBytes(body)
+// decodeFast does not take, and every error. body[:skip] is a byte-order
+// mark, skipped.
+func (d *Decoder) decodeTree(body []byte, skip int, r *Request) error {
+	v, err := d.parseObject(body, skip)
 	if err != nil {
-		return newDetailError(StatusBadRequest, "invalid JSON: "+trimParseError(err.Error()), nil)
+		return err
 	}
-	o, err := v.Object()
-	if err != nil {
-		return newDetailError(StatusBadRequest, "invalid JSON: expected an object at the top level, got "+v.Type().String(), nil)
+	if bad := decodeFields(v, r, nil); len(bad) > 0 {
+		return &Error{Status: StatusUnprocessableEntity, Fields: bad}
 	}
-	var pid, location, prime *fastjson.Value
-	o.Visit(func(key []byte, v *fastjson.Value) {
+	return nil
+}
+
+// parseObject checks that body[skip:] is strict JSON and parses it into a
+// tree whose root is an object, or returns a 400 *Error saying where and
+// why not. The tree lives until the next parse with d.
+func (d *Decoder) parseObject(body []byte, skip int) (*fastjson.Value, error) {
+	if off, why := checkJSON(body[skip:]); why != "" {
+		return nil, newDetailError(StatusBadRequest, "invalid JSON: "+why+" at offset "+strconv.Itoa(skip+off), nil)
+	}
+	v, err := d.p.ParseBytes(body[skip:])
+	if err != nil { // not expected after checkJSON; kept as a net
+		return nil, newDetailError(StatusBadRequest, "invalid JSON: "+trimParseError(err.Error()), nil)
+	}
+	if v.Type() != fastjson.TypeObject {
+		return nil, newDetailError(StatusBadRequest, "invalid JSON: expected an object at the top level, got "+v.Type().String(), nil)
+	}
+	return v, nil
+}
+
+// decodeFields decodes the request object v into r, appending to bad one
+// entry per bad field, located as in a single request (["body", field]).
+func decodeFields(v *fastjson.Value, r *Request, bad []FieldError) []FieldError {
+	var pid, location, prime, explain *fastjson.Value
+	v.GetObject().Visit(func(key []byte, v *fastjson.Value) {
 		switch string(key) {
 		case FieldProductID:
 			pid = v
@@ -101,16 +143,15 @@ func (d *Decoder) decodeTree(body []byte, r *Request) error {
 			location = v
 		case FieldIsPrime:
 			prime = v
+		case FieldExplain:
+			explain = v
 		}
 	})
-	var bad []FieldError // nil on the happy path: no allocation
 	r.ProductID, bad = decodeString(r.ProductID[:0], FieldProductID, pid, v, bad)
 	r.Location, bad = decodeString(r.Location[:0], FieldUserLocation, location, v, bad)
-	r.Member, bad = decodeBool(prime, bad)
-	if len(bad) > 0 {
-		return &Error{Status: StatusUnprocessableEntity, Fields: bad}
-	}
-	return nil
+	r.Member, bad = decodeBool(FieldIsPrime, prime, bad)
+	r.Explain, bad = decodeBool(FieldExplain, explain, bad)
+	return bad
 }
 
 // maxParseError bounds the parser message quoted in an invalid-JSON error.
@@ -147,7 +188,8 @@ func decodeString(dst []byte, field string, v, root *fastjson.Value, bad []Field
 	return append(dst, s...), bad
 }
 
-func decodeBool(v *fastjson.Value, bad []FieldError) (bool, []FieldError) {
+// decodeBool decodes the optional lax boolean field (absent is false).
+func decodeBool(field string, v *fastjson.Value, bad []FieldError) (bool, []FieldError) {
 	if v == nil {
 		return false, bad
 	}
@@ -161,7 +203,7 @@ func decodeBool(v *fastjson.Value, bad []FieldError) (bool, []FieldError) {
 		if b, ok := parseLaxBool(s); ok {
 			return b, bad
 		}
-		return false, append(bad, boolParsing(v))
+		return false, append(bad, boolParsing(field, v))
 	case fastjson.TypeNumber:
 		f, err := v.Float64()
 		switch {
@@ -173,15 +215,15 @@ func decodeBool(v *fastjson.Value, bad []FieldError) (bool, []FieldError) {
 			return true, bad
 		case math.Trunc(f) == f && !math.IsInf(f, 0):
 			// an integer other than 0/1
-			return false, append(bad, boolParsing(v))
+			return false, append(bad, boolParsing(field, v))
 		}
 	}
-	return false, append(bad, FieldError{Type: "bool_type", Loc: loc(FieldIsPrime),
+	return false, append(bad, FieldError{Type: "bool_type", Loc: loc(field),
 		Msg: "Input should be a valid boolean", Input: appendValue(nil, v)})
 }
 
-func boolParsing(v *fastjson.Value) FieldError {
-	return FieldError{Type: "bool_parsing", Loc: loc(FieldIsPrime),
+func boolParsing(field string, v *fastjson.Value) FieldError {
+	return FieldError{Type: "bool_parsing", Loc: loc(field),
 		Msg: "Input should be a valid boolean, unable to interpret input", Input: appendValue(nil, v)}
 }
 
@@ -260,37 +302,9 @@ func appendValue(dst []byte, v *fastjson.Value) []byte {
 // isJSONNumber reports whether b is a number per RFC 8259 section 6:
 // -? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?
 func isJSONNumber(b []byte) bool {
-	i := 0
-	digits := func() int {
-		n := 0
-		for i < len(b) && b[i] >= '0' && b[i] <= '9' {
-			i++
-			n++
-		}
-		return n
-	}
-	if i < len(b) && b[i] == '-' {
-		i++
-	}
-	if i < len(b) && b[i] == '0' {
-		i++
-	} else if digits() == 0 {
+	if len(b) == 0 {
 		return false
 	}
-	if i < len(b) && b[i] == '.' {
-		i++
-		if digits() == 0 {
-			return false
-		}
-	}
-	if i < len(b) && (b[i] == 'e' || b[i] == 'E') {
-		i++
-		if i < len(b) && (b[i] == '+' || b[i] == '-') {
-			i++
-		}
-		if digits() == 0 {
-			return false
-		}
-	}
-	return i == len(b)
+	n, why := checkNumber(b, 0)
+	return why == "" && n == len(b)
 }

@@ -2,9 +2,11 @@ package pricing
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
+	"unicode/utf8"
 )
 
 func TestDecodeOK(t *testing.T) {
@@ -198,6 +200,8 @@ func FuzzDecodeFast(f *testing.F) {
 		`{"product_id":"","user_location":"NY"}`,
 		`{"product_id":"P-1","user_location":"NY"}}`,
 		"{\"product_id\":\"P-\x011\",\"user_location\":\"NY\"}",
+		`{"product_id":"P-1","user_location":"NY","is_prime_member":"Yes","explain":1,"x":{"a":[1,2,3]}}`,
+		`{"product_id":"P-1","user_location":"NY","is_prime_member":1.0,"explain":"off"}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -208,19 +212,21 @@ func FuzzDecodeFast(f *testing.F) {
 		}
 		var d Decoder
 		var full Request
-		if err := d.decodeTree(body, &full); err != nil {
+		if err := d.decodeTree(body, 0, &full); err != nil {
 			t.Fatalf("fast path accepted %q, full path: %v", body, err)
 		}
-		if !bytes.Equal(fast.ProductID, full.ProductID) || !bytes.Equal(fast.Location, full.Location) || fast.Member != full.Member {
-			t.Fatalf("%q: fast %q %q %v, full %q %q %v", body,
-				fast.ProductID, fast.Location, fast.Member, full.ProductID, full.Location, full.Member)
+		if !bytes.Equal(fast.ProductID, full.ProductID) || !bytes.Equal(fast.Location, full.Location) ||
+			fast.Member != full.Member || fast.Explain != full.Explain {
+			t.Fatalf("%q: fast %q %q %v %v, full %q %q %v %v", body, fast.ProductID, fast.Location, fast.Member, fast.Explain,
+				full.ProductID, full.Location, full.Member, full.Explain)
 		}
 	})
 }
 
 // TestDecodeFastTakes pins which bodies take the fast path: the common
-// shapes do, and everything needing the full parser (escapes, duplicates,
-// unknown fields, lax booleans, errors) does not.
+// shapes, unknown fields, duplicates and lax booleans do; everything
+// needing the full parser (escapes where they matter, numbers other than
+// 0 and 1 for a boolean, any error) does not.
 func TestDecodeFastTakes(t *testing.T) {
 	for _, tt := range []struct {
 		body string
@@ -233,10 +239,23 @@ func TestDecodeFastTakes(t *testing.T) {
 		{`{"product_id":"` + strings.Repeat("a", 65) + `","user_location":"x"}`, false},
 		{`{"product_id":"","user_location":"x"}`, false},
 		{`{"product_id":"P-\u00e9","user_location":"NY"}`, false},
-		{`{"product_id":"first","product_id":"last","user_location":"NY"}`, false},
-		{`{"product_id":"P-1","user_location":"NY","extra":1}`, false},
-		{`{"product_id":"P-1","user_location":"NY","is_prime_member":"yes"}`, false},
-		{`{"product_id":"P-1","user_location":"NY","is_prime_member":1}`, false},
+		{`{"product_id":"first","product_id":"last","user_location":"NY"}`, true},
+		{`{"product_id":"first","product_id":"","user_location":"NY"}`, false},
+		{`{"product_id":"P-1","user_location":"NY","extra":1}`, true},
+		{`{"product_id":"P-1","user_location":"NY","extra":{"a":["\u00e9",-1.5e3,null]}}`, true},
+		{`{"product_id":"P-1","user_location":"NY","extra":01}`, false},
+		{`{"product_id":"P-1","user_location":"NY","ex\u0074ra":1}`, false},
+		{`{"product_id":"P-1","user_location":"NY","is_prime_member":"yes"}`, true},
+		{`{"product_id":"P-1","user_location":"NY","is_prime_member":"maybe"}`, false},
+		{`{"product_id":"P-1","user_location":"NY","is_prime_member":"y\u0065s"}`, false},
+		{`{"product_id":"P-1","user_location":"NY","is_prime_member":1}`, true},
+		{`{"product_id":"P-1","user_location":"NY","is_prime_member":0}`, true},
+		{`{"product_id":"P-1","user_location":"NY","is_prime_member":1.0}`, false},
+		{`{"product_id":"P-1","user_location":"NY","is_prime_member":1e0}`, false},
+		{`{"product_id":"P-1","user_location":"NY","is_prime_member":-0}`, false},
+		{`{"product_id":"P-1","user_location":"NY","is_prime_member":2}`, false},
+		{`{"product_id":"P-1","user_location":"NY","explain":true}`, true},
+		{`{"product_id":"P-1","user_location":"NY","explain":null}`, false},
 		{`{"product_id":"P-1"}`, false},
 		{`{"product_id":"P-1","user_location":"NY",}`, false},
 		{`{"product_id":"P-1","user_location":"NY"} x`, false},
@@ -248,4 +267,241 @@ func TestDecodeFastTakes(t *testing.T) {
 			t.Errorf("decodeFast(%q) = %v, want %v", tt.body, got, tt.fast)
 		}
 	}
+}
+
+// TestDecodeStrictJSON is the table of issue 15 defect 7: bodies the old
+// service (a strict RFC 8259 parser) refused and the fastjson parser let
+// through. Each is 400 invalid JSON, with where and why.
+func TestDecodeStrictJSON(t *testing.T) {
+	const pre = `{"product_id":"P-1","user_location":`
+	tests := []struct{ name, body, want string }{
+		{"raw TAB in a string", pre + "\"N\tY\"}", `raw control character byte 0x09 in a string (escape it) at offset 38`},
+		{"raw NUL in a string", pre + "\"N\x00Y\"}", `raw control character byte 0x00 in a string (escape it) at offset 38`},
+		{"raw LF in a string", pre + "\"N\nY\"}", `raw control character byte 0x0a in a string (escape it) at offset 38`},
+		{"raw control byte in a key", "{\"a\x01\":1," + pre[1:] + `"NY"}`, `raw control character byte 0x01 in a string (escape it) at offset 3`},
+		{"invalid escape", pre + `"N\xY"}`, `invalid escape \x in a string at offset 38`},
+		{"short unicode escape", pre + `"N\u12Y"}`, `invalid \u escape: 'Y' is not a hex digit at offset 42`},
+		{"escape at the end", pre + `"N\`, `unexpected end of input in a string escape at offset 39`},
+		{"invalid UTF-8", pre + "\"N\xffY\"}", `invalid UTF-8 in a string at offset 38`},
+		{"truncated UTF-8", pre + "\"N\xc3\"}", `invalid UTF-8 in a string at offset 38`},
+		{"UTF-16 surrogate in UTF-8", pre + "\"\xed\xa0\x80\"}", `invalid UTF-8 in a string at offset 37`},
+		{"invalid UTF-8 in an ignored field", `{"x":"` + "\xc0\xaf" + `",` + pre[1:] + `"NY"}`, `invalid UTF-8 in a string at offset 6`},
+		{"member 01", pre + `"NY","is_prime_member":01}`, `invalid number: leading zero at offset 59`},
+		{"member 00", pre + `"NY","is_prime_member":00}`, `invalid number: leading zero at offset 59`},
+		{"member 1.", pre + `"NY","is_prime_member":1.}`, `invalid number: expected a digit after '.' at offset 59`},
+		{"member -", pre + `"NY","is_prime_member":-}`, `invalid number: expected a digit at offset 59`},
+		{"member 1e", pre + `"NY","is_prime_member":1e}`, `invalid number: expected a digit in the exponent at offset 59`},
+		{"member +1", pre + `"NY","is_prime_member":+1}`, `unexpected '+': not a JSON value (NaN, Infinity, '+' and a bare '.' are not JSON numbers) at offset 59`},
+		{"member .5", pre + `"NY","is_prime_member":.5}`, `unexpected '.': not a JSON value (NaN, Infinity, '+' and a bare '.' are not JSON numbers) at offset 59`},
+		{"member NaN", pre + `"NY","is_prime_member":NaN}`, `unexpected 'N': not a JSON value (NaN, Infinity, '+' and a bare '.' are not JSON numbers) at offset 59`},
+		{"member nan", pre + `"NY","is_prime_member":nan}`, `invalid literal, expected null at offset 59`},
+		{"member Infinity", pre + `"NY","is_prime_member":Infinity}`, `unexpected 'I': not a JSON value (NaN, Infinity, '+' and a bare '.' are not JSON numbers) at offset 59`},
+		{"member -Infinity", pre + `"NY","is_prime_member":-Infinity}`, `invalid number: expected a digit at offset 59`},
+		{"member 1.5.5", pre + `"NY","is_prime_member":1.5.5}`, `unexpected '.', expected ',' or '}' in an object at offset 62`},
+		{"member tru", pre + `"NY","is_prime_member":tru}`, `invalid literal, expected true at offset 59`},
+		{"explain yes unquoted", pre + `"NY","explain":yes}`, `unexpected 'y', expected a value at offset 51`},
+		{"single quotes", `{'product_id':'P-1'}`, `unexpected ''', expected a string key at offset 1`},
+		{"trailing comma", pre + `"NY",}`, `unexpected '}', expected a string key at offset 41`},
+		{"trailing comma in an array", pre + `"NY","x":[1,]}`, `unexpected ']', expected a value at offset 48`},
+		{"comment", pre + `"NY"} // hi`, `unexpected '/' after the top-level value at offset 42`},
+		{"two BOMs", "\xef\xbb\xbf\xef\xbb\xbf{}", `unexpected byte 0xef, expected a value at offset 3`},
+		{"BOM after whitespace", " \xef\xbb\xbf{}", `unexpected byte 0xef, expected a value at offset 1`},
+		{"empty", ``, `unexpected end of input, expected a value at offset 0`},
+		{"BOM only", "\xef\xbb\xbf", `unexpected end of input, expected a value at offset 3`},
+		{"too deep", `{"x":` + strings.Repeat("[", MaxDepth) + strings.Repeat("]", MaxDepth) + `}`,
+			`value nested deeper than 300 levels at offset 304`},
+	}
+	var d Decoder
+	var r Request
+	for _, tt := range tests {
+		if json.Valid([]byte(strings.TrimPrefix(tt.body, "\xef\xbb\xbf"))) && !strings.Contains(tt.name, "UTF-8") && !strings.Contains(tt.name, "deep") {
+			t.Errorf("%s: the standard library accepts %q: not a case of invalid JSON", tt.name, tt.body)
+		}
+		err := d.Decode([]byte(tt.body), &r)
+		var pe *Error
+		if !errors.As(err, &pe) || pe.Status != StatusBadRequest {
+			t.Errorf("%s: Decode(%q) = %v, want 400", tt.name, tt.body, err)
+			continue
+		}
+		if got := pe.Detail; got != "invalid JSON: "+tt.want {
+			t.Errorf("%s: detail\n got %q\nwant %q", tt.name, got, "invalid JSON: "+tt.want)
+		}
+	}
+}
+
+// TestDecodeStrictJSONAccepts pins what stays accepted: the legal JSON
+// leniencies of the contract, a byte-order mark, escapes, deep nesting up
+// to MaxDepth, and what json.Valid accepts in an ignored field.
+func TestDecodeStrictJSONAccepts(t *testing.T) {
+	const pre = `{"product_id":"P-1","user_location":"NY"`
+	tests := []struct {
+		name, body   string
+		loc          string
+		member, expl bool
+		fast         bool
+	}{
+		{"BOM", "\xef\xbb\xbf" + pre + `}`, "NY", false, false, true},
+		{"BOM, tree path", "\xef\xbb\xbf" + pre + `,"is_prime_member":1.0}`, "NY", true, false, false},
+		{"member 1", pre + `,"is_prime_member":1}`, "NY", true, false, true},
+		{"member 0", pre + `,"is_prime_member":0}`, "NY", false, false, true},
+		{"member -0", pre + `,"is_prime_member":-0}`, "NY", false, false, false},
+		{"member 1.0", pre + `,"is_prime_member":1.0}`, "NY", true, false, false},
+		{"member 1e0", pre + `,"is_prime_member":1e0}`, "NY", true, false, false},
+		{"member 10E-1", pre + `,"is_prime_member":10E-1}`, "NY", true, false, false},
+		{"member on", pre + `,"is_prime_member":"On"}`, "NY", true, false, true},
+		{"explain true", pre + `,"explain":true}`, "NY", false, true, true},
+		{"explain yes", pre + `,"explain":"yes"}`, "NY", false, true, true},
+		{"explain 0", pre + `,"explain":0}`, "NY", false, false, true},
+		{"explain 1.0", pre + `,"explain":1.0}`, "NY", false, true, false},
+		{"escapes", `{"product_id":"P-1","user_location":"N\u0059\/\"\\\b\f\n\r\t"}`, "NY/\"\\\b\f\n\r\t", false, false, false},
+		{"surrogate escape", `{"product_id":"P-1","user_location":"\ud83d\ude00"}`, "😀", false, false, false},
+		{"UTF-8", `{"product_id":"P-1","user_location":"Zürich 😀"}`, "Zürich 😀", false, false, true},
+		{"deep ignored field", pre + `,"x":` + strings.Repeat("[", MaxDepth-1) + strings.Repeat("]", MaxDepth-1) + `}`, "NY", false, false, true},
+		{"odd ignored field", pre + `,"x":[-0.0e+00,1E9,null,{},"\u0000"]}`, "NY", false, false, true},
+		{"escaped ignored key", pre + `,"\u0078":1}`, "NY", false, false, false},
+		{"all JSON whitespace", " \t\r\n" + pre + " \t\r\n}\n", "NY", false, false, true},
+	}
+	var d Decoder
+	for _, tt := range tests {
+		var r Request
+		if err := d.Decode([]byte(tt.body), &r); err != nil {
+			t.Errorf("%s: Decode(%q): %v", tt.name, tt.body, err)
+			continue
+		}
+		if string(r.ProductID) != "P-1" || string(r.Location) != tt.loc || r.Member != tt.member || r.Explain != tt.expl {
+			t.Errorf("%s: Decode = {%q %q %v %v}, want {P-1 %q %v %v}", tt.name, r.ProductID, r.Location, r.Member, r.Explain, tt.loc, tt.member, tt.expl)
+		}
+		body := []byte(tt.body)
+		if got := decodeFast(body[bomLen(body):], &r); got != tt.fast {
+			t.Errorf("%s: decodeFast = %v, want %v", tt.name, got, tt.fast)
+		}
+	}
+}
+
+// TestDecodeExplainInvalid: a non-boolean explain is a 422 entry shaped as
+// FastAPI renders a bool field's error.
+func TestDecodeExplainInvalid(t *testing.T) {
+	const pre = `{"product_id":"P-1","user_location":"NY","explain":`
+	tests := []struct{ body, want string }{
+		{pre + `"maybe"}`, `{"detail":[{"type":"bool_parsing","loc":["body","explain"],"msg":"Input should be a valid boolean, unable to interpret input","input":"maybe"}]}`},
+		{pre + `2}`, `{"detail":[{"type":"bool_parsing","loc":["body","explain"],"msg":"Input should be a valid boolean, unable to interpret input","input":2}]}`},
+		{pre + `null}`, `{"detail":[{"type":"bool_type","loc":["body","explain"],"msg":"Input should be a valid boolean","input":null}]}`},
+		{pre + `{"a":true}}`, `{"detail":[{"type":"bool_type","loc":["body","explain"],"msg":"Input should be a valid boolean","input":{"a":true}}]}`},
+		{`{"user_location":"NY","explain":[]}`, `{"detail":[` +
+			`{"type":"missing","loc":["body","product_id"],"msg":"Field required","input":{"user_location":"NY","explain":[]}},` +
+			`{"type":"bool_type","loc":["body","explain"],"msg":"Input should be a valid boolean","input":[]}]}`},
+	}
+	var d Decoder
+	var r Request
+	for _, tt := range tests {
+		err := d.Decode([]byte(tt.body), &r)
+		var pe *Error
+		if !errors.As(err, &pe) || pe.Status != StatusUnprocessableEntity {
+			t.Errorf("Decode(%s) = %v, want 422", tt.body, err)
+			continue
+		}
+		if got := string(pe.AppendJSON(nil)); got != tt.want {
+			t.Errorf("Decode(%s)\n got %s\nwant %s", tt.body, got, tt.want)
+		}
+	}
+}
+
+// refInvalid is the reference for a 400: what encoding/json.Valid rejects
+// after one optional byte-order mark, plus the two documented ways this
+// decoder is stricter (invalid UTF-8, which json.Valid lets through and
+// the old service refused; nesting deeper than MaxDepth), plus a top
+// level that is not an object.
+func refInvalid(body []byte) bool {
+	b := bytes.TrimPrefix(body, []byte("\xef\xbb\xbf"))
+	if !json.Valid(b) || !utf8.Valid(b) || refDepth(b) > MaxDepth {
+		return true
+	}
+	b = bytes.TrimLeft(b, " \t\r\n")
+	return b[0] != '{'
+}
+
+// refDepth is the depth of the deepest value of the valid JSON text b,
+// the top-level value being at depth 1 (a scalar or a key inside n open
+// containers is at depth n+1).
+func refDepth(b []byte) int {
+	open, deepest := 0, 0
+	inString := false
+	for i := 0; i < len(b); i++ {
+		c := b[i]
+		if inString {
+			switch c {
+			case '\\':
+				i++
+			case '"':
+				inString = false
+			}
+			continue
+		}
+		switch c {
+		case '[', '{':
+			open++
+			deepest = max(deepest, open)
+		case ']', '}':
+			open--
+		case ' ', '\t', '\r', '\n', ',', ':':
+		default:
+			inString = c == '"'
+			deepest = max(deepest, open+1)
+		}
+	}
+	return deepest
+}
+
+// FuzzDecodeJSONValid is the differential test of issue 15 defect 7:
+// Decode answers 400 exactly when refInvalid says so (so whatever
+// encoding/json.Valid rejects, Decode rejects, the byte-order mark being
+// the one exception), on both paths: the fast decoder never accepts a body
+// the reference calls invalid, and the fastjson path (decodeTree) alone
+// draws the same line as Decode.
+func FuzzDecodeJSONValid(f *testing.F) {
+	const pre = `{"product_id":"P-1","user_location":`
+	for _, s := range []string{
+		pre + `"NY"}`,
+		"\xef\xbb\xbf" + pre + `"NY"}`,
+		pre + "\"N\tY\"}",
+		pre + "\"N\x00Y\"}",
+		pre + `"N\xY"}`,
+		pre + `"N\u12Y"}`,
+		pre + `"N\u0059"}`,
+		pre + "\"N\xffY\"}",
+		pre + `"NY","is_prime_member":01}`,
+		pre + `"NY","is_prime_member":1.}`,
+		pre + `"NY","is_prime_member":00}`,
+		pre + `"NY","is_prime_member":NaN}`,
+		pre + `"NY","is_prime_member":Infinity}`,
+		pre + `"NY","is_prime_member":-1.5e+3}`,
+		pre + `"NY","explain":"on","x":[true,false,null,{"a":[]}]}`,
+		`{"x":` + strings.Repeat("[", MaxDepth-1) + strings.Repeat("]", MaxDepth-1) + `}`,
+		`{"x":` + strings.Repeat("[", MaxDepth) + strings.Repeat("]", MaxDepth) + `}`,
+		`[1]`, `"s"`, ` {} `, `{"a":1}x`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		want := refInvalid(body)
+		var d Decoder
+		var r Request
+		err := d.Decode(body, &r)
+		var pe *Error
+		got := errors.As(err, &pe) && pe.Status == StatusBadRequest
+		if got != want {
+			t.Fatalf("Decode(%q) = %v; want 400: %v", body, err, want)
+		}
+		if got && !strings.HasPrefix(pe.Detail, "invalid JSON: ") {
+			t.Fatalf("Decode(%q) detail %q", body, pe.Detail)
+		}
+		skip := bomLen(body)
+		if decodeFast(body[skip:], &r) && want {
+			t.Fatalf("the fast path accepted %q, which is not JSON", body)
+		}
+		err = d.decodeTree(body, skip, &r)
+		if tree := errors.As(err, &pe) && pe.Status == StatusBadRequest; tree != want {
+			t.Fatalf("decodeTree(%q) = %v; want 400: %v", body, err, want)
+		}
+	})
 }
