@@ -502,6 +502,9 @@ func (m *Merger) Merge(ctx context.Context, now time.Time) {
 		steps := min(w-m.evalWindow, 1000)
 		m.evalWindow = w
 		for _, e := range m.entries {
+			if d.MaxStep.IsZero() {
+				continue // no smoothing: Price follows the tier at once
+			}
 			_, target := d.Target(e.total(first, cur-1))
 			v := e.value
 			if v.IsZero() {

@@ -17,6 +17,13 @@ import (
 // rules, or prices could not be reproduced from their ruleset_version.
 var ErrSameVersion = errors.New("version already in use with different content")
 
+// DefaultSettle is how long Reload waits between its two reads of the
+// file (HolderConfig.Settle).
+const DefaultSettle = 50 * time.Millisecond
+
+// maxSettleReads bounds the reads of a file that keeps changing.
+const maxSettleReads = 10
+
 // DefaultWatchInterval is how often Watch looks at the file.
 const DefaultWatchInterval = time.Second
 
@@ -29,6 +36,10 @@ type HolderConfig struct {
 	// OnRefused, if set, is called when a reload is refused (the error
 	// carries file, line and reason); the old ruleset keeps serving.
 	OnRefused func(err error)
+	// Settle is how long Reload waits between two reads of the file that
+	// must be identical before it is parsed (a writer still at work
+	// changes it in between). 0: DefaultSettle; negative: read once.
+	Settle time.Duration
 }
 
 // Holder holds the ruleset in use. Load is a single atomic load, safe
@@ -45,6 +56,9 @@ type Holder struct {
 
 // NewHolder returns a Holder serving rs (which may be nil: no rules).
 func NewHolder(rs *Ruleset, cfg HolderConfig) *Holder {
+	if cfg.Settle == 0 {
+		cfg.Settle = DefaultSettle
+	}
 	h := &Holder{cfg: cfg}
 	h.cur.Store(rs)
 	return h
@@ -57,18 +71,40 @@ func (h *Holder) Load() *Ruleset { return h.cur.Load() }
 func (h *Holder) Refused() uint64 { return h.refused.Load() }
 
 // Reload reads and validates the file at path and, if it is good, makes
-// it the ruleset in use; it returns the ruleset in use afterwards. A bad
-// file (unreadable, invalid, or the current version with other content)
-// is refused: the old ruleset stays, OnRefused is called and the error
-// is returned. A file identical to the one in use changes nothing.
+// it the ruleset in use; it returns the ruleset in use afterwards. It
+// reads the file until two reads Settle apart agree, so that a file being
+// written in place is not taken half-way. A bad file (unreadable,
+// invalid, still changing, or the current version with other content) is
+// refused: the old ruleset stays, OnRefused is called and the error is
+// returned. A file identical to the one in use changes nothing. Reload
+// is safe for concurrent use; reloads are serialized.
 func (h *Holder) Reload(path string) (*Ruleset, error) {
-	data, err := readLimited(path)
+	data, err := h.settledRead(path)
 	if err != nil {
 		h.mu.Lock()
 		defer h.mu.Unlock()
 		return h.refuse(err)
 	}
 	return h.apply(filepath.Base(path), data)
+}
+
+func (h *Holder) settledRead(path string) ([]byte, error) {
+	data, err := readLimited(path)
+	if err != nil || h.cfg.Settle < 0 {
+		return data, err
+	}
+	for i := 0; i < maxSettleReads; i++ {
+		time.Sleep(h.cfg.Settle)
+		again, err := readLimited(path)
+		if err != nil {
+			return nil, err
+		}
+		if bytes.Equal(again, data) {
+			return data, nil
+		}
+		data = again
+	}
+	return nil, fmt.Errorf("cannot reload rules from %s: the file kept changing for %d reads", filepath.Base(path), maxSettleReads)
 }
 
 func (h *Holder) apply(name string, data []byte) (*Ruleset, error) {
@@ -82,7 +118,9 @@ func (h *Holder) apply(name string, data []byte) (*Ruleset, error) {
 	if err != nil {
 		return h.refuse(fmt.Errorf("cannot reload rules: %w", err))
 	}
-	if old != nil && old.Version == rs.Version {
+	// The same version may only come back as the same file grown: the
+	// rest of a write whose first part was read and happened to be valid.
+	if old != nil && old.Version == rs.Version && !bytes.HasPrefix(data, old.raw) {
 		return h.refuse(fmt.Errorf("cannot reload rules from %s: version %q: %w (change the version with the rules)", name, rs.Version, ErrSameVersion))
 	}
 	h.cur.Store(rs)

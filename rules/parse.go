@@ -104,6 +104,7 @@ func Parse(name string, data []byte) (*Ruleset, error) {
 	}
 	rs.Source = name
 	rs.sum = sha256.Sum256(data)
+	rs.raw = bytes.Clone(data)
 	return rs, nil
 }
 

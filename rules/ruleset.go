@@ -57,8 +57,9 @@ type Ruleset struct {
 
 	// Source is the file name the ruleset was parsed from (for messages).
 	Source string
-	// sum identifies the file's bytes (see Holder).
+	// sum identifies the file's bytes, raw holds them (see Holder).
 	sum [32]byte
+	raw []byte
 }
 
 // Demand is the demand section: requests per product x location in a

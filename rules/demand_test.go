@@ -1,0 +1,411 @@
+package rules
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// demandRules is a ruleset whose window is 12 s: one bucket per second.
+func demandRules(t testing.TB, extra string) *Ruleset {
+	t.Helper()
+	rs, err := Parse("d.yaml", []byte(`version: d
+demand:
+  window: 12s
+  tiers: [{above: 10, multiplier: 1.1}, {above: 100, multiplier: 1.3}]
+`+extra))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rs
+}
+
+// t0 is the start of a bucket (and of a window).
+var t0 = time.Unix(1764331200, 0) // divisible by 12
+
+func sec(n float64) time.Time { return t0.Add(time.Duration(n * float64(time.Second))) }
+
+func record(s *Shard, product, location string, n int, at time.Time) {
+	p, l := []byte(product), []byte(location)
+	for i := 0; i < n; i++ {
+		s.Record(p, l, at)
+	}
+}
+
+func lookup(m *Merger, product, location string) DemandValue {
+	return m.Snapshot().Lookup([]byte(product), []byte(location))
+}
+
+func TestDemandCountsAcrossShards(t *testing.T) {
+	rs := demandRules(t, "")
+	m := NewMerger(MergerConfig{Rules: func() *Ruleset { return rs }})
+	a, b := m.NewShard(), m.NewShard()
+	ctx := context.Background()
+
+	// Before the first merge counting is off: nothing is recorded.
+	record(a, "P-1", "NY", 5, sec(0.5))
+	m.Merge(ctx, sec(0.6))
+	record(a, "P-1", "NY", 7, sec(0.7))
+	record(b, "P-1", "NY", 4, sec(0.8))
+	record(b, "P-2", "NY", 1, sec(0.9))
+	// The bucket [0, 1) is not counted until it has ended and the shards
+	// have handed it over.
+	m.Merge(ctx, sec(0.95))
+	if got := lookup(m, "P-1", "NY"); got.Requests != 0 {
+		t.Fatalf("the current bucket is counted: %+v", got)
+	}
+	record(a, "P-9", "LA", 1, sec(1.1)) // a's next request hands bucket 0 over
+	m.Merge(ctx, sec(1.2))
+	if got := lookup(m, "P-1", "NY").Requests; got != 7 {
+		t.Fatalf("after shard a handed over: %d, want 7 (b is idle)", got)
+	}
+	b.Flush(sec(1.3)) // the idle loop's tick
+	m.Merge(ctx, sec(1.4))
+	if got, two := lookup(m, "P-1", "NY").Requests, lookup(m, "P-2", "NY").Requests; got != 11 || two != 1 {
+		t.Fatalf("after b's flush: P-1 %d P-2 %d, want 11 and 1", got, two)
+	}
+	if got := lookup(m, "P-1", "LA").Requests; got != 0 {
+		t.Fatalf("P-1 x LA: %d", got)
+	}
+
+	// The window slides: bucket 0 counts until bucket 12 begins.
+	record(a, "P-1", "NY", 3, sec(5.5))
+	a.Flush(sec(6))
+	m.Merge(ctx, sec(11.9))
+	if got := lookup(m, "P-1", "NY").Requests; got != 14 {
+		t.Fatalf("at 11.9 s: %d, want 14", got)
+	}
+	m.Merge(ctx, sec(12.1)) // counts buckets 0..11
+	if got := lookup(m, "P-1", "NY").Requests; got != 14 {
+		t.Fatalf("at 12.1 s: %d, want 14", got)
+	}
+	m.Merge(ctx, sec(13.1)) // counts buckets 1..12
+	if got := lookup(m, "P-1", "NY").Requests; got != 3 {
+		t.Fatalf("at 13.1 s: %d, want 3 (bucket 0 has left the window)", got)
+	}
+	m.Merge(ctx, sec(18.1))
+	if got := lookup(m, "P-1", "NY"); got.Requests != 0 || m.Snapshot().Len() != 0 {
+		t.Fatalf("at 18.1 s: %+v, %d keys", got, m.Snapshot().Len())
+	}
+}
+
+// TestDemandSmoothing: the multiplier moves at most max_step per window
+// toward the tier, up and then down.
+func TestDemandSmoothing(t *testing.T) {
+	rs := demandRules(t, "  max_step: 0.1\n  max_multiplier: 1.25\n")
+	m := NewMerger(MergerConfig{Rules: func() *Ruleset { return rs }})
+	s := m.NewShard()
+	ctx := context.Background()
+	m.Merge(ctx, sec(0))
+	var values []string
+	for w := 0; w < 7; w++ {
+		for b := 0; b < 12; b++ {
+			at := sec(float64(w*12+b) + 0.5)
+			if w < 3 {
+				record(s, "HOT", "NY", 20, at) // 240 a window: tier 1 (1.3), capped at 1.25
+			}
+			s.Flush(at)
+			m.Merge(ctx, at)
+		}
+		values = append(values, lookup(m, "HOT", "NY").Value.String())
+	}
+	// Sampled at the end of each window: the step happens when the next
+	// window begins (12 s, 24 s, ...), from the window that ended: 1 (not
+	// tracked yet: 0) -> 1.1 -> 1.2 -> 1.25 (cap), then demand stops:
+	// 1.15 -> 1.05 -> 1 (forgotten: 0).
+	want := []string{"0", "1.1", "1.2", "1.25", "1.15", "1.05", "0"}
+	if fmt.Sprint(values) != fmt.Sprint(want) {
+		t.Errorf("smoothed values per window %v, want %v", values, want)
+	}
+	if m.Snapshot().Len() != 0 {
+		t.Errorf("an idle key at multiplier 1 is kept: %d keys", m.Snapshot().Len())
+	}
+}
+
+// TestDemandFloodIsBounded: a flood of distinct ids neither grows memory
+// nor pushes a hot key out.
+func TestDemandFloodIsBounded(t *testing.T) {
+	rs := demandRules(t, "")
+	m := NewMerger(MergerConfig{Rules: func() *Ruleset { return rs }, ShardKeys: 64, MaxKeys: 100})
+	s := m.NewShard()
+	ctx := context.Background()
+	m.Merge(ctx, sec(0))
+	for b := 0; b < 5; b++ {
+		at := sec(float64(b) + 0.5)
+		for i := 0; i < 2000; i++ {
+			s.Record([]byte("HOT"), []byte("NY"), at)
+			s.Record([]byte(fmt.Sprintf("FLOOD-%d-%d", b, i)), []byte("NY"), at)
+		}
+		s.Flush(sec(float64(b) + 1))
+		m.Merge(ctx, sec(float64(b)+1.1))
+		if n := m.Snapshot().Len(); n > 100 {
+			t.Fatalf("bucket %d: %d keys tracked, bound is 100", b, n)
+		}
+		if len(s.cur.slots) != 64 {
+			t.Fatalf("shard table grew to %d slots", len(s.cur.slots))
+		}
+	}
+	if got := lookup(m, "HOT", "NY").Requests; got < 5*2000*95/100 {
+		t.Errorf("hot key counted %d of 10000 requests", got)
+	}
+	st := m.Stats()
+	if st.DroppedCounts == 0 || st.EvictedKeys == 0 || st.Keys > 100 {
+		t.Errorf("stats %+v", st)
+	}
+}
+
+func TestDemandOffAndWindowChange(t *testing.T) {
+	var cur atomic.Pointer[Ruleset]
+	m := NewMerger(MergerConfig{Rules: cur.Load})
+	s := m.NewShard()
+	ctx := context.Background()
+	m.Merge(ctx, sec(0))
+	record(s, "P-1", "NY", 50, sec(0.5))
+	if s.cur != nil {
+		t.Fatal("a ruleset without demand records")
+	}
+	cur.Store(demandRules(t, ""))
+	m.Merge(ctx, sec(1))
+	record(s, "P-1", "NY", 50, sec(1.5))
+	s.Flush(sec(2))
+	m.Merge(ctx, sec(2.1))
+	if got := lookup(m, "P-1", "NY").Requests; got != 50 {
+		t.Fatalf("%d, want 50", got)
+	}
+	rs2, err := Parse("d2.yaml", []byte("version: d2\ndemand:\n  window: 24s\n  tiers: [{above: 1, multiplier: 1.1}]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	record(s, "P-1", "NY", 5, sec(2.15)) // still in 1 s buckets
+	cur.Store(rs2)
+	m.Merge(ctx, sec(2.2))
+	if m.Snapshot() != nil {
+		t.Fatal("a new window keeps the old counts")
+	}
+	// The table of the old bucket length is not counted.
+	record(s, "P-1", "NY", 1, sec(29))
+	s.Flush(sec(30.5))
+	m.Merge(ctx, sec(30.6))
+	if got := lookup(m, "P-1", "NY").Requests; got != 1 {
+		t.Fatalf("%d, want 1", got)
+	}
+}
+
+func TestSnapshotLookupEdges(t *testing.T) {
+	var s *Snapshot
+	if s.Lookup([]byte("a"), []byte("b")) != (DemandValue{}) || s.Len() != 0 {
+		t.Error("nil snapshot")
+	}
+	long := make([]byte, 65)
+	m := NewMerger(MergerConfig{Rules: func() *Ruleset { return demandRules(t, "") }})
+	sh := m.NewShard()
+	m.Merge(context.Background(), sec(0))
+	sh.Record(long, []byte("NY"), sec(0.5))
+	sh.Record(nil, []byte("NY"), sec(0.5))
+	if sh.cur != nil {
+		t.Error("ids that are empty or over 64 bytes are counted")
+	}
+	// Keys do not collide across the product/location boundary.
+	var kb1, kb2 [keyLen]byte
+	k1, _ := makeKey(&kb1, []byte("AB"), []byte("C"))
+	k2, _ := makeKey(&kb2, []byte("A"), []byte("BC"))
+	if string(k1) == string(k2) {
+		t.Error("keys collide")
+	}
+	if p, l, ok := SplitKey(string(k1)); !ok || p != "AB" || l != "C" {
+		t.Errorf("SplitKey: %q %q %v", p, l, ok)
+	}
+	for _, bad := range []string{"", "\x00", "\x05ab"} {
+		if _, _, ok := SplitKey(bad); ok {
+			t.Errorf("SplitKey(%q) ok", bad)
+		}
+	}
+}
+
+func TestRecordAllocs(t *testing.T) {
+	rs := demandRules(t, "")
+	m := NewMerger(MergerConfig{Rules: func() *Ruleset { return rs }})
+	s := m.NewShard()
+	m.Merge(context.Background(), sec(0))
+	p, l := []byte("P-123"), []byte("NY")
+	s.Record(p, l, sec(0.5))
+	snap := m.Snapshot()
+	if n := testing.AllocsPerRun(1000, func() {
+		s.Record(p, l, sec(0.5))
+		_ = snap.Lookup(p, l)
+	}); n != 0 {
+		t.Errorf("Record + Lookup allocate %v times", n)
+	}
+}
+
+// TestDemandConcurrent runs loops recording on their shards while the
+// merger merges in real time: the race detector checks the handoff, and
+// every request is counted once.
+func TestDemandConcurrent(t *testing.T) {
+	rs, err := Parse("c.yaml", []byte("version: c\ndemand:\n  window: 1.2s\n  tiers: [{above: 1, multiplier: 1.1}]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := NewMerger(MergerConfig{Rules: func() *Ruleset { return rs }, Interval: 5 * time.Millisecond})
+	ctx, cancel := context.WithCancel(context.Background())
+	m.Merge(ctx, time.Now())
+	var done sync.WaitGroup
+	done.Add(1)
+	go func() { defer done.Done(); m.Run(ctx) }()
+
+	const loops, perLoop = 4, 20000
+	var wg sync.WaitGroup
+	start := time.Now()
+	for i := 0; i < loops; i++ {
+		s := m.NewShard()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			p, l := []byte("P-1"), []byte("NY")
+			for j := 0; j < perLoop; j++ {
+				s.Record(p, l, time.Now())
+				_ = m.Snapshot().Lookup(p, l)
+			}
+			// The loop's tick, once the last bucket has ended.
+			for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline) && s.cur.used(); {
+				time.Sleep(time.Millisecond)
+				s.Flush(time.Now())
+			}
+		}()
+	}
+	wg.Wait()
+	if time.Since(start) > rs.Demand.Window/2 {
+		t.Skipf("recording took %s: too slow a machine to check the window total", time.Since(start))
+	}
+	// Wait for the evidence: the merged total of every loop's requests.
+	deadline := time.Now().Add(5 * time.Second)
+	var got int64
+	for time.Now().Before(deadline) {
+		if got = lookup(m, "P-1", "NY").Requests; got == loops*perLoop {
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	done.Wait()
+	if got != loops*perLoop || m.Stats().DroppedTables != 0 {
+		t.Errorf("merged %d of %d requests; stats %+v", got, loops*perLoop, m.Stats())
+	}
+}
+
+// fleet is an in-process SharedCounter: what a store does for replicas,
+// kept in a map (the Redis implementation lives with the store).
+type fleet struct {
+	mu     sync.Mutex
+	counts map[string]int64 // window/bucket/key -> count
+	fail   atomic.Bool
+	adds   atomic.Int64
+}
+
+func (f *fleet) Add(ctx context.Context, window time.Duration, bucket int64, counts []KeyCount) error {
+	if f.fail.Load() {
+		return errors.New("store down")
+	}
+	f.adds.Add(1)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, c := range counts {
+		f.counts[fmt.Sprintf("%d/%d/%s", window, bucket, c.Key)] += c.Count
+	}
+	return nil
+}
+
+func (f *fleet) Totals(ctx context.Context, window time.Duration, first, last int64, fn func(string, int64)) error {
+	if f.fail.Load() {
+		return errors.New("store down")
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	sums := map[string]int64{}
+	for k, c := range f.counts {
+		var w time.Duration
+		var b int64
+		var key string
+		if _, err := fmt.Sscanf(k, "%d/%d/", &w, &b); err != nil {
+			return err
+		}
+		key = k[len(fmt.Sprintf("%d/%d/", w, b)):]
+		if w == window && b >= first && b <= last {
+			sums[key] += c
+		}
+	}
+	for k, c := range sums {
+		fn(k, c)
+	}
+	return nil
+}
+
+func TestDemandShared(t *testing.T) {
+	rs := demandRules(t, "  shared: true\n")
+	f := &fleet{counts: map[string]int64{}}
+	var sharedErrs atomic.Int64
+	cfg := MergerConfig{Rules: func() *Ruleset { return rs }, Shared: f, OnSharedError: func(error) { sharedErrs.Add(1) }}
+	r1, r2 := NewMerger(cfg), NewMerger(cfg) // two replicas
+	s1, s2 := r1.NewShard(), r2.NewShard()
+	ctx := context.Background()
+	r1.Merge(ctx, sec(0))
+	r2.Merge(ctx, sec(0))
+	record(s1, "P-1", "NY", 7, sec(0.5))
+	record(s2, "P-1", "NY", 5, sec(0.5))
+	record(s2, "P-2", "LA", 3, sec(0.5))
+	s1.Flush(sec(1))
+	s2.Flush(sec(1))
+	r1.Merge(ctx, sec(1.1))
+	r2.Merge(ctx, sec(1.1))
+	r1.Merge(ctx, sec(1.2)) // r1 sees r2's counts at its next merge
+	for name, m := range map[string]*Merger{"r1": r1, "r2": r2} {
+		if got := lookup(m, "P-1", "NY").Requests; got != 12 {
+			t.Errorf("%s: P-1 x NY %d, want 12 (7 + 5)", name, got)
+		}
+	}
+	if got := lookup(r1, "P-2", "LA").Requests; got != 3 {
+		t.Errorf("r1 sees P-2 x LA %d, want 3 (only r2 served it)", got)
+	}
+	if n := f.adds.Load(); n != 2 {
+		t.Errorf("%d Add calls, want one per replica per bucket", n)
+	}
+	// The store fails: local counts serve, the error is reported.
+	f.fail.Store(true)
+	record(s1, "P-1", "NY", 2, sec(1.5))
+	s1.Flush(sec(2))
+	r1.Merge(ctx, sec(2.1))
+	if got := lookup(r1, "P-1", "NY").Requests; got != 9 || sharedErrs.Load() == 0 {
+		t.Errorf("store down: %d (want local 7 + 2), %d errors", got, sharedErrs.Load())
+	}
+	// Back: the unsent bucket goes out, the fleet total returns.
+	f.fail.Store(false)
+	r1.Merge(ctx, sec(2.2))
+	if got := lookup(r1, "P-1", "NY").Requests; got != 14 {
+		t.Errorf("store back: %d, want 14", got)
+	}
+}
+
+func TestDemandStepAndTarget(t *testing.T) {
+	d := demandRules(t, "  max_step: 0.04\n  max_multiplier: 1.2\n").Demand
+	for _, tc := range []struct {
+		req              int64
+		tier             int
+		target, cur, out string
+	}{
+		{0, -1, "1", "1", "1"},
+		{10, -1, "1", "1.1", "1.06"},
+		{11, 0, "1.1", "1", "1.04"},
+		{11, 0, "1.1", "1.08", "1.1"},
+		{101, 1, "1.2", "1.19", "1.2"}, // tier 1 is 1.3, capped at 1.2
+	} {
+		tier, target := d.Target(tc.req)
+		out := d.Step(dec(t, tc.cur), target)
+		if tier != tc.tier || target.Cmp(dec(t, tc.target)) != 0 || out.Cmp(dec(t, tc.out)) != 0 {
+			t.Errorf("requests %d from %s: tier %d target %s next %s; want %d %s %s", tc.req, tc.cur, tier, target, out, tc.tier, tc.target, tc.out)
+		}
+	}
+}
