@@ -269,8 +269,8 @@ func (m *Merger) Run(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case now := <-t.C:
-			m.Merge(ctx, now)
+		case <-t.C:
+			m.Merge(ctx, time.Now())
 		}
 	}
 }
@@ -469,7 +469,9 @@ func (m *Merger) Merge(ctx context.Context, now time.Time) {
 		for drained := false; !drained; {
 			select {
 			case t := <-s.out:
-				if bn != 0 && t.bn == bn && t.bucket >= first && t.bucket <= cur {
+				// A loop's clock may run a little ahead of the merger's:
+				// a bucket up to a window ahead is kept for later.
+				if bn != 0 && t.bn == bn && t.bucket >= first && t.bucket < cur+bucketsPerWindow {
 					m.absorb(t, shared)
 					changed = true
 				}

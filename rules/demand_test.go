@@ -283,9 +283,12 @@ func TestDemandConcurrent(t *testing.T) {
 	}
 	// Wait for the evidence: the merged total of every loop's requests.
 	deadline := time.Now().Add(5 * time.Second)
-	var got int64
+	var got, maxSeen int64
 	for time.Now().Before(deadline) {
-		if got = lookup(m, "P-1", "NY").Requests; got == loops*perLoop {
+		if got = lookup(m, "P-1", "NY").Requests; got > maxSeen {
+			maxSeen = got
+		}
+		if got == loops*perLoop {
 			break
 		}
 		time.Sleep(time.Millisecond)
@@ -293,7 +296,7 @@ func TestDemandConcurrent(t *testing.T) {
 	cancel()
 	done.Wait()
 	if got != loops*perLoop || m.Stats().DroppedTables != 0 {
-		t.Errorf("merged %d of %d requests; stats %+v", got, loops*perLoop, m.Stats())
+		t.Errorf("merged %d (at most %d) of %d requests; stats %+v", got, maxSeen, loops*perLoop, m.Stats())
 	}
 }
 
