@@ -15,7 +15,7 @@ STATICCHECK_VERSION := v0.8.2
 RELEASE_ENV     := CGO_ENABLED=0
 RELEASE_FLAGS   := -trimpath -ldflags "-s -w -X main.version=$(VERSION) -X main.revision=$(REVISION)"
 
-.PHONY: all build run test unit e2e vet lint staticcheck fmt release validate locust bench bench-smoke soak fuzz clean
+.PHONY: all build run test unit e2e vet lint staticcheck fmt release validate locust bench bench-smoke soak fuzz clean fleet-up fleet-down fleet-roll fleet-status
 
 all: build
 
@@ -37,7 +37,7 @@ unit:
 # The end-to-end suite: the real binary, started as a user would, spoken to
 # over TCP (package cmd/pricing-engine builds it and runs it).
 e2e: build
-	PRICING_E2E_BINARY=$(CURDIR)/$(BIN)/pricing-engine $(GO) test -count=1 -timeout 10m -run 'E2E' ./cmd/...
+	PRICING_E2E_BINARY=$(CURDIR)/$(BIN)/pricing-engine $(GO) test -count=1 -timeout 10m -run 'E2E' ./cmd/... ./deploy/...
 
 vet:
 	$(GO) vet ./...
@@ -84,6 +84,19 @@ fuzz:
 	    echo "== $$pkg $$f"; $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) -parallel 1 $$pkg || exit 1; \
 	  done; \
 	done
+
+## fleet-up / fleet-down / fleet-roll: Redis, 3 replicas and HAProxy on 127.0.0.1:8080 (docs/FLEET.md)
+fleet-up: build
+	deploy/local/fleet.sh up
+
+fleet-down:
+	deploy/local/fleet.sh down
+
+fleet-roll:
+	deploy/local/fleet.sh roll
+
+fleet-status:
+	deploy/local/fleet.sh status
 
 clean:
 	rm -rf $(BIN)
