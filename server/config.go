@@ -16,7 +16,9 @@ type Config struct {
 	Addr string
 	// AdminAddr is the net/http admin listener address; empty disables it.
 	AdminAddr string
-	// Loops is the number of event loops; 0 means one per CPU.
+	// Loops is the number of event loops; 0 means runtime.GOMAXPROCS(0),
+	// which follows a container's CPU limit, the CPU affinity mask and the
+	// GOMAXPROCS environment variable.
 	Loops int
 
 	// Limits bounds each request (header bytes and count, target, body).

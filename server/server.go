@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"runtime"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -59,11 +60,12 @@ type Server struct {
 	notReady     atomic.Bool // /readyz fails
 	closingConns atomic.Bool // every reply closes its connection
 
-	bootOnce sync.Once
-	bootCh   chan struct{}
-	eng      gnet.Engine
-	runErr   chan error
-	addr     net.Addr
+	bootOnce  sync.Once
+	bootCh    chan struct{}
+	eng       gnet.Engine
+	runErr    chan error
+	addr      net.Addr
+	loopCount int // event loops, set by Start
 
 	admin     *http.Server
 	adminLn   net.Listener
@@ -136,16 +138,22 @@ func (s *Server) Start() error {
 		}
 	}
 
+	s.loopCount = s.cfg.Loops
+	if s.loopCount == 0 {
+		// Not gnet's multicore default, which is runtime.NumCPU(): the
+		// host's CPUs, blind to a container's CPU limit. GOMAXPROCS
+		// follows the limit (Go 1.25+), the CPU affinity mask and an
+		// explicit GOMAXPROCS variable.
+		s.loopCount = runtime.GOMAXPROCS(0)
+	}
 	opts := []gnet.Option{
-		gnet.WithMulticore(s.cfg.Loops == 0),
+		gnet.WithMulticore(true),
+		gnet.WithNumEventLoop(s.loopCount),
 		gnet.WithReusePort(true),
 		gnet.WithReuseAddr(true),
 		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
 		gnet.WithTicker(true),
 		gnet.WithLogger(gnetLogger{s.log}),
-	}
-	if s.cfg.Loops > 0 {
-		opts = append(opts, gnet.WithNumEventLoop(s.cfg.Loops), gnet.WithMulticore(true))
 	}
 	go func() {
 		err := gnet.Run(s.h, "tcp://"+addr, opts...)
@@ -159,7 +167,7 @@ func (s *Server) Start() error {
 		s.stopAdmin(context.Background())
 		return fmt.Errorf("cannot start event loops on %s: %w", addr, err)
 	}
-	s.log.Info("listening", "api", s.addr.String(), "admin", s.AdminAddr())
+	s.log.Info("listening", "api", s.addr.String(), "admin", s.AdminAddr(), "loops", s.loopCount)
 	return nil
 }
 
@@ -169,6 +177,10 @@ func (s *Server) booted(eng gnet.Engine) {
 		close(s.bootCh)
 	})
 }
+
+// Loops is the number of event loops serving the API port: Config.Loops, or
+// runtime.GOMAXPROCS(0) when that is 0. It is known once Start returned.
+func (s *Server) Loops() int { return s.loopCount }
 
 // Addr is the API listener's address (with the chosen port).
 func (s *Server) Addr() net.Addr { return s.addr }

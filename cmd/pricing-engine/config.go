@@ -59,7 +59,7 @@ func (c *config) flagSet() *flag.FlagSet {
 	sc := &c.server
 	fs.StringVar(&sc.Addr, "addr", d.Addr, "API listen address (host:port; port 0 picks a free port)")
 	fs.StringVar(&sc.AdminAddr, "admin-addr", d.AdminAddr, "admin listen address for /metrics, /healthz, /readyz, /docs, /debug/pprof/ (empty disables)")
-	wholeFlag(fs, &sc.Loops, "loops", 0, "event loops (0 = one per CPU)")
+	wholeFlag(fs, &sc.Loops, "loops", 0, "event loops (0 = GOMAXPROCS: the CPUs the process may use, container CPU limit included)")
 	fs.StringVar(&c.latencyName, "lookup-latency", "none", `lookup latency profile: "none" (in memory), "seed" (catalog U[10,50] ms, market U[20,40] ms) or "fault:..." (see package lookup)`)
 	durationFlag(fs, &c.lookupDeadline, "lookup-deadline", pricing.DefaultDeadline, "deadline for the lookups of one request")
 	fs.StringVar(&c.catalogFile, "catalog", "", "catalog CSV file (product_id,base_price); empty uses the embedded catalog")
@@ -221,7 +221,7 @@ func (c *config) validate() error {
 		}
 	}
 	if s.Loops < 0 {
-		errs = append(errs, fmt.Errorf("invalid --loops %d: must be 0 (one per CPU) or positive", s.Loops))
+		errs = append(errs, fmt.Errorf("invalid --loops %d: must be 0 (GOMAXPROCS) or positive", s.Loops))
 	}
 	durations := []struct {
 		name string

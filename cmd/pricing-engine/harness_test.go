@@ -109,7 +109,13 @@ type proc struct {
 // for its JSON "serving" log line, which names the chosen ports.
 func startServer(t *testing.T, args []string, env ...string) *proc {
 	t.Helper()
-	cmd := exec.Command(serverBinary(t), args...)
+	return startCommand(t, exec.Command(serverBinary(t), args...), env...)
+}
+
+// startCommand is startServer for a command that runs the binary (for
+// example under taskset).
+func startCommand(t *testing.T, cmd *exec.Cmd, env ...string) *proc {
+	t.Helper()
 	cmd.Env = cleanEnv(env...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {

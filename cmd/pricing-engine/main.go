@@ -87,7 +87,6 @@ func serve(cfg *config, log *slog.Logger) error {
 		Deadline: cfg.lookupDeadline,
 		Observe:  mset.ObserveLookup,
 	})
-	ensureProcs(cfg.server.Loops, log)
 	srv, err := server.New(cfg.server, server.Deps{
 		Engine:      engine,
 		Metrics:     mset,
@@ -108,6 +107,7 @@ func serve(cfg *config, log *slog.Logger) error {
 		return err
 	}
 	log.Info("serving", "api", srv.Addr().String(), "admin", srv.AdminAddr(),
+		"loops", srv.Loops(), "gomaxprocs", runtime.GOMAXPROCS(0),
 		"products", cat.Len(), "markets", mk.Len(), "inline", engine.Inline())
 
 	select {
@@ -185,25 +185,4 @@ func healthcheck(args []string, stderr io.Writer) int {
 		return 1
 	}
 	return 0
-}
-
-// ensureProcs gives the Go scheduler one P more than there are event loops.
-// A gnet loop waits in epoll_wait, a raw system call the scheduler does not
-// see into: while it waits it keeps its P until the runtime's monitor takes
-// the P back, which can take up to 10 ms. With as many Ps as loops (the
-// default when one loop runs per CPU), pool workers and lookup timers would
-// wait for that, adding milliseconds to every blocking request. The spare P
-// costs nothing when idle; the OS still runs the threads on the CPUs the
-// process is allowed. An explicit GOMAXPROCS in the environment is obeyed.
-func ensureProcs(loops int, log *slog.Logger) {
-	if os.Getenv("GOMAXPROCS") != "" {
-		return
-	}
-	if loops <= 0 {
-		loops = runtime.NumCPU() // what gnet runs with multicore
-	}
-	if procs := runtime.GOMAXPROCS(0); procs <= loops {
-		runtime.GOMAXPROCS(loops + 1)
-		log.Info("raised GOMAXPROCS above the event-loop count", "from", procs, "to", loops+1, "loops", loops)
-	}
 }
