@@ -9,11 +9,12 @@ import "unicode/utf8"
 // exactly as the full path would (FuzzDecodeFast holds the two to it).
 // On false r may have been written to.
 func decodeFast(body []byte, r *Request) bool {
-	next, ok := scanObject(body, skipWS(body, 0), r)
+	next, ok := scanObject(body, skipWS(body, 0), 1, r)
 	return ok && skipWS(body, next) == len(body)
 }
 
-// scanObject decodes the request object starting at body[i] without
+// scanObject decodes the request object starting at body[i], at the given
+// nesting depth (1 for the top level), without
 // building a tree, validating it as strictly as checkJSON does. It takes
 // the members product_id and user_location as strings of MinFieldLen to
 // MaxFieldLen bytes of valid UTF-8 with no escape and no control byte,
@@ -23,7 +24,7 @@ func decodeFast(body []byte, r *Request) bool {
 // fills r and returns the offset after the closing brace. Anything else
 // (a field error, an escape where it matters, invalid JSON) reports false
 // and leaves r untouched, for the tree path to decode or explain.
-func scanObject(body []byte, i int, r *Request) (next int, ok bool) {
+func scanObject(body []byte, i, depth int, r *Request) (next int, ok bool) {
 	if i >= len(body) || body[i] != '{' {
 		return 0, false
 	}
@@ -74,7 +75,7 @@ func scanObject(body []byte, i int, r *Request) (next int, ok bool) {
 			}
 		default:
 			var why string
-			if j, why = checkValue(body, j, 2); why != "" {
+			if j, why = checkValue(body, j, depth+1); why != "" {
 				return 0, false
 			}
 		}
