@@ -398,3 +398,19 @@ func freePort(t testing.TB) int {
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port
 }
+
+// Stalled reports whether the server fails to answer a PING within
+// wait: evidence that a DEBUG SLEEP (or SIGSTOP) has taken hold.
+func (s *Server) Stalled(wait time.Duration) bool {
+	c, err := s.Dial()
+	if err != nil {
+		return true
+	}
+	defer c.Close()
+	if err := c.Send("PING"); err != nil {
+		return true
+	}
+	_ = c.nc.SetReadDeadline(time.Now().Add(wait))
+	_, err = c.Read()
+	return err != nil
+}

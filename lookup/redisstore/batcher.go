@@ -1,0 +1,400 @@
+package redisstore
+
+import (
+	"context"
+	"time"
+
+	"github.com/redis/rueidis"
+
+	"github.com/pricing-engine/pricing-engine/lookup"
+	"github.com/pricing-engine/pricing-engine/money"
+)
+
+// starID is the default market's location; read only.
+var starID = []byte(lookup.DefaultMarket)
+
+// one is the multiplier when neither the location nor "*" exists.
+var one = money.New(1, 0)
+
+// batcher is one goroutine's [lookup.Batcher]: hits are answered in
+// Lookup; misses wait in pending until Flush hands them to a sender.
+type batcher struct {
+	s       *Store
+	key     []byte
+	pending []*lookup.Call
+}
+
+// NewBatcher implements [lookup.Source].
+func (s *Store) NewBatcher() lookup.Batcher {
+	return &batcher{s: s, key: make([]byte, 0, 1+lookup.MaxKeyLen+8)}
+}
+
+// Lookup implements [lookup.Batcher]. A Call whose keys are all fresh in
+// the client-side cache is answered at once without allocating; with the
+// breaker open it is answered at once from the last known values, or
+// with ErrUnavailable; otherwise it waits for Flush.
+func (b *batcher) Lookup(c *lookup.Call) bool {
+	s := b.s
+	if s.cache != nil && s.answerCached(c, &b.key, s.cache.epoch.Load(), 0) {
+		return true
+	}
+	if s.open.Load() {
+		s.answerDown(c, &b.key, lookup.ErrUnavailable)
+		return true
+	}
+	b.pending = append(b.pending, c)
+	return false
+}
+
+// Flush implements [lookup.Batcher]: the pending Calls go to a sender as
+// one batch (one pipelined round trip per node). It never blocks: when
+// every sender is busy and the queue is full, the batch is answered at
+// once from last known values or with ErrUnavailable.
+func (b *batcher) Flush() {
+	if len(b.pending) == 0 {
+		return
+	}
+	s := b.s
+	bt := s.batches.Get().(*batch)
+	bt.calls = append(bt.calls[:0], b.pending...)
+	clear(b.pending)
+	b.pending = b.pending[:0]
+	select {
+	case s.work <- bt:
+	default:
+		go s.reject(bt, lookup.ErrUnavailable)
+	}
+}
+
+// cached reads the cache entry of (tag, id), building the compact key in
+// *buf.
+func (s *Store) cached(buf *[]byte, tag byte, id []byte) (entry, bool) {
+	k := append(append((*buf)[:0], tag), id...)
+	*buf = k
+	return s.cache.get(k)
+}
+
+// answerCached answers c from the cache if every key it needs is usable:
+// fresh in epoch ep when staleAfter is 0, else read from Redis after
+// staleAfter (Unix nanoseconds; the answer is then marked stale).
+func (s *Store) answerCached(c *lookup.Call, buf *[]byte, ep uint32, staleAfter int64) bool {
+	usable := func(e entry, ok bool) bool {
+		if !ok || e.kind == 0 {
+			return false
+		}
+		if staleAfter == 0 {
+			return e.epoch == ep
+		}
+		return e.seen >= staleAfter
+	}
+	p, ok := s.cached(buf, tagProduct, c.ProductID)
+	if !usable(p, ok) {
+		return false
+	}
+	l, ok := s.cached(buf, tagMarket, c.Location)
+	if !usable(l, ok) {
+		return false
+	}
+	var d entry
+	if l.kind == kindAbsent {
+		d, ok = s.cached(buf, tagMarket, starID)
+		if !usable(d, ok) {
+			return false
+		}
+	}
+	s.resolve(c, p, l, d)
+	if staleAfter == 0 {
+		s.cache.shard(*buf).hits.Add(1)
+	} else {
+		c.Stale = true
+		s.stale.Add(1)
+	}
+	return true
+}
+
+// answerDown answers c when Redis cannot: from values read within
+// StaleFor, else with err.
+func (s *Store) answerDown(c *lookup.Call, buf *[]byte, err error) {
+	if s.cache != nil && s.staleFor > 0 {
+		if s.answerCached(c, buf, 0, time.Now().Add(-s.staleFor).UnixNano()) {
+			return
+		}
+	}
+	c.Err = err
+	c.Stale = false
+}
+
+// resolve sets c's results from the product entry p, the location entry
+// l and (when l is absent) the default market entry d.
+func (s *Store) resolve(c *lookup.Call, p, l, d entry) {
+	c.Stale = false
+	switch p.kind {
+	case kindAbsent:
+		c.Err = &lookup.NotFoundError{Kind: lookup.KindProduct, Key: truncate(c.ProductID)}
+		return
+	case kindInvalid:
+		c.Err = &lookup.InvalidValueError{Key: s.prefix + "product:" + string(c.ProductID)}
+		return
+	}
+	m, loc := l, c.Location
+	if l.kind == kindAbsent {
+		m, loc = d, starID
+	}
+	switch m.kind {
+	case kindAbsent:
+		c.Mult = one
+	case kindInvalid:
+		c.Err = &lookup.InvalidValueError{Key: s.prefix + "market:" + string(loc)}
+		return
+	default:
+		c.Mult = m.val
+	}
+	c.Base = p.val
+	c.Err = nil
+}
+
+func truncate(id []byte) string {
+	if len(id) > lookup.MaxKeyLen {
+		return string(id[:lookup.MaxKeyLen]) + "..."
+	}
+	return string(id)
+}
+
+// flight is one read of one key, shared by every batch that needs the key
+// while it is in flight (coalescing). e and err are set before done is
+// closed.
+type flight struct {
+	done chan struct{}
+	e    entry
+	err  error
+}
+
+type ownKey struct {
+	k     string
+	f     *flight
+	inval uint64
+}
+
+// batch is the Calls of one Flush and the sender's scratch space.
+type batch struct {
+	calls   []*lookup.Call
+	res     map[string]entry   // keys known for this batch
+	flights map[string]*flight // keys read by this or another batch
+	own     []ownKey           // the keys this batch reads
+	cmds    rueidis.Commands
+	buf     []byte
+}
+
+func newBatch() *batch {
+	return &batch{res: make(map[string]entry), flights: make(map[string]*flight)}
+}
+
+func (s *Store) putBatch(b *batch) {
+	clear(b.calls)
+	b.calls = b.calls[:0]
+	clear(b.res)
+	clear(b.flights)
+	clear(b.own)
+	b.own = b.own[:0]
+	clear(b.cmds)
+	b.cmds = b.cmds[:0]
+	s.batches.Put(b)
+}
+
+// reject answers every Call of b without asking Redis.
+func (s *Store) reject(b *batch, err error) {
+	for _, c := range b.calls {
+		s.answerDown(c, &b.buf, err)
+		c.Done(c)
+	}
+	s.putBatch(b)
+}
+
+// sender runs batches until Close.
+func (s *Store) sender() {
+	defer s.wg.Done()
+	for {
+		select {
+		case <-s.quit:
+			return
+		case b := <-s.work:
+			s.process(b)
+		}
+	}
+}
+
+// process reads the keys of b's Calls that are not fresh in the cache
+// (one DoMulti: one pipelined round trip per node), joining reads already
+// in flight for the same keys, and answers every Call by the earliest
+// deadline among them.
+func (s *Store) process(b *batch) {
+	now := time.Now()
+	deadline := now.Add(DefaultMaxWait)
+	for _, c := range b.calls {
+		if !c.Deadline.IsZero() && c.Deadline.Before(deadline) {
+			deadline = c.Deadline
+		}
+	}
+	if !deadline.After(now) {
+		s.reject(b, lookup.ErrTimeout)
+		return
+	}
+	if s.open.Load() {
+		s.reject(b, lookup.ErrUnavailable)
+		return
+	}
+	ctx, cancel := context.WithDeadline(context.Background(), deadline)
+	defer cancel()
+	var ep uint32
+	if s.cache != nil {
+		ep = s.cache.epoch.Load()
+	}
+	for _, c := range b.calls {
+		s.need(b, tagProduct, c.ProductID, ep)
+		s.need(b, tagMarket, c.Location, ep)
+		s.need(b, tagMarket, starID, ep)
+	}
+	s.read(ctx, b, ep)
+	for k, f := range b.flights {
+		if _, ok := b.res[k]; ok {
+			continue
+		}
+		select {
+		case <-f.done:
+		case <-ctx.Done():
+		}
+	}
+	for _, c := range b.calls {
+		if err := s.answerFetched(c, b); err != nil {
+			s.answerDown(c, &b.buf, errTimeoutOr(ctx, err))
+		}
+		c.Done(c)
+	}
+	s.putBatch(b)
+}
+
+// need records that b needs the key (tag, id): known fresh, or read by a
+// flight (this batch's own, or another batch's).
+func (s *Store) need(b *batch, tag byte, id []byte, ep uint32) {
+	k := append(append(b.buf[:0], tag), id...)
+	b.buf = k
+	if _, ok := b.res[string(k)]; ok {
+		return
+	}
+	if _, ok := b.flights[string(k)]; ok {
+		return
+	}
+	if s.cache != nil {
+		if e, ok := s.cache.get(k); ok && e.epoch == ep {
+			b.res[string(k)] = e
+			return
+		}
+	}
+	ks := string(k)
+	s.flightMu.Lock()
+	f := s.flights[ks]
+	if f == nil {
+		f = &flight{done: make(chan struct{})}
+		s.flights[ks] = f
+		var inval uint64
+		if s.cache != nil {
+			inval = s.cache.snapshot(k)
+		}
+		b.own = append(b.own, ownKey{k: ks, f: f, inval: inval})
+	}
+	s.flightMu.Unlock()
+	b.flights[ks] = f
+}
+
+// read sends b's own keys in one DoMulti and completes their flights.
+func (s *Store) read(ctx context.Context, b *batch, ep uint32) {
+	if len(b.own) == 0 {
+		return
+	}
+	for _, o := range b.own {
+		b.cmds = append(b.cmds, s.client.B().Get().Key(s.fullKey(o.k)).Build())
+	}
+	start := time.Now()
+	rs := s.client.DoMulti(ctx, b.cmds...)
+	took := time.Since(start)
+	if ctx.Err() != nil {
+		// An aborted DoMulti leaves the commands with rueidis until the
+		// late replies arrive: this slice must not be reused.
+		b.cmds = nil
+	}
+	if s.observe != nil {
+		s.observe(took)
+	}
+	now := time.Now().UnixNano()
+	var firstErr error
+	for i, o := range b.own {
+		e, err := s.parse(o.k, rs[i], now)
+		if err != nil {
+			o.f.err = err
+			if firstErr == nil {
+				firstErr = err
+			}
+			continue
+		}
+		e.epoch = ep
+		o.f.e = e
+		s.misses.Add(1)
+		if s.cache != nil {
+			s.cache.put(o.k, e, ep, o.inval)
+		}
+	}
+	s.flightMu.Lock()
+	for _, o := range b.own {
+		delete(s.flights, o.k)
+	}
+	s.flightMu.Unlock()
+	for _, o := range b.own {
+		close(o.f.done)
+	}
+	if firstErr != nil {
+		s.failure(firstErr)
+	} else {
+		s.success()
+	}
+}
+
+// answerFetched answers c from the keys b knows; it returns the read
+// error of a key c needs, if any.
+func (s *Store) answerFetched(c *lookup.Call, b *batch) error {
+	p, err := b.get(tagProduct, c.ProductID)
+	if err != nil {
+		return err
+	}
+	l, err := b.get(tagMarket, c.Location)
+	if err != nil {
+		return err
+	}
+	var d entry
+	if l.kind == kindAbsent {
+		if d, err = b.get(tagMarket, starID); err != nil {
+			return err
+		}
+	}
+	s.resolve(c, p, l, d)
+	return nil
+}
+
+// get returns the entry b knows for (tag, id): from the cache, or from a
+// completed flight; a flight not completed yet reports a timeout.
+func (b *batch) get(tag byte, id []byte) (entry, error) {
+	k := append(append(b.buf[:0], tag), id...)
+	b.buf = k
+	if e, ok := b.res[string(k)]; ok {
+		return e, nil
+	}
+	f := b.flights[string(k)]
+	select {
+	case <-f.done:
+		if f.err != nil {
+			return entry{}, f.err
+		}
+		return f.e, nil
+	default:
+		return entry{}, context.DeadlineExceeded
+	}
+}

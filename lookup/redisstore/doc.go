@@ -1,0 +1,47 @@
+// Package redisstore is the Redis [lookup.Source]: base prices and market
+// multipliers kept in Redis (standalone or Redis Cluster, detected) as
+// plain decimal strings under
+//
+//	<prefix>product:<product_id>   base price, e.g. 52.99
+//	<prefix>market:<location>      multiplier, e.g. 1.10 ("*" is the default market)
+//
+// with the default prefix "pricing:".
+//
+// # Client-side cache
+//
+// The store keeps its own bounded cache of the keys it has read, kept
+// current by Redis server-assisted client-side caching: every connection
+// turns on RESP3 CLIENT TRACKING in BCAST mode for the prefix, so Redis
+// pushes the name of every key under the prefix that anyone changes, and
+// the entry stops being fresh at once (no polling; the server keeps no
+// per-key tracking table in BCAST mode). A Call whose keys are all fresh
+// is answered inside [lookup.Batcher.Lookup], on the caller's goroutine,
+// without allocating: a sharded map read under a read lock. Absent keys
+// are cached too (a later SET invalidates them).
+//
+// A lost connection (or FLUSHALL) makes every entry not fresh at once (an
+// epoch counter), but entries are kept as last known values: while Redis
+// cannot answer, a Call whose keys were read within StaleFor is answered
+// from them, marked stale. A read that raced with an invalidation of its
+// shard is kept only as a last known value, so an invalidation that
+// arrived before the reply was stored is never lost.
+//
+// # Misses
+//
+// Calls that miss wait in their Batcher until Flush, which hands them,
+// without blocking, to one of a fixed set of sender goroutines: the
+// sender reads every missing key of the batch with one DoMulti (rueidis
+// pipelines it, one round trip per node of a cluster), joining reads of
+// the same keys already in flight for other batches (coalescing), and
+// answers each Call by the earliest deadline of the batch.
+//
+// # Failures
+//
+// Consecutive failed round trips (errors or deadlines) open a breaker:
+// Lookup then answers at once from last known values or with
+// [lookup.ErrUnavailable], and a background probe (PING every
+// ProbeInterval) closes it when Redis answers again. A value that is not a
+// decimal in range (price in (0, 10^9], multiplier in (0, 100]) answers a
+// [*lookup.InvalidValueError] for that key only, is counted and logged
+// once per key. The password never appears in errors or logs.
+package redisstore
