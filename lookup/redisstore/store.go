@@ -297,9 +297,6 @@ func (s *Store) fullKey(k string) string {
 	return s.prefix + "market:" + k[1:]
 }
 
-// breakerOpen reports whether lookups must not wait for Redis.
-func (s *Store) breakerOpen() bool { return s.open.Load() }
-
 // failure counts a failed round trip; enough in a row open the breaker.
 func (s *Store) failure(err error) {
 	s.failMu.Lock()

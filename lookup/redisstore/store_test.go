@@ -248,8 +248,10 @@ func TestOneBatchManyCalls(t *testing.T) {
 		cluster bool
 	}{{"standalone", false}, {"cluster", true}} {
 		t.Run(tc.name, func(t *testing.T) {
-			var url string
-			set := func(k, v string) {}
+			var (
+				url string
+				set func(k, v string)
+			)
 			if tc.cluster {
 				c := redistest.StartCluster(t, 3)
 				url = c.SeedURL()
