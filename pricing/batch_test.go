@@ -5,6 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -332,4 +335,86 @@ func BenchmarkAppendBatch20(b *testing.B) {
 		buf = AppendBatchClose(buf)
 	}
 	b.SetBytes(int64(len(buf)))
+}
+
+// TestOpenAPIExamples checks that the OpenAPI document's batch examples,
+// and its invalid-JSON example of the single request, are what the
+// decoder and the encoder write.
+func TestOpenAPIExamples(t *testing.T) {
+	raw, err := os.ReadFile("../apidocs/openapi.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	type media struct {
+		Examples map[string]struct{ Value json.RawMessage } `json:"examples"`
+	}
+	type operation struct {
+		RequestBody struct{ Content map[string]media } `json:"requestBody"`
+		Responses   map[string]struct{ Content map[string]media }
+	}
+	var doc struct {
+		Paths map[string]struct{ Post operation }
+	}
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	example := func(op operation, status, name string) json.RawMessage {
+		t.Helper()
+		ex, ok := op.Responses[status].Content["application/json"].Examples[name]
+		if !ok {
+			t.Fatalf("no %s example %q", status, name)
+		}
+		return ex.Value
+	}
+	same := func(what string, got []byte, want json.RawMessage) {
+		t.Helper()
+		var g, w any
+		if err := json.Unmarshal(got, &g); err != nil {
+			t.Fatalf("%s: %v: %s", what, err, got)
+		}
+		if err := json.Unmarshal(want, &w); err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(g, w) {
+			t.Errorf("%s:\n got %s\nwant %s", what, got, want)
+		}
+	}
+	var d Decoder
+	var b Batch
+	batch := doc.Paths["/api/v1/prices"].Post
+	for name, ex := range batch.RequestBody.Content["application/json"].Examples {
+		if err := d.DecodeBatch(ex.Value, &b); err != nil || slices.ContainsFunc(b.Errs, func(e *Error) bool { return e != nil }) {
+			t.Errorf("request example %s: %v %v", name, err, b.Errs)
+		}
+	}
+	requestError := func(body string) []byte {
+		t.Helper()
+		var pe *Error
+		if err := d.DecodeBatch([]byte(body), &b); !errors.As(err, &pe) {
+			t.Fatalf("DecodeBatch(%s) = %v", body, err)
+		}
+		return pe.AppendJSON(nil)
+	}
+	same("400", requestError(`{"items":[{"product_id":"P-1","user_location":"NY"}`), example(batch, "400", "invalidJSON"))
+	same("422 missing", requestError(`{}`), example(batch, "422", "missing"))
+	same("422 empty", requestError(`{"items":[]}`), example(batch, "422", "empty"))
+	same("422 explain", requestError(`{"items":[{"product_id":"P-1","user_location":"NY"}],"explain":"maybe"}`), example(batch, "422", "explainNotBoolean"))
+
+	body := `{"items":[{"product_id":"P-123","user_location":"NY"},{"product_id":"P-X","user_location":"NY"},{"user_location":"NY"}]}`
+	if err := d.DecodeBatch([]byte(body), &b); err != nil || b.Errs[2] == nil {
+		t.Fatalf("DecodeBatch: %v %v", err, b.Errs)
+	}
+	reply := AppendBatchOpen(nil)
+	reply = AppendBatchItemQuote(reply, 0, &Quote{ProductID: []byte("P-123"), Final: money.New(5537, 2), Base: money.New(5299, 2),
+		Multiplier: money.New(110, 2), Discount: money.New(5, 2), Source: SourceLive})
+	reply = AppendBatchItemError(reply, 1, &Error{Status: StatusNotFound, Detail: `unknown product_id "P-X"`})
+	reply = AppendBatchItemError(reply, 2, b.Errs[2])
+	same("200 mixed", AppendBatchClose(reply), example(batch, "200", "mixed"))
+
+	var r Request
+	var pe *Error
+	if err := d.Decode([]byte(`{"product_id": `), &r); !errors.As(err, &pe) {
+		t.Fatalf("Decode = %v", err)
+	}
+	same("single 400", pe.AppendJSON(nil), example(doc.Paths["/api/v1/price"].Post, "400", "invalidJSON"))
 }
