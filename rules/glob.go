@@ -3,6 +3,7 @@ package rules
 import (
 	"errors"
 	"fmt"
+	"strings"
 )
 
 // The glob syntax of schedules' products and locations:
@@ -85,11 +86,61 @@ func MatchGlob(p string, s []byte) bool {
 	return pi == len(p)
 }
 
+// glob is a validated pattern, with the two common shapes (a literal, a
+// literal followed by one *) answered without the general matcher.
+type glob struct {
+	pat  string
+	lit  string // the literal, or the prefix before the final *
+	kind uint8
+}
+
+const (
+	globGeneral = iota
+	globLiteral
+	globPrefix
+)
+
+func compileGlob(p string) glob {
+	g := glob{pat: p}
+	body, star := p, false
+	if strings.HasSuffix(p, "*") && !strings.HasSuffix(p, `\*`) {
+		body, star = p[:len(p)-1], true
+	}
+	if strings.ContainsAny(body, `*?\`) {
+		return g
+	}
+	g.lit = body
+	if star {
+		g.kind = globPrefix
+	} else {
+		g.kind = globLiteral
+	}
+	return g
+}
+
+func (g *glob) match(s []byte) bool {
+	switch g.kind {
+	case globLiteral:
+		return string(s) == g.lit
+	case globPrefix:
+		return len(s) >= len(g.lit) && string(s[:len(g.lit)]) == g.lit
+	}
+	return MatchGlob(g.pat, s)
+}
+
 // matchAny reports whether s matches one of the patterns; an empty list
-// matches everything.
-func matchAny(ps []string, s []byte) bool {
+// matches everything. compiled, when not nil, holds ps compiled.
+func matchAny(ps []string, compiled []glob, s []byte) bool {
 	if len(ps) == 0 {
 		return true
+	}
+	if len(compiled) == len(ps) {
+		for i := range compiled {
+			if compiled[i].match(s) {
+				return true
+			}
+		}
+		return false
 	}
 	for _, p := range ps {
 		if MatchGlob(p, s) {

@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/pricing-engine/pricing-engine/money"
@@ -491,7 +492,7 @@ func (p *parser) schedules(n *yaml.Node) []Schedule {
 		if keys == nil {
 			continue
 		}
-		s := Schedule{Days: allDays, From: 0, To: 24 * 60, Location: time.UTC}
+		s := Schedule{Days: allDays, From: 0, To: 24 * 60, Location: time.UTC, memo: new(atomic.Uint64)}
 		if v, ok := keys["name"]; ok {
 			s.Name = p.name(v, path+".name")
 			if j, dup := seen[s.Name]; dup && s.Name != "" {
@@ -545,6 +546,12 @@ func (p *parser) schedules(n *yaml.Node) []Schedule {
 		}
 		s.Products = p.globs(keys["products"], path+".products")
 		s.Locations = p.globs(keys["locations"], path+".locations")
+		for _, g := range s.Products {
+			s.products = append(s.products, compileGlob(g))
+		}
+		for _, g := range s.Locations {
+			s.locations = append(s.locations, compileGlob(g))
+		}
 		out = append(out, s)
 	}
 	return out

@@ -75,18 +75,59 @@ type Factor struct {
 // maxFactors is every kind once.
 const maxFactors = 8
 
-// Explanation is the ordered list of factors and guards of one price. It
-// is a fixed array so that pricing appends into it without allocating.
+// Explanation records how one price was made. Price fills a compact
+// trace of what it computed; Factors expands it into the ordered list of
+// factors and guards only when asked (for "explain": true), so that
+// pricing without an explanation pays nothing for it. Neither allocates.
 type Explanation struct {
+	base, market money.Decimal
+	demand       bool // the ruleset has a demand section
+	demandValue  money.Decimal
+	demandTarget money.Decimal
+	requests     int64
+	tier         int
+	above        int64
+	schedule     *Schedule // the schedule applied, or nil
+	floor, ceil  money.Decimal
+	floorBound   money.Decimal
+	ceilBound    money.Decimal
+	floorHit     bool
+	ceilHit      bool
+	ending       bool
+	endingValue  money.Decimal
+	endingHit    bool
+	discount     money.Decimal
+	member       bool
+
 	factors [maxFactors]Factor
-	n       int
 }
 
-// Factors returns the factors in the order applied. The slice aliases e:
-// it is valid until e is reused.
-func (e *Explanation) Factors() []Factor { return e.factors[:e.n] }
-
-func (e *Explanation) add(f Factor) { e.factors[e.n] = f; e.n++ }
+// Factors returns the factors and guards in the order applied. The slice
+// aliases e: it is valid until e is reused (the next Factors or Price
+// into the same Result).
+func (e *Explanation) Factors() []Factor {
+	n := 0
+	add := func(f Factor) { e.factors[n] = f; n++ }
+	add(Factor{Kind: FactorBase, Value: e.base})
+	add(Factor{Kind: FactorMarket, Value: e.market})
+	if e.demand {
+		add(Factor{Kind: FactorDemand, Value: e.demandValue, Requests: e.requests, Tier: e.tier, Above: e.above, Target: e.demandTarget})
+	}
+	if e.schedule != nil {
+		add(Factor{Kind: FactorSchedule, Name: e.schedule.Name, Value: e.schedule.Multiplier})
+	}
+	if !e.floor.IsZero() {
+		add(Factor{Kind: FactorFloor, Value: e.floor, Bound: e.floorBound, Hit: e.floorHit})
+	}
+	if !e.ceil.IsZero() {
+		add(Factor{Kind: FactorCeiling, Value: e.ceil, Bound: e.ceilBound, Hit: e.ceilHit})
+	}
+	if e.ending {
+		add(Factor{Kind: FactorEnding, Value: e.endingValue, Hit: e.endingHit})
+	}
+	add(Factor{Kind: FactorDiscount, Value: e.discount, Hit: e.member})
+	return e.factors[:n]
+}
 
 // Result is the outcome of Price. Reuse one Result per goroutine: Price
 // overwrites every field.
@@ -115,9 +156,9 @@ var ErrCompute = errors.New("cannot compute price")
 // it returns an error, and is safe for concurrent use (rs is read-only).
 func Price(rs *Ruleset, in *Input, out *Result) error {
 	ex := &out.Explanation
-	ex.n = 0
-	ex.add(Factor{Kind: FactorBase, Value: in.Base})
-	ex.add(Factor{Kind: FactorMarket, Value: in.Market})
+	ex.base, ex.market = in.Base, in.Market
+	ex.demand, ex.schedule, ex.ending = false, nil, false
+	ex.floor, ex.ceil = money.Decimal{}, money.Decimal{}
 	list, err := in.Base.Mul(in.Market)
 	if err != nil {
 		return computeError(err)
@@ -134,7 +175,7 @@ func Price(rs *Ruleset, in *Input, out *Result) error {
 	if !in.Member {
 		disc = money.Decimal{}
 	}
-	ex.add(Factor{Kind: FactorDiscount, Value: disc, Hit: in.Member})
+	ex.discount, ex.member = disc, in.Member
 	keep, err := one.Sub(disc)
 	if err != nil {
 		return computeError(err)
@@ -166,17 +207,17 @@ func (rs *Ruleset) adjust(in *Input, list money.Decimal, ex *Explanation) (money
 				v = money.Min(v, d.MaxMultiplier)
 			}
 		}
-		f := Factor{Kind: FactorDemand, Value: v, Requests: in.Demand.Requests, Tier: tier, Target: target}
+		ex.demand, ex.demandValue, ex.demandTarget = true, v, target
+		ex.requests, ex.tier, ex.above = in.Demand.Requests, tier, 0
 		if tier >= 0 {
-			f.Above = d.Tiers[tier].Above
+			ex.above = d.Tiers[tier].Above
 		}
-		ex.add(f)
 		if list, err = list.Mul(v); err != nil {
 			return list, err
 		}
 	}
 	if s := rs.schedule(in); s != nil {
-		ex.add(Factor{Kind: FactorSchedule, Name: s.Name, Value: s.Multiplier})
+		ex.schedule = s
 		if list, err = list.Mul(s.Multiplier); err != nil {
 			return list, err
 		}
@@ -190,7 +231,7 @@ func (rs *Ruleset) adjust(in *Input, list money.Decimal, ex *Explanation) (money
 		if hit {
 			list = bound
 		}
-		ex.add(Factor{Kind: FactorFloor, Value: rs.Floor, Bound: bound, Hit: hit})
+		ex.floor, ex.floorBound, ex.floorHit = rs.Floor, bound, hit
 	}
 	if !rs.Ceiling.IsZero() {
 		bound, err := in.Base.Mul(rs.Ceiling)
@@ -201,7 +242,7 @@ func (rs *Ruleset) adjust(in *Input, list money.Decimal, ex *Explanation) (money
 		if hit {
 			list = bound
 		}
-		ex.add(Factor{Kind: FactorCeiling, Value: rs.Ceiling, Bound: bound, Hit: hit})
+		ex.ceil, ex.ceilBound, ex.ceilHit = rs.Ceiling, bound, hit
 	}
 	if rs.HasEnding {
 		var hit bool
@@ -209,7 +250,7 @@ func (rs *Ruleset) adjust(in *Input, list money.Decimal, ex *Explanation) (money
 		if err != nil {
 			return list, err
 		}
-		ex.add(Factor{Kind: FactorEnding, Value: rs.Ending, Hit: hit})
+		ex.ending, ex.endingValue, ex.endingHit = true, rs.Ending, hit
 	}
 	return list, nil
 }
@@ -237,7 +278,7 @@ func ApplyEnding(list, ending money.Decimal) (result money.Decimal, applied bool
 func (rs *Ruleset) schedule(in *Input) *Schedule {
 	for i := range rs.Schedules {
 		s := &rs.Schedules[i]
-		if s.activeAt(in.Now) && matchAny(s.Products, in.Product) && matchAny(s.Locations, in.Location) {
+		if matchAny(s.Products, s.products, in.Product) && matchAny(s.Locations, s.locations, in.Location) && s.activeAt(in.Now) {
 			return s
 		}
 	}
@@ -252,7 +293,39 @@ const (
 // activeAt reports whether t falls in one of s's windows: a window starts
 // on each day of s.Days at From (local time in s.Location) and ends at To
 // the same day, or the next day when To < From.
+//
+// The answer is the same for a whole UTC minute (From, To and the zones'
+// offsets are whole minutes), so it is remembered per minute in s.memo:
+// one atomic load instead of a time zone lookup for most requests.
 func (s *Schedule) activeAt(t time.Time) bool {
+	sec := t.Unix()
+	if s.memo == nil || sec < 0 {
+		a, _ := s.compute(t)
+		return a
+	}
+	minute := uint64(sec / 60)
+	if v := s.memo.Load(); v&memoValid != 0 && v>>2 == minute {
+		return v&memoActive != 0
+	}
+	a, off := s.compute(t)
+	if off%60 == 0 && minute < 1<<62 {
+		v := minute<<2 | memoValid
+		if a {
+			v |= memoActive
+		}
+		s.memo.Store(v)
+	}
+	return a
+}
+
+const (
+	memoActive = 1
+	memoValid  = 2
+)
+
+// compute is activeAt without the memo; it also returns the zone offset
+// in seconds.
+func (s *Schedule) compute(t time.Time) (bool, int) {
 	_, off := t.In(s.Location).Zone()
 	local := t.Unix() + int64(off)
 	day := local / secondsPerDay
@@ -266,11 +339,11 @@ func (s *Schedule) activeAt(t time.Time) bool {
 	}
 	yesterday := (today + 6) % 7
 	if s.From < s.To {
-		return s.Days&(1<<today) != 0 && minute >= s.From && minute < s.To
+		return s.Days&(1<<today) != 0 && minute >= s.From && minute < s.To, off
 	}
 	// Spans midnight: [From, 24:00) on a listed day, [00:00, To) the day after.
 	return s.Days&(1<<today) != 0 && minute >= s.From ||
-		s.Days&(1<<yesterday) != 0 && minute < s.To
+		s.Days&(1<<yesterday) != 0 && minute < s.To, off
 }
 
 // AppendJSON appends the explanation as a JSON array, e.g.

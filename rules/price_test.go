@@ -2,6 +2,7 @@ package rules
 
 import (
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -343,5 +344,50 @@ func TestPriceAllocs(t *testing.T) {
 		buf = res.Explanation.AppendJSON(buf[:0])
 	}); n != 0 {
 		t.Errorf("Price with rules allocates %v times per call", n)
+	}
+}
+
+func exampleBytes(t testing.TB) []byte {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("testdata", "example.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}
+
+// TestScheduleMemo: the per-minute memo answers as the computation does,
+// across a day of times 7 s apart and back again.
+func TestScheduleMemo(t *testing.T) {
+	rs := example(t)
+	start := time.Date(2026, 11, 27, 0, 0, 0, 0, time.UTC)
+	for _, step := range []time.Duration{7 * time.Second, -13 * time.Second} {
+		at := start
+		if step < 0 {
+			at = start.Add(48 * time.Hour)
+		}
+		for i := 0; i < 2*86400/7; i++ {
+			for j := range rs.Schedules {
+				s := &rs.Schedules[j]
+				want, _ := s.compute(at)
+				if got := s.activeAt(at); got != want {
+					t.Fatalf("%s at %s: memo says %v, computed %v", s.Name, at, got, want)
+				}
+			}
+			at = at.Add(step)
+		}
+	}
+}
+
+// TestCompiledGlob: the literal and prefix shortcuts agree with MatchGlob.
+func TestCompiledGlob(t *testing.T) {
+	subjects := []string{"", "P", "P-", "P-1", "P-12", "P-1*", `P-1\`, "NY", "NYC", "xP-1", "P-?"}
+	for _, p := range []string{"P-1*", "P-1", "NY", "*", "P-?", `P-1\*`, `P-1\\*`, "P*1", "**", `\?`} {
+		g := compileGlob(p)
+		for _, s := range subjects {
+			if got, want := g.match([]byte(s)), MatchGlob(p, []byte(s)); got != want {
+				t.Errorf("compiled %q (kind %d) on %q: %v, MatchGlob %v", p, g.kind, s, got, want)
+			}
+		}
 	}
 }

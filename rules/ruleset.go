@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"sync/atomic"
 	"time"
 
 	"github.com/pricing-engine/pricing-engine/money"
@@ -101,6 +102,12 @@ type Schedule struct {
 	// means every product or location.
 	Products, Locations []string
 	Multiplier          money.Decimal
+
+	// memo remembers the last minute's answer of activeAt (a cache of a
+	// pure function, shared by all goroutines; nil in hand-made values).
+	memo *atomic.Uint64
+	// products and locations are Products and Locations compiled.
+	products, locations []glob
 }
 
 // bucketsPerWindow is how many time buckets a demand window is cut into.
