@@ -505,3 +505,32 @@ func FuzzDecodeJSONValid(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkDecodeTree decodes a body only the tree path takes (an escape
+// in a field): the strict check, then the fastjson parse.
+func BenchmarkDecodeTree(b *testing.B) {
+	body := []byte(`{"product_id":"P-\u0031\u0032\u0033","user_location":"NY","is_prime_member":1.0,"extra":{"a":[1,2,3]}}`)
+	var d Decoder
+	var r Request
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := d.Decode(body, &r); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkDecodeInvalid refuses a body with a trailing comma (an error
+// path: it allocates the *Error).
+func BenchmarkDecodeInvalid(b *testing.B) {
+	body := []byte(`{"product_id":"P-1","user_location":"NY",}`)
+	var d Decoder
+	var r Request
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := d.Decode(body, &r); err == nil {
+			b.Fatal("accepted")
+		}
+	}
+}
