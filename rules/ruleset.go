@@ -170,3 +170,7 @@ func (d *Demand) Step(cur, target money.Decimal) money.Decimal {
 }
 
 var one = money.New(1, 0)
+
+// Raw returns the bytes of the file the ruleset was parsed from (for a
+// /rules endpoint). The slice must not be modified.
+func (rs *Ruleset) Raw() []byte { return rs.raw }
