@@ -159,7 +159,7 @@ func (h *Holder) Watch(ctx context.Context, path string, interval time.Duration)
 	t := time.NewTicker(interval)
 	defer t.Stop()
 	var pending, seen []byte // last content read; last content acted upon
-	havePending := false
+	havePending, reportedBig := false, false
 	for {
 		select {
 		case <-ctx.Done():
@@ -167,6 +167,18 @@ func (h *Holder) Watch(ctx context.Context, path string, interval time.Duration)
 		case <-t.C:
 		}
 		data, err := readLimited(path)
+		var tooBig ErrorList
+		if errors.As(err, &tooBig) {
+			// Over MaxFileSize: refuse once, until the file changes.
+			if !reportedBig {
+				reportedBig = true
+				h.mu.Lock()
+				_, _ = h.refuse(fmt.Errorf("cannot reload rules: %w", err))
+				h.mu.Unlock()
+			}
+			continue
+		}
+		reportedBig = false
 		if err != nil {
 			havePending = false
 			continue
