@@ -53,6 +53,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		switch args[0] {
 		case "healthcheck":
 			return healthcheck(args[1:], stderr)
+		case "import":
+			return runImport(args[1:], os.LookupEnv, stdout, stderr)
 		case "version":
 			fmt.Fprintf(stdout, "pricing-engine %s (%s)\n", version, revision)
 			return 0

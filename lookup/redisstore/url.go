@@ -1,6 +1,7 @@
 package redisstore
 
 import (
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -120,4 +121,28 @@ func clientOption(o Options) (rueidis.ClientOption, string, error) {
 	opt.Dialer.Timeout = 2 * time.Second
 	opt.ConnWriteTimeout = 2 * time.Second
 	return opt, redacted, nil
+}
+
+// Dial connects a plain client (no client-side cache, no tracking) with
+// the connection settings of o (URL, Password, TLS): for writers such as
+// the import command. The caller closes it. Errors never carry the
+// password.
+func Dial(ctx context.Context, o Options) (rueidis.Client, error) {
+	copt, redacted, err := clientOption(o)
+	if err != nil {
+		return nil, err
+	}
+	copt.DisableCache = true
+	copt.ConnWriteTimeout = 10 * time.Second
+	client, err := rueidis.NewClient(copt)
+	if err != nil {
+		return nil, fmt.Errorf("cannot connect to store %s: %w", redacted, err)
+	}
+	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if err := client.Do(pctx, client.B().Ping().Build()).Error(); err != nil {
+		client.Close()
+		return nil, fmt.Errorf("cannot reach store %s: %w", redacted, err)
+	}
+	return client, nil
 }

@@ -1,0 +1,183 @@
+package main
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/pricing-engine/pricing-engine/internal/redistest"
+)
+
+// importRun runs the import subcommand in process.
+func importRun(t *testing.T, env map[string]string, args ...string) (int, string, string) {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	getenv := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+	code := runImport(args, getenv, &stdout, &stderr)
+	return code, stdout.String(), stderr.String()
+}
+
+func writeFile(t *testing.T, name, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestImportEmbedded(t *testing.T) {
+	srv := redistest.Start(t, redistest.Options{})
+	code, out, errOut := importRun(t, nil, "--store", srv.URL(), "--embedded")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if !strings.Contains(out, "wrote 10006 keys (10000 products, 6 markets), removed 0 keys") {
+		t.Fatalf("summary: %q", out)
+	}
+	if got := srv.MustDo("DBSIZE"); got != "10006" {
+		t.Fatalf("DBSIZE = %s", got)
+	}
+	if got := srv.MustDo("GET", "pricing:product:P-1"); got != "50.99" {
+		t.Fatalf("P-1 = %q", got)
+	}
+	if got := srv.MustDo("GET", "pricing:market:NY"); got != "1.1" {
+		t.Fatalf("NY = %q", got)
+	}
+}
+
+func TestImportBadRowWritesNothing(t *testing.T) {
+	srv := redistest.Start(t, redistest.Options{})
+	good := writeFile(t, "markets.csv", "location,multiplier\nNY,1.10\n")
+	for _, tc := range []struct{ name, body, want string }{
+		{"bad price", "product_id,base_price\nP-1,10\nP-2,abc\n", "line 3"},
+		{"zero price", "product_id,base_price\nP-1,0\n", "line 2"},
+		{"duplicate", "product_id,base_price\nP-1,1\nP-1,2\n", "duplicate"},
+		{"bad header", "id,price\nP-1,1\n", "bad header"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cat := writeFile(t, "catalog.csv", tc.body)
+			code, _, errOut := importRun(t, nil, "--store", srv.URL(), "--catalog", cat, "--markets", good)
+			if code != 2 {
+				t.Fatalf("exit %d, want 2: %s", code, errOut)
+			}
+			if !strings.Contains(errOut, cat) || !strings.Contains(errOut, tc.want) {
+				t.Fatalf("stderr %q does not name the file and %q", errOut, tc.want)
+			}
+			if got := srv.MustDo("DBSIZE"); got != "0" {
+				t.Fatalf("DBSIZE = %s after a refused import", got)
+			}
+		})
+	}
+	for _, args := range [][]string{
+		{"--embedded"},
+		{"--store", "memory", "--embedded"},
+		{"--store", srv.URL()},
+		{"--store", srv.URL(), "--embedded", "--catalog", good},
+		{"--store", "http://x", "--embedded"},
+	} {
+		if code, _, errOut := importRun(t, nil, args...); code != 2 {
+			t.Fatalf("%v: exit %d, want 2: %s", args, code, errOut)
+		}
+	}
+}
+
+func TestImportReplace(t *testing.T) {
+	srv := redistest.Start(t, redistest.Options{})
+	srv.MustDo("SET", "pricing:product:OLD", "1")
+	srv.MustDo("SET", "pricing:product:P-1", "1")
+	srv.MustDo("SET", "pricing:market:GONE", "1")
+	srv.MustDo("SET", "other:product:OLD", "1")
+	cat := writeFile(t, "catalog.csv", "product_id,base_price\nP-1,52.99\nP-2,3\n")
+	// Without --replace nothing is removed.
+	code, out, errOut := importRun(t, nil, "--store", srv.URL(), "--catalog", cat)
+	if code != 0 || !strings.Contains(out, "wrote 2 keys (2 products, 0 markets), removed 0 keys") {
+		t.Fatalf("exit %d: %s %s", code, out, errOut)
+	}
+	// --replace removes the product not in the file; markets are not
+	// touched without --markets; other prefixes never.
+	code, out, errOut = importRun(t, map[string]string{"PRICING_STORE": srv.URL()}, "--catalog", cat, "--replace")
+	if code != 0 || !strings.Contains(out, "removed 1 keys") {
+		t.Fatalf("exit %d: %s %s", code, out, errOut)
+	}
+	for k, want := range map[string]string{
+		"pricing:product:OLD": "(nil)", "pricing:product:P-1": "52.99",
+		"pricing:market:GONE": "1", "other:product:OLD": "1",
+	} {
+		if got := srv.MustDo("GET", k); got != want {
+			t.Fatalf("%s = %q, want %q", k, got, want)
+		}
+	}
+	mk := writeFile(t, "markets.csv", "location,multiplier\n*,1\n")
+	code, out, _ = importRun(t, nil, "--store", srv.URL(), "--markets", mk, "--replace")
+	if code != 0 || !strings.Contains(out, "removed 1 keys") || srv.MustDo("GET", "pricing:market:GONE") != "(nil)" {
+		t.Fatalf("markets --replace: exit %d %s", code, out)
+	}
+}
+
+func TestImportClusterTLSPassword(t *testing.T) {
+	t.Run("cluster", func(t *testing.T) {
+		c := redistest.StartCluster(t, 3)
+		code, out, errOut := importRun(t, nil, "--store", c.SeedURL(), "--embedded", "--store-prefix", "t:")
+		if code != 0 || !strings.Contains(out, "wrote 10006 keys") {
+			t.Fatalf("exit %d: %s %s", code, out, errOut)
+		}
+		total := 0
+		for _, n := range c.Nodes {
+			var k int
+			fmt.Sscan(n.MustDo("DBSIZE"), &k)
+			if k == 0 {
+				t.Fatalf("node %s holds no key", n.Addr())
+			}
+			total += k
+		}
+		if total != 10006 {
+			t.Fatalf("cluster holds %d keys", total)
+		}
+	})
+	t.Run("tls and password file", func(t *testing.T) {
+		const secret = "imp0rt-s3cret-value"
+		certs := redistest.NewCerts(t)
+		srv := redistest.Start(t, redistest.Options{TLS: certs, RequireClientCert: true, Password: secret})
+		pwFile := writeFile(t, "pw", secret+"\n")
+		args := []string{"--store", srv.URLNoPassword(), "--store-password-file", pwFile,
+			"--store-tls-ca-file", certs.CA, "--store-tls-cert-file", certs.ClientCert, "--store-tls-key-file", certs.ClientKey, "--embedded"}
+		code, out, errOut := importRun(t, nil, args...)
+		if code != 0 || !strings.Contains(out, "wrote 10006 keys") {
+			t.Fatalf("exit %d: %s %s", code, out, errOut)
+		}
+		wrong := writeFile(t, "pw2", secret+"-wrong")
+		args[3] = wrong
+		code, out, errOut = importRun(t, nil, args...)
+		if code != 1 {
+			t.Fatalf("wrong password: exit %d", code)
+		}
+		// A URL with the password, refused: neither output names it.
+		code2, out2, errOut2 := importRun(t, nil, "--store", "rediss://default:"+secret+"@127.0.0.1:1", "--embedded")
+		for _, s := range []string{out, errOut, out2, errOut2} {
+			if strings.Contains(s, secret) {
+				t.Fatalf("output carries the password: %q", s)
+			}
+		}
+		if code2 == 0 {
+			t.Fatal("import to a closed port succeeded")
+		}
+	})
+}
+
+func TestImportFullStore(t *testing.T) {
+	srv := redistest.Start(t, redistest.Options{Args: []string{"--maxmemory", "2mb", "--maxmemory-policy", "noeviction"}})
+	var b strings.Builder
+	b.WriteString("product_id,base_price\n")
+	for i := 0; i < 60_000; i++ {
+		fmt.Fprintf(&b, "P-%d,%d.99\n", i, i%100+1)
+	}
+	cat := writeFile(t, "catalog.csv", b.String())
+	code, _, errOut := importRun(t, nil, "--store", srv.URL(), "--catalog", cat)
+	if code != 1 || !strings.Contains(errOut, "OOM") {
+		t.Fatalf("exit %d, want 1 with the OOM reply: %s", code, errOut)
+	}
+}

@@ -1,0 +1,143 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/pricing-engine/pricing-engine/lookup/redisstore"
+	"github.com/pricing-engine/pricing-engine/metrics"
+)
+
+// storeMemory is the --store value of the in-memory store.
+const storeMemory = "memory"
+
+// storeConfig is the --store* flags: where catalog and markets live.
+type storeConfig struct {
+	url          string // "memory" or a redis:// / rediss:// URL (may hold a password: never log it raw)
+	prefix       string
+	passwordFile string
+	tlsCA        string
+	tlsCert      string
+	tlsKey       string
+	staleFor     time.Duration
+	cacheEntries int
+}
+
+// register declares the store flags on fs, with their defaults.
+func (s *storeConfig) register(fs *flag.FlagSet) {
+	s.registerConn(fs)
+	durationFlag(fs, &s.staleFor, "stale-for", redisstore.DefaultStaleFor, `while the store is unreachable, keys read within this long answer from their last known value ("source":"stale"); 0 disables`)
+	wholeFlag(fs, &s.cacheEntries, "store-cache-entries", redisstore.DefaultCacheEntries, "bound of the client-side cache in entries (one per product or location; ~100 bytes each, see docs/STORE.md); 0 disables it: every lookup asks the store")
+}
+
+// registerConn declares the flags that say how to reach the store.
+func (s *storeConfig) registerConn(fs *flag.FlagSet) {
+	fs.StringVar(&s.url, "store", storeMemory, `where catalog and markets live: "memory" (embedded data or --catalog/--markets) or a Redis URL redis://[user[:password]@]host:port[/db] (rediss:// for TLS; more seed nodes as ?addr=host:port; a cluster is detected)`)
+	fs.StringVar(&s.prefix, "store-prefix", redisstore.DefaultPrefix, "prefix of the store's keys (<prefix>product:<id>, <prefix>market:<location>)")
+	fs.StringVar(&s.passwordFile, "store-password-file", "", "file holding the store's password (replaces one in the URL; trailing newline ignored)")
+	fs.StringVar(&s.tlsCA, "store-tls-ca-file", "", "PEM CA file trusted for rediss:// (empty: the system roots)")
+	fs.StringVar(&s.tlsCert, "store-tls-cert-file", "", "PEM client certificate for rediss:// servers that ask for one (with --store-tls-key-file)")
+	fs.StringVar(&s.tlsKey, "store-tls-key-file", "", "PEM key of --store-tls-cert-file")
+}
+
+// redis reports whether a Redis store is configured.
+func (s *storeConfig) redis() bool { return s.url != storeMemory }
+
+// redacted is the store for logs: "memory" or the URL without password.
+func (s *storeConfig) redacted() string {
+	if !s.redis() {
+		return storeMemory
+	}
+	return redisstore.Redact(s.url)
+}
+
+// validate checks the store flags; messages never quote the URL's
+// password.
+func (s *storeConfig) validate() error {
+	var errs []error
+	if s.redis() {
+		if _, err := redisstore.ParseURL(s.url); err != nil {
+			errs = append(errs, fmt.Errorf("invalid --store: %w (want %q or a redis:// or rediss:// URL)", err, storeMemory))
+		}
+		if s.prefix == "" {
+			errs = append(errs, errors.New("invalid --store-prefix: must not be empty"))
+		}
+		if (s.tlsCert == "") != (s.tlsKey == "") {
+			errs = append(errs, errors.New("invalid --store-tls-cert-file/--store-tls-key-file: give both or neither"))
+		}
+		if (s.tlsCA != "" || s.tlsCert != "") && !strings.HasPrefix(s.url, "rediss://") {
+			errs = append(errs, errors.New("invalid --store-tls-*: the --store URL must be rediss://"))
+		}
+	}
+	if s.staleFor < 0 {
+		errs = append(errs, fmt.Errorf("invalid --stale-for %s: must not be negative", s.staleFor))
+	}
+	if s.cacheEntries < 0 {
+		errs = append(errs, fmt.Errorf("invalid --store-cache-entries %d: must not be negative", s.cacheEntries))
+	}
+	return errors.Join(errs...)
+}
+
+// options builds the store's options, reading the password file.
+func (s *storeConfig) options(log *slog.Logger) (redisstore.Options, error) {
+	o := redisstore.Options{
+		URL:          s.url,
+		Prefix:       s.prefix,
+		StaleFor:     s.staleFor,
+		CacheEntries: s.cacheEntries,
+		Logger:       log,
+	}
+	if s.staleFor == 0 {
+		o.StaleFor = -1 // the flag's 0 means off; the package's 0 means default
+	}
+	if s.passwordFile != "" {
+		b, err := os.ReadFile(s.passwordFile)
+		if err != nil {
+			return o, fmt.Errorf("cannot read --store-password-file: %w", err)
+		}
+		pw := strings.TrimRight(string(b), "\r\n")
+		if pw == "" {
+			return o, fmt.Errorf("cannot use --store-password-file %q: it is empty", s.passwordFile)
+		}
+		o.Password = pw
+	}
+	if s.tlsCA != "" || s.tlsCert != "" {
+		o.TLS = &redisstore.TLSFiles{CA: s.tlsCA, Cert: s.tlsCert, Key: s.tlsKey}
+	}
+	return o, nil
+}
+
+// openStore connects the Redis store and registers its metrics on mset.
+func (s *storeConfig) openStore(ctx context.Context, log *slog.Logger, mset *metrics.Set) (*redisstore.Store, error) {
+	o, err := s.options(log)
+	if err != nil {
+		return nil, err
+	}
+	var cur atomic.Pointer[redisstore.Store]
+	m := metrics.NewStore(mset.Registry, func() metrics.StoreStats {
+		st := cur.Load()
+		if st == nil {
+			return metrics.StoreStats{}
+		}
+		x := st.Stats()
+		return metrics.StoreStats{
+			Up: x.Up, BreakerOpen: x.BreakerOpen, Hits: x.Hits, Misses: x.Misses,
+			Invalidations: x.Invalidations, Flushes: x.Flushes, Stale: x.Stale,
+			InvalidValues: x.InvalidValues, Entries: x.Entries,
+		}
+	})
+	o.ObserveRoundTrip = m.ObserveRoundTrip
+	st, err := redisstore.Open(ctx, o)
+	if err != nil {
+		return nil, err
+	}
+	cur.Store(st)
+	return st, nil
+}
