@@ -75,18 +75,20 @@ type Decoder struct {
 // any case. Unknown fields are ignored; of duplicate keys the last wins,
 // as in Python's json module.
 //
-// The body every client sends (the three fields, plain strings, a literal
-// boolean) is decoded by a scanner that builds no tree; any other body,
-// and every error, goes through the full parse above with the same result.
+// The bodies clients send (the fields as plain strings, the booleans as
+// literals, 0/1 or lax strings, unknown members) are decoded by a scanner
+// that builds no tree and checks the JSON as it goes; any other body (an
+// escape in a field, 1.0 for a boolean) and every error go through a
+// strict check (checkJSON) and a full parse, with the same result.
 //
 // Decode does not retain body. It does not allocate on success once r's
 // buffers have grown.
 func (d *Decoder) Decode(body []byte, r *Request) error {
-	bom := bomLen(body)
-	if decodeFast(body[bom:], r) {
+	skip := bomLen(body)
+	if decodeFast(body[skip:], r) {
 		return nil
 	}
-	return d.decodeTree(body, bom, r)
+	return d.decodeTree(body, skip, r)
 }
 
 // bom is the UTF-8 byte-order mark.
