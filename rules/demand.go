@@ -108,13 +108,51 @@ type Snapshot struct {
 	// Bucket is the current bucket when the snapshot was made: it counts
 	// buckets [Bucket-BucketsPerWindow, Bucket-1].
 	Bucket int64
-	m      map[string]DemandValue
+	// An open-addressing table keyed by the merger's hash, so that a
+	// request hashes its key once for counting and looking up.
+	seed  maphash.Seed
+	mask  uint64
+	slots []snapSlot
+	n     int
+}
+
+type snapSlot struct {
+	hash uint64
+	key  string // "" marks an empty slot (keys are never empty)
+	v    DemandValue
+}
+
+func newSnapshot(seed maphash.Seed, bucket int64, n int) *Snapshot {
+	size := 1 << bitsFor(2*n+1)
+	return &Snapshot{Bucket: bucket, seed: seed, mask: uint64(size - 1), slots: make([]snapSlot, size)}
+}
+
+func (s *Snapshot) put(h uint64, key string, v DemandValue) {
+	for i := h & s.mask; ; i = (i + 1) & s.mask {
+		if sl := &s.slots[i]; sl.key == "" {
+			sl.hash, sl.key, sl.v = h, key, v
+			s.n++
+			return
+		}
+	}
+}
+
+func (s *Snapshot) get(h uint64, k []byte) DemandValue {
+	for i := h & s.mask; ; i = (i + 1) & s.mask {
+		sl := &s.slots[i]
+		if sl.key == "" {
+			return DemandValue{}
+		}
+		if sl.hash == h && sl.key == string(k) {
+			return sl.v
+		}
+	}
 }
 
 // Lookup returns the demand of product x location; the zero value when
 // there is none. It does not allocate.
 func (s *Snapshot) Lookup(product, location []byte) DemandValue {
-	if s == nil || len(s.m) == 0 {
+	if s == nil || s.n == 0 {
 		return DemandValue{}
 	}
 	var kb [keyLen]byte
@@ -122,7 +160,7 @@ func (s *Snapshot) Lookup(product, location []byte) DemandValue {
 	if !ok {
 		return DemandValue{}
 	}
-	return s.m[string(k)]
+	return s.get(maphash.Bytes(s.seed, k), k)
 }
 
 // Len returns how many keys the snapshot holds.
@@ -130,7 +168,7 @@ func (s *Snapshot) Len() int {
 	if s == nil {
 		return 0
 	}
-	return len(s.m)
+	return s.n
 }
 
 // KeyCount is one key's count in a SharedCounter call. Key is an opaque
@@ -333,13 +371,38 @@ func (s *Shard) Record(product, location []byte, now time.Time) {
 	if ns < 0 {
 		return // before 1970: not a clock we count by
 	}
-	b := ns / bn
+	s.count(maphash.Bytes(s.m.seed, k), k, ns/bn, bn)
+}
+
+func (s *Shard) count(h uint64, k []byte, b, bn int64) {
 	if s.cur == nil || s.cur.bucket != b || s.cur.bn != bn {
 		s.rotate(b, bn)
 	}
-	if !s.cur.add(maphash.Bytes(s.m.seed, k), k) {
+	if !s.cur.add(h, k) {
 		s.droppedCounts.Add(1)
 	}
+}
+
+// Observe is Record and then Lookup in the latest snapshot, hashing the
+// key once: the one call a request makes (on the loop that owns s). It
+// returns the demand seen before this request.
+func (s *Shard) Observe(product, location []byte, now time.Time) DemandValue {
+	bn := s.m.bucketNanos.Load()
+	if bn == 0 {
+		return DemandValue{}
+	}
+	var kb [keyLen]byte
+	k, ok := makeKey(&kb, product, location)
+	ns := now.UnixNano()
+	if !ok || ns < 0 {
+		return DemandValue{}
+	}
+	h := maphash.Bytes(s.m.seed, k)
+	s.count(h, k, ns/bn, bn)
+	if snap := s.m.snap.Load(); snap != nil && snap.n > 0 {
+		return snap.get(h, k)
+	}
+	return DemandValue{}
 }
 
 // Flush hands the current table to the merger if its bucket has ended
@@ -640,9 +703,9 @@ func (m *Merger) publish(first, cur int64) {
 		}
 		m.evicted.Add(uint64(over))
 	}
-	snap := &Snapshot{Bucket: cur, m: make(map[string]DemandValue, len(m.entries))}
+	snap := newSnapshot(m.seed, cur, len(m.entries))
 	for k, e := range m.entries {
-		snap.m[k] = DemandValue{Requests: e.requests, Value: e.value}
+		snap.put(maphash.String(m.seed, k), k, DemandValue{Requests: e.requests, Value: e.value})
 	}
 	m.snap.Store(snap)
 }

@@ -87,9 +87,21 @@ func TestDemandCountsAcrossShards(t *testing.T) {
 	if got := lookup(m, "P-1", "NY").Requests; got != 3 {
 		t.Fatalf("at 13.1 s: %d, want 3 (bucket 0 has left the window)", got)
 	}
-	m.Merge(ctx, sec(18.1))
+	// Observe answers as Lookup, and counts the request like Record.
+	if got := a.Observe([]byte("P-1"), []byte("NY"), sec(13.2)); got.Requests != 3 {
+		t.Fatalf("Observe: %+v, want 3 requests", got)
+	}
+	if got := a.Observe([]byte("P-7"), []byte("NY"), sec(13.3)); got.Requests != 0 {
+		t.Fatalf("Observe of an unseen key: %+v", got)
+	}
+	a.Flush(sec(14))
+	m.Merge(ctx, sec(14.1))
+	if got, seven := lookup(m, "P-1", "NY").Requests, lookup(m, "P-7", "NY").Requests; got != 4 || seven != 1 {
+		t.Fatalf("after Observe: P-1 %d P-7 %d, want 4 and 1", got, seven)
+	}
+	m.Merge(ctx, sec(27.1))
 	if got := lookup(m, "P-1", "NY"); got.Requests != 0 || m.Snapshot().Len() != 0 {
-		t.Fatalf("at 18.1 s: %+v, %d keys", got, m.Snapshot().Len())
+		t.Fatalf("at 27.1 s: %+v, %d keys", got, m.Snapshot().Len())
 	}
 }
 
@@ -237,6 +249,7 @@ func TestRecordAllocs(t *testing.T) {
 	if n := testing.AllocsPerRun(1000, func() {
 		s.Record(p, l, sec(0.5))
 		_ = snap.Lookup(p, l)
+		_ = s.Observe(p, l, sec(0.5))
 	}); n != 0 {
 		t.Errorf("Record + Lookup allocate %v times", n)
 	}
