@@ -15,7 +15,7 @@ import (
 
 // How demand is counted
 //
-// Every event loop owns a [Shard]. Shard.Record counts one request of a
+// Every event loop owns a [Shard]. Shard.Observe (or Shard.Record) counts one request of a
 // product x location into the shard's table for the current time bucket
 // (window / BucketsPerWindow long), with no lock and no atomic
 // read-modify-write: the table belongs to the loop alone. When a request
@@ -28,7 +28,7 @@ import (
 // the shards, keeps per key the counts of the last BucketsPerWindow
 // buckets, steps the smoothed multipliers once per window, and publishes
 // an immutable [Snapshot] through an atomic pointer that the loops read
-// (Merger.Snapshot, then Snapshot.Lookup).
+// (Shard.Observe, or Merger.Snapshot then Snapshot.Lookup).
 //
 // Memory is bounded everywhere:
 //   - a shard's table holds MergerConfig.ShardKeys keys per bucket. When
@@ -189,7 +189,9 @@ type SharedCounter interface {
 	// some windows after the bucket ended.
 	Add(ctx context.Context, window time.Duration, bucket int64, counts []KeyCount) error
 	// Totals calls fn for every key with its count summed over all
-	// replicas and the buckets first..last inclusive.
+	// replicas and the buckets first..last inclusive. It is called after
+	// every Add and otherwise at most four times a bucket; older buckets
+	// change only by late Adds, so an implementation may cache their sums.
 	Totals(ctx context.Context, window time.Duration, first, last int64, fn func(key string, count int64)) error
 }
 
@@ -246,6 +248,8 @@ type Merger struct {
 	lastBucket int64
 	evalWindow int64
 	outgoing   map[int64]map[string]int64
+	// lastExchange is when the shared counter was last called.
+	lastExchange time.Time
 }
 
 // entry is one key's counts over the window, as a ring of buckets.
@@ -557,7 +561,13 @@ func (m *Merger) Merge(ctx context.Context, now time.Time) {
 	m.lastBucket = cur
 
 	if shared {
-		changed = m.exchange(ctx, first, cur-1) || changed
+		// Read the fleet's totals when this replica has counts to add, and
+		// otherwise at most four times a bucket (other replicas' counts of
+		// the last bucket arrive during the next one).
+		if len(m.outgoing) > 0 || now.Sub(m.lastExchange) >= time.Duration(bn/4) {
+			m.lastExchange = now
+			changed = m.exchange(ctx, first, cur-1) || changed
+		}
 	} else {
 		for _, e := range m.entries {
 			e.shared = -1

@@ -379,7 +379,11 @@ func TestDemandShared(t *testing.T) {
 	s2.Flush(sec(1))
 	r1.Merge(ctx, sec(1.1))
 	r2.Merge(ctx, sec(1.1))
-	r1.Merge(ctx, sec(1.2)) // r1 sees r2's counts at its next merge
+	r1.Merge(ctx, sec(1.2)) // too soon to ask the fleet again
+	if got := lookup(r1, "P-1", "NY").Requests; got != 7 {
+		t.Errorf("r1 asked the fleet again within a quarter bucket: %d", got)
+	}
+	r1.Merge(ctx, sec(1.4)) // a quarter bucket later r1 sees r2's counts
 	for name, m := range map[string]*Merger{"r1": r1, "r2": r2} {
 		if got := lookup(m, "P-1", "NY").Requests; got != 12 {
 			t.Errorf("%s: P-1 x NY %d, want 12 (7 + 5)", name, got)
@@ -401,7 +405,7 @@ func TestDemandShared(t *testing.T) {
 	}
 	// Back: the unsent bucket goes out, the fleet total returns.
 	f.fail.Store(false)
-	r1.Merge(ctx, sec(2.2))
+	r1.Merge(ctx, sec(2.2)) // the unsent bucket is still outgoing: exchange at once
 	if got := lookup(r1, "P-1", "NY").Requests; got != 14 {
 		t.Errorf("store back: %d, want 14", got)
 	}
