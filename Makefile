@@ -9,15 +9,13 @@ REVISION    ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 GOBIN_DIR   := $(shell $(GO) env GOPATH)/bin
 STATICCHECK := $(GOBIN_DIR)/staticcheck
 STATICCHECK_VERSION := v0.8.2
-KUBE_SCORE  := $(GOBIN_DIR)/kube-score
-KUBE_SCORE_VERSION := v1.20.0
 
 # The release flags: keep them identical to the Dockerfile's build stage
 # (deploy/deploy_test.go and cmd/pricing-engine/release_test.go check that they are).
 RELEASE_ENV     := CGO_ENABLED=0
 RELEASE_FLAGS   := -trimpath -ldflags "-s -w -X main.version=$(VERSION) -X main.revision=$(REVISION)"
 
-.PHONY: all build run test unit e2e vet lint staticcheck fmt release validate locust bench bench-smoke soak fuzz clean fleet-up fleet-down fleet-roll fleet-status kube-score
+.PHONY: all build run test unit e2e vet lint staticcheck fmt release validate locust bench bench-smoke soak fuzz clean fleet-up fleet-down fleet-roll fleet-status
 
 all: build
 
@@ -31,7 +29,7 @@ run: build
 	./$(BIN)/pricing-engine --addr :8000 --admin-addr :8001
 
 ## test: vet, staticcheck, unit tests with the race detector, end-to-end and harness smoke tests
-test: vet staticcheck kube-score unit e2e bench-smoke
+test: vet staticcheck unit e2e bench-smoke
 
 unit:
 	$(GO) test -race -count=1 -timeout 15m -skip E2E ./...
@@ -48,10 +46,6 @@ vet:
 staticcheck:
 	@test -x $(STATICCHECK) || $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 	$(STATICCHECK) ./...
-
-# kube-score: installed for the manifest checks in deploy/ (go test ./deploy runs it).
-kube-score:
-	@test -x $(KUBE_SCORE) || $(GO) install github.com/zegl/kube-score/cmd/kube-score@$(KUBE_SCORE_VERSION)
 
 lint: vet staticcheck
 

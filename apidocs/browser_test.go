@@ -2,7 +2,6 @@ package apidocs_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"github.com/pricing-engine/pricing-engine/apidocs"
 	"github.com/pricing-engine/pricing-engine/apidocs/apicheck"
@@ -40,7 +39,7 @@ func priceHandler(t *testing.T) http.Handler {
 	if err != nil {
 		t.Fatal(err)
 	}
-	engine := pricing.NewEngine(cat, mk, pricing.Config{})
+	engine := pricing.NewEngine(&lookup.Memory{Catalog: cat, Markets: mk}, pricing.Config{})
 	var mu sync.Mutex // guards dec, which is not safe for concurrent use
 	var dec pricing.Decoder
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -54,26 +53,13 @@ func priceHandler(t *testing.T) http.Handler {
 			writeError(w, http.StatusBadRequest, "cannot read body")
 			return
 		}
-		var req pricing.Request
-		var q pricing.Quote
+		var x pricing.Exchange
 		mu.Lock()
-		err = dec.Decode(body, &req)
+		engine.ServeWait(&x, &dec, body)
 		mu.Unlock()
-		if err == nil {
-			err = engine.Price(r.Context(), &req, &q)
-		}
 		w.Header().Set("Content-Type", "application/json")
-		var perr *pricing.Error
-		switch {
-		case errors.As(err, &perr):
-			w.WriteHeader(perr.Status)
-			_, _ = w.Write(perr.AppendJSON(nil))
-		case err != nil:
-			t.Errorf("price: %v", err)
-			w.WriteHeader(http.StatusInternalServerError)
-		default:
-			_, _ = w.Write(pricing.AppendQuote(nil, &q))
-		}
+		w.WriteHeader(x.Status)
+		_, _ = w.Write(x.Body)
 	})
 }
 

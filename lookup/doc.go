@@ -1,18 +1,22 @@
 // Package lookup answers where prices and market factors come from.
 //
-// It defines the context-aware interfaces [Catalog] (product -> base price)
-// and [Markets] (location -> price multiplier), in-memory implementations
-// loaded from CSV ([MemoryCatalog], [MemoryMarkets]; the default data is
-// embedded in the binary), and latency profiles ([Profile]) that wrap any
-// Catalog or Markets to simulate slow or failing back ends.
+// A [Source] is where the base price of a product and the multiplier of a
+// location come from: [Memory] (CSV data loaded into memory; the default
+// data is embedded in the binary), a latency [Profile] wrapping any Source
+// to simulate slow or failing back ends ([Profile.Wrap]), or a networked
+// store. The two lookups of one request are one [Call], answered together
+// so that they always run concurrently.
 //
-// In-memory implementations also satisfy [InstantCatalog] /
-// [InstantMarkets]: their answers never block, so a caller may answer on
-// an event loop without a goroutine hop. A wrapped (profiled) lookup does
-// not satisfy those interfaces.
+// The contract is "answer now or call me back": a goroutine (an event
+// loop) gets its own [Batcher] from [Source.NewBatcher]; [Batcher.Lookup]
+// either answers a Call at once, without blocking or allocating (memory,
+// a warm cache), or keeps it and later calls Call.Done from any goroutine.
+// The caller flushes its Batcher once per loop iteration, so that a
+// networked store sends the misses of one iteration in one round trip.
+// Nothing here starts a goroutine per Call.
 //
-// Keys are byte slices so that the in-memory path does not allocate; an
-// implementation must not retain a key after its method returns.
+// Keys are byte slices so that the in-memory path does not allocate; a
+// Source must not retain them past the Call's completion.
 //
 // # CSV format
 //

@@ -1,7 +1,6 @@
 package lookup
 
 import (
-	"context"
 	_ "embed"
 	"encoding/csv"
 	"errors"
@@ -35,20 +34,14 @@ const (
 // exhaust memory.
 const maxRows = 10_000_000
 
-// Compile-time interface guards.
-var (
-	_ InstantCatalog = (*MemoryCatalog)(nil)
-	_ InstantMarkets = (*MemoryMarkets)(nil)
-)
-
-// MemoryCatalog is an in-memory, read-only [InstantCatalog]. It is safe for
-// concurrent use.
+// MemoryCatalog is an in-memory, read-only product catalog. It is safe
+// for concurrent use.
 type MemoryCatalog struct {
 	prices map[string]money.Decimal
 }
 
-// MemoryMarkets is an in-memory, read-only [InstantMarkets]. It is safe for
-// concurrent use.
+// MemoryMarkets is an in-memory, read-only table of market multipliers.
+// It is safe for concurrent use.
 type MemoryMarkets struct {
 	mult map[string]money.Decimal
 	def  money.Decimal
@@ -160,19 +153,6 @@ func (c *MemoryCatalog) BasePriceNow(productID []byte) (money.Decimal, bool) {
 	return p, ok
 }
 
-// BasePrice implements [Catalog]. It returns ctx.Err() if ctx is already
-// done, a [*NotFoundError] for an unknown product.
-func (c *MemoryCatalog) BasePrice(ctx context.Context, productID []byte) (money.Decimal, error) {
-	if err := ctx.Err(); err != nil {
-		return money.Decimal{}, err
-	}
-	p, ok := c.prices[string(productID)]
-	if !ok {
-		return money.Decimal{}, newNotFound(KindProduct, productID)
-	}
-	return p, nil
-}
-
 // Len returns the number of market rows, including the "*" row if any.
 func (m *MemoryMarkets) Len() int { return len(m.mult) }
 
@@ -186,14 +166,6 @@ func (m *MemoryMarkets) MultiplierNow(location []byte) money.Decimal {
 		return v
 	}
 	return m.def
-}
-
-// Multiplier implements [Markets]. It fails only if ctx is already done.
-func (m *MemoryMarkets) Multiplier(ctx context.Context, location []byte) (money.Decimal, error) {
-	if err := ctx.Err(); err != nil {
-		return money.Decimal{}, err
-	}
-	return m.MultiplierNow(location), nil
 }
 
 // loadTable reads a two-column "key,decimal" CSV with the given header.

@@ -2,7 +2,6 @@ package lookup
 
 import (
 	"bytes"
-	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -65,20 +64,27 @@ func TestDefaultData(t *testing.T) {
 	if cat.Len() != 10000 {
 		t.Errorf("catalog has %d products, want 10000", cat.Len())
 	}
-	ctx := context.Background()
+	src := &Memory{Catalog: cat, Markets: mk}
+	b := src.NewBatcher()
 	for _, tt := range []struct{ id, want string }{
 		{"P-0", "49.99"}, {"P-1", "50.99"}, {"P-123", "52.99"}, {"P-100", "49.99"}, {"P-999", "58.99"}, {"P-9999", "58.99"},
 	} {
-		p, err := cat.BasePrice(ctx, []byte(tt.id))
-		if err != nil || p.String() != tt.want {
-			t.Errorf("BasePrice(%s) = %v, %v; want %s", tt.id, p, err, tt.want)
+		c := &Call{ProductID: []byte(tt.id), Location: []byte("NY")}
+		if !b.Lookup(c) {
+			t.Fatalf("memory Lookup(%s) kept the call", tt.id)
+		}
+		p := c.Base
+		if c.Err != nil || p.String() != tt.want || c.Mult.String() != "1.1" || c.Stale {
+			t.Errorf("Lookup(%s) = %v, %v, %v; want %s, 1.1", tt.id, p, c.Mult, c.Err, tt.want)
 		}
 		if now, ok := cat.BasePriceNow([]byte(tt.id)); !ok || now != p {
 			t.Errorf("BasePriceNow(%s) = %v, %v; want %v", tt.id, now, ok, p)
 		}
 	}
 	for _, id := range []string{"P-10000", "p-1", "", "P-01"} {
-		_, err := cat.BasePrice(ctx, []byte(id))
+		c := &Call{ProductID: []byte(id), Location: []byte("NY")}
+		b.Lookup(c)
+		err := c.Err
 		var nf *NotFoundError
 		if !errors.Is(err, ErrNotFound) || !errors.As(err, &nf) || nf.Key != id || nf.Kind != KindProduct {
 			t.Errorf("BasePrice(%q) error = %v, want NotFoundError", id, err)
@@ -90,9 +96,10 @@ func TestDefaultData(t *testing.T) {
 	for _, tt := range []struct{ loc, want string }{
 		{"NY", "1.1"}, {"LA", "1.05"}, {"MIA", "0.95"}, {"SF", "1.15"}, {"CHI", "1"}, {"XX", "1"}, {"ny", "1"},
 	} {
-		m, err := mk.Multiplier(ctx, []byte(tt.loc))
-		if err != nil || m.String() != tt.want {
-			t.Errorf("Multiplier(%s) = %v, %v; want %s", tt.loc, m, err, tt.want)
+		c := &Call{ProductID: []byte("P-1"), Location: []byte(tt.loc)}
+		b.Lookup(c)
+		if c.Err != nil || c.Mult.String() != tt.want || mk.MultiplierNow([]byte(tt.loc)) != c.Mult {
+			t.Errorf("Lookup(P-1, %s) multiplier = %v, %v; want %s", tt.loc, c.Mult, c.Err, tt.want)
 		}
 	}
 }
@@ -112,19 +119,6 @@ func TestMarketsDefaultRow(t *testing.T) {
 		if got := m.MultiplierNow([]byte("nowhere")).String(); got != tt.want {
 			t.Errorf("%s: default = %s, want %s", tt.name, got, tt.want)
 		}
-	}
-}
-
-func TestMemoryHonoursDoneContext(t *testing.T) {
-	cat, _ := DefaultCatalog()
-	mk, _ := DefaultMarkets()
-	ctx, cancel := context.WithCancel(context.Background())
-	cancel()
-	if _, err := cat.BasePrice(ctx, []byte("P-1")); !errors.Is(err, context.Canceled) {
-		t.Errorf("BasePrice on canceled ctx = %v", err)
-	}
-	if _, err := mk.Multiplier(ctx, []byte("NY")); !errors.Is(err, context.Canceled) {
-		t.Errorf("Multiplier on canceled ctx = %v", err)
 	}
 }
 

@@ -1,15 +1,12 @@
 package lookup
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"math/rand/v2"
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/pricing-engine/pricing-engine/money"
 )
 
 // ErrInjected is matched (errors.Is) by the failures a fault-injecting
@@ -28,8 +25,9 @@ type Range struct {
 	Min, Max time.Duration
 }
 
-// draw returns a delay drawn uniformly from r.
-func (r Range) draw() time.Duration {
+// Draw returns a delay drawn uniformly from r. It is safe for concurrent
+// use.
+func (r Range) Draw() time.Duration {
 	if r.Max <= r.Min {
 		return r.Min
 	}
@@ -58,7 +56,7 @@ type Profile struct {
 	// error wrapping ErrInjected (after its delay).
 	ErrRate float64
 	// StallRate is the probability in [0, 1] that a lookup stalls for
-	// StallDur (or until its context ends) before its normal delay.
+	// StallDur (or until its deadline) before its normal delay.
 	StallRate float64
 	StallDur  time.Duration
 
@@ -200,93 +198,4 @@ func (p Profile) String() string {
 // IsNone reports whether the profile adds neither delay nor faults.
 func (p Profile) IsNone() bool {
 	return p.Catalog == Range{} && p.Market == Range{} && p.ErrRate == 0 && p.StallRate == 0
-}
-
-// WrapCatalog returns c with the profile's catalog delay and faults, or c
-// itself if the profile is none. A wrapped catalog is not an
-// [InstantCatalog].
-func (p Profile) WrapCatalog(c Catalog) Catalog {
-	if p.IsNone() {
-		return c
-	}
-	return &slowCatalog{inner: c, f: p.faults(p.Catalog)}
-}
-
-// WrapMarkets returns m with the profile's market delay and faults, or m
-// itself if the profile is none. Wrapped markets are not
-// [InstantMarkets].
-func (p Profile) WrapMarkets(m Markets) Markets {
-	if p.IsNone() {
-		return m
-	}
-	return &slowMarkets{inner: m, f: p.faults(p.Market)}
-}
-
-func (p Profile) faults(r Range) faults {
-	return faults{delay: r, errRate: p.ErrRate, stallRate: p.StallRate, stallDur: p.StallDur}
-}
-
-// faults is the per-lookup part of a profile.
-type faults struct {
-	delay     Range
-	errRate   float64
-	stallRate float64
-	stallDur  time.Duration
-}
-
-// apply waits as the profile says. It returns ctx.Err() if ctx ends first,
-// or an error wrapping ErrInjected for an injected failure.
-func (f *faults) apply(ctx context.Context, kind string, key []byte) error {
-	if f.stallRate > 0 && rand.Float64() < f.stallRate {
-		if err := wait(ctx, f.stallDur); err != nil {
-			return err
-		}
-	}
-	if err := wait(ctx, f.delay.draw()); err != nil {
-		return err
-	}
-	if f.errRate > 0 && rand.Float64() < f.errRate {
-		return fmt.Errorf("cannot look up %s %q: %w", kind, truncate(key), ErrInjected)
-	}
-	return nil
-}
-
-// wait blocks for d or until ctx is done, whichever is first; it returns
-// ctx.Err() in the second case. The timer is always stopped.
-func wait(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
-
-type slowCatalog struct {
-	inner Catalog
-	f     faults
-}
-
-func (s *slowCatalog) BasePrice(ctx context.Context, productID []byte) (money.Decimal, error) {
-	if err := s.f.apply(ctx, KindProduct, productID); err != nil {
-		return money.Decimal{}, err
-	}
-	return s.inner.BasePrice(ctx, productID)
-}
-
-type slowMarkets struct {
-	inner Markets
-	f     faults
-}
-
-func (s *slowMarkets) Multiplier(ctx context.Context, location []byte) (money.Decimal, error) {
-	if err := s.f.apply(ctx, KindMarket, location); err != nil {
-		return money.Decimal{}, err
-	}
-	return s.inner.Multiplier(ctx, location)
 }

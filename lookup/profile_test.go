@@ -1,9 +1,9 @@
 package lookup
 
 import (
-	"context"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -72,9 +72,9 @@ func TestRangeDrawWithinBounds(t *testing.T) {
 	r := Range{10 * time.Millisecond, 50 * time.Millisecond}
 	lowHalf, highHalf := 0, 0
 	for range 10000 {
-		d := r.draw()
+		d := r.Draw()
 		if d < r.Min || d > r.Max {
-			t.Fatalf("draw() = %v, outside [%v, %v]", d, r.Min, r.Max)
+			t.Fatalf("Draw() = %v, outside [%v, %v]", d, r.Min, r.Max)
 		}
 		if d < 30*time.Millisecond {
 			lowHalf++
@@ -87,107 +87,189 @@ func TestRangeDrawWithinBounds(t *testing.T) {
 	if lowHalf < 4000 || highHalf < 4000 {
 		t.Errorf("draws not uniform: %d below the midpoint, %d above", lowHalf, highHalf)
 	}
-	if d := (Range{7, 7}).draw(); d != 7 {
+	if d := (Range{7, 7}).Draw(); d != 7 {
 		t.Errorf("fixed range drew %v", d)
 	}
 }
 
-func memory(t *testing.T) (*MemoryCatalog, *MemoryMarkets) {
+func memory(t *testing.T) *Memory {
 	t.Helper()
-	return NewMemoryCatalog(map[string]money.Decimal{"P-1": money.New(4999, 2)}),
-		NewMemoryMarkets(map[string]money.Decimal{"NY": money.New(110, 2)})
+	return &Memory{
+		Catalog: NewMemoryCatalog(map[string]money.Decimal{"P-1": money.New(4999, 2)}),
+		Markets: NewMemoryMarkets(map[string]money.Decimal{"NY": money.New(110, 2)}),
+	}
+}
+
+// await looks c up on b, flushes, and waits (bounded) for its Done.
+func await(t *testing.T, b Batcher, c *Call) {
+	t.Helper()
+	done := make(chan struct{}, 1)
+	c.Done = func(*Call) { done <- struct{}{} }
+	if b.Lookup(c) {
+		t.Fatal("a profiled Lookup answered at once")
+	}
+	b.Flush()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Done not called within 10s")
+	}
 }
 
 func TestProfileWrapping(t *testing.T) {
-	cat, mk := memory(t)
+	src := memory(t)
 	none, _ := ParseProfile("none")
-	if none.WrapCatalog(cat) != Catalog(cat) || none.WrapMarkets(mk) != Markets(mk) {
-		t.Error("the none profile wrapped its lookups")
+	if none.Wrap(src) != Source(src) {
+		t.Error("the none profile wrapped its source")
 	}
 	seed, _ := ParseProfile("seed")
-	if _, ok := seed.WrapCatalog(cat).(InstantCatalog); ok {
-		t.Error("a wrapped catalog is instant")
+	if seed.Wrap(src).Instant() {
+		t.Error("a wrapped source is instant")
 	}
-	if _, ok := seed.WrapMarkets(mk).(InstantMarkets); ok {
-		t.Error("wrapped markets are instant")
+}
+
+func TestProfileDrawTakesMax(t *testing.T) {
+	p, err := ParseProfile("none:catalog=20ms,market=40ms")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := p.Wrap(memory(t)).(*profiled)
+	for range 100 {
+		if d, err := s.draw(); d != 40*time.Millisecond || err != nil {
+			t.Fatalf("draw() = %v, %v; want the longer delay, 40ms, concurrent lookups", d, err)
+		}
 	}
 }
 
 func TestProfileDelay(t *testing.T) {
-	cat, mk := memory(t)
 	const delay = 30 * time.Millisecond
-	p, err := ParseProfile("none:catalog=30ms,market=30ms")
+	p, err := ParseProfile("none:catalog=30ms,market=10ms")
 	if err != nil {
 		t.Fatal(err)
 	}
-	wc, wm := p.WrapCatalog(cat), p.WrapMarkets(mk)
-	ctx := context.Background()
-
-	start := time.Now()
-	price, err := wc.BasePrice(ctx, []byte("P-1"))
-	if took := time.Since(start); took < delay {
-		t.Errorf("catalog answered after %v, before its %v delay", took, delay)
-	}
-	if err != nil || price.String() != "49.99" {
-		t.Errorf("BasePrice = %v, %v", price, err)
-	}
-
-	start = time.Now()
-	m, err := wm.Multiplier(ctx, []byte("LA"))
-	if took := time.Since(start); took < delay {
-		t.Errorf("market answered after %v, before its %v delay", took, delay)
-	}
-	if err != nil || m.String() != "1" {
-		t.Errorf("Multiplier = %v, %v", m, err)
-	}
-
-	if _, err := wc.BasePrice(ctx, []byte("P-2")); !errors.Is(err, ErrNotFound) {
-		t.Errorf("unknown product through a profile: %v", err)
+	b := p.Wrap(memory(t)).NewBatcher()
+	for _, tt := range []struct {
+		pid, loc string
+		base     string
+		mult     string
+		notFound bool
+	}{{"P-1", "NY", "49.99", "1.1", false}, {"P-1", "LA", "49.99", "1", false}, {"P-2", "NY", "", "", true}} {
+		c := &Call{ProductID: []byte(tt.pid), Location: []byte(tt.loc), Deadline: time.Now().Add(time.Hour)}
+		start := time.Now()
+		await(t, b, c)
+		if took := time.Since(start); took < delay {
+			t.Errorf("%s/%s answered after %v, before its %v delay", tt.pid, tt.loc, took, delay)
+		}
+		if tt.notFound {
+			if !errors.Is(c.Err, ErrNotFound) {
+				t.Errorf("unknown product through a profile: %v", c.Err)
+			}
+			continue
+		}
+		if c.Err != nil || c.Base.String() != tt.base || c.Mult.String() != tt.mult {
+			t.Errorf("%s/%s = %v, %v, %v", tt.pid, tt.loc, c.Base, c.Mult, c.Err)
+		}
 	}
 }
 
-func TestProfileHonoursContext(t *testing.T) {
-	cat, mk := memory(t)
+func TestProfileDeadline(t *testing.T) {
 	p, err := ParseProfile("fault:stall=1,stalldur=1h")
 	if err != nil {
 		t.Fatal(err)
 	}
-	wc, wm := p.WrapCatalog(cat), p.WrapMarkets(mk)
-
-	// Canceled while stalled: returns ctx.Err() promptly. "Promptly" is
-	// checked against the 1h stall, so scheduling noise cannot fail it.
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
-	defer cancel()
+	b := p.Wrap(memory(t)).NewBatcher()
+	// Stalled for an hour: the Call completes at its deadline with
+	// ErrTimeout. "Promptly" is checked against the 1h stall, so
+	// scheduling noise cannot fail it.
 	start := time.Now()
-	_, err = wc.BasePrice(ctx, []byte("P-1"))
-	if !errors.Is(err, context.DeadlineExceeded) {
-		t.Errorf("BasePrice error = %v, want DeadlineExceeded", err)
+	c := &Call{ProductID: []byte("P-1"), Location: []byte("NY"), Deadline: start.Add(20 * time.Millisecond)}
+	await(t, b, c)
+	if !errors.Is(c.Err, ErrTimeout) {
+		t.Errorf("stalled Call error = %v, want ErrTimeout", c.Err)
 	}
-	if took := time.Since(start); took > 10*time.Second {
-		t.Errorf("BasePrice took %v after its deadline", took)
+	if took := time.Since(start); took < 20*time.Millisecond || took > 10*time.Second {
+		t.Errorf("stalled Call completed after %v, want at its 20ms deadline", took)
 	}
-
-	// Already canceled: no wait at all.
-	done, cancelNow := context.WithCancel(context.Background())
-	cancelNow()
-	if _, err := wm.Multiplier(done, []byte("NY")); !errors.Is(err, context.Canceled) {
-		t.Errorf("Multiplier error = %v, want Canceled", err)
+	// A deadline already passed: completes at once with ErrTimeout.
+	c = &Call{ProductID: []byte("P-1"), Location: []byte("NY"), Deadline: time.Now().Add(-time.Second)}
+	await(t, b, c)
+	if !errors.Is(c.Err, ErrTimeout) {
+		t.Errorf("late Call error = %v, want ErrTimeout", c.Err)
 	}
 }
 
 func TestProfileInjectsErrors(t *testing.T) {
-	cat, mk := memory(t)
 	p, err := ParseProfile("fault:err=1")
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = p.WrapCatalog(cat).BasePrice(context.Background(), []byte("P-1"))
-	if !errors.Is(err, ErrInjected) || !strings.Contains(err.Error(), `cannot look up product "P-1"`) {
-		t.Errorf("BasePrice error = %v, want injected", err)
+	b := p.Wrap(memory(t)).NewBatcher()
+	c := &Call{ProductID: []byte("P-1"), Location: []byte("NY")}
+	await(t, b, c)
+	if !errors.Is(c.Err, ErrInjected) || !errors.Is(c.Err, ErrUnavailable) || !strings.Contains(c.Err.Error(), "cannot look up") {
+		t.Errorf("Call error = %v, want injected and unavailable", c.Err)
 	}
-	_, err = p.WrapMarkets(mk).Multiplier(context.Background(), []byte("NY"))
-	if !errors.Is(err, ErrInjected) {
-		t.Errorf("Multiplier error = %v, want injected", err)
+}
+
+// TestProfileManyCalls completes many Calls with spread due times from
+// several batches, each exactly once; the timer goroutine ends once the
+// heap is empty (goleak checks it in TestMain).
+func TestProfileManyCalls(t *testing.T) {
+	p, err := ParseProfile("none:catalog=0-20ms,market=0-5ms")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := p.Wrap(memory(t)).NewBatcher()
+	const n = 2000
+	calls := make([]Call, n)
+	var mu sync.Mutex
+	seen := make(map[*Call]int, n)
+	all := make(chan struct{})
+	for i := range calls {
+		c := &calls[i]
+		c.ProductID, c.Location = []byte("P-1"), []byte("NY")
+		c.Deadline = time.Now().Add(time.Minute)
+		c.Done = func(c *Call) {
+			mu.Lock()
+			seen[c]++
+			if len(seen) == n {
+				close(all)
+			}
+			mu.Unlock()
+		}
+		if b.Lookup(c) {
+			t.Fatal("answered at once")
+		}
+		if i%100 == 99 {
+			b.Flush()
+		}
+	}
+	select {
+	case <-all:
+	case <-time.After(20 * time.Second):
+		t.Fatalf("only %d of %d Calls completed", len(seen), n)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	for c, k := range seen {
+		if k != 1 || c.Err != nil || c.Base.String() != "49.99" {
+			t.Fatalf("Call done %d times, err %v, base %v", k, c.Err, c.Base)
+		}
+	}
+}
+
+func TestTimerHeapOrder(t *testing.T) {
+	var h timerHeap
+	for _, d := range []time.Duration{5, 3, 9, 1, 7, 3, 8, 2} {
+		h.push(timerEntry{due: d})
+	}
+	prev := time.Duration(-1)
+	for len(h) > 0 {
+		e := h.pop()
+		if e.due < prev {
+			t.Fatalf("popped %v after %v", e.due, prev)
+		}
+		prev = e.due
 	}
 }
 

@@ -1,9 +1,7 @@
 package pricing
 
 import (
-	"context"
 	"errors"
-	"fmt"
 	"sync"
 	"time"
 
@@ -11,164 +9,242 @@ import (
 	"github.com/pricing-engine/pricing-engine/money"
 )
 
-// DefaultDeadline bounds one Price call when Config.Deadline is zero.
+// DefaultDeadline bounds the lookups of one request when Config.Deadline
+// is zero.
 const DefaultDeadline = time.Second
 
 // Names of the lookups and their outcomes, as passed to Config.Observe.
+// The catalog and market lookups of one request are one [lookup.Call]
+// (they run concurrently and complete together), observed as LookupCall.
 const (
-	LookupCatalog = "catalog"
-	LookupMarket  = "market"
+	LookupCall = "catalog_market"
 
 	OutcomeOK       = "ok"        // answered
 	OutcomeNotFound = "not_found" // catalog: unknown product
-	OutcomeError    = "error"     // back end failed
+	OutcomeError    = "error"     // back end failed or sent an invalid value
 	OutcomeTimeout  = "timeout"   // the deadline passed first
-	OutcomeCanceled = "canceled"  // the caller's context ended first
 )
+
+// SourceStale is the "source" of a quote computed from last-known values
+// the store served while it was unreachable ([lookup.Call.Stale]).
+const SourceStale = "stale"
 
 // MemberDiscountCents is the member discount rate in hundredths: 0.05.
 const MemberDiscountCents = 5
 
 // Config configures an [Engine].
 type Config struct {
-	// Deadline bounds the lookups of one Price call; 0 means
-	// DefaultDeadline.
+	// Deadline bounds the lookups of one request, counted from when its
+	// bytes arrived; 0 means DefaultDeadline.
 	Deadline time.Duration
-	// Observe, if not nil, is called once per lookup made by Price (not
-	// by PriceInline, whose in-memory lookups are not timed) with the lookup
-	// name (LookupCatalog, LookupMarket), the outcome (OutcomeOK, ...)
-	// and how long it took. It is called from the goroutine that ran the
-	// lookup, so it must be safe for concurrent use and must not block.
-	// The metrics package hooks its histogram here.
+	// Observe, if not nil, is called once per request whose lookups did
+	// not answer at once (answers from memory are not timed: timing them
+	// would cost more than doing them), with LookupCall, the outcome
+	// (OutcomeOK, ...) and how long the lookups took. It is called from
+	// the goroutine that calls [Engine.Complete], so it must be safe for
+	// concurrent use and must not block. The metrics package hooks its
+	// histogram here.
 	Observe func(lookup, outcome string, d time.Duration)
 }
 
-// Engine prices requests. It is safe for concurrent use.
+// Engine prices requests over a [lookup.Source]. It is safe for
+// concurrent use; the state of one request lives in an [Exchange], the
+// state of one goroutine's lookups in a [lookup.Batcher].
+//
+// Every request takes the same path, whoever drives it (an event loop
+// inline or on completion, the admin listener, a reference server):
+//
+//	decode (Serve) -> lookup call (Begin) -> [wait] -> finish (Complete:
+//	computeQuote, or the error's status) -> the JSON reply in Exchange.Body
 type Engine struct {
-	cat     lookup.Catalog
-	mk      lookup.Markets
-	instCat lookup.InstantCatalog // nil unless cat is instant
-	instMk  lookup.InstantMarkets // nil unless mk is instant
-	cfg     Config
-	gathers sync.Pool // *gather, reused by Price
+	src      lookup.Source
+	instant  bool
+	cfg      Config
+	batchers sync.Pool // lookup.Batcher for Wait, used by one goroutine at a time
 }
 
-// NewEngine returns an engine over the given lookups.
-func NewEngine(cat lookup.Catalog, mk lookup.Markets, cfg Config) *Engine {
+// NewEngine returns an engine over src.
+func NewEngine(src lookup.Source, cfg Config) *Engine {
 	if cfg.Deadline <= 0 {
 		cfg.Deadline = DefaultDeadline
 	}
-	e := &Engine{cat: cat, mk: mk, cfg: cfg}
-	e.instCat, _ = cat.(lookup.InstantCatalog)
-	e.instMk, _ = mk.(lookup.InstantMarkets)
-	e.gathers.New = func() any { return &gather{done: make(chan struct{}, 1)} }
+	e := &Engine{src: src, instant: src.Instant(), cfg: cfg}
+	e.batchers.New = func() any { return src.NewBatcher() }
 	return e
 }
 
-// Inline reports whether both lookups are in memory and never block, so
-// that [Engine.PriceInline] may be used (on an event loop, without a
-// goroutine hop).
-func (e *Engine) Inline() bool { return e.instCat != nil && e.instMk != nil }
+// Source returns the engine's source; callers that drive requests from
+// one goroutine take a Batcher from it (Source().NewBatcher()).
+func (e *Engine) Source() lookup.Source { return e.src }
 
-// PriceInline prices r into q using the instant lookups, on the calling
-// goroutine and without allocating on success. It may only be called when
-// [Engine.Inline] is true; otherwise it returns a 500 *Error. An unknown
-// product yields a 404 *Error.
-func (e *Engine) PriceInline(r *Request, q *Quote) error {
-	if !e.Inline() {
-		return newDetailError(StatusInternalServerError, "cannot price inline: lookups may block", nil)
-	}
-	// In-memory lookups take nanoseconds: timing them would cost more
-	// than doing them, so PriceInline does not call Config.Observe.
-	base, ok := e.instCat.BasePriceNow(r.ProductID)
-	if !ok {
-		return notFound(r.ProductID, nil)
-	}
-	mult := e.instMk.MultiplierNow(r.Location)
-	return e.finish(r, q, base, mult)
-}
+// Instant reports whether every lookup answers at once (the memory
+// source), so that [Engine.Begin] always returns true.
+func (e *Engine) Instant() bool { return e.instant }
 
-// gather carries the market lookup of one Price call to and from its
-// goroutine. It owns a copy of the location so the caller may reuse its
-// Request as soon as Price returns, even if the goroutine is still
-// finishing.
-type gather struct {
-	loc  []byte
-	mult money.Decimal
-	err  error
-	done chan struct{} // buffered(1): the goroutine never blocks on send
-}
+// Deadline is the bound on the lookups of one request.
+func (e *Engine) Deadline() time.Duration { return e.cfg.Deadline }
 
-// Price prices r into q. The catalog lookup runs on the calling goroutine
-// while the market lookup runs on one extra goroutine, so a request takes
-// max(catalog, market), not the sum. Both run under ctx bounded by
-// Config.Deadline. Errors are *Error: 404 for an unknown product, 503
-// with RetryAfter 1 when a lookup fails, times out or ctx ends.
+// Exchange is one price request in flight: the decoded request, its
+// lookup call, the quote and the reply. Exchanges are meant to be reused:
+// every buffer keeps its capacity.
 //
-// Price returns as soon as the deadline passes even if a lookup ignores
-// its context; lookups that honour ctx (all in package lookup do) then
-// end promptly too, so no goroutine outlives the call for long.
-func (e *Engine) Price(ctx context.Context, r *Request, q *Quote) error {
-	ctx, cancel := context.WithTimeout(ctx, e.cfg.Deadline)
-	defer cancel()
+// Ownership: between a [Engine.Begin] that returned false and the call of
+// Call.Done, the Source owns Call (and Req, which Call's inputs point at);
+// the caller must not touch the Exchange until then. Call.Done is the
+// caller's to set (once: Begin keeps it).
+type Exchange struct {
+	Req   Request
+	Call  lookup.Call
+	Quote Quote
 
-	g := e.gathers.Get().(*gather)
-	g.loc = append(g.loc[:0], r.Location...)
-	go e.marketLookup(ctx, g)
+	// The reply, valid once Serve/Begin returned true or Complete ran:
+	// the HTTP status, the Retry-After seconds (0: none) and the JSON
+	// body.
+	Status     int
+	RetryAfter int
+	Body       []byte
 
-	start := time.Now()
-	base, err := e.cat.BasePrice(ctx, r.ProductID)
-	if err != nil {
-		e.observe(LookupCatalog, outcomeOf(err), start)
-		// g is abandoned to the garbage collector: its goroutine may
-		// still be running. cancel (deferred) ends it.
-		return lookupError(LookupCatalog, r.ProductID, err)
-	}
-	e.observe(LookupCatalog, OutcomeOK, start)
-
-	select {
-	case <-g.done:
-	case <-ctx.Done():
-		// The goroutine observes the market outcome when it ends.
-		return lookupError(LookupMarket, nil, ctx.Err())
-	}
-	mult, err := g.mult, g.err
-	g.err = nil
-	e.gathers.Put(g) // the goroutine has sent: it no longer touches g
-	if err != nil {
-		return lookupError(LookupMarket, nil, err)
-	}
-	return e.finish(r, q, base, mult)
+	start  time.Time            // when the lookups began
+	scr    []byte               // scratch for error details
+	wait   chan struct{}        // Wait's completion signal, made once
+	waitFn func(c *lookup.Call) // signals wait, bound once
 }
 
-func (e *Engine) marketLookup(ctx context.Context, g *gather) {
-	start := time.Now()
-	defer func() {
-		// This goroutine is the engine's own: a panicking Markets must
-		// not take the process down. It becomes a failed lookup (503).
-		if v := recover(); v != nil {
-			g.err = fmt.Errorf("market lookup panicked: %v", v)
-			e.observe(LookupMarket, OutcomeError, start)
-			g.done <- struct{}{}
+// Serve decodes body into x.Req with dec and begins its lookups on b (see
+// [Engine.Begin]). An invalid body makes the reply at once (400/422).
+func (e *Engine) Serve(x *Exchange, dec *Decoder, b lookup.Batcher, body []byte, arrived time.Time) bool {
+	if err := dec.Decode(body, &x.Req); err != nil {
+		x.Fail(err)
+		return true
+	}
+	return e.Begin(x, b, arrived)
+}
+
+// Begin looks up the inputs of x.Req on b, with the deadline counted from
+// arrived (when the request's bytes arrived). It returns true when the
+// reply is made (the lookups answered at once: x.Status, x.Body are set);
+// false when the lookups are pending: x.Call.Done(&x.Call) will be called
+// once, from any goroutine, and the caller then calls [Engine.Complete]
+// on its own goroutine. The caller flushes b once per loop iteration.
+func (e *Engine) Begin(x *Exchange, b lookup.Batcher, arrived time.Time) bool {
+	c := &x.Call
+	c.ProductID = x.Req.ProductID
+	c.Location = x.Req.Location
+	c.Deadline = arrived.Add(e.cfg.Deadline)
+	c.Base, c.Mult, c.Err, c.Stale = money.Decimal{}, money.Decimal{}, nil, false
+	x.start = arrived
+	if b.Lookup(c) {
+		e.finish(x, false)
+		return true
+	}
+	return false
+}
+
+// Complete makes the reply of x once its Call is done (after Begin
+// returned false).
+func (e *Engine) Complete(x *Exchange) { e.finish(x, true) }
+
+// Wait prices x.Req on the calling goroutine, blocking until the lookups
+// answer (no later than shortly after the deadline), and makes the reply.
+// It is for callers that own a goroutine per request (the admin listener,
+// reference servers); event loops use Begin and Complete.
+func (e *Engine) Wait(x *Exchange) {
+	if x.wait == nil {
+		x.wait = make(chan struct{}, 1)
+		x.waitFn = func(*lookup.Call) { x.wait <- struct{}{} }
+	}
+	x.Call.Done = x.waitFn
+	b := e.batchers.Get().(lookup.Batcher)
+	done := e.Begin(x, b, time.Now())
+	if !done {
+		b.Flush()
+	}
+	e.batchers.Put(b)
+	if !done {
+		<-x.wait
+		e.Complete(x)
+	}
+}
+
+// ServeWait decodes body with dec and prices it with [Engine.Wait].
+func (e *Engine) ServeWait(x *Exchange, dec *Decoder, body []byte) {
+	if err := dec.Decode(body, &x.Req); err != nil {
+		x.Fail(err)
+		return
+	}
+	e.Wait(x)
+}
+
+// Fail makes x's reply from err: a *Error gives its status, Retry-After
+// and body; anything else is a 500.
+func (x *Exchange) Fail(err error) {
+	var pe *Error
+	if errors.As(err, &pe) {
+		x.Status, x.RetryAfter = pe.Status, pe.RetryAfter
+		x.Body = pe.AppendJSON(x.Body[:0])
+		return
+	}
+	x.Status, x.RetryAfter = StatusInternalServerError, 0
+	x.Body = AppendDetail(x.Body[:0], "internal server error")
+}
+
+// finish maps the answered Call to the reply: the quote, or the status of
+// its error. It does not allocate on success, nor for timeouts and
+// back-end failures.
+func (e *Engine) finish(x *Exchange, timed bool) {
+	c := &x.Call
+	outcome := OutcomeOK
+	switch err := c.Err; {
+	case err == nil:
+		if cerr := e.computeQuote(&x.Req, c.Base, c.Mult, c.Stale, &x.Quote); cerr != nil {
+			x.Fail(cerr)
+			outcome = OutcomeError
+			break
 		}
-	}()
-	g.mult, g.err = e.mk.Multiplier(ctx, g.loc)
-	if g.err != nil {
-		e.observe(LookupMarket, outcomeOf(g.err), start)
-	} else {
-		e.observe(LookupMarket, OutcomeOK, start)
+		x.Status, x.RetryAfter = 200, 0
+		x.Body = AppendQuote(x.Body[:0], &x.Quote)
+	case errors.Is(err, lookup.ErrNotFound):
+		outcome = OutcomeNotFound
+		x.scr = append(append(append(x.scr[:0], `unknown product_id "`...), x.Req.ProductID...), '"')
+		setDetail(x, StatusNotFound, 0, x.scr)
+	case errors.Is(err, lookup.ErrInvalidValue):
+		outcome = OutcomeError
+		x.scr = append(x.scr[:0], err.Error()...)
+		setDetail(x, StatusBadGateway, 0, x.scr)
+	case errors.Is(err, lookup.ErrTimeout):
+		outcome = OutcomeTimeout
+		setDetail(x, StatusServiceUnavailable, 1, detailTimeout)
+	default:
+		outcome = OutcomeError
+		setDetail(x, StatusServiceUnavailable, 1, detailFailed)
 	}
-	g.done <- struct{}{}
+	if timed && e.cfg.Observe != nil {
+		e.cfg.Observe(LookupCall, outcome, time.Since(x.start))
+	}
 }
 
-func (e *Engine) observe(name, outcome string, start time.Time) {
-	if e.cfg.Observe != nil {
-		e.cfg.Observe(name, outcome, time.Since(start))
-	}
+// Details of lookup failures (503).
+const (
+	detailTimeout = "lookup timed out"
+	detailFailed  = "lookup failed"
+)
+
+// setDetail makes a {"detail":msg} reply.
+func setDetail[S ~string | ~[]byte](x *Exchange, status, retryAfter int, msg S) {
+	x.Status, x.RetryAfter = status, retryAfter
+	x.Body = append(x.Body[:0], `{"detail":`...)
+	x.Body = appendString(x.Body, msg)
+	x.Body = append(x.Body, '}')
 }
 
-// finish computes the quote: final = round(base * mult * (1 - discount), 2).
-func (e *Engine) finish(r *Request, q *Quote, base, mult money.Decimal) error {
+// computeQuote is the one computation of a price: every request, whatever
+// drives it, is priced here from its looked-up inputs. The rules of round
+// 2 (demand, schedules, guards, endings) plug in here and nowhere else.
+//
+// Without rules: final = round(base * mult * (1 - discount), 2), half to
+// even, on exact decimals; discount is 0.05 for members. stale marks
+// inputs served from last-known values ("source":"stale").
+func (e *Engine) computeQuote(r *Request, base, mult money.Decimal, stale bool, q *Quote) error {
 	var disc money.Decimal // 0 for non-members
 	if r.Member {
 		disc = money.New(MemberDiscountCents, 2)
@@ -184,40 +260,12 @@ func (e *Engine) finish(r *Request, q *Quote, base, mult money.Decimal) error {
 				q.Multiplier = mult
 				q.Discount = disc
 				q.Source = SourceLive
+				if stale {
+					q.Source = SourceStale
+				}
 				return nil
 			}
 		}
 	}
 	return newDetailError(StatusInternalServerError, "cannot compute price", err)
-}
-
-func outcomeOf(err error) string {
-	switch {
-	case errors.Is(err, lookup.ErrNotFound):
-		return OutcomeNotFound
-	case errors.Is(err, context.DeadlineExceeded):
-		return OutcomeTimeout
-	case errors.Is(err, context.Canceled):
-		return OutcomeCanceled
-	}
-	return OutcomeError
-}
-
-func notFound(id []byte, cause error) *Error {
-	return newDetailError(StatusNotFound, `unknown product_id "`+string(id)+`"`, cause)
-}
-
-// lookupError maps a lookup failure to a *Error.
-func lookupError(name string, id []byte, err error) *Error {
-	switch outcomeOf(err) {
-	case OutcomeNotFound:
-		if name == LookupCatalog {
-			return notFound(id, err)
-		}
-	case OutcomeTimeout:
-		return newDetailError(StatusServiceUnavailable, name+" lookup timed out", err)
-	case OutcomeCanceled:
-		return newDetailError(StatusServiceUnavailable, name+" lookup canceled", err)
-	}
-	return newDetailError(StatusServiceUnavailable, name+" lookup failed", err)
 }

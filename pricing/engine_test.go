@@ -1,78 +1,89 @@
 package pricing
 
 import (
-	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/pricing-engine/pricing-engine/lookup"
-	"github.com/pricing-engine/pricing-engine/money"
 )
 
-func defaultLookups(t testing.TB) (*lookup.MemoryCatalog, *lookup.MemoryMarkets) {
+func memorySource(t testing.TB) *lookup.Memory {
 	t.Helper()
 	cat, mk, err := lookup.Default()
 	if err != nil {
 		t.Fatal(err)
 	}
-	return cat, mk
+	return &lookup.Memory{Catalog: cat, Markets: mk}
 }
 
-// fake is a Catalog and Markets whose behaviour each test scripts. Both
-// methods run hook (if any), which must honour ctx, then answer value or
-// err.
-type fake struct {
-	hook  func(ctx context.Context) error
-	value money.Decimal
-	err   error
+// fakeSource answers every Call with answer; async makes it keep the Call
+// and complete it on another goroutine at the next Flush.
+type fakeSource struct {
+	answer func(c *lookup.Call)
+	async  bool
 }
 
-func (f *fake) answer(ctx context.Context) (money.Decimal, error) {
-	if f.hook != nil {
-		if err := f.hook(ctx); err != nil {
-			return money.Decimal{}, err
-		}
+func (f *fakeSource) Instant() bool              { return !f.async }
+func (f *fakeSource) NewBatcher() lookup.Batcher { return &fakeBatcher{f: f} }
+
+type fakeBatcher struct {
+	f    *fakeSource
+	kept []*lookup.Call
+}
+
+func (b *fakeBatcher) Lookup(c *lookup.Call) bool {
+	b.f.answer(c)
+	if !b.f.async {
+		return true
 	}
-	return f.value, f.err
+	b.kept = append(b.kept, c)
+	return false
 }
 
-func (f *fake) BasePrice(ctx context.Context, _ []byte) (money.Decimal, error) { return f.answer(ctx) }
-func (f *fake) Multiplier(ctx context.Context, _ []byte) (money.Decimal, error) {
-	return f.answer(ctx)
-}
-
-// sleepCtx waits d or until ctx ends.
-func sleepCtx(d time.Duration) func(ctx context.Context) error {
-	return func(ctx context.Context) error {
-		t := time.NewTimer(d)
-		defer t.Stop()
-		select {
-		case <-t.C:
-			return nil
-		case <-ctx.Done():
-			return ctx.Err()
-		}
+func (b *fakeBatcher) Flush() {
+	for _, c := range b.kept {
+		go c.Done(c)
 	}
-}
-
-// stall blocks until ctx ends.
-func stall(ctx context.Context) error {
-	<-ctx.Done()
-	return ctx.Err()
+	b.kept = b.kept[:0]
 }
 
 func request(pid, loc string, member bool) *Request {
 	return &Request{ProductID: []byte(pid), Location: []byte(loc), Member: member}
 }
 
-func TestPriceInline(t *testing.T) {
-	cat, mk := defaultLookups(t)
-	e := NewEngine(cat, mk, Config{})
-	if !e.Inline() {
-		t.Fatal("memory lookups are not inline")
+// priceBoth prices r through Begin (the loop's path) and through Wait (the
+// blocking path) and checks that they agree; it returns the Begin reply.
+func priceBoth(t *testing.T, e *Engine, r *Request) (int, int, string) {
+	t.Helper()
+	var x Exchange
+	x.Req = *r
+	done := make(chan struct{}, 1)
+	x.Call.Done = func(*lookup.Call) { done <- struct{}{} }
+	b := e.Source().NewBatcher()
+	if !e.Begin(&x, b, time.Now()) {
+		b.Flush()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			t.Fatal("Done not called within 10s")
+		}
+		e.Complete(&x)
 	}
+	var y Exchange
+	y.Req = *r
+	e.Wait(&y)
+	if x.Status != y.Status || x.RetryAfter != y.RetryAfter || string(x.Body) != string(y.Body) {
+		t.Errorf("Begin/Complete = %d %d %s, Wait = %d %d %s", x.Status, x.RetryAfter, x.Body, y.Status, y.RetryAfter, y.Body)
+	}
+	return x.Status, x.RetryAfter, string(x.Body)
+}
+
+func TestPrice(t *testing.T) {
+	mem := memorySource(t)
 	tests := []struct {
 		pid, loc string
 		member   bool
@@ -87,195 +98,118 @@ func TestPriceInline(t *testing.T) {
 		// unknown location: the "*" row, 1
 		{"P-9", "XX", false, `{"product_id":"P-9","final_price":58.99,"base_price":58.99,"market_multiplier":1,"discount_rate":0,"source":"live"}`},
 	}
-	var q Quote
-	for _, tt := range tests {
-		r := request(tt.pid, tt.loc, tt.member)
-		if err := e.PriceInline(r, &q); err != nil {
-			t.Errorf("PriceInline(%s, %s): %v", tt.pid, tt.loc, err)
-			continue
+	for _, src := range []lookup.Source{mem, &fakeSource{answer: mem.Answer, async: true}} {
+		e := NewEngine(src, Config{})
+		if e.Instant() != src.Instant() {
+			t.Errorf("Instant() = %v, source says %v", e.Instant(), src.Instant())
 		}
-		if got := string(AppendQuote(nil, &q)); got != tt.want {
-			t.Errorf("PriceInline(%s, %s) =\n %s\nwant\n %s", tt.pid, tt.loc, got, tt.want)
-		}
-		// Price must agree with PriceInline.
-		var q2 Quote
-		if err := e.Price(context.Background(), r, &q2); err != nil || string(AppendQuote(nil, &q2)) != tt.want {
-			t.Errorf("Price(%s, %s) = %s, %v", tt.pid, tt.loc, AppendQuote(nil, &q2), err)
-		}
-	}
-}
-
-func TestNotFound(t *testing.T) {
-	cat, mk := defaultLookups(t)
-	e := NewEngine(cat, mk, Config{})
-	const want = `{"detail":"unknown product_id \"P-X\""}`
-	for name, price := range map[string]func(*Request, *Quote) error{
-		"PriceInline": e.PriceInline,
-		"Price":       func(r *Request, q *Quote) error { return e.Price(context.Background(), r, q) },
-	} {
-		err := price(request("P-X", "NY", false), &Quote{})
-		var pe *Error
-		if !errors.As(err, &pe) || pe.Status != StatusNotFound || pe.RetryAfter != 0 {
-			t.Errorf("%s: error = %v, want 404", name, err)
-			continue
-		}
-		if got := string(pe.AppendJSON(nil)); got != want {
-			t.Errorf("%s: body = %s, want %s", name, got, want)
-		}
-	}
-}
-
-func TestPriceInlineRefusedWhenBlocking(t *testing.T) {
-	cat, mk := defaultLookups(t)
-	p, _ := lookup.ParseProfile("seed")
-	e := NewEngine(p.WrapCatalog(cat), mk, Config{})
-	if e.Inline() {
-		t.Fatal("a profiled catalog is inline")
-	}
-	var pe *Error
-	if err := e.PriceInline(request("P-1", "NY", false), &Quote{}); !errors.As(err, &pe) || pe.Status != StatusInternalServerError {
-		t.Errorf("PriceInline on blocking lookups = %v, want 500", err)
-	}
-}
-
-// TestPriceConcurrent proves the lookups overlap without timing: each
-// lookup waits until the other one has started. Run one after the other,
-// the first would wait for the deadline and fail.
-func TestPriceConcurrent(t *testing.T) {
-	catStarted, mkStarted := make(chan struct{}), make(chan struct{})
-	meet := func(mine, other chan struct{}) func(ctx context.Context) error {
-		return func(ctx context.Context) error {
-			close(mine)
-			select {
-			case <-other:
-				return nil
-			case <-ctx.Done():
-				return ctx.Err()
+		for _, tt := range tests {
+			status, retry, body := priceBoth(t, e, request(tt.pid, tt.loc, tt.member))
+			if status != 200 || retry != 0 || body != tt.want {
+				t.Errorf("instant=%v %s/%s = %d %d\n %s\nwant\n %s", src.Instant(), tt.pid, tt.loc, status, retry, body, tt.want)
 			}
 		}
-	}
-	cat := &fake{hook: meet(catStarted, mkStarted), value: money.New(4999, 2)}
-	mk := &fake{hook: meet(mkStarted, catStarted), value: money.New(95, 2)}
-	e := NewEngine(cat, mk, Config{Deadline: 10 * time.Second})
-	var q Quote
-	if err := e.Price(context.Background(), request("P-0", "MIA", true), &q); err != nil {
-		t.Fatalf("Price: %v", err)
-	}
-	if q.Final.String() != "45.12" {
-		t.Errorf("final = %s, want 45.12", q.Final)
-	}
-}
-
-// TestPriceTakesMax measures the overlap: two 60 ms lookups one after the
-// other take at least 120 ms, so finishing under 120 ms proves they ran
-// concurrently; the bound leaves 60 ms for scheduling noise.
-func TestPriceTakesMax(t *testing.T) {
-	const each = 60 * time.Millisecond
-	cat := &fake{hook: sleepCtx(each), value: money.New(4999, 2)}
-	mk := &fake{hook: sleepCtx(each), value: money.New(1, 0)}
-	e := NewEngine(cat, mk, Config{})
-	start := time.Now()
-	if err := e.Price(context.Background(), request("P-0", "CHI", false), &Quote{}); err != nil {
-		t.Fatal(err)
-	}
-	took := time.Since(start)
-	if took < each || took >= 2*each {
-		t.Errorf("Price took %v; want max(%v, %v) = %v, below their sum", took, each, each, each)
 	}
 }
 
 func TestPriceErrors(t *testing.T) {
-	ok := &fake{value: money.New(1, 0)}
-	boom := errors.New("connection refused")
+	mem := memorySource(t)
+	with := func(err error, stale bool) func(c *lookup.Call) {
+		return func(c *lookup.Call) {
+			mem.Answer(c)
+			if err != nil {
+				c.Err = err
+			}
+			c.Stale = stale
+		}
+	}
 	tests := []struct {
-		name     string
-		cat      lookup.Catalog
-		mk       lookup.Markets
-		want     string
-		outcomes map[string]string // lookup -> outcome reported to Observe
+		name   string
+		pid    string
+		answer func(c *lookup.Call)
+		status int
+		retry  int
+		body   string
+		obs    string
 	}{
-		{"catalog timeout", &fake{hook: stall}, ok, `{"detail":"catalog lookup timed out"}`,
-			map[string]string{LookupCatalog: OutcomeTimeout, LookupMarket: OutcomeOK}},
-		{"market timeout", ok, &fake{hook: stall}, `{"detail":"market lookup timed out"}`,
-			map[string]string{LookupCatalog: OutcomeOK, LookupMarket: OutcomeTimeout}},
-		{"catalog failure", &fake{err: boom}, ok, `{"detail":"catalog lookup failed"}`,
-			map[string]string{LookupCatalog: OutcomeError}},
-		{"market failure", ok, &fake{err: boom}, `{"detail":"market lookup failed"}`,
-			map[string]string{LookupCatalog: OutcomeOK, LookupMarket: OutcomeError}},
-		// The market lookup runs on the engine's own goroutine: a panic
-		// there must become a failed lookup, not a crashed process.
-		{"market panic", ok, &fake{hook: func(context.Context) error { panic("markets exploded") }}, `{"detail":"market lookup failed"}`,
-			map[string]string{LookupCatalog: OutcomeOK, LookupMarket: OutcomeError}},
+		{"unknown product", "P-X", mem.Answer, 404, 0, `{"detail":"unknown product_id \"P-X\""}`, OutcomeNotFound},
+		{"invalid stored value", "P-1", with(&lookup.InvalidValueError{Key: "pricing:product:P-1"}, false), 502, 0,
+			`{"detail":"store value for pricing:product:P-1 is invalid"}`, OutcomeError},
+		{"timeout", "P-1", with(lookup.ErrTimeout, false), 503, 1, `{"detail":"lookup timed out"}`, OutcomeTimeout},
+		{"unavailable", "P-1", with(fmt.Errorf("cannot reach store: %w", lookup.ErrUnavailable), false), 503, 1, `{"detail":"lookup failed"}`, OutcomeError},
+		{"any other error", "P-1", with(errors.New("boom"), false), 503, 1, `{"detail":"lookup failed"}`, OutcomeError},
+		{"stale", "P-1", with(nil, true), 200, 0,
+			`{"product_id":"P-1","final_price":50.99,"base_price":50.99,"market_multiplier":1,"discount_rate":0,"source":"stale"}`, OutcomeOK},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			var mu sync.Mutex
-			seen := map[string]string{}
-			observe := func(name, outcome string, d time.Duration) {
-				mu.Lock()
-				defer mu.Unlock()
-				seen[name] = outcome
-			}
-			e := NewEngine(tt.cat, tt.mk, Config{Deadline: 20 * time.Millisecond, Observe: observe})
-			err := e.Price(context.Background(), request("P-1", "NY", false), &Quote{})
-			var pe *Error
-			if !errors.As(err, &pe) || pe.Status != StatusServiceUnavailable || pe.RetryAfter != 1 {
-				t.Fatalf("error = %v, want 503 with Retry-After 1", err)
-			}
-			if got := string(pe.AppendJSON(nil)); got != tt.want {
-				t.Errorf("body = %s, want %s", got, tt.want)
-			}
-			if tt.name != "market panic" && errors.Is(err, boom) != (tt.want == `{"detail":"catalog lookup failed"}` || tt.want == `{"detail":"market lookup failed"}`) {
-				t.Errorf("cause not wrapped: %v", err)
-			}
-			// Outcomes reported from the market goroutine may land just
-			// after Price returns; goleak in TestMain waits for it, and we
-			// only check the ones Price itself has surely reported.
+		var mu sync.Mutex
+		var seen []string
+		e := NewEngine(&fakeSource{answer: tt.answer, async: true}, Config{Observe: func(l, o string, d time.Duration) {
 			mu.Lock()
 			defer mu.Unlock()
-			if got := seen[LookupCatalog]; got != tt.outcomes[LookupCatalog] {
-				t.Errorf("catalog outcome = %q, want %q", got, tt.outcomes[LookupCatalog])
-			}
-		})
+			seen = append(seen, l+"/"+o)
+		}})
+		status, retry, body := priceBoth(t, e, request(tt.pid, "CHI", false))
+		if status != tt.status || retry != tt.retry || body != tt.body {
+			t.Errorf("%s: %d %d %s, want %d %d %s", tt.name, status, retry, body, tt.status, tt.retry, tt.body)
+		}
+		mu.Lock()
+		if want := LookupCall + "/" + tt.obs; len(seen) != 2 || seen[0] != want || seen[1] != want {
+			t.Errorf("%s: observed %v, want %s twice", tt.name, seen, want)
+		}
+		mu.Unlock()
 	}
 }
 
-func TestPriceCanceled(t *testing.T) {
-	e := NewEngine(&fake{hook: stall}, &fake{hook: stall}, Config{Deadline: time.Hour})
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- e.Price(ctx, request("P-1", "NY", false), &Quote{}) }()
-	cancel()
-	err := <-done
-	var pe *Error
-	if !errors.As(err, &pe) || pe.Status != StatusServiceUnavailable || !errors.Is(err, context.Canceled) {
-		t.Errorf("error = %v, want 503 wrapping context.Canceled", err)
+func TestInstantAnswersAreNotTimed(t *testing.T) {
+	calls := 0
+	e := NewEngine(memorySource(t), Config{Observe: func(string, string, time.Duration) { calls++ }})
+	priceBoth(t, e, request("P-1", "NY", false))
+	if calls != 0 {
+		t.Errorf("Observe called %d times for in-memory answers", calls)
 	}
 }
 
-// TestPriceSeedProfile runs the real seed profile: each request takes
-// between the larger of the two minimum delays and the deadline.
-func TestPriceSeedProfile(t *testing.T) {
-	if testing.Short() {
-		t.Skip("sleeps up to 50 ms per request")
+func TestServeDecodeErrors(t *testing.T) {
+	e := NewEngine(memorySource(t), Config{})
+	var dec Decoder
+	for _, tt := range []struct {
+		body   string
+		status int
+		prefix string
+	}{
+		{`{"product_id":"P-1",`, 400, `{"detail":"invalid JSON`},
+		{`{"product_id":"","user_location":"NY"}`, 422, `{"detail":[{"type":"string_too_short"`},
+		{`{"product_id":"P-1","user_location":"NY"}`, 200, `{"product_id":"P-1"`},
+	} {
+		var x Exchange
+		if !e.Serve(&x, &dec, e.Source().NewBatcher(), []byte(tt.body), time.Now()) {
+			t.Fatalf("Serve(%s) kept the request on an instant source", tt.body)
+		}
+		if x.Status != tt.status || !strings.HasPrefix(string(x.Body), tt.prefix) {
+			t.Errorf("Serve(%s) = %d %s", tt.body, x.Status, x.Body)
+		}
+		var y Exchange
+		e.ServeWait(&y, &dec, []byte(tt.body))
+		if y.Status != x.Status || string(y.Body) != string(x.Body) {
+			t.Errorf("ServeWait(%s) = %d %s, Serve = %d %s", tt.body, y.Status, y.Body, x.Status, x.Body)
+		}
 	}
-	cat, mk := defaultLookups(t)
-	p, err := lookup.ParseProfile("seed")
-	if err != nil {
-		t.Fatal(err)
+}
+
+// TestDeadlineFromArrival checks that the Call's deadline counts from when
+// the request arrived, not from when the lookups start.
+func TestDeadlineFromArrival(t *testing.T) {
+	var got time.Time
+	e := NewEngine(&fakeSource{answer: func(c *lookup.Call) { got = c.Deadline; memorySource(t).Answer(c) }}, Config{Deadline: 250 * time.Millisecond})
+	arrived := time.Now().Add(-time.Second)
+	var x Exchange
+	x.Req = *request("P-1", "NY", false)
+	e.Begin(&x, e.Source().NewBatcher(), arrived)
+	if want := arrived.Add(250 * time.Millisecond); !got.Equal(want) {
+		t.Errorf("deadline %v, want arrival + 250ms = %v", got, want)
 	}
-	e := NewEngine(p.WrapCatalog(cat), p.WrapMarkets(mk), Config{})
-	var q Quote
-	for range 5 {
-		start := time.Now()
-		if err := e.Price(context.Background(), request("P-0", "MIA", true), &q); err != nil {
-			t.Fatal(err)
-		}
-		if took := time.Since(start); took < 20*time.Millisecond {
-			t.Errorf("seed request took %v, less than the 20 ms market minimum", took)
-		}
-		if q.Final.String() != "45.12" {
-			t.Errorf("final = %s", q.Final)
-		}
+	if e.Deadline() != 250*time.Millisecond || NewEngine(memorySource(t), Config{}).Deadline() != DefaultDeadline {
+		t.Error("Deadline() does not report the configured deadline or the default")
 	}
 }

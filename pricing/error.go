@@ -9,6 +9,7 @@ const (
 	StatusNotFound            = 404
 	StatusUnprocessableEntity = 422
 	StatusInternalServerError = 500
+	StatusBadGateway          = 502
 	StatusServiceUnavailable  = 503
 )
 

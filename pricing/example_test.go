@@ -1,9 +1,8 @@
 package pricing_test
 
 import (
-	"context"
-	"errors"
 	"fmt"
+	"time"
 
 	"github.com/pricing-engine/pricing-engine/lookup"
 	"github.com/pricing-engine/pricing-engine/pricing"
@@ -11,44 +10,31 @@ import (
 
 // One request through the in-memory path, as an event loop runs it.
 func Example() {
-	cat, err := lookup.DefaultCatalog()
+	cat, mk, err := lookup.Default()
 	if err != nil {
 		panic(err)
 	}
-	mk, err := lookup.DefaultMarkets()
-	if err != nil {
-		panic(err)
-	}
-	engine := pricing.NewEngine(cat, mk, pricing.Config{})
+	engine := pricing.NewEngine(&lookup.Memory{Catalog: cat, Markets: mk}, pricing.Config{})
 
 	var (
-		dec pricing.Decoder // one per event loop
-		req pricing.Request // reused
-		q   pricing.Quote   // reused
-		out []byte          // reused
+		dec pricing.Decoder  // one per event loop
+		b   lookup.Batcher   // one per event loop
+		x   pricing.Exchange // reused
 	)
+	b = engine.Source().NewBatcher()
 	for _, body := range []string{
 		`{"product_id":"P-0","user_location":"MIA","is_prime_member":true}`,
 		`{"product_id":"P-X","user_location":"NY"}`,
 		`{"product_id":"","user_location":"NY"}`,
 		`{"product_id":"P-1",`,
 	} {
-		out = out[:0]
-		err := dec.Decode([]byte(body), &req)
-		if err == nil {
-			if engine.Inline() {
-				err = engine.PriceInline(&req, &q)
-			} else {
-				err = engine.Price(context.Background(), &req, &q)
-			}
-		}
-		var perr *pricing.Error
-		if errors.As(err, &perr) {
-			out = perr.AppendJSON(out)
-			fmt.Println(perr.Status, string(out))
+		if !engine.Serve(&x, &dec, b, []byte(body), time.Now()) {
+			// A slow source keeps the request: x.Call.Done is called
+			// later, then engine.Complete(&x) makes the reply. The
+			// memory source always answers at once.
 			continue
 		}
-		fmt.Println(200, string(pricing.AppendQuote(out, &q)))
+		fmt.Println(x.Status, string(x.Body))
 	}
 	// Output:
 	// 200 {"product_id":"P-0","final_price":45.12,"base_price":49.99,"market_multiplier":0.95,"discount_rate":0.05,"source":"live"}

@@ -1,8 +1,8 @@
 package pricing
 
 import (
-	"context"
 	"testing"
+	"time"
 )
 
 var benchBody = []byte(`{"product_id":"P-123","user_location":"NY","is_prime_member":true}`)
@@ -33,68 +33,64 @@ func BenchmarkDecodeLaxBool(b *testing.B) {
 }
 
 func BenchmarkAppendQuote(b *testing.B) {
-	cat, mk := defaultLookups(b)
-	e := NewEngine(cat, mk, Config{})
-	var q Quote
-	if err := e.PriceInline(request("P-123", "NY", true), &q); err != nil {
-		b.Fatal(err)
+	e := NewEngine(memorySource(b), Config{})
+	var x Exchange
+	x.Req = *request("P-123", "NY", true)
+	if !e.Begin(&x, e.Source().NewBatcher(), time.Now()) || x.Status != 200 {
+		b.Fatal("not priced")
 	}
 	buf := make([]byte, 0, 256)
 	b.ReportAllocs()
 	for b.Loop() {
-		buf = AppendQuote(buf[:0], &q)
+		buf = AppendQuote(buf[:0], &x.Quote)
 	}
 	b.SetBytes(int64(len(buf)))
 }
 
-func BenchmarkPriceInline(b *testing.B) {
-	cat, mk := defaultLookups(b)
-	e := NewEngine(cat, mk, Config{})
-	r := request("P-123", "NY", true)
-	var q Quote
+// BenchmarkBeginInstant is the lookups and the reply of one request on an
+// instant source: look up, compute the quote, encode.
+func BenchmarkBeginInstant(b *testing.B) {
+	e := NewEngine(memorySource(b), Config{})
+	bt := e.Source().NewBatcher()
+	var x Exchange
+	x.Req = *request("P-123", "NY", true)
+	now := time.Now()
 	b.ReportAllocs()
 	for b.Loop() {
-		if err := e.PriceInline(r, &q); err != nil {
-			b.Fatal(err)
+		if !e.Begin(&x, bt, now) || x.Status != 200 {
+			b.Fatal("not priced")
 		}
 	}
 }
 
-// BenchmarkDecodePriceEncode is one whole in-memory request as the event
-// loop runs it: decode, price inline, encode into a reused buffer.
-func BenchmarkDecodePriceEncode(b *testing.B) {
-	cat, mk := defaultLookups(b)
-	e := NewEngine(cat, mk, Config{})
+// BenchmarkServeInstant is one whole in-memory request as the event loop
+// runs it: decode, look up, price, encode into a reused buffer.
+func BenchmarkServeInstant(b *testing.B) {
+	e := NewEngine(memorySource(b), Config{})
+	bt := e.Source().NewBatcher()
 	var d Decoder
-	var r Request
-	var q Quote
-	buf := make([]byte, 0, 256)
+	var x Exchange
+	now := time.Now()
 	b.SetBytes(int64(len(benchBody)))
 	b.ReportAllocs()
 	for b.Loop() {
-		if err := d.Decode(benchBody, &r); err != nil {
-			b.Fatal(err)
+		if !e.Serve(&x, &d, bt, benchBody, now) || x.Status != 200 {
+			b.Fatal("not priced")
 		}
-		if err := e.PriceInline(&r, &q); err != nil {
-			b.Fatal(err)
-		}
-		buf = AppendQuote(buf[:0], &q)
 	}
 }
 
-// BenchmarkPriceGoroutine is the path for lookups that may block (one
-// extra goroutine, a deadline), here over in-memory lookups to measure the
-// engine's own overhead.
-func BenchmarkPriceGoroutine(b *testing.B) {
-	cat, mk := defaultLookups(b)
-	e := NewEngine(cat, mk, Config{})
-	r := request("P-123", "NY", true)
-	var q Quote
-	ctx := context.Background()
+// BenchmarkWait is the blocking path (admin listener, reference servers)
+// over in-memory lookups: the engine's own overhead.
+func BenchmarkWait(b *testing.B) {
+	e := NewEngine(memorySource(b), Config{})
+	var x Exchange
 	b.ReportAllocs()
 	for b.Loop() {
-		if err := e.Price(ctx, r, &q); err != nil {
-			b.Fatal(err)
+		x.Req = *request("P-123", "NY", true)
+		e.Wait(&x)
+		if x.Status != 200 {
+			b.Fatal("not priced")
 		}
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"strconv"
 	"sync"
 	"time"
 
@@ -128,21 +129,15 @@ func (s *Server) adminPrice(w http.ResponseWriter, r *http.Request) {
 	}
 	dec := s.decoders.get()
 	defer s.decoders.put(dec)
-	var req pricing.Request
-	var q pricing.Quote
-	if err = dec.Decode(body, &req); err == nil {
-		err = s.engine.Price(r.Context(), &req, &q)
+	// The same price path as the event loops: this goroutine waits for
+	// the lookups (through its own Batcher) instead of registering a
+	// completion.
+	var x pricing.Exchange
+	s.engine.ServeWait(&x, dec, body)
+	if x.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(x.RetryAfter))
 	}
-	if err != nil {
-		var rep reply
-		b := appendError(nil, &rep, err)
-		if rep.retryAfter > 0 {
-			w.Header().Set("Retry-After", fmt.Sprint(rep.retryAfter))
-		}
-		writeJSON(w, rep.status, b)
-		return
-	}
-	writeJSON(w, http.StatusOK, pricing.AppendQuote(nil, &q))
+	writeJSON(w, x.Status, x.Body)
 }
 
 func writeJSON(w http.ResponseWriter, status int, body []byte) {

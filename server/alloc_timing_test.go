@@ -56,7 +56,7 @@ func newBenchServer(tb testing.TB) *Server {
 		tb.Fatal(err)
 	}
 	mset := metrics.New(metrics.BuildInfo{})
-	s, err := New(Config{}, Deps{Engine: pricing.NewEngine(cat, mk, pricing.Config{}), Metrics: mset})
+	s, err := New(Config{}, Deps{Engine: pricing.NewEngine(&lookup.Memory{Catalog: cat, Markets: mk}, pricing.Config{}), Metrics: mset})
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -12,8 +12,8 @@ import (
 )
 
 // conn is the per-connection state. It is touched only by the connection's
-// event loop, except for the fields of jobs a pool worker owns until it marks
-// them done.
+// event loop, except for the jobs a Source or a pool worker owns for a
+// while (see job).
 type conn struct {
 	gc gnet.Conn
 	lp *loop
@@ -26,6 +26,7 @@ type conn struct {
 
 	closing bool // no more requests are read; close once pending drains
 	closed  bool // OnClose ran; workers' late wake-ups are ignored
+	touched bool // in lp.touched: a completion of this drain belongs to it
 
 	idx int // position in lp.conns
 
@@ -44,14 +45,19 @@ type conn struct {
 
 // job is one reply whose position in the connection's reply order is
 // reserved. Inline replies become jobs only when an earlier reply is still
-// running; pooled requests always do.
+// pending; requests waiting on lookups and metrics requests always do.
+//
+// Ownership: a price job whose lookups are pending belongs to the Source
+// until its Call's Done pushes it onto its loop's completion stack; from
+// then on (and for every other job) it belongs to the loop. A metrics job
+// belongs to its pool worker until the worker marks it done.
 type job struct {
 	done atomic.Bool
 	bb   *bytebufferpool.ByteBuffer // the complete reply bytes
 	// close makes the connection close after this reply.
 	close bool
 
-	// Fields below are used by pooled work only.
+	// Fields below are used by price and metrics jobs only.
 	srv    *Server
 	gc     gnet.Conn
 	kind   route
@@ -59,9 +65,14 @@ type job struct {
 	method string
 	start  time.Time
 	accept []byte // Accept header of a metrics request
-	req    pricing.Request
-	quote  pricing.Quote
 	run    func() // j.execute bound once, so Submit does not allocate
+
+	// Price jobs: the request, its lookups and its reply.
+	x      pricing.Exchange
+	cn     *conn
+	lp     *loop
+	next   *job // link in lp's completion stack
+	orphan bool // its connection went away while the lookups were out: release on completion
 }
 
 func (j *job) reset() {
@@ -69,6 +80,6 @@ func (j *job) reset() {
 	j.close = false
 	j.gc = nil
 	j.rep = reply{}
-	j.req.Reset()
 	j.accept = j.accept[:0]
+	j.cn, j.lp, j.next, j.orphan = nil, nil, nil, false
 }

@@ -24,7 +24,6 @@ import (
 	"github.com/pricing-engine/pricing-engine/lookup"
 	"github.com/pricing-engine/pricing-engine/metrics"
 	"github.com/pricing-engine/pricing-engine/pricing"
-	"github.com/pricing-engine/pricing-engine/money"
 	"github.com/pricing-engine/pricing-engine/server"
 )
 
@@ -50,27 +49,15 @@ type testServer struct {
 
 type serverOpts struct {
 	cfg      server.Config
-	cat      lookup.Catalog
-	mk       lookup.Markets
+	src      lookup.Source // nil: the embedded data in memory
 	deadline time.Duration // lookup deadline; 0 means one second
 	log      io.Writer     // server log (text), or nil to discard
 }
 
 func startServer(t testing.TB, o serverOpts) *testServer {
 	t.Helper()
-	if o.cat == nil {
-		c, err := lookup.DefaultCatalog()
-		if err != nil {
-			t.Fatal(err)
-		}
-		o.cat = c
-	}
-	if o.mk == nil {
-		m, err := lookup.DefaultMarkets()
-		if err != nil {
-			t.Fatal(err)
-		}
-		o.mk = m
+	if o.src == nil {
+		o.src = memorySource(t)
 	}
 	cfg := o.cfg
 	cfg.Addr = "127.0.0.1:0"
@@ -82,7 +69,7 @@ func startServer(t testing.TB, o serverOpts) *testServer {
 		o.deadline = time.Second
 	}
 	mset := metrics.New(metrics.BuildInfo{Version: "test"})
-	eng := pricing.NewEngine(o.cat, o.mk, pricing.Config{Deadline: o.deadline, Observe: mset.ObserveLookup})
+	eng := pricing.NewEngine(o.src, pricing.Config{Deadline: o.deadline, Observe: mset.ObserveLookup})
 	var logger *slog.Logger
 	if o.log != nil {
 		logger = slog.New(slog.NewTextHandler(o.log, nil))
@@ -103,24 +90,6 @@ func startServer(t testing.TB, o serverOpts) *testServer {
 		}
 	})
 	return ts
-}
-
-// delayCatalog delays every lookup by delay(productID), honouring ctx. It is
-// not an instant catalog, so requests go through the pool.
-type delayCatalog struct {
-	lookup.Catalog
-	delay func(id []byte) time.Duration
-}
-
-func (d delayCatalog) BasePrice(ctx context.Context, id []byte) (money.Decimal, error) {
-	t := time.NewTimer(d.delay(id))
-	defer t.Stop()
-	select {
-	case <-t.C:
-	case <-ctx.Done():
-		return money.Decimal{}, ctx.Err()
-	}
-	return d.Catalog.BasePrice(ctx, id)
 }
 
 func dial(t *testing.T, addr string) net.Conn {
@@ -363,18 +332,14 @@ func TestKeepAliveAndHTTP10(t *testing.T) {
 // requests with random latency mixed with inline /healthz requests. Replies
 // must come back in request order with the right bodies.
 func TestPipelineOrder(t *testing.T) {
-	base, err := lookup.DefaultCatalog()
-	if err != nil {
-		t.Fatal(err)
-	}
 	rng := rand.New(rand.NewPCG(1, 2))
 	var mu sync.Mutex
-	cat := delayCatalog{Catalog: base, delay: func([]byte) time.Duration {
+	cat := delaySource(t, func([]byte) time.Duration {
 		mu.Lock()
 		defer mu.Unlock()
 		return time.Duration(rng.IntN(20)) * time.Millisecond
-	}}
-	ts := startServer(t, serverOpts{cat: cat})
+	})
+	ts := startServer(t, serverOpts{src: cat})
 	var raw strings.Builder
 	const n = 100
 	for i := range n {
@@ -418,12 +383,8 @@ func TestPipelineOrder(t *testing.T) {
 
 // TestManyConnections opens 1,000 connections at once; every one is answered.
 func TestManyConnections(t *testing.T) {
-	base, err := lookup.DefaultCatalog()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cat := delayCatalog{Catalog: base, delay: func([]byte) time.Duration { return 5 * time.Millisecond }}
-	ts := startServer(t, serverOpts{cat: cat})
+	cat := delaySource(t, func([]byte) time.Duration { return 5 * time.Millisecond })
+	ts := startServer(t, serverOpts{src: cat})
 	const n = 1000
 	var wg sync.WaitGroup
 	errs := make(chan error, n)
@@ -510,24 +471,15 @@ func TestMetricsMoveAndPromtoolClean(t *testing.T) {
 }
 
 func TestShutdownFinishesInFlight(t *testing.T) {
-	base, err := lookup.DefaultCatalog()
-	if err != nil {
-		t.Fatal(err)
-	}
-	release := make(chan struct{})
-	started := make(chan struct{}, 1)
-	cat := delayCatalog{Catalog: base, delay: func([]byte) time.Duration {
-		started <- struct{}{}
-		<-release
-		return 0
-	}}
-	ts := startServer(t, serverOpts{cat: cat, cfg: server.Config{DrainDelay: time.Millisecond}})
+	src := newBlockingSource(t)
+	ts := startServer(t, serverOpts{src: src, cfg: server.Config{DrainDelay: time.Millisecond}, deadline: 10 * time.Second})
+	t.Cleanup(src.open)
 	c := dial(t, ts.addr)
 	br := bufio.NewReader(c)
 	if _, err := io.WriteString(c, priceReq(`{"product_id":"P-3","user_location":"NY"}`)); err != nil {
 		t.Fatal(err)
 	}
-	<-started
+	<-src.started
 	idle := dial(t, ts.addr)
 	idleBR := bufio.NewReader(idle)
 	exchange(t, idle, idleBR, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n", 1)
@@ -541,7 +493,7 @@ func TestShutdownFinishesInFlight(t *testing.T) {
 	if !waitEOF(idle, idleBR) {
 		t.Error("idle keep-alive connection not closed while draining")
 	}
-	close(release)
+	src.open()
 	r := exchange(t, c, br, "", 1)[0]
 	if r.StatusCode != 200 || !r.Close {
 		t.Fatalf("in-flight reply: status %d close %v", r.StatusCode, r.Close)

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"runtime/debug"
+	"sync/atomic"
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
@@ -12,6 +13,7 @@ import (
 	"github.com/valyala/bytebufferpool"
 
 	"github.com/pricing-engine/pricing-engine/httpparse"
+	"github.com/pricing-engine/pricing-engine/lookup"
 	"github.com/pricing-engine/pricing-engine/metrics"
 	"github.com/pricing-engine/pricing-engine/pricing"
 )
@@ -22,6 +24,10 @@ import (
 type handler struct {
 	gnet.BuiltinEventEngine
 	srv *Server
+
+	// waiting counts price requests waiting on lookups, for the cap
+	// Config.PoolSize (complete.go).
+	waiting atomic.Int64
 }
 
 var _ gnet.EventHandler = (*handler)(nil)
@@ -43,8 +49,7 @@ type loop struct {
 	tmp   []byte                     // one reply being built
 	body  []byte                     // one reply body being built
 	dec   pricing.Decoder
-	req   pricing.Request
-	quote pricing.Quote
+	x     pricing.Exchange // the inline price request (instant sources)
 	obs   map[obsKey]prometheus.Observer
 	last  obsKey              // labels of the last observer handed out
 	lastO prometheus.Observer // and that observer
@@ -52,7 +57,15 @@ type loop struct {
 	dead  []*conn // scratch for scan
 	now   time.Time
 
-	scanRun gnet.Runnable
+	// The asynchronous lookup path (complete.go).
+	batcher     lookup.Batcher
+	flushQueued bool                // a flush task is queued
+	completions atomic.Pointer[job] // stack of jobs whose Call is done; pushed from any goroutine
+	touched     []*conn             // connections with completions in the current drain
+
+	scanRun  gnet.Runnable
+	flushRun gnet.Runnable
+	drainRun gnet.Runnable
 }
 
 func (s *Server) loopFor(el gnet.EventLoop) *loop {
@@ -65,7 +78,10 @@ func (s *Server) loopFor(el gnet.EventLoop) *loop {
 		out: bytebufferpool.Get(),
 		obs: make(map[obsKey]prometheus.Observer),
 	}
+	lp.batcher = s.engine.Source().NewBatcher()
 	lp.scanRun = gnet.RunnableFunc(func(context.Context) error { lp.scan(); return nil })
+	lp.flushRun = gnet.RunnableFunc(func(context.Context) error { lp.flush(); return nil })
+	lp.drainRun = gnet.RunnableFunc(func(context.Context) error { lp.drain(); return nil })
 	v, _ := s.loops.LoadOrStore(el, lp)
 	return v.(*loop)
 }
@@ -118,8 +134,9 @@ func (h *handler) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	return nil, gnet.None
 }
 
-// OnClose forgets the connection. Jobs still running on the pool finish on
-// their own; their wake-ups find the connection closed.
+// OnClose forgets the connection. Jobs still waiting on lookups or running
+// on the pool finish on their own; their completions find the connection
+// closed.
 func (h *handler) OnClose(gc gnet.Conn, _ error) gnet.Action {
 	cn, ok := gc.Context().(*conn)
 	if !ok {
@@ -135,14 +152,7 @@ func (h *handler) OnClose(gc gnet.Conn, _ error) gnet.Action {
 	lp.conns[cn.idx].idx = cn.idx
 	lp.conns[last] = nil
 	lp.conns = lp.conns[:last]
-	for _, j := range cn.pending {
-		if j.done.Load() {
-			s.releaseJob(j)
-		}
-		// A job still running belongs to its worker; it is left to the
-		// garbage collector once the worker is done with it.
-	}
-	cn.pending = cn.pending[:0]
+	cn.dropPending()
 	gc.SetContext(nil)
 	return gnet.None
 }
@@ -153,9 +163,10 @@ func (h *handler) OnTick() (time.Duration, gnet.Action) {
 	return h.srv.cfg.TickInterval, gnet.None
 }
 
-// resumeConn runs on the loop after a pooled job finished (as the callback
-// of an empty AsyncWritev): it does what OnTraffic does, and applies the
-// action itself since gnet does not for callbacks.
+// resumeConn runs on the loop after jobs of the connection finished (from
+// drain, or as the callback of a metrics job's empty AsyncWritev): it does
+// what OnTraffic does, and applies the action itself since gnet does not
+// for callbacks.
 func (h *handler) resumeConn(gc gnet.Conn, err error) error {
 	if err != nil {
 		return nil // the connection closed meanwhile
@@ -166,7 +177,7 @@ func (h *handler) resumeConn(gc gnet.Conn, err error) error {
 	return nil
 }
 
-// OnTraffic is called when bytes arrive and when a pooled job wakes the
+// OnTraffic is called when bytes arrive and when finished jobs resume the
 // connection. It moves finished replies out, reads as many complete
 // requests as the pipeline bound allows, and writes everything in one call.
 func (h *handler) OnTraffic(gc gnet.Conn) (action gnet.Action) {
@@ -254,7 +265,7 @@ func (cn *conn) flush(out []byte) []byte {
 			// Nothing after a closing reply may be sent (RFC 9112
 			// section 9.6); replies still running are dropped.
 			cn.closing = true
-			cn.pending = cn.pending[:0]
+			cn.dropPending()
 			break
 		}
 	}
@@ -348,12 +359,7 @@ func (cn *conn) checkInbound() {
 	s.log.Debug("closing connection that floods a paused connection", "remote", remoteString(cn.gc),
 		"inbound_bytes", cn.gc.InboundBuffered())
 	cn.closing = true
-	for _, j := range cn.pending {
-		if j.done.Load() {
-			s.releaseJob(j)
-		}
-	}
-	cn.pending = cn.pending[:0]
+	cn.dropPending()
 }
 
 // incomplete records timing for a partial request and sends 100 Continue

@@ -3,7 +3,6 @@ package server_test
 import (
 	"bufio"
 	"bytes"
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -17,7 +16,6 @@ import (
 	"time"
 
 	"github.com/pricing-engine/pricing-engine/lookup"
-	"github.com/pricing-engine/pricing-engine/money"
 	"github.com/pricing-engine/pricing-engine/server"
 )
 
@@ -183,12 +181,8 @@ func TestTrickleStillTimesOut(t *testing.T) {
 // Test408AfterPendingReply: a request on the pool is still running when the
 // next request's header times out. The 408 must not overtake the reply.
 func Test408AfterPendingReply(t *testing.T) {
-	base, err := lookup.DefaultCatalog()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cat := delayCatalog{Catalog: base, delay: func([]byte) time.Duration { return 3 * testTimeout }}
-	ts := startServer(t, serverOpts{cfg: shortTimeouts(), cat: cat})
+	cat := delaySource(t, func([]byte) time.Duration { return 3 * testTimeout })
+	ts := startServer(t, serverOpts{cfg: shortTimeouts(), src: cat})
 	c := dial(t, ts.addr)
 	br := bufio.NewReader(c)
 	raw := priceReq(`{"product_id":"P-5","user_location":"NY"}`) + "GET /healthz HTTP/1.1\r\nHo"
@@ -286,38 +280,6 @@ func TestSlowReaderIsThrottledNotDropped(t *testing.T) {
 	}
 }
 
-// blockingCatalog blocks every lookup until release is closed (or ctx
-// ends), announcing each start on started.
-type blockingCatalog struct {
-	lookup.Catalog
-	started chan struct{}
-	release chan struct{}
-	once    sync.Once
-}
-
-// open releases every lookup, now and later; it may be called repeatedly.
-// Tests register it as a cleanup after startServer, so that it runs before
-// the server's shutdown waits for in-flight lookups.
-func (b *blockingCatalog) open() { b.once.Do(func() { close(b.release) }) }
-
-func newBlockingCatalog(t *testing.T) *blockingCatalog {
-	base, err := lookup.DefaultCatalog()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &blockingCatalog{Catalog: base, started: make(chan struct{}, 1000), release: make(chan struct{})}
-}
-
-func (b *blockingCatalog) BasePrice(ctx context.Context, id []byte) (money.Decimal, error) {
-	b.started <- struct{}{}
-	select {
-	case <-b.release:
-	case <-ctx.Done():
-		return money.Decimal{}, ctx.Err()
-	}
-	return b.Catalog.BasePrice(ctx, id)
-}
-
 func TestBounds(t *testing.T) {
 	t.Run("connection limit", func(t *testing.T) {
 		ts := startServer(t, serverOpts{cfg: server.Config{MaxConns: 2}})
@@ -358,8 +320,8 @@ func TestBounds(t *testing.T) {
 	})
 
 	t.Run("pool full", func(t *testing.T) {
-		cat := newBlockingCatalog(t)
-		ts := startServer(t, serverOpts{cat: cat, cfg: server.Config{PoolSize: 1}, deadline: 10 * time.Second})
+		cat := newBlockingSource(t)
+		ts := startServer(t, serverOpts{src: cat, cfg: server.Config{PoolSize: 1}, deadline: 10 * time.Second})
 		t.Cleanup(cat.open)
 		a := dial(t, ts.addr)
 		abr := bufio.NewReader(a)
@@ -387,8 +349,8 @@ func TestBounds(t *testing.T) {
 	})
 
 	t.Run("pipeline depth", func(t *testing.T) {
-		cat := newBlockingCatalog(t)
-		ts := startServer(t, serverOpts{cat: cat, cfg: server.Config{MaxPipeline: 4, Loops: 1}, deadline: 10 * time.Second})
+		cat := newBlockingSource(t)
+		ts := startServer(t, serverOpts{src: cat, cfg: server.Config{MaxPipeline: 4, Loops: 1}, deadline: 10 * time.Second})
 		t.Cleanup(cat.open)
 		c := dial(t, ts.addr)
 		br := bufio.NewReader(c)
@@ -423,8 +385,8 @@ func TestBounds(t *testing.T) {
 	})
 
 	t.Run("inbound flood past a full pipeline", func(t *testing.T) {
-		cat := newBlockingCatalog(t)
-		ts := startServer(t, serverOpts{cat: cat, cfg: server.Config{MaxPipeline: 1, MaxInboundBytes: 64 << 10}, deadline: 10 * time.Second})
+		cat := newBlockingSource(t)
+		ts := startServer(t, serverOpts{src: cat, cfg: server.Config{MaxPipeline: 1, MaxInboundBytes: 64 << 10}, deadline: 10 * time.Second})
 		t.Cleanup(cat.open)
 		c := dial(t, ts.addr)
 		if _, err := io.WriteString(c, priceReq(`{"product_id":"P-1","user_location":"NY"}`)); err != nil {
@@ -443,16 +405,12 @@ func TestBounds(t *testing.T) {
 }
 
 func TestLookupFaults(t *testing.T) {
-	base, err := lookup.DefaultCatalog()
-	if err != nil {
-		t.Fatal(err)
-	}
 	cases := []struct {
 		name, profile string
 		detail        string
 	}{
-		{name: "error", profile: "fault:err=1", detail: `{"detail":"catalog lookup failed"}`},
-		{name: "stall past the deadline", profile: "fault:stall=1,stalldur=1m", detail: `{"detail":"catalog lookup timed out"}`},
+		{name: "error", profile: "fault:err=1", detail: `{"detail":"lookup failed"}`},
+		{name: "stall past the deadline", profile: "fault:stall=1,stalldur=1m", detail: `{"detail":"lookup timed out"}`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -460,7 +418,7 @@ func TestLookupFaults(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			ts := startServer(t, serverOpts{cat: p.WrapCatalog(base), deadline: 150 * time.Millisecond})
+			ts := startServer(t, serverOpts{src: p.Wrap(memorySource(t)), deadline: 150 * time.Millisecond})
 			c := dial(t, ts.addr)
 			br := bufio.NewReader(c)
 			start := time.Now()
@@ -482,32 +440,6 @@ func TestLookupFaults(t *testing.T) {
 	}
 }
 
-// panicCatalog panics for product P-666. instantPanicCatalog is its
-// in-memory twin, answered on the event loop.
-type panicCatalog struct{ *lookup.MemoryCatalog }
-
-func (p panicCatalog) BasePrice(ctx context.Context, id []byte) (money.Decimal, error) {
-	if string(id) == "P-666" {
-		panic("test panic for P-666")
-	}
-	return p.MemoryCatalog.BasePrice(ctx, id)
-}
-
-type poolPanicCatalog struct{ cat panicCatalog }
-
-func (p poolPanicCatalog) BasePrice(ctx context.Context, id []byte) (money.Decimal, error) {
-	return p.cat.BasePrice(ctx, id)
-}
-
-type instantPanicCatalog struct{ panicCatalog }
-
-func (p instantPanicCatalog) BasePriceNow(id []byte) (money.Decimal, bool) {
-	if string(id) == "P-666" {
-		panic("test panic for P-666")
-	}
-	return p.MemoryCatalog.BasePriceNow(id)
-}
-
 // syncBuffer is a goroutine-safe log sink.
 type syncBuffer struct {
 	mu sync.Mutex
@@ -527,21 +459,17 @@ func (s *syncBuffer) String() string {
 }
 
 func TestPanicIsContained(t *testing.T) {
-	base, err := lookup.DefaultCatalog()
-	if err != nil {
-		t.Fatal(err)
-	}
-	pc := panicCatalog{base}
 	for _, tc := range []struct {
 		name string
-		cat  lookup.Catalog
+		src  *testSource
 	}{
-		{"inline on the loop", instantPanicCatalog{pc}},
-		{"on the pool", poolPanicCatalog{pc}},
+		{"in an instant back end", &testSource{mem: memorySource(t), panicOn: "P-666"}},
+		{"in an asynchronous back end, behind a pending reply", &testSource{mem: memorySource(t), panicOn: "P-666",
+			delay: func([]byte) time.Duration { return 20 * time.Millisecond }}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var logs syncBuffer
-			ts := startServer(t, serverOpts{cat: tc.cat, log: &logs})
+			ts := startServer(t, serverOpts{src: tc.src, log: &logs})
 			c := dial(t, ts.addr)
 			br := bufio.NewReader(c)
 			other := dial(t, ts.addr)

@@ -1,7 +1,6 @@
 package server
 
 import (
-	"errors"
 	"fmt"
 	"net/http"
 	"runtime/debug"
@@ -10,12 +9,12 @@ import (
 	"github.com/valyala/bytebufferpool"
 
 	"github.com/pricing-engine/pricing-engine/metrics"
-	"github.com/pricing-engine/pricing-engine/pricing"
 )
 
 func (s *Server) newJob() any {
 	j := &job{srv: s}
 	j.run = j.execute
+	j.x.Call.Done = j.lookedUp // bound once: Begin keeps it
 	return j
 }
 
@@ -36,14 +35,10 @@ func (s *Server) releaseJob(j *job) {
 	s.jobs.Put(j)
 }
 
-func asPricingError(err error) (*pricing.Error, bool) {
-	var pe *pricing.Error
-	ok := errors.As(err, &pe)
-	return pe, ok
-}
-
-// execute runs on a pool worker: it computes the reply into j.bb, marks j
-// done and wakes the connection's loop, which writes the reply in order.
+// execute runs on a pool worker (metrics requests only: the exposition
+// takes milliseconds, far too long for an event loop): it computes the
+// reply into j.bb, marks j done and wakes the connection's loop, which
+// writes the reply in order.
 func (j *job) execute() {
 	s := j.srv
 	// Waiting ends here: the job was submitted and a worker now runs it.
@@ -64,31 +59,12 @@ func (j *job) execute() {
 		j.done.Store(true)
 		// From here on j belongs to the loop again. An empty
 		// AsyncWritev (no system call: gnet skips writev for no
-		// buffers), not Wake: gnet queues Wake at low priority, and a
-		// loop saturated with reads runs at most 256 low-priority tasks
-		// per poll, so finished replies would wait behind new requests
-		// (P95 1.1 s instead of 0.34 s at 5,000 connections, seed
-		// profile). AsyncWritev is high priority; its callback resumes
-		// the connection (resumeConn) on the loop.
+		// buffers) resumes the connection (resumeConn) on the loop.
 		_ = gc.AsyncWritev(nil, s.resume)
 		s.jobsWG.Done()
 	}()
 
 	switch j.kind {
-	case routePrice:
-		body := bytebufferpool.Get()
-		err := s.engine.Price(s.ctx, &j.req, &j.quote)
-		j.closeIfDraining()
-		if err != nil {
-			body.B = appendError(body.B[:0], &j.rep, err)
-			if j.rep.status == http.StatusServiceUnavailable {
-				s.metrics.Rejected(metrics.RejectLookupError).Inc()
-			}
-		} else {
-			body.B = pricing.AppendQuote(body.B[:0], &j.quote)
-		}
-		j.bb.B = appendReply(j.bb.B[:0], &j.rep, s.date.get(), body.B)
-		bytebufferpool.Put(body)
 	case routeMetrics:
 		w := &bufferedResponse{header: make(http.Header)}
 		r, _ := http.NewRequestWithContext(s.ctx, http.MethodGet, "/metrics", nil)

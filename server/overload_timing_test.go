@@ -31,15 +31,11 @@ func BenchmarkOverload(b *testing.B) {
 		}
 		dur = d
 	}
-	base, err := lookup.DefaultCatalog()
-	if err != nil {
-		b.Fatal(err)
-	}
 	prof, err := lookup.ParseProfile("seed")
 	if err != nil {
 		b.Fatal(err)
 	}
-	ts := startServer(b, serverOpts{cat: prof.WrapCatalog(base), cfg: server.Config{PoolSize: 256}})
+	ts := startServer(b, serverOpts{src: prof.Wrap(memorySource(b)), cfg: server.Config{PoolSize: 256}})
 	run := func(users int, rate float64, d time.Duration) *loadtest.Result {
 		b.Helper()
 		cfg := loadtest.DefaultConfig()

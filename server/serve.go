@@ -3,11 +3,11 @@ package server
 import (
 	"github.com/pricing-engine/pricing-engine/httpparse"
 	"github.com/pricing-engine/pricing-engine/metrics"
-	"github.com/pricing-engine/pricing-engine/pricing"
 )
 
-// serve answers one complete request: inline when the answer is at hand,
-// through the pool when it may block.
+// serve answers one complete request: inline when the answer is at hand;
+// a price request whose lookups are pending waits for their completion
+// (complete.go), a metrics request runs on the pool.
 func (cn *conn) serve(out []byte, req *httpparse.Request) []byte {
 	lp := cn.lp
 	s := lp.srv
@@ -32,18 +32,14 @@ func (cn *conn) serve(out []byte, req *httpparse.Request) []byte {
 			body = appendDetailBody(body, "unsupported Content-Type: expected application/json")
 			break
 		}
-		if !s.engine.Inline() {
+		if !s.engine.Instant() {
 			return cn.dispatchPrice(out, &rep, req, method)
 		}
-		err := lp.dec.Decode(req.Body, &lp.req)
-		if err == nil {
-			err = s.engine.PriceInline(&lp.req, &lp.quote)
-		}
-		if err != nil {
-			body = appendError(body, &rep, err)
-			break
-		}
-		body = pricing.AppendQuote(body, &lp.quote)
+		// In memory: the whole price path runs here, inline.
+		x := &lp.x
+		s.engine.Serve(x, &lp.dec, lp.batcher, req.Body, lp.now)
+		rep.status, rep.retryAfter = x.Status, x.RetryAfter
+		return cn.answer(out, &rep, x.Body, method, endpointPrice)
 
 	case routeHealthz, routeReadyz, routeDocs, routeOpenAPI, routeMetrics:
 		if method != "GET" && method != "HEAD" {
@@ -92,33 +88,6 @@ func (cn *conn) answerMethodNotAllowed(out []byte, rep *reply, rt route, method 
 	return cn.answer(out, rep, lp.body, method, rt.endpoint())
 }
 
-// appendError appends err's JSON body and sets the reply's status (and
-// Retry-After) from it. Errors that are not *pricing.Error are internal.
-func appendError(dst []byte, rep *reply, err error) []byte {
-	if pe, ok := asPricingError(err); ok {
-		rep.status = pe.Status
-		rep.retryAfter = pe.RetryAfter
-		return pe.AppendJSON(dst)
-	}
-	rep.status = 500
-	return appendDetailBody(dst, "internal server error")
-}
-
-// dispatchPrice decodes the request on the loop (the body is only valid
-// here) and hands the lookups to the pool.
-func (cn *conn) dispatchPrice(out []byte, rep *reply, req *httpparse.Request, method string) []byte {
-	lp := cn.lp
-	s := lp.srv
-	j := s.getJob()
-	if err := lp.dec.Decode(req.Body, &j.req); err != nil {
-		s.releaseJob(j)
-		lp.body = appendError(lp.body[:0], rep, err)
-		return cn.answer(out, rep, lp.body, method, endpointPrice)
-	}
-	j.kind = routePrice
-	return cn.submit(out, j, rep, method)
-}
-
 // dispatchMetrics gathers the metrics exposition on the pool: it takes
 // milliseconds, far too long for an event loop.
 func (cn *conn) dispatchMetrics(out []byte, rep *reply, method string, req *httpparse.Request) []byte {
@@ -130,7 +99,8 @@ func (cn *conn) dispatchMetrics(out []byte, rep *reply, method string, req *http
 	return cn.submit(out, j, rep, method)
 }
 
-// submit queues j on the pool, or answers 503 when the pool is full.
+// submit queues a metrics job on the pool, or answers 503 when the pool
+// is full.
 func (cn *conn) submit(out []byte, j *job, rep *reply, method string) []byte {
 	lp := cn.lp
 	s := lp.srv

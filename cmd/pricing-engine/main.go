@@ -85,7 +85,7 @@ func serve(cfg *config, log *slog.Logger) error {
 		return err
 	}
 	mset := metrics.New(metrics.BuildInfo{Version: version, Revision: revision})
-	engine := pricing.NewEngine(cfg.latency.WrapCatalog(cat), cfg.latency.WrapMarkets(mk), pricing.Config{
+	engine := pricing.NewEngine(cfg.latency.Wrap(&lookup.Memory{Catalog: cat, Markets: mk}), pricing.Config{
 		Deadline: cfg.lookupDeadline,
 		Observe:  mset.ObserveLookup,
 	})
@@ -110,7 +110,7 @@ func serve(cfg *config, log *slog.Logger) error {
 	}
 	log.Info("serving", "api", srv.Addr().String(), "admin", srv.AdminAddr(),
 		"loops", srv.Loops(), "gomaxprocs", runtime.GOMAXPROCS(0),
-		"products", cat.Len(), "markets", mk.Len(), "inline", engine.Inline())
+		"products", cat.Len(), "markets", mk.Len(), "inline", engine.Instant())
 
 	select {
 	case s := <-sig:

@@ -14,7 +14,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"log"
 	"os"
 	"strconv"
@@ -29,13 +28,11 @@ import (
 // state is the per-request scratch space, pooled.
 type state struct {
 	dec pricing.Decoder
-	req pricing.Request
-	q   pricing.Quote
-	buf []byte
+	x   pricing.Exchange
 }
 
 type handler struct {
-	engine *pricing.Engine
+	engine *ref.Engine
 	states sync.Pool // *state
 }
 
@@ -54,31 +51,17 @@ func (h *handler) serve(ctx *fasthttp.RequestCtx) {
 	}
 	st := h.states.Get().(*state)
 	defer h.states.Put(st)
-	err := st.dec.Decode(ctx.PostBody(), &st.req)
-	if err == nil {
-		if h.engine.Inline() {
-			err = h.engine.PriceInline(&st.req, &st.q)
-		} else {
-			err = h.engine.Price(context.Background(), &st.req, &st.q)
-		}
+	x := &st.x
+	if err := st.dec.Decode(ctx.PostBody(), &x.Req); err != nil {
+		x.Fail(err)
+	} else {
+		h.engine.Price(context.Background(), x)
 	}
-	if err != nil {
-		var pe *pricing.Error
-		if !errors.As(err, &pe) {
-			ctx.SetStatusCode(fasthttp.StatusInternalServerError)
-			ctx.SetBody(pricing.AppendDetail(st.buf[:0], err.Error()))
-			return
-		}
-		if pe.RetryAfter > 0 {
-			ctx.Response.Header.Set("Retry-After", strconv.Itoa(pe.RetryAfter))
-		}
-		ctx.SetStatusCode(pe.Status)
-		st.buf = pe.AppendJSON(st.buf[:0])
-		ctx.SetBody(st.buf)
-		return
+	if x.RetryAfter > 0 {
+		ctx.Response.Header.Set("Retry-After", strconv.Itoa(x.RetryAfter))
 	}
-	st.buf = pricing.AppendQuote(st.buf[:0], &st.q)
-	ctx.SetBody(st.buf) // copies into the response's own buffer
+	ctx.SetStatusCode(x.Status)
+	ctx.SetBody(x.Body) // copies into the response's own buffer
 }
 
 func main() {

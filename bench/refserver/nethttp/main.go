@@ -49,7 +49,7 @@ type detail struct {
 }
 
 type handler struct {
-	engine *pricing.Engine
+	engine *ref.Engine
 }
 
 func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -78,26 +78,19 @@ func (h *handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	req := pricing.Request{ProductID: []byte(in.ProductID), Location: []byte(in.UserLocation), Member: in.IsPrimeMember}
-	var q pricing.Quote
-	var err error
-	if h.engine.Inline() {
-		err = h.engine.PriceInline(&req, &q)
-	} else {
-		err = h.engine.Price(r.Context(), &req, &q)
-	}
-	if err != nil {
-		var pe *pricing.Error
-		if !errors.As(err, &pe) {
-			writeJSON(w, http.StatusInternalServerError, detail{err.Error()})
-			return
+	var x pricing.Exchange
+	x.Req = pricing.Request{ProductID: []byte(in.ProductID), Location: []byte(in.UserLocation), Member: in.IsPrimeMember}
+	h.engine.Price(r.Context(), &x)
+	if x.Status != http.StatusOK {
+		if x.RetryAfter > 0 {
+			w.Header().Set("Retry-After", strconv.Itoa(x.RetryAfter))
 		}
-		if pe.RetryAfter > 0 {
-			w.Header().Set("Retry-After", strconv.Itoa(pe.RetryAfter))
-		}
-		writeJSON(w, pe.Status, detail{pe.Error()})
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(x.Status)
+		_, _ = w.Write(x.Body)
 		return
 	}
+	q := &x.Quote
 	writeJSON(w, http.StatusOK, priceResponse{
 		ProductID:        string(q.ProductID),
 		FinalPrice:       json.Number(q.Final.String()),

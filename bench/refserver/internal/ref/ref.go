@@ -1,16 +1,18 @@
 // Package ref holds what the reference servers of the benchmarks share:
 // their command line, the in-memory data and the pricing engine.
 //
-// Every reference server prices with the same [pricing.Engine] over
-// [lookup.DefaultCatalog] and [lookup.DefaultMarkets], wrapped in the
-// latency profile named by --lookup-latency, so that a benchmark compares
-// HTTP layers and JSON codecs, not pricing code.
+// Every reference server prices with the same [pricing.Engine] over the
+// embedded data in memory, behind the delays of the latency profile named
+// by --lookup-latency (see [Engine]), so that a benchmark compares HTTP
+// layers, JSON codecs and the way lookups wait, not pricing code.
 package ref
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/pricing-engine/pricing-engine/lookup"
 	"github.com/pricing-engine/pricing-engine/pricing"
@@ -45,20 +47,65 @@ func ParseFlags(name string, args []string, stderr io.Writer) (Options, error) {
 	return o, nil
 }
 
-// NewEngine returns the pricing engine over the embedded catalog and
-// markets with the latency profile named latency.
-func NewEngine(latency string) (*pricing.Engine, error) {
+// Engine is the pricing engine of the reference servers: the shared
+// [pricing.Engine] over the embedded data in memory, behind the latency
+// profile's delays done the way a goroutine-per-connection Go server does
+// them: the catalog delay on the handler's goroutine and the market delay
+// on one extra goroutine (the two lookups run concurrently), each with its
+// own timer, under the engine's deadline. Only the profile's delays are
+// simulated (not its fault options).
+type Engine struct {
+	*pricing.Engine
+	prof lookup.Profile
+}
+
+// NewEngine returns the reference engine with the latency profile named
+// latency.
+func NewEngine(latency string) (*Engine, error) {
 	prof, err := lookup.ParseProfile(latency)
 	if err != nil {
 		return nil, err
 	}
-	cat, err := lookup.DefaultCatalog()
+	cat, mk, err := lookup.Default()
 	if err != nil {
-		return nil, fmt.Errorf("cannot load catalog: %w", err)
+		return nil, fmt.Errorf("cannot load data: %w", err)
 	}
-	mk, err := lookup.DefaultMarkets()
-	if err != nil {
-		return nil, fmt.Errorf("cannot load markets: %w", err)
+	return &Engine{Engine: pricing.NewEngine(&lookup.Memory{Catalog: cat, Markets: mk}, pricing.Config{}), prof: prof}, nil
+}
+
+// Price waits the profile's delays, then prices x.Req (decoded by the
+// caller) into x's reply.
+func (e *Engine) Price(ctx context.Context, x *pricing.Exchange) {
+	if !e.prof.IsNone() {
+		if err := e.sleep(ctx); err != nil {
+			x.Fail(&pricing.Error{Status: pricing.StatusServiceUnavailable, RetryAfter: 1, Detail: "lookup timed out", Err: err})
+			return
+		}
 	}
-	return pricing.NewEngine(prof.WrapCatalog(cat), prof.WrapMarkets(mk), pricing.Config{}), nil
+	e.Wait(x)
+}
+
+// sleep runs the two simulated lookups concurrently under the deadline.
+func (e *Engine) sleep(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, e.Deadline())
+	defer cancel()
+	market := make(chan error, 1)
+	go func() { market <- wait(ctx, e.prof.Market.Draw()) }()
+	errCat := wait(ctx, e.prof.Catalog.Draw())
+	if errMk := <-market; errMk != nil {
+		return errMk
+	}
+	return errCat
+}
+
+// wait blocks for d or until ctx ends.
+func wait(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }

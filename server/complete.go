@@ -1,0 +1,224 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"runtime/debug"
+	"time"
+
+	"github.com/pricing-engine/pricing-engine/httpparse"
+	"github.com/pricing-engine/pricing-engine/lookup"
+	"github.com/pricing-engine/pricing-engine/metrics"
+)
+
+// The asynchronous lookup path. A price request whose lookups do not
+// answer at once becomes a job that waits, with no goroutine of its own,
+// until its Source calls Done. Done pushes the job onto its loop's
+// completion stack (lock-free: a compare-and-swap on the head); the push
+// that finds the stack empty, and only that one, asks the loop to run
+// drain. drain takes every completion at once, makes the replies, and
+// resumes each connection concerned once, so that its replies go out in
+// one write, in request order behind and before inline answers (the
+// connection's pending queue keeps the order).
+//
+// Waking: gnet's EventLoop.Execute queues the task in the poller's urgent
+// queue unless that queue is over its threshold, so with one task per
+// drain (not one per reply) it runs in the next loop iteration, after the
+// reads of the current one; the event fd write is skipped while one is
+// pending.
+//
+// Flushing: the Batcher of the loop keeps the Calls of one iteration; the
+// first Call kept in an iteration schedules one flush task (also through
+// Execute), which runs after the iteration's reads, so a networked store
+// sends all of them in one round trip.
+
+// dispatchPrice starts the lookups of a price request on the loop's
+// Batcher: answered at once (a cache hit) the reply is placed now;
+// otherwise the request waits as a pending job. Past Config.PoolSize
+// requests waiting on lookups, the request is answered 503 at once.
+func (cn *conn) dispatchPrice(out []byte, rep *reply, req *httpparse.Request, method string) []byte {
+	lp := cn.lp
+	s := lp.srv
+	if s.h.waiting.Load() >= int64(s.cfg.PoolSize) {
+		s.metrics.Rejected(metrics.RejectPoolFull).Inc()
+		return cn.overloaded(out, rep, method)
+	}
+	j := s.getJob()
+	// Everything Done's side reads is set before the Source sees the Call.
+	j.kind = routePrice
+	j.cn, j.lp = cn, lp
+	j.rep = *rep
+	j.method = method
+	j.start = lp.now
+	j.close = rep.close
+	if s.engine.Serve(&j.x, &lp.dec, lp.batcher, req.Body, lp.now) {
+		rep.status, rep.retryAfter = j.x.Status, j.x.RetryAfter
+		out = cn.answer(out, rep, j.x.Body, method, endpointPrice)
+		s.releaseJob(j)
+		return out
+	}
+	// The Source owns j.x.Call now; the job waits for its Done.
+	s.h.waiting.Add(1)
+	s.metrics.InFlight().Inc()
+	s.jobsWG.Add(1)
+	lp.scheduleFlush()
+	if rep.close {
+		cn.closing = true
+	}
+	cn.pending = append(cn.pending, j)
+	return out
+}
+
+// overloaded answers 503 + Retry-After without looking anything up.
+func (cn *conn) overloaded(out []byte, rep *reply, method string) []byte {
+	rep.status = 503
+	rep.retryAfter = 1
+	lp := cn.lp
+	lp.body = appendDetailBody(lp.body[:0], "server overloaded: try again shortly")
+	return cn.answer(out, rep, lp.body, method, endpointPrice)
+}
+
+// scheduleFlush makes the loop flush its Batcher once, after the reads of
+// the current iteration.
+func (lp *loop) scheduleFlush() {
+	if lp.flushQueued {
+		return
+	}
+	lp.flushQueued = true
+	if err := lp.el.Execute(context.Background(), lp.flushRun); err != nil {
+		// The loops are stopping: flush now rather than never.
+		lp.flushQueued = false
+		lp.batcher.Flush()
+	}
+}
+
+// flush runs on the loop (scheduled by scheduleFlush).
+func (lp *loop) flush() {
+	lp.flushQueued = false
+	lp.batcher.Flush()
+}
+
+// lookedUp is the job's Call.Done: it runs on whatever goroutine the
+// Source completes the Call on, and hands the job to its loop.
+func (j *job) lookedUp(*lookup.Call) {
+	lp := j.lp
+	for {
+		head := lp.completions.Load()
+		j.next = head
+		if lp.completions.CompareAndSwap(head, j) {
+			if head == nil {
+				lp.wake()
+			}
+			return
+		}
+	}
+}
+
+// wake asks the loop to drain its completions.
+func (lp *loop) wake() {
+	if err := lp.el.Execute(context.Background(), lp.drainRun); err != nil {
+		// The loops have stopped (Shutdown's deadline passed): nobody
+		// will write these replies. Account for them so that nothing
+		// waits on them.
+		s := lp.srv
+		for j := lp.completions.Swap(nil); j != nil; j = j.next {
+			s.h.waiting.Add(-1)
+			s.metrics.InFlight().Dec()
+			s.jobsWG.Done()
+		}
+	}
+}
+
+// drain runs on the loop: it makes the replies of every completed job,
+// then resumes each connection concerned once (one write each).
+func (lp *loop) drain() {
+	head := lp.completions.Swap(nil)
+	var fifo *job // reversed: completion order
+	for head != nil {
+		next := head.next
+		head.next = fifo
+		fifo, head = head, next
+	}
+	lp.now = time.Now()
+	for j := fifo; j != nil; {
+		next := j.next
+		j.next = nil
+		lp.complete(j)
+		j = next
+	}
+	h := lp.srv.h
+	for i, cn := range lp.touched {
+		lp.touched[i] = nil
+		cn.touched = false
+		if !cn.closed {
+			_ = h.resumeConn(cn.gc, nil)
+		}
+	}
+	lp.touched = lp.touched[:0]
+}
+
+// complete makes the reply of a job whose lookups are done and marks it
+// done; an orphan (its connection closed meanwhile) is released.
+func (lp *loop) complete(j *job) {
+	s := lp.srv
+	s.h.waiting.Add(-1)
+	s.metrics.InFlight().Dec()
+	defer s.jobsWG.Done()
+	if j.orphan {
+		s.releaseJob(j)
+		return
+	}
+	lp.finishPrice(j)
+	j.done.Store(true)
+	if cn := j.cn; !cn.touched {
+		cn.touched = true
+		lp.touched = append(lp.touched, cn)
+	}
+}
+
+// finishPrice builds the reply of j. A panic (in the pricing step) is
+// answered 500 and closes the connection after the replies before it.
+func (lp *loop) finishPrice(j *job) {
+	s := lp.srv
+	defer func() {
+		if r := recover(); r != nil {
+			s.log.Error("panic while serving a request; closing its connection",
+				"panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			s.metrics.Rejected(metrics.RejectPanic).Inc()
+			j.rep.status, j.rep.retryAfter = 500, 0
+			j.rep.close, j.close = true, true
+			lp.body = appendDetailBody(lp.body[:0], "internal server error")
+			j.bb.B = appendReply(j.bb.B[:0], &j.rep, s.date.get(), lp.body)
+			lp.observer(j.method, endpointPrice, 500).Observe(lp.now.Sub(j.start).Seconds())
+		}
+	}()
+	s.engine.Complete(&j.x)
+	j.rep.status, j.rep.retryAfter = j.x.Status, j.x.RetryAfter
+	if s.closingConns.Load() {
+		j.rep.close, j.close = true, true
+	}
+	if j.rep.status == 503 {
+		s.metrics.Rejected(metrics.RejectLookupError).Inc()
+	}
+	j.bb.B = appendReply(j.bb.B[:0], &j.rep, s.date.get(), j.x.Body)
+	lp.observer(j.method, endpointPrice, j.rep.status).Observe(lp.now.Sub(j.start).Seconds())
+}
+
+// dropPending forgets cn's pending replies (the connection closes or
+// nothing may follow a closing reply): finished ones are released, price
+// jobs still waiting on lookups become orphans released on completion,
+// and metrics jobs still running are left to the garbage collector once
+// their worker is done.
+func (cn *conn) dropPending() {
+	s := cn.lp.srv
+	for i, j := range cn.pending {
+		switch {
+		case j.done.Load():
+			s.releaseJob(j)
+		case j.kind == routePrice:
+			j.orphan = true
+		}
+		cn.pending[i] = nil
+	}
+	cn.pending = cn.pending[:0]
+}
