@@ -9,13 +9,15 @@ REVISION    ?= $(shell git rev-parse HEAD 2>/dev/null || echo unknown)
 GOBIN_DIR   := $(shell $(GO) env GOPATH)/bin
 STATICCHECK := $(GOBIN_DIR)/staticcheck
 STATICCHECK_VERSION := v0.8.2
+KUBE_SCORE  := $(GOBIN_DIR)/kube-score
+KUBE_SCORE_VERSION := v1.20.0
 
 # The release flags: keep them identical to the Dockerfile's build stage
 # (deploy/deploy_test.go and cmd/pricing-engine/release_test.go check that they are).
 RELEASE_ENV     := CGO_ENABLED=0
 RELEASE_FLAGS   := -trimpath -ldflags "-s -w -X main.version=$(VERSION) -X main.revision=$(REVISION)"
 
-.PHONY: all build run test unit e2e vet lint staticcheck fmt release validate locust bench bench-smoke soak fuzz clean fleet-up fleet-down fleet-roll fleet-status
+.PHONY: all build run run-redis test unit e2e vet lint staticcheck fmt release validate locust bench bench-smoke soak fuzz clean fleet-up fleet-down fleet-roll fleet-status kube-score
 
 all: build
 
@@ -28,8 +30,20 @@ build:
 run: build
 	./$(BIN)/pricing-engine --addr :8000 --admin-addr :8001
 
+## run-redis: a local redis-server on 127.0.0.1:$(REDIS_PORT), the embedded data imported into it,
+## and the server on :8000/:8001 serving from it (Ctrl-C stops both; see docs/STORE.md)
+REDIS_PORT ?= 6390
+run-redis: build
+	@command -v redis-server >/dev/null || { echo "run-redis needs redis-server (Debian: apt-get install redis-server)"; exit 1; }
+	redis-server --port $(REDIS_PORT) --bind 127.0.0.1 --save '' --appendonly no --daemonize yes \
+		--pidfile $(CURDIR)/$(BIN)/redis-$(REDIS_PORT).pid --logfile $(CURDIR)/$(BIN)/redis-$(REDIS_PORT).log
+	@for i in $$(seq 100); do redis-cli -p $(REDIS_PORT) ping >/dev/null 2>&1 && break; sleep 0.1; done
+	./$(BIN)/pricing-engine import --store redis://127.0.0.1:$(REDIS_PORT) --embedded
+	trap 'kill $$(cat $(BIN)/redis-$(REDIS_PORT).pid)' EXIT; \
+		./$(BIN)/pricing-engine --addr :8000 --admin-addr :8001 --store redis://127.0.0.1:$(REDIS_PORT)
+
 ## test: vet, staticcheck, unit tests with the race detector, end-to-end and harness smoke tests
-test: vet staticcheck unit e2e bench-smoke
+test: vet staticcheck kube-score unit e2e bench-smoke
 
 unit:
 	$(GO) test -race -count=1 -timeout 15m -skip E2E ./...
@@ -46,6 +60,10 @@ vet:
 staticcheck:
 	@test -x $(STATICCHECK) || $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 	$(STATICCHECK) ./...
+
+# kube-score: installed for the manifest checks in deploy/ (go test ./deploy runs it).
+kube-score:
+	@test -x $(KUBE_SCORE) || $(GO) install github.com/zegl/kube-score/cmd/kube-score@$(KUBE_SCORE_VERSION)
 
 lint: vet staticcheck
 

@@ -34,7 +34,7 @@ type storeConfig struct {
 func (s *storeConfig) register(fs *flag.FlagSet) {
 	s.registerConn(fs)
 	durationFlag(fs, &s.staleFor, "stale-for", redisstore.DefaultStaleFor, `while the store is unreachable, keys read within this long answer from their last known value ("source":"stale"); 0 disables`)
-	wholeFlag(fs, &s.cacheEntries, "store-cache-entries", redisstore.DefaultCacheEntries, "bound of the client-side cache in entries (one per product or location; ~100 bytes each, see docs/STORE.md); 0 disables it: every lookup asks the store")
+	wholeFlag(fs, &s.cacheEntries, "store-cache-entries", redisstore.DefaultCacheEntries, "bound of the client-side cache in entries (one per product or location; ~135 bytes each, see docs/STORE.md); 0 disables it: every lookup asks the store")
 }
 
 // registerConn declares the flags that say how to reach the store.

@@ -20,7 +20,7 @@ import (
 const (
 	DefaultPrefix       = "pricing:"
 	DefaultStaleFor     = 5 * time.Minute
-	DefaultCacheEntries = 2_000_000
+	DefaultCacheEntries = 1_000_000
 	DefaultWorkers      = 32
 	// DefaultMaxWait bounds a Call that has no Deadline.
 	DefaultMaxWait = time.Second
@@ -61,7 +61,7 @@ type Options struct {
 	// stale, while Redis cannot be reached. 0 uses DefaultStaleFor; a
 	// negative value disables stale answers.
 	StaleFor time.Duration
-	// CacheEntries bounds the client-side cache (entries; about 100
+	// CacheEntries bounds the client-side cache (entries; about 135
 	// bytes each, see docs/STORE.md). 0 disables the client-side cache:
 	// every lookup is a round trip, and no stale answers are possible.
 	CacheEntries int
