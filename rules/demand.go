@@ -15,7 +15,7 @@ import (
 
 // How demand is counted
 //
-// Every event loop owns a [Shard]. Shard.Record counts one request of a
+// Every event loop owns a [Shard]. Shard.Observe (or Shard.Record) counts one request of a
 // product x location into the shard's table for the current time bucket
 // (window / BucketsPerWindow long), with no lock and no atomic
 // read-modify-write: the table belongs to the loop alone. When a request
@@ -28,7 +28,7 @@ import (
 // the shards, keeps per key the counts of the last BucketsPerWindow
 // buckets, steps the smoothed multipliers once per window, and publishes
 // an immutable [Snapshot] through an atomic pointer that the loops read
-// (Merger.Snapshot, then Snapshot.Lookup).
+// (Shard.Observe, or Merger.Snapshot then Snapshot.Lookup).
 //
 // Memory is bounded everywhere:
 //   - a shard's table holds MergerConfig.ShardKeys keys per bucket. When
@@ -108,13 +108,51 @@ type Snapshot struct {
 	// Bucket is the current bucket when the snapshot was made: it counts
 	// buckets [Bucket-BucketsPerWindow, Bucket-1].
 	Bucket int64
-	m      map[string]DemandValue
+	// An open-addressing table keyed by the merger's hash, so that a
+	// request hashes its key once for counting and looking up.
+	seed  maphash.Seed
+	mask  uint64
+	slots []snapSlot
+	n     int
+}
+
+type snapSlot struct {
+	hash uint64
+	key  string // "" marks an empty slot (keys are never empty)
+	v    DemandValue
+}
+
+func newSnapshot(seed maphash.Seed, bucket int64, n int) *Snapshot {
+	size := 1 << bitsFor(2*n+1)
+	return &Snapshot{Bucket: bucket, seed: seed, mask: uint64(size - 1), slots: make([]snapSlot, size)}
+}
+
+func (s *Snapshot) put(h uint64, key string, v DemandValue) {
+	for i := h & s.mask; ; i = (i + 1) & s.mask {
+		if sl := &s.slots[i]; sl.key == "" {
+			sl.hash, sl.key, sl.v = h, key, v
+			s.n++
+			return
+		}
+	}
+}
+
+func (s *Snapshot) get(h uint64, k []byte) DemandValue {
+	for i := h & s.mask; ; i = (i + 1) & s.mask {
+		sl := &s.slots[i]
+		if sl.key == "" {
+			return DemandValue{}
+		}
+		if sl.hash == h && sl.key == string(k) {
+			return sl.v
+		}
+	}
 }
 
 // Lookup returns the demand of product x location; the zero value when
 // there is none. It does not allocate.
 func (s *Snapshot) Lookup(product, location []byte) DemandValue {
-	if s == nil || len(s.m) == 0 {
+	if s == nil || s.n == 0 {
 		return DemandValue{}
 	}
 	var kb [keyLen]byte
@@ -122,7 +160,7 @@ func (s *Snapshot) Lookup(product, location []byte) DemandValue {
 	if !ok {
 		return DemandValue{}
 	}
-	return s.m[string(k)]
+	return s.get(maphash.Bytes(s.seed, k), k)
 }
 
 // Len returns how many keys the snapshot holds.
@@ -130,7 +168,7 @@ func (s *Snapshot) Len() int {
 	if s == nil {
 		return 0
 	}
-	return len(s.m)
+	return s.n
 }
 
 // KeyCount is one key's count in a SharedCounter call. Key is an opaque
@@ -151,7 +189,9 @@ type SharedCounter interface {
 	// some windows after the bucket ended.
 	Add(ctx context.Context, window time.Duration, bucket int64, counts []KeyCount) error
 	// Totals calls fn for every key with its count summed over all
-	// replicas and the buckets first..last inclusive.
+	// replicas and the buckets first..last inclusive. It is called after
+	// every Add and otherwise at most four times a bucket; older buckets
+	// change only by late Adds, so an implementation may cache their sums.
 	Totals(ctx context.Context, window time.Duration, first, last int64, fn func(key string, count int64)) error
 }
 
@@ -208,6 +248,8 @@ type Merger struct {
 	lastBucket int64
 	evalWindow int64
 	outgoing   map[int64]map[string]int64
+	// lastExchange is when the shared counter was last called.
+	lastExchange time.Time
 }
 
 // entry is one key's counts over the window, as a ring of buckets.
@@ -333,13 +375,38 @@ func (s *Shard) Record(product, location []byte, now time.Time) {
 	if ns < 0 {
 		return // before 1970: not a clock we count by
 	}
-	b := ns / bn
+	s.count(maphash.Bytes(s.m.seed, k), k, ns/bn, bn)
+}
+
+func (s *Shard) count(h uint64, k []byte, b, bn int64) {
 	if s.cur == nil || s.cur.bucket != b || s.cur.bn != bn {
 		s.rotate(b, bn)
 	}
-	if !s.cur.add(maphash.Bytes(s.m.seed, k), k) {
+	if !s.cur.add(h, k) {
 		s.droppedCounts.Add(1)
 	}
+}
+
+// Observe is Record and then Lookup in the latest snapshot, hashing the
+// key once: the one call a request makes (on the loop that owns s). It
+// returns the demand seen before this request.
+func (s *Shard) Observe(product, location []byte, now time.Time) DemandValue {
+	bn := s.m.bucketNanos.Load()
+	if bn == 0 {
+		return DemandValue{}
+	}
+	var kb [keyLen]byte
+	k, ok := makeKey(&kb, product, location)
+	ns := now.UnixNano()
+	if !ok || ns < 0 {
+		return DemandValue{}
+	}
+	h := maphash.Bytes(s.m.seed, k)
+	s.count(h, k, ns/bn, bn)
+	if snap := s.m.snap.Load(); snap != nil && snap.n > 0 {
+		return snap.get(h, k)
+	}
+	return DemandValue{}
 }
 
 // Flush hands the current table to the merger if its bucket has ended
@@ -494,7 +561,13 @@ func (m *Merger) Merge(ctx context.Context, now time.Time) {
 	m.lastBucket = cur
 
 	if shared {
-		changed = m.exchange(ctx, first, cur-1) || changed
+		// Read the fleet's totals when this replica has counts to add, and
+		// otherwise at most four times a bucket (other replicas' counts of
+		// the last bucket arrive during the next one).
+		if len(m.outgoing) > 0 || now.Sub(m.lastExchange) >= time.Duration(bn/4) {
+			m.lastExchange = now
+			changed = m.exchange(ctx, first, cur-1) || changed
+		}
 	} else {
 		for _, e := range m.entries {
 			e.shared = -1
@@ -640,9 +713,9 @@ func (m *Merger) publish(first, cur int64) {
 		}
 		m.evicted.Add(uint64(over))
 	}
-	snap := &Snapshot{Bucket: cur, m: make(map[string]DemandValue, len(m.entries))}
+	snap := newSnapshot(m.seed, cur, len(m.entries))
 	for k, e := range m.entries {
-		snap.m[k] = DemandValue{Requests: e.requests, Value: e.value}
+		snap.put(maphash.String(m.seed, k), k, DemandValue{Requests: e.requests, Value: e.value})
 	}
 	m.snap.Store(snap)
 }

@@ -87,9 +87,21 @@ func TestDemandCountsAcrossShards(t *testing.T) {
 	if got := lookup(m, "P-1", "NY").Requests; got != 3 {
 		t.Fatalf("at 13.1 s: %d, want 3 (bucket 0 has left the window)", got)
 	}
-	m.Merge(ctx, sec(18.1))
+	// Observe answers as Lookup, and counts the request like Record.
+	if got := a.Observe([]byte("P-1"), []byte("NY"), sec(13.2)); got.Requests != 3 {
+		t.Fatalf("Observe: %+v, want 3 requests", got)
+	}
+	if got := a.Observe([]byte("P-7"), []byte("NY"), sec(13.3)); got.Requests != 0 {
+		t.Fatalf("Observe of an unseen key: %+v", got)
+	}
+	a.Flush(sec(14))
+	m.Merge(ctx, sec(14.1))
+	if got, seven := lookup(m, "P-1", "NY").Requests, lookup(m, "P-7", "NY").Requests; got != 4 || seven != 1 {
+		t.Fatalf("after Observe: P-1 %d P-7 %d, want 4 and 1", got, seven)
+	}
+	m.Merge(ctx, sec(27.1))
 	if got := lookup(m, "P-1", "NY"); got.Requests != 0 || m.Snapshot().Len() != 0 {
-		t.Fatalf("at 18.1 s: %+v, %d keys", got, m.Snapshot().Len())
+		t.Fatalf("at 27.1 s: %+v, %d keys", got, m.Snapshot().Len())
 	}
 }
 
@@ -237,6 +249,7 @@ func TestRecordAllocs(t *testing.T) {
 	if n := testing.AllocsPerRun(1000, func() {
 		s.Record(p, l, sec(0.5))
 		_ = snap.Lookup(p, l)
+		_ = s.Observe(p, l, sec(0.5))
 	}); n != 0 {
 		t.Errorf("Record + Lookup allocate %v times", n)
 	}
@@ -366,7 +379,11 @@ func TestDemandShared(t *testing.T) {
 	s2.Flush(sec(1))
 	r1.Merge(ctx, sec(1.1))
 	r2.Merge(ctx, sec(1.1))
-	r1.Merge(ctx, sec(1.2)) // r1 sees r2's counts at its next merge
+	r1.Merge(ctx, sec(1.2)) // too soon to ask the fleet again
+	if got := lookup(r1, "P-1", "NY").Requests; got != 7 {
+		t.Errorf("r1 asked the fleet again within a quarter bucket: %d", got)
+	}
+	r1.Merge(ctx, sec(1.4)) // a quarter bucket later r1 sees r2's counts
 	for name, m := range map[string]*Merger{"r1": r1, "r2": r2} {
 		if got := lookup(m, "P-1", "NY").Requests; got != 12 {
 			t.Errorf("%s: P-1 x NY %d, want 12 (7 + 5)", name, got)
@@ -388,7 +405,7 @@ func TestDemandShared(t *testing.T) {
 	}
 	// Back: the unsent bucket goes out, the fleet total returns.
 	f.fail.Store(false)
-	r1.Merge(ctx, sec(2.2))
+	r1.Merge(ctx, sec(2.2)) // the unsent bucket is still outgoing: exchange at once
 	if got := lookup(r1, "P-1", "NY").Requests; got != 14 {
 		t.Errorf("store back: %d, want 14", got)
 	}

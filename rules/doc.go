@@ -20,9 +20,9 @@
 //
 // The package knows nothing of HTTP, event loops or Redis: shared demand
 // counting across replicas goes through the [SharedCounter] interface.
-// Nothing in the request path (Holder.Load, Shard.Record,
-// Merger.Snapshot, Snapshot.Lookup, Price, Explanation.AppendJSON)
-// allocates.
+// Nothing in the request path (Holder.Load, Shard.Observe (or
+// Shard.Record and Snapshot.Lookup), Price, Explanation.AppendJSON)
+// allocates or takes a lock.
 //
 // The file format, the order of operations and a worked example are in
 // docs/RULES.md.

@@ -12,8 +12,8 @@ import (
 )
 
 // Example shows the wiring a server does: a Holder for the ruleset, a
-// Merger with one Shard per event loop, and per request Record, Lookup
-// and Price.
+// Merger with one Shard per event loop, and per request Observe and
+// Price.
 func Example() {
 	rs, err := rules.ReadFile(filepath.Join("testdata", "example.yaml"))
 	if err != nil {
@@ -32,11 +32,10 @@ func Example() {
 	// Per request, on the event loop:
 	product, location := []byte("P-123"), []byte("NY")
 	cur := holder.Load()
-	shard.Record(product, location, now)
 	in := rules.Input{
 		Product: product, Location: location, Member: true,
 		Base: money.New(5299, 2), Market: money.New(110, 2), Now: now,
-		Demand: merger.Snapshot().Lookup(product, location),
+		Demand: shard.Observe(product, location, now), // count, and read the demand so far
 	}
 	var res rules.Result
 	if err := rules.Price(cur, &in, &res); err != nil {

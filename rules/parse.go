@@ -104,6 +104,7 @@ func Parse(name string, data []byte) (*Ruleset, error) {
 		return nil, p.errs
 	}
 	rs.Source = name
+	rs.memberKeep, _ = one.Sub(rs.MemberDiscount) // in [0, 1): cannot overflow
 	rs.sum = sha256.Sum256(data)
 	rs.raw = bytes.Clone(data)
 	return rs, nil

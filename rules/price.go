@@ -163,27 +163,29 @@ func Price(rs *Ruleset, in *Input, out *Result) error {
 	if err != nil {
 		return computeError(err)
 	}
-	disc := defaultMemberDiscount
+	disc, keep := defaultMemberDiscount, defaultMemberKeep
 	out.Version = ""
 	if rs != nil {
 		out.Version = rs.Version
-		disc = rs.MemberDiscount
+		disc, keep = rs.MemberDiscount, rs.memberKeep
+		if keep.IsZero() { // a Ruleset not made by Parse
+			if keep, err = one.Sub(disc); err != nil {
+				return computeError(err)
+			}
+		}
 		if list, err = rs.adjust(in, list, ex); err != nil {
 			return computeError(err)
 		}
 	}
-	if !in.Member {
+	final := list // non-members: list x 1
+	if in.Member {
+		if final, err = list.Mul(keep); err != nil {
+			return computeError(err)
+		}
+	} else {
 		disc = money.Decimal{}
 	}
 	ex.discount, ex.member = disc, in.Member
-	keep, err := one.Sub(disc)
-	if err != nil {
-		return computeError(err)
-	}
-	final, err := list.Mul(keep)
-	if err != nil {
-		return computeError(err)
-	}
 	out.List = list
 	out.Discount = disc
 	out.Final = final.Round(2)

@@ -60,15 +60,14 @@ func BenchmarkRequestRules(b *testing.B) {
 	s.Record(in.Product, in.Location, in.Now)
 	s.Flush(in.Now.Add(10e9))
 	m.Merge(context.Background(), in.Now.Add(10e9))
-	if m.Snapshot().Lookup(in.Product, in.Location).Requests != 1 {
+	if m.Snapshot().Lookup(in.Product, in.Location).Requests != 1 || s.Observe(in.Product, in.Location, in.Now).Requests != 1 {
 		b.Fatal("the snapshot does not hold the benchmark's key")
 	}
 	var res Result
 	b.ReportAllocs()
 	for b.Loop() {
 		rs := h.Load()
-		s.Record(in.Product, in.Location, in.Now)
-		in.Demand = m.Snapshot().Lookup(in.Product, in.Location)
+		in.Demand = s.Observe(in.Product, in.Location, in.Now)
 		if err := Price(rs, &in, &res); err != nil {
 			b.Fatal(err)
 		}

@@ -31,6 +31,9 @@ const (
 // file sets no member_discount): 0.05, as the seed formula.
 var defaultMemberDiscount = money.New(5, 2)
 
+// defaultMemberKeep is 1 - defaultMemberDiscount: what members pay.
+var defaultMemberKeep = money.New(95, 2)
+
 // DefaultMemberDiscount returns 0.05, the member discount of the seed
 // formula.
 func DefaultMemberDiscount() money.Decimal { return defaultMemberDiscount }
@@ -44,6 +47,7 @@ type Ruleset struct {
 	// MemberDiscount is the discount rate of members (0.05 when the file
 	// does not set member_discount).
 	MemberDiscount money.Decimal
+	memberKeep     money.Decimal // 1 - MemberDiscount
 	// Demand is nil when the file has no demand section.
 	Demand *Demand
 	// Schedules in file order; the first that matches a request applies.
