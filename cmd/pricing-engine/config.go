@@ -28,6 +28,7 @@ type config struct {
 	shutdownTimeout time.Duration
 	catalogFile     string
 	marketsFile     string
+	store           storeConfig
 	logFormat       string
 	logLevel        slog.Level
 	logLevelName    string
@@ -64,6 +65,7 @@ func (c *config) flagSet() *flag.FlagSet {
 	durationFlag(fs, &c.lookupDeadline, "lookup-deadline", pricing.DefaultDeadline, "deadline for the lookups of one request")
 	fs.StringVar(&c.catalogFile, "catalog", "", "catalog CSV file (product_id,base_price); empty uses the embedded catalog")
 	fs.StringVar(&c.marketsFile, "markets", "", "markets CSV file (location,multiplier); empty uses the embedded markets")
+	c.store.register(fs)
 	wholeFlag(fs, &sc.MaxConns, "max-conns", d.MaxConns, "maximum open API connections")
 	wholeFlag(fs, &sc.MaxPipeline, "max-pipeline", d.MaxPipeline, "maximum requests per connection awaiting replies")
 	wholeFlag(fs, &sc.PoolSize, "pool-size", d.PoolSize, "maximum concurrently running blocking requests")
@@ -195,6 +197,9 @@ func (c *config) validate() error {
 	if err := c.logLevel.UnmarshalText([]byte(c.logLevelName)); err != nil {
 		errs = append(errs, fmt.Errorf("invalid --log-level %q: want debug, info, warn or error", c.logLevelName))
 	}
+	if err := c.store.validate(); err != nil {
+		errs = append(errs, err)
+	}
 	if c.lookupDeadline <= 0 {
 		errs = append(errs, fmt.Errorf("invalid --lookup-deadline %s: must be positive", c.lookupDeadline))
 	}
@@ -256,7 +261,7 @@ func (c *config) logAttrs() []any {
 	return []any{
 		"addr", s.Addr, "admin_addr", s.AdminAddr, "loops", s.Loops,
 		"lookup_latency", c.latency.String(), "lookup_deadline", c.lookupDeadline.String(),
-		"catalog", orEmbedded(c.catalogFile), "markets", orEmbedded(c.marketsFile),
+		"store", c.store.redacted(), "catalog", orEmbedded(c.catalogFile), "markets", orEmbedded(c.marketsFile),
 		"max_conns", s.MaxConns, "max_pipeline", s.MaxPipeline, "pool_size", s.PoolSize,
 		"max_header_bytes", s.Limits.MaxHeaderBytes, "max_headers", s.Limits.MaxHeaders, "max_body_bytes", s.Limits.MaxBodyBytes,
 		"max_outbound_bytes", s.MaxOutboundBytes, "max_inbound_bytes", s.MaxInboundBytes,

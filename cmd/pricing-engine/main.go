@@ -80,12 +80,13 @@ func run(args []string, stdout, stderr io.Writer) int {
 func serve(cfg *config, log *slog.Logger) error {
 	log.Info("starting pricing-engine", append([]any{"version", version, "revision", revision}, cfg.logAttrs()...)...)
 
-	cat, mk, err := loadData(cfg)
+	mset := metrics.New(metrics.BuildInfo{Version: version, Revision: revision})
+	src, dataAttrs, closeSrc, err := dataSource(cfg, log, mset)
 	if err != nil {
 		return err
 	}
-	mset := metrics.New(metrics.BuildInfo{Version: version, Revision: revision})
-	engine := pricing.NewEngine(cfg.latency.Wrap(&lookup.Memory{Catalog: cat, Markets: mk}), pricing.Config{
+	defer closeSrc() // after Shutdown: no lookup is running any more
+	engine := pricing.NewEngine(cfg.latency.Wrap(src), pricing.Config{
 		Deadline: cfg.lookupDeadline,
 		Observe:  mset.ObserveLookup,
 	})
@@ -108,9 +109,8 @@ func serve(cfg *config, log *slog.Logger) error {
 	if err := srv.Start(); err != nil {
 		return err
 	}
-	log.Info("serving", "api", srv.Addr().String(), "admin", srv.AdminAddr(),
-		"loops", srv.Loops(), "gomaxprocs", runtime.GOMAXPROCS(0),
-		"products", cat.Len(), "markets", mk.Len(), "inline", engine.Instant())
+	log.Info("serving", append([]any{"api", srv.Addr().String(), "admin", srv.AdminAddr(),
+		"loops", srv.Loops(), "gomaxprocs", runtime.GOMAXPROCS(0), "inline", engine.Instant()}, dataAttrs...)...)
 
 	select {
 	case s := <-sig:

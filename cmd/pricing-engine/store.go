@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/pricing-engine/pricing-engine/lookup"
 	"github.com/pricing-engine/pricing-engine/lookup/redisstore"
 	"github.com/pricing-engine/pricing-engine/metrics"
 )
@@ -140,4 +141,25 @@ func (s *storeConfig) openStore(ctx context.Context, log *slog.Logger, mset *met
 	}
 	cur.Store(st)
 	return st, nil
+}
+
+// dataSource opens where prices come from: the Redis store, or the
+// memory store loaded from the embedded data or --catalog/--markets. It
+// returns the source, attributes for the "serving" log line, and a close
+// function to call after the server has stopped.
+func dataSource(cfg *config, log *slog.Logger, mset *metrics.Set) (lookup.Source, []any, func(), error) {
+	if cfg.store.redis() {
+		st, err := cfg.store.openStore(context.Background(), log, mset)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		log.Info("store connected", "store", cfg.store.redacted(), "prefix", cfg.store.prefix,
+			"cache_entries", cfg.store.cacheEntries, "stale_for", cfg.store.staleFor.String())
+		return st, []any{"store", cfg.store.redacted()}, st.Close, nil
+	}
+	cat, mk, err := loadData(cfg)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	return &lookup.Memory{Catalog: cat, Markets: mk}, []any{"store", storeMemory, "products", cat.Len(), "markets", mk.Len()}, func() {}, nil
 }
