@@ -154,6 +154,8 @@ func TestParseErrors(t *testing.T) {
 		{"floor above ceiling", "version: 1\nguards:\n  floor: 2.5\n  ceiling: 2\n", "rules.yaml:3: guards.floor: floor 2.5 is above ceiling 2"},
 		{"floor negative", "version: 1\nguards:\n  floor: -0.5\n", "rules.yaml:3: guards.floor: -0.5 is outside (0, 100]"},
 		{"guards null", "version: 1\nguards:\n", "rules.yaml:2: guards: expected a mapping at guards, got nothing (null)"},
+		{"too many tiers", "version: 1\ndemand:\n  window: 1m\n  tiers: [" + strings.Repeat("{above: 1, multiplier: 1},", 33) + "]\n", "rules.yaml:4: demand.tiers: more than 32 entries"},
+		{"complex key", "version: 1\n? [a, b]\n: 1\n", "rules.yaml:2: keys must be plain names, got a list"},
 		{"ending range", "version: 1\nending: \"1.99\"\n", `rules.yaml:2: ending: 1.99 is outside [0, 1): an ending is the fractional part, e.g. "0.99"`},
 		{"ending text", "version: 1\nending: x.99\n", `rules.yaml:2: ending: "x.99" is not a decimal number (write digits with an optional point, e.g. 1.05)`},
 	} {

@@ -232,6 +232,7 @@ func TestScheduleActive(t *testing.T) {
 	friNight := Schedule{Days: 1 << time.Friday, From: 22 * 60, To: 2 * 60, Location: time.UTC}
 	evening := Schedule{Days: 1<<time.Saturday | 1<<time.Sunday, From: 18 * 60, To: 20 * 60, Location: berlin}
 	allDay := Schedule{Days: 1 << time.Saturday, From: 0, To: 24 * 60, Location: time.UTC}
+	twoAM := Schedule{Days: allDays, From: 2 * 60, To: 3 * 60, Location: berlin}
 	for _, tc := range []struct {
 		name string
 		s    *Schedule
@@ -258,6 +259,14 @@ func TestScheduleActive(t *testing.T) {
 		{"all saturday 23:59", &allDay, "2026-11-28T23:59:59Z", true},
 		{"all saturday sunday 00:00", &allDay, "2026-11-29T00:00:00Z", false},
 		{"before 1970", &allDay, "1969-12-27T12:00:00Z", true}, // a Saturday
+		// 2026-10-25: 03:00 CEST becomes 02:00 CET, 02:30 happens twice.
+		{"autumn 02:30 CEST", &twoAM, "2026-10-25T00:30:00Z", true},
+		{"autumn 02:30 CET", &twoAM, "2026-10-25T01:30:00Z", true},
+		{"autumn 03:00 CET", &twoAM, "2026-10-25T02:00:00Z", false},
+		// 2026-03-29: 02:00 CET becomes 03:00 CEST, 02:xx never happens.
+		{"spring 01:59 CET", &twoAM, "2026-03-29T00:59:00Z", false},
+		{"spring 03:00 CEST", &twoAM, "2026-03-29T01:00:00Z", false},
+		{"the day before 02:30 CET", &twoAM, "2026-03-28T01:30:00Z", true},
 	} {
 		if got := tc.s.activeAt(utc(tc.at)); got != tc.want {
 			t.Errorf("%s (%s): active %v, want %v", tc.name, tc.at, got, tc.want)
