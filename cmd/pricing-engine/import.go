@@ -204,39 +204,33 @@ func progressTo(w io.Writer) progressFunc {
 	}
 }
 
-// importData writes cat and mk (either may be nil) with pipelined SETs,
-// then with replace removes the keys of the given kinds that are not in
-// them.
+// importData writes cat and mk (either may be nil) with pipelined MSETs
+// (on a cluster, one MSET per hash slot), then with replace removes the
+// keys of the given kinds that are not in them.
 func importData(ctx context.Context, client rueidis.Client, prefix string, cat *lookup.MemoryCatalog, mk *lookup.MemoryMarkets, replace bool, progress progressFunc) (importResult, error) {
 	var res importResult
-	cmds := make(rueidis.Commands, 0, importChunk)
-	var chunks []rueidis.Commands
-	add := func(key string, v money.Decimal) {
-		cmds = append(cmds, client.B().Set().Key(key).Value(v.String()).Build())
-		if len(cmds) == importChunk {
-			chunks = append(chunks, cmds)
-			cmds = make(rueidis.Commands, 0, importChunk)
-		}
-	}
+	var kvs []string // key, value, key, value...
 	if cat != nil {
+		kvs = make([]string, 0, 2*cat.Len())
 		cat.Range(func(id string, p money.Decimal) bool {
-			add(prefix+"product:"+id, p)
+			kvs = append(kvs, prefix+"product:"+id, p.String())
 			res.products++
 			return true
 		})
 	}
 	if mk != nil {
 		mk.Range(func(loc string, v money.Decimal) bool {
-			add(prefix+"market:"+loc, v)
+			kvs = append(kvs, prefix+"market:"+loc, v.String())
 			res.markets++
 			return true
 		})
 	}
-	if len(cmds) > 0 {
-		chunks = append(chunks, cmds)
+	cluster, err := isCluster(ctx, client)
+	if err != nil {
+		return res, err
 	}
 	total := res.products + res.markets
-	written, err := runChunks(ctx, client, chunks, func(n int64) {
+	written, err := runChunks(ctx, client, msetChunks(client, kvs, cluster), func(n int64) {
 		if progress != nil {
 			progress(n, total)
 		}
@@ -270,10 +264,69 @@ func importData(ctx context.Context, client rueidis.Client, prefix string, cat *
 	return res, nil
 }
 
+// isCluster asks the server whether it runs Redis Cluster.
+func isCluster(ctx context.Context, client rueidis.Client) (bool, error) {
+	info, err := client.Do(ctx, client.B().Info().Section("cluster").Build()).ToString()
+	if err != nil {
+		return false, fmt.Errorf("cannot ask the store for its mode: %w", err)
+	}
+	return strings.Contains(info, "cluster_enabled:1"), nil
+}
+
+// msetPairs is the most key-value pairs in one MSET.
+const msetPairs = 512
+
+// chunk is one pipelined DoMulti and how many keys it writes.
+type chunk struct {
+	cmds rueidis.Commands
+	keys int64
+}
+
+// msetChunks turns key-value pairs into MSET commands (grouped by hash
+// slot on a cluster, where one MSET may only touch one slot), gathered in
+// chunks of about importChunk keys.
+func msetChunks(client rueidis.Client, kvs []string, cluster bool) []chunk {
+	var groups [][]string
+	if cluster {
+		bySlot := make(map[uint16][]string)
+		for i := 0; i < len(kvs); i += 2 {
+			sl := keySlot(kvs[i])
+			bySlot[sl] = append(bySlot[sl], kvs[i], kvs[i+1])
+		}
+		for _, g := range bySlot {
+			groups = append(groups, g)
+		}
+	} else {
+		groups = [][]string{kvs}
+	}
+	var out []chunk
+	cur := chunk{}
+	for _, g := range groups {
+		for len(g) > 0 {
+			n := min(len(g), 2*msetPairs)
+			b := client.B().Mset().KeyValue()
+			for i := 0; i < n; i += 2 {
+				b = b.KeyValue(g[i], g[i+1])
+			}
+			cur.cmds = append(cur.cmds, b.Build())
+			cur.keys += int64(n / 2)
+			g = g[n:]
+			if cur.keys >= importChunk {
+				out = append(out, cur)
+				cur = chunk{}
+			}
+		}
+	}
+	if len(cur.cmds) > 0 {
+		out = append(out, cur)
+	}
+	return out
+}
+
 // runChunks sends the chunks (each one pipelined DoMulti), importWriters
-// at a time, and returns how many commands succeeded; it stops at the
+// at a time, and returns how many keys were written; it stops at the
 // first error.
-func runChunks(ctx context.Context, client rueidis.Client, chunks []rueidis.Commands, progress func(int64)) (int64, error) {
+func runChunks(ctx context.Context, client rueidis.Client, chunks []chunk, progress func(int64)) (int64, error) {
 	var (
 		done     atomic.Int64
 		next     atomic.Int64
@@ -292,14 +345,13 @@ func runChunks(ctx context.Context, client rueidis.Client, chunks []rueidis.Comm
 				if int(i) >= len(chunks) || ctx.Err() != nil {
 					return
 				}
-				for _, r := range client.DoMulti(ctx, chunks[i]...) {
+				for _, r := range client.DoMulti(ctx, chunks[i].cmds...) {
 					if err := r.Error(); err != nil {
 						errOnce.Do(func() { firstErr = err; cancel() })
 						return
 					}
-					done.Add(1)
 				}
-				progress(done.Load())
+				progress(done.Add(chunks[i].keys))
 			}
 		}()
 	}
@@ -378,4 +430,26 @@ func globEscape(s string) string {
 		b.WriteRune(r)
 	}
 	return b.String()
+}
+
+// keySlot is Redis Cluster's hash slot of key: CRC16 (XMODEM) of the key,
+// or of its {hash tag} when it has a non-empty one, modulo 16384.
+func keySlot(key string) uint16 {
+	if i := strings.IndexByte(key, '{'); i >= 0 {
+		if j := strings.IndexByte(key[i+1:], '}'); j > 0 {
+			key = key[i+1 : i+1+j]
+		}
+	}
+	var crc uint16
+	for k := 0; k < len(key); k++ {
+		crc ^= uint16(key[k]) << 8
+		for b := 0; b < 8; b++ {
+			if crc&0x8000 != 0 {
+				crc = crc<<1 ^ 0x1021
+			} else {
+				crc <<= 1
+			}
+		}
+	}
+	return crc % 16384
 }

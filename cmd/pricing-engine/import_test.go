@@ -181,3 +181,13 @@ func TestImportFullStore(t *testing.T) {
 		t.Fatalf("exit %d, want 1 with the OOM reply: %s", code, errOut)
 	}
 }
+
+func TestKeySlot(t *testing.T) {
+	c := redistest.StartCluster(t, 3)
+	for _, k := range []string{"a", "pricing:product:P-1", "x{tag}y", "{}z", "{a", "é"} {
+		want := c.Nodes[0].MustDo("CLUSTER", "KEYSLOT", k)
+		if got := fmt.Sprint(keySlot(k)); got != want {
+			t.Errorf("keySlot(%q) = %s, Redis says %s", k, got, want)
+		}
+	}
+}
