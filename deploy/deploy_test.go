@@ -111,8 +111,9 @@ type deployment struct {
 	} `json:"spec"`
 }
 
-// readYAML decodes a Kubernetes manifest into v, refusing unknown fields so
-// that a misspelt key fails the test instead of being ignored by it.
+// readYAML decodes a manifest into v, a partial struct holding the fields a
+// test checks (other fields are ignored here; TestManifestsStrict decodes
+// every manifest strictly into the k8s.io/api types).
 func readYAML(t *testing.T, path string, v any) {
 	t.Helper()
 	data, err := os.ReadFile(path)
@@ -130,8 +131,11 @@ func TestDeployment(t *testing.T) {
 	if d.APIVersion != "apps/v1" || d.Kind != "Deployment" {
 		t.Fatalf("deployment.yaml is %s %s, want apps/v1 Deployment", d.APIVersion, d.Kind)
 	}
-	if d.Spec.Replicas == nil || *d.Spec.Replicas < 2 {
-		t.Errorf("replicas = %v, want at least 2", d.Spec.Replicas)
+	// The HorizontalPodAutoscaler owns the count (at least 2, checked in
+	// TestHorizontalPodAutoscaler): a fixed count would be reset by every
+	// kubectl apply.
+	if d.Spec.Replicas != nil {
+		t.Errorf("replicas = %d, want none: hpa.yaml owns the replica count", *d.Spec.Replicas)
 	}
 	for k, v := range d.Spec.Selector.MatchLabels {
 		if d.Spec.Template.Metadata.Labels[k] != v {
