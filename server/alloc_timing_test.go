@@ -23,7 +23,10 @@ type fakeConn struct {
 	loop      fakeLoop
 }
 
-type fakeLoop struct{ gnet.EventLoop }
+type fakeLoop struct {
+	gnet.EventLoop
+	tasks, run []gnet.Runnable // queued by Execute (async_timing_test.go)
+}
 
 func (c *fakeConn) Context() any              { return c.ctx }
 func (c *fakeConn) SetContext(v any)          { c.ctx = v }

@@ -43,7 +43,7 @@ func (cn *conn) dispatchPrice(out []byte, rep *reply, req *httpparse.Request, me
 		s.metrics.Rejected(metrics.RejectPoolFull).Inc()
 		return cn.overloaded(out, rep, method)
 	}
-	j := s.getJob()
+	j := lp.getJob()
 	// Everything Done's side reads is set before the Source sees the Call.
 	j.kind = routePrice
 	j.cn, j.lp = cn, lp
@@ -54,7 +54,7 @@ func (cn *conn) dispatchPrice(out []byte, rep *reply, req *httpparse.Request, me
 	if s.engine.Serve(&j.x, &lp.dec, lp.batcher, req.Body, lp.now) {
 		rep.status, rep.retryAfter = j.x.Status, j.x.RetryAfter
 		out = cn.answer(out, rep, j.x.Body, method, endpointPrice)
-		s.releaseJob(j)
+		lp.releaseJob(j)
 		return out
 	}
 	// The Source owns j.x.Call now; the job waits for its Done.
@@ -107,6 +107,7 @@ func (j *job) lookedUp(*lookup.Call) {
 		j.next = head
 		if lp.completions.CompareAndSwap(head, j) {
 			if head == nil {
+				lp.adm.wakeAt.Store(time.Now().UnixNano())
 				lp.wake()
 			}
 			return
@@ -140,6 +141,7 @@ func (lp *loop) drain() {
 		fifo, head = head, next
 	}
 	lp.now = time.Now()
+	lp.sampleSojourn(lp.now.UnixNano())
 	for j := fifo; j != nil; {
 		next := j.next
 		j.next = nil
@@ -165,7 +167,7 @@ func (lp *loop) complete(j *job) {
 	s.metrics.InFlight().Dec()
 	defer s.jobsWG.Done()
 	if j.orphan {
-		s.releaseJob(j)
+		lp.releaseJob(j)
 		return
 	}
 	lp.finishPrice(j)
@@ -210,11 +212,11 @@ func (lp *loop) finishPrice(j *job) {
 // and metrics jobs still running are left to the garbage collector once
 // their worker is done.
 func (cn *conn) dropPending() {
-	s := cn.lp.srv
+	lp := cn.lp
 	for i, j := range cn.pending {
 		switch {
 		case j.done.Load():
-			s.releaseJob(j)
+			lp.releaseJob(j)
 		case j.kind == routePrice:
 			j.orphan = true
 		}

@@ -62,6 +62,9 @@ type loop struct {
 	flushQueued bool                // a flush task is queued
 	completions atomic.Pointer[job] // stack of jobs whose Call is done; pushed from any goroutine
 	touched     []*conn             // connections with completions in the current drain
+	adm         admission           // admission control on queueing delay (admission.go)
+	free        []*job              // jobs for reuse (job.go)
+	shedCount   prometheus.Counter  // rejections by admission control, resolved once
 
 	scanRun  gnet.Runnable
 	flushRun gnet.Runnable
@@ -260,7 +263,7 @@ func (cn *conn) flush(out []byte) []byte {
 		n := copy(cn.pending, cn.pending[1:])
 		cn.pending[n] = nil
 		cn.pending = cn.pending[:n]
-		cn.lp.srv.releaseJob(j)
+		cn.lp.releaseJob(j)
 		if closeAfter {
 			// Nothing after a closing reply may be sent (RFC 9112
 			// section 9.6); replies still running are dropped.
@@ -418,7 +421,7 @@ func (cn *conn) place(out []byte, rep *reply, body []byte) []byte {
 	if len(cn.pending) == 0 {
 		return appendReply(out, rep, lp.srv.date.get(), body)
 	}
-	j := lp.srv.getJob()
+	j := lp.getJob()
 	j.bb.B = appendReply(j.bb.B[:0], rep, lp.srv.date.get(), body)
 	j.close = rep.close
 	j.done.Store(true)

@@ -18,21 +18,40 @@ func (s *Server) newJob() any {
 	return j
 }
 
-// getJob takes a job with an empty reply buffer from the server's pool.
-func (s *Server) getJob() *job {
-	j := s.jobs.Get().(*job)
-	j.bb = bytebufferpool.Get()
+// maxFreeJobs bounds the jobs a loop keeps for reuse; past it released
+// jobs go to the garbage collector.
+const maxFreeJobs = 4096
+
+// maxFreeJobBuffer bounds the reply buffer a free job keeps.
+const maxFreeJobBuffer = 16 << 10
+
+// getJob takes a job with an empty reply buffer from the loop's free list.
+// Jobs are created, completed and released on their connection's loop, so
+// the list needs no lock (and, unlike a sync.Pool, is never emptied by the
+// garbage collector: the steady state allocates nothing).
+func (lp *loop) getJob() *job {
+	if n := len(lp.free); n > 0 {
+		j := lp.free[n-1]
+		lp.free[n-1] = nil
+		lp.free = lp.free[:n-1]
+		return j
+	}
+	j := lp.srv.newJob().(*job)
+	j.bb = new(bytebufferpool.ByteBuffer)
 	return j
 }
 
-// releaseJob returns j and its buffer. j must be done or never submitted.
-func (s *Server) releaseJob(j *job) {
-	if j.bb != nil {
-		bytebufferpool.Put(j.bb)
-		j.bb = nil
-	}
+// releaseJob returns j to the loop's free list. j must be done, never
+// submitted, or an orphan whose Call is done.
+func (lp *loop) releaseJob(j *job) {
 	j.reset()
-	s.jobs.Put(j)
+	j.bb.B = j.bb.B[:0]
+	if cap(j.bb.B) > maxFreeJobBuffer {
+		j.bb.B = nil // a large reply (docs): do not keep its buffer
+	}
+	if len(lp.free) < maxFreeJobs {
+		lp.free = append(lp.free, j)
+	}
 }
 
 // execute runs on a pool worker (metrics requests only: the exposition

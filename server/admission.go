@@ -1,0 +1,102 @@
+package server
+
+import (
+	"sync/atomic"
+	"time"
+)
+
+// Admission control on time (Config.QueueTarget).
+//
+// What a request waits before work is the time between its bytes becoming
+// readable and the loop getting to its connection: when the loop is
+// saturated, the readable connections queue in the kernel's epoll ready
+// list and each waits behind the others. That wait cannot be read per
+// request (gnet reads with read(2), without receive timestamps), but the
+// loop's own wake-ups wait in the same queue: the event fd that runs
+// drain becomes readable when the first completion of a batch is pushed,
+// and drain measures how long the loop took to get to it. That sojourn is
+// the loop's queueing delay, sampled once per drain.
+//
+// The controller is CoDel-like: it keeps the minimum sojourn of each
+// admissionInterval (a burst that the loop absorbs within the interval
+// leaves a small minimum and is not shed). When the minimum exceeds the
+// target the loop is holding a standing queue: the share of new price
+// requests answered 503 + Retry-After at once (before decoding or looking
+// anything up) rises by shedStep per interval, up to shedMax; when the
+// minimum falls below half the target it falls by shedStep per interval.
+// Shed requests are spread evenly (an accumulator, not a random draw).
+// The deadline of an admitted request counts from when its bytes arrived
+// (lp.now in OnTraffic), so waiting on lookups cannot outlast it either.
+//
+// Without asynchronous lookups (the memory source) there are no samples
+// and nothing is shed: an inline answer costs about as much as a 503.
+const (
+	admissionInterval = 100 * time.Millisecond
+	shedStep          = 0.2
+	shedMax           = 0.95 // a few requests still sample the delay
+)
+
+// admission is one loop's controller; only its loop touches it, except
+// wakeAt.
+type admission struct {
+	wakeAt      atomic.Int64 // when the first completion of the pending drain was pushed (Unix ns)
+	windowStart int64        // start of the current interval (Unix ns)
+	minSojourn  int64        // minimum sojourn in the current interval (ns); -1: no sample
+	shed        float64      // share of price requests answered 503 at once
+	acc         float64      // shedding accumulator
+}
+
+// sample records the sojourn of one drain and, once per interval, adjusts
+// the shed share.
+func (lp *loop) sampleSojourn(now int64) {
+	a := &lp.adm
+	target := int64(lp.srv.cfg.QueueTarget)
+	if target <= 0 {
+		return
+	}
+	if at := a.wakeAt.Swap(0); at != 0 {
+		if d := now - at; a.minSojourn < 0 || d < a.minSojourn {
+			a.minSojourn = d
+		}
+	}
+	if a.windowStart == 0 {
+		a.windowStart, a.minSojourn = now, -1
+		return
+	}
+	if now-a.windowStart < int64(admissionInterval) {
+		return
+	}
+	switch m := a.minSojourn; {
+	case m > target:
+		a.shed = min(a.shed+shedStep, shedMax)
+	case m < target/2: // including no sample: no evidence of a queue
+		a.shed = max(a.shed-shedStep, 0)
+	}
+	a.windowStart, a.minSojourn = now, -1
+}
+
+// admit reports whether a new price request is admitted; the refused ones
+// are counted and answered 503 by the caller.
+func (lp *loop) admit() bool {
+	a := &lp.adm
+	if a.shed == 0 {
+		return true
+	}
+	if now := lp.now.UnixNano(); now-a.windowStart >= 2*int64(admissionInterval) {
+		lp.sampleSojourn(now) // no drain for a while: the queue is gone
+	}
+	a.acc += a.shed
+	if a.acc < 1 {
+		return true
+	}
+	a.acc--
+	if lp.shedCount == nil {
+		lp.shedCount = lp.srv.metrics.Rejected(rejectQueueDelay)
+	}
+	lp.shedCount.Inc()
+	return false
+}
+
+// rejectQueueDelay is the reason label of requests shed by admission
+// control.
+const rejectQueueDelay = "queue_delay"

@@ -1,0 +1,74 @@
+package server
+
+import (
+	"testing"
+	"time"
+)
+
+// TestAdmissionControl drives one loop's controller with synthetic
+// sojourn samples (no clock, no sleeping): a standing queue above the
+// target makes it shed a growing, bounded share of requests; short
+// sojourns, or none at all, bring it back to admitting everything.
+func TestAdmissionControl(t *testing.T) {
+	s := newAsyncBenchServer(t)
+	lp := &loop{srv: s}
+	target := s.cfg.QueueTarget
+	if target != DefaultQueueTarget {
+		t.Fatalf("QueueTarget %v, want the default %v", target, DefaultQueueTarget)
+	}
+	now := time.Unix(1000, 0).UnixNano()
+	// interval feeds one interval of samples with the given sojourn and
+	// returns how many of 100 requests are admitted afterwards.
+	interval := func(sojourn time.Duration, samples int) int {
+		for i := range samples {
+			at := now + int64(i)*int64(time.Millisecond)
+			lp.adm.wakeAt.Store(at - int64(sojourn))
+			lp.sampleSojourn(at)
+		}
+		now += int64(admissionInterval)
+		lp.adm.wakeAt.Store(0)
+		lp.sampleSojourn(now)
+		lp.now = time.Unix(0, now)
+		admitted := 0
+		for range 100 {
+			if lp.admit() {
+				admitted++
+			}
+		}
+		return admitted
+	}
+	if got := interval(0, 1); got != 100 {
+		t.Fatalf("idle loop admitted %d of 100", got)
+	}
+	// A burst within one interval: the minimum sojourn stays low.
+	if got := interval(10*time.Millisecond, 5); got != 100 {
+		t.Fatalf("after a short-sojourn interval admitted %d of 100", got)
+	}
+	prev := 100
+	for i := range 6 {
+		got := interval(3*target, 10)
+		if got > prev || (i == 0 && got >= 100) {
+			t.Fatalf("interval %d over the target: admitted %d after %d", i, got, prev)
+		}
+		prev = got
+	}
+	if prev < 100*(1-shedMax)-1 || prev > 100*(1-shedMax)+1 {
+		t.Fatalf("standing queue: admitted %d of 100, want about %.0f (shedMax %.2f)", prev, 100*(1-shedMax), shedMax)
+	}
+	// Sojourns below half the target: the share falls back to 0 within
+	// shedMax/shedStep intervals.
+	for range 6 { // shedMax/shedStep intervals, rounded up
+		prev = interval(target/10, 10)
+	}
+	if prev != 100 {
+		t.Fatalf("after recovery admitted %d of 100", prev)
+	}
+	// Off when the target is negative.
+	s.cfg.QueueTarget = -1
+	off := &loop{srv: s}
+	off.adm.wakeAt.Store(now - int64(time.Hour))
+	off.sampleSojourn(now + int64(time.Hour))
+	if off.adm.shed != 0 {
+		t.Fatal("admission control with a negative target shed requests")
+	}
+}
