@@ -17,7 +17,7 @@ KUBE_SCORE_VERSION := v1.20.0
 RELEASE_ENV     := CGO_ENABLED=0
 RELEASE_FLAGS   := -trimpath -ldflags "-s -w -X main.version=$(VERSION) -X main.revision=$(REVISION)"
 
-.PHONY: all build run run-redis test unit e2e vet lint staticcheck fmt release validate locust bench bench-smoke soak fuzz clean fleet-up fleet-down fleet-roll fleet-status kube-score
+.PHONY: all build run run-redis bench-store test unit e2e vet lint staticcheck fmt release validate locust bench bench-smoke soak fuzz clean fleet-up fleet-down fleet-roll fleet-status kube-score
 
 all: build
 
@@ -83,8 +83,13 @@ locust: build
 	loadtest/locust.sh $(BIN)/pricing-engine
 
 ## bench: side-by-side benchmarks against net/http, fasthttp and the raw gnet limit
-bench:
+bench: bench-store
 	bench/run.sh
+
+## bench-store: the Redis store against the memory store and fasthttp + go-redis, and the
+## invalidation latency over 3 replicas (bench/cmd/storebench; docs/BENCHMARKS.md "Redis store")
+bench-store:
+	$(GO) run ./bench/cmd/storebench -rounds 3 -duration 10s
 
 ## bench-smoke: a few seconds of every benchmark harness path (part of make test)
 bench-smoke:

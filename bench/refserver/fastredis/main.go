@@ -1,0 +1,153 @@
+// Command fastredis is the reference a Go programmer would write for the
+// Redis store: fasthttp + github.com/redis/go-redis/v9, each request doing
+// its two GETs (product and market) concurrently, no client-side cache.
+// It decodes, prices and encodes with the pricing package, as the other
+// reference servers do, so that a benchmark against it compares how the
+// lookups reach Redis.
+//
+//	fastredis --addr 127.0.0.1:8000 --store redis://127.0.0.1:6379 [--store-prefix pricing:]
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"log"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+	"github.com/valyala/fasthttp"
+
+	"github.com/pricing-engine/pricing-engine/bench/refserver/internal/ref"
+	"github.com/pricing-engine/pricing-engine/lookup"
+	"github.com/pricing-engine/pricing-engine/money"
+	"github.com/pricing-engine/pricing-engine/pricing"
+)
+
+// source is a lookup.Source doing plain GETs with go-redis. Its Flush
+// blocks (the reference runs a goroutine per connection, and calls it
+// through pricing.Engine.Wait).
+type source struct {
+	rdb    *redis.Client
+	prefix string
+}
+
+func (s *source) NewBatcher() lookup.Batcher { return &batcher{s: s} }
+func (s *source) Instant() bool              { return false }
+
+type batcher struct {
+	s       *source
+	pending []*lookup.Call
+}
+
+func (b *batcher) Lookup(c *lookup.Call) bool {
+	b.pending = append(b.pending, c)
+	return false
+}
+
+// Flush does, for each Call, GET product and GET market concurrently (and
+// GET market:* when the location has no key), then answers it.
+func (b *batcher) Flush() {
+	for _, c := range b.pending {
+		b.s.answer(c)
+		c.Done(c)
+	}
+	clear(b.pending)
+	b.pending = b.pending[:0]
+}
+
+func (s *source) answer(c *lookup.Call) {
+	ctx := context.Background()
+	if !c.Deadline.IsZero() {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, c.Deadline)
+		defer cancel()
+	}
+	var (
+		wg      sync.WaitGroup
+		mk      string
+		mkErr   error
+		product = string(c.ProductID)
+	)
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		mk, mkErr = s.rdb.Get(ctx, s.prefix+"market:"+string(c.Location)).Result()
+		if errors.Is(mkErr, redis.Nil) {
+			mk, mkErr = s.rdb.Get(ctx, s.prefix+"market:*").Result()
+			if errors.Is(mkErr, redis.Nil) {
+				mk, mkErr = "1", nil
+			}
+		}
+	}()
+	p, pErr := s.rdb.Get(ctx, s.prefix+"product:"+product).Result()
+	wg.Wait()
+	switch {
+	case errors.Is(pErr, redis.Nil):
+		c.Err = &lookup.NotFoundError{Kind: lookup.KindProduct, Key: product}
+		return
+	case pErr != nil || mkErr != nil:
+		if ctx.Err() != nil {
+			c.Err = lookup.ErrTimeout
+		} else {
+			c.Err = lookup.ErrUnavailable
+		}
+		return
+	}
+	base, err := money.Parse(p)
+	if err != nil {
+		c.Err = &lookup.InvalidValueError{Key: s.prefix + "product:" + product}
+		return
+	}
+	mult, err := money.Parse(mk)
+	if err != nil {
+		c.Err = &lookup.InvalidValueError{Key: s.prefix + "market:" + string(c.Location)}
+		return
+	}
+	c.Base, c.Mult, c.Err = base, mult, nil
+}
+
+type state struct {
+	dec pricing.Decoder
+	x   pricing.Exchange
+}
+
+func main() {
+	fs := flag.NewFlagSet("fastredis", flag.ExitOnError)
+	addr := fs.String("addr", "127.0.0.1:8000", "listen address")
+	store := fs.String("store", "redis://127.0.0.1:6379", "Redis URL")
+	prefix := fs.String("store-prefix", "pricing:", "key prefix")
+	_ = fs.Parse(os.Args[1:])
+	opt, err := redis.ParseURL(*store)
+	if err != nil {
+		log.Fatal(err)
+	}
+	opt.PoolSize = 256
+	src := &source{rdb: redis.NewClient(opt), prefix: *prefix}
+	engine := pricing.NewEngine(src, pricing.Config{})
+	var states sync.Pool
+	states.New = func() any { return new(state) }
+	handler := func(ctx *fasthttp.RequestCtx) {
+		ctx.SetContentType("application/json")
+		if string(ctx.Path()) != ref.Path || !ctx.IsPost() {
+			ctx.SetStatusCode(fasthttp.StatusNotFound)
+			ctx.SetBodyString(`{"detail":"Not Found"}`)
+			return
+		}
+		st := states.Get().(*state)
+		defer states.Put(st)
+		engine.ServeWait(&st.x, &st.dec, ctx.PostBody())
+		if st.x.RetryAfter > 0 {
+			ctx.Response.Header.Set("Retry-After", strconv.Itoa(st.x.RetryAfter))
+		}
+		ctx.SetStatusCode(st.x.Status)
+		ctx.SetBody(st.x.Body)
+	}
+	srv := &fasthttp.Server{Handler: handler, Name: "fastredis", IdleTimeout: time.Minute, ReadTimeout: time.Minute,
+		MaxRequestBodySize: ref.MaxBody, Concurrency: 200_000}
+	log.Printf("fastredis listening on %s", *addr)
+	log.Fatal(srv.ListenAndServe(*addr))
+}
