@@ -84,12 +84,15 @@ record() {
 }
 
 # starttime prints the start time of process $1 (clock ticks since boot),
-# which tells a process from a later one that reused its pid.
+# which tells a process from a later one that reused its pid. It fails for
+# a process that has exited, zombies included (whoever adopted our
+# background processes may take a while to reap them).
 starttime() {
 	local stat
 	stat=$(cat "/proc/$1/stat" 2>/dev/null) || return 1
 	stat=${stat##*) }
 	set -- $stat
+	[[ $1 != Z && $1 != X ]] || return 1
 	echo "${20}"
 }
 
@@ -292,8 +295,15 @@ cmd_up() {
 		;;
 	*) die "FLEET_STORE=$FLEET_STORE: want auto, redis or memory" ;;
 	esac
-	if [[ $FLEET_STORE == redis ]]; then ports+=($(redis_ports)); fi
+	if [[ $FLEET_STORE == redis ]]; then
+		for p in $(redis_ports); do
+			ports+=("$p")
+			# A cluster node also listens on its bus port, port + 10000.
+			if [[ $FLEET_REDIS_CLUSTER == 1 ]]; then ports+=($((p + 10000))); fi
+		done
+	fi
 	for p in "${ports[@]}"; do port_free "$p" || die "port $p on 127.0.0.1 is in use (see the FLEET_* port settings)"; done
+	record # now, so that "down" knows the settings if "up" fails half-way
 
 	if [[ $FLEET_STORE == redis ]]; then
 		start_redis
@@ -321,17 +331,26 @@ cmd_up() {
 	say "up: http://127.0.0.1:$FLEET_PORT/api/v1/price (stats http://127.0.0.1:$FLEET_STATS_PORT/stats, run directory $FLEET_DIR)"
 }
 
+# cmd_down stops every process with a pid file in $FLEET_DIR (each checked
+# to be the very process "up" started), so that an "up" that failed half-way
+# is cleaned up too: HAProxy first (no new requests), then the replicas
+# (drained in parallel), then Redis.
 cmd_down() {
-	[[ -f $state ]] || { say "nothing to stop in $FLEET_DIR"; return 0; }
-	load
-	local grace i p
-	grace=$(($(seconds "$FLEET_SHUTDOWN_TIMEOUT") + 5))
+	local grace=20 f name pid
+	if [[ -f $state ]]; then
+		load
+		grace=$(($(seconds "$FLEET_SHUTDOWN_TIMEOUT") + 5))
+	fi
 	halt haproxy 10
-	for ((i = 1; i <= FLEET_REPLICAS; i++)); do
-		if pid=$(pidof_name "replica-$i"); then kill -TERM "$pid" 2>/dev/null || true; fi
+	for f in "$FLEET_DIR"/replica-*.pid; do
+		[[ -e $f ]] || continue
+		if pid=$(pidof_name "$(basename "$f" .pid)"); then kill -TERM "$pid" 2>/dev/null || true; fi
 	done
-	for ((i = 1; i <= FLEET_REPLICAS; i++)); do halt "replica-$i" "$grace"; done
-	for p in $(redis_ports); do halt "redis-$p" 10; done
+	for f in "$FLEET_DIR"/replica-*.pid "$FLEET_DIR"/*.pid; do
+		[[ -e $f ]] || continue
+		name=$(basename "$f" .pid)
+		case $name in replica-*) halt "$name" "$grace" ;; *) halt "$name" 10 ;; esac
+	done
 	rm -f "$state"
 	say "down (logs kept in $FLEET_DIR)"
 }

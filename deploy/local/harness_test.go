@@ -105,6 +105,12 @@ type fleet struct {
 // flags args, and registers "fleet.sh down" as cleanup.
 func startFleet(t *testing.T, n int, args ...string) *fleet {
 	t.Helper()
+	return startFleetEnv(t, n, nil, args...)
+}
+
+// startFleetEnv is startFleet with more FLEET_* settings in env.
+func startFleetEnv(t *testing.T, n int, env []string, args ...string) *fleet {
+	t.Helper()
 	requireFleetTools(t)
 	bin := serverBinary(t)
 	base := freePorts(t, 14)
@@ -138,6 +144,7 @@ func startFleet(t *testing.T, n int, args ...string) *fleet {
 		"FLEET_REDIS_PORT="+strconv.Itoa(f.redisPort),
 		"FLEET_ARGS="+strings.Join(args, " "),
 	)
+	f.env = append(f.env, env...)
 	t.Cleanup(func() {
 		if out, err := f.sh("down"); err != nil {
 			t.Errorf("fleet.sh down: %v\n%s", err, out)
@@ -157,14 +164,17 @@ func startFleet(t *testing.T, n int, args ...string) *fleet {
 }
 
 // freePorts returns the first of n consecutive loopback ports that are
-// free now (fleet.sh checks them again before binding).
+// free now, and whose Redis Cluster bus ports (port + 10000) are free too
+// (fleet.sh checks them again before binding). The ports lie below the
+// kernel's ephemeral range (32768 and up by default), where outgoing
+// connections could take them.
 func freePorts(t *testing.T, n int) int {
 	t.Helper()
 	for range 50 {
-		base := 20000 + rand.IntN(3000)*10
+		base := 12000 + rand.IntN(800)*10
 		var ls []net.Listener
 		ok := true
-		for p := base; p < base+n; p++ {
+		for _, p := range append(portRange(base, n), portRange(base+10000, n)...) {
 			l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(p)))
 			if err != nil {
 				ok = false
@@ -183,6 +193,15 @@ func freePorts(t *testing.T, n int) int {
 	return 0
 }
 
+// portRange returns n consecutive ports from base.
+func portRange(base, n int) []int {
+	ports := make([]int, n)
+	for i := range ports {
+		ports[i] = base + i
+	}
+	return ports
+}
+
 // sh runs fleet.sh with the fleet's environment and returns its output.
 func (f *fleet) sh(args ...string) (string, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), scriptTimeout)
@@ -193,22 +212,15 @@ func (f *fleet) sh(args ...string) (string, error) {
 	return string(out), err
 }
 
-// state returns a setting recorded in fleet.env by "up".
+// state returns a setting recorded in fleet.env by "up" (a shell file of
+// %q-quoted assignments, so bash reads it).
 func (f *fleet) state(key string) string {
 	f.t.Helper()
-	data, err := os.ReadFile(filepath.Join(f.dir, "fleet.env"))
+	out, err := exec.Command("bash", "-c", `source "$1" && printf %s "${!2}"`, "state", filepath.Join(f.dir, "fleet.env"), key).Output()
 	if err != nil {
-		f.t.Fatalf("cannot read fleet.env: %v", err)
+		f.t.Fatalf("cannot read %s from fleet.env: %v", key, err)
 	}
-	for line := range strings.SplitSeq(string(data), "\n") {
-		if v, ok := strings.CutPrefix(line, key+"="); ok {
-			if v == "''" {
-				return ""
-			}
-			return strings.Trim(v, "'")
-		}
-	}
-	return ""
+	return string(out)
 }
 
 // frontURL is the price endpoint through HAProxy.

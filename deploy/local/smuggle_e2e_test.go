@@ -24,7 +24,7 @@ func TestFleetE2EFrontProxyAgreement(t *testing.T) {
 	// One replica: every pooled server connection HAProxy reuses leads to
 	// the same engine, which is where left-over bytes would poison the
 	// next request.
-	f := startFleet(t, 1)
+	f := startFleetEnv(t, 1, []string{"FLEET_DRAIN_DELAY=500ms"})
 	front := fmt.Sprintf("127.0.0.1:%d", f.front)
 	const body = `{"product_id":"P-123","user_location":"NY","is_prime_member":false}`
 	smuggled := func(name string) string {
