@@ -2,8 +2,10 @@
 # bench/run.sh: side-by-side benchmarks of pricing-engine against net/http,
 # fasthttp and the raw gnet limit (see docs/BENCHMARKS.md).
 #
-#   bench/run.sh                 full run (~12 min): updates docs/BENCHMARKS.md,
-#                                docs/bench.png and bench/results/latest.json
+#   bench/run.sh                 full run (~25 min): updates docs/BENCHMARKS.md,
+#                                docs/bench.png and bench/results/latest.json, then
+#                                the seed-profile rate ladder (its own section and
+#                                bench/results/seed-ladder.json)
 #   BENCH_SMOKE=1 bench/run.sh   a few seconds of every harness path, into a
 #                                temporary directory (part of `make test`)
 #
@@ -20,8 +22,11 @@ trap 'rm -rf "$tmp"' EXIT
 if [[ -n "${BENCH_SMOKE:-}" ]]; then
   "$tmp/benchrun" --smoke --md "$tmp/bench.md" --json "$tmp/bench.json" --chart "$tmp/bench.png" "$@" >/dev/null
   test -s "$tmp/bench.md" && test -s "$tmp/bench.json" && test -s "$tmp/bench.png"
-  echo "bench-smoke: every server answered in every scenario; table, JSON and chart produced"
+  "$tmp/benchrun" --seed-ladder --smoke >/dev/null
+  echo "bench-smoke: every server answered in every scenario and the seed ladder's first step; table, JSON and chart produced"
 else
   mkdir -p bench/results
   "$tmp/benchrun" --doc docs/BENCHMARKS.md --chart docs/bench.png --json bench/results/latest.json "$@"
+  # The seed-profile rate ladder (~10 min): its own section of docs/BENCHMARKS.md.
+  "$tmp/benchrun" --seed-ladder --doc docs/BENCHMARKS.md --json bench/results/seed-ladder.json
 fi

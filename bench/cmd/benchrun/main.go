@@ -84,6 +84,9 @@ func main() {
 }
 
 func run(ctx context.Context, cfg *config) error {
+	if *seedLadder {
+		return runSeedLadder(ctx, cfg) // scenarios_seed.go
+	}
 	if cfg.fromJSON != "" {
 		rep, err := readReport(cfg.fromJSON)
 		if err != nil {
