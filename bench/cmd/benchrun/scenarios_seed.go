@@ -191,7 +191,7 @@ func ladderStep1(ctx context.Context, cfg *config, binDir string, sv server, rat
 	if lr.Requests > 0 {
 		// The CPU covers the warm-up second too: count its requests.
 		total := float64(lr.Requests) * float64(step+time.Second) / float64(step)
-		r.CPUus = float64((cpu1-cpu0).Microseconds()) / total
+		r.CPUus = float64((cpu1 - cpu0).Microseconds()) / total
 	}
 	r.Held = lr.Requests > 0 && lr.Failures == 0 && r.P95Ms < float64(ladderP95.Milliseconds())
 	return r
