@@ -8,21 +8,28 @@ import (
 	"github.com/pricing-engine/pricing-engine/apidocs"
 )
 
-// A server without net/http answers the documentation paths from memory.
-func ExampleDocs_Lookup() {
+// A server without net/http answers the documentation paths from memory:
+// the bytes and headers of one Docs built at start.
+func ExampleDocs_File() {
 	docs := apidocs.New() // once, at start
 	for _, path := range []string{"/docs", "/openapi.json", "/docs/swagger-ui.css", "/docs/missing.js"} {
-		body, contentType, ok := docs.Lookup(path)
+		f, ok := docs.File([]byte(path))
 		if !ok {
 			fmt.Println(path, "-> 404")
 			continue
 		}
-		fmt.Println(path, "->", contentType, len(body) > 0)
+		fmt.Println(path, "->", f.ContentType, "|", f.CacheControl, "|", len(f.Body) > 0)
+		if f.NotModified([]byte(f.ETag)) {
+			fmt.Println("  If-None-Match: <its ETag> -> 304")
+		}
 	}
 	// Output:
-	// /docs -> text/html; charset=utf-8 true
-	// /openapi.json -> application/json true
-	// /docs/swagger-ui.css -> text/css; charset=utf-8 true
+	// /docs -> text/html; charset=utf-8 | no-cache | true
+	//   If-None-Match: <its ETag> -> 304
+	// /openapi.json -> application/json | no-cache | true
+	//   If-None-Match: <its ETag> -> 304
+	// /docs/swagger-ui.css -> text/css; charset=utf-8 | public, max-age=3600 | true
+	//   If-None-Match: <its ETag> -> 304
 	// /docs/missing.js -> 404
 }
 

@@ -80,7 +80,7 @@ func TestSwaggerUITryItOut(t *testing.T) {
 		t.Fatal(err)
 	}
 	mux := http.NewServeMux()
-	docs := apidocs.Handler()
+	docs := apidocs.New()
 	mux.Handle(apidocs.OpenAPIPath, docs)
 	mux.Handle(apidocs.DocsPath, docs)
 	mux.Handle(apidocs.DocsPath+"/", docs)

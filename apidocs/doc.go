@@ -2,9 +2,12 @@
 // page that renders it, both embedded in the binary so that no request leaves
 // the machine.
 //
-// The net/http admin listener mounts [Handler]. The gnet API listener, which
-// does not use net/http, answers the same paths with [Docs.Lookup] (or the
-// package-level [Lookup]) and writes the returned bytes itself.
+// A server builds one [Docs] with [New] at start and serves both of its
+// listeners from it: the net/http admin listener mounts it as an
+// [http.Handler]; the gnet API listener, which does not use net/http, takes
+// the shared bytes and headers of [Docs.File] and writes them itself. The files
+// are read once; a request allocates nothing and reads no file; every reply carries an ETag and
+// Cache-Control, and an If-None-Match naming the ETag is answered 304.
 //
 // Served paths:
 //

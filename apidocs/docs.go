@@ -5,10 +5,8 @@ import (
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
-	"io/fs"
 	"net/http"
 	"path"
-	"strings"
 	"time"
 )
 
@@ -37,63 +35,6 @@ const (
 	contentTypeText = "text/plain; charset=utf-8"
 )
 
-// resolve maps a request path to the embedded file name and its content type.
-// It accepts only paths this package serves; a query string is ignored.
-func resolve(p string) (name, contentType string, ok bool) {
-	if i := strings.IndexByte(p, '?'); i >= 0 {
-		p = p[:i]
-	}
-	switch p {
-	case OpenAPIPath:
-		return "openapi.json", contentTypeJSON, true
-	case DocsPath, DocsPath + "/", DocsPath + "/index.html":
-		return "assets/index.html", contentTypeHTML, true
-	}
-	base, found := strings.CutPrefix(p, DocsPath+"/")
-	// Only plain file names directly under /docs/: no sub-folders, no dot
-	// segments, nothing that path.Clean would rewrite.
-	if !found || base == "" || strings.ContainsAny(base, "/\\") || base[0] == '.' {
-		return "", "", false
-	}
-	name = "assets/" + base
-	if _, err := fs.Stat(content, name); err != nil {
-		return "", "", false
-	}
-	switch path.Ext(base) {
-	case ".css":
-		contentType = contentTypeCSS
-	case ".js":
-		contentType = contentTypeJS
-	case ".png":
-		contentType = contentTypePNG
-	case ".html":
-		contentType = contentTypeHTML
-	default: // LICENSE, NOTICE, VERSION, *.txt
-		contentType = contentTypeText
-	}
-	return name, contentType, true
-}
-
-// Lookup returns the embedded file served at the request path p (for example
-// "/openapi.json", "/docs" or "/docs/swagger-ui.css"; a query string is
-// ignored) and its Content-Type. ok is false for any other path, for which the
-// caller should answer 404.
-//
-// Lookup reads the file anew on every call and the caller owns the returned
-// slice. A server that answers often should build one [Docs] with [New] and use
-// [Docs.Lookup], which does not copy.
-func Lookup(p string) (body []byte, contentType string, ok bool) {
-	name, contentType, ok := resolve(p)
-	if !ok {
-		return nil, "", false
-	}
-	body, err := content.ReadFile(name)
-	if err != nil { // cannot happen: resolve checked the file exists
-		return nil, "", false
-	}
-	return body, contentType, true
-}
-
 // OpenAPI returns the OpenAPI 3.1 document served at /openapi.json. The
 // caller owns the returned slice.
 func OpenAPI() []byte {
@@ -104,78 +45,123 @@ func OpenAPI() []byte {
 	return body
 }
 
-// file is one servable file, read once.
-type file struct {
-	body        []byte
-	contentType string
-	etag        string
+// File is one served file and the headers that describe it. [New] builds
+// every File once; they are never modified afterwards, and Body is shared by
+// every caller: read it (or hand it to a writer that only reads it), never
+// change it.
+type File struct {
+	Body        []byte
+	ContentType string
+	// ETag is the strong entity tag of Body, quoted: "<16 hex digits>".
+	ETag string
+	// CacheControl: the page and the document change with the binary, so
+	// clients revalidate them ("no-cache", cheap thanks to the ETag);
+	// Swagger UI's assets change only with its version and may be reused
+	// for an hour.
+	CacheControl string
+}
+
+// NotModified reports whether an If-None-Match field value names f's
+// entity tag, so that a GET or HEAD may be answered 304 without a body:
+// "*", or a comma-separated list with a member equal to ETag under the
+// weak comparison of RFC 9110 section 8.8.3.2 (a W/ prefix is ignored).
+func (f *File) NotModified(ifNoneMatch []byte) bool {
+	for len(ifNoneMatch) > 0 {
+		var member []byte
+		if i := bytes.IndexByte(ifNoneMatch, ','); i >= 0 {
+			member, ifNoneMatch = ifNoneMatch[:i], ifNoneMatch[i+1:]
+		} else {
+			member, ifNoneMatch = ifNoneMatch, nil
+		}
+		member = bytes.TrimSpace(member)
+		member = bytes.TrimPrefix(member, []byte("W/"))
+		if string(member) == "*" || string(member) == f.ETag {
+			return true
+		}
+	}
+	return false
 }
 
 // Docs serves the OpenAPI document and the Swagger UI page from memory. Build
-// it with [New]; it is immutable afterwards and safe for concurrent use.
+// it once with [New]; it is immutable afterwards and safe for concurrent use.
+// It is an [http.Handler] for net/http listeners; a server without net/http
+// answers with [Docs.File].
 type Docs struct {
-	files map[string]file // by request path
+	files map[string]*File // by request path
 }
 
 // New reads every embedded file once and returns a [Docs] that answers
-// without further copying.
+// without further reading or copying.
 func New() *Docs {
-	d := &Docs{files: make(map[string]file)}
-	paths := []string{OpenAPIPath, DocsPath, DocsPath + "/", DocsPath + "/index.html"}
+	d := &Docs{files: make(map[string]*File)}
 	entries, err := content.ReadDir("assets")
 	if err != nil {
 		panic("apidocs: assets are not embedded: " + err.Error())
 	}
 	for _, e := range entries {
-		if !e.IsDir() && e.Name() != "index.html" {
-			paths = append(paths, DocsPath+"/"+e.Name())
+		if e.IsDir() {
+			continue
 		}
+		paths := []string{DocsPath + "/" + e.Name()}
+		if e.Name() == "index.html" {
+			paths = append(paths, DocsPath, DocsPath+"/")
+		}
+		d.add("assets/"+e.Name(), paths...)
 	}
-	for _, p := range paths {
-		body, contentType, ok := Lookup(p)
-		if !ok {
-			panic("apidocs: embedded file for " + p + " is missing")
-		}
-		sum := sha256.Sum256(body)
-		d.files[p] = file{
-			body:        body,
-			contentType: contentType,
-			etag:        `"` + hex.EncodeToString(sum[:8]) + `"`,
-		}
-	}
+	d.add("openapi.json", OpenAPIPath)
 	return d
 }
 
-// Lookup is like the package-level [Lookup] but returns a slice shared by all
-// callers: it stays valid for the life of d and must not be modified (it may be
-// handed to a writer that only reads it, such as gnet's AsyncWrite).
-func (d *Docs) Lookup(p string) (body []byte, contentType string, ok bool) {
-	if i := strings.IndexByte(p, '?'); i >= 0 {
-		p = p[:i]
+// add reads the embedded file name once and serves it at paths.
+func (d *Docs) add(name string, paths ...string) {
+	body, err := content.ReadFile(name)
+	if err != nil {
+		panic("apidocs: " + name + " is not embedded: " + err.Error())
 	}
-	f, ok := d.files[p]
-	return f.body, f.contentType, ok
+	sum := sha256.Sum256(body)
+	f := &File{
+		Body:         body,
+		ContentType:  contentType(name),
+		ETag:         `"` + hex.EncodeToString(sum[:8]) + `"`,
+		CacheControl: "public, max-age=3600",
+	}
+	if f.ContentType == contentTypeHTML || f.ContentType == contentTypeJSON {
+		f.CacheControl = "no-cache"
+	}
+	for _, p := range paths {
+		d.files[p] = f
+	}
 }
 
-// ETag returns the strong entity tag of the file served at p, or "" if p is
-// not served. A server without net/http can use it to answer If-None-Match.
-func (d *Docs) ETag(p string) string {
-	if i := strings.IndexByte(p, '?'); i >= 0 {
-		p = p[:i]
+// contentType is the Content-Type of an embedded file, by its extension.
+func contentType(name string) string {
+	switch path.Ext(name) {
+	case ".json":
+		return contentTypeJSON
+	case ".css":
+		return contentTypeCSS
+	case ".js":
+		return contentTypeJS
+	case ".png":
+		return contentTypePNG
+	case ".html":
+		return contentTypeHTML
 	}
-	return d.files[p].etag
+	return contentTypeText // LICENSE, NOTICE, VERSION, *.txt
 }
 
-// Handler returns an http.Handler serving /openapi.json, /docs and /docs/*
-// from the binary. It is the same as New().
-func Handler() http.Handler {
-	return New()
+// File returns the file served at the request path p (without the query:
+// "/openapi.json", "/docs", "/docs/swagger-ui.css"); ok is false for any
+// other path, which the caller answers 404. It neither allocates nor copies.
+func (d *Docs) File(p []byte) (f *File, ok bool) {
+	f, ok = d.files[string(p)] // no allocation: the compiler indexes with the bytes
+	return f, ok
 }
 
 // ServeHTTP answers GET and HEAD for the paths listed in the package comment,
-// with ETag and conditional requests. Any other path gets 404 and any other
-// method 405 with an Allow header, both with a JSON {"detail": ...} body as
-// the rest of the API.
+// with ETag, Cache-Control and conditional requests (304). Any other path
+// gets 404 and any other method 405 with an Allow header, both with a JSON
+// {"detail": ...} body as the rest of the API.
 func (d *Docs) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	f, ok := d.files[r.URL.Path]
 	if !ok {
@@ -188,17 +174,11 @@ func (d *Docs) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h := w.Header()
-	h.Set("Content-Type", f.contentType)
-	h.Set("ETag", f.etag)
+	h.Set("Content-Type", f.ContentType)
+	h.Set("ETag", f.ETag)
+	h.Set("Cache-Control", f.CacheControl)
 	h.Set("X-Content-Type-Options", "nosniff")
-	// The page and the document change with the binary: revalidate (cheap,
-	// thanks to the ETag). Swagger UI's files change only with its version.
-	if f.contentType == contentTypeHTML || f.contentType == contentTypeJSON {
-		h.Set("Cache-Control", "no-cache")
-	} else {
-		h.Set("Cache-Control", "public, max-age=3600")
-	}
-	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(f.body))
+	http.ServeContent(w, r, "", time.Time{}, bytes.NewReader(f.Body))
 }
 
 // writeError writes {"detail": msg} with the given status. msg must not need

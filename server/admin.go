@@ -7,7 +7,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"net/http/pprof"
 	"strconv"
 	"sync"
 	"time"
@@ -78,16 +77,14 @@ func (s *Server) adminMux() http.Handler {
 		}
 		writeText(w, http.StatusOK, bodyReady)
 	})
-	if s.docsHandler != nil {
-		mux.Handle("GET /docs", s.docsHandler)
-		mux.Handle("GET /docs/", s.docsHandler)
-		mux.Handle("GET /openapi.json", s.docsHandler)
+	if s.docs != nil {
+		mux.Handle("GET /docs", s.docs)
+		mux.Handle("GET /docs/", s.docs)
+		mux.Handle("GET /openapi.json", s.docs)
 	}
-	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
-	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	if s.cfg.Pprof {
+		mountPprof(mux)
+	}
 	mux.Handle("POST /api/v1/price", observe(endpointPrice, http.HandlerFunc(s.adminPrice)))
 	mux.Handle("/api/v1/price", observe(endpointPrice, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.Header().Set("Allow", "POST")

@@ -36,15 +36,8 @@ type Config struct {
 	// MaxOutboundBytes caps reply bytes queued for a client that does not
 	// read them; past it the connection is closed.
 	MaxOutboundBytes int
-	// PoolSize caps the price requests waiting on lookups (and,
-	// separately, the metrics requests running on the goroutine pool).
+	// PoolSize caps concurrently running blocking requests.
 	PoolSize int
-	// QueueTarget is the admission control's target queueing delay: while
-	// an event loop makes requests wait longer than this before it gets to
-	// them (the minimum over 100 ms), a growing share of new price requests
-	// is answered 503 + Retry-After at once (see admission.go). Negative
-	// turns admission control off.
-	QueueTarget time.Duration
 
 	// HeaderTimeout bounds the time from a request's first byte to the end
 	// of its header section.
@@ -64,6 +57,12 @@ type Config struct {
 	// DrainDelay is how long [Server.Shutdown] keeps serving normally
 	// after /readyz starts failing.
 	DrainDelay time.Duration
+
+	// Pprof serves net/http/pprof's profiles under /debug/pprof/ on the
+	// admin listener. Off by default: the admin listener is reachable by
+	// anything on the cluster network, and profiles on demand cost CPU and
+	// reveal internals.
+	Pprof bool
 }
 
 // Defaults of [Config].
@@ -81,7 +80,6 @@ const (
 	DefaultWriteTimeout     = 10 * time.Second
 	DefaultTickInterval     = 250 * time.Millisecond
 	DefaultDrainDelay       = 5 * time.Second
-	DefaultQueueTarget      = 50 * time.Millisecond
 )
 
 // DefaultConfig returns the configuration used for zero fields.
@@ -101,7 +99,6 @@ func DefaultConfig() Config {
 		WriteTimeout:     DefaultWriteTimeout,
 		TickInterval:     DefaultTickInterval,
 		DrainDelay:       DefaultDrainDelay,
-		QueueTarget:      DefaultQueueTarget,
 	}
 }
 
@@ -131,7 +128,6 @@ func (c Config) withDefaults() Config {
 	defd(&c.IdleTimeout, d.IdleTimeout)
 	defd(&c.WriteTimeout, d.WriteTimeout)
 	defd(&c.TickInterval, d.TickInterval)
-	defd(&c.QueueTarget, d.QueueTarget)
 	l, dl := &c.Limits, d.Limits
 	def(&l.MaxHeaderBytes, dl.MaxHeaderBytes)
 	def(&l.MaxHeaders, dl.MaxHeaders)

@@ -74,7 +74,7 @@ func startServer(t testing.TB, o serverOpts) *testServer {
 	if o.log != nil {
 		logger = slog.New(slog.NewTextHandler(o.log, nil))
 	}
-	srv, err := server.New(cfg, server.Deps{Engine: eng, Metrics: mset, Logger: logger, Docs: apidocs.Lookup, DocsHandler: apidocs.Handler()})
+	srv, err := server.New(cfg, server.Deps{Engine: eng, Metrics: mset, Logger: logger, Docs: apidocs.New()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -384,10 +384,7 @@ func TestPipelineOrder(t *testing.T) {
 // TestManyConnections opens 1,000 connections at once; every one is answered.
 func TestManyConnections(t *testing.T) {
 	cat := delaySource(t, func([]byte) time.Duration { return 5 * time.Millisecond })
-	// Admission control off: under -race on a busy machine the burst
-	// can hold the loop past the queue target, and shedding is not what
-	// this test is about (TestAdmissionControl is).
-	ts := startServer(t, serverOpts{src: cat, cfg: server.Config{QueueTarget: -1}})
+	ts := startServer(t, serverOpts{src: cat})
 	const n = 1000
 	var wg sync.WaitGroup
 	errs := make(chan error, n)

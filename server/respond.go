@@ -25,6 +25,9 @@ type reply struct {
 	headOnly    bool
 	allow       string // Allow header for 405
 	retryAfter  int    // Retry-After seconds, 0 = none
+	// etag and cacheControl describe a served file (/docs, /openapi.json):
+	// when etag is set the head also carries X-Content-Type-Options.
+	etag, cacheControl string
 }
 
 // statusLine returns the pre-rendered status line of every status the
@@ -36,6 +39,8 @@ func statusLine(status int) string {
 		return "HTTP/1.1 100 Continue\r\n"
 	case 200:
 		return "HTTP/1.1 200 OK\r\n"
+	case 304:
+		return "HTTP/1.1 304 Not Modified\r\n"
 	case 400:
 		return "HTTP/1.1 400 Bad Request\r\n"
 	case 404:
@@ -111,6 +116,13 @@ func appendReply(dst []byte, r *reply, date []byte, body []byte) []byte {
 		dst = append(dst, "Retry-After: "...)
 		dst = strconv.AppendInt(dst, int64(r.retryAfter), 10)
 		dst = append(dst, "\r\n"...)
+	}
+	if r.etag != "" {
+		dst = append(dst, "ETag: "...)
+		dst = append(dst, r.etag...)
+		dst = append(dst, "\r\nCache-Control: "...)
+		dst = append(dst, r.cacheControl...)
+		dst = append(dst, "\r\nX-Content-Type-Options: nosniff\r\n"...)
 	}
 	dst = append(dst, "\r\n"...)
 	if !r.headOnly {

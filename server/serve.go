@@ -33,9 +33,6 @@ func (cn *conn) serve(out []byte, req *httpparse.Request) []byte {
 			break
 		}
 		if !s.engine.Instant() {
-			if !lp.admit() {
-				return cn.overloaded(out, &rep, method)
-			}
 			return cn.dispatchPrice(out, &rep, req, method)
 		}
 		// In memory: the whole price path runs here, inline.
@@ -64,15 +61,7 @@ func (cn *conn) serve(out []byte, req *httpparse.Request) []byte {
 		case routeMetrics:
 			return cn.dispatchMetrics(out, &rep, method, req)
 		default:
-			b, ct, ok := s.docs(string(req.Path))
-			if !ok {
-				rep.status = 404
-				body = appendDetailBody(body, "Not Found")
-				break
-			}
-			rep.contentType = ct
-			lp.body = body
-			return cn.answer(out, &rep, b, method, rt.endpoint())
+			return cn.answerDocs(out, &rep, req, method, rt)
 		}
 
 	default:
@@ -94,7 +83,7 @@ func (cn *conn) answerMethodNotAllowed(out []byte, rep *reply, rt route, method 
 // dispatchMetrics gathers the metrics exposition on the pool: it takes
 // milliseconds, far too long for an event loop.
 func (cn *conn) dispatchMetrics(out []byte, rep *reply, method string, req *httpparse.Request) []byte {
-	j := cn.lp.getJob()
+	j := cn.lp.srv.getJob()
 	j.kind = routeMetrics
 	if a, ok := req.Header("Accept"); ok {
 		j.accept = append(j.accept[:0], a...)
@@ -123,7 +112,7 @@ func (cn *conn) submit(out []byte, j *job, rep *reply, method string) []byte {
 		s.metrics.InFlight().Dec()
 		s.jobsWG.Done()
 		kind := j.kind
-		lp.releaseJob(j)
+		s.releaseJob(j)
 		s.metrics.Rejected(metrics.RejectPoolFull).Inc()
 		rep.status = 503
 		rep.retryAfter = 1

@@ -17,23 +17,19 @@ import (
 	"github.com/panjf2000/gnet/v2"
 	"golang.org/x/sys/unix"
 
+	"github.com/pricing-engine/pricing-engine/apidocs"
 	"github.com/pricing-engine/pricing-engine/metrics"
 	"github.com/pricing-engine/pricing-engine/pricing"
 )
-
-// DocsFunc returns the embedded document served at a /docs or
-// /openapi.json path, with its content type.
-type DocsFunc func(path string) (body []byte, contentType string, ok bool)
 
 // Deps are the collaborators a Server serves with.
 type Deps struct {
 	Engine  *pricing.Engine
 	Metrics *metrics.Set
 	Logger  *slog.Logger
-	// Docs answers /docs and /openapi.json on the API port; DocsHandler
-	// serves the same on the admin port. Either may be nil (404).
-	Docs        DocsFunc
-	DocsHandler http.Handler
+	// Docs answers /docs and /openapi.json on both ports, from bytes
+	// read once; nil answers 404.
+	Docs *apidocs.Docs
 }
 
 // Server serves the pricing API on gnet event loops and the admin routes
@@ -44,8 +40,7 @@ type Server struct {
 	metrics        *metrics.Set
 	metricsHandler http.Handler
 	log            *slog.Logger
-	docs           DocsFunc
-	docsHandler    http.Handler
+	docs           *apidocs.Docs
 
 	pool   *ants.Pool
 	jobs   sync.Pool
@@ -95,15 +90,11 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		metricsHandler: deps.Metrics.Handler(),
 		log:            deps.Logger,
 		docs:           deps.Docs,
-		docsHandler:    deps.DocsHandler,
 		bootCh:         make(chan struct{}),
 		runErr:         make(chan error, 1),
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
-	}
-	if s.docs == nil {
-		s.docs = func(string) ([]byte, string, bool) { return nil, "", false }
 	}
 	s.jobs.New = s.newJob
 	s.h = &handler{srv: s}

@@ -59,7 +59,8 @@ func (c *config) flagSet() *flag.FlagSet {
 	fs := flag.NewFlagSet("pricing-engine", flag.ContinueOnError)
 	sc := &c.server
 	fs.StringVar(&sc.Addr, "addr", d.Addr, "API listen address (host:port; port 0 picks a free port)")
-	fs.StringVar(&sc.AdminAddr, "admin-addr", d.AdminAddr, "admin listen address for /metrics, /healthz, /readyz, /docs, /debug/pprof/ (empty disables)")
+	fs.StringVar(&sc.AdminAddr, "admin-addr", d.AdminAddr, "admin listen address for /metrics, /healthz, /readyz, /docs and, with --pprof, /debug/pprof/ (empty disables)")
+	fs.BoolVar(&sc.Pprof, "pprof", false, "serve Go profiles under /debug/pprof/ on the admin listener (off by default: anyone who reaches the admin port could take CPU profiles)")
 	wholeFlag(fs, &sc.Loops, "loops", 0, "event loops (0 = GOMAXPROCS: the CPUs the process may use, container CPU limit included)")
 	fs.StringVar(&c.latencyName, "lookup-latency", "none", `lookup latency profile: "none" (in memory), "seed" (catalog U[10,50] ms, market U[20,40] ms) or "fault:..." (see package lookup)`)
 	durationFlag(fs, &c.lookupDeadline, "lookup-deadline", pricing.DefaultDeadline, "deadline for the lookups of one request")
@@ -68,8 +69,7 @@ func (c *config) flagSet() *flag.FlagSet {
 	c.store.register(fs)
 	wholeFlag(fs, &sc.MaxConns, "max-conns", d.MaxConns, "maximum open API connections")
 	wholeFlag(fs, &sc.MaxPipeline, "max-pipeline", d.MaxPipeline, "maximum requests per connection awaiting replies")
-	wholeFlag(fs, &sc.PoolSize, "pool-size", d.PoolSize, "maximum price requests waiting on lookups (and, separately, metrics requests on the worker pool)")
-	durationFlag(fs, &sc.QueueTarget, "queue-target", d.QueueTarget, "admission control: while requests wait longer than this for their event loop, a growing share of price requests is answered 503 at once (negative: off)")
+	wholeFlag(fs, &sc.PoolSize, "pool-size", d.PoolSize, "maximum concurrently running blocking requests")
 	wholeFlag(fs, &sc.MaxOutboundBytes, "max-outbound-bytes", d.MaxOutboundBytes, "maximum unread reply bytes queued per connection")
 	wholeFlag(fs, &sc.MaxInboundBytes, "max-inbound-bytes", d.MaxInboundBytes, "maximum unparsed bytes buffered per connection while its pipeline is full")
 	wholeFlag(fs, &sc.Limits.MaxHeaderBytes, "max-header-bytes", d.Limits.MaxHeaderBytes, "maximum bytes of request line and headers")
@@ -268,7 +268,7 @@ func (c *config) logAttrs() []any {
 		"max_outbound_bytes", s.MaxOutboundBytes, "max_inbound_bytes", s.MaxInboundBytes,
 		"header_timeout", s.HeaderTimeout.String(), "body_timeout", s.BodyTimeout.String(),
 		"idle_timeout", s.IdleTimeout.String(), "write_timeout", s.WriteTimeout.String(),
-		"drain_delay", s.DrainDelay.String(), "shutdown_timeout", c.shutdownTimeout.String(),
+		"pprof", s.Pprof, "drain_delay", s.DrainDelay.String(), "shutdown_timeout", c.shutdownTimeout.String(),
 		"log_format", c.logFormat, "log_level", c.logLevel.String(),
 	}
 }

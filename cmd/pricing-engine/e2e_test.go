@@ -65,7 +65,7 @@ func TestE2EServe(t *testing.T) {
 		{api, "/docs", 200, "text/html", []string{"swagger"}},
 		{admin, "/openapi.json", 200, "application/json", []string{`"openapi"`, `"/api/v1/price"`}},
 		{api, "/openapi.json", 200, "application/json", []string{`"openapi"`, `"/api/v1/price"`}},
-		{admin, "/debug/pprof/", 200, "text/html", []string{"goroutine"}},
+		{admin, "/debug/pprof/", 404, "application/json", []string{`"Not Found"`}}, // off without --pprof
 		{api, "/debug/pprof/", 404, "application/json", []string{`"Not Found"`}},
 		{api, "/no/such/path", 404, "application/json", []string{`{"detail":"Not Found"}`}},
 	}

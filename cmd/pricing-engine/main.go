@@ -1,7 +1,7 @@
 // Command pricing-engine serves the dynamic pricing API: POST /api/v1/price
 // on gnet event loops (default :8000) and the admin routes (/metrics,
-// /healthz, /readyz, /docs, /openapi.json, /debug/pprof/) on net/http
-// (default :8001).
+// /healthz, /readyz, /docs, /openapi.json, and /debug/pprof/ when --pprof
+// is given) on net/http (default :8001).
 //
 // Every flag has a PRICING_* environment variable (--lookup-latency is
 // PRICING_LOOKUP_LATENCY); a flag given on the command line wins. Run with
@@ -91,11 +91,10 @@ func serve(cfg *config, log *slog.Logger) error {
 		Observe:  mset.ObserveLookup,
 	})
 	srv, err := server.New(cfg.server, server.Deps{
-		Engine:      engine,
-		Metrics:     mset,
-		Logger:      log,
-		Docs:        apidocs.Lookup,
-		DocsHandler: apidocs.Handler(),
+		Engine:  engine,
+		Metrics: mset,
+		Logger:  log,
+		Docs:    apidocs.New(),
 	})
 	if err != nil {
 		return err

@@ -91,7 +91,8 @@ func startServer(ctx context.Context, binDir, cpu string, sv server, latency str
 			return nil, err
 		}
 		p.admin = "127.0.0.1:" + strconv.Itoa(aport)
-		args = append(args, "--admin-addr", p.admin, "--log-level", "warn", "--drain-delay", "0s")
+		// --pprof: the admin port is on loopback, and -pprof saves profiles.
+		args = append(args, "--admin-addr", p.admin, "--pprof", "--log-level", "warn", "--drain-delay", "0s")
 	}
 	p.cmd = pinned(ctx, cpu, filepath.Join(binDir, binName(sv.pkg)), args...)
 	p.cmd.Stdout, p.cmd.Stderr = &p.log, &p.log
