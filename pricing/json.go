@@ -255,6 +255,15 @@ func checkString(b []byte, i int) (int, string) {
 	return len(b), "unexpected end of input in a string"
 }
 
+// strPlain marks the bytes that stand for themselves inside a JSON string
+// and need no further look: printable ASCII other than '"' and '\\'.
+var strPlain = func() (t [256]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
 func checkLiteral(b []byte, i int, lit string) (int, string) {
 	if !hasPrefix(b[i:], lit) {
 		return i, "invalid literal, expected " + lit
