@@ -11,13 +11,31 @@
 // its queue of pending replies, its timers) is touched only by its loop, so
 // the hot path takes no lock shared between loops.
 //
-// A request whose answer is in memory (the default lookup profile) is
-// answered inline, inside OnTraffic, and costs no goroutine and no
-// allocation. A request that may block (a latency profile, the metrics
-// exposition) becomes a job on a bounded goroutine pool; the job writes its
-// complete reply into its own buffer, marks itself done and wakes the loop,
-// which moves finished replies to the socket strictly in request order. When
-// the pool is full the request is answered 503 with Retry-After at once.
+// A price request is priced by the [pricing.Engine] over its
+// lookup Source; the server does not know which back end that is. When
+// the lookups answer at once (the memory store, a cache hit) the request
+// is answered inline, inside OnTraffic, with no goroutine and no
+// allocation. When they do not (a latency profile, a store miss) the
+// request becomes a pending job with no goroutine of its own: the loop's
+// Batcher keeps the lookup, and is flushed once per loop iteration (so a
+// networked store sends the misses of one iteration together); the
+// Source's completion pushes the job onto the loop's lock-free completion
+// stack, and only the push that finds it empty wakes the loop (gnet's
+// EventLoop.Execute). The wake drains every completion at once, builds the
+// replies and resumes each connection concerned once: one write per
+// connection per drain, strictly in request order with the inline answers
+// around them (the connection's pending queue keeps the order). The
+// metrics exposition, which takes milliseconds, runs on a bounded
+// goroutine pool instead.
+//
+// # Admission control
+//
+// A request's lookup deadline counts from when its bytes arrived. The loop
+// measures its own queueing delay (how long each wake waited for the
+// loop, a sample per drain) and, while the minimum over 100 ms stays above
+// [Config.QueueTarget], answers a growing share of new price requests 503
+// with Retry-After at once, before decoding them (CoDel-like; see
+// admission.go).
 //
 // # Bounds
 //
@@ -26,7 +44,7 @@
 // [Config.MaxInboundBytes]), at most [Config.MaxOutboundBytes] of replies
 // the client has not read, and the header, body, idle and write timeouts of
 // [Config]. Per process: [Config.MaxConns] connections and [Config.PoolSize]
-// concurrent blocking requests. Everything past a bound is answered with a
+// requests waiting on lookups (503 past it). Everything past a bound is answered with a
 // clear status or a closed connection, never with unbounded memory.
 //
 // # Shutdown
@@ -34,5 +52,6 @@
 // [Server.Shutdown] makes /readyz fail at once, keeps serving for
 // [Config.DrainDelay] so load balancers notice, then answers every further
 // request with "Connection: close", closes idle keep-alive connections, waits
-// for in-flight requests and stops the loops.
+// for in-flight requests (those waiting on lookups included) and stops the
+// loops.
 package server
