@@ -12,9 +12,11 @@
 //	pricing_requests_in_flight                             gauge
 //	pricing_connections_open                               gauge
 //	pricing_requests_rejected_total{reason}                counter
+//	pricing_accept_errors_total{reason}                    counter
+//	pricing_buffered_bytes                                 gauge
 //	pricing_lookup_duration_seconds{lookup,outcome}        histogram
 //	pricing_pool_queue_depth                               gauge
-//	pricing_pool_workers_busy                              gauge
+//	pricing_pool_workers_busy                              gauge (in flight minus queued)
 //	pricing_build_info{version,revision,goversion}         gauge (always 1)
 //	go_*, process_*                                        runtime and process collectors
 package metrics

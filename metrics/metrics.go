@@ -35,6 +35,18 @@ const (
 	RejectOutputLimit = "output_limit"
 	RejectInputLimit  = "input_limit"
 	RejectPanic       = "panic"
+	// RejectMemoryBudget: closed because the bytes buffered for all
+	// connections passed the global budget (it held the most unread output).
+	RejectMemoryBudget = "memory_budget"
+)
+
+// Accept failure reasons used as the reason label of pricing_accept_errors_total.
+const (
+	AcceptFDLimit       = "fd_limit"        // EMFILE: the process's descriptor limit
+	AcceptSystemFDLimit = "system_fd_limit" // ENFILE: the system's descriptor limit
+	AcceptNoMemory      = "no_memory"       // ENOBUFS, ENOMEM
+	AcceptRegister      = "register"        // handing the connection to an event loop failed
+	AcceptOther         = "other"
 )
 
 // Lookup outcomes used as the outcome label of pricing_lookup_duration_seconds.
@@ -58,12 +70,14 @@ type Set struct {
 	Registry *prometheus.Registry
 
 	duration   *prometheus.HistogramVec
-	inFlight   prometheus.Gauge
+	inFlight   *countingGauge
 	connsOpen  prometheus.Gauge
 	rejected   *prometheus.CounterVec
+	acceptErrs *prometheus.CounterVec
 	lookup     *prometheus.HistogramVec
-	queueDepth prometheus.Gauge
-	busy       prometheus.Gauge
+	queueDepth *countingGauge
+	busy       prometheus.GaugeFunc
+	buffered   prometheus.Gauge
 
 	mu        sync.RWMutex
 	observers map[observerKey]prometheus.Observer
@@ -91,7 +105,7 @@ func New(info BuildInfo) *Set {
 			NativeHistogramMaxBucketNumber:  160,
 			NativeHistogramMinResetDuration: time.Hour,
 		}, []string{"method", "endpoint", "code"}),
-		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
+		inFlight: newCountingGauge(prometheus.GaugeOpts{
 			Name: "pricing_requests_in_flight",
 			Help: "Requests handed to the lookup pool and not yet answered (waiting or running).",
 		}),
@@ -111,16 +125,27 @@ func New(info BuildInfo) *Set {
 			NativeHistogramMaxBucketNumber:  160,
 			NativeHistogramMinResetDuration: time.Hour,
 		}, []string{"lookup", "outcome"}),
-		queueDepth: prometheus.NewGauge(prometheus.GaugeOpts{
+		queueDepth: newCountingGauge(prometheus.GaugeOpts{
 			Name: "pricing_pool_queue_depth",
 			Help: "Requests handed to the lookup pool that no worker has started yet.",
 		}),
-		busy: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "pricing_pool_workers_busy",
-			Help: "Pool workers currently running a request.",
+		acceptErrs: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "pricing_accept_errors_total",
+			Help: "Failed accepts on the API listener, by reason (fd_limit: the process's descriptor limit; the listener backs off and retries).",
+		}, []string{"reason"}),
+		buffered: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "pricing_buffered_bytes",
+			Help: "Bytes buffered for API connections (unparsed input plus unsent output) at the last scan, against the global budget.",
 		}),
 		observers: make(map[observerKey]prometheus.Observer),
 	}
+	// Busy workers are the requests a worker has started and not
+	// finished: in flight minus still queued. (ants' Running() counts
+	// idle workers too, until they expire.)
+	s.busy = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "pricing_pool_workers_busy",
+		Help: "Pool workers currently running a request.",
+	}, func() float64 { return float64(max(s.inFlight.n.Load()-s.queueDepth.n.Load(), 0)) })
 	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "pricing_build_info",
 		Help: "Build information of the running binary; the value is always 1.",
@@ -128,7 +153,7 @@ func New(info BuildInfo) *Set {
 	build.WithLabelValues(orUnknown(info.Version), orUnknown(info.Revision), runtime.Version()).Set(1)
 
 	s.Registry.MustRegister(
-		s.duration, s.inFlight, s.connsOpen, s.rejected, s.lookup, s.queueDepth, s.busy, build,
+		s.duration, s.inFlight, s.connsOpen, s.rejected, s.acceptErrs, s.lookup, s.queueDepth, s.busy, s.buffered, build,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -139,8 +164,11 @@ func New(info BuildInfo) *Set {
 		}
 	}
 	// Pre-create the rejection series so dashboards see zeros, not gaps.
-	for _, r := range []string{RejectPoolFull, RejectConnLimit, RejectDraining, RejectLookupError, RejectTimeout, RejectOutputLimit, RejectInputLimit, RejectPanic} {
+	for _, r := range []string{RejectPoolFull, RejectConnLimit, RejectDraining, RejectLookupError, RejectTimeout, RejectOutputLimit, RejectInputLimit, RejectPanic, RejectMemoryBudget} {
 		s.rejected.WithLabelValues(r)
+	}
+	for _, r := range []string{AcceptFDLimit, AcceptSystemFDLimit, AcceptNoMemory, AcceptRegister, AcceptOther} {
+		s.acceptErrs.WithLabelValues(r)
 	}
 	return s
 }
@@ -186,8 +214,14 @@ func (s *Set) ConnectionsOpen() prometheus.Gauge { return s.connsOpen }
 // worker has started yet (InFlight minus the running ones).
 func (s *Set) PoolQueueDepth() prometheus.Gauge { return s.queueDepth }
 
-// PoolBusy is the gauge of busy pool workers.
-func (s *Set) PoolBusy() prometheus.Gauge { return s.busy }
+// AcceptErrors returns the counter of failed accepts for reason (one of
+// the Accept* constants).
+func (s *Set) AcceptErrors(reason string) prometheus.Counter {
+	return s.acceptErrs.WithLabelValues(reason)
+}
+
+// Buffered is the gauge of bytes buffered for API connections.
+func (s *Set) Buffered() prometheus.Gauge { return s.buffered }
 
 // Rejected returns the counter of rejections for reason (one of the Reject*
 // constants).

@@ -25,7 +25,8 @@ type Config struct {
 	Limits httpparse.Limits
 
 	// MaxConns caps open API connections; past it new connections get a
-	// 503 and are closed.
+	// 503 and are closed. 0 derives it from the soft RLIMIT_NOFILE (see
+	// [MaxConnsForFDLimit]).
 	MaxConns int
 	// MaxPipeline caps requests per connection that are parsed but not yet
 	// answered.
@@ -57,6 +58,17 @@ type Config struct {
 	// DrainDelay is how long [Server.Shutdown] keeps serving normally
 	// after /readyz starts failing.
 	DrainDelay time.Duration
+	// DrainIdleGrace: after the drain delay, a keep-alive connection is
+	// closed once it has been idle this long (a client that has just
+	// received a reply may be writing its next request); others get
+	// Connection: close on their next reply.
+	DrainIdleGrace time.Duration
+
+	// MaxBufferedBytes is the global budget of bytes buffered for API
+	// connections (unparsed input plus unsent output). Past it the
+	// connections holding the most unread output are closed first.
+	// 0 derives it from GOMEMLIMIT (see [DefaultBufferBudget]).
+	MaxBufferedBytes int64
 
 	// Pprof serves net/http/pprof's profiles under /debug/pprof/ on the
 	// admin listener. Off by default: the admin listener is reachable by
@@ -71,8 +83,8 @@ const (
 	DefaultAdminAddr        = ":8001"
 	DefaultMaxConns         = 100_000
 	DefaultMaxPipeline      = 16
-	DefaultMaxInboundBytes  = 1 << 20
-	DefaultMaxOutboundBytes = 256 << 10
+	DefaultMaxInboundBytes  = 128 << 10 // the largest request (8 KiB head, 64 KiB body) and more
+	DefaultMaxOutboundBytes = 64 << 10  // 16 pipelined replies of a few hundred bytes, many times over
 	DefaultPoolSize         = 20_000
 	DefaultHeaderTimeout    = 5 * time.Second
 	DefaultBodyTimeout      = 10 * time.Second
@@ -80,6 +92,7 @@ const (
 	DefaultWriteTimeout     = 10 * time.Second
 	DefaultTickInterval     = 250 * time.Millisecond
 	DefaultDrainDelay       = 5 * time.Second
+	DefaultDrainIdleGrace   = time.Second
 )
 
 // DefaultConfig returns the configuration used for zero fields.
@@ -88,7 +101,7 @@ func DefaultConfig() Config {
 		Addr:             DefaultAddr,
 		AdminAddr:        DefaultAdminAddr,
 		Limits:           httpparse.DefaultLimits(),
-		MaxConns:         DefaultMaxConns,
+		MaxConns:         0, // derived from RLIMIT_NOFILE
 		MaxPipeline:      DefaultMaxPipeline,
 		MaxInboundBytes:  DefaultMaxInboundBytes,
 		MaxOutboundBytes: DefaultMaxOutboundBytes,
@@ -99,6 +112,7 @@ func DefaultConfig() Config {
 		WriteTimeout:     DefaultWriteTimeout,
 		TickInterval:     DefaultTickInterval,
 		DrainDelay:       DefaultDrainDelay,
+		DrainIdleGrace:   DefaultDrainIdleGrace,
 	}
 }
 
@@ -118,7 +132,7 @@ func (c Config) withDefaults() Config {
 			*v = dv
 		}
 	}
-	def(&c.MaxConns, d.MaxConns)
+	def(&c.MaxConns, defaultMaxConns())
 	def(&c.MaxPipeline, d.MaxPipeline)
 	def(&c.MaxInboundBytes, d.MaxInboundBytes)
 	def(&c.MaxOutboundBytes, d.MaxOutboundBytes)
@@ -128,6 +142,10 @@ func (c Config) withDefaults() Config {
 	defd(&c.IdleTimeout, d.IdleTimeout)
 	defd(&c.WriteTimeout, d.WriteTimeout)
 	defd(&c.TickInterval, d.TickInterval)
+	defd(&c.DrainIdleGrace, d.DrainIdleGrace)
+	if c.MaxBufferedBytes == 0 {
+		c.MaxBufferedBytes = DefaultBufferBudget()
+	}
 	l, dl := &c.Limits, d.Limits
 	def(&l.MaxHeaderBytes, dl.MaxHeaderBytes)
 	def(&l.MaxHeaders, dl.MaxHeaders)
@@ -169,6 +187,10 @@ func (c Config) Validate() error {
 	posd("write-timeout", c.WriteTimeout)
 	posd("tick-interval", c.TickInterval)
 	posd("drain-delay", c.DrainDelay)
+	posd("drain-idle-grace", c.DrainIdleGrace)
+	if c.MaxBufferedBytes < 0 {
+		errs = append(errs, fmt.Errorf("max-buffered-bytes must not be negative, got %d", c.MaxBufferedBytes))
+	}
 	if c.MaxPipeline > 1024 {
 		errs = append(errs, fmt.Errorf("max-pipeline must be at most 1024, got %d", c.MaxPipeline))
 	}

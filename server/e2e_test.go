@@ -36,6 +36,10 @@ func TestMain(m *testing.M) {
 		goleak.IgnoreTopFunction("net/http.(*persistConn).readLoop"),
 		goleak.IgnoreTopFunction("net/http.(*persistConn).writeLoop"),
 		goleak.IgnoreTopFunction("internal/poll.runtime_pollWait"),
+		// gnet's process-wide goroutine pool, which hands accepted
+		// connections to the loops (server/accept.go), keeps idle
+		// workers until they expire; it is never released.
+		goleak.IgnoreTopFunction("github.com/panjf2000/ants/v2.(*goWorker).run.func1"),
 	)
 }
 

@@ -280,10 +280,12 @@ func (cn *conn) readRequests(out []byte) []byte {
 	s := cn.lp.srv
 	if cn.gc.OutboundBuffered() > s.cfg.MaxOutboundBytes {
 		// Back-pressure: the client is not reading its replies, so no
-		// more of its requests are read. The loop's scan wakes the
-		// connection once its output drains, and closes it if it does
-		// not drain within WriteTimeout.
+		// more of its requests are read, nor its socket (budget.go);
+		// reading resumes once its output drains (gnet, or the loop's
+		// scan), and the connection is closed if it does not drain
+		// within WriteTimeout.
 		cn.throttled = true
+		cn.pauseReading()
 		cn.checkInbound()
 		return out
 	}
@@ -293,7 +295,9 @@ func (cn *conn) readRequests(out []byte) []byte {
 		cn.seenBytes = true
 	}
 	off := 0
-	for off < len(data) && !cn.closing && len(cn.pending) < s.cfg.MaxPipeline {
+	// One pass builds at most MaxOutboundBytes of replies (budget.go).
+	passOut := s.cfg.MaxOutboundBytes
+	for off < len(data) && !cn.closing && len(cn.pending) < s.cfg.MaxPipeline && len(out) < passOut {
 		if cn.reqStart == 0 && !startsRequest[data[off]] {
 			// The parser waits for the end of the request line before
 			// judging the method, so bytes that cannot start a request
@@ -321,6 +325,15 @@ func (cn *conn) readRequests(out []byte) []byte {
 	if off > 0 {
 		// Discard(0) would drop everything: only call it with progress.
 		_, _ = cn.gc.Discard(off)
+		// Requests are only read while the output is under its bound,
+		// so new replies mean the client has been reading: the write
+		// clock of loop.scan restarts.
+		cn.stallSince = 0
+	}
+	if off < len(data) && len(out) >= passOut && !cn.closing {
+		// Stopped on the output bound: come back once this output is
+		// written (the output check above then decides).
+		_ = cn.gc.Wake(nil)
 	}
 	if len(cn.pending) >= s.cfg.MaxPipeline {
 		cn.checkInbound()

@@ -8,14 +8,12 @@ import (
 	"net"
 	"net/http"
 	"runtime"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/panjf2000/ants/v2"
 	"github.com/panjf2000/gnet/v2"
-	"golang.org/x/sys/unix"
 
 	"github.com/pricing-engine/pricing-engine/apidocs"
 	"github.com/pricing-engine/pricing-engine/metrics"
@@ -61,6 +59,12 @@ type Server struct {
 	runErr    chan error
 	addr      net.Addr
 	loopCount int // event loops, set by Start
+	upOnce    sync.Once
+	loopsUp   chan struct{} // closed at the first tick: the loops run
+	acc       *acceptor     // the API listener (accept.go)
+
+	epolls    sync.Map // *loop -> its epoll descriptor (budget.go)
+	loopBytes sync.Map // *loop -> *atomic.Int64: bytes buffered at its last scan
 
 	admin     *http.Server
 	adminLn   net.Listener
@@ -91,6 +95,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		log:            deps.Logger,
 		docs:           deps.Docs,
 		bootCh:         make(chan struct{}),
+		loopsUp:        make(chan struct{}),
 		runErr:         make(chan error, 1),
 	}
 	if s.log == nil {
@@ -112,19 +117,15 @@ func New(cfg Config, deps Deps) (*Server, error) {
 // Start binds both listeners and starts serving. It returns once the event
 // loops run, so Addr and AdminAddr are known.
 func (s *Server) Start() error {
-	addr, release, err := reservePort(s.cfg.Addr)
+	ln, err := listenAPI(s.cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("cannot listen on %q: %w", s.cfg.Addr, err)
 	}
-	defer release()
-	tcp, err := net.ResolveTCPAddr("tcp", addr)
-	if err != nil {
-		return fmt.Errorf("cannot resolve %q: %w", addr, err)
-	}
-	s.addr = tcp
+	s.addr = ln.Addr()
 
 	if s.cfg.AdminAddr != "" {
 		if err := s.startAdmin(); err != nil {
+			_ = ln.Close()
 			return err
 		}
 	}
@@ -142,23 +143,45 @@ func (s *Server) Start() error {
 		gnet.WithNumEventLoop(s.loopCount),
 		gnet.WithReusePort(true),
 		gnet.WithReuseAddr(true),
-		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
 		gnet.WithTicker(true),
+		gnet.WithReadBufferCap(loopReadBytes),
 		gnet.WithLogger(gnetLogger{s.log}),
 	}
+	// The loops listen on a placeholder only: connections come from the
+	// acceptor (accept.go explains why).
+	loopsAddr, cleanup, err := placeholderAddr()
+	if err != nil {
+		_ = ln.Close()
+		s.stopAdmin(context.Background())
+		return err
+	}
+	defer cleanup()
 	go func() {
-		err := gnet.Run(s.h, "tcp://"+addr, opts...)
+		err := gnet.Run(s.h, loopsAddr, opts...)
 		s.runErr <- err
 		s.cancel()
 	}()
-	select {
-	case <-s.bootCh:
-	case err := <-s.runErr:
-		s.runErr <- err
-		s.stopAdmin(context.Background())
-		return fmt.Errorf("cannot start event loops on %s: %w", addr, err)
+	// OnBoot runs before the loops exist; the first tick runs once they do.
+	for _, up := range []chan struct{}{s.bootCh, s.loopsUp} {
+		select {
+		case <-up:
+		case err := <-s.runErr:
+			s.runErr <- err
+			_ = ln.Close()
+			s.stopAdmin(context.Background())
+			return fmt.Errorf("cannot start event loops: %w", err)
+		}
 	}
-	s.log.Info("listening", "api", s.addr.String(), "admin", s.AdminAddr(), "loops", s.loopCount)
+	cleanup()
+	s.acc = &acceptor{s: s, ln: ln, done: make(chan struct{}), stopCh: make(chan struct{})}
+	go s.acc.run()
+	go func() {
+		// The loops stopped (Shutdown, or a failure): stop accepting.
+		<-s.ctx.Done()
+		s.acc.stop()
+	}()
+	s.log.Info("listening", "api", s.addr.String(), "admin", s.AdminAddr(), "loops", s.loopCount,
+		"max_conns", s.cfg.MaxConns, "max_buffered_bytes", s.cfg.MaxBufferedBytes)
 	return nil
 }
 
@@ -191,10 +214,12 @@ func (s *Server) Ready() bool { return !s.notReady.Load() }
 func (s *Server) Done() <-chan struct{} { return s.ctx.Done() }
 
 // Shutdown drains and stops the server: /readyz fails at once; requests are
-// served normally for DrainDelay; then every reply closes its connection,
-// idle connections are closed, in-flight requests finish, and the loops
-// stop. It returns ctx's error if ctx ends first (the loops are then
-// stopped regardless).
+// served normally for DrainDelay; then the listener stops accepting (after
+// taking the connections already queued), the next reply on each
+// connection carries Connection: close and closes it, connections idle for
+// DrainIdleGrace are closed, nothing is closed in the middle of a request,
+// in-flight requests finish, and the loops stop. It returns ctx's error
+// if ctx ends first (the loops are then stopped regardless).
 func (s *Server) Shutdown(ctx context.Context) error {
 	var err error
 	s.shutdownOnce.Do(func() { err = s.shutdown(ctx) })
@@ -214,15 +239,14 @@ func (s *Server) shutdown(ctx context.Context) error {
 		}
 		t.Stop()
 	}
-	// Stop accepting, then make every further reply close its
-	// connection and close the idle ones.
-	if n, err := closeListeners(s.addr.(*net.TCPAddr).Port); err != nil {
-		s.log.Warn("cannot stop accepting; connections arriving now are served with Connection: close", "err", err)
-	} else {
-		s.log.Info("stopped accepting", "listeners", n)
-	}
+	// Every further reply closes its connection, also on connections
+	// still waiting in the accept queue, which are taken before the
+	// listener closes. Connections idle for DrainIdleGrace are closed by
+	// the loops' scans.
 	s.closingConns.Store(true)
-	s.tick() // close idle connections now rather than at the next tick
+	s.acc.stop()
+	s.log.Info("stopped accepting")
+	s.tick()
 
 	// Wait for connections to finish their last replies.
 	poll := time.NewTicker(20 * time.Millisecond)
@@ -262,8 +286,8 @@ func (s *Server) shutdown(ctx context.Context) error {
 
 // tick refreshes the Date header and schedules a timeout scan on every loop.
 func (s *Server) tick() {
+	s.upOnce.Do(func() { close(s.loopsUp) })
 	s.date.refresh(time.Now())
-	s.metrics.PoolBusy().Set(float64(s.pool.Running()))
 	s.loops.Range(func(_, v any) bool {
 		lp := v.(*loop)
 		_ = lp.el.Execute(s.ctx, lp.scanRun)
@@ -271,75 +295,30 @@ func (s *Server) tick() {
 	})
 }
 
+// buffered returns the counter of bytes buffered for lp's connections.
+func (s *Server) buffered(lp *loop) *atomic.Int64 {
+	if v, ok := s.loopBytes.Load(lp); ok {
+		return v.(*atomic.Int64)
+	}
+	v, _ := s.loopBytes.LoadOrStore(lp, new(atomic.Int64))
+	return v.(*atomic.Int64)
+}
+
+// bufferedTotal sums the bytes buffered for every loop's connections, as of
+// each loop's last scan.
+func (s *Server) bufferedTotal() int64 {
+	var t int64
+	s.loopBytes.Range(func(_, v any) bool {
+		t += v.(*atomic.Int64).Load()
+		return true
+	})
+	return t
+}
+
 // connLimitReply is written to connections refused at the limit.
 func (s *Server) connLimitReply() []byte {
 	rep := reply{status: 503, contentType: contentJSON, close: true, retryAfter: 1}
 	return appendReply(nil, &rep, s.date.get(), appendDetailBody(nil, "too many connections"))
-}
-
-// reservePort resolves port 0 to a concrete free port and keeps it bound
-// (with SO_REUSEPORT, not listening) until release, so that every event
-// loop's SO_REUSEPORT listener binds the same port.
-func reservePort(addr string) (string, func(), error) {
-	host, port, err := net.SplitHostPort(addr)
-	if err != nil {
-		return "", nil, err
-	}
-	if port != "0" {
-		return addr, func() {}, nil
-	}
-	ip := net.ParseIP(host)
-	if host == "" {
-		ip = net.IPv4zero
-		host = "0.0.0.0"
-	}
-	if ip == nil {
-		ips, err := net.LookupIP(host)
-		if err != nil || len(ips) == 0 {
-			return "", nil, fmt.Errorf("cannot resolve host %q: %v", host, err)
-		}
-		ip = ips[0]
-		host = ip.String()
-	}
-	var sa unix.Sockaddr
-	family := unix.AF_INET
-	if ip4 := ip.To4(); ip4 != nil {
-		a := &unix.SockaddrInet4{}
-		copy(a.Addr[:], ip4)
-		sa = a
-	} else {
-		family = unix.AF_INET6
-		a := &unix.SockaddrInet6{}
-		copy(a.Addr[:], ip.To16())
-		sa = a
-	}
-	fd, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return "", nil, fmt.Errorf("cannot create socket: %w", err)
-	}
-	for _, opt := range []int{unix.SO_REUSEADDR, unix.SO_REUSEPORT} {
-		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, opt, 1); err != nil {
-			_ = unix.Close(fd)
-			return "", nil, fmt.Errorf("cannot set socket option: %w", err)
-		}
-	}
-	if err := unix.Bind(fd, sa); err != nil {
-		_ = unix.Close(fd)
-		return "", nil, fmt.Errorf("cannot bind: %w", err)
-	}
-	bound, err := unix.Getsockname(fd)
-	if err != nil {
-		_ = unix.Close(fd)
-		return "", nil, fmt.Errorf("cannot read bound address: %w", err)
-	}
-	var p int
-	switch b := bound.(type) {
-	case *unix.SockaddrInet4:
-		p = b.Port
-	case *unix.SockaddrInet6:
-		p = b.Port
-	}
-	return net.JoinHostPort(host, strconv.Itoa(p)), func() { _ = unix.Close(fd) }, nil
 }
 
 // gnetLogger routes gnet's log lines to slog.

@@ -20,7 +20,9 @@ import (
 //   - body: a request whose body is not complete BodyTimeout after its
 //     header section is answered 408 and the connection closed.
 //   - idle: a keep-alive connection with nothing pending for IdleTimeout is
-//     closed (while the server is draining: after one tick).
+//     closed (while the server is draining: after DrainIdleGrace, since a
+//     client that has just read a reply may be writing its next request;
+//     busier connections get Connection: close on their next reply).
 //   - write: a connection whose queued replies have made no progress for
 //     WriteTimeout is closed (the client does not read).
 //
@@ -56,7 +58,9 @@ func (lp *loop) scan() {
 			cn.throttled = false
 			_ = cn.gc.Wake(nil)
 		}
-		idle := cn.reqStart == 0 && len(cn.pending) == 0 && out == 0
+		// Unparsed input (requests left for a later pass, see
+		// readRequests) is not idle.
+		idle := cn.reqStart == 0 && len(cn.pending) == 0 && out == 0 && cn.gc.InboundBuffered() == 0
 		switch {
 		case cn.lingerSince != 0:
 			if ns-cn.lingerSince > int64(lingerTimeout) {
@@ -80,7 +84,7 @@ func (lp *loop) scan() {
 			s.metrics.Rejected(metrics.RejectTimeout).Inc()
 			victims = append(victims, cn)
 		case idle && ns-cn.lastActive > int64(cfg.IdleTimeout),
-			idle && draining && ns-cn.lastActive > int64(cfg.TickInterval):
+			idle && draining && ns-cn.lastActive >= int64(cfg.DrainIdleGrace):
 			victims = append(victims, cn)
 		}
 	}
@@ -91,6 +95,7 @@ func (lp *loop) scan() {
 		victims[i] = nil
 	}
 	lp.dead = victims[:0]
+	lp.enforceBudget()
 }
 
 // timeout408 answers the partial request of cn with 408 and marks cn

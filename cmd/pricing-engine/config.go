@@ -67,7 +67,8 @@ func (c *config) flagSet() *flag.FlagSet {
 	fs.StringVar(&c.catalogFile, "catalog", "", "catalog CSV file (product_id,base_price); empty uses the embedded catalog")
 	fs.StringVar(&c.marketsFile, "markets", "", "markets CSV file (location,multiplier); empty uses the embedded markets")
 	c.store.register(fs)
-	wholeFlag(fs, &sc.MaxConns, "max-conns", d.MaxConns, "maximum open API connections")
+	wholeFlag(fs, &sc.MaxConns, "max-conns", d.MaxConns, "maximum open API connections (0 = the file-descriptor limit minus headroom, at most 100000: see docs/RELIABILITY.md)")
+	wholeFlag(fs, &sc.MaxBufferedBytes, "max-buffered-bytes", d.MaxBufferedBytes, "budget of bytes buffered for all API connections; past it those holding the most unread output are closed (0 = a quarter of GOMEMLIMIT when set, else 64 MiB)")
 	wholeFlag(fs, &sc.MaxPipeline, "max-pipeline", d.MaxPipeline, "maximum requests per connection awaiting replies")
 	wholeFlag(fs, &sc.PoolSize, "pool-size", d.PoolSize, "maximum concurrently running blocking requests")
 	wholeFlag(fs, &sc.MaxOutboundBytes, "max-outbound-bytes", d.MaxOutboundBytes, "maximum unread reply bytes queued per connection")
@@ -80,6 +81,7 @@ func (c *config) flagSet() *flag.FlagSet {
 	durationFlag(fs, &sc.IdleTimeout, "idle-timeout", d.IdleTimeout, "idle keep-alive connections are closed after this")
 	durationFlag(fs, &sc.WriteTimeout, "write-timeout", d.WriteTimeout, "connections whose replies are not read for this long are closed")
 	durationFlag(fs, &sc.DrainDelay, "drain-delay", d.DrainDelay, "on SIGTERM, keep serving this long after /readyz starts failing")
+	durationFlag(fs, &sc.DrainIdleGrace, "drain-idle-grace", d.DrainIdleGrace, "after the drain delay, keep-alive connections idle this long are closed (the others close after their next reply)")
 	durationFlag(fs, &c.shutdownTimeout, "shutdown-timeout", 20*time.Second, "on SIGTERM, exit after at most this long (drain delay included)")
 	fs.StringVar(&c.logFormat, "log-format", "text", `log format: "text" or "json"`)
 	fs.StringVar(&c.logLevelName, "log-level", "info", `log level: "debug", "info", "warn" or "error"`)
@@ -212,7 +214,6 @@ func (c *config) validate() error {
 		name string
 		v    int64
 	}{
-		{"max-conns", int64(s.MaxConns)},
 		{"max-pipeline", int64(s.MaxPipeline)},
 		{"pool-size", int64(s.PoolSize)},
 		{"max-outbound-bytes", int64(s.MaxOutboundBytes)},
@@ -225,6 +226,15 @@ func (c *config) validate() error {
 		if f.v <= 0 {
 			errs = append(errs, fmt.Errorf("invalid --%s %d: must be positive", f.name, f.v))
 		}
+	}
+	if s.MaxConns < 0 {
+		errs = append(errs, fmt.Errorf("invalid --max-conns %d: must be positive, or 0 for the default derived from the file-descriptor limit", s.MaxConns))
+	}
+	if s.MaxBufferedBytes < 0 {
+		errs = append(errs, fmt.Errorf("invalid --max-buffered-bytes %d: must be positive, or 0 for the default derived from GOMEMLIMIT", s.MaxBufferedBytes))
+	}
+	if s.DrainIdleGrace <= 0 {
+		errs = append(errs, fmt.Errorf("invalid --drain-idle-grace %s: must be positive", s.DrainIdleGrace))
 	}
 	if s.Loops < 0 {
 		errs = append(errs, fmt.Errorf("invalid --loops %d: must be 0 (GOMAXPROCS) or positive", s.Loops))

@@ -69,6 +69,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	log := newLogger(cfg, stderr)
+	raiseFileLimit(log)
 	if err := serve(cfg, log); err != nil {
 		log.Error("exiting", "err", err)
 		return 1

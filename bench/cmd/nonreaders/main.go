@@ -1,0 +1,355 @@
+// Command nonreaders measures what clients that pipeline requests and never
+// read the replies cost a server: --conns connections each write batches of
+// --depth pipelined price requests as fast as the server takes them and
+// never read (a connection the server closes is reopened), while --normal
+// well-behaved keep-alive clients, connected before the non-readers start,
+// send one request at a time at --normal-rate in total and time each reply
+// (from the end of a warm-up of a fifth of --duration, at most 2 s). Meanwhile the server's
+// resident memory is sampled from /proc/--pid/status every 50 ms. The
+// non-readers run in a child process of their own so that their goroutines
+// do not delay the well-behaved clients inside the load generator.
+//
+//	nonreaders --addr 127.0.0.1:8000 --admin 127.0.0.1:8001 --pid 1234 --conns 1000 --depth 16 --duration 10s
+//
+// It prints the normal clients' latency percentiles, the server's RSS before
+// and at its peak, the replies the server computed (from its
+// http_request_duration_seconds count on --admin) and a verdict against
+// --max-rss and --max-p99; it exits 1 when the verdict is FAIL. Every loop
+// is bounded by --duration (plus a few seconds to finish).
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/pricing-engine/pricing-engine/loadtest"
+)
+
+const request = "POST /api/v1/price HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\nContent-Length: 66\r\n\r\n" +
+	`{"product_id":"P-500","user_location":"NY","is_prime_member":true}`
+
+func main() {
+	addr := flag.String("addr", "127.0.0.1:8000", "server API address (loopback only)")
+	admin := flag.String("admin", "127.0.0.1:8001", "server admin address, for /metrics (empty: skip)")
+	pid := flag.Int("pid", 0, "server process id, for its RSS (0: skip)")
+	conns := flag.Int("conns", 1000, "non-reading connections")
+	depth := flag.Int("depth", 16, "requests per pipelined batch")
+	sources := flag.Int("sources", 2, "loopback source addresses to spread the connections over")
+	normal := flag.Int("normal", 4, "well-behaved keep-alive clients")
+	normalRate := flag.Int("normal-rate", 1000, "requests per second of all well-behaved clients together")
+	duration := flag.Duration("duration", 10*time.Second, "how long the non-readers run")
+	maxRSS := flag.Float64("max-rss", 200, "verdict: peak RSS bound in MB (10^6 bytes)")
+	maxP99 := flag.Duration("max-p99", 5*time.Millisecond, "verdict: bound on the well-behaved clients' P99")
+	attackOnly := flag.Bool("attack-only", false, "internal: run only the non-readers (the child process)")
+	flag.Parse()
+	host, _, err := net.SplitHostPort(*addr)
+	if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
+		fmt.Fprintf(os.Stderr, "nonreaders: %q is not a loopback address\n", *addr)
+		os.Exit(2)
+	}
+
+	if *attackOnly {
+		ctx, cancel := context.WithTimeout(context.Background(), *duration)
+		defer cancel()
+		fmt.Println(attack(ctx, *addr, *conns, *depth, *sources))
+		return
+	}
+
+	rssBefore := readRSS(*pid)
+	repliesBefore := priceReplies(*admin)
+	ctx, cancel := context.WithTimeout(context.Background(), *duration)
+	defer cancel()
+
+	var peak atomic.Int64
+	peak.Store(rssBefore)
+	samplerDone := make(chan struct{})
+	go func() {
+		defer close(samplerDone)
+		t := time.NewTicker(50 * time.Millisecond)
+		defer t.Stop()
+		for {
+			if v := readRSS(*pid); v > peak.Load() {
+				peak.Store(v)
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	}()
+
+	// The well-behaved clients connect first, as established clients of
+	// a server that the non-readers then hit.
+	lat := make([][]time.Duration, *normal)
+	var normalErrs atomic.Int64
+	var nwg sync.WaitGroup
+	every := time.Duration(float64(time.Second) * float64(*normal) / float64(max(*normalRate, 1)))
+	normalStart := make(chan struct{})
+	for k := range *normal {
+		c, err := net.DialTimeout("tcp", *addr, 2*time.Second)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "nonreaders: cannot connect a well-behaved client: %v\n", err)
+			os.Exit(1)
+		}
+		nwg.Add(1)
+		go func() {
+			defer nwg.Done()
+			<-normalStart
+			lat[k] = normalClient(ctx, *addr, c, every, &normalErrs)
+		}()
+	}
+
+	// The non-readers run in a child process: their goroutines must not
+	// delay the well-behaved clients' own (the two would share one
+	// scheduler), only the server.
+	var attackOut bytes.Buffer
+	child := exec.CommandContext(context.Background(), os.Args[0], "--attack-only",
+		"--addr", *addr, "--conns", strconv.Itoa(*conns), "--depth", strconv.Itoa(*depth),
+		"--sources", strconv.Itoa(*sources), "--duration", duration.String())
+	child.Stdout, child.Stderr = &attackOut, os.Stderr
+	if err := child.Start(); err != nil {
+		fmt.Fprintf(os.Stderr, "nonreaders: cannot start the non-readers: %v\n", err)
+		os.Exit(1)
+	}
+
+	// Let the non-readers fill their buffers before timing normal clients.
+	warm := min(*duration/5, 2*time.Second)
+	select {
+	case <-ctx.Done():
+	case <-time.After(warm):
+	}
+	close(normalStart)
+	nwg.Wait()
+	attackErr := child.Wait()
+	<-samplerDone
+
+	repliesAfter := priceReplies(*admin)
+	var all []time.Duration
+	for _, l := range lat {
+		all = append(all, l...)
+	}
+	slices.Sort(all)
+	pct := func(p float64) time.Duration {
+		if len(all) == 0 {
+			return 0
+		}
+		return all[min(len(all)-1, int(p*float64(len(all))))]
+	}
+	fmt.Printf("non-readers: %d connections x %d deep for %s; %s\n", *conns, *depth, *duration, strings.TrimSpace(attackOut.String()))
+	if attackErr != nil {
+		fmt.Fprintf(os.Stderr, "nonreaders: the non-readers' process failed: %v\n", attackErr)
+	}
+	fmt.Printf("normal clients: %d requests, %d errors, p50 %s p95 %s p99 %s max %s\n",
+		len(all), normalErrs.Load(), ms(pct(0.50)), ms(pct(0.95)), ms(pct(0.99)), ms(pct(1)))
+	if *pid > 0 {
+		fmt.Printf("server RSS: %.1f MB before, %.1f MB peak\n", float64(rssBefore)/1e6, float64(peak.Load())/1e6)
+	}
+	if repliesBefore >= 0 && repliesAfter >= 0 {
+		fmt.Printf("price replies computed by the server: %d\n", repliesAfter-repliesBefore)
+	}
+	pass := len(all) > 0 && normalErrs.Load() == 0 && pct(0.99) < *maxP99
+	if *pid > 0 {
+		pass = pass && float64(peak.Load())/1e6 <= *maxRSS
+	}
+	verdict := "PASS"
+	if !pass {
+		verdict = "FAIL"
+	}
+	fmt.Printf("verdict: %s (peak RSS <= %.0f MB, normal P99 < %s, 0 normal errors)\n", verdict, *maxRSS, *maxP99)
+	if !pass {
+		os.Exit(1)
+	}
+}
+
+// attack runs the non-readers until ctx ends and describes what they did.
+func attack(ctx context.Context, addr string, conns, depth, sources int) string {
+	batch := bytes.Repeat([]byte(request), depth)
+	var opened, closedByServer, batches atomic.Int64
+	var wg sync.WaitGroup
+	for i := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			src := net.IPv4(127, 0, 0, byte(1+i%max(sources, 1)))
+			nonReader(ctx, addr, src, batch, &opened, &closedByServer, &batches)
+		}()
+	}
+	wg.Wait()
+	return fmt.Sprintf("%d opened (%d reopened after the server closed them), %d batches written",
+		opened.Load(), closedByServer.Load(), batches.Load())
+}
+
+// nonReader writes batches and never reads, reopening the connection when
+// the server closes it, until ctx ends.
+func nonReader(ctx context.Context, addr string, src net.IP, batch []byte, opened, closedByServer, batches *atomic.Int64) {
+	d := net.Dialer{Timeout: 2 * time.Second, LocalAddr: &net.TCPAddr{IP: src}, Control: loadtest.BindNoPort}
+	for ctx.Err() == nil {
+		c, err := d.DialContext(ctx, "tcp", addr)
+		if err != nil {
+			sleep(ctx, 50*time.Millisecond)
+			continue
+		}
+		opened.Add(1)
+		stop := context.AfterFunc(ctx, func() { _ = c.Close() })
+		for ctx.Err() == nil {
+			_ = c.SetWriteDeadline(time.Now().Add(time.Second))
+			if _, err := c.Write(batch); err != nil {
+				if ne, ok := err.(net.Error); ok && ne.Timeout() {
+					continue // the server stopped reading; keep the pressure
+				}
+				if ctx.Err() == nil {
+					closedByServer.Add(1)
+				}
+				break
+			}
+			batches.Add(1)
+		}
+		stop()
+		_ = c.Close()
+	}
+}
+
+// normalClient sends one request at a time every `every` on its keep-alive
+// connection c (reconnecting if needed) and returns each reply's latency.
+func normalClient(ctx context.Context, addr string, c net.Conn, every time.Duration, errs *atomic.Int64) []time.Duration {
+	var out []time.Duration
+	br := bufio.NewReaderSize(c, 4096)
+	next := time.Now()
+	for ctx.Err() == nil {
+		if c == nil {
+			var err error
+			if c, err = net.DialTimeout("tcp", addr, 2*time.Second); err != nil {
+				errs.Add(1)
+				sleep(ctx, 10*time.Millisecond)
+				continue
+			}
+			br = bufio.NewReaderSize(c, 4096)
+		}
+		sleep(ctx, time.Until(next))
+		next = next.Add(every)
+		if ctx.Err() != nil {
+			break
+		}
+		start := time.Now()
+		_ = c.SetDeadline(start.Add(5 * time.Second))
+		if _, err := io.WriteString(c, request); err != nil {
+			errs.Add(1)
+			_ = c.Close()
+			c = nil
+			continue
+		}
+		if err := readReply(br); err != nil {
+			errs.Add(1)
+			_ = c.Close()
+			c = nil
+			continue
+		}
+		out = append(out, time.Since(start))
+	}
+	if c != nil {
+		_ = c.Close()
+	}
+	return out
+}
+
+// readReply reads one 200 reply with a Content-Length body.
+func readReply(br *bufio.Reader) error {
+	status, err := br.ReadString('\n')
+	if err != nil {
+		return err
+	}
+	if !strings.HasPrefix(status, "HTTP/1.1 200") {
+		return fmt.Errorf("unexpected status %q", strings.TrimSpace(status))
+	}
+	n := -1
+	for {
+		line, err := br.ReadString('\n')
+		if err != nil {
+			return err
+		}
+		if line == "\r\n" {
+			break
+		}
+		if k, v, ok := strings.Cut(line, ":"); ok && strings.EqualFold(k, "Content-Length") {
+			n, _ = strconv.Atoi(strings.TrimSpace(v))
+		}
+	}
+	if n < 0 {
+		return fmt.Errorf("reply without Content-Length")
+	}
+	_, err = br.Discard(n)
+	return err
+}
+
+// readRSS returns VmRSS of pid in bytes (0 when unknown).
+func readRSS(pid int) int64 {
+	if pid <= 0 {
+		return 0
+	}
+	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/status")
+	if err != nil {
+		return 0
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb * 1024
+		}
+	}
+	return 0
+}
+
+// priceReplies sums http_request_duration_seconds_count of the price
+// endpoint from the admin /metrics (-1 when unavailable).
+func priceReplies(admin string) int64 {
+	if admin == "" {
+		return -1
+	}
+	cl := http.Client{Timeout: 5 * time.Second}
+	resp, err := cl.Get("http://" + admin + "/metrics")
+	if err != nil {
+		return -1
+	}
+	defer resp.Body.Close()
+	var total int64
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.HasPrefix(line, "http_request_duration_seconds_count{") && strings.Contains(line, `endpoint="/api/v1/price"`) {
+			f := strings.Fields(line)
+			v, _ := strconv.ParseFloat(f[len(f)-1], 64)
+			total += int64(v)
+		}
+	}
+	return total
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	if d <= 0 {
+		return
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
+}
+
+func ms(d time.Duration) string { return fmt.Sprintf("%.2fms", float64(d)/1e6) }
