@@ -338,6 +338,9 @@ func invalidation(pe, url string, rport int) error {
 						mu.Unlock()
 						return
 					}
+					// Poll, do not spin: three spinning clients would take
+					// the CPU the replicas need to apply the change.
+					time.Sleep(200 * time.Microsecond)
 				}
 			}()
 		}
