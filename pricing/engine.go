@@ -7,6 +7,7 @@ import (
 
 	"github.com/pricing-engine/pricing-engine/lookup"
 	"github.com/pricing-engine/pricing-engine/money"
+	"github.com/pricing-engine/pricing-engine/rules"
 )
 
 // DefaultDeadline bounds the lookups of one request when Config.Deadline
@@ -45,6 +46,15 @@ type Config struct {
 	// concurrent use and must not block. The metrics package hooks its
 	// histogram here.
 	Observe func(lookup, outcome string, d time.Duration)
+	// Rules, if not nil, returns the ruleset in use (rules.Holder.Load),
+	// read once per request; it must be safe for concurrent use and must
+	// not allocate. A nil func or a nil ruleset prices with the seed
+	// formula and replies exactly as without rules.
+	Rules func() *rules.Ruleset
+	// Demand, if not nil, counts requests per product x location for the
+	// demand rules: [Engine.NewShard] hands out one of its shards per
+	// event loop.
+	Demand *rules.Merger
 }
 
 // Engine prices requests over a [lookup.Source]. It is safe for
@@ -71,6 +81,17 @@ func NewEngine(src lookup.Source, cfg Config) *Engine {
 	e := &Engine{src: src, instant: src.Instant(), cfg: cfg}
 	e.batchers.New = func() any { return src.NewBatcher() }
 	return e
+}
+
+// NewShard returns a new demand shard for one event loop (nil without
+// Config.Demand). The loop sets it on the Exchanges it drives
+// (Exchange.Shard) and calls its Flush from its periodic tick; only that
+// loop may use it.
+func (e *Engine) NewShard() *rules.Shard {
+	if e.cfg.Demand == nil {
+		return nil
+	}
+	return e.cfg.Demand.NewShard()
 }
 
 // Source returns the engine's source; callers that drive requests from
@@ -104,6 +125,15 @@ type Exchange struct {
 	RetryAfter int
 	Body       []byte
 
+	// Shard, if not nil, counts this request for the demand rules. It
+	// belongs to the event loop that drives the Exchange (see
+	// [Engine.NewShard]) and is only used on that loop's goroutine, in
+	// Begin or Complete. Callers without a loop (Engine.Wait: the admin
+	// listener, reference servers) leave it nil: their requests are not
+	// counted and are priced with the demand seen as zero requests.
+	Shard *rules.Shard
+
+	res    rules.Result         // the rules' result, reused
 	start  time.Time            // when the lookups began
 	scr    []byte               // scratch for error details
 	wait   chan struct{}        // Wait's completion signal, made once
@@ -196,7 +226,7 @@ func (e *Engine) finish(x *Exchange, timed bool) {
 	outcome := OutcomeOK
 	switch err := c.Err; {
 	case err == nil:
-		if cerr := e.computeQuote(&x.Req, c.Base, c.Mult, c.Stale, &x.Quote); cerr != nil {
+		if cerr := e.computeQuote(x, c.Base, c.Mult, c.Stale); cerr != nil {
 			x.Fail(cerr)
 			outcome = OutcomeError
 			break
@@ -244,7 +274,57 @@ func setDetail[S ~string | ~[]byte](x *Exchange, status, retryAfter int, msg S) 
 // Without rules: final = round(base * mult * (1 - discount), 2), half to
 // even, on exact decimals; discount is 0.05 for members. stale marks
 // inputs served from last-known values ("source":"stale").
-func (e *Engine) computeQuote(r *Request, base, mult money.Decimal, stale bool, q *Quote) error {
+//
+// With rules (Config.Rules returns a ruleset): rules.Price with the
+// request's arrival time and, when x has a Shard and the ruleset a demand
+// section, the demand its loop observed; the quote then also carries the
+// list price, the ruleset's version and, for "explain": true, the
+// explanation. Neither path allocates.
+func (e *Engine) computeQuote(x *Exchange, base, mult money.Decimal, stale bool) error {
+	r, q := &x.Req, &x.Quote
+	var rs *rules.Ruleset
+	if e.cfg.Rules != nil {
+		rs = e.cfg.Rules()
+	}
+	if rs == nil {
+		return e.seedQuote(r, base, mult, stale, q)
+	}
+	in := rules.Input{
+		Product:  r.ProductID,
+		Location: r.Location,
+		Member:   r.Member,
+		Base:     base,
+		Market:   mult,
+		Now:      x.start,
+	}
+	if x.Shard != nil && rs.Demand != nil {
+		in.Demand = x.Shard.Observe(r.ProductID, r.Location, x.start)
+	}
+	res := &x.res
+	if err := rules.Price(rs, &in, res); err != nil {
+		return newDetailError(StatusInternalServerError, "cannot compute price", err)
+	}
+	q.ProductID = append(q.ProductID[:0], r.ProductID...)
+	q.Final = res.Final
+	q.Base = base
+	q.Multiplier = mult
+	q.Discount = res.Discount
+	q.Source = SourceLive
+	if stale {
+		q.Source = SourceStale
+	}
+	q.List = res.List
+	q.Version = res.Version
+	q.Explanation = nil
+	if r.Explain {
+		q.Explanation = &res.Explanation
+	}
+	return nil
+}
+
+// seedQuote is the price without rules: the seed formula, and a quote
+// without list price, version or explanation.
+func (e *Engine) seedQuote(r *Request, base, mult money.Decimal, stale bool, q *Quote) error {
 	var disc money.Decimal // 0 for non-members
 	if r.Member {
 		disc = money.New(MemberDiscountCents, 2)
@@ -263,6 +343,7 @@ func (e *Engine) computeQuote(r *Request, base, mult money.Decimal, stale bool, 
 				if stale {
 					q.Source = SourceStale
 				}
+				q.List, q.Version, q.Explanation = money.Decimal{}, "", nil
 				return nil
 			}
 		}

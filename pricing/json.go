@@ -7,6 +7,7 @@ import (
 	"github.com/valyala/fastjson"
 
 	"github.com/pricing-engine/pricing-engine/money"
+	"github.com/pricing-engine/pricing-engine/rules"
 )
 
 const hexDigits = "0123456789abcdef"
@@ -75,6 +76,14 @@ type Quote struct {
 	Multiplier money.Decimal // from the markets
 	Discount   money.Decimal // 0.05 for members, else 0
 	Source     string        // "live" for a fresh lookup, "cache" for a cached one
+
+	// With rules only (Version != ""): the list price (exact, before the
+	// discount), the version of the ruleset that made the price and, when
+	// the request asked "explain": true, the explanation (pointing into
+	// the Exchange that made the quote: valid until its next request).
+	List        money.Decimal
+	Version     string
+	Explanation *rules.Explanation
 }
 
 // Sources of a quote.
@@ -87,6 +96,10 @@ const (
 // fixed order of the contract:
 //
 //	{"product_id":"P-123","final_price":45.12,"base_price":49.99,"market_multiplier":0.95,"discount_rate":0.05,"source":"live"}
+//
+// With rules (q.Version != ""), ,"list_price":...,"ruleset_version":"..."
+// follow "source", and ,"explanation":[...] when q.Explanation is set.
+// Without rules the bytes are exactly the above.
 //
 // Numbers are written in their shortest form. It does not allocate when
 // dst has room.
@@ -103,6 +116,16 @@ func AppendQuote(dst []byte, q *Quote) []byte {
 	dst = q.Discount.Append(dst)
 	dst = append(dst, `,"source":`...)
 	dst = appendString(dst, q.Source)
+	if q.Version != "" {
+		dst = append(dst, `,"list_price":`...)
+		dst = q.List.Append(dst)
+		dst = append(dst, `,"ruleset_version":`...)
+		dst = appendString(dst, q.Version)
+		if q.Explanation != nil {
+			dst = append(dst, `,"explanation":`...)
+			dst = q.Explanation.AppendJSON(dst)
+		}
+	}
 	return append(dst, '}')
 }
 
