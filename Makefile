@@ -17,7 +17,7 @@ KUBE_SCORE_VERSION := v1.20.0
 RELEASE_ENV     := CGO_ENABLED=0
 RELEASE_FLAGS   := -trimpath -ldflags "-s -w -X main.version=$(VERSION) -X main.revision=$(REVISION)"
 
-.PHONY: all build run run-redis bench-store test unit e2e vet lint staticcheck fmt release validate locust bench bench-smoke soak fuzz clean fleet-up fleet-down fleet-roll fleet-status kube-score
+.PHONY: deps deps-locust all build run run-redis bench-store test unit e2e vet lint staticcheck fmt release validate locust bench bench-smoke soak fuzz clean fleet-up fleet-down fleet-roll fleet-status kube-score
 
 all: build
 
@@ -42,8 +42,19 @@ run-redis: build
 	trap 'kill $$(cat $(BIN)/redis-$(REDIS_PORT).pid)' EXIT; \
 		./$(BIN)/pricing-engine --addr :8000 --admin-addr :8001 --store redis://127.0.0.1:$(REDIS_PORT)
 
-## test: vet, staticcheck, unit tests with the race detector, end-to-end and harness smoke tests
-test: vet staticcheck kube-score unit e2e bench-smoke
+## test: the Debian packages the tests use (deps), vet, staticcheck, unit tests with the race
+## detector, end-to-end and harness smoke tests
+# (with the open-file limit raised for the load tests' connections)
+test: deps
+	ulimit -n 65536 2>/dev/null || ulimit -n $$(ulimit -Hn); \
+	$(MAKE) vet staticcheck kube-score unit e2e bench-smoke
+
+## deps: install the missing Debian packages the tests use (the one list: scripts/install-deps.sh)
+deps:
+	scripts/install-deps.sh
+
+deps-locust:
+	scripts/install-deps.sh --locust
 
 unit:
 	$(GO) test -race -count=1 -timeout 15m -skip E2E ./...
@@ -79,7 +90,7 @@ validate: build
 	loadtest/validate.sh $(BIN)/pricing-engine $(BIN)/loadtest docs/validation
 
 ## locust: the classic workload through Locust (python3-locust), 30 s headless
-locust: build
+locust: build deps-locust
 	loadtest/locust.sh $(BIN)/pricing-engine
 
 ## bench: side-by-side benchmarks against net/http, fasthttp and the raw gnet limit
