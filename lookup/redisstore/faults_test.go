@@ -58,6 +58,15 @@ func TestKilledAndRestarted(t *testing.T) {
 		t.Fatalf("after the restart: %+v", r)
 	}
 	eventually(t, 2*time.Second, "up again", func() bool { st := s.Stats(); return st.Up && !st.BreakerOpen })
+	// Tracking is back on the new connection: a change is pushed again.
+	srv.MustDo("SET", "pricing:product:P-1", "78")
+	eventually(t, 2*time.Second, "a change after the restart", func() bool {
+		r := ask(t, b, "P-1", "NY", 500*time.Millisecond)
+		return r.err == nil && r.base == "78"
+	})
+	eventually(t, 2*time.Second, "cached after the restart", func() bool {
+		return ask(t, b, "P-1", "NY", 500*time.Millisecond).inline
+	})
 	if s.Stats().Stale == 0 {
 		t.Fatal("stale answers not counted")
 	}
