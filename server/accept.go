@@ -50,9 +50,10 @@ type acceptor struct {
 
 	// pending holds the results of registrations still in progress, oldest
 	// first: each holds two descriptors (the accepted one and gnet's
-	// duplicate) until it completes, so at most maxPendingRegistrations
-	// may be outstanding.
-	pending []<-chan gnet.RegisteredResult
+	// duplicate) until it completes, so at most maxPending (half the
+	// descriptor headroom, see fdlimit.go) may be outstanding.
+	pending    []<-chan gnet.RegisteredResult
+	maxPending int
 
 	lastLog time.Time
 	failed  int // accept failures since the last log line
@@ -65,9 +66,6 @@ const (
 	acceptBackoffMin = 5 * time.Millisecond
 	acceptBackoffMax = 200 * time.Millisecond
 	acceptLogEvery   = 10 * time.Second
-	// maxPendingRegistrations bounds the connections handed to gnet but
-	// not yet registered (each holds two descriptors meanwhile).
-	maxPendingRegistrations = 64
 )
 
 // listenAPI binds the API listener. Keep-alive probes stay off, as they
@@ -174,7 +172,7 @@ func (a *acceptor) drainQueue() {
 // own duplicate.
 func (a *acceptor) hand(c *net.TCPConn) {
 	s := a.s
-	for len(a.pending) >= maxPendingRegistrations {
+	for len(a.pending) >= a.maxPending {
 		a.reapOne(true)
 	}
 	// The kernel's buffers are per-connection memory too (charged to the

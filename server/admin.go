@@ -75,8 +75,15 @@ func (s *Server) adminMux() http.Handler {
 			writeText(w, http.StatusServiceUnavailable, bodyDraining)
 			return
 		}
+		if s.deps.ReadyDetail != nil {
+			writeText(w, http.StatusOK, bodyReady+s.deps.ReadyDetail())
+			return
+		}
 		writeText(w, http.StatusOK, bodyReady)
 	})
+	for pattern, h := range s.deps.Admin {
+		mux.Handle(pattern, h)
+	}
 	if s.docs != nil {
 		mux.Handle("GET /docs", s.docs)
 		mux.Handle("GET /docs/", s.docs)

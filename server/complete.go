@@ -51,6 +51,7 @@ func (cn *conn) dispatchPrice(out []byte, rep *reply, req *httpparse.Request, me
 	j.method = method
 	j.start = lp.now
 	j.close = rep.close
+	j.x.Shard = lp.x.Shard // counted by this loop
 	if s.engine.Serve(&j.x, &lp.dec, lp.batcher, req.Body, lp.now) {
 		rep.status, rep.retryAfter = j.x.Status, j.x.RetryAfter
 		out = cn.answer(out, rep, j.x.Body, method, endpointPrice)

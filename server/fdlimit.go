@@ -15,7 +15,8 @@ import (
 //     per Redis node), data and rules files, /proc reads by the process
 //     collector;
 //   - connections being handed to an event loop: each holds two
-//     descriptors for a moment, at most [maxPendingRegistrations] at once.
+//     descriptors for a moment, at most half the headroom at once
+//     ([pendingRegistrations]).
 //
 // The headroom is an eighth of the limit, at least [minFDHeadroom] and at
 // most [maxFDHeadroom].
@@ -24,13 +25,27 @@ const (
 	maxFDHeadroom = 4096
 )
 
+// fdHeadroom is the headroom for a soft RLIMIT_NOFILE of nofile.
+func fdHeadroom(nofile uint64) uint64 {
+	return min(max(nofile/8, minFDHeadroom), maxFDHeadroom)
+}
+
+// pendingRegistrations bounds the accepted connections not yet registered
+// with an event loop: half the headroom of the current limit, at least 16
+// and at most 1024.
+func pendingRegistrations() int {
+	soft, _, err := FDLimit()
+	if err != nil {
+		return 64
+	}
+	return int(min(max(fdHeadroom(soft)/2, 16), 1024))
+}
+
 // MaxConnsForFDLimit is the default connection limit for a soft
 // RLIMIT_NOFILE of nofile: nofile minus the headroom, at least 1 and at
 // most DefaultMaxConns.
 func MaxConnsForFDLimit(nofile uint64) int {
-	h := nofile / 8
-	h = max(h, minFDHeadroom)
-	h = min(h, maxFDHeadroom)
+	h := fdHeadroom(nofile)
 	if nofile <= h {
 		return 1
 	}

@@ -82,6 +82,7 @@ func (s *Server) loopFor(el gnet.EventLoop) *loop {
 		obs: make(map[obsKey]prometheus.Observer),
 	}
 	lp.batcher = s.engine.Source().NewBatcher()
+	lp.x.Shard = s.engine.NewShard() // the loop's demand counter (nil without demand rules)
 	lp.scanRun = gnet.RunnableFunc(func(context.Context) error { lp.scan(); return nil })
 	lp.flushRun = gnet.RunnableFunc(func(context.Context) error { lp.flush(); return nil })
 	lp.drainRun = gnet.RunnableFunc(func(context.Context) error { lp.drain(); return nil })

@@ -28,6 +28,12 @@ type Deps struct {
 	// Docs answers /docs and /openapi.json on both ports, from bytes
 	// read once; nil answers 404.
 	Docs *apidocs.Docs
+	// Admin adds routes to the admin listener (http.ServeMux patterns,
+	// e.g. "GET /rules"); nil adds none.
+	Admin map[string]http.Handler
+	// ReadyDetail, if set, returns text appended to the admin listener's
+	// /readyz body while ready (e.g. "ruleset_version: X\n").
+	ReadyDetail func() string
 }
 
 // Server serves the pricing API on gnet event loops and the admin routes
@@ -39,6 +45,7 @@ type Server struct {
 	metricsHandler http.Handler
 	log            *slog.Logger
 	docs           *apidocs.Docs
+	deps           Deps
 
 	pool   *ants.Pool
 	jobs   sync.Pool
@@ -94,6 +101,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 		metricsHandler: deps.Metrics.Handler(),
 		log:            deps.Logger,
 		docs:           deps.Docs,
+		deps:           deps,
 		bootCh:         make(chan struct{}),
 		loopsUp:        make(chan struct{}),
 		runErr:         make(chan error, 1),
@@ -173,7 +181,7 @@ func (s *Server) Start() error {
 		}
 	}
 	cleanup()
-	s.acc = &acceptor{s: s, ln: ln, done: make(chan struct{}), stopCh: make(chan struct{})}
+	s.acc = &acceptor{s: s, ln: ln, done: make(chan struct{}), stopCh: make(chan struct{}), maxPending: pendingRegistrations()}
 	go s.acc.run()
 	go func() {
 		// The loops stopped (Shutdown, or a failure): stop accepting.

@@ -96,6 +96,9 @@ func (lp *loop) scan() {
 	}
 	lp.dead = victims[:0]
 	lp.enforceBudget()
+	if sh := lp.x.Shard; sh != nil {
+		sh.Flush(time.Unix(0, ns)) // hand an idle loop's demand counts over
+	}
 }
 
 // timeout408 answers the partial request of cn with 408 and marks cn

@@ -29,6 +29,7 @@ type config struct {
 	catalogFile     string
 	marketsFile     string
 	store           storeConfig
+	rules           rulesConfig
 	logFormat       string
 	logLevel        slog.Level
 	logLevelName    string
@@ -67,6 +68,7 @@ func (c *config) flagSet() *flag.FlagSet {
 	fs.StringVar(&c.catalogFile, "catalog", "", "catalog CSV file (product_id,base_price); empty uses the embedded catalog")
 	fs.StringVar(&c.marketsFile, "markets", "", "markets CSV file (location,multiplier); empty uses the embedded markets")
 	c.store.register(fs)
+	c.rules.register(fs)
 	wholeFlag(fs, &sc.MaxConns, "max-conns", d.MaxConns, "maximum open API connections (0 = the file-descriptor limit minus headroom, at most 100000: see docs/RELIABILITY.md)")
 	wholeFlag(fs, &sc.MaxBufferedBytes, "max-buffered-bytes", d.MaxBufferedBytes, "budget of bytes buffered for all API connections; past it those holding the most unread output are closed (0 = a quarter of GOMEMLIMIT when set, else 64 MiB)")
 	wholeFlag(fs, &sc.MaxPipeline, "max-pipeline", d.MaxPipeline, "maximum requests per connection awaiting replies")
@@ -272,7 +274,7 @@ func (c *config) logAttrs() []any {
 	return []any{
 		"addr", s.Addr, "admin_addr", s.AdminAddr, "loops", s.Loops,
 		"lookup_latency", c.latency.String(), "lookup_deadline", c.lookupDeadline.String(),
-		"store", c.store.redacted(), "catalog", orEmbedded(c.catalogFile), "markets", orEmbedded(c.marketsFile),
+		"store", c.store.redacted(), "rules", c.rules.path, "catalog", orEmbedded(c.catalogFile), "markets", orEmbedded(c.marketsFile),
 		"max_conns", s.MaxConns, "max_pipeline", s.MaxPipeline, "pool_size", s.PoolSize,
 		"max_header_bytes", s.Limits.MaxHeaderBytes, "max_headers", s.Limits.MaxHeaders, "max_body_bytes", s.Limits.MaxBodyBytes,
 		"max_outbound_bytes", s.MaxOutboundBytes, "max_inbound_bytes", s.MaxInboundBytes,

@@ -68,6 +68,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "pricing-engine: %v\nRun 'pricing-engine --help' for the flags.\n", err)
 		return 2
 	}
+	if err := cfg.rules.load(); err != nil {
+		fmt.Fprintf(stderr, "pricing-engine: %v\n", err)
+		return 2
+	}
 	log := newLogger(cfg, stderr)
 	raiseFileLimit(log)
 	if err := serve(cfg, log); err != nil {
@@ -87,15 +91,23 @@ func serve(cfg *config, log *slog.Logger) error {
 		return err
 	}
 	defer closeSrc() // after Shutdown: no lookup is running any more
-	engine := pricing.NewEngine(cfg.latency.Wrap(src), pricing.Config{
+	// The rules file (rules.go): the ruleset in use, reloads, demand.
+	rl := newRules(&cfg.rules, src, log, mset)
+	pcfg := pricing.Config{
 		Deadline: cfg.lookupDeadline,
 		Observe:  mset.ObserveLookup,
-	})
+	}
+	if rl.merger != nil {
+		pcfg.Rules, pcfg.Demand = rl.Load, rl.merger
+	}
+	engine := pricing.NewEngine(cfg.latency.Wrap(src), pcfg)
 	srv, err := server.New(cfg.server, server.Deps{
-		Engine:  engine,
-		Metrics: mset,
-		Logger:  log,
-		Docs:    apidocs.New(),
+		Engine:      engine,
+		Metrics:     mset,
+		Logger:      log,
+		Docs:        apidocs.New(),
+		Admin:       rl.adminRoutes(),
+		ReadyDetail: rl.readyDetail,
 	})
 	if err != nil {
 		return err
@@ -106,6 +118,9 @@ func serve(cfg *config, log *slog.Logger) error {
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	defer signal.Stop(sig)
+	rulesCtx, stopRules := context.WithCancel(context.Background())
+	defer stopRules()
+	rl.start(rulesCtx) // SIGHUP and file changes reload; demand merges
 	if err := srv.Start(); err != nil {
 		return err
 	}

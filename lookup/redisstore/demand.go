@@ -1,0 +1,98 @@
+package redisstore
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/redis/rueidis"
+
+	"github.com/pricing-engine/pricing-engine/rules"
+)
+
+// DemandCounter is the store's [rules.SharedCounter]: the demand counts
+// of every replica summed in Redis, one hash per time bucket,
+//
+//	demand:<prefix><window ms>:<bucket>   field: the counter's key, value: requests
+//
+// outside the store's tracked prefix, so that counting never invalidates
+// anybody's client-side cache. A bucket's hash expires two windows after
+// it was last added to. Add sends one pipelined HINCRBY per key plus one
+// PEXPIRE in a single round trip per node; Totals reads the window's
+// buckets with one pipelined HGETALL each, one round trip per node.
+//
+// The merger of package rules calls it from one goroutine, at most a few
+// times a bucket, never per request; it is also safe for concurrent use.
+type DemandCounter struct {
+	client rueidis.Client
+	base   string // key prefix of the bucket hashes
+}
+
+var _ rules.SharedCounter = (*DemandCounter)(nil)
+
+// NewDemandCounter returns the shared demand counters of st (which must
+// stay open while they are used).
+func NewDemandCounter(st *Store) *DemandCounter {
+	base := "demand:" + st.prefix
+	if strings.HasPrefix(base, st.prefix) {
+		// A prefix such as "demand:" would track the counters too.
+		base = "pe-demand:" + st.prefix
+	}
+	return &DemandCounter{client: st.client, base: base}
+}
+
+// bucketKey is the hash of one bucket of one window length.
+func (d *DemandCounter) bucketKey(window time.Duration, bucket int64) string {
+	return d.base + strconv.FormatInt(window.Milliseconds(), 10) + ":" + strconv.FormatInt(bucket, 10)
+}
+
+// Add implements [rules.SharedCounter]: HINCRBY of every count into the
+// bucket's hash and PEXPIRE of two windows, pipelined.
+func (d *DemandCounter) Add(ctx context.Context, window time.Duration, bucket int64, counts []rules.KeyCount) error {
+	if len(counts) == 0 {
+		return nil
+	}
+	key := d.bucketKey(window, bucket)
+	cmds := make(rueidis.Commands, 0, len(counts)+1)
+	for _, kc := range counts {
+		cmds = append(cmds, d.client.B().Hincrby().Key(key).Field(kc.Key).Increment(kc.Count).Build())
+	}
+	cmds = append(cmds, d.client.B().Pexpire().Key(key).Milliseconds(2*window.Milliseconds()).Build())
+	for _, r := range d.client.DoMulti(ctx, cmds...) {
+		if err := r.Error(); err != nil {
+			return fmt.Errorf("cannot add demand counts to %s: %w", key, err)
+		}
+	}
+	return nil
+}
+
+// Totals implements [rules.SharedCounter]: the buckets first..last read
+// in one pipelined round trip and summed per key.
+func (d *DemandCounter) Totals(ctx context.Context, window time.Duration, first, last int64, fn func(key string, count int64)) error {
+	if last < first {
+		return nil
+	}
+	if n := last - first + 1; n > 4*rules.BucketsPerWindow {
+		return fmt.Errorf("cannot read demand counts: %d buckets asked, at most %d", n, 4*rules.BucketsPerWindow)
+	}
+	cmds := make(rueidis.Commands, 0, last-first+1)
+	for b := first; b <= last; b++ {
+		cmds = append(cmds, d.client.B().Hgetall().Key(d.bucketKey(window, b)).Build())
+	}
+	sums := make(map[string]int64)
+	for i, r := range d.client.DoMulti(ctx, cmds...) {
+		m, err := r.AsIntMap()
+		if err != nil {
+			return fmt.Errorf("cannot read demand counts of bucket %d: %w", first+int64(i), err)
+		}
+		for k, v := range m {
+			sums[k] += v
+		}
+	}
+	for k, v := range sums {
+		fn(k, v)
+	}
+	return nil
+}
