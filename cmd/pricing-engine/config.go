@@ -44,6 +44,7 @@ func envName(flagName string) string {
 // usageHeader opens the --help text.
 const usageHeader = `Usage: pricing-engine [flags]
        pricing-engine healthcheck [flags]
+       pricing-engine import --store URL (--catalog FILE | --markets FILE | --embedded) [--replace]
        pricing-engine version
 
 Every flag can also be set by its environment variable, shown in brackets;

@@ -10,6 +10,7 @@
 // Subcommands:
 //
 //	pricing-engine healthcheck   exit 0 when the admin /healthz answers 200
+//	pricing-engine import        load CSV files into the Redis store (docs/STORE.md)
 //	pricing-engine version       print the version
 //
 // SIGINT and SIGTERM drain and stop the server (see package server); the
