@@ -37,8 +37,15 @@ type Config struct {
 	// MaxOutboundBytes caps reply bytes queued for a client that does not
 	// read them; past it the connection is closed.
 	MaxOutboundBytes int
-	// PoolSize caps concurrently running blocking requests.
+	// PoolSize caps the price requests waiting on lookups (and,
+	// separately, the metrics requests running on the goroutine pool).
 	PoolSize int
+	// QueueTarget is the admission control's target queueing delay: while
+	// an event loop makes requests wait longer than this before it gets to
+	// them (the minimum over 100 ms), a growing share of new price requests
+	// is answered 503 + Retry-After at once (see admission.go). Negative
+	// turns admission control off.
+	QueueTarget time.Duration
 
 	// HeaderTimeout bounds the time from a request's first byte to the end
 	// of its header section.
@@ -92,6 +99,7 @@ const (
 	DefaultWriteTimeout     = 10 * time.Second
 	DefaultTickInterval     = 250 * time.Millisecond
 	DefaultDrainDelay       = 5 * time.Second
+	DefaultQueueTarget      = 50 * time.Millisecond
 	DefaultDrainIdleGrace   = time.Second
 )
 
@@ -112,6 +120,7 @@ func DefaultConfig() Config {
 		WriteTimeout:     DefaultWriteTimeout,
 		TickInterval:     DefaultTickInterval,
 		DrainDelay:       DefaultDrainDelay,
+		QueueTarget:      DefaultQueueTarget,
 		DrainIdleGrace:   DefaultDrainIdleGrace,
 	}
 }
@@ -142,6 +151,7 @@ func (c Config) withDefaults() Config {
 	defd(&c.IdleTimeout, d.IdleTimeout)
 	defd(&c.WriteTimeout, d.WriteTimeout)
 	defd(&c.TickInterval, d.TickInterval)
+	defd(&c.QueueTarget, d.QueueTarget)
 	defd(&c.DrainIdleGrace, d.DrainIdleGrace)
 	if c.MaxBufferedBytes == 0 {
 		c.MaxBufferedBytes = DefaultBufferBudget()

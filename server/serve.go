@@ -33,6 +33,9 @@ func (cn *conn) serve(out []byte, req *httpparse.Request) []byte {
 			break
 		}
 		if !s.engine.Instant() {
+			if !lp.admit() {
+				return cn.overloaded(out, &rep, method)
+			}
 			return cn.dispatchPrice(out, &rep, req, method)
 		}
 		// In memory: the whole price path runs here, inline.
@@ -83,7 +86,7 @@ func (cn *conn) answerMethodNotAllowed(out []byte, rep *reply, rt route, method 
 // dispatchMetrics gathers the metrics exposition on the pool: it takes
 // milliseconds, far too long for an event loop.
 func (cn *conn) dispatchMetrics(out []byte, rep *reply, method string, req *httpparse.Request) []byte {
-	j := cn.lp.srv.getJob()
+	j := cn.lp.getJob()
 	j.kind = routeMetrics
 	if a, ok := req.Header("Accept"); ok {
 		j.accept = append(j.accept[:0], a...)
@@ -112,7 +115,7 @@ func (cn *conn) submit(out []byte, j *job, rep *reply, method string) []byte {
 		s.metrics.InFlight().Dec()
 		s.jobsWG.Done()
 		kind := j.kind
-		s.releaseJob(j)
+		lp.releaseJob(j)
 		s.metrics.Rejected(metrics.RejectPoolFull).Inc()
 		rep.status = 503
 		rep.retryAfter = 1
