@@ -90,7 +90,7 @@ var (
 )
 
 // InvalidValueError reports a stored value that is not a valid decimal or
-// is out of range: SPEC's 502 "store value for <key> is invalid".
+// is out of range: the documented 502 "store value for <key> is invalid".
 type InvalidValueError struct {
 	Key string // the full store key, e.g. "pricing:product:P-123"
 }

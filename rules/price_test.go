@@ -20,7 +20,7 @@ func example(t testing.TB) *Ruleset {
 	return rs
 }
 
-// seedFormula is SPEC's price without rules, written out independently:
+// seedFormula is the contract's price without rules, written out independently:
 // round_half_even(base x market x (1 - 0.05 if member), 2).
 func seedFormula(t testing.TB, base, market money.Decimal, member bool) money.Decimal {
 	keep := money.New(1, 0)
@@ -59,7 +59,7 @@ func TestPriceNoRulesIsSeedFormula(t *testing.T) {
 			t.Fatalf("list %s, want %s; version %q", res.List, list, res.Version)
 		}
 	}
-	// The README's and SPEC's examples.
+	// The README's and docs/API.md's examples.
 	in := Input{Member: true, Base: dec(t, "49.99"), Market: dec(t, "0.95")}
 	if err := Price(nil, &in, &res); err != nil || res.Final.String() != "45.12" || res.Discount.String() != "0.05" {
 		t.Errorf("49.99 x 0.95 x 0.95: %s (discount %s) %v", res.Final, res.Discount, err)

@@ -3,7 +3,7 @@ package server
 import "bytes"
 
 // route identifies what a request path addresses. The same table serves
-// both listeners so that the API port also answers the GET routes of SPEC.
+// both listeners so that the API port also answers the GET routes (docs/API.md).
 type route uint8
 
 const (

@@ -37,7 +37,7 @@ func TestDocumentLoadsAndValidates(t *testing.T) {
 }
 
 // TestPriceResponseFieldOrder checks that the schema lists the members in the
-// order SPEC writes them, which Swagger UI shows.
+// order docs/API.md writes them, which Swagger UI shows.
 func TestPriceResponseFieldOrder(t *testing.T) {
 	var raw struct {
 		Components struct {
@@ -106,7 +106,7 @@ func TestValidateResponse(t *testing.T) {
 		body    string
 		wantErr string // substring; "" means valid
 	}{
-		// Replies written in SPEC.
+		// Replies written in docs/API.md.
 		{"quote", "POST", price, 200, jsonCT,
 			`{"product_id":"P-123","final_price":45.12,"base_price":49.99,"market_multiplier":0.95,"discount_rate":0.05,"source":"live"}`, ""},
 		{"quote shortest numbers", "POST", price, 200, with("Content-Type", "application/json; charset=utf-8"),

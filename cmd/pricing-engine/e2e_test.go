@@ -12,7 +12,7 @@ import (
 	"time"
 )
 
-// specRequest is the SPEC's example request.
+// specRequest is the contract's example request (a member in Miami).
 const specRequest = `{"product_id":"P-123","user_location":"MIA","is_prime_member":true}`
 
 // TestE2EServe prices through the binary and reads every route of both
@@ -97,7 +97,7 @@ func TestE2EServe(t *testing.T) {
 	}
 }
 
-// TestE2ECatalogFile serves the SPEC example from a catalog file and
+// TestE2ECatalogFile serves the contract's example from a catalog file and
 // refuses bad data files at start, naming the file and the line.
 func TestE2ECatalogFile(t *testing.T) {
 	dir := t.TempDir()
@@ -111,7 +111,7 @@ func TestE2ECatalogFile(t *testing.T) {
 	good := write("catalog.csv", "product_id,base_price\nP-123,49.99\n")
 	markets := write("markets.csv", "location,multiplier\nMIA,0.95\n*,1\n")
 
-	t.Run("SPEC example", func(t *testing.T) {
+	t.Run("contract example", func(t *testing.T) {
 		p := startServer(t, append(loopbackArgs, "--catalog", good, "--markets", markets))
 		code, _, body := p.do("POST", "http://"+p.api+"/api/v1/price", "application/json", specRequest)
 		want := `{"product_id":"P-123","final_price":45.12,"base_price":49.99,"market_multiplier":0.95,"discount_rate":0.05,"source":"live"}`

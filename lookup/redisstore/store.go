@@ -39,7 +39,7 @@ const queueLen = 1024
 // maxLoggedInvalid bounds the set of keys whose invalid value was logged.
 const maxLoggedInvalid = 10_000
 
-// Value ranges (SPEC): a price in (0, 10^9], a multiplier in (0, 100].
+// Value ranges (docs/STORE.md): a price in (0, 10^9], a multiplier in (0, 100].
 var (
 	maxPrice = money.New(1_000_000_000, 0)
 	maxMult  = money.New(100, 0)
