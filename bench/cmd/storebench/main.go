@@ -87,6 +87,9 @@ func main() {
 			order = append(order, [2]string{"fastredis", "redis-no-cache"})
 		}
 		for _, pair := range order {
+			if r%2 == 0 { // alternate which side runs first
+				pair[0], pair[1] = pair[1], pair[0]
+			}
 			for _, name := range pair {
 				c, err := runCell(peer[name], redis.Process.Pid)
 				if err != nil {
