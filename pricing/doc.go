@@ -25,4 +25,21 @@
 // A [Decoder] and a [lookup.Batcher] per event loop and reused Exchanges
 // price a request without allocating, inline or asynchronously. Error
 // paths may allocate.
+//
+// # Request bodies
+//
+// Bodies are strict JSON (RFC 8259), as the Python service's parser was:
+// a raw control character, an unknown escape or invalid UTF-8 in a
+// string, NaN, Infinity, and numbers such as 01, 1., +1 or .5 are 400
+// "invalid JSON: <why> at offset <n>". One UTF-8 byte-order mark before
+// the body is ignored. Values may nest at most [MaxDepth] (300) levels,
+// the top-level object being level 1; deeper bodies are 400 too.
+// Everything encoding/json.Valid refuses is refused (FuzzDecodeJSONValid).
+//
+// A single request ([Decoder.Decode]) may carry "explain" (a lax boolean,
+// like is_prime_member) into [Request.Explain]. A batch
+// ([Decoder.DecodeBatch]) holds 1..[MaxBatchItems] items, each decoded as
+// a single request; a bad item is an error of that item ([Batch].Errs),
+// not of the batch. [AppendBatchOpen], [AppendBatchItemQuote],
+// [AppendBatchItemError] and [AppendBatchClose] write the reply.
 package pricing
