@@ -158,7 +158,7 @@ func New(info BuildInfo) *Set {
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
 	s.lookupObs = make(map[[2]string]prometheus.Observer)
-	for _, l := range []string{"catalog", "market"} {
+	for _, l := range []string{"catalog", "market", "catalog_market"} { // catalog_market: one lookup.Call (pricing.LookupCall)
 		for _, o := range []string{OutcomeOK, OutcomeNotFound, OutcomeError, OutcomeTimeout, OutcomeCanceled} {
 			s.lookupObs[[2]string{l, o}] = s.lookup.WithLabelValues(l, o)
 		}

@@ -67,7 +67,10 @@ func newAsyncBenchServer(tb testing.TB) *Server {
 		tb.Fatal(err)
 	}
 	src := &fakeBackend{mem: &lookup.Memory{Catalog: cat, Markets: mk}}
-	s, err := New(Config{}, Deps{Engine: pricing.NewEngine(src, pricing.Config{}), Metrics: metrics.New(metrics.BuildInfo{})})
+	mset := metrics.New(metrics.BuildInfo{})
+	// With the lookup-duration histogram, as cmd/pricing-engine wires it.
+	eng := pricing.NewEngine(src, pricing.Config{Observe: mset.ObserveLookup})
+	s, err := New(Config{}, Deps{Engine: eng, Metrics: mset})
 	if err != nil {
 		tb.Fatal(err)
 	}
