@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/pricing-engine/pricing-engine/apidocs/apicheck"
 )
 
 // rulesV1 is time-independent: its one schedule runs all day, every day.
@@ -183,7 +185,10 @@ func TestE2ERulesReplies(t *testing.T) {
 		`{"product_id":"P-1","user_location":"MIA","explain":"yes"}`,
 		`{"product_id":"P-9","user_location":"SF","is_prime_member":true,"explain":1}`,
 	} {
-		code, got := p.price(p.api, body)
+		code, hdr, got := p.do("POST", "http://"+p.api+"/api/v1/price", "application/json", body)
+		if err := apicheck.ValidateResponse("POST", "/api/v1/price", code, hdr, []byte(got)); err != nil {
+			t.Errorf("%s: reply does not match openapi.json: %v\n%s", body, err, got)
+		}
 		var e explained
 		if err := json.Unmarshal([]byte(got), &e); code != 200 || err != nil {
 			t.Fatalf("%s: %d %s (%v)", body, code, got, err)
