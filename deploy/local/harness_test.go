@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -146,8 +147,18 @@ func startFleetEnv(t *testing.T, n int, env []string, args ...string) *fleet {
 	)
 	f.env = append(f.env, env...)
 	t.Cleanup(func() {
+		started := f.recordedPIDs()
 		if out, err := f.sh("down"); err != nil {
 			t.Errorf("fleet.sh down: %v\n%s", err, out)
+		}
+		// "down" stops exactly what "up" started: every recorded
+		// process has exited (zombies waiting for their reaper count
+		// as exited).
+		for name, pid := range started {
+			if alive(pid) {
+				t.Errorf("%s (pid %d) still runs after fleet.sh down", name, pid)
+				_ = syscall.Kill(pid, syscall.SIGKILL)
+			}
 		}
 		for _, c := range append(f.replicaClients, f.client) {
 			c.CloseIdleConnections()
@@ -191,6 +202,35 @@ func freePorts(t *testing.T, n int) int {
 	}
 	t.Fatalf("no %d consecutive free loopback ports found", n)
 	return 0
+}
+
+// recordedPIDs returns the pid of every pid file in the run directory.
+func (f *fleet) recordedPIDs() map[string]int {
+	m := map[string]int{}
+	files, _ := filepath.Glob(filepath.Join(f.dir, "*.pid"))
+	for _, file := range files {
+		data, err := os.ReadFile(file)
+		if err != nil {
+			continue
+		}
+		if fields := strings.Fields(string(data)); len(fields) > 0 {
+			if pid, err := strconv.Atoi(fields[0]); err == nil {
+				m[strings.TrimSuffix(filepath.Base(file), ".pid")] = pid
+			}
+		}
+	}
+	return m
+}
+
+// alive reports whether process pid runs (a zombie does not).
+func alive(pid int) bool {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	s := string(data)
+	i := strings.LastIndexByte(s, ')')
+	return i >= 0 && i+2 < len(s) && s[i+2] != 'Z' && s[i+2] != 'X'
 }
 
 // portRange returns n consecutive ports from base.
@@ -309,16 +349,16 @@ func (f *fleet) mustStats() map[string]proxyStat {
 	return s
 }
 
-// replicaReplies returns how many API replies replica i has written (the
-// count of http_request_duration_seconds over every label set: the admin
+// replicaReplies returns how many API replies replica i has written, by
+// status code (the counts of http_request_duration_seconds; the admin
 // port's requests are not in it).
-func (f *fleet) replicaReplies(i int) (int64, error) {
+func (f *fleet) replicaReplies(i int) (map[string]int64, error) {
 	resp, err := f.client.Get(fmt.Sprintf("http://127.0.0.1:%d/metrics", f.adminBase+i))
 	if err != nil {
-		return 0, fmt.Errorf("cannot read the metrics of replica %d: %w", i, err)
+		return nil, fmt.Errorf("cannot read the metrics of replica %d: %w", i, err)
 	}
 	defer resp.Body.Close()
-	var n int64
+	m := map[string]int64{}
 	sc := bufio.NewScanner(resp.Body)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
@@ -328,25 +368,32 @@ func (f *fleet) replicaReplies(i int) (int64, error) {
 		}
 		v, err := strconv.ParseFloat(line[strings.LastIndexByte(line, ' ')+1:], 64)
 		if err != nil {
-			return 0, fmt.Errorf("bad metrics line %q", line)
+			return nil, fmt.Errorf("bad metrics line %q", line)
 		}
-		n += int64(v)
+		code := "?"
+		if _, rest, ok := strings.Cut(line, `code="`); ok {
+			code, _, _ = strings.Cut(rest, `"`)
+		}
+		m[code] += int64(v)
+		m["all"] += int64(v)
 	}
-	return n, sc.Err()
+	return m, sc.Err()
 }
 
 // totalReplies sums replicaReplies over the fleet.
-func (f *fleet) totalReplies() int64 {
+func (f *fleet) totalReplies() map[string]int64 {
 	f.t.Helper()
-	var n int64
+	total := map[string]int64{}
 	for i := 1; i <= f.replicas; i++ {
-		v, err := f.replicaReplies(i)
+		m, err := f.replicaReplies(i)
 		if err != nil {
 			f.t.Fatal(err)
 		}
-		n += v
+		for k, v := range m {
+			total[k] += v
+		}
 	}
-	return n
+	return total
 }
 
 // waitFor polls cond every 10 ms until it holds or timeout passes.
