@@ -17,7 +17,7 @@ KUBE_SCORE_VERSION := v1.20.0
 RELEASE_ENV     := CGO_ENABLED=0
 RELEASE_FLAGS   := -trimpath -ldflags "-s -w -X main.version=$(VERSION) -X main.revision=$(REVISION)"
 
-.PHONY: deps deps-locust all build run run-redis bench-store test unit e2e vet lint staticcheck fmt release validate locust bench bench-smoke soak reliability fuzz clean fleet-up fleet-down fleet-roll fleet-status kube-score
+.PHONY: deps deps-locust all build run run-redis bench-store bench-rules test unit e2e vet lint staticcheck fmt release validate locust bench bench-smoke soak reliability fuzz clean fleet-up fleet-down fleet-roll fleet-status kube-score
 
 all: build
 
@@ -94,8 +94,12 @@ locust: build deps-locust
 	loadtest/locust.sh $(BIN)/pricing-engine
 
 ## bench: side-by-side benchmarks against net/http, fasthttp and the raw gnet limit
-bench: bench-store
+bench: bench-store bench-rules
 	bench/run.sh
+
+## bench-rules: in memory, no rules vs rules/testdata/example.yaml through the binary (bench/rules.sh, ~1 min)
+bench-rules:
+	bench/rules.sh 5 5
 
 ## bench-store: the Redis store against the memory store and fasthttp + go-redis, and the
 ## invalidation latency over 3 replicas (bench/cmd/storebench; docs/BENCHMARKS.md "Redis store")
