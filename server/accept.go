@@ -92,7 +92,13 @@ func placeholderAddr() (addr string, cleanup func(), err error) {
 // run accepts until stop is called or the server stops.
 func (a *acceptor) run() {
 	defer close(a.done)
-	defer a.reap(true)
+	defer func() {
+		// Wait for the registrations under way, unless the loops have
+		// stopped: gnet would never complete them.
+		if a.s.ctx.Err() == nil {
+			a.reap(true)
+		}
+	}()
 	defer func() { _ = a.ln.Close() }()
 	s := a.s
 	var backoff time.Duration
