@@ -4,7 +4,7 @@ import "encoding/binary"
 
 // Byte classes used by the parser. Each entry of charClass is a bit set of
 // the classes below; the table is a constant string so that it cannot be
-// modified at run time. classes_test.go checks every entry against the
+// modified at run time. chars_test.go checks every entry against the
 // grammar it encodes.
 const (
 	// classToken marks tchar (RFC 9110 §5.6.2).

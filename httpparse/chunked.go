@@ -66,6 +66,40 @@ func (p *Parser) chunkSize(buf []byte) (bool, *Error) {
 	return true, nil
 }
 
+// chunkData copies the current chunk's bytes at hand into the body.
+func (p *Parser) chunkData(buf []byte) bool {
+	take := int(min(int64(len(buf)-p.pos), p.remain))
+	p.appendBody(buf[p.pos : p.pos+take])
+	p.pos += take
+	p.remain -= int64(take)
+	if p.remain > 0 {
+		return false
+	}
+	p.st = stateChunkEnd
+	return true
+}
+
+// chunkEnd checks the CRLF that ends chunk data (RFC 9112 §7.1:
+// chunk = chunk-size [ chunk-ext ] CRLF chunk-data CRLF).
+func (p *Parser) chunkEnd(buf []byte) (bool, *Error) {
+	if len(buf) <= p.pos {
+		return false, nil
+	}
+	if buf[p.pos] != '\r' {
+		return false, errBad("missing crlf after chunk data")
+	}
+	if len(buf) <= p.pos+1 {
+		return false, nil
+	}
+	if buf[p.pos+1] != '\n' {
+		return false, errBad("missing crlf after chunk data")
+	}
+	p.pos += 2
+	p.scan = p.pos
+	p.st = stateChunkSize
+	return true, nil
+}
+
 // trailerLine parses one line of the trailer section (RFC 9112 §7.1.2):
 // field lines are checked like header lines, counted towards
 // MaxChunkMetaBytes, and dropped; the empty line completes the request.

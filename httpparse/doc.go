@@ -126,26 +126,8 @@
 // invariance tests and FuzzParse hold the two to the same answers. Between
 // requests only the small per-request state is reset.
 //
-// Quiet VM (load average below 1.2, 2026-11-26 02:49 UTC), 2 vCPUs,
-// benchmark pinned to one ("taskset -c 1 httpparse.test -test.bench=...
-// -test.benchmem -test.count=8 -test.cpu=1"), medians:
-//
-//	request                          ns/op    MB/s  B/op  allocs/op
-//	Parse, service POST (251 B, 6)     141    1778     0          0
-//	ReadRequest, same bytes           1595     157  1160         14   (11.3x)
-//	Parse, browser GET (723 B, 15)     331    2185     0          0
-//	ReadRequest, same bytes           3394     213  2888         30   (10.3x)
-//	Parse, chunked (2 chunks)          120    1251     0          0
-//
-// This VM changes speed between and within runs, so BenchmarkVersusReadRequest
-// also times the two on the same bytes in alternating blocks of 256 requests
-// and reports the ratio: 10.3x (service) and 10.4x (browser) in the same run;
-// 11.4x and 10.9x in a run a few minutes later while the VM was in its slow
-// phase (every figure about 1.8 times larger, ratios alike). Before the fast
-// path the same VM gave 7.3x and 7.5x.
-//
-// Byte-at-a-time feeding (BenchmarkByteByByte, one Parse call per added
-// byte, every call but the last incomplete): 11.4 ns/byte for a 1 KiB head
-// and 11.2 ns/byte for a 4 KiB head in the quiet run. The cost per byte does
-// not grow with the size of the head: total work is linear.
+// Measured figures (against http.ReadRequest on the same bytes, and
+// byte-at-a-time feeding) are in docs/BENCHMARKS.md, "Request parser";
+// BenchmarkParse, BenchmarkVersusReadRequest and BenchmarkByteByByte
+// reproduce them.
 package httpparse

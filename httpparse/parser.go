@@ -171,98 +171,83 @@ func (p *Parser) fail(e *Error) *Error {
 }
 
 // run advances the state machine over buf as far as it can. It returns nil
-// both when the request is complete and when more bytes are needed.
+// both when the request is complete and when more bytes are needed. Each
+// state's method reports whether it made progress (false: more bytes are
+// needed, or the request is done).
 func (p *Parser) run(buf []byte) *Error {
 	for {
+		var ok bool
+		var err *Error
 		switch p.st {
 		case stateRequestLine, stateHeaders:
-			if p.scan == p.pos {
-				limit := min(len(buf), p.lim.MaxHeaderBytes)
-				if p.st == stateRequestLine {
-					p.fastRequestLine(buf, limit)
-				}
-				if p.st == stateHeaders && p.scan == p.pos {
-					if err := p.fastFields(buf, limit); err != nil {
-						return err
-					}
-				}
-				if p.st > stateHeaders {
-					continue
-				}
-			}
-			// The general path, one line at a time.
-			s, e, ok, err := p.headLine(buf)
-			if err != nil || !ok {
-				return err
-			}
-			if p.st == stateRequestLine {
-				if s == e {
-					// RFC 9112 §2.2: a server SHOULD ignore at least one
-					// empty line received before the request-line.
-					continue
-				}
-				if err := p.requestLine(buf, s, e); err != nil {
-					return err
-				}
-				p.st = stateHeaders
-				continue
-			}
-			if s == e {
-				if err := p.endHead(buf); err != nil {
-					return err
-				}
-				continue
-			}
-			if err := p.headerLine(buf, s, e); err != nil {
-				return err
-			}
+			ok, err = p.head(buf)
 		case stateBody:
-			end := p.headEnd + int(p.contentLength)
-			if len(buf) < end {
-				return nil
-			}
-			p.pos = end
-			p.st = stateDone
+			ok = p.fixedBody(buf)
 		case stateChunkSize:
-			ok, err := p.chunkSize(buf)
-			if err != nil || !ok {
-				return err
-			}
+			ok, err = p.chunkSize(buf)
 		case stateChunkData:
-			take := int(min(int64(len(buf)-p.pos), p.remain))
-			p.appendBody(buf[p.pos : p.pos+take])
-			p.pos += take
-			p.remain -= int64(take)
-			if p.remain > 0 {
-				return nil
-			}
-			p.st = stateChunkEnd
+			ok = p.chunkData(buf)
 		case stateChunkEnd:
-			// RFC 9112 §7.1: chunk = chunk-size [ chunk-ext ] CRLF chunk-data CRLF.
-			if len(buf) <= p.pos {
-				return nil
-			}
-			if buf[p.pos] != '\r' {
-				return errBad("missing crlf after chunk data")
-			}
-			if len(buf) <= p.pos+1 {
-				return nil
-			}
-			if buf[p.pos+1] != '\n' {
-				return errBad("missing crlf after chunk data")
-			}
-			p.pos += 2
-			p.scan = p.pos
-			p.st = stateChunkSize
+			ok, err = p.chunkEnd(buf)
 		case stateTrailers:
-			ok, err := p.trailerLine(buf)
-			if err != nil || !ok {
-				return err
-			}
+			ok, err = p.trailerLine(buf)
 		default: // stateDone
 			return nil
 		}
+		if err != nil || !ok {
+			return err
+		}
 	}
+}
+
+// head advances through the request line and the header section: first
+// the fast path (fast.go) over as much as it recognises, then one line by
+// the general path.
+func (p *Parser) head(buf []byte) (bool, *Error) {
+	if p.scan == p.pos {
+		limit := min(len(buf), p.lim.MaxHeaderBytes)
+		if p.st == stateRequestLine {
+			p.fastRequestLine(buf, limit)
+		}
+		if p.st == stateHeaders && p.scan == p.pos {
+			if err := p.fastFields(buf, limit); err != nil {
+				return false, err
+			}
+		}
+		if p.st > stateHeaders {
+			return true, nil
+		}
+	}
+	s, e, ok, err := p.headLine(buf)
+	if err != nil || !ok {
+		return false, err
+	}
+	switch {
+	case p.st == stateRequestLine && s == e:
+		// RFC 9112 §2.2: a server SHOULD ignore at least one empty line
+		// received before the request-line.
+		return true, nil
+	case p.st == stateRequestLine:
+		if err := p.requestLine(buf, s, e); err != nil {
+			return false, err
+		}
+		p.st = stateHeaders
+		return true, nil
+	case s == e:
+		return true, p.endHead(buf)
+	}
+	return true, p.headerLine(buf, s, e)
+}
+
+// fixedBody completes a request whose Content-Length bytes have all arrived.
+func (p *Parser) fixedBody(buf []byte) bool {
+	end := p.headEnd + int(p.contentLength)
+	if len(buf) < end {
+		return false
+	}
+	p.pos = end
+	p.st = stateDone
+	return true
 }
 
 // findLine looks for the LF that ends the line starting at p.pos, searching

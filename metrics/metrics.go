@@ -29,10 +29,8 @@ const NativeBucketFactor = 1.1
 const (
 	RejectPoolFull    = "pool_full"
 	RejectConnLimit   = "conn_limit"
-	RejectDraining    = "draining"
 	RejectLookupError = "lookup_error"
 	RejectTimeout     = "timeout"
-	RejectOutputLimit = "output_limit"
 	RejectInputLimit  = "input_limit"
 	RejectPanic       = "panic"
 	// RejectMemoryBudget: closed because the bytes buffered for all
@@ -99,7 +97,7 @@ func New(info BuildInfo) *Set {
 		Registry: prometheus.NewRegistry(),
 		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:                            "http_request_duration_seconds",
-			Help:                            "Time from a request's first parsed byte to its reply being queued for writing, by method, route template and status code.",
+			Help:                            "Time from the event loop's read of a request's last bytes to its reply being queued for writing, by method, route template and status code.",
 			Buckets:                         RequestBuckets,
 			NativeHistogramBucketFactor:     NativeBucketFactor,
 			NativeHistogramMaxBucketNumber:  160,
@@ -164,7 +162,7 @@ func New(info BuildInfo) *Set {
 		}
 	}
 	// Pre-create the rejection series so dashboards see zeros, not gaps.
-	for _, r := range []string{RejectPoolFull, RejectConnLimit, RejectDraining, RejectLookupError, RejectTimeout, RejectOutputLimit, RejectInputLimit, RejectPanic, RejectMemoryBudget} {
+	for _, r := range []string{RejectPoolFull, RejectConnLimit, RejectLookupError, RejectTimeout, RejectInputLimit, RejectPanic, RejectMemoryBudget} {
 		s.rejected.WithLabelValues(r)
 	}
 	for _, r := range []string{AcceptFDLimit, AcceptSystemFDLimit, AcceptNoMemory, AcceptRegister, AcceptOther} {

@@ -39,7 +39,7 @@ func TestExpositionHasSLOBucketAndAllFamilies(t *testing.T) {
 		`http_request_duration_seconds_bucket{code="200",endpoint="/api/v1/price",method="POST",le="0.1"} 0`,
 		`pricing_lookup_duration_seconds_count{lookup="catalog",outcome="ok"} 1`,
 		`pricing_requests_rejected_total{reason="pool_full"} 1`,
-		`pricing_requests_rejected_total{reason="draining"} 0`,
+		`pricing_requests_rejected_total{reason="timeout"} 0`,
 		`pricing_build_info{goversion="`,
 		`pricing_connections_open 0`,
 		`pricing_requests_in_flight 0`,

@@ -103,7 +103,7 @@ func (s *Server) adminMux() http.Handler {
 	return mux
 }
 
-// decoders pools pricing decoders for the admin listener's goroutines.
+// decoderPool pools pricing decoders for the admin listener's goroutines.
 type decoderPool struct{ p sync.Pool }
 
 func (d *decoderPool) get() *pricing.Decoder {

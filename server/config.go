@@ -8,8 +8,9 @@ import (
 	"github.com/pricing-engine/pricing-engine/httpparse"
 )
 
-// Config holds the server's tunables. The zero value of a field means its
-// default (see [DefaultConfig]).
+// Config holds the server's tunables. A zero numeric field means its default
+// (see [DefaultConfig]), except where its comment gives zero another meaning
+// (Loops, DrainDelay).
 type Config struct {
 	// Addr is the API listener address, host:port. Port 0 picks a free
 	// port; [Server.Addr] reports it.
@@ -167,7 +168,7 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// Validate reports the first invalid field, naming it.
+// Validate reports every invalid field, naming each.
 func (c Config) Validate() error {
 	var errs []error
 	pos := func(name string, v int) {

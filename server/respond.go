@@ -14,9 +14,9 @@ const (
 	contentText = "text/plain; charset=utf-8"
 )
 
-// reply describes one response's head. body is written as given; for HEAD
-// requests the caller passes head=true and the body is omitted while
-// Content-Length still describes it (RFC 9110 section 9.3.2).
+// reply describes one response's head. appendReply writes the body as
+// given, except with headOnly (HEAD requests, 304): then the body is omitted
+// while Content-Length still describes it (RFC 9110 sections 9.3.2, 8.6).
 type reply struct {
 	status      int
 	contentType string
