@@ -130,7 +130,7 @@ type Exchange struct {
 	// [Engine.NewShard]) and is only used on that loop's goroutine, in
 	// Begin or Complete. Callers without a loop (Engine.Wait: the admin
 	// listener, reference servers) leave it nil: their requests are not
-	// counted and are priced with the demand seen as zero requests.
+	// counted, and are priced with the demand the loops' counts show.
 	Shard *rules.Shard
 
 	res    rules.Result         // the rules' result, reused
@@ -297,8 +297,13 @@ func (e *Engine) computeQuote(x *Exchange, base, mult money.Decimal, stale bool)
 		Market:   mult,
 		Now:      x.start,
 	}
-	if x.Shard != nil && rs.Demand != nil {
-		in.Demand = x.Shard.Observe(r.ProductID, r.Location, x.start)
+	if rs.Demand != nil {
+		if x.Shard != nil {
+			in.Demand = x.Shard.Observe(r.ProductID, r.Location, x.start)
+		} else if e.cfg.Demand != nil {
+			// Not counted (no loop), but priced with the demand seen.
+			in.Demand = e.cfg.Demand.Snapshot().Lookup(r.ProductID, r.Location)
+		}
 	}
 	res := &x.res
 	if err := rules.Price(rs, &in, res); err != nil {

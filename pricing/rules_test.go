@@ -157,6 +157,14 @@ func TestRulesDemandShard(t *testing.T) {
 	if !strings.Contains(string(x.Body), `"list_price":60.99`) || !strings.Contains(string(x.Body), `"requests":150`) {
 		t.Errorf("demand not applied: %s", x.Body)
 	}
+	// Without a shard (Engine.Wait: the admin port) the request is priced
+	// with the same demand and not counted.
+	var y Exchange
+	y.Req = x.Req
+	e.Wait(&y)
+	if !strings.Contains(string(y.Body), `"list_price":60.99`) || !strings.Contains(string(y.Body), `"requests":150`) {
+		t.Errorf("Wait without a shard: %s", y.Body)
+	}
 }
 
 // TestRulesNoAllocs: pricing with rules, a demand shard and an
