@@ -5,7 +5,8 @@
 // killed with SIGKILL costs at most a handful of requests and is evicted
 // quickly, that hostile request framing is interpreted the same way by
 // HAProxy and the engine, and (with a store) that a price written to Redis
-// reaches every replica within 100 ms.
+// reaches every replica within 100 ms and that demand counts are shared
+// across replicas (rules with demand.shared).
 //
 // The tests are named E2E: `make e2e` runs them with $PRICING_E2E_BINARY;
 // without it they build the binary into a temporary directory. They skip
