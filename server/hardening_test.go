@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -150,29 +151,32 @@ func TestTimeouts(t *testing.T) {
 }
 
 // TestTrickleStillTimesOut sends a header section one byte at a time,
-// faster than the tick: activity must not extend the header deadline.
+// faster than the tick: activity must not extend the header deadline. The
+// evidence is the order of events, not a clock: the 408 arrives while the
+// trickle is still sending (it would take 20 header timeouts to finish).
 func TestTrickleStillTimesOut(t *testing.T) {
 	ts := startServer(t, serverOpts{cfg: shortTimeouts()})
 	c := dial(t, ts.addr)
 	br := bufio.NewReader(c)
 	head := "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: " + strings.Repeat("a", 200)
 	done := make(chan struct{})
+	var sent atomic.Int64
 	go func() {
 		defer close(done)
 		for i := range len(head) {
 			if _, err := c.Write([]byte{head[i]}); err != nil {
 				return // closed by the server: expected
 			}
+			sent.Add(1)
 			time.Sleep(10 * time.Millisecond) // the trickle's pace
 		}
 	}()
-	start := time.Now()
 	r, err := http.ReadResponse(br, nil)
 	if err != nil || r.StatusCode != 408 {
 		t.Fatalf("want 408, got %v %v", r, err)
 	}
-	if el := time.Since(start); el > 2*time.Second {
-		t.Errorf("408 after %v: trickled bytes extended the header deadline", el)
+	if n := sent.Load(); n >= int64(len(head)) {
+		t.Errorf("408 only after all %d trickled bytes: they extended the header deadline", n)
 	}
 	readUntilEOF(t, c, br)
 	<-done
@@ -421,11 +425,9 @@ func TestLookupFaults(t *testing.T) {
 			ts := startServer(t, serverOpts{src: p.Wrap(memorySource(t)), deadline: 150 * time.Millisecond})
 			c := dial(t, ts.addr)
 			br := bufio.NewReader(c)
-			start := time.Now()
+			// The detail is the evidence that the deadline fired: the
+			// stall lasts a minute, far past the exchange's own bound.
 			r := exchange(t, c, br, priceReq(`{"product_id":"P-1","user_location":"NY"}`), 1)[0]
-			if el := time.Since(start); el > 2*time.Second {
-				t.Errorf("answered after %v: deadline not enforced", el)
-			}
 			if body := bodyOf(t, r); r.StatusCode != 503 || r.Header.Get("Retry-After") != "1" ||
 				r.Header.Get("Content-Type") != "application/json" || body != tc.detail {
 				t.Fatalf("reply %d %v %s", r.StatusCode, r.Header, body)
