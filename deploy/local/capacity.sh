@@ -105,7 +105,7 @@ for mode in memory redis-cached redis-uncached seed; do
 	peak_us="–"
 	if [[ $mode != seed ]]; then
 		pe0=$(cputicks "$epid")
-		out=$(taskset -c 1 wrk -t1 -c100 -d"${secs}s" -s "$root/loadtest/wrk/post.lua" "http://127.0.0.1:$api/api/v1/price")
+		out=$(taskset -c 1 wrk -t1 -c100 -d"${secs}s" -s "$root/bench/wrk/classic.lua" "http://127.0.0.1:$api/api/v1/price")
 		pe1=$(cputicks "$epid")
 		peak=$(echo "$out" | awk '/Requests\/sec/ {printf "%.0f", $2}')
 		preqs=$(echo "$out" | awk '/requests in/ {print $1}')
@@ -143,7 +143,7 @@ for ((r = 1; r <= rounds; r++)); do
 		c0=0
 		for p in "${pids[@]}"; do c0=$((c0 + $(cputicks "$p"))); done
 		h0=$(cputicks "$hpid")
-		out=$(wrk -t1 -c64 -d"${secs}s" --latency -s "$root/loadtest/wrk/post.lua" "http://127.0.0.1:$base/api/v1/price")
+		out=$(wrk -t1 -c64 -d"${secs}s" --latency -s "$root/bench/wrk/classic.lua" "http://127.0.0.1:$base/api/v1/price")
 		c1=0
 		for p in "${pids[@]}"; do c1=$((c1 + $(cputicks "$p"))); done
 		h1=$(cputicks "$hpid")

@@ -1,7 +1,9 @@
--- post.lua: the classic pricing workload for wrk, one request at a time.
+-- classic.lua: the classic pricing workload for wrk, one request at a time
+-- (random products and markets; bench/wrk/post.lua is the fixed request the
+-- benchmarks use, pipeline.lua the same pipelined).
 --
---   wrk -t1 -c256 -d30s -s loadtest/wrk/post.lua http://127.0.0.1:8000/api/v1/price
---   wrk2 -t1 -c256 -d30s -R20000 -s loadtest/wrk/post.lua http://127.0.0.1:8000/api/v1/price
+--   wrk -t1 -c256 -d30s -s bench/wrk/classic.lua http://127.0.0.1:8000/api/v1/price
+--   wrk2 -t1 -c256 -d30s -R20000 -s bench/wrk/classic.lua http://127.0.0.1:8000/api/v1/price
 --
 -- Each request prices a random product P-100..P-999 at NY, LA or MIA for a
 -- member half of the time. wrk counts non-2xx replies itself; this script
