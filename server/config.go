@@ -92,7 +92,7 @@ const (
 	DefaultMaxConns         = 100_000
 	DefaultMaxPipeline      = 16
 	DefaultMaxInboundBytes  = 128 << 10 // the largest request (8 KiB head, 64 KiB body) and more
-	DefaultMaxOutboundBytes = 64 << 10  // 16 pipelined replies of a few hundred bytes, many times over
+	DefaultMaxOutboundBytes = 32 << 10  // 16 pipelined replies of a few hundred bytes, several times over
 	DefaultPoolSize         = 20_000
 	DefaultHeaderTimeout    = 5 * time.Second
 	DefaultBodyTimeout      = 10 * time.Second
