@@ -74,14 +74,18 @@ type profileBatcher struct {
 func (s *profiled) draw() (time.Duration, error) {
 	p := &s.p
 	d := max(p.Catalog.Draw(), p.Market.Draw())
-	if p.StallRate > 0 && (rand.Float64() < p.StallRate || rand.Float64() < p.StallRate) {
+	if p.StallRate > 0 && rand.Float64() < eitherOfTwo(p.StallRate) {
 		d += p.StallDur // one of the two lookups stalls before its delay
 	}
-	if p.ErrRate > 0 && (rand.Float64() < p.ErrRate || rand.Float64() < p.ErrRate) {
+	if p.ErrRate > 0 && rand.Float64() < eitherOfTwo(p.ErrRate) {
 		return d, s.injected
 	}
 	return d, nil
 }
+
+// eitherOfTwo is the probability that at least one of two independent
+// lookups, each hit with probability p, is hit.
+func eitherOfTwo(p float64) float64 { return 1 - (1-p)*(1-p) }
 
 // Lookup implements [Batcher]: c is answered by the inner source, then
 // kept until its delay has passed. It always returns false.
