@@ -93,6 +93,10 @@ func startServer(ctx context.Context, binDir, cpu string, sv server, latency str
 		p.admin = "127.0.0.1:" + strconv.Itoa(aport)
 		// --pprof: the admin port is on loopback, and -pprof saves profiles.
 		args = append(args, "--admin-addr", p.admin, "--pprof", "--log-level", "warn", "--drain-delay", "0s")
+		// The idle scenario opens up to the descriptor limit minus 1,000
+		// connections; the default --max-conns keeps an eighth of the
+		// limit as headroom (docs/RELIABILITY.md) and would refuse some.
+		args = append(args, "--max-conns", "100000")
 	}
 	p.cmd = pinned(ctx, cpu, filepath.Join(binDir, binName(sv.pkg)), args...)
 	p.cmd.Stdout, p.cmd.Stderr = &p.log, &p.log
