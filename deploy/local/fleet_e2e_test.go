@@ -117,6 +117,7 @@ func TestFleetE2ECrash(t *testing.T) {
 	res := l.finish()
 
 	all := res.all()
+	crash := res.window(killedAt, res.elapsed)
 	before := res.window(0, killedAt)
 	gap := res.window(killedAt, downAt)
 	after := res.window(downAt, res.elapsed)
@@ -139,16 +140,17 @@ func TestFleetE2ECrash(t *testing.T) {
 		t.Errorf("haproxy took %v to mark the killed replica down, want at most 3s (fall 2 x fastinter 250ms, or 10 connection errors)", got)
 	}
 	// A handful at most: every request in flight on the killed replica is
-	// retried (retry-on empty-response, redispatch).
-	if all.failures > 10 {
-		t.Errorf("%d requests failed around the crash, want at most a handful (10): %v", all.failures, all.reasons)
+	// retried (retry-on empty-response, redispatch). Requests that failed
+	// before the kill are not the crash's (the whole run is logged above).
+	if crash.failures > 10 {
+		t.Errorf("%d requests failed from the kill on, want at most a handful (10): %v", crash.failures, crash.reasons)
 	}
 	if after.rps < 0.9*rate {
 		t.Errorf("after the crash the survivors served %.0f requests/s of %d offered", after.rps, rate)
 	}
 }
 
-// TestFleetE2ELivePriceChange writes a price to Redis 100 times and measures,
+// TestFleetE2ELivePriceChange writes a price to Redis 200 times and measures,
 // on every replica directly (not through HAProxy), when that price is
 // answered; the 99th percentile over the changes of the slowest replica
 // must be under 100 ms. It runs against one Redis and a 3-node Redis
@@ -169,7 +171,7 @@ func livePriceChange(t *testing.T, env []string) {
 	}
 	const (
 		product = "P-123"
-		changes = 100
+		changes = 200
 		budget  = 100 * time.Millisecond
 	)
 	body := `{"product_id":"` + product + `","user_location":"NY","is_prime_member":false}`

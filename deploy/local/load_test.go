@@ -49,24 +49,42 @@ func startLoad(t *testing.T, url string, rate float64, workers int) *load {
 	l := &load{
 		url:      url,
 		interval: time.Duration(float64(time.Second) / rate),
-		start:    time.Now(),
 		stop:     make(chan struct{}),
 		due:      make(chan time.Time, 1<<16),
 		samples:  make([][]sample, workers),
 	}
+	// Each worker opens its connection with one unmeasured request first,
+	// so that the measured load does not start with a storm of connects.
+	var warm sync.WaitGroup
+	warmErrs := make(chan error, workers)
 	for i := range workers {
 		c := &http.Client{Timeout: httpTimeout, Transport: &http.Transport{
 			MaxIdleConnsPerHost: 1, MaxConnsPerHost: 1, DisableCompression: true,
 		}}
 		l.clients = append(l.clients, c)
-		l.wg.Go(func() { l.work(i, c) })
+		warm.Add(1)
+		l.wg.Go(func() {
+			_, _, err := price(c, url, `{"product_id":"P-100","user_location":"NY","is_prime_member":false}`)
+			if err != nil {
+				warmErrs <- err
+			}
+			warm.Done()
+			l.work(i, c)
+		})
 	}
+	warm.Wait()
+	l.start = time.Now()
 	l.wg.Go(l.dispatch)
 	t.Cleanup(func() {
 		if !l.finished {
 			l.finish()
 		}
 	})
+	select {
+	case err := <-warmErrs:
+		t.Fatalf("load: a warm-up request failed: %v", err)
+	default:
+	}
 	return l
 }
 
@@ -151,6 +169,7 @@ func (l *load) since() time.Duration { return time.Since(l.start) }
 // every sample, ordered by due time.
 func (l *load) finish() *loadResult {
 	l.finished = true
+	stopped := l.since()
 	close(l.stop)
 	l.wg.Wait()
 	for _, c := range l.clients {
@@ -161,14 +180,15 @@ func (l *load) finish() *loadResult {
 		all = append(all, s...)
 	}
 	sort.Slice(all, func(i, j int) bool { return all[i].at < all[j].at })
-	return &loadResult{samples: all, dropped: l.dropped.Load(), elapsed: l.since()}
+	return &loadResult{samples: all, dropped: l.dropped.Load(), elapsed: l.since(), stopped: stopped}
 }
 
 // loadResult is what a load saw.
 type loadResult struct {
 	samples []sample
 	dropped int64
-	elapsed time.Duration
+	elapsed time.Duration // until the last reply
+	stopped time.Duration // when arrivals stopped: no request is due after it
 }
 
 // window returns the summary of the requests due in [from, to).
@@ -199,8 +219,10 @@ func (r *loadResult) window(from, to time.Duration) summary {
 	if len(lats) > 0 {
 		s.max = lats[len(lats)-1]
 	}
-	if to > from && to < time.Duration(1<<62) {
-		s.rps = float64(s.requests) / (to - from).Seconds()
+	// Requests fall due only until the load stopped: rates count the
+	// time up to then, not the drain of the last replies.
+	if end := min(to, r.stopped); end > from {
+		s.rps = float64(s.requests) / (end - from).Seconds()
 	}
 	for k, v := range reasons {
 		s.reasons = append(s.reasons, fmt.Sprintf("%dx %s", v, k))
@@ -211,9 +233,7 @@ func (r *loadResult) window(from, to time.Duration) summary {
 
 // all summarises the whole run.
 func (r *loadResult) all() summary {
-	s := r.window(0, time.Duration(1<<62))
-	s.rps = float64(s.requests) / r.elapsed.Seconds()
-	return s
+	return r.window(0, time.Duration(1<<62))
 }
 
 // summary is the outcome of the requests of a window.

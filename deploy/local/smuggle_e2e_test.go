@@ -122,11 +122,12 @@ func TestFleetE2EFrontProxyAgreement(t *testing.T) {
 			if parsed != int64(len(statuses)) {
 				t.Errorf("haproxy parsed %d request(s) but the client got %d replies", parsed, len(statuses))
 			}
-			// The engine's errors are JSON. HAProxy 2.6 answers requests
-			// it cannot parse with its built-in HTML pages whatever the
-			// errorfile settings (haproxy/haproxy#3032, fixed in 3.2).
+			// The engine's errors are JSON (checked when the engine
+			// replied). HAProxy 2.6 answers requests it cannot parse with
+			// its built-in HTML pages whatever the errorfile settings
+			// (haproxy/haproxy#3032, fixed in 3.2).
 			for _, r := range statuses {
-				if forwarded > 0 && r.status >= 400 && (r.contentType != "application/json" || !strings.HasPrefix(r.body, `{"detail":`)) {
+				if engine > 0 && r.status >= 400 && (r.contentType != "application/json" || !strings.HasPrefix(r.body, `{"detail":`)) {
 					t.Errorf("error reply %d has Content-Type %q and body %q, want a JSON detail", r.status, r.contentType, r.body)
 				}
 			}
