@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/pricing-engine/pricing-engine/internal/textarg"
 )
 
 // ErrInjected is matched (errors.Is) by the failures a fault-injecting
@@ -135,25 +137,8 @@ func (p *Profile) setOption(opt string) error {
 }
 
 func parseRange(s string) (Range, error) {
-	lo, hi, isRange := strings.Cut(s, "-")
-	if lo == "" || (isRange && hi == "") {
-		return Range{}, fmt.Errorf("bad range %q, want duration or duration-duration", s)
-	}
-	from, err := parseDelay(lo)
-	if err != nil {
-		return Range{}, err
-	}
-	if !isRange {
-		return Range{from, from}, nil
-	}
-	to, err := parseDelay(hi)
-	if err != nil {
-		return Range{}, err
-	}
-	if to < from {
-		return Range{}, fmt.Errorf("range %q: maximum below minimum", s)
-	}
-	return Range{from, to}, nil
+	from, to, err := textarg.ParseRange(s, parseDelay)
+	return Range{from, to}, err
 }
 
 func parseDelay(s string) (time.Duration, error) {

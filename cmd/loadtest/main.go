@@ -28,13 +28,14 @@ import (
 	"os/signal"
 	"runtime/pprof"
 	"strconv"
-	"strings"
 	"syscall"
 	"time"
 
 	"golang.org/x/term"
 
 	"github.com/pricing-engine/pricing-engine/loadtest"
+
+	"github.com/pricing-engine/pricing-engine/internal/textarg"
 )
 
 // Exit codes.
@@ -155,15 +156,15 @@ func parseFlags(args []string, stderr io.Writer) (loadtest.Config, options, erro
 		return cfg, opts, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
 	var err error
-	if cfg.ThinkMin, cfg.ThinkMax, err = parseThink(*think); err != nil {
+	if cfg.ThinkMin, cfg.ThinkMax, err = textarg.ParseRange(*think, time.ParseDuration); err != nil {
 		return cfg, opts, err
 	}
-	if cfg.Workload.ProductMin, cfg.Workload.ProductMax, err = parseRange(*products); err != nil {
+	if cfg.Workload.ProductMin, cfg.Workload.ProductMax, err = textarg.ParseRange(*products, strconv.Atoi); err != nil {
 		return cfg, opts, err
 	}
-	cfg.Workload.Locations = splitList(*locations)
-	cfg.Workload.Sources = splitList(*sources)
-	for _, a := range splitList(*bind) {
+	cfg.Workload.Locations = textarg.SplitList(*locations)
+	cfg.Workload.Sources = textarg.SplitList(*sources)
+	for _, a := range textarg.SplitList(*bind) {
 		ip, err := netip.ParseAddr(a)
 		if err != nil {
 			return cfg, opts, fmt.Errorf("cannot parse --bind address %q: %w", a, err)
@@ -179,50 +180,6 @@ func parseFlags(args []string, stderr io.Writer) (loadtest.Config, options, erro
 		return cfg, opts, err
 	}
 	return cfg, opts, nil
-}
-
-// parseThink parses "MIN-MAX", a single duration or "0".
-func parseThink(s string) (time.Duration, time.Duration, error) {
-	lo, hi, isRange := strings.Cut(s, "-")
-	if !isRange {
-		hi = lo
-	}
-	a, err := time.ParseDuration(strings.TrimSpace(lo))
-	if err != nil {
-		return 0, 0, fmt.Errorf("cannot parse think time %q: %w", s, err)
-	}
-	b, err := time.ParseDuration(strings.TrimSpace(hi))
-	if err != nil {
-		return 0, 0, fmt.Errorf("cannot parse think time %q: %w", s, err)
-	}
-	return a, b, nil
-}
-
-// parseRange parses "MIN-MAX" or a single number.
-func parseRange(s string) (int, int, error) {
-	lo, hi, isRange := strings.Cut(s, "-")
-	if !isRange {
-		hi = lo
-	}
-	a, err := strconv.Atoi(strings.TrimSpace(lo))
-	if err != nil {
-		return 0, 0, fmt.Errorf("cannot parse range %q: %w", s, err)
-	}
-	b, err := strconv.Atoi(strings.TrimSpace(hi))
-	if err != nil {
-		return 0, 0, fmt.Errorf("cannot parse range %q: %w", s, err)
-	}
-	return a, b, nil
-}
-
-func splitList(s string) []string {
-	var out []string
-	for f := range strings.SplitSeq(s, ",") {
-		if f = strings.TrimSpace(f); f != "" {
-			out = append(out, f)
-		}
-	}
-	return out
 }
 
 // startProfile starts a CPU profile into path and returns its stop.

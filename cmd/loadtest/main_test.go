@@ -14,8 +14,11 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/pricing-engine/pricing-engine/internal/textarg"
 )
 
 func TestMain(m *testing.M) {
@@ -140,7 +143,7 @@ func TestParseThink(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.in, func(t *testing.T) {
-			lo, hi, err := parseThink(tc.in)
+			lo, hi, err := textarg.ParseRange(tc.in, time.ParseDuration)
 			if (err != nil) != tc.wantErr {
 				t.Fatalf("err = %v", err)
 			}

@@ -10,10 +10,13 @@ import (
 	"io"
 	"math"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/pricing-engine/pricing-engine/internal/textarg"
 )
 
 // scenario is one row group of the table.
@@ -51,9 +54,9 @@ var allScenarios = []scenario{
 
 func selectScenarios(cfg *config) []scenario {
 	var out []scenario
-	keep := splitList(cfg.scenarios)
+	keep := textarg.SplitList(cfg.scenarios)
 	for _, s := range allScenarios {
-		if len(keep) > 0 && !contains(keep, s.key) {
+		if len(keep) > 0 && !slices.Contains(keep, s.key) {
 			continue
 		}
 		if cfg.smoke {
@@ -82,15 +85,6 @@ func fitNoFile(n int) int {
 		return max
 	}
 	return n
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
 }
 
 // Cell is the result of one scenario on one server in one round.

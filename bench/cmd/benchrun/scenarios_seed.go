@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/pricing-engine/pricing-engine/internal/textarg"
 )
 
 // The seed-profile rate ladder (--seed-ladder): how many requests per
@@ -199,7 +201,7 @@ func ladderStep1(ctx context.Context, cfg *config, binDir string, sv server, rat
 
 func parseRates(s string) ([]float64, error) {
 	var rates []float64
-	for _, f := range splitList(s) {
+	for _, f := range textarg.SplitList(s) {
 		v, err := strconv.ParseFloat(f, 64)
 		if err != nil || v <= 0 || (len(rates) > 0 && v <= rates[len(rates)-1]) {
 			return nil, fmt.Errorf("bad --ladder-rates %q: want positive rates, ascending", s)

@@ -15,6 +15,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/pricing-engine/pricing-engine/internal/textarg"
 )
 
 // server describes one server under test.
@@ -39,7 +41,7 @@ func selectServers(list string) []server {
 		return allServers
 	}
 	var out []server
-	for _, k := range splitList(list) {
+	for _, k := range textarg.SplitList(list) {
 		for _, s := range allServers {
 			if s.key == k {
 				out = append(out, s)
