@@ -149,6 +149,9 @@ func (rt *rulesRuntime) start(ctx context.Context) {
 		}
 	}()
 	go rt.holder.Watch(ctx, rt.path, 0)
+	// Counting starts at the merger's first merge: make it now, so that
+	// the first requests are counted too (Run's first is a tick away).
+	rt.merger.Merge(ctx, time.Now())
 	go rt.merger.Run(ctx)
 }
 

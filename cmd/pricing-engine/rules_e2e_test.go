@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/pricing-engine/pricing-engine/apidocs/apicheck"
+	"github.com/pricing-engine/pricing-engine/internal/redistest"
 )
 
 // rulesV1 is time-independent: its one schedule runs all day, every day.
@@ -306,5 +307,51 @@ func TestE2ERulesBadAtStart(t *testing.T) {
 	r := runBinary(t, loopbackArgs, "PRICING_RULES="+filepath.Join(dir, "missing.yaml"))
 	if r.code != 2 || !strings.Contains(r.stderr, "missing.yaml") {
 		t.Errorf("missing file: exit %d, stderr:\n%s", r.code, r.stderr)
+	}
+}
+
+// TestE2ERulesSharedDemand: two replicas on one Redis with shared: true
+// each count 60 requests of one product x location; each sees the sum,
+// which meets a tier neither meets alone. (A 60 s window: its 5 s buckets
+// hold the requests of a slow machine; the sum shows once their bucket
+// has ended, within about 5 s.)
+func TestE2ERulesSharedDemand(t *testing.T) {
+	srv := redistest.Start(t, redistest.Options{})
+	if r := runBinary(t, []string{"import", "--store", srv.URL(), "--embedded"}); r.code != 0 {
+		t.Fatalf("import: exit %d %s", r.code, r.stderr)
+	}
+	path := filepath.Join(t.TempDir(), "shared.yaml")
+	writeRules(t, path, `version: "shared.1"
+demand:
+  window: 60s
+  shared: true
+  tiers:
+    - {above: 100, multiplier: 1.5}
+`)
+	args := append([]string{"--store", srv.URL(), "--rules", path}, loopbackArgs...)
+	replicas := []*proc{startServer(t, args), startServer(t, args)}
+	const body = `{"product_id":"P-7","user_location":"LA"}`
+	for _, p := range replicas {
+		for i := 0; i < 60; i++ {
+			if code, got := p.price(p.api, body); code != 200 {
+				t.Fatalf("%d %s", code, got)
+			}
+		}
+	}
+	// The admin port prices with the merged demand without counting.
+	for i, p := range replicas {
+		var last string
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			_, last = p.price(p.admin, `{"product_id":"P-7","user_location":"LA","explain":true}`)
+			if strings.Contains(last, `{"factor":"demand","value":1.5,"requests":120,`) {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("replica %d does not see both replicas' requests within 20s: %s", i, last)
+			}
+			time.Sleep(20 * time.Millisecond) // poll interval
+		}
+		t.Logf("replica %d: %s", i, last)
 	}
 }
