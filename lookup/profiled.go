@@ -137,14 +137,16 @@ func (w *innerWait) answered(c *Call) {
 // event loop flushes every iteration, so its Calls complete on time even
 // when its timer goroutine waits for a CPU (GOMAXPROCS=1: the loop
 // holds the only P while it is busy); the goroutine serves idle periods.
+//
+// Flush with nothing kept still completes the due Calls, so a caller may
+// also flush to pump the heap (the server does after each drain).
 func (b *profileBatcher) Flush() {
 	b.inner.Flush()
-	if len(b.kept) == 0 {
-		return
+	if len(b.kept) > 0 {
+		b.q.push(b.kept, b.s.base)
+		clear(b.kept)
+		b.kept = b.kept[:0]
 	}
-	b.q.push(b.kept, b.s.base)
-	clear(b.kept)
-	b.kept = b.kept[:0]
 	b.q.fireDue(b.s.base, &b.fired)
 }
 
@@ -199,6 +201,10 @@ func (q *timerQueue) push(es []timerEntry, base time.Time) {
 func (q *timerQueue) fireDue(base time.Time, scratch *[]timerEntry) {
 	fired := (*scratch)[:0]
 	q.mu.Lock()
+	if len(q.h) == 0 || q.h[0].due > time.Since(base) {
+		q.mu.Unlock()
+		return
+	}
 	now := time.Since(base)
 	for len(q.h) > 0 && q.h[0].due <= now {
 		fired = append(fired, q.h.pop())

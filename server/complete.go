@@ -158,6 +158,13 @@ func (lp *loop) drain() {
 		}
 	}
 	lp.touched = lp.touched[:0]
+	// Let the Batcher complete what is due by now (a timer source): with
+	// GOMAXPROCS=1 a busy loop holds the only P, and its Source's own
+	// goroutine may wait for it (a networked store's Flush with nothing
+	// kept sends nothing).
+	if !lp.flushQueued {
+		lp.batcher.Flush()
+	}
 }
 
 // complete makes the reply of a job whose lookups are done and marks it
