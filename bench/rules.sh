@@ -16,12 +16,13 @@ secs=${2:-5}
 bin=$(mktemp -d)/pricing-engine
 trap 'rm -rf "$(dirname "$bin")"; [ -n "${pid:-}" ] && kill "$pid" 2>/dev/null || true' EXIT
 go build -o "$bin" ./cmd/pricing-engine
-port=$((20000 + RANDOM % 20000))
+free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 tick=$(getconf CLK_TCK)
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 results=()
 for r in $(seq "$rounds"); do
   for mode in none rules; do
+    port=$(free_port)
     args=(--addr "127.0.0.1:$port" --admin-addr "" --loops 1 --log-level warn --drain-delay 0s)
     [ "$mode" = rules ] && args+=(--rules rules/testdata/example.yaml)
     taskset -c 0 "$bin" "${args[@]}" 2>/dev/null &
@@ -30,6 +31,7 @@ for r in $(seq "$rounds"); do
       curl -s -o /dev/null -H 'Content-Type: application/json' -d '{"product_id":"P-1","user_location":"NY"}' "http://127.0.0.1:$port/api/v1/price" && break
       sleep 0.05 # poll interval while the server starts
     done
+    kill -0 "$pid" 2>/dev/null || { echo "bench/rules.sh: the server did not start" >&2; exit 1; }
     t0=$(cpu_ticks "$pid")
     out=$(taskset -c 1 wrk -t1 -c100 -d"${secs}s" -s bench/wrk/post.lua "http://127.0.0.1:$port/api/v1/price")
     t1=$(cpu_ticks "$pid")
@@ -41,7 +43,6 @@ for r in $(seq "$rounds"); do
     echo "round $r $mode: $rps req/s, server CPU $us us/req, non-2xx ${errs:-0}"
     results+=("$r $mode $rps $us")
   done
-  port=$((port + 1))
 done
 printf '%s\n' "${results[@]}" | python3 -c '
 import sys, statistics as st
