@@ -25,7 +25,7 @@ import (
 // server pinned to --server-cpu, then bin/loadtest pinned to --client-cpu
 // in open loop at that rate (latency counted from each request's intended
 // send time, so a stalled server cannot hide its queue) for --ladder-step
-// after a 1 s warm-up. A step holds when P95 < 150 ms with 0 failures; a
+// after a 2 s warm-up. A step holds when P95 < 150 ms with 0 failures; a
 // server's figure is the largest rate it held before its first miss (it
 // is not run at higher rates after a miss). CPU per request is the
 // server's user+system time over the step (/proc/PID/stat) divided by the
@@ -34,12 +34,16 @@ var (
 	seedLadder  = flag.Bool("seed-ladder", false, "run the seed-profile rate ladder instead of the scenarios (see scenarios_seed.go)")
 	ladderRates = flag.String("ladder-rates", "10000,15000,20000,25000,30000,35000,40000,45000,50000,55000,60000,65000,70000", "comma-separated open-loop arrival rates of the ladder, ascending")
 	ladderStep  = flag.Duration("ladder-step", 5*time.Second, "measured length of one ladder step")
-	ladderUsers = flag.Int("ladder-users", 4000, "connections of the ladder's load generator")
+	ladderUsers = flag.Int("ladder-users", 2000, "connections of the ladder's load generator")
 )
 
 // ladderP95 is the SLO of a ladder step (the old service's acceptance
 // objective).
 const ladderP95 = 150 * time.Millisecond
+
+// ladderWarmup is left out of each step: the generator opens its
+// connections (thousands at once) and the server's pools fill.
+const ladderWarmup = 2 * time.Second
 
 // ladderStepResult is one server at one rate.
 type ladderStepResult struct {
@@ -163,7 +167,7 @@ func ladderStep1(ctx context.Context, cfg *config, binDir string, sv server, rat
 	}
 	cmd := pinned(ctx, cfg.clientCPU, filepath.Join(binDir, "loadtest"),
 		"-url", "http://"+p.addr+"/api/v1/price", "-rate", strconv.FormatFloat(rate, 'f', 0, 64),
-		"-users", strconv.Itoa(users), "-duration", (step + time.Second).String(), "-warmup", "1s",
+		"-users", strconv.Itoa(users), "-duration", (step + ladderWarmup).String(), "-warmup", ladderWarmup.String(),
 		"-quiet", "-json", out)
 	if b, err := cmd.CombinedOutput(); err != nil && len(b) > 0 && !strings.Contains(string(b), "SLO") {
 		// loadtest exits non-zero only for an unmet -slo (none given
@@ -191,8 +195,8 @@ func ladderStep1(ctx context.Context, cfg *config, binDir string, sv server, rat
 	r.Achieved, r.Failures, r.Requests = lr.Throughput, lr.Failures, lr.Requests
 	r.P50Ms, r.P95Ms, r.P99Ms = lr.Latency.P50, lr.Latency.P95, lr.Latency.P99
 	if lr.Requests > 0 {
-		// The CPU covers the warm-up second too: count its requests.
-		total := float64(lr.Requests) * float64(step+time.Second) / float64(step)
+		// The CPU covers the warm-up too: count its requests.
+		total := float64(lr.Requests) * float64(step+ladderWarmup) / float64(step)
 		r.CPUus = float64((cpu1 - cpu0).Microseconds()) / total
 	}
 	r.Held = lr.Requests > 0 && lr.Failures == 0 && r.P95Ms < float64(ladderP95.Milliseconds())
@@ -218,7 +222,7 @@ func parseRates(s string) ([]float64, error) {
 // its CPU per request there, the ratio to fasthttp, and every step.
 func ladderMarkdown(servs []server, rates []float64, res map[string][]ladderStepResult, step time.Duration, users int, cfg *config) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "Seed-profile rate ladder (`bench/run.sh --seed-ladder`, %s): open loop, %d connections, %s per step after 1 s of warm-up, server on CPU %q, load on CPU %q; a step holds with P95 < 150 ms and 0 failures.\n\n",
+	fmt.Fprintf(&b, "Seed-profile rate ladder (`bench/run.sh --seed-ladder`, %s): open loop, %d connections, %s per step after 2 s of warm-up, server on CPU %q, load on CPU %q; a step holds with P95 < 150 ms and 0 failures.\n\n",
 		time.Now().UTC().Format("2006-01-02"), users, step, cfg.serverCPU, cfg.clientCPU)
 	best := make(map[string]ladderStepResult)
 	for _, sv := range servs {
