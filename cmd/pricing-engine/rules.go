@@ -127,11 +127,9 @@ func (rt *rulesRuntime) Load() *rules.Ruleset { return rt.holder.Load() }
 
 // start watches the file and SIGHUP and runs the demand merger until ctx
 // ends. SIGHUP is caught from here on (before, it would kill the
-// process): call start before announcing the server.
+// process), also without --rules (it is then logged and ignored): call
+// start before announcing the server.
 func (rt *rulesRuntime) start(ctx context.Context) {
-	if rt.merger == nil {
-		return
-	}
 	hup := make(chan os.Signal, 1)
 	signal.Notify(hup, syscall.SIGHUP)
 	go func() {
@@ -141,6 +139,12 @@ func (rt *rulesRuntime) start(ctx context.Context) {
 			case <-ctx.Done():
 				return
 			case <-hup:
+				if rt.merger == nil {
+					// Without --rules there is nothing to reload; a HUP
+					// sent out of habit must not stop the server.
+					rt.log.Info("SIGHUP ignored: no rules file (--rules) to reload")
+					continue
+				}
 				rt.log.Info("SIGHUP: reloading rules", "file", rt.path)
 				if rs, err := rt.holder.Reload(rt.path); err == nil {
 					rt.log.Info("rules in use", "version", rs.Version)
@@ -148,6 +152,9 @@ func (rt *rulesRuntime) start(ctx context.Context) {
 			}
 		}
 	}()
+	if rt.merger == nil {
+		return
+	}
 	go rt.holder.Watch(ctx, rt.path, 0)
 	// Counting starts at the merger's first merge: make it now, so that
 	// the first requests are counted too (Run's first is a tick away).

@@ -101,6 +101,12 @@ func TestE2ERulesOffByteIdentical(t *testing.T) {
 	if _, _, body := p.do("GET", "http://"+p.admin+"/readyz", "", ""); body != "ready\n" {
 		t.Errorf("/readyz = %q, want %q", body, "ready\n")
 	}
+	// A SIGHUP without --rules is logged and ignored.
+	p.signal(syscall.SIGHUP)
+	waitFor(t, reloadDeadline, "SIGHUP ignored log line", func() bool { return p.hasLog("SIGHUP ignored: no rules file (--rules) to reload", "") })
+	if code, got := p.price(p.api, tests[0].body); code != 200 || got != tests[0].want {
+		t.Errorf("after SIGHUP: %d %s", code, got)
+	}
 }
 
 // explained is a reply with rules.
