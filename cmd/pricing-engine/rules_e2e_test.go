@@ -285,6 +285,27 @@ func TestE2ERulesReload(t *testing.T) {
 	if err := json.Unmarshal([]byte(body), &info); err != nil || info.Version != "e2e.4" || info.Refused != 2 || !strings.Contains(info.Content, `version: "e2e.4"`) {
 		t.Errorf("/rules = %s (%v)", body, err)
 	}
+	// A file written in place in two parts, the first invalid on its own
+	// (cut inside the tiers): whatever the watcher reads meanwhile, the
+	// server keeps answering with e2e.4 or e2e.5, and ends on e2e.5.
+	full := strings.Replace(rulesV1, "e2e.1", "e2e.5", 1)
+	cut := strings.Index(full, "multiplier: 1.05")
+	writeRules(t, path, full[:cut])
+	if v := p.version(); v != "e2e.4" && v != "e2e.5" {
+		t.Errorf("half-written file: version %q", v)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.WriteString(full[cut:]); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, reloadDeadline, "e2e.5 after a two-part in-place write", func() bool { return p.version() == "e2e.5" })
+
 	p.signal(syscall.SIGTERM)
 	if code := p.wait(exitTimeout); code != 0 {
 		t.Errorf("exit %d after SIGTERM", code)
