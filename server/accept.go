@@ -57,6 +57,10 @@ type acceptor struct {
 
 	lastLog time.Time
 	failed  int // accept failures since the last log line
+	// lastShort is when an accept last failed for lack of descriptors:
+	// until fdProbeFor after it, hand makes sure gnet can duplicate the
+	// descriptor before handing the connection over.
+	lastShort time.Time
 
 	stopOnce sync.Once
 	stopCh   chan struct{} // closed by stop
@@ -66,6 +70,7 @@ const (
 	acceptBackoffMin = 5 * time.Millisecond
 	acceptBackoffMax = 200 * time.Millisecond
 	acceptLogEvery   = 10 * time.Second
+	fdProbeFor       = 10 * time.Second
 )
 
 // listenAPI binds the API listener. Keep-alive probes stay off, as they
@@ -125,6 +130,9 @@ func (a *acceptor) run() {
 			return
 		}
 		reason := acceptErrorReason(err)
+		if reason == metrics.AcceptFDLimit || reason == metrics.AcceptSystemFDLimit {
+			a.lastShort = time.Now()
+		}
 		s.metrics.AcceptErrors(reason).Inc()
 		a.logFailure(err, reason)
 		if backoff == 0 {
@@ -187,6 +195,10 @@ func (a *acceptor) hand(c *net.TCPConn) {
 	// instead of letting autotuning grow them to megabytes per connection.
 	_ = c.SetWriteBuffer(s.cfg.MaxOutboundBytes)
 	_ = c.SetReadBuffer(s.cfg.MaxInboundBytes)
+	if !a.lastShort.IsZero() && time.Since(a.lastShort) < fdProbeFor && !a.waitForSpareFD(c) {
+		_ = c.Close() // the server is stopping
+		return
+	}
 	ch, err := s.eng.Register(gnet.NewNetConnContext(context.Background(), c))
 	if err != nil {
 		_ = c.Close()
@@ -195,6 +207,50 @@ func (a *acceptor) hand(c *net.TCPConn) {
 		return
 	}
 	a.pending = append(a.pending, ch)
+}
+
+// waitForSpareFD returns once a descriptor is free for gnet's duplicate of
+// c, backing off like a failed accept meanwhile, or false when the server
+// stops first. Near the descriptor limit, the accept that succeeds can take
+// the last free descriptor; gnet's duplicate would then fail and gnet would
+// close the connection under a client that has already written its request
+// (a reset). Waiting instead keeps the request in the socket until the
+// connection can be served. It probes with a duplicate of its own, closed
+// at once.
+func (a *acceptor) waitForSpareFD(c *net.TCPConn) bool {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return true
+	}
+	backoff := acceptBackoffMin
+	for {
+		var derr error
+		if cerr := rc.Control(func(fd uintptr) {
+			var nfd int
+			if nfd, derr = unix.Dup(int(fd)); derr == nil {
+				_ = unix.Close(nfd)
+			}
+		}); cerr != nil {
+			return true
+		}
+		if derr == nil {
+			return true
+		}
+		reason := acceptErrorReason(derr)
+		a.s.metrics.AcceptErrors(reason).Inc()
+		a.logFailure(derr, reason)
+		t := time.NewTimer(backoff)
+		select {
+		case <-t.C:
+		case <-a.stopCh:
+			t.Stop()
+			return false
+		case <-a.s.ctx.Done():
+			t.Stop()
+			return false
+		}
+		backoff = min(backoff*2, acceptBackoffMax)
+	}
 }
 
 // reap collects finished registrations; with wait, all of them.
