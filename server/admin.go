@@ -97,6 +97,11 @@ func (s *Server) adminMux() http.Handler {
 		w.Header().Set("Allow", "POST")
 		writeJSON(w, http.StatusMethodNotAllowed, appendDetailBody(nil, "Method Not Allowed"))
 	})))
+	mux.Handle("POST /api/v1/prices", observe(endpointPrices, http.HandlerFunc(s.adminPrices)))
+	mux.Handle("/api/v1/prices", observe(endpointPrices, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Allow", "POST")
+		writeJSON(w, http.StatusMethodNotAllowed, appendDetailBody(nil, "Method Not Allowed"))
+	})))
 	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusNotFound, appendDetailBody(nil, "Not Found"))
 	})

@@ -65,6 +65,7 @@ type job struct {
 	method string
 	start  time.Time
 	accept []byte // Accept header of a metrics request
+	body   []byte // request body of a batch job (batch.go)
 	run    func() // j.execute bound once, so Submit does not allocate
 
 	// Price jobs: the request, its lookups and its reply.
@@ -81,5 +82,6 @@ func (j *job) reset() {
 	j.gc = nil
 	j.rep = reply{}
 	j.accept = j.accept[:0]
+	j.body = j.body[:0]
 	j.cn, j.lp, j.next, j.orphan = nil, nil, nil, false
 }

@@ -50,6 +50,7 @@ type loop struct {
 	body  []byte                     // one reply body being built
 	dec   pricing.Decoder
 	x     pricing.Exchange // the inline price request (instant sources)
+	br    *batchRun        // the inline batch request (instant sources), made on first use
 	obs   map[obsKey]prometheus.Observer
 	last  obsKey              // labels of the last observer handed out
 	lastO prometheus.Observer // and that observer

@@ -49,6 +49,9 @@ func (lp *loop) releaseJob(j *job) {
 	if cap(j.bb.B) > maxFreeJobBuffer {
 		j.bb.B = nil // a large reply (docs): do not keep its buffer
 	}
+	if cap(j.body) > maxFreeJobBuffer {
+		j.body = nil // a large batch request: do not keep its buffer
+	}
 	if len(lp.free) < maxFreeJobs {
 		lp.free = append(lp.free, j)
 	}
@@ -95,6 +98,8 @@ func (j *job) execute() {
 		j.rep.status = w.status()
 		j.rep.contentType = w.header.Get("Content-Type")
 		j.bb.B = appendReply(j.bb.B[:0], &j.rep, s.date.get(), w.body)
+	case routePrices:
+		j.executePrices()
 	}
 }
 

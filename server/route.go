@@ -14,6 +14,7 @@ const (
 	routeReadyz
 	routeDocs
 	routeOpenAPI
+	routePrices
 )
 
 // Route templates, used as the endpoint label of request metrics. Unmatched
@@ -25,6 +26,7 @@ const (
 	endpointReadyz  = "/readyz"
 	endpointDocs    = "/docs"
 	endpointOpenAPI = "/openapi.json"
+	endpointPrices  = "/api/v1/prices"
 	endpointUnknown = "unknown"
 )
 
@@ -42,13 +44,15 @@ func (r route) endpoint() string {
 		return endpointDocs
 	case routeOpenAPI:
 		return endpointOpenAPI
+	case routePrices:
+		return endpointPrices
 	}
 	return endpointUnknown
 }
 
 // allow is the Allow header value for a route's 405 replies.
 func (r route) allow() string {
-	if r == routePrice {
+	if r == routePrice || r == routePrices {
 		return "POST"
 	}
 	return "GET, HEAD"
@@ -70,6 +74,8 @@ func match(path []byte) route {
 		return routeDocs
 	case endpointOpenAPI:
 		return routeOpenAPI
+	case endpointPrices:
+		return routePrices
 	}
 	if bytes.HasPrefix(path, []byte("/docs/")) {
 		return routeDocs

@@ -44,6 +44,17 @@ func (cn *conn) serve(out []byte, req *httpparse.Request) []byte {
 		rep.status, rep.retryAfter = x.Status, x.RetryAfter
 		return cn.answer(out, &rep, x.Body, method, endpointPrice)
 
+	case routePrices:
+		if method != "POST" {
+			return cn.answerMethodNotAllowed(out, &rep, rt, method)
+		}
+		if !isJSONContentType(req.ContentType) {
+			rep.status = 415
+			body = appendDetailBody(body, "unsupported Content-Type: expected application/json")
+			break
+		}
+		return cn.servePrices(out, &rep, req, method)
+
 	case routeHealthz, routeReadyz, routeDocs, routeOpenAPI, routeMetrics:
 		if method != "GET" && method != "HEAD" {
 			return cn.answerMethodNotAllowed(out, &rep, rt, method)

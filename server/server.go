@@ -77,7 +77,8 @@ type Server struct {
 	adminLn   net.Listener
 	adminDone chan error
 
-	decoders decoderPool
+	decoders  decoderPool
+	batchRuns batchRunPool
 
 	h      *handler
 	resume gnet.AsyncCallback // h.resumeConn, bound once
