@@ -170,12 +170,14 @@ func (cn *conn) servePrices(out []byte, rep *reply, req *httpparse.Request, meth
 // executePrices runs a batch job on a pool worker.
 func (j *job) executePrices() {
 	s := j.srv
+	// br goes back to the pool only on a normal return: after a panic
+	// some of its Calls may still be out.
 	br := s.batchRuns.get(s.engine)
-	defer s.batchRuns.put(br)
 	status, retryAfter, body := br.price(s.engine, br.batcher, nil, j.body, j.start)
 	j.closeIfDraining()
 	j.rep.status, j.rep.retryAfter = status, retryAfter
 	j.bb.B = appendReply(j.bb.B[:0], &j.rep, s.date.get(), body)
+	s.batchRuns.put(br)
 }
 
 // adminPrices is the net/http twin of the event-loop batch route.
@@ -194,11 +196,11 @@ func (s *Server) adminPrices(w http.ResponseWriter, r *http.Request) {
 		writeJSON(w, http.StatusBadRequest, appendDetailBody(nil, "cannot read request body"))
 		return
 	}
-	br := s.batchRuns.get(s.engine)
-	defer s.batchRuns.put(br)
+	br := s.batchRuns.get(s.engine) // not put back after a panic (see executePrices)
 	status, retryAfter, out := br.price(s.engine, br.batcher, nil, body, time.Now())
 	if retryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(retryAfter))
 	}
 	writeJSON(w, status, out)
+	s.batchRuns.put(br)
 }

@@ -59,6 +59,7 @@ func batchCases() []batchCase {
 		{name: "missing items", raw: pricesReq(`{}`), status: 422, contains: []string{`"type":"missing"`}},
 		{name: "malformed json", raw: pricesReq(`{"items":[`), status: 400, contains: []string{`{"detail":"invalid JSON: `}},
 		{name: "explain non-boolean", raw: pricesReq(`{"items":[{"product_id":"P-100","user_location":"NY"}],"explain":"maybe"}`), status: 422, contains: []string{`"loc":["body","explain"]`}},
+		{name: "body too large", raw: pricesReq(`{"items":[{"product_id":"` + strings.Repeat("a", 70<<10) + `"}]}`), status: 413},
 		{name: "wrong method", raw: "GET /api/v1/prices HTTP/1.1\r\nHost: x\r\n\r\n", status: 405, body: `{"detail":"Method Not Allowed"}`, allow: "POST"},
 		{name: "unsupported content type", raw: "POST /api/v1/prices HTTP/1.1\r\nHost: x\r\nContent-Type: text/plain\r\nContent-Length: 2\r\n\r\n{}", status: 415},
 	}
@@ -83,7 +84,7 @@ func checkBatchReply(t *testing.T, v *apicheck.Validator, tc batchCase, resp *ht
 	if ct := resp.Header.Get("Content-Type"); !strings.HasPrefix(ct, "application/json") {
 		t.Errorf("Content-Type = %q", ct)
 	}
-	if tc.status != 400 && tc.status != 415 {
+	if tc.status != 400 && tc.status != 413 && tc.status != 415 {
 		method := strings.Fields(tc.raw)[0]
 		if err := v.ValidateResponse(method, "/api/v1/prices", resp.StatusCode, resp.Header, []byte(body)); err != nil {
 			t.Errorf("reply does not match the OpenAPI document: %v", err)
@@ -207,5 +208,29 @@ func TestBatchLookupsOverlap(t *testing.T) {
 	body := bodyOf(t, resp)
 	if resp.StatusCode != 200 || strings.Count(body, `"source":"live"`) != 20 {
 		t.Fatalf("status %d body %.300s", resp.StatusCode, body)
+	}
+}
+
+// TestBatchPanicIsContained: a panic while pricing a batch on the worker
+// pool is answered 500 and closes only that connection; the server keeps
+// answering batches.
+func TestBatchPanicIsContained(t *testing.T) {
+	src := delaySource(t, func([]byte) time.Duration { return time.Millisecond })
+	src.panicOn = "P-BOOM"
+	ts := startServer(t, serverOpts{src: src, log: &syncBuffer{}})
+	c := dial(t, ts.addr)
+	br := bufio.NewReader(c)
+	resp := exchange(t, c, br, pricesReq(`{"items":[{"product_id":"P-100","user_location":"NY"},{"product_id":"P-BOOM","user_location":"NY"}]}`), 1)[0]
+	if resp.StatusCode != 500 {
+		t.Fatalf("status %d, want 500: %s", resp.StatusCode, bodyOf(t, resp))
+	}
+	if !waitEOF(c, br) {
+		t.Error("the connection stayed open after a 500")
+	}
+	c2 := dial(t, ts.addr)
+	br2 := bufio.NewReader(c2)
+	resp = exchange(t, c2, br2, pricesReq(batchOf(3)), 1)[0]
+	if body := bodyOf(t, resp); resp.StatusCode != 200 || strings.Count(body, `"source":"live"`) != 3 {
+		t.Fatalf("after the panic: status %d body %s", resp.StatusCode, body)
 	}
 }
