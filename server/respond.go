@@ -65,6 +65,8 @@ func statusLine(status int) string {
 		return "HTTP/1.1 500 Internal Server Error\r\n"
 	case 501:
 		return "HTTP/1.1 501 Not Implemented\r\n"
+	case 502:
+		return "HTTP/1.1 502 Bad Gateway\r\n"
 	case 503:
 		return "HTTP/1.1 503 Service Unavailable\r\n"
 	case 505:

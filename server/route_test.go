@@ -36,7 +36,7 @@ func TestIsJSONContentType(t *testing.T) {
 // names as in RFC 7231) and the fallback for other codes.
 func TestStatusLine(t *testing.T) {
 	rfc9110 := map[int]string{413: "Content Too Large", 414: "URI Too Long", 422: "Unprocessable Content"}
-	for _, code := range []int{100, 200, 400, 404, 405, 408, 413, 414, 415, 417, 422, 431, 500, 501, 503, 505} {
+	for _, code := range []int{100, 200, 304, 400, 404, 405, 408, 413, 414, 415, 417, 422, 431, 500, 501, 502, 503, 505} {
 		reason, ok := rfc9110[code]
 		if !ok {
 			reason = http.StatusText(code)
