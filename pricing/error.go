@@ -75,34 +75,9 @@ func (e *Error) AppendJSON(dst []byte) []byte {
 	if len(e.Fields) == 0 {
 		return AppendDetail(dst, e.Detail)
 	}
-	dst = append(dst, `{"detail":[`...)
-	for i := range e.Fields {
-		if i > 0 {
-			dst = append(dst, ',')
-		}
-		f := &e.Fields[i]
-		dst = append(dst, `{"type":`...)
-		dst = appendString(dst, f.Type)
-		dst = append(dst, `,"loc":[`...)
-		for j, l := range f.Loc {
-			if j > 0 {
-				dst = append(dst, ',')
-			}
-			dst = appendString(dst, l)
-		}
-		dst = append(dst, `],"msg":`...)
-		dst = appendString(dst, f.Msg)
-		if f.Input != nil {
-			dst = append(dst, `,"input":`...)
-			dst = append(dst, f.Input...)
-		}
-		if f.Ctx != nil {
-			dst = append(dst, `,"ctx":`...)
-			dst = append(dst, f.Ctx...)
-		}
-		dst = append(dst, '}')
-	}
-	return append(dst, "]}"...)
+	dst = append(dst, `{"detail":`...)
+	dst = appendFieldErrors(dst, e.Fields, -1)
+	return append(dst, '}')
 }
 
 // AppendDetail appends {"detail":"<msg>"} to dst, msg escaped as a JSON
