@@ -122,18 +122,8 @@ func (d *decoderPool) put(dec *pricing.Decoder) { d.p.Put(dec) }
 
 // adminPrice is the net/http twin of the event-loop price route.
 func (s *Server) adminPrice(w http.ResponseWriter, r *http.Request) {
-	if !isJSONContentType([]byte(r.Header.Get("Content-Type"))) {
-		writeJSON(w, http.StatusUnsupportedMediaType, appendDetailBody(nil, "unsupported Content-Type: expected application/json"))
-		return
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.Limits.MaxBodyBytes))
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			writeJSON(w, http.StatusRequestEntityTooLarge, appendDetailBody(nil, "request body too large"))
-			return
-		}
-		writeJSON(w, http.StatusBadRequest, appendDetailBody(nil, "cannot read request body"))
+	body, ok := s.readAdminJSON(w, r)
+	if !ok {
 		return
 	}
 	dec := s.decoders.get()
@@ -170,4 +160,26 @@ type statusWriter struct {
 func (w *statusWriter) WriteHeader(code int) {
 	w.code = code
 	w.ResponseWriter.WriteHeader(code)
+}
+
+// readAdminJSON reads the JSON body of an admin-port POST, bounded by the
+// body limit. When the Content-Type is not JSON (415), the body is too
+// large (413) or cannot be read (400), it writes that error reply and
+// returns false.
+func (s *Server) readAdminJSON(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
+	if !isJSONContentType([]byte(r.Header.Get("Content-Type"))) {
+		writeJSON(w, http.StatusUnsupportedMediaType, appendDetailBody(nil, "unsupported Content-Type: expected application/json"))
+		return nil, false
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.Limits.MaxBodyBytes))
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			writeJSON(w, http.StatusRequestEntityTooLarge, appendDetailBody(nil, "request body too large"))
+			return nil, false
+		}
+		writeJSON(w, http.StatusBadRequest, appendDetailBody(nil, "cannot read request body"))
+		return nil, false
+	}
+	return body, true
 }

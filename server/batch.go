@@ -1,8 +1,6 @@
 package server
 
 import (
-	"errors"
-	"io"
 	"net/http"
 	"strconv"
 	"sync"
@@ -182,18 +180,8 @@ func (j *job) executePrices() {
 
 // adminPrices is the net/http twin of the event-loop batch route.
 func (s *Server) adminPrices(w http.ResponseWriter, r *http.Request) {
-	if !isJSONContentType([]byte(r.Header.Get("Content-Type"))) {
-		writeJSON(w, http.StatusUnsupportedMediaType, appendDetailBody(nil, "unsupported Content-Type: expected application/json"))
-		return
-	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.Limits.MaxBodyBytes))
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			writeJSON(w, http.StatusRequestEntityTooLarge, appendDetailBody(nil, "request body too large"))
-			return
-		}
-		writeJSON(w, http.StatusBadRequest, appendDetailBody(nil, "cannot read request body"))
+	body, ok := s.readAdminJSON(w, r)
+	if !ok {
 		return
 	}
 	br := s.batchRuns.get(s.engine) // not put back after a panic (see executePrices)
