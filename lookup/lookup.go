@@ -23,8 +23,10 @@ type NotFoundError struct {
 	Key  string // the key as given, truncated to MaxKeyLen+3 bytes
 }
 
-// newNotFound builds a *NotFoundError, copying and truncating key.
-func newNotFound(kind string, key []byte) *NotFoundError {
+// NewNotFound builds a *NotFoundError for key, copying it and truncating it
+// to MaxKeyLen bytes plus "...". Every Source reports an unknown product
+// through it, so the error text is the same whatever the back end.
+func NewNotFound(kind string, key []byte) *NotFoundError {
 	return &NotFoundError{Kind: kind, Key: truncate(key)}
 }
 

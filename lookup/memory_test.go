@@ -205,7 +205,7 @@ func TestLoadFiles(t *testing.T) {
 }
 
 func TestNotFoundError(t *testing.T) {
-	err := fmt.Errorf("wrapped: %w", newNotFound(KindProduct, []byte(strings.Repeat("a", 100))))
+	err := fmt.Errorf("wrapped: %w", NewNotFound(KindProduct, []byte(strings.Repeat("a", 100))))
 	var nf *NotFoundError
 	if !errors.Is(err, ErrNotFound) || !errors.As(err, &nf) {
 		t.Fatalf("%v does not match ErrNotFound", err)

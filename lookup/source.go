@@ -131,7 +131,7 @@ func (memoryBatcher) Flush() {}
 func (m *Memory) Answer(c *Call) {
 	base, ok := m.Catalog.BasePriceNow(c.ProductID)
 	if !ok {
-		c.Err = newNotFound(KindProduct, c.ProductID)
+		c.Err = NewNotFound(KindProduct, c.ProductID)
 		return
 	}
 	c.Base = base

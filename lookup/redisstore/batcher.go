@@ -130,7 +130,7 @@ func (s *Store) resolve(c *lookup.Call, p, l, d entry) {
 	c.Stale = false
 	switch p.kind {
 	case kindAbsent:
-		c.Err = &lookup.NotFoundError{Kind: lookup.KindProduct, Key: truncate(c.ProductID)}
+		c.Err = lookup.NewNotFound(lookup.KindProduct, c.ProductID)
 		return
 	case kindInvalid:
 		c.Err = &lookup.InvalidValueError{Key: s.prefix + "product:" + string(c.ProductID)}
@@ -151,13 +151,6 @@ func (s *Store) resolve(c *lookup.Call, p, l, d entry) {
 	}
 	c.Base = p.val
 	c.Err = nil
-}
-
-func truncate(id []byte) string {
-	if len(id) > lookup.MaxKeyLen {
-		return string(id[:lookup.MaxKeyLen]) + "..."
-	}
-	return string(id)
 }
 
 // flight is one read of one key, shared by every batch that needs the key
