@@ -116,20 +116,7 @@ func parseConfig(args []string, getenv func(string) (string, bool), helpOut io.W
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	var errs []error
-	fs.VisitAll(func(f *flag.Flag) {
-		if set[f.Name] {
-			return
-		}
-		if v, ok := getenv(envName(f.Name)); ok {
-			if err := f.Value.Set(v); err != nil {
-				errs = append(errs, fmt.Errorf("invalid %s=%q (--%s): %v", envName(f.Name), v, f.Name, err))
-			}
-		}
-	})
-	if err := errors.Join(errs...); err != nil {
+	if err := envFallback(fs, getenv, true); err != nil {
 		return nil, err
 	}
 	return c, c.validate()
@@ -292,4 +279,31 @@ func orEmbedded(path string) string {
 		return "embedded"
 	}
 	return path
+}
+
+// envFallback sets the flags not given on the command line from their
+// PRICING_* variables. A bad value is reported with the variable and the
+// flag it stands for, and with the value itself when showValues is set (the
+// import command does not show values: its --store may carry a password).
+func envFallback(fs *flag.FlagSet, getenv func(string) (string, bool), showValues bool) error {
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	var errs []error
+	fs.VisitAll(func(f *flag.Flag) {
+		if set[f.Name] {
+			return
+		}
+		v, ok := getenv(envName(f.Name))
+		if !ok {
+			return
+		}
+		if err := f.Value.Set(v); err != nil {
+			if showValues {
+				errs = append(errs, fmt.Errorf("invalid %s=%q (--%s): %v", envName(f.Name), v, f.Name, err))
+			} else {
+				errs = append(errs, fmt.Errorf("invalid %s (--%s): %v", envName(f.Name), f.Name, err))
+			}
+		}
+	})
+	return errors.Join(errs...)
 }

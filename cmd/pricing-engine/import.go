@@ -80,7 +80,7 @@ func runImport(args []string, getenv func(string) (string, bool), stdout, stderr
 	if fs.NArg() > 0 {
 		return fail(fmt.Errorf("unexpected argument %q", fs.Arg(0)))
 	}
-	if err := envFallback(fs, getenv); err != nil {
+	if err := envFallback(fs, getenv, false); err != nil {
 		return fail(err)
 	}
 	if err := c.validate(); err != nil {
@@ -151,26 +151,6 @@ func (c *importConfig) load() (*lookup.MemoryCatalog, *lookup.MemoryMarkets, err
 		}
 	}
 	return cat, mk, nil
-}
-
-// envFallback sets the flags not given on the command line from their
-// PRICING_* variables.
-func envFallback(fs *flag.FlagSet, getenv func(string) (string, bool)) error {
-	set := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
-	var errs []error
-	fs.VisitAll(func(f *flag.Flag) {
-		if set[f.Name] {
-			return
-		}
-		if v, ok := getenv(envName(f.Name)); ok {
-			if err := f.Value.Set(v); err != nil {
-				// The value is not quoted: it may be a URL with a password.
-				errs = append(errs, fmt.Errorf("invalid %s (--%s): %v", envName(f.Name), f.Name, err))
-			}
-		}
-	})
-	return errors.Join(errs...)
 }
 
 // importResult counts what an import did.
