@@ -686,7 +686,10 @@ func (m *Merger) sharedError(err error) {
 func (m *Merger) publish(first, cur int64) {
 	for k, e := range m.entries {
 		e.requests = e.total(first, cur-1)
-		if e.requests == 0 && (e.value.IsZero() || e.value.Cmp(one) == 0) {
+		// A key is idle when it has nothing in the window, no multiplier
+		// to unwind, and no counts of a bucket that has not ended by the
+		// merger's clock (a loop's clock may be a little ahead).
+		if e.requests == 0 && e.last < cur && (e.value.IsZero() || e.value.Cmp(one) == 0) {
 			delete(m.entries, k)
 		}
 	}

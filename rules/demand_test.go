@@ -431,3 +431,26 @@ func TestDemandStepAndTarget(t *testing.T) {
 		}
 	}
 }
+
+// TestDemandLoopAheadOfMerger pins the race that lost counts under load:
+// a loop hands over a bucket that, by the merger's clock (read just
+// before a loop crossed the bucket's end), has not ended yet. A key
+// whose only counts are in that bucket must be kept, not forgotten as
+// idle.
+func TestDemandLoopAheadOfMerger(t *testing.T) {
+	rs := demandRules(t, "")
+	m := NewMerger(MergerConfig{Rules: func() *Ruleset { return rs }})
+	s := m.NewShard()
+	ctx := context.Background()
+	m.Merge(ctx, sec(0.1))
+	record(s, "P-1", "NY", 5, sec(0.5))
+	s.Flush(sec(1.0001))      // the loop's clock has crossed into bucket 1
+	m.Merge(ctx, sec(0.9999)) // the merger's has not
+	if got := lookup(m, "P-1", "NY").Requests; got != 0 {
+		t.Fatalf("the current bucket is counted: %d", got)
+	}
+	m.Merge(ctx, sec(1.1))
+	if got := lookup(m, "P-1", "NY").Requests; got != 5 {
+		t.Fatalf("after bucket 0 ended: %d requests, want 5", got)
+	}
+}
