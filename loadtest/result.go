@@ -76,6 +76,17 @@ type Result struct {
 	// Throughput is Requests per second after the warm-up.
 	Throughput float64 `json:"throughput_rps"`
 
+	// Batch is the number of items per request of the batch workload
+	// (Workload.Batch); the item fields below are set only then.
+	Batch int `json:"batch_items,omitempty"`
+	// Items counts the items of Requests (Requests x Batch).
+	Items int64 `json:"items,omitempty"`
+	// ItemSuccesses counts the items answered 200 that passed the check
+	// (items of a failed batch included when they passed).
+	ItemSuccesses int64 `json:"item_successes,omitempty"`
+	// ItemThroughput is Items per second after the warm-up.
+	ItemThroughput float64 `json:"throughput_items_per_s,omitempty"`
+
 	Latency      Latency           `json:"latency"`
 	Distribution []PercentilePoint `json:"distribution"`
 	Series       []SeriesPoint     `json:"series"`
@@ -122,8 +133,14 @@ func (r *runner) result(end time.Time, rep *reporter) *Result {
 	if r.cfg.Rate > 0 {
 		res.Mode = "open-loop"
 	}
+	if b := r.cfg.Workload.Batch; b > 0 {
+		res.Batch = b
+		res.Items = res.Requests * int64(b)
+		res.ItemSuccesses = r.st.itemsOK.Load()
+	}
 	if span := end.Sub(r.start) - r.cfg.Warmup; span > 0 {
 		res.Throughput = float64(res.Requests) / span.Seconds()
+		res.ItemThroughput = float64(res.Items) / span.Seconds()
 	}
 	if h.TotalCount() > 0 {
 		res.Latency = Latency{
@@ -179,9 +196,15 @@ func (res *Result) WriteSummary(w io.Writer) error {
 	if res.NewConn {
 		b.WriteString(", new connection per request")
 	}
+	if res.Batch > 0 {
+		fmt.Fprintf(&b, ", batches of %d items", res.Batch)
+	}
 	b.WriteString(")\n")
 	fmt.Fprintf(&b, "elapsed     %.1fs (warm-up %.1fs, %d requests excluded)\n", res.ElapsedSecs, res.WarmupSecs, res.WarmupExcluded)
 	fmt.Fprintf(&b, "requests    %d  (%.1f req/s)\n", res.Requests, res.Throughput)
+	if res.Batch > 0 {
+		fmt.Fprintf(&b, "items       %d  (%.1f items/s), %d passed the check\n", res.Items, res.ItemThroughput, res.ItemSuccesses)
+	}
 	fmt.Fprintf(&b, "successes   %d\n", res.Successes)
 	pct := 0.0
 	if res.Requests > 0 {

@@ -126,6 +126,8 @@ type worker struct {
 	wbuf    []byte
 	scratch []byte
 	infos   []reqInfo
+	items   []reqInfo   // batch workload: request i's items are items[i*Batch:(i+1)*Batch]
+	bcheck  *batchCheck // batch workload: the reply check
 	starts  []time.Time
 	resp    response
 	timer   *time.Timer
@@ -135,7 +137,7 @@ func newWorker(r *runner, id int) *worker {
 	p := r.cfg.Pipeline
 	t := time.NewTimer(time.Hour)
 	t.Stop()
-	return &worker{
+	w := &worker{
 		r:      r,
 		id:     id,
 		rng:    rand.New(rand.NewPCG(r.cfg.Seed, uint64(id))),
@@ -143,6 +145,29 @@ func newWorker(r *runner, id int) *worker {
 		starts: make([]time.Time, p),
 		timer:  t,
 	}
+	if b := r.cfg.Workload.Batch; b > 0 {
+		w.items = make([]reqInfo, p*b)
+		w.bcheck = newBatchCheck(r.rend)
+	}
+	return w
+}
+
+// draw picks the parameters of request i of the next exchange: one item,
+// or Workload.Batch items for the batch workload.
+func (w *worker) draw(i int) {
+	if b := w.r.cfg.Workload.Batch; b > 0 {
+		for k := range b {
+			w.items[i*b+k] = w.r.rend.draw(w.rng)
+		}
+		return
+	}
+	w.infos[i] = w.r.rend.draw(w.rng)
+}
+
+// batchItems returns the items of request i (batch workload).
+func (w *worker) batchItems(i int) []reqInfo {
+	b := w.r.cfg.Workload.Batch
+	return w.items[i*b : (i+1)*b]
 }
 
 // sleep waits for d or until ctx is done; it reports whether d passed.
@@ -172,7 +197,7 @@ func (w *worker) closedLoop(ctx context.Context) {
 			return
 		}
 		for i := range n {
-			w.infos[i] = w.r.rend.draw(w.rng)
+			w.draw(i)
 		}
 		w.exchange(n, false)
 		think := cfg.ThinkMin
@@ -202,7 +227,8 @@ func (w *worker) openLoop(ctx context.Context) {
 		if !w.sleep(ctx, time.Until(due)) {
 			return
 		}
-		w.infos[0], w.starts[0] = r.rend.draw(w.rng), due
+		w.draw(0)
+		w.starts[0] = due
 		n := 1
 		// Pipelining: take further arrivals that are already due.
 		for n < r.cfg.Pipeline {
@@ -217,7 +243,8 @@ func (w *worker) openLoop(ctx context.Context) {
 			if !r.tickets.CompareAndSwap(cur, cur+1) {
 				continue
 			}
-			w.infos[n], w.starts[n] = r.rend.draw(w.rng), d
+			w.draw(n)
+			w.starts[n] = d
 			n++
 		}
 		w.exchange(n, true)
@@ -281,6 +308,10 @@ func (w *worker) exchange(n int, openLoop bool) {
 	r := w.r
 	w.wbuf = w.wbuf[:0]
 	for i := range n {
+		if w.items != nil {
+			w.wbuf, w.scratch = r.rend.appendBatchRequest(w.wbuf, w.scratch, w.batchItems(i))
+			continue
+		}
 		w.wbuf, w.scratch = r.rend.appendRequest(w.wbuf, w.scratch, w.infos[i])
 	}
 	for attempt := 0; ; attempt++ {
@@ -343,6 +374,10 @@ func (w *worker) complete(i int, now time.Time) {
 		st.failure(w.resp.status, "", nil)
 		return
 	}
+	if w.items != nil {
+		w.completeBatch(i)
+		return
+	}
 	if w.r.cfg.Workload.Check {
 		if err := w.r.rend.checkQuote(w.resp.body, w.infos[i]); err != nil {
 			body := string(w.resp.body)
@@ -351,6 +386,32 @@ func (w *worker) complete(i int, now time.Time) {
 		}
 	}
 	st.success()
+}
+
+// completeBatch accounts for the 200 reply to batch request i: a success
+// when every item passes the check, else a bad_body failure; the items
+// that passed are counted either way.
+func (w *worker) completeBatch(i int) {
+	st := w.r.st
+	items := w.batchItems(i)
+	if !w.r.cfg.Workload.Check {
+		st.itemsOK.Add(int64(len(items)))
+		st.success()
+		return
+	}
+	bad, first, err := w.bcheck.check(w.resp.body, items)
+	st.itemsOK.Add(int64(len(items) - bad))
+	if err == nil {
+		st.success()
+		return
+	}
+	body := string(w.resp.body)
+	st.failure(0, ReasonBadBody, func() string {
+		if first >= 0 {
+			return fmt.Sprintf("%d of %d items bad, first item %d: %v: %q", bad, len(items), first, err, truncate(body))
+		}
+		return fmt.Sprintf("%v: %q", err, truncate(body))
+	})
 }
 
 // failRest counts requests from..to of the batch as failed by err.

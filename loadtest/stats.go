@@ -54,6 +54,7 @@ type stats struct {
 	samples                  []string // distinct failure descriptions
 	sampleCounts             []int64
 	intervalOK, intervalFail atomic.Int64
+	itemsOK                  atomic.Int64 // batch workload: items that passed the check
 }
 
 func newStats(start time.Time, warmup time.Duration) *stats {

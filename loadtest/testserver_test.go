@@ -54,6 +54,7 @@ type testServer struct {
 
 	accepted atomic.Int64
 	requests atomic.Int64
+	items    atomic.Int64   // batch items seen
 	sources  map[string]int // remote IP -> connections, under mu
 }
 
@@ -118,6 +119,12 @@ func (s *testServer) serve(c net.Conn) {
 			return
 		}
 		s.requests.Add(1)
+		if strings.HasSuffix(req.URL.Path, "/prices") {
+			if !s.serveBatch(c, raw) {
+				return
+			}
+			continue
+		}
 		var pr priceRequest
 		if err := json.Unmarshal(raw, &pr); err != nil {
 			s.t.Errorf("test server: bad request body %q: %v", raw, err)
@@ -154,6 +161,36 @@ func (s *testServer) serve(c net.Conn) {
 			return
 		}
 	}
+}
+
+// serveBatch answers a batch request: each item as the behaviour says (a
+// quote, or {"error":{"status":S,"detail":D}} for a status). It reports
+// whether the connection stays usable.
+func (s *testServer) serveBatch(c net.Conn, raw []byte) bool {
+	var br struct {
+		Items []priceRequest `json:"items"`
+	}
+	if err := json.Unmarshal(raw, &br); err != nil {
+		s.t.Errorf("test server: bad batch body %q: %v", raw, err)
+		return false
+	}
+	s.items.Add(int64(len(br.Items)))
+	var b strings.Builder
+	b.WriteString(`{"items":[`)
+	for i, it := range br.Items {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		if a := s.do(s.ctx, it); a.status != 0 {
+			fmt.Fprintf(&b, `{"error":{"status":%d,%s}`, a.status, strings.TrimPrefix(a.body, "{"))
+			continue
+		}
+		b.WriteString(quoteFor(it))
+	}
+	b.WriteString("]}")
+	out := "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " + strconv.Itoa(b.Len()) + "\r\n\r\n" + b.String()
+	_, err := io.WriteString(c, out)
+	return err == nil
 }
 
 // quoteFor answers req as the default catalog would.

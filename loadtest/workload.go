@@ -49,6 +49,12 @@ type Workload struct {
 	Strict bool
 	// Sources are the accepted values of the "source" field.
 	Sources []string
+	// Batch, when positive, makes every request a batch of this many
+	// items, {"items":[...]} (for POST /api/v1/prices), each item rendered
+	// from BodyTemplate with its own draw; a 200 reply must hold one
+	// result per item, in order, each passing the check above. At most
+	// MaxBatch. Zero: single requests.
+	Batch int
 }
 
 // ClassicWorkload returns the workload of the old service's acceptance
@@ -82,6 +88,8 @@ func (w *Workload) Validate() error {
 		return errors.New("empty body template")
 	case strings.ContainsAny(w.ContentType, "\r\n"):
 		return fmt.Errorf("content type %q contains a line break", truncate(w.ContentType))
+	case w.Batch < 0 || w.Batch > MaxBatch:
+		return fmt.Errorf("batch of %d items out of range [0, %d]", w.Batch, MaxBatch)
 	case w.Check && len(w.Sources) == 0:
 		return errors.New("reply check enabled but no accepted sources")
 	}
@@ -189,23 +197,32 @@ func (r *renderer) draw(rng *rand.Rand) reqInfo {
 // appendRequest appends the full request for info to dst, using scratch
 // to render the body first. It returns dst and scratch for reuse.
 func (r *renderer) appendRequest(dst, scratch []byte, info reqInfo) ([]byte, []byte) {
-	body := scratch[:0]
+	body := r.appendBody(scratch[:0], info)
+	return r.appendHead(dst, body), body
+}
+
+// appendBody appends the body template rendered for info to dst.
+func (r *renderer) appendBody(dst []byte, info reqInfo) []byte {
 	for _, p := range r.parts {
 		switch p.field {
 		case fieldNone:
-			body = append(body, p.lit...)
+			dst = append(dst, p.lit...)
 		case fieldProduct:
-			body = append(body, r.w.ProductPrefix...)
-			body = strconv.AppendInt(body, int64(info.product), 10)
+			dst = append(dst, r.w.ProductPrefix...)
+			dst = strconv.AppendInt(dst, int64(info.product), 10)
 		case fieldLocation:
-			body = append(body, r.w.Locations[info.location]...)
+			dst = append(dst, r.w.Locations[info.location]...)
 		case fieldMember:
-			body = strconv.AppendBool(body, info.member)
+			dst = strconv.AppendBool(dst, info.member)
 		}
 	}
+	return dst
+}
+
+// appendHead appends the request line and headers for body, then body.
+func (r *renderer) appendHead(dst, body []byte) []byte {
 	dst = append(dst, r.header...)
 	dst = strconv.AppendInt(dst, int64(len(body)), 10)
 	dst = append(dst, "\r\n\r\n"...)
-	dst = append(dst, body...)
-	return dst, body
+	return append(dst, body...)
 }

@@ -12,6 +12,11 @@
 //
 //	loadtest --rate 20000 --users 256 --duration 30s --slo 'p99<50ms'
 //
+// Batches of 20 items (POST /api/v1/prices), every item checked; the
+// summary adds items per second:
+//
+//	loadtest --batch 20 --users 100 --think 0 --duration 30s
+//
 // The exit code is 0 when the run passed its SLO (or had none), 1 when it
 // failed it and 2 for a usage or configuration error. Targets that are not
 // loopback addresses are refused unless --allow-remote is given.
@@ -139,6 +144,7 @@ func parseFlags(args []string, stderr io.Writer) (loadtest.Config, options, erro
 	fs.Float64Var(&cfg.Workload.MemberRatio, "member-ratio", cfg.Workload.MemberRatio, "share of requests from members (0..1)")
 	fs.StringVar(&cfg.Workload.BodyTemplate, "body-template", cfg.Workload.BodyTemplate, "request body with {product}, {location} and {member}")
 	fs.StringVar(&cfg.Workload.ContentType, "content-type", cfg.Workload.ContentType, "request Content-Type")
+	fs.IntVar(&cfg.Workload.Batch, "batch", 0, "batch workload: each request is a POST of `N` items (1..100) to /api/v1/prices (the default --url then); 0: single requests")
 	fs.BoolVar(&cfg.Workload.Check, "check", true, "parse every 200 reply and check it against the request")
 	fs.BoolVar(&cfg.Workload.Strict, "strict", true, "also check base price and multiplier against the default catalog")
 	sources := fs.String("sources", "live", "comma-separated accepted values of the reply's source field")
@@ -154,6 +160,9 @@ func parseFlags(args []string, stderr io.Writer) (loadtest.Config, options, erro
 	}
 	if fs.NArg() > 0 {
 		return cfg, opts, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if cfg.Workload.Batch > 0 && !flagSet(fs, "url") {
+		cfg.URL = defaultBatchURL
 	}
 	var err error
 	if cfg.ThinkMin, cfg.ThinkMax, err = textarg.ParseRange(*think, time.ParseDuration); err != nil {
@@ -180,6 +189,16 @@ func parseFlags(args []string, stderr io.Writer) (loadtest.Config, options, erro
 		return cfg, opts, err
 	}
 	return cfg, opts, nil
+}
+
+// defaultBatchURL is the target of --batch without --url.
+const defaultBatchURL = "http://127.0.0.1:8000/api/v1/prices"
+
+// flagSet reports whether the flag name was given on the command line.
+func flagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }
 
 // startProfile starts a CPU profile into path and returns its stop.

@@ -153,3 +153,75 @@ func TestParseThink(t *testing.T) {
 		})
 	}
 }
+
+func TestParseBatch(t *testing.T) {
+	tests := []struct {
+		name    string
+		args    []string
+		batch   int
+		url     string
+		wantErr string
+	}{
+		{"single by default", nil, 0, "http://127.0.0.1:8000/api/v1/price", ""},
+		{"batch takes the batch endpoint", []string{"--batch", "20"}, 20, defaultBatchURL, ""},
+		{"an explicit url is kept", []string{"--batch", "5", "--url", "http://127.0.0.1:9/x"}, 5, "http://127.0.0.1:9/x", ""},
+		{"100 items", []string{"--batch", "100"}, 100, defaultBatchURL, ""},
+		{"101 items refused", []string{"--batch", "101"}, 0, "", "batch of 101 items out of range [0, 100]"},
+		{"negative refused", []string{"--batch", "-1"}, 0, "", "out of range"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, _, err := parseFlags(tc.args, io.Discard)
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("parseFlags = %v, want error containing %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if cfg.Workload.Batch != tc.batch || cfg.URL != tc.url {
+				t.Fatalf("batch %d url %q, want %d %q", cfg.Workload.Batch, cfg.URL, tc.batch, tc.url)
+			}
+		})
+	}
+}
+
+// TestRunBatch: --batch through the command against a server answering
+// batches like the default catalog; the summary counts items.
+func TestRunBatch(t *testing.T) {
+	single := quoteServer(t, false)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req struct {
+			Items []json.RawMessage `json:"items"`
+		}
+		if r.URL.Path != "/api/v1/prices" || json.NewDecoder(r.Body).Decode(&req) != nil {
+			http.Error(w, `{"detail":"bad batch"}`, http.StatusBadRequest)
+			return
+		}
+		out := []byte(`{"items":[`)
+		for i, it := range req.Items {
+			rr := httptest.NewRecorder()
+			single.Config.Handler.ServeHTTP(rr, httptest.NewRequest("POST", "/api/v1/price", bytes.NewReader(it)))
+			if i > 0 {
+				out = append(out, ',')
+			}
+			out = append(out, bytes.TrimSpace(rr.Body.Bytes())...)
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(append(out, "]}"...))
+	}))
+	t.Cleanup(srv.Close)
+	var out, errOut bytes.Buffer
+	args := []string{"--url", srv.URL + "/api/v1/prices", "--batch", "7", "--users", "2", "--think", "0", "--duration", "3s",
+		"--max-requests", "50", "--products", "10-19", "--quiet", "--slo", "failures=0"}
+	if code := run(context.Background(), args, &out, &errOut); code != exitPass {
+		t.Fatalf("exit code %d\nstdout:\n%s\nstderr:\n%s", code, out.String(), errOut.String())
+	}
+	for _, want := range []string{"batches of 7 items", "requests    50  (", "items       350  (", "350 passed the check", "successes   50"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("summary lacks %q:\n%s", want, out.String())
+		}
+	}
+}
