@@ -3,6 +3,7 @@ package server
 import (
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/pricing-engine/pricing-engine/httpparse"
@@ -168,42 +169,99 @@ func (c Config) withDefaults() Config {
 	return c
 }
 
-// Validate reports every invalid field, naming each.
-func (c Config) Validate() error {
+// Validate reports every invalid field of c, each as a [*FieldError]
+// (joined with [errors.Join]). A zero field that means its default is
+// valid; see [Config.ValidateExplicit] for values a user gave.
+func (c Config) Validate() error { return c.validate(false) }
+
+// ValidateExplicit is [Config.Validate] for a configuration whose every
+// field was given explicitly, such as a command line filled from
+// [DefaultConfig]: where Validate takes a zero for "the default", this
+// rejects it (a user who writes 0 for a timeout more likely means "none"
+// than "the default"). Fields whose zero has a meaning of its own (Loops,
+// MaxConns, MaxBufferedBytes, DrainDelay) accept it in both.
+func (c Config) ValidateExplicit() error { return c.validate(true) }
+
+// A FieldError is one invalid field of a [Config]. A command that maps its
+// flags to fields rewrites it in its own terms from Field, Value and Reason.
+type FieldError struct {
+	Field  string // the field's path in Config: "MaxPipeline", "Limits.MaxBodyBytes"
+	Value  string // the value, formatted: "-1", "0s"
+	Reason string // what is wanted: "must be positive"
+}
+
+func (e *FieldError) Error() string {
+	return fmt.Sprintf("invalid %s %s: %s", e.Field, e.Value, e.Reason)
+}
+
+// zeroUse says what a zero in a field means.
+type zeroUse int
+
+const (
+	zeroDefault zeroUse = iota // zero means the default: valid, except given explicitly
+	zeroMeaning                // zero has a meaning of its own: always valid
+)
+
+// fieldRule is one row of the table of bounds: every numeric field of
+// Config and what it allows. Values are int64 (durations in nanoseconds).
+type fieldRule struct {
+	field  string
+	get    func(*Config) int64
+	dur    bool    // format the value as a time.Duration
+	zero   zeroUse // what zero means
+	max    int64   // largest allowed value; 0: no bound
+	signed bool    // negative values are allowed (they have a meaning)
+	reason string  // the Reason for a zero or negative value
+}
+
+// fieldRules is the one table of bounds of a Config; the command's flags
+// map onto these fields and quote the flag in the message.
+var fieldRules = [...]fieldRule{
+	{field: "Loops", get: func(c *Config) int64 { return int64(c.Loops) }, zero: zeroMeaning, reason: "must be 0 (GOMAXPROCS) or positive"},
+	{field: "MaxConns", get: func(c *Config) int64 { return int64(c.MaxConns) }, zero: zeroMeaning, reason: "must be positive, or 0 for the default derived from the file-descriptor limit"},
+	{field: "MaxPipeline", get: func(c *Config) int64 { return int64(c.MaxPipeline) }, max: maxPipeline, reason: "must be positive"},
+	{field: "MaxInboundBytes", get: func(c *Config) int64 { return int64(c.MaxInboundBytes) }, reason: "must be positive"},
+	{field: "MaxOutboundBytes", get: func(c *Config) int64 { return int64(c.MaxOutboundBytes) }, reason: "must be positive"},
+	{field: "PoolSize", get: func(c *Config) int64 { return int64(c.PoolSize) }, reason: "must be positive"},
+	{field: "QueueTarget", get: func(c *Config) int64 { return int64(c.QueueTarget) }, dur: true, signed: true, reason: "must not be 0 (negative turns admission control off)"},
+	{field: "Limits.MaxHeaderBytes", get: func(c *Config) int64 { return int64(c.Limits.MaxHeaderBytes) }, reason: "must be positive"},
+	{field: "Limits.MaxHeaders", get: func(c *Config) int64 { return int64(c.Limits.MaxHeaders) }, reason: "must be positive"},
+	{field: "Limits.MaxTargetBytes", get: func(c *Config) int64 { return int64(c.Limits.MaxTargetBytes) }, reason: "must be positive"},
+	{field: "Limits.MaxChunkMetaBytes", get: func(c *Config) int64 { return int64(c.Limits.MaxChunkMetaBytes) }, reason: "must be positive"},
+	{field: "Limits.MaxBodyBytes", get: func(c *Config) int64 { return c.Limits.MaxBodyBytes }, reason: "must be positive"},
+	{field: "HeaderTimeout", get: func(c *Config) int64 { return int64(c.HeaderTimeout) }, dur: true, reason: "must be positive"},
+	{field: "BodyTimeout", get: func(c *Config) int64 { return int64(c.BodyTimeout) }, dur: true, reason: "must be positive"},
+	{field: "IdleTimeout", get: func(c *Config) int64 { return int64(c.IdleTimeout) }, dur: true, reason: "must be positive"},
+	{field: "WriteTimeout", get: func(c *Config) int64 { return int64(c.WriteTimeout) }, dur: true, reason: "must be positive"},
+	{field: "TickInterval", get: func(c *Config) int64 { return int64(c.TickInterval) }, dur: true, reason: "must be positive"},
+	{field: "DrainDelay", get: func(c *Config) int64 { return int64(c.DrainDelay) }, dur: true, zero: zeroMeaning, reason: "must not be negative"},
+	{field: "DrainIdleGrace", get: func(c *Config) int64 { return int64(c.DrainIdleGrace) }, dur: true, reason: "must be positive"},
+	{field: "MaxBufferedBytes", get: func(c *Config) int64 { return c.MaxBufferedBytes }, zero: zeroMeaning, reason: "must be positive, or 0 for the default derived from GOMEMLIMIT"},
+}
+
+// maxPipeline bounds MaxPipeline: every connection allocates its queue of
+// pending requests at that size.
+const maxPipeline = 1024
+
+func (c Config) validate(explicit bool) error {
 	var errs []error
-	pos := func(name string, v int) {
-		if v < 0 {
-			errs = append(errs, fmt.Errorf("%s must not be negative, got %d", name, v))
+	for i := range fieldRules {
+		r := &fieldRules[i]
+		v := r.get(&c)
+		reason := ""
+		switch {
+		case v < 0 && !r.signed, v == 0 && explicit && r.zero == zeroDefault:
+			reason = r.reason
+		case r.max > 0 && v > r.max:
+			reason = fmt.Sprintf("must be at most %d", r.max)
+		default:
+			continue
 		}
-	}
-	posd := func(name string, v time.Duration) {
-		if v < 0 {
-			errs = append(errs, fmt.Errorf("%s must not be negative, got %s", name, v))
+		val := strconv.FormatInt(v, 10)
+		if r.dur {
+			val = time.Duration(v).String()
 		}
-	}
-	pos("loops", c.Loops)
-	pos("max-conns", c.MaxConns)
-	pos("max-pipeline", c.MaxPipeline)
-	pos("max-inbound-bytes", c.MaxInboundBytes)
-	pos("max-outbound-bytes", c.MaxOutboundBytes)
-	pos("pool-size", c.PoolSize)
-	pos("max-header-bytes", c.Limits.MaxHeaderBytes)
-	pos("max-headers", c.Limits.MaxHeaders)
-	if c.Limits.MaxBodyBytes < 0 {
-		errs = append(errs, fmt.Errorf("max-body-bytes must not be negative, got %d", c.Limits.MaxBodyBytes))
-	}
-	posd("header-timeout", c.HeaderTimeout)
-	posd("body-timeout", c.BodyTimeout)
-	posd("idle-timeout", c.IdleTimeout)
-	posd("write-timeout", c.WriteTimeout)
-	posd("tick-interval", c.TickInterval)
-	posd("drain-delay", c.DrainDelay)
-	posd("drain-idle-grace", c.DrainIdleGrace)
-	if c.MaxBufferedBytes < 0 {
-		errs = append(errs, fmt.Errorf("max-buffered-bytes must not be negative, got %d", c.MaxBufferedBytes))
-	}
-	if c.MaxPipeline > 1024 {
-		errs = append(errs, fmt.Errorf("max-pipeline must be at most 1024, got %d", c.MaxPipeline))
+		errs = append(errs, &FieldError{Field: r.field, Value: val, Reason: reason})
 	}
 	return errors.Join(errs...)
 }

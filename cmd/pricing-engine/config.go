@@ -33,6 +33,12 @@ type config struct {
 	logFormat       string
 	logLevel        slog.Level
 	logLevelName    string
+
+	// fieldFlags maps a server.Config field (a server.FieldError's Field)
+	// to the flag that sets it; fromEnv holds the flags set from their
+	// PRICING_* variable. Both are for validate's messages.
+	fieldFlags map[string]string
+	fromEnv    map[string]bool
 }
 
 // envName maps a flag name to its environment variable: lookup-latency ->
@@ -57,35 +63,41 @@ a flag given on the command line wins over its variable.
 // output: each flag with its environment variable, meaning and default.
 func (c *config) flagSet() *flag.FlagSet {
 	d := server.DefaultConfig()
-	*c = config{server: d}
+	*c = config{server: d, fieldFlags: map[string]string{}}
 	fs := flag.NewFlagSet("pricing-engine", flag.ContinueOnError)
 	sc := &c.server
+	// field declares that flag name sets the server.Config field; the
+	// server owns the field's bounds (server.Config.ValidateExplicit).
+	field := func(field, name string) string {
+		c.fieldFlags[field] = name
+		return name
+	}
 	fs.StringVar(&sc.Addr, "addr", d.Addr, "API listen address (host:port; port 0 picks a free port)")
 	fs.StringVar(&sc.AdminAddr, "admin-addr", d.AdminAddr, "admin listen address for /metrics, /healthz, /readyz, /docs and, with --pprof, /debug/pprof/ (empty disables)")
 	fs.BoolVar(&sc.Pprof, "pprof", false, "serve Go profiles under /debug/pprof/ on the admin listener (off by default: anyone who reaches the admin port could take CPU profiles)")
-	wholeFlag(fs, &sc.Loops, "loops", 0, "event loops (0 = GOMAXPROCS: the CPUs the process may use, container CPU limit included)")
+	wholeFlag(fs, &sc.Loops, field("Loops", "loops"), 0, "event loops (0 = GOMAXPROCS: the CPUs the process may use, container CPU limit included)")
 	fs.StringVar(&c.latencyName, "lookup-latency", "none", `lookup latency profile: "none" (in memory), "seed" (catalog U[10,50] ms, market U[20,40] ms) or "fault:..." (see package lookup)`)
 	durationFlag(fs, &c.lookupDeadline, "lookup-deadline", pricing.DefaultDeadline, "deadline for the lookups of one request")
 	fs.StringVar(&c.catalogFile, "catalog", "", "catalog CSV file (product_id,base_price); empty uses the embedded catalog")
 	fs.StringVar(&c.marketsFile, "markets", "", "markets CSV file (location,multiplier); empty uses the embedded markets")
 	c.store.register(fs)
 	c.rules.register(fs)
-	wholeFlag(fs, &sc.MaxConns, "max-conns", d.MaxConns, "maximum open API connections (0 = the file-descriptor limit minus headroom, at most 100000: see docs/RELIABILITY.md)")
-	wholeFlag(fs, &sc.MaxBufferedBytes, "max-buffered-bytes", d.MaxBufferedBytes, "budget of bytes buffered for all API connections; past it those holding the most unread output are closed (0 = a quarter of GOMEMLIMIT when set, else 64 MiB)")
-	wholeFlag(fs, &sc.MaxPipeline, "max-pipeline", d.MaxPipeline, "maximum requests per connection awaiting replies")
-	wholeFlag(fs, &sc.PoolSize, "pool-size", d.PoolSize, "maximum price requests waiting on lookups (and, separately, metrics requests on the worker pool)")
-	durationFlag(fs, &sc.QueueTarget, "queue-target", d.QueueTarget, "admission control: while requests wait longer than this for their event loop, a growing share of price requests is answered 503 at once (negative: off)")
-	wholeFlag(fs, &sc.MaxOutboundBytes, "max-outbound-bytes", d.MaxOutboundBytes, "maximum unread reply bytes queued per connection")
-	wholeFlag(fs, &sc.MaxInboundBytes, "max-inbound-bytes", d.MaxInboundBytes, "maximum unparsed bytes buffered per connection while its pipeline is full")
-	wholeFlag(fs, &sc.Limits.MaxHeaderBytes, "max-header-bytes", d.Limits.MaxHeaderBytes, "maximum bytes of request line and headers")
-	wholeFlag(fs, &sc.Limits.MaxHeaders, "max-headers", d.Limits.MaxHeaders, "maximum number of header fields")
-	wholeFlag(fs, &sc.Limits.MaxBodyBytes, "max-body-bytes", d.Limits.MaxBodyBytes, "maximum request body bytes")
-	durationFlag(fs, &sc.HeaderTimeout, "header-timeout", d.HeaderTimeout, "time allowed to receive a request's header section")
-	durationFlag(fs, &sc.BodyTimeout, "body-timeout", d.BodyTimeout, "time allowed to receive a request's body")
-	durationFlag(fs, &sc.IdleTimeout, "idle-timeout", d.IdleTimeout, "idle keep-alive connections are closed after this")
-	durationFlag(fs, &sc.WriteTimeout, "write-timeout", d.WriteTimeout, "connections whose replies are not read for this long are closed")
-	durationFlag(fs, &sc.DrainDelay, "drain-delay", d.DrainDelay, "on SIGTERM, keep serving this long after /readyz starts failing")
-	durationFlag(fs, &sc.DrainIdleGrace, "drain-idle-grace", d.DrainIdleGrace, "after the drain delay, keep-alive connections idle this long are closed (the others close after their next reply)")
+	wholeFlag(fs, &sc.MaxConns, field("MaxConns", "max-conns"), d.MaxConns, "maximum open API connections (0 = the file-descriptor limit minus headroom, at most 100000: see docs/RELIABILITY.md)")
+	wholeFlag(fs, &sc.MaxBufferedBytes, field("MaxBufferedBytes", "max-buffered-bytes"), d.MaxBufferedBytes, "budget of bytes buffered for all API connections; past it those holding the most unread output are closed (0 = a quarter of GOMEMLIMIT when set, else 64 MiB)")
+	wholeFlag(fs, &sc.MaxPipeline, field("MaxPipeline", "max-pipeline"), d.MaxPipeline, "maximum requests per connection awaiting replies")
+	wholeFlag(fs, &sc.PoolSize, field("PoolSize", "pool-size"), d.PoolSize, "maximum price requests waiting on lookups (and, separately, metrics requests on the worker pool)")
+	durationFlag(fs, &sc.QueueTarget, field("QueueTarget", "queue-target"), d.QueueTarget, "admission control: while requests wait longer than this for their event loop, a growing share of price requests is answered 503 at once (negative: off)")
+	wholeFlag(fs, &sc.MaxOutboundBytes, field("MaxOutboundBytes", "max-outbound-bytes"), d.MaxOutboundBytes, "maximum unread reply bytes queued per connection")
+	wholeFlag(fs, &sc.MaxInboundBytes, field("MaxInboundBytes", "max-inbound-bytes"), d.MaxInboundBytes, "maximum unparsed bytes buffered per connection while its pipeline is full")
+	wholeFlag(fs, &sc.Limits.MaxHeaderBytes, field("Limits.MaxHeaderBytes", "max-header-bytes"), d.Limits.MaxHeaderBytes, "maximum bytes of request line and headers")
+	wholeFlag(fs, &sc.Limits.MaxHeaders, field("Limits.MaxHeaders", "max-headers"), d.Limits.MaxHeaders, "maximum number of header fields")
+	wholeFlag(fs, &sc.Limits.MaxBodyBytes, field("Limits.MaxBodyBytes", "max-body-bytes"), d.Limits.MaxBodyBytes, "maximum request body bytes")
+	durationFlag(fs, &sc.HeaderTimeout, field("HeaderTimeout", "header-timeout"), d.HeaderTimeout, "time allowed to receive a request's header section")
+	durationFlag(fs, &sc.BodyTimeout, field("BodyTimeout", "body-timeout"), d.BodyTimeout, "time allowed to receive a request's body")
+	durationFlag(fs, &sc.IdleTimeout, field("IdleTimeout", "idle-timeout"), d.IdleTimeout, "idle keep-alive connections are closed after this")
+	durationFlag(fs, &sc.WriteTimeout, field("WriteTimeout", "write-timeout"), d.WriteTimeout, "connections whose replies are not read for this long are closed")
+	durationFlag(fs, &sc.DrainDelay, field("DrainDelay", "drain-delay"), d.DrainDelay, "on SIGTERM, keep serving this long after /readyz starts failing")
+	durationFlag(fs, &sc.DrainIdleGrace, field("DrainIdleGrace", "drain-idle-grace"), d.DrainIdleGrace, "after the drain delay, keep-alive connections idle this long are closed (the others close after their next reply)")
 	durationFlag(fs, &c.shutdownTimeout, "shutdown-timeout", 20*time.Second, "on SIGTERM, exit after at most this long (drain delay included)")
 	fs.StringVar(&c.logFormat, "log-format", "text", `log format: "text" or "json"`)
 	fs.StringVar(&c.logLevelName, "log-level", "info", `log level: "debug", "info", "warn" or "error"`)
@@ -116,9 +128,17 @@ func parseConfig(args []string, getenv func(string) (string, bool), helpOut io.W
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
 	if err := envFallback(fs, getenv, true); err != nil {
 		return nil, err
 	}
+	c.fromEnv = map[string]bool{}
+	fs.VisitAll(func(f *flag.Flag) {
+		if _, ok := getenv(envName(f.Name)); ok && !given[f.Name] {
+			c.fromEnv[f.Name] = true
+		}
+	})
 	return c, c.validate()
 }
 
@@ -175,86 +195,72 @@ func (v durationValue) Set(s string) error {
 
 func (v durationValue) Get() any { return *v.p }
 
-// validate checks the values together; every message names its flag.
+// validate checks the values together; every message names its flag (and
+// the variable, when the value came from one). The bounds of the server's
+// fields are the server's (server.Config.ValidateExplicit); this checks
+// only the command's own flags.
 func (c *config) validate() error {
 	var errs []error
+	bad := func(name, value, reason string) {
+		errs = append(errs, errors.New(c.flagMessage(name, value, reason)))
+	}
 	p, err := lookup.ParseProfile(c.latencyName)
 	if err != nil {
-		errs = append(errs, fmt.Errorf("invalid --lookup-latency: %w", err))
+		bad("lookup-latency", strconv.Quote(c.latencyName), err.Error())
 	}
 	c.latency = p
 	switch c.logFormat {
 	case "text", "json":
 	default:
-		errs = append(errs, fmt.Errorf("invalid --log-format %q: want text or json", c.logFormat))
+		bad("log-format", strconv.Quote(c.logFormat), "want text or json")
 	}
 	if err := c.logLevel.UnmarshalText([]byte(c.logLevelName)); err != nil {
-		errs = append(errs, fmt.Errorf("invalid --log-level %q: want debug, info, warn or error", c.logLevelName))
+		bad("log-level", strconv.Quote(c.logLevelName), "want debug, info, warn or error")
 	}
 	if err := c.store.validate(); err != nil {
 		errs = append(errs, err)
 	}
 	if c.lookupDeadline <= 0 {
-		errs = append(errs, fmt.Errorf("invalid --lookup-deadline %s: must be positive", c.lookupDeadline))
+		bad("lookup-deadline", c.lookupDeadline.String(), "must be positive")
 	}
 	if c.shutdownTimeout <= c.server.DrainDelay {
-		errs = append(errs, fmt.Errorf("invalid --shutdown-timeout %s: must exceed --drain-delay %s", c.shutdownTimeout, c.server.DrainDelay))
+		bad("shutdown-timeout", c.shutdownTimeout.String(), "must exceed --drain-delay "+c.server.DrainDelay.String())
 	}
-	s := &c.server
-	positive := []struct {
-		name string
-		v    int64
-	}{
-		{"max-pipeline", int64(s.MaxPipeline)},
-		{"pool-size", int64(s.PoolSize)},
-		{"max-outbound-bytes", int64(s.MaxOutboundBytes)},
-		{"max-inbound-bytes", int64(s.MaxInboundBytes)},
-		{"max-header-bytes", int64(s.Limits.MaxHeaderBytes)},
-		{"max-headers", int64(s.Limits.MaxHeaders)},
-		{"max-body-bytes", s.Limits.MaxBodyBytes},
-	}
-	for _, f := range positive {
-		if f.v <= 0 {
-			errs = append(errs, fmt.Errorf("invalid --%s %d: must be positive", f.name, f.v))
-		}
-	}
-	if s.MaxConns < 0 {
-		errs = append(errs, fmt.Errorf("invalid --max-conns %d: must be positive, or 0 for the default derived from the file-descriptor limit", s.MaxConns))
-	}
-	if s.MaxBufferedBytes < 0 {
-		errs = append(errs, fmt.Errorf("invalid --max-buffered-bytes %d: must be positive, or 0 for the default derived from GOMEMLIMIT", s.MaxBufferedBytes))
-	}
-	if s.DrainIdleGrace <= 0 {
-		errs = append(errs, fmt.Errorf("invalid --drain-idle-grace %s: must be positive", s.DrainIdleGrace))
-	}
-	if s.Loops < 0 {
-		errs = append(errs, fmt.Errorf("invalid --loops %d: must be 0 (GOMAXPROCS) or positive", s.Loops))
-	}
-	durations := []struct {
-		name string
-		v    time.Duration
-	}{
-		{"header-timeout", s.HeaderTimeout},
-		{"body-timeout", s.BodyTimeout},
-		{"idle-timeout", s.IdleTimeout},
-		{"write-timeout", s.WriteTimeout},
-	}
-	for _, f := range durations {
-		if f.v <= 0 {
-			errs = append(errs, fmt.Errorf("invalid --%s %s: must be positive", f.name, f.v))
-		}
-	}
-	if s.DrainDelay < 0 {
-		errs = append(errs, fmt.Errorf("invalid --drain-delay %s: must not be negative", s.DrainDelay))
-	}
-	if len(errs) == 0 {
-		// The server's own rules (upper bounds) name the field without
-		// dashes; they are the flag names.
-		if err := s.Validate(); err != nil {
-			errs = append(errs, fmt.Errorf("invalid configuration: %w", err))
+	if err := c.server.ValidateExplicit(); err != nil {
+		for _, e := range unwrapJoined(err) {
+			var fe *server.FieldError
+			name, ok := "", false
+			if errors.As(e, &fe) {
+				name, ok = c.fieldFlags[fe.Field]
+			}
+			if !ok { // a field no flag sets: its default cannot be invalid
+				errs = append(errs, fmt.Errorf("invalid configuration: %w", e))
+				continue
+			}
+			bad(name, fe.Value, fe.Reason)
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// flagMessage is the one form of a bad flag value's message:
+// "invalid --name value: reason", with "(from PRICING_NAME)" after the
+// value when the variable set it.
+func (c *config) flagMessage(name, value, reason string) string {
+	from := ""
+	if c.fromEnv[name] {
+		from = " (from " + envName(name) + ")"
+	}
+	return fmt.Sprintf("invalid --%s %s%s: %s", name, value, from, reason)
+}
+
+// unwrapJoined lists the errors joined in err (err itself when it joins
+// none).
+func unwrapJoined(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
 }
 
 // logAttrs is the effective configuration, logged once at start.

@@ -205,8 +205,9 @@ func TestE2EEnv(t *testing.T) {
 	})
 }
 
-// TestE2EInvalidConfig checks that bad values stop the binary at once with
-// a message naming the flag (or variable).
+// TestE2EInvalidConfig checks that bad values stop the binary at once
+// (exit 2) with a message naming the flag (or variable); config_test.go
+// holds every bound, this the binary's side of a few.
 func TestE2EInvalidConfig(t *testing.T) {
 	cases := []struct {
 		name string
@@ -224,7 +225,9 @@ func TestE2EInvalidConfig(t *testing.T) {
 		{"log level", []string{"--log-level=loud"}, nil, []string{"--log-level", "loud"}},
 		{"zero timeout", []string{"--header-timeout=0"}, nil, []string{"--header-timeout"}},
 		{"shutdown within drain", []string{"--drain-delay=5s", "--shutdown-timeout=2s"}, nil, []string{"--shutdown-timeout", "--drain-delay"}},
-		{"pipeline too deep", []string{"--max-pipeline=5000"}, nil, []string{"max-pipeline", "1024"}},
+		{"pipeline too deep", []string{"--max-pipeline=5000"}, nil, []string{"invalid --max-pipeline 5000: must be at most 1024"}},
+		{"env pipeline too deep", nil, []string{"PRICING_MAX_PIPELINE=5000"}, []string{"invalid --max-pipeline 5000 (from PRICING_MAX_PIPELINE): must be at most 1024"}},
+		{"env zero body", nil, []string{"PRICING_MAX_BODY_BYTES=0"}, []string{"invalid --max-body-bytes 0 (from PRICING_MAX_BODY_BYTES): must be positive"}},
 		{"unknown flag", []string{"--no-such-flag"}, nil, []string{"no-such-flag"}},
 		{"stray argument", []string{"serve"}, nil, []string{`unexpected argument "serve"`}},
 		{"address in use", nil, nil, []string{"cannot listen"}}, // filled in below
@@ -242,8 +245,13 @@ func TestE2EInvalidConfig(t *testing.T) {
 			// own flags come later and win.
 			args := append(append([]string(nil), loopbackArgs...), tc.args...)
 			r := runBinary(t, args, tc.env...)
-			if r.code == 0 {
-				t.Fatalf("exit 0, want non-zero; stderr:\n%s", r.stderr)
+			// A bad value is a usage error (2); a failure at start is 1.
+			want := 2
+			if tc.name == "address in use" {
+				want = 1
+			}
+			if r.code != want {
+				t.Fatalf("exit %d, want %d; stderr:\n%s", r.code, want, r.stderr)
 			}
 			for _, s := range tc.want {
 				if !strings.Contains(r.stderr, s) {
