@@ -26,10 +26,6 @@ const (
 	OutcomeTimeout  = "timeout"   // the deadline passed first
 )
 
-// SourceStale is the "source" of a quote computed from last-known values
-// the store served while it was unreachable ([lookup.Call.Stale]).
-const SourceStale = "stale"
-
 // MemberDiscountCents is the member discount rate in hundredths: 0.05.
 const MemberDiscountCents = 5
 

@@ -86,10 +86,14 @@ type Quote struct {
 	Explanation *rules.Explanation
 }
 
-// Sources of a quote.
+// Sources of a quote: the "source" field, an enum of openapi.json that
+// apidocs' tests hold to these constants.
 const (
-	SourceLive  = "live"
-	SourceCache = "cache"
+	// SourceLive: computed from current values.
+	SourceLive = "live"
+	// SourceStale: computed from last-known values the store served while
+	// it was unreachable ([lookup.Call.Stale]).
+	SourceStale = "stale"
 )
 
 // AppendQuote appends the JSON body of q to dst, with the fields in the

@@ -3,10 +3,17 @@ package apicheck
 import (
 	"context"
 	"encoding/json"
-	"github.com/pricing-engine/pricing-engine/apidocs"
+	"go/ast"
+	"go/parser"
+	"go/token"
 	"net/http"
+	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/pricing-engine/pricing-engine/apidocs"
 )
 
 func TestDocumentLoadsAndValidates(t *testing.T) {
@@ -110,7 +117,9 @@ func TestValidateResponse(t *testing.T) {
 		{"quote", "POST", price, 200, jsonCT,
 			`{"product_id":"P-123","final_price":45.12,"base_price":49.99,"market_multiplier":0.95,"discount_rate":0.05,"source":"live"}`, ""},
 		{"quote shortest numbers", "POST", price, 200, with("Content-Type", "application/json; charset=utf-8"),
-			`{"product_id":"P-105","final_price":50,"base_price":54.99,"market_multiplier":1,"discount_rate":0,"source":"cache"}`, ""},
+			`{"product_id":"P-105","final_price":50,"base_price":54.99,"market_multiplier":1,"discount_rate":0,"source":"stale"}`, ""},
+		{"quote from no known source", "POST", price, 200, jsonCT,
+			`{"product_id":"P-105","final_price":50,"base_price":54.99,"market_multiplier":1,"discount_rate":0,"source":"cache"}`, "source"},
 		{"invalid JSON", "POST", price, 400, jsonCT, `{"detail":"invalid JSON: unexpected end of input at offset 15"}`, ""},
 		{"missing field", "POST", price, 422, jsonCT,
 			`{"detail":[{"type":"missing","loc":["body","product_id"],"msg":"Field required"}]}`, ""},
@@ -179,5 +188,70 @@ func TestValidateResponseFunc(t *testing.T) {
 		[]byte(`{"product_id":"P-123","final_price":45.12,"base_price":49.99,"market_multiplier":0.95,"discount_rate":0.05,"source":"live"}`))
 	if err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestSourceEnum checks that the "source" enum of PriceResponse lists
+// exactly the values of the pricing package's Source* constants (read from
+// its source files, so a new constant without a line in the document
+// fails here).
+func TestSourceEnum(t *testing.T) {
+	var raw struct {
+		Components struct {
+			Schemas struct {
+				PriceResponse struct {
+					Properties struct {
+						Source struct {
+							Enum []string `json:"enum"`
+						} `json:"source"`
+					} `json:"properties"`
+				} `json:"PriceResponse"`
+			} `json:"schemas"`
+		} `json:"components"`
+	}
+	if err := json.Unmarshal(apidocs.OpenAPI(), &raw); err != nil {
+		t.Fatal(err)
+	}
+	enum := raw.Components.Schemas.PriceResponse.Properties.Source.Enum
+
+	files, err := filepath.Glob("../../pricing/*.go")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no pricing sources: %v", err)
+	}
+	var consts []string
+	fset := token.NewFileSet()
+	for _, name := range files {
+		if strings.HasSuffix(name, "_test.go") {
+			continue
+		}
+		f, err := parser.ParseFile(fset, name, nil, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, d := range f.Decls {
+			g, ok := d.(*ast.GenDecl)
+			if !ok || g.Tok != token.CONST {
+				continue
+			}
+			for _, spec := range g.Specs {
+				vs := spec.(*ast.ValueSpec)
+				for i, id := range vs.Names {
+					if !strings.HasPrefix(id.Name, "Source") || i >= len(vs.Values) {
+						continue
+					}
+					lit, ok := vs.Values[i].(*ast.BasicLit)
+					if !ok || lit.Kind != token.STRING {
+						t.Fatalf("pricing.%s is not a string literal", id.Name)
+					}
+					v, _ := strconv.Unquote(lit.Value)
+					consts = append(consts, v)
+				}
+			}
+		}
+	}
+	slices.Sort(enum)
+	slices.Sort(consts)
+	if len(consts) < 2 || !slices.Equal(enum, consts) {
+		t.Errorf("openapi.json source enum %q, pricing's Source* constants %q", enum, consts)
 	}
 }

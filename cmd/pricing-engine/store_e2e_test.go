@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pricing-engine/pricing-engine/apidocs/apicheck"
 	"github.com/pricing-engine/pricing-engine/internal/redistest"
 )
 
@@ -191,10 +192,17 @@ func TestE2EStoreRedis(t *testing.T) {
 	t.Run("killed and restarted", func(t *testing.T) {
 		p.price("P-9", "SF") // seen
 		srv.Kill()
+		var staleHdr http.Header
+		var staleBody string
 		waitFor(t, 5*time.Second, "a stale answer", func() bool {
-			code, _, body := p.price("P-9", "SF")
+			code, h, body := p.price("P-9", "SF")
+			staleHdr, staleBody = h, body
 			return code == 200 && strings.Contains(body, `"source":"stale"`)
 		})
+		// The document lists every source the server sends.
+		if err := apicheck.ValidateResponse("POST", "/api/v1/price", 200, staleHdr, []byte(staleBody)); err != nil {
+			t.Errorf("stale answer against openapi.json: %v", err)
+		}
 		start := time.Now()
 		code, h, body := p.price("P-10", "SF")
 		if took := time.Since(start); code != 503 || h.Get("Retry-After") == "" || took > time.Second {
