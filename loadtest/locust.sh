@@ -9,6 +9,7 @@
 # RUN_TIME (30s) and prints its summary. The exit status is Locust's: 0
 # when no request failed. Without Locust installed (apt install
 # python3-locust, or pip install locust) the run is skipped with exit 0.
+# LOADTEST_BATCH=N (read by the locustfile) runs batches of N items instead.
 set -euo pipefail
 
 usage() { echo "usage: $0 SERVER_BIN" >&2; exit 2; }

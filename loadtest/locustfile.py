@@ -15,12 +15,24 @@ Headless, 30 s, against a local server (loopback only):
     locust -f loadtest/locustfile.py --headless -u 200 -r 50 -t 30s \
         --host http://127.0.0.1:8000 --only-summary
 
+Batch workload: with LOADTEST_BATCH=N (1..100; default 0, single
+requests) each task is one POST /api/v1/prices of N items, each drawn as a
+single request is; the batch fails unless it is a 200 whose "items" hold
+one result per item, in order, each passing the check above (an
+{"error":...} item fails it). Locust's table then counts batches; at the
+end the file prints the items, the items that passed and the items per
+second ("batch items: ...").
+
+    LOADTEST_BATCH=20 python3 -m locust -f loadtest/locustfile.py --headless \
+        -u 50 -r 50 -t 30s --host http://127.0.0.1:8000 --only-summary
+
 `python3 loadtest/locustfile.py` (without Locust) checks the reply
-checker on a few bodies.
+checkers on a few bodies.
 """
 
 import os
 import random
+import time
 from decimal import Decimal, ROUND_HALF_EVEN
 
 PRODUCTS = (100, 999)
@@ -28,6 +40,21 @@ LOCATIONS = ("NY", "LA", "MIA")
 MULTIPLIERS = {"NY": Decimal("1.10"), "LA": Decimal("1.05"), "MIA": Decimal("0.95")}
 MEMBER_DISCOUNT = Decimal("0.05")
 STRICT = os.environ.get("LOADTEST_STRICT", "1") not in ("0", "false", "no")
+MAX_BATCH = 100
+
+
+def batch_size(text):
+    """Items per request from LOADTEST_BATCH's text: 0 (single) .. MAX_BATCH."""
+    try:
+        n = int(text or "0")
+    except ValueError:
+        raise SystemExit("LOADTEST_BATCH=%r is not a number of items (0..%d)" % (text, MAX_BATCH))
+    if not 0 <= n <= MAX_BATCH:
+        raise SystemExit("LOADTEST_BATCH=%d is out of range 0..%d" % (n, MAX_BATCH))
+    return n
+
+
+BATCH = batch_size(os.environ.get("LOADTEST_BATCH"))
 
 
 def dec(v):
@@ -66,8 +93,40 @@ def check_quote(body, product, location, member, strict=STRICT):
     return None
 
 
+def check_batch(body, items, strict=STRICT):
+    """Return (bad, why): how many of items (product, location, member)
+    the decoded batch reply body fails, and why the first one failed (None
+    when all passed). A body that is not {"items": [...]} with one result
+    per item fails them all."""
+    if not isinstance(body, dict) or not isinstance(body.get("items"), list):
+        return len(items), 'body is not {"items": [...]}'
+    got = body["items"]
+    if len(got) != len(items):
+        return len(items), "%d results for %d items" % (len(got), len(items))
+    bad, first = 0, None
+    for i, (res, item) in enumerate(zip(got, items)):
+        if isinstance(res, dict) and "error" in res:
+            why = "answered %r" % (res["error"],)
+        else:
+            why = check_quote(res, *item, strict=strict)
+        if why:
+            bad += 1
+            if first is None:
+                first = "item %d: %s" % (i, why)
+    return bad, first
+
+
+def draw():
+    """One request's parameters: product number, location, member flag."""
+    return random.randint(*PRODUCTS), random.choice(LOCATIONS), random.random() < 0.5
+
+
+def payload(product, location, member):
+    return {"product_id": "P-%d" % product, "user_location": location, "is_prime_member": member}
+
+
 try:
-    from locust import HttpUser, between, task
+    from locust import HttpUser, between, events, task
 except ImportError:  # the checker stays usable without Locust
     HttpUser = None
 
@@ -80,11 +139,11 @@ if HttpUser is not None:
 
         @task
         def price(self):
-            product = random.randint(*PRODUCTS)
-            location = random.choice(LOCATIONS)
-            member = random.random() < 0.5
-            payload = {"product_id": "P-%d" % product, "user_location": location, "is_prime_member": member}
-            with self.client.post("/api/v1/price", json=payload, name="/api/v1/price", catch_response=True) as resp:
+            if BATCH:
+                self.price_batch()
+                return
+            product, location, member = draw()
+            with self.client.post("/api/v1/price", json=payload(product, location, member), name="/api/v1/price", catch_response=True) as resp:
                 if resp.status_code != 200:
                     resp.failure("status %d" % resp.status_code)
                     return
@@ -98,6 +157,42 @@ if HttpUser is not None:
                     resp.failure(why)
                 else:
                     resp.success()
+
+        def price_batch(self):
+            """One batch of BATCH items, every item checked."""
+            items = [draw() for _ in range(BATCH)]
+            req = {"items": [payload(*it) for it in items]}
+            ITEMS["sent"] += BATCH
+            with self.client.post("/api/v1/prices", json=req, name="/api/v1/prices (batch of %d)" % BATCH, catch_response=True) as resp:
+                if resp.status_code != 200:
+                    resp.failure("status %d" % resp.status_code)
+                    return
+                try:
+                    body = resp.json()
+                except ValueError:
+                    resp.failure("body is not JSON")
+                    return
+                bad, why = check_batch(body, items)
+                ITEMS["passed"] += BATCH - bad
+                if why:
+                    resp.failure("%d of %d items bad; %s" % (bad, BATCH, why))
+                else:
+                    resp.success()
+
+    # Items of the batch workload, counted by this process (Locust runs
+    # users as greenlets of one thread: no lock needed).
+    ITEMS = {"sent": 0, "passed": 0, "start": None}
+
+    @events.test_start.add_listener
+    def _batch_start(**_kw):
+        ITEMS.update(sent=0, passed=0, start=time.monotonic())
+
+    @events.test_stop.add_listener
+    def _batch_report(**_kw):
+        if BATCH and ITEMS["start"] is not None:
+            secs = max(time.monotonic() - ITEMS["start"], 1e-9)
+            print("batch items: %d sent in batches of %d, %d passed the check, %.1f items/s over %.1f s"
+                  % (ITEMS["sent"], BATCH, ITEMS["passed"], ITEMS["sent"] / secs, secs))
 
 
 if __name__ == "__main__":
@@ -120,5 +215,38 @@ if __name__ == "__main__":
         if not ok:
             failed += 1
             print("FAIL: %r strict=%s: got %r, want %r" % (body, strict, got, want))
+    # Batches: P-123 MIA member (good above) and P-100 NY non-member
+    # (49.99 x 1.10 = 54.989 -> 54.99).
+    other = {"product_id": "P-100", "final_price": 54.99, "base_price": 49.99,
+             "market_multiplier": 1.1, "discount_rate": 0, "source": "live"}
+    items = [(123, "MIA", True), (100, "NY", False)]
+    err = {"error": {"status": 404, "detail": "unknown product_id \"P-100\""}}
+    batch_cases = [
+        ({"items": [good, other]}, 0, None),
+        ({"items": [good, err]}, 1, "item 1: answered"),
+        ({"items": [other, good]}, 2, "item 0: product_id"),
+        ({"items": [good, dict(other, final_price=54.98)]}, 1, "item 1: final_price"),
+        ({"items": [good]}, 2, "1 results for 2 items"),
+        ({"detail": "invalid JSON"}, 2, "not {"),
+        ([good, other], 2, "not {"),
+    ]
+    for body, want_bad, want in batch_cases:
+        bad, why = check_batch(body, items, True)
+        ok = bad == want_bad and (why is None if want is None else (why is not None and want in why))
+        if not ok:
+            failed += 1
+            print("FAIL: batch %r: got %d bad, %r; want %d, %r" % (body, bad, why, want_bad, want))
+    for text, want in (("", 0), ("20", 20), ("100", 100)):
+        if batch_size(text) != want:
+            failed += 1
+            print("FAIL: batch_size(%r) != %d" % (text, want))
+    for text in ("101", "-1", "x"):
+        try:
+            batch_size(text)
+            failed += 1
+            print("FAIL: batch_size(%r) accepted" % (text,))
+        except SystemExit:
+            pass
+    cases += batch_cases + [None] * 6
     print("%d passed, %d failed" % (len(cases) - failed, failed))
     raise SystemExit(1 if failed else 0)
