@@ -26,6 +26,7 @@ func writeChart(r *Report, path string) error {
 	var thr, seed, idle []string
 	for _, sc := range r.scenarios {
 		switch {
+		case sc.items > 0: // items/s against single req/s: a table of its own (batchTable)
 		case sc.idle:
 			idle = append(idle, sc.key)
 		case sc.latency == "seed":

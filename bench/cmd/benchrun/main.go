@@ -143,7 +143,7 @@ func run(ctx context.Context, cfg *config) error {
 	for round := 1; round <= cfg.rounds; round++ {
 		for _, sc := range scens {
 			for _, sv := range servs {
-				if sv.noLatency && sc.latency != "none" {
+				if sv.noLatency && sc.latency != "none" || sc.items > 0 && !sv.ours {
 					continue
 				}
 				if err := ctx.Err(); err != nil {

@@ -258,6 +258,7 @@ func (r *Report) markdown() string {
 		}
 	}
 	b.WriteString("\n")
+	r.batchTable(&b) // scenarios_batch.go
 	for _, sc := range r.scenarios {
 		if !sc.idle {
 			continue

@@ -29,6 +29,7 @@ type scenario struct {
 	args    []string // script arguments (after "--")
 	conns   int      // connections (full run)
 	smokeC  int      // connections (smoke run)
+	items   int      // batch scenario: items per request, to POST /api/v1/prices (pricing-engine only)
 }
 
 // Scenario keys.
@@ -40,6 +41,7 @@ const (
 	scSeed5k  = "seed-c5000"
 	scNewConn = "new-conn"
 	scIdle    = "idle"
+	scBatch20 = "batch20"
 )
 
 var allScenarios = []scenario{
@@ -48,6 +50,7 @@ var allScenarios = []scenario{
 	{key: scPipe16, title: "in memory, pipelined 16 deep", latency: "none", script: "pipeline.lua", args: []string{"16"}, conns: 100, smokeC: 10},
 	{key: scSeed1k, title: "seed profile, keep-alive", latency: "seed", script: "post.lua", conns: 1000, smokeC: 50},
 	{key: scSeed5k, title: "seed profile, keep-alive", latency: "seed", script: "post.lua", conns: 5000, smokeC: 200},
+	{key: scBatch20, title: "in memory, keep-alive, batches of 20 items (POST /api/v1/prices)", latency: "none", script: "batch.lua", args: []string{"20"}, conns: 100, smokeC: 20, items: 20},
 	{key: scNewConn, title: "in memory, a new connection per request", latency: "none", script: "close.lua", conns: 100, smokeC: 10},
 	{key: scIdle, title: "idle keep-alive connections (one request each), RSS per connection", latency: "none", idle: true, conns: 50_000, smokeC: 500},
 }
@@ -105,6 +108,8 @@ type Cell struct {
 	// Errors counts socket errors (connect, read, write, timeout) and
 	// non-2xx replies as wrk reports them.
 	Errors int64 `json:"errors"`
+	// ItemsPerSec is RPS times the items per request (batch scenario).
+	ItemsPerSec float64 `json:"items_per_s,omitempty"`
 	// CPUPerReqUS is the server's CPU time (user + system) per request in
 	// microseconds, and CPUUtil the share of one CPU it used, over the
 	// measured run: they stay meaningful when the load generator, not the
@@ -155,6 +160,11 @@ func (r *runner) runCell(ctx context.Context, sc scenario, sv server) (Cell, err
 	if sc.idle {
 		return cell, r.idle(ctx, p, sc, &cell)
 	}
+	if sc.items > 0 {
+		if err := p.checkBatch(sc.items); err != nil {
+			return cell, err
+		}
+	}
 	if r.cfg.warmup > 0 {
 		if _, err := r.wrk(ctx, p, sc, r.cfg.warmup); err != nil {
 			return cell, fmt.Errorf("warm-up: %w", err)
@@ -194,6 +204,7 @@ func (r *runner) runCell(ctx context.Context, sc scenario, sv server) (Cell, err
 		return cell, err
 	}
 	res.fill(&cell)
+	cell.ItemsPerSec = cell.RPS * float64(sc.items)
 	if cerr == nil && cell.Requests > 0 && cell.Seconds > 0 {
 		used := (cpu1 - cpu0).Seconds()
 		cell.CPUPerReqUS = used * 1e6 / float64(cell.Requests)
@@ -258,7 +269,7 @@ func parseWrk(out []byte) (*wrkResult, error) {
 
 func (r *runner) wrk(ctx context.Context, p *process, sc scenario, d time.Duration) (*wrkResult, error) {
 	args := []string{"-t1", "-c" + strconv.Itoa(sc.conns), "-d" + strconv.Itoa(int(d/time.Second)) + "s",
-		"--timeout", "10s", "-s", filepath.Join(r.wrkDir, sc.script), "http://" + p.addr + "/api/v1/price"}
+		"--timeout", "10s", "-s", filepath.Join(r.wrkDir, sc.script), "http://" + p.addr + sc.path()}
 	if len(sc.args) > 0 {
 		args = append(append(args, "--"), sc.args...)
 	}
