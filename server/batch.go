@@ -23,8 +23,11 @@ import (
 //     worker begins the lookups of every item on its own Batcher, flushes
 //     once (one round trip per store node), then blocks until they have all
 //     answered, and writes the reply; the connection's loop sends it in
-//     order. Items priced there are not counted by the demand rules (no
-//     loop shard), as on the admin port.
+//     order. The worker has no demand shard (a shard belongs to its loop),
+//     so it prices with the merged demand and copies the product and
+//     location of every item it priced into the job; the loop records
+//     them on its own shard when it takes the reply back (recordDemand),
+//     as a single request is counted once priced.
 //   - admin port: the same function on the handler's goroutine.
 
 // batchRun prices one batch. It is reused (pooled), so that after warm-up
@@ -111,6 +114,46 @@ func (br *batchRun) price(e *pricing.Engine, b lookup.Batcher, shard *rules.Shar
 	return 200, 0, br.out
 }
 
+// appendPriced appends to dst the product and location of every item the
+// last successful price call priced (status 200), each id as one length
+// byte and its bytes, for the loop to count (recordDemand). Ids longer
+// than 255 bytes are left out (they are refused, and the demand rules do
+// not count ids over 64 bytes anyway).
+func (br *batchRun) appendPriced(dst []byte) []byte {
+	for i := 0; i < br.b.Len(); i++ {
+		if br.b.Errs[i] != nil || br.xs[i].Status != http.StatusOK {
+			continue
+		}
+		r := &br.b.Items[i]
+		if len(r.ProductID) > 255 || len(r.Location) > 255 {
+			continue
+		}
+		dst = append(dst, byte(len(r.ProductID)))
+		dst = append(dst, r.ProductID...)
+		dst = append(dst, byte(len(r.Location)))
+		dst = append(dst, r.Location...)
+	}
+	return dst
+}
+
+// recordDemand counts the items a batch job priced on the pool (its
+// demand list, see appendPriced) on the loop's shard, at the batch's
+// arrival time. It runs on the loop, when the job's reply is taken back.
+func (lp *loop) recordDemand(j *job) {
+	sh := lp.x.Shard
+	d := j.demand
+	for sh != nil && len(d) > 0 {
+		n := int(d[0])
+		product := d[1 : 1+n]
+		d = d[1+n:]
+		n = int(d[0])
+		location := d[1 : 1+n]
+		d = d[1+n:]
+		sh.Record(product, location, j.start)
+	}
+	j.demand = j.demand[:0]
+}
+
 // appendBatchItem appends item i's result from its finished Exchange: its
 // quote, or {"error":{"status":S,"detail":D}} where {"detail":D} is the
 // body the single request would have had.
@@ -162,6 +205,7 @@ func (cn *conn) servePrices(out []byte, rep *reply, req *httpparse.Request, meth
 	j := lp.getJob()
 	j.kind = routePrices
 	j.body = append(j.body[:0], req.Body...)
+	j.countDemand = lp.x.Shard != nil
 	return cn.submit(out, j, rep, method)
 }
 
@@ -172,6 +216,9 @@ func (j *job) executePrices() {
 	// some of its Calls may still be out.
 	br := s.batchRuns.get(s.engine)
 	status, retryAfter, body := br.price(s.engine, br.batcher, nil, j.body, j.start)
+	if j.countDemand && status == http.StatusOK {
+		j.demand = br.appendPriced(j.demand[:0])
+	}
 	j.closeIfDraining()
 	j.rep.status, j.rep.retryAfter = status, retryAfter
 	j.bb.B = appendReply(j.bb.B[:0], &j.rep, s.date.get(), body)

@@ -224,6 +224,9 @@ func (cn *conn) dropPending() {
 	for i, j := range cn.pending {
 		switch {
 		case j.done.Load():
+			if len(j.demand) > 0 {
+				lp.recordDemand(j) // priced, as a single request is counted once priced
+			}
 			lp.releaseJob(j)
 		case j.kind == routePrice:
 			j.orphan = true

@@ -66,7 +66,11 @@ type job struct {
 	start  time.Time
 	accept []byte // Accept header of a metrics request
 	body   []byte // request body of a batch job (batch.go)
-	run    func() // j.execute bound once, so Submit does not allocate
+	// Batch jobs: countDemand asks the worker to list the items it
+	// priced in demand, for the loop to count (recordDemand).
+	countDemand bool
+	demand      []byte
+	run         func() // j.execute bound once, so Submit does not allocate
 
 	// Price jobs: the request, its lookups and its reply.
 	x      pricing.Exchange
@@ -83,5 +87,6 @@ func (j *job) reset() {
 	j.rep = reply{}
 	j.accept = j.accept[:0]
 	j.body = j.body[:0]
+	j.countDemand, j.demand = false, j.demand[:0]
 	j.cn, j.lp, j.next, j.orphan = nil, nil, nil, false
 }

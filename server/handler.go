@@ -261,6 +261,9 @@ func (cn *conn) flush(out []byte) []byte {
 	for len(cn.pending) > 0 && cn.pending[0].done.Load() {
 		j := cn.pending[0]
 		out = append(out, j.bb.B...)
+		if len(j.demand) > 0 {
+			cn.lp.recordDemand(j) // a batch priced on the pool (batch.go)
+		}
 		closeAfter := j.close
 		n := copy(cn.pending, cn.pending[1:])
 		cn.pending[n] = nil

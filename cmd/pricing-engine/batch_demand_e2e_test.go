@@ -1,0 +1,65 @@
+package main
+
+import (
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// demandRequests reads the demand requests of an explanation.
+var demandRequests = regexp.MustCompile(`\{"factor":"demand","value":[0-9.]+,"requests":([0-9]+)`)
+
+// TestE2EBatchDemandOnPool: with an asynchronous source (the seed
+// latency profile) batches are priced on the worker pool, and each item
+// priced is still counted in the demand rules like a single request; an
+// item refused (unknown product, a bad field) is not, as a single request
+// answered 404 or 422 is not. The admin port prices with the merged
+// demand without counting, so its explanation shows the count.
+func TestE2EBatchDemandOnPool(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "demand.yaml")
+	writeRules(t, path, `version: "batch-demand.1"
+demand:
+  window: 60s
+  tiers:
+    - {above: 1000, multiplier: 1.5}
+`)
+	p := startServer(t, append([]string{"--lookup-latency", "seed", "--rules", path}, loopbackArgs...))
+	const item = `{"product_id":"P-7","user_location":"LA"}`
+	// 2 single requests and one refused one.
+	for _, body := range []string{item, item, `{"product_id":"P-NOPE","user_location":"LA"}`} {
+		p.price(p.api, body)
+	}
+	// 3 batches of 5 good items, an unknown product and a bad item each.
+	batch := `{"items":[` + strings.Repeat(item+",", 5) + `{"product_id":"P-NOPE","user_location":"LA"},{"user_location":"LA"}]}`
+	for range 3 {
+		code, _, got := p.do("POST", "http://"+p.api+"/api/v1/prices", "application/json", batch)
+		if code != 200 || strings.Count(got, `"final_price"`) != 5 || strings.Count(got, `"error"`) != 2 {
+			t.Fatalf("batch: %d %s", code, got)
+		}
+	}
+	const want = 2 + 3*5
+	var last string
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		_, last = p.price(p.admin, `{"product_id":"P-7","user_location":"LA","explain":true}`)
+		m := demandRequests.FindStringSubmatch(last)
+		n := -1
+		if m != nil {
+			n, _ = strconv.Atoi(m[1])
+		}
+		if n > want {
+			t.Fatalf("demand counts %d requests, want %d: %s", n, want, last)
+		}
+		if n == want {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("demand does not count %d requests within 20s (2 single, 15 batch items): %s", want, last)
+		}
+		time.Sleep(50 * time.Millisecond) // poll interval of the merged demand
+	}
+	t.Logf("admin explanation: %s", last)
+}
