@@ -28,6 +28,19 @@ const (
 	maxTrackable = time.Hour
 )
 
+// Engines (Config.Engine).
+const (
+	// EngineGoroutine runs a goroutine per connection (or virtual user)
+	// on the net package. It is the default and the only closed-loop
+	// engine.
+	EngineGoroutine = "goroutine"
+	// EngineEpoll runs the open loop on one locked OS thread driving
+	// non-blocking sockets through one epoll instance: several times less
+	// CPU per request than EngineGoroutine, for rates that one client core
+	// could not otherwise offer. It needs Rate > 0 and Pipeline 1.
+	EngineEpoll = "epoll"
+)
+
 // Config describes one load-test run. The zero value is not usable: start
 // from DefaultConfig and change what differs.
 type Config struct {
@@ -75,6 +88,16 @@ type Config struct {
 	// ephemeral port range); several loopback sources (127.0.0.2, ...)
 	// lift that limit. They must be loopback addresses unless AllowRemote.
 	SourceAddrs []netip.Addr
+
+	// Engine is the open-loop engine: EngineGoroutine (or "") or
+	// EngineEpoll. See the Engine* constants.
+	Engine string
+	// Tick, with EngineEpoll, batches the engine's work: while requests
+	// are in flight it wakes once a tick and takes every socket event
+	// ready then, instead of once an event. Arrivals are then sent up to
+	// one tick late and replies timed up to one tick late (both count in
+	// the latency); zero wakes for every event and arrival.
+	Tick time.Duration
 
 	// Workload says what each request asks for and how replies are checked.
 	Workload Workload
@@ -141,6 +164,16 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("pipeline depth %d out of range [1, %d]", c.Pipeline, MaxPipeline)
 	case c.ProgressInterval < 0:
 		return fmt.Errorf("progress interval %v is negative", c.ProgressInterval)
+	case c.Engine != "" && c.Engine != EngineGoroutine && c.Engine != EngineEpoll:
+		return fmt.Errorf("engine %q is not %q or %q", truncate(c.Engine), EngineGoroutine, EngineEpoll)
+	case c.Engine == EngineEpoll && c.Rate <= 0:
+		return fmt.Errorf("engine %q is open loop only: it needs a rate", EngineEpoll)
+	case c.Tick < 0 || c.Tick > time.Second:
+		return fmt.Errorf("tick %v out of range [0, 1s]", c.Tick)
+	case c.Engine == EngineEpoll && c.Workload.Batch > 0:
+		return fmt.Errorf("engine %q does not run the batch workload", EngineEpoll)
+	case c.Engine == EngineEpoll && c.Pipeline != 1:
+		return fmt.Errorf("engine %q sends one request per connection at a time: pipeline must be 1", EngineEpoll)
 	}
 	for _, a := range c.SourceAddrs {
 		if !a.IsValid() || (!c.AllowRemote && !a.Unmap().IsLoopback()) {

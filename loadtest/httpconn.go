@@ -40,21 +40,40 @@ type response struct {
 	close  bool // the server will close the connection after it
 }
 
+// errAgain is returned by a non-blocking source that has no byte to give
+// yet. readResponse then rewinds to the start of the response it was
+// reading and returns errAgain; calling it again once more bytes can be
+// read parses the response from its start (the epoll engine does this).
+var errAgain = errors.New("no data yet")
+
 // clientConn is a client-side HTTP/1.1 connection with its own read
 // buffer. It is not safe for concurrent use.
 type clientConn struct {
-	nc      net.Conn
-	buf     []byte // buf[r:w] holds bytes read and not consumed
+	nc      net.Conn  // the connection of the goroutine engine; nil in the epoll engine
+	src     io.Reader // where fill reads from: nc, or a non-blocking socket
+	buf     []byte    // buf[r:w] holds bytes read and not consumed
+	mark    int       // start of the response being read: fill keeps buf[mark:]
 	r, w    int
 	chunked []byte // assembled body of a chunked response
 	used    bool   // at least one response was read on nc
 }
 
 func newClientConn(nc net.Conn, buf []byte) *clientConn {
+	c := &clientConn{}
+	c.resetSource(nc, nc, buf)
+	return c
+}
+
+// resetSource makes c a fresh connection reading from src, keeping buf
+// (or c's own buffers when buf is nil) for reuse.
+func (c *clientConn) resetSource(nc net.Conn, src io.Reader, buf []byte) {
+	if buf == nil {
+		buf = c.buf
+	}
 	if cap(buf) < initialReadBuffer {
 		buf = make([]byte, initialReadBuffer)
 	}
-	return &clientConn{nc: nc, buf: buf[:cap(buf)]}
+	*c = clientConn{nc: nc, src: src, buf: buf[:cap(buf)], chunked: c.chunked[:0]}
 }
 
 // buffered returns the number of unconsumed bytes.
@@ -64,23 +83,22 @@ func (c *clientConn) buffered() int { return c.w - c.r }
 // growing it as needed, never beyond limit unconsumed bytes.
 func (c *clientConn) fill(limit int) error {
 	if c.w == len(c.buf) {
-		if c.r > 0 {
-			n := copy(c.buf, c.buf[c.r:c.w])
-			c.r, c.w = 0, n
+		if c.mark > 0 {
+			n := copy(c.buf, c.buf[c.mark:c.w])
+			c.r -= c.mark
+			c.w, c.mark = n, 0
 		} else {
 			if len(c.buf) >= limit {
 				return errBodyTooBig
 			}
 			nb := make([]byte, min(2*len(c.buf), limit))
-			copy(nb, c.buf[c.r:c.w])
-			c.w -= c.r
-			c.r = 0
+			copy(nb, c.buf[:c.w])
 			c.buf = nb
 		}
 	}
-	n, err := c.nc.Read(c.buf[c.w:])
-	c.w += n
+	n, err := c.src.Read(c.buf[c.w:])
 	if n > 0 {
+		c.w += n
 		return nil
 	}
 	if err == nil {
@@ -103,10 +121,15 @@ func (c *clientConn) ensure(n, limit int) error {
 }
 
 // readResponse reads the next response. Informational (1xx) responses are
-// skipped.
+// skipped. When the source returns errAgain, readResponse rewinds to the
+// start of the response and returns errAgain.
 func (c *clientConn) readResponse(resp *response) error {
 	for {
+		c.mark = c.r
 		if err := c.readOne(resp); err != nil {
+			if err == errAgain {
+				c.r = c.mark
+			}
 			return err
 		}
 		if resp.status >= 200 {

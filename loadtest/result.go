@@ -47,14 +47,17 @@ type SeriesPoint struct {
 // loop and from the due time in open loop; requests that ended in a timeout
 // or a connection error are counted as failures but have no latency.
 type Result struct {
-	Mode        string    `json:"mode"` // "closed-loop" or "open-loop"
-	URL         string    `json:"url"`
-	Users       int       `json:"users"`
-	Rate        float64   `json:"rate_rps,omitempty"`
-	ThinkMin    string    `json:"think_min"`
-	ThinkMax    string    `json:"think_max"`
-	Pipeline    int       `json:"pipeline"`
-	NewConn     bool      `json:"new_conn"`
+	Mode     string  `json:"mode"` // "closed-loop" or "open-loop"
+	URL      string  `json:"url"`
+	Users    int     `json:"users"`
+	Rate     float64 `json:"rate_rps,omitempty"`
+	ThinkMin string  `json:"think_min"`
+	ThinkMax string  `json:"think_max"`
+	Pipeline int     `json:"pipeline"`
+	NewConn  bool    `json:"new_conn"`
+	// Engine is set when the run used another engine than the default
+	// (EngineEpoll).
+	Engine      string    `json:"engine,omitempty"`
 	Started     time.Time `json:"started"`
 	ElapsedSecs float64   `json:"elapsed_seconds"`
 	WarmupSecs  float64   `json:"warmup_seconds"`
@@ -117,6 +120,7 @@ func (r *runner) result(end time.Time, rep *reporter) *Result {
 		ThinkMax:         r.cfg.ThinkMax.String(),
 		Pipeline:         r.cfg.Pipeline,
 		NewConn:          r.cfg.NewConn,
+		Engine:           r.cfg.Engine,
 		Started:          r.start,
 		ElapsedSecs:      end.Sub(r.start).Seconds(),
 		WarmupSecs:       r.cfg.Warmup.Seconds(),
@@ -132,6 +136,9 @@ func (r *runner) result(end time.Time, rep *reporter) *Result {
 	}
 	if r.cfg.Rate > 0 {
 		res.Mode = "open-loop"
+	}
+	if res.Engine == EngineGoroutine {
+		res.Engine = ""
 	}
 	if b := r.cfg.Workload.Batch; b > 0 {
 		res.Batch = b
@@ -195,6 +202,9 @@ func (res *Result) WriteSummary(w io.Writer) error {
 	}
 	if res.NewConn {
 		b.WriteString(", new connection per request")
+	}
+	if res.Engine != "" {
+		fmt.Fprintf(&b, ", %s engine", res.Engine)
 	}
 	if res.Batch > 0 {
 		fmt.Fprintf(&b, ", batches of %d items", res.Batch)

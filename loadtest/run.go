@@ -74,6 +74,17 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		rep.loop(repStop)
 	}()
 
+	if cfg.Engine == EngineEpoll {
+		err := r.runEpoll(ctx) // engine_epoll.go
+		end := time.Now()
+		close(repStop)
+		<-repDone
+		if err != nil {
+			return nil, fmt.Errorf("cannot run load test: %w", err)
+		}
+		rep.finish(end)
+		return r.result(end, rep), nil
+	}
 	var wg sync.WaitGroup
 	for i := range cfg.Users {
 		wg.Go(func() {
@@ -365,23 +376,42 @@ func (w *worker) exchange(n int, openLoop bool) {
 
 // complete accounts for the response to request i.
 func (w *worker) complete(i int, now time.Time) {
-	st := w.r.st
-	if !st.counted(now) {
-		return
-	}
-	st.recordLatency(w.id, now.Sub(w.starts[i]))
-	if w.resp.status != 200 {
-		st.failure(w.resp.status, "", nil)
+	if !w.r.account(w.id, w.starts[i], now, &w.resp) {
 		return
 	}
 	if w.items != nil {
 		w.completeBatch(i)
 		return
 	}
-	if w.r.cfg.Workload.Check {
-		if err := w.r.rend.checkQuote(w.resp.body, w.infos[i]); err != nil {
-			body := string(w.resp.body)
-			st.failure(0, ReasonBadBody, func() string { return fmt.Sprintf("%v: %q", err, truncate(body)) })
+	w.r.checkOne(w.resp.body, w.infos[i])
+}
+
+// account records the latency of resp, the response to a request due
+// (open loop) or sent (closed loop) at start and completed at now, and
+// counts it as failed if its status is not 200. It reports whether resp
+// is a 200 whose body remains to be checked. id picks the statistics
+// shard.
+func (r *runner) account(id int, start, now time.Time, resp *response) bool {
+	st := r.st
+	if !st.counted(now) {
+		return false
+	}
+	st.recordLatency(id, now.Sub(start))
+	if resp.status != 200 {
+		st.failure(resp.status, "", nil)
+		return false
+	}
+	return true
+}
+
+// checkOne counts the outcome of body, the 200 reply to the single
+// request described by info.
+func (r *runner) checkOne(body []byte, info reqInfo) {
+	st := r.st
+	if r.cfg.Workload.Check {
+		if err := r.rend.checkQuote(body, info); err != nil {
+			text := string(body)
+			st.failure(0, ReasonBadBody, func() string { return fmt.Sprintf("%v: %q", err, truncate(text)) })
 			return
 		}
 	}
@@ -416,8 +446,13 @@ func (w *worker) completeBatch(i int) {
 
 // failRest counts requests from..to of the batch as failed by err.
 func (w *worker) failRest(from, to int, err error) {
-	st := w.r.st
-	if w.r.hardCtx.Err() != nil || !st.counted(time.Now()) {
+	w.r.fail(to-from, err)
+}
+
+// fail counts n requests as failed by err.
+func (r *runner) fail(n int, err error) {
+	st := r.st
+	if r.hardCtx.Err() != nil || !st.counted(time.Now()) {
 		return // abandoned by the caller, or still warming up
 	}
 	reason := ReasonConnError
@@ -428,7 +463,7 @@ func (w *worker) failRest(from, to int, err error) {
 	case errors.As(err, &me):
 		reason = ReasonMalformed
 	}
-	for i := from; i < to; i++ {
+	for range n {
 		st.failure(0, reason, func() string { return reason + ": " + describe(err) })
 	}
 }

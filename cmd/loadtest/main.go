@@ -137,6 +137,8 @@ func parseFlags(args []string, stderr io.Writer) (loadtest.Config, options, erro
 	fs.DurationVar(&cfg.Timeout, "timeout", cfg.Timeout, "bound on each exchange (connect, write, read)")
 	fs.IntVar(&cfg.Pipeline, "pipeline", 1, "requests written back to back per connection before reading")
 	fs.BoolVar(&cfg.NewConn, "new-conn", false, "open a new connection for every request (or pipelined batch)")
+	fs.DurationVar(&cfg.Tick, "tick", cfg.Tick, "epoll engine: while requests are in flight, wake once a tick instead of once an event (0: every event; sends and reply times may be up to a tick late)")
+	fs.StringVar(&cfg.Engine, "engine", loadtest.EngineGoroutine, "open-loop engine: goroutine (a goroutine per connection) or epoll (one thread, non-blocking sockets; --rate and --pipeline 1 only)")
 	fs.Uint64Var(&cfg.Seed, "seed", cfg.Seed, "random seed")
 	products := fs.String("products", "100-999", "product number range `MIN-MAX`")
 	fs.StringVar(&cfg.Workload.ProductPrefix, "product-prefix", cfg.Workload.ProductPrefix, "product id prefix")
