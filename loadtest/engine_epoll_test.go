@@ -291,6 +291,7 @@ func TestEpollValidate(t *testing.T) {
 		{"pipelined", func(c *Config) { c.Engine, c.Rate, c.Pipeline = EngineEpoll, 100, 2 }, "pipeline must be 1"},
 		{"unknown engine", func(c *Config) { c.Engine = "uring" }, "is not"},
 		{"negative tick", func(c *Config) { c.Engine, c.Rate, c.Tick = EngineEpoll, 100, -1 }, "tick"},
+		{"batch", func(c *Config) { c.Engine, c.Rate, c.Workload.Batch = EngineEpoll, 100, 5 }, "batch"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
