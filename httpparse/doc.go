@@ -14,7 +14,7 @@
 // is neither examined nor touched.
 //
 // Requests are views into the caller's bytes; chunked bodies are de-chunked
-// into a buffer owned by the parser (or given with SetBodyBuffer) that grows
+// into a buffer owned by the parser that grows
 // to at most MaxBodyBytes and is reused. The header table holds MaxHeaders
 // offset pairs and is reused too, so after warm-up Parse does not allocate.
 // Only rejected requests allocate (one *Error).

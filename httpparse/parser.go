@@ -71,14 +71,6 @@ func NewParser(l Limits) *Parser {
 	return p
 }
 
-// SetBodyBuffer gives the parser b's storage for de-chunked bodies, replacing
-// its own. The parser appends into b[:0]; when a body outgrows cap(b) the
-// parser allocates a larger buffer (at most MaxBodyBytes) and keeps that one.
-// The caller must not touch b while the parser may still use it.
-func (p *Parser) SetBodyBuffer(b []byte) {
-	p.body = b[:0]
-}
-
 // Limits returns the limits in force, defaults filled in.
 func (p *Parser) Limits() Limits {
 	if !p.ready {

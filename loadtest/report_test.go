@@ -24,7 +24,7 @@ func TestReports(t *testing.T) {
 	cfg.Duration = 1200 * time.Millisecond
 	cfg.Workload.ProductMin, cfg.Workload.ProductMax = 1, 9
 	res := mustRun(t, cfg)
-	slo, err := ParseSLO(ClassicSLO)
+	slo, err := ParseSLO("p95<150ms,failures=0")
 	if err != nil {
 		t.Fatal(err)
 	}

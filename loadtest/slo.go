@@ -26,9 +26,6 @@ type Objective struct {
 // SLO is a conjunction of objectives.
 type SLO []Objective
 
-// ClassicSLO is the acceptance objective of the old service.
-const ClassicSLO = "p95<150ms,failures=0"
-
 // ParseSLO parses a comma-separated list of objectives, e.g.
 // "p95<150ms,failures=0", "p99.9<=1s,max<2s", "failure_rate<0.1%",
 // "rps>=50000". Latency bounds take a Go duration ("150ms", "1.5s") or a

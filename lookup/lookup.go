@@ -8,18 +8,17 @@ import (
 // MaxKeyLen is the longest product id or location accepted in a data file.
 const MaxKeyLen = 64
 
-// Kinds of lookup, used in [NotFoundError.Kind] and error messages.
-const (
-	KindProduct = "product"
-	KindMarket  = "market"
-)
+// KindProduct is the [NotFoundError.Kind] of an unknown product, the one
+// key a lookup can fail to find (an unknown location takes the default
+// market).
+const KindProduct = "product"
 
 // ErrNotFound is matched (errors.Is) by every [*NotFoundError].
 var ErrNotFound = errors.New("not found")
 
 // NotFoundError reports a key that a lookup does not know.
 type NotFoundError struct {
-	Kind string // KindProduct or KindMarket
+	Kind string // KindProduct
 	Key  string // the key as given, truncated to MaxKeyLen+3 bytes
 }
 

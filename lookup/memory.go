@@ -116,25 +116,8 @@ func LoadMarkets(r io.Reader, name string) (*MemoryMarkets, error) {
 	return newMemoryMarkets(mult), nil
 }
 
-// NewMemoryCatalog returns a catalog holding a copy of prices.
-func NewMemoryCatalog(prices map[string]money.Decimal) *MemoryCatalog {
-	c := &MemoryCatalog{prices: make(map[string]money.Decimal, len(prices))}
-	for k, v := range prices {
-		c.prices[k] = v
-	}
-	return c
-}
-
-// NewMemoryMarkets returns markets holding a copy of mult; the key "*"
+// newMemoryMarkets returns markets holding mult (not copied); the key "*"
 // is the default for unknown locations (1 if absent).
-func NewMemoryMarkets(mult map[string]money.Decimal) *MemoryMarkets {
-	m := make(map[string]money.Decimal, len(mult))
-	for k, v := range mult {
-		m[k] = v
-	}
-	return newMemoryMarkets(m)
-}
-
 func newMemoryMarkets(mult map[string]money.Decimal) *MemoryMarkets {
 	def, ok := mult[DefaultMarket]
 	if !ok {
@@ -155,9 +138,6 @@ func (c *MemoryCatalog) BasePriceNow(productID []byte) (money.Decimal, bool) {
 
 // Len returns the number of market rows, including the "*" row if any.
 func (m *MemoryMarkets) Len() int { return len(m.mult) }
-
-// Default returns the multiplier used for unknown locations.
-func (m *MemoryMarkets) Default() money.Decimal { return m.def }
 
 // MultiplierNow returns the multiplier of location, or the default for an
 // unknown one. It does not allocate.

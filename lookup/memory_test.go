@@ -115,7 +115,7 @@ func TestMarketsDefaultRow(t *testing.T) {
 		{"empty", nil, "1"},
 	}
 	for _, tt := range tests {
-		m := NewMemoryMarkets(tt.rows)
+		m := newMemoryMarkets(tt.rows)
 		if got := m.MultiplierNow([]byte("nowhere")).String(); got != tt.want {
 			t.Errorf("%s: default = %s, want %s", tt.name, got, tt.want)
 		}
@@ -185,7 +185,7 @@ func TestLoadFiles(t *testing.T) {
 	if err := os.WriteFile(good, []byte(marketsCSV), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	if mk, err := LoadMarketsFile(good); err != nil || mk.Len() != 6 || mk.Default().String() != "1" {
+	if mk, err := LoadMarketsFile(good); err != nil || mk.Len() != 6 || mk.def.String() != "1" {
 		t.Fatalf("LoadMarketsFile = %v, %v", mk, err)
 	}
 	bad := filepath.Join(dir, "catalog.csv")

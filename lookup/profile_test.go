@@ -95,8 +95,8 @@ func TestRangeDrawWithinBounds(t *testing.T) {
 func memory(t *testing.T) *Memory {
 	t.Helper()
 	return &Memory{
-		Catalog: NewMemoryCatalog(map[string]money.Decimal{"P-1": money.New(4999, 2)}),
-		Markets: NewMemoryMarkets(map[string]money.Decimal{"NY": money.New(110, 2)}),
+		Catalog: &MemoryCatalog{prices: map[string]money.Decimal{"P-1": money.New(4999, 2)}},
+		Markets: newMemoryMarkets(map[string]money.Decimal{"NY": money.New(110, 2)}),
 	}
 }
 

@@ -7,7 +7,7 @@ import (
 )
 
 func TestRange(t *testing.T) {
-	cat := NewMemoryCatalog(map[string]money.Decimal{"A": money.New(1, 0), "B": money.New(2, 0)})
+	cat := &MemoryCatalog{prices: map[string]money.Decimal{"A": money.New(1, 0), "B": money.New(2, 0)}}
 	got := map[string]string{}
 	cat.Range(func(id string, p money.Decimal) bool { got[id] = p.String(); return true })
 	if len(got) != 2 || got["A"] != "1" || got["B"] != "2" {
@@ -18,7 +18,7 @@ func TestRange(t *testing.T) {
 	if n != 1 {
 		t.Fatalf("Range went on after false: %d calls", n)
 	}
-	mk := NewMemoryMarkets(map[string]money.Decimal{"*": money.New(1, 0), "NY": money.New(11, 1)})
+	mk := newMemoryMarkets(map[string]money.Decimal{"*": money.New(1, 0), "NY": money.New(11, 1)})
 	rows := map[string]string{}
 	mk.Range(func(loc string, v money.Decimal) bool { rows[loc] = v.String(); return true })
 	if len(rows) != 2 || rows["NY"] != "1.1" || rows["*"] != "1" {

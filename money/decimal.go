@@ -51,9 +51,6 @@ func New(coef int64, scale uint8) Decimal {
 	return Decimal{coef: coef, scale: scale}
 }
 
-// Coef returns the coefficient: the value is Coef() / 10^Scale().
-func (d Decimal) Coef() int64 { return d.coef }
-
 // Scale returns the number of digits after the decimal point.
 func (d Decimal) Scale() uint8 { return d.scale }
 
@@ -80,16 +77,6 @@ func Parse(s string) (Decimal, error) {
 	d, ok := parse(s)
 	if !ok {
 		return Decimal{}, fmt.Errorf("cannot parse decimal %q: %w", quoteTrunc(s), ErrSyntax)
-	}
-	return d, nil
-}
-
-// ParseBytes is like [Parse] but takes a byte slice; it does not allocate
-// unless it returns an error.
-func ParseBytes(b []byte) (Decimal, error) {
-	d, ok := parse(string(b)) // string(b) in a call argument does not allocate when not retained
-	if !ok {
-		return Decimal{}, fmt.Errorf("cannot parse decimal %q: %w", quoteTrunc(string(b)), ErrSyntax)
 	}
 	return d, nil
 }

@@ -2,11 +2,10 @@ package money
 
 import "testing"
 
-func BenchmarkParseBytes(b *testing.B) {
-	in := []byte("49.99")
+func BenchmarkParse(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := ParseBytes(in); err != nil {
+		if _, err := Parse("49.99"); err != nil {
 			b.Fatal(err)
 		}
 	}

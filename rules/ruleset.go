@@ -27,16 +27,12 @@ const (
 	MaxWindow = 24 * time.Hour
 )
 
-// DefaultMemberDiscount is the member discount without rules (or when the
-// file sets no member_discount): 0.05, as the seed formula.
+// defaultMemberDiscount is the member discount when the file sets no
+// member_discount: 0.05, as the seed formula.
 var defaultMemberDiscount = money.New(5, 2)
 
 // defaultMemberKeep is 1 - defaultMemberDiscount: what members pay.
 var defaultMemberKeep = money.New(95, 2)
-
-// DefaultMemberDiscount returns 0.05, the member discount of the seed
-// formula.
-func DefaultMemberDiscount() money.Decimal { return defaultMemberDiscount }
 
 // Ruleset is one parsed and validated rules file. It is immutable after
 // [Parse] returns it and safe for concurrent use by any number of

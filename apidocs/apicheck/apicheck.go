@@ -65,11 +65,6 @@ func NewValidator() (*Validator, error) {
 	return &Validator{doc: doc, router: router}, nil
 }
 
-// Document returns the parsed document. It must not be modified.
-func (v *Validator) Document() *openapi3.T {
-	return v.doc
-}
-
 // ValidateResponse reports whether a reply to method and target (a path,
 // optionally with a query) is one the document allows: the status must be
 // documented for the route, required headers (Retry-After, Allow) present and
