@@ -184,15 +184,9 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	}
 	s.batches.New = func() any { return newBatch() }
 
-	client, err := rueidis.NewClient(copt)
+	client, err := connect(ctx, copt, redacted)
 	if err != nil {
-		return nil, fmt.Errorf("cannot connect to store %s: %w", redacted, err)
-	}
-	pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-	defer cancel()
-	if err := client.Do(pctx, client.B().Ping().Build()).Error(); err != nil {
-		client.Close()
-		return nil, fmt.Errorf("cannot reach store %s: %w", redacted, err)
+		return nil, err
 	}
 	s.client = client
 	s.up.Store(true)

@@ -134,6 +134,13 @@ func Dial(ctx context.Context, o Options) (rueidis.Client, error) {
 	}
 	copt.DisableCache = true
 	copt.ConnWriteTimeout = 10 * time.Second
+	return connect(ctx, copt, redacted)
+}
+
+// connect builds a client from copt and checks with a PING (at most 5 s)
+// that the store answers; on error nothing is left open. redacted is the
+// URL without password, for the errors.
+func connect(ctx context.Context, copt rueidis.ClientOption, redacted string) (rueidis.Client, error) {
 	client, err := rueidis.NewClient(copt)
 	if err != nil {
 		return nil, fmt.Errorf("cannot connect to store %s: %w", redacted, err)

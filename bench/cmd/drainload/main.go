@@ -31,11 +31,8 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/pricing-engine/pricing-engine/loadtest"
+	"github.com/pricing-engine/pricing-engine/bench/internal/loopclient"
 )
-
-const request = "POST /api/v1/price HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\nContent-Length: 66\r\n\r\n" +
-	`{"product_id":"P-500","user_location":"NY","is_prime_member":true}`
 
 func main() {
 	bin := flag.String("bin", "bin/pricing-engine", "server binary")
@@ -120,7 +117,7 @@ func main() {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			d := net.Dialer{Timeout: 2 * time.Second, LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(1+i%max(*sources, 1)))}, Control: loadtest.BindNoPort}
+			d := loopclient.Dialer(loopclient.Source(i, *sources), 2*time.Second)
 			// Spread the connections' send times over one period.
 			next := start.Add(time.Duration(int64(every) * int64(i) / int64(*conns)))
 			var c net.Conn
@@ -147,7 +144,7 @@ func main() {
 				next = next.Add(every)
 				_ = c.SetDeadline(time.Now().Add(10 * time.Second))
 				at := time.Now()
-				if _, err := io.WriteString(c, request); err != nil {
+				if _, err := io.WriteString(c, loopclient.PriceRequest); err != nil {
 					lose(at, "write: "+err.Error())
 					_ = c.Close()
 					c = nil

@@ -19,22 +19,17 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"flag"
 	"fmt"
 	"io"
 	"net"
 	"os"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/pricing-engine/pricing-engine/loadtest"
+	"github.com/pricing-engine/pricing-engine/bench/internal/loopclient"
 )
-
-const request = "POST /api/v1/price HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\nContent-Length: 66\r\n\r\n" +
-	`{"product_id":"P-500","user_location":"NY","is_prime_member":true}`
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:8000", "server address (loopback)")
@@ -47,9 +42,6 @@ func main() {
 	if *sources < 1 || *sources > 254 || *conns < 1 || *workers < 1 {
 		fmt.Fprintln(os.Stderr, "idleconns: --conns, --workers must be >= 1 and --sources within 1..254")
 		os.Exit(2)
-	}
-	if len(request)-bytes.Index([]byte(request), []byte("\r\n\r\n"))-4 != 66 {
-		panic("request Content-Length is wrong")
 	}
 
 	open := make([]net.Conn, *conns)
@@ -66,7 +58,7 @@ func main() {
 				if i >= *conns {
 					return
 				}
-				src := net.IPv4(127, 0, 0, byte(1+i%*sources))
+				src := loopclient.Source(i, *sources)
 				c, err := openOne(*addr, src, *timeout)
 				if err != nil {
 					failed.Add(1)
@@ -102,53 +94,22 @@ func main() {
 
 // openOne connects from src, sends the request and reads one reply.
 func openOne(addr string, src net.IP, timeout time.Duration) (net.Conn, error) {
-	d := net.Dialer{Timeout: timeout, LocalAddr: &net.TCPAddr{IP: src}, Control: loadtest.BindNoPort}
+	d := loopclient.Dialer(src, timeout)
 	c, err := d.Dial("tcp", addr)
 	if err != nil {
 		return nil, err
 	}
 	_ = c.SetDeadline(time.Now().Add(timeout))
-	if _, err := io.WriteString(c, request); err != nil {
+	if _, err := io.WriteString(c, loopclient.PriceRequest); err != nil {
 		_ = c.Close()
 		return nil, fmt.Errorf("cannot send request: %w", err)
 	}
-	if err := readReply(bufio.NewReaderSize(c, 512)); err != nil {
+	// The reader is dropped afterwards: the server sends nothing more on an
+	// idle connection.
+	if err := loopclient.ReadOK(bufio.NewReaderSize(c, 512)); err != nil {
 		_ = c.Close()
 		return nil, err
 	}
 	_ = c.SetDeadline(time.Time{})
 	return c, nil
-}
-
-// readReply reads one 200 reply with a Content-Length body. The reader is
-// dropped afterwards: the server sends nothing more on an idle connection.
-func readReply(r *bufio.Reader) error {
-	status, err := r.ReadString('\n')
-	if err != nil {
-		return fmt.Errorf("cannot read status line: %w", err)
-	}
-	if len(status) < 12 || status[9:12] != "200" {
-		return fmt.Errorf("unexpected status line %q", status)
-	}
-	length := -1
-	for {
-		line, err := r.ReadSlice('\n')
-		if err != nil {
-			return fmt.Errorf("cannot read header: %w", err)
-		}
-		line = bytes.TrimRight(line, "\r\n")
-		if len(line) == 0 {
-			break
-		}
-		if k, v, ok := bytes.Cut(line, []byte(":")); ok && bytes.EqualFold(bytes.TrimSpace(k), []byte("Content-Length")) {
-			if length, err = strconv.Atoi(string(bytes.TrimSpace(v))); err != nil {
-				return fmt.Errorf("bad Content-Length %q", v)
-			}
-		}
-	}
-	if length < 0 {
-		return fmt.Errorf("reply has no Content-Length")
-	}
-	_, err = r.Discard(length)
-	return err
 }

@@ -36,11 +36,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/pricing-engine/pricing-engine/loadtest"
+	"github.com/pricing-engine/pricing-engine/bench/internal/loopclient"
 )
-
-const request = "POST /api/v1/price HTTP/1.1\r\nHost: bench\r\nContent-Type: application/json\r\nContent-Length: 66\r\n\r\n" +
-	`{"product_id":"P-500","user_location":"NY","is_prime_member":true}`
 
 func main() {
 	addr := flag.String("addr", "127.0.0.1:8000", "server API address (loopback only)")
@@ -56,9 +53,8 @@ func main() {
 	maxP99 := flag.Duration("max-p99", 5*time.Millisecond, "verdict: bound on the well-behaved clients' P99")
 	attackOnly := flag.Bool("attack-only", false, "internal: run only the non-readers (the child process)")
 	flag.Parse()
-	host, _, err := net.SplitHostPort(*addr)
-	if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
-		fmt.Fprintf(os.Stderr, "nonreaders: %q is not a loopback address\n", *addr)
+	if err := loopclient.CheckLoopback(*addr); err != nil {
+		fmt.Fprintf(os.Stderr, "nonreaders: %v\n", err)
 		os.Exit(2)
 	}
 
@@ -178,14 +174,14 @@ func main() {
 
 // attack runs the non-readers until ctx ends and describes what they did.
 func attack(ctx context.Context, addr string, conns, depth, sources int) string {
-	batch := bytes.Repeat([]byte(request), depth)
+	batch := bytes.Repeat([]byte(loopclient.PriceRequest), depth)
 	var opened, closedByServer, batches atomic.Int64
 	var wg sync.WaitGroup
 	for i := range conns {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			src := net.IPv4(127, 0, 0, byte(1+i%max(sources, 1)))
+			src := loopclient.Source(i, sources)
 			nonReader(ctx, addr, src, batch, &opened, &closedByServer, &batches)
 		}()
 	}
@@ -197,7 +193,7 @@ func attack(ctx context.Context, addr string, conns, depth, sources int) string 
 // nonReader writes batches and never reads, reopening the connection when
 // the server closes it, until ctx ends.
 func nonReader(ctx context.Context, addr string, src net.IP, batch []byte, opened, closedByServer, batches *atomic.Int64) {
-	d := net.Dialer{Timeout: 2 * time.Second, LocalAddr: &net.TCPAddr{IP: src}, Control: loadtest.BindNoPort}
+	d := loopclient.Dialer(src, 2*time.Second)
 	for ctx.Err() == nil {
 		c, err := d.DialContext(ctx, "tcp", addr)
 		if err != nil {
@@ -247,13 +243,13 @@ func normalClient(ctx context.Context, addr string, c net.Conn, every time.Durat
 		}
 		start := time.Now()
 		_ = c.SetDeadline(start.Add(5 * time.Second))
-		if _, err := io.WriteString(c, request); err != nil {
+		if _, err := io.WriteString(c, loopclient.PriceRequest); err != nil {
 			errs.Add(1)
 			_ = c.Close()
 			c = nil
 			continue
 		}
-		if err := readReply(br); err != nil {
+		if err := loopclient.ReadOK(br); err != nil {
 			errs.Add(1)
 			_ = c.Close()
 			c = nil
@@ -265,35 +261,6 @@ func normalClient(ctx context.Context, addr string, c net.Conn, every time.Durat
 		_ = c.Close()
 	}
 	return out
-}
-
-// readReply reads one 200 reply with a Content-Length body.
-func readReply(br *bufio.Reader) error {
-	status, err := br.ReadString('\n')
-	if err != nil {
-		return err
-	}
-	if !strings.HasPrefix(status, "HTTP/1.1 200") {
-		return fmt.Errorf("unexpected status %q", strings.TrimSpace(status))
-	}
-	n := -1
-	for {
-		line, err := br.ReadString('\n')
-		if err != nil {
-			return err
-		}
-		if line == "\r\n" {
-			break
-		}
-		if k, v, ok := strings.Cut(line, ":"); ok && strings.EqualFold(k, "Content-Length") {
-			n, _ = strconv.Atoi(strings.TrimSpace(v))
-		}
-	}
-	if n < 0 {
-		return fmt.Errorf("reply without Content-Length")
-	}
-	_, err = br.Discard(n)
-	return err
 }
 
 // readRSS returns VmRSS of pid in bytes (0 when unknown).

@@ -19,14 +19,13 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/pricing-engine/pricing-engine/loadtest"
+	"github.com/pricing-engine/pricing-engine/bench/internal/loopclient"
 )
 
 func main() {
@@ -37,9 +36,8 @@ func main() {
 	duration := flag.Duration("duration", 20*time.Second, "give up after this long")
 	sources := flag.Int("sources", 1, "loopback source addresses to spread connections over")
 	flag.Parse()
-	host, _, err := net.SplitHostPort(*addr)
-	if ip := net.ParseIP(host); err != nil || ip == nil || !ip.IsLoopback() {
-		fmt.Fprintf(os.Stderr, "slowloris: %q is not a loopback address\n", *addr)
+	if err := loopclient.CheckLoopback(*addr); err != nil {
+		fmt.Fprintf(os.Stderr, "slowloris: %v\n", err)
 		os.Exit(2)
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), *duration)
@@ -54,11 +52,7 @@ func main() {
 		wg.Add(1)
 		go func(i int) {
 			defer wg.Done()
-			d := net.Dialer{
-				Timeout:   5 * time.Second,
-				LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, byte(1+i%max(*sources, 1)))},
-				Control:   loadtest.BindNoPort,
-			}
+			d := loopclient.Dialer(loopclient.Source(i, *sources), 5*time.Second)
 			c, err := d.DialContext(ctx, "tcp", *addr)
 			if err != nil {
 				return
