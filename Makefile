@@ -113,7 +113,7 @@ bench-smoke:
 ## reliability: 1,000 non-reading pipeliners (peak RSS, normal P99) and SIGTERM under 5,000 req/s on 2,000 connections (0 lost); ~40 s
 reliability: build
 	bench/reliability.sh
-	PRICING_FDLIMIT_E2E=1 PRICING_E2E_BINARY=$(CURDIR)/$(BIN)/pricing-engine $(GO) test -count=1 -run E2EFDLimit ./cmd/pricing-engine
+	PRICING_E2E_BINARY=$(CURDIR)/$(BIN)/pricing-engine $(GO) test -count=3 -run E2EFDLimit ./cmd/pricing-engine
 
 ## soak: 30 minutes of mixed load with churn and hostile cases
 soak: build

@@ -28,39 +28,66 @@ import (
 // and ENFILE are such errors, so reaching the file-descriptor limit killed
 // the process, and gnet offers no hook to intercept the error, no option
 // to pause a listener and no way to hand it a raw descriptor. What it
-// does offer is Engine.Register with a net.Conn: it duplicates the
-// connection's descriptor into an event loop (through its goroutine pool)
-// and closes the original. So the listener is ours (a net.TCPListener on
-// Go's poller), and an accept that fails for lack of descriptors or memory
-// is counted (pricing_accept_errors_total), logged at most once per
-// [acceptLogEvery], and retried after a back-off of [acceptBackoffMin]
-// doubling to [acceptBackoffMax]; the pending connections wait in the
-// kernel's accept queue meanwhile, and established connections are served
-// throughout. gnet itself is started on a placeholder Unix socket in a
-// private directory that is removed as soon as the loops run, so nothing
-// can ever connect to it and gnet's accept never runs.
+// does offer is Engine.Register with a net.Conn: on a goroutine of its
+// pool it duplicates the connection's descriptor, adds the duplicate to an
+// event loop, and only then closes the original. So the listener is ours
+// (a net.TCPListener on Go's poller), and an accept that fails for lack of
+// descriptors or memory is counted (pricing_accept_errors_total), logged
+// at most once per [acceptLogEvery], and retried after a back-off of
+// [acceptBackoffMin] doubling to [acceptBackoffMax]; the pending
+// connections wait in the kernel's accept queue meanwhile, and established
+// connections are served throughout. gnet itself is started on a
+// placeholder Unix socket in a private directory that is removed as soon
+// as the loops run, so nothing can ever connect to it and gnet's accept
+// never runs.
 //
-// The price is CPU per new connection (a dup(2), a close(2) and a goroutine
-// hand-off that gnet's accept does not do); keep-alive traffic does not
-// pay it. docs/RELIABILITY.md has the figures.
+// The descriptor reserve: a connection being handed over holds two
+// descriptors for a while (ours and gnet's duplicate). Had accept taken
+// the last free descriptor, gnet's duplicate would fail and gnet would
+// close a connection whose client may already have written a request (a
+// reset, not a wait). So the acceptor keeps descriptors in reserve: it
+// accepts only while it holds one, and releases one just before each
+// Register, for gnet's duplicate. A registration that completes (gnet has
+// closed the original) gives its descriptor back to the reserve. At the
+// limit it is therefore accept that fails with EMFILE, leaving the
+// connection queued in the kernel, never gnet's duplicate. The reserve is
+// at most reserveSize descriptors minus the registrations in flight; see
+// fdlimit.go for how it fits the headroom.
+//
+// One gap is the acceptor's own: the kernel gives accept the lowest free
+// descriptor, which may be one just released for a duplicate gnet has not
+// made yet. When descriptors may be short (connections past the default
+// limit for the descriptor limit, or any sign of shortage in the last
+// [shortFor]: a failed accept, a reserve that could not be refilled), the
+// acceptor therefore waits for each registration to complete before it
+// accepts the next connection. What remains: between the release and
+// gnet's duplicate, another thread of the process (the admin listener, a
+// store reconnect) may take the released descriptor.
+//
+// The price is CPU per new connection (two dup(2)s and two close(2)s and
+// a goroutine hand-off that gnet's accept does not do); keep-alive traffic
+// does not pay it. docs/RELIABILITY.md has the figures.
 type acceptor struct {
 	s    *Server
 	ln   *net.TCPListener
 	done chan struct{} // closed when run returns
 
-	// pending holds the results of registrations still in progress, oldest
-	// first: each holds two descriptors (the accepted one and gnet's
-	// duplicate) until it completes, so at most maxPending (half the
-	// descriptor headroom, see fdlimit.go) may be outstanding.
-	pending    []<-chan gnet.RegisteredResult
-	maxPending int
+	// pending holds the registrations still in progress, oldest first.
+	pending []<-chan gnet.RegisteredResult
+	// reserve holds the reserved descriptors (duplicates of anchor);
+	// len(reserve)+len(pending) <= reserveSize.
+	reserve     []int
+	reserveSize int
+	anchor      int // an eventfd the reserve duplicates; -1 if none
+	// roomy is the number of connections (open or being registered)
+	// below which descriptors are assumed plentiful: the default
+	// connection limit for the descriptor limit.
+	roomy int64
+	// lastShort is when descriptors last ran short (see tight).
+	lastShort time.Time
 
 	lastLog time.Time
 	failed  int // accept failures since the last log line
-	// lastShort is when an accept last failed for lack of descriptors:
-	// until fdProbeFor after it, hand makes sure gnet can duplicate the
-	// descriptor before handing the connection over.
-	lastShort time.Time
 
 	stopOnce sync.Once
 	stopCh   chan struct{} // closed by stop
@@ -70,8 +97,26 @@ const (
 	acceptBackoffMin = 5 * time.Millisecond
 	acceptBackoffMax = 200 * time.Millisecond
 	acceptLogEvery   = 10 * time.Second
-	fdProbeFor       = 10 * time.Second
+	// drainAcceptWait is how long drainQueue waits for one more connection
+	// once the accept queue looks empty.
+	drainAcceptWait = 10 * time.Millisecond
+	// shortFor is how long registrations stay serialized after
+	// descriptors ran short.
+	shortFor = 10 * time.Second
 )
+
+// newAcceptor returns the acceptor of ln with a reserve of reserveSize
+// descriptors (at least 1). Call run on its own goroutine.
+func newAcceptor(s *Server, ln *net.TCPListener, reserveSize int) (*acceptor, error) {
+	anchor, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+	if err != nil {
+		return nil, fmt.Errorf("cannot create the acceptor's descriptor reserve: %w", err)
+	}
+	a := &acceptor{s: s, ln: ln, done: make(chan struct{}), stopCh: make(chan struct{}),
+		reserveSize: max(reserveSize, 1), anchor: anchor, roomy: int64(defaultMaxConns())}
+	a.refill()
+	return a, nil
+}
 
 // listenAPI binds the API listener. Keep-alive probes stay off, as they
 // were with gnet's own listener.
@@ -97,6 +142,7 @@ func placeholderAddr() (addr string, cleanup func(), err error) {
 // run accepts until stop is called or the server stops.
 func (a *acceptor) run() {
 	defer close(a.done)
+	defer a.closeReserve()
 	defer func() {
 		// Wait for the registrations under way, unless the loops have
 		// stopped: gnet would never complete them.
@@ -107,26 +153,19 @@ func (a *acceptor) run() {
 	defer func() { _ = a.ln.Close() }()
 	s := a.s
 	var backoff time.Duration
-	timer := time.NewTimer(time.Hour)
-	timer.Stop()
-	defer timer.Stop()
 	for {
-		a.reap(false)
+		if !a.ensureReserve() {
+			a.stopped()
+			return
+		}
 		c, err := a.ln.AcceptTCP()
 		if err == nil {
 			backoff = 0
 			a.hand(c)
 			continue
 		}
-		select {
-		case <-a.stopCh:
-			if s.ctx.Err() == nil {
-				a.drainQueue()
-			}
-			return
-		default:
-		}
-		if errors.Is(err, net.ErrClosed) || s.ctx.Err() != nil {
+		if a.isStopping() || errors.Is(err, net.ErrClosed) || s.ctx.Err() != nil {
+			a.stopped()
 			return
 		}
 		reason := acceptErrorReason(err)
@@ -140,65 +179,142 @@ func (a *acceptor) run() {
 		} else if backoff *= 2; backoff > acceptBackoffMax {
 			backoff = acceptBackoffMax
 		}
-		timer.Reset(backoff)
-		select {
-		case <-timer.C:
-		case <-a.stopCh:
-			// The next Accept fails at once (deadline passed) and
-			// takes the stop branch above.
-		case <-s.ctx.Done():
+		if !a.sleep(backoff) {
+			a.stopped()
 			return
 		}
+	}
+}
+
+// isStopping reports whether stop has been called.
+func (a *acceptor) isStopping() bool {
+	select {
+	case <-a.stopCh:
+		return true
+	default:
+		return false
+	}
+}
+
+// stopped runs as run returns: after stop (not a failure of the loops),
+// the connections already queued are handed over first.
+func (a *acceptor) stopped() {
+	if a.isStopping() && a.s.ctx.Err() == nil {
+		a.drainQueue()
+	}
+}
+
+// sleep waits d, or less if the server stops; it reports whether the
+// acceptor should go on.
+func (a *acceptor) sleep(d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-a.stopCh:
+		return false
+	case <-a.s.ctx.Done():
+		return false
+	}
+}
+
+// ensureReserve returns once the acceptor holds a reserved descriptor:
+// completed registrations give theirs back; when none is in flight and
+// no descriptor is free (other parts of the process took them), it backs
+// off like a failed accept. It returns false if the server stops first.
+func (a *acceptor) ensureReserve() bool {
+	backoff := acceptBackoffMin
+	for {
+		a.reap(false)
+		a.refill()
+		if len(a.reserve) > 0 {
+			return true
+		}
+		if len(a.pending) > 0 {
+			a.reapOne(true)
+			continue
+		}
+		a.lastShort = time.Now()
+		a.s.metrics.AcceptErrors(metrics.AcceptFDLimit).Inc()
+		a.logFailure(errors.New("no descriptor free to reserve for the next connection"), metrics.AcceptFDLimit)
+		if !a.sleep(backoff) {
+			return false
+		}
+		backoff = min(backoff*2, acceptBackoffMax)
+	}
+}
+
+// refill tops the reserve up to reserveSize minus the registrations in
+// flight, as far as free descriptors allow.
+func (a *acceptor) refill() {
+	for len(a.reserve)+len(a.pending) < a.reserveSize {
+		fd, err := unix.FcntlInt(uintptr(a.anchor), unix.F_DUPFD_CLOEXEC, 0)
+		if err != nil {
+			a.lastShort = time.Now()
+			return
+		}
+		a.reserve = append(a.reserve, fd)
+	}
+}
+
+// release frees one reserved descriptor for gnet's duplicate.
+func (a *acceptor) release() {
+	n := len(a.reserve) - 1
+	_ = unix.Close(a.reserve[n])
+	a.reserve = a.reserve[:n]
+}
+
+// closeReserve closes the reserve and its anchor.
+func (a *acceptor) closeReserve() {
+	for len(a.reserve) > 0 {
+		a.release()
+	}
+	if a.anchor >= 0 {
+		_ = unix.Close(a.anchor)
+		a.anchor = -1
 	}
 }
 
 // drainQueue hands over every connection already in the kernel's accept
 // queue before the listener closes: closing it would reset them, and their
 // clients may already have written a request. They are served like the
-// others (with Connection: close, since the server is draining).
+// others (with Connection: close, since the server is draining). It stops
+// at the first accept that finds the queue empty for drainAcceptWait.
 func (a *acceptor) drainQueue() {
-	rc, err := a.ln.SyscallConn()
-	if err != nil {
-		return
-	}
-	_ = rc.Control(func(lfd uintptr) {
-		for {
-			nfd, _, err := unix.Accept4(int(lfd), unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
-			switch err {
-			case nil:
-			case unix.EINTR, unix.ECONNABORTED:
-				continue
-			default:
-				return // EAGAIN: the queue is empty
-			}
-			f := os.NewFile(uintptr(nfd), "")
-			c, err := net.FileConn(f) // duplicates nfd
-			_ = f.Close()
-			if err != nil {
-				continue
-			}
-			a.hand(c.(*net.TCPConn))
+	for {
+		if err := a.ln.SetDeadline(time.Now().Add(drainAcceptWait)); err != nil {
+			return
 		}
-	})
+		a.reap(false)
+		a.refill()
+		for len(a.reserve) == 0 && len(a.pending) > 0 {
+			a.reapOne(true)
+			a.refill()
+		}
+		if len(a.reserve) == 0 {
+			return // no descriptor to hand a connection over with
+		}
+		c, err := a.ln.AcceptTCP()
+		if err != nil {
+			return // the queue is empty (deadline) or accept failed
+		}
+		a.hand(c)
+	}
 }
 
-// hand registers c with an event loop; gnet closes c once it holds its
-// own duplicate.
+// hand registers c with an event loop, using a reserved descriptor (the
+// caller made sure there is one); gnet closes c once it holds its own
+// duplicate.
 func (a *acceptor) hand(c *net.TCPConn) {
 	s := a.s
-	for len(a.pending) >= a.maxPending {
-		a.reapOne(true)
-	}
 	// The kernel's buffers are per-connection memory too (charged to the
 	// container's memory), and unsent output there is output the client
 	// has not read: cap them like the buffers in user space (budget.go)
 	// instead of letting autotuning grow them to megabytes per connection.
 	_ = c.SetWriteBuffer(s.cfg.MaxOutboundBytes)
 	_ = c.SetReadBuffer(s.cfg.MaxInboundBytes)
-	if !a.lastShort.IsZero() && time.Since(a.lastShort) < fdProbeFor && !a.waitForSpareFD(c) {
-		_ = c.Close() // the server is stopping
-		return
-	}
+	a.release()
 	ch, err := s.eng.Register(gnet.NewNetConnContext(context.Background(), c))
 	if err != nil {
 		_ = c.Close()
@@ -207,50 +323,19 @@ func (a *acceptor) hand(c *net.TCPConn) {
 		return
 	}
 	a.pending = append(a.pending, ch)
+	if a.tight() {
+		// Do not let the next accept take the descriptor released for
+		// gnet's duplicate: wait until gnet has made it.
+		a.reap(true)
+	}
 }
 
-// waitForSpareFD returns once a descriptor is free for gnet's duplicate of
-// c, backing off like a failed accept meanwhile, or false when the server
-// stops first. Near the descriptor limit, the accept that succeeds can take
-// the last free descriptor; gnet's duplicate would then fail and gnet would
-// close the connection under a client that has already written its request
-// (a reset). Waiting instead keeps the request in the socket until the
-// connection can be served. It probes with a duplicate of its own, closed
-// at once.
-func (a *acceptor) waitForSpareFD(c *net.TCPConn) bool {
-	rc, err := c.SyscallConn()
-	if err != nil {
-		return true
-	}
-	backoff := acceptBackoffMin
-	for {
-		var derr error
-		if cerr := rc.Control(func(fd uintptr) {
-			var nfd int
-			if nfd, derr = unix.Dup(int(fd)); derr == nil {
-				_ = unix.Close(nfd)
-			}
-		}); cerr != nil {
-			return true
-		}
-		if derr == nil {
-			return true
-		}
-		reason := acceptErrorReason(derr)
-		a.s.metrics.AcceptErrors(reason).Inc()
-		a.logFailure(derr, reason)
-		t := time.NewTimer(backoff)
-		select {
-		case <-t.C:
-		case <-a.stopCh:
-			t.Stop()
-			return false
-		case <-a.s.ctx.Done():
-			t.Stop()
-			return false
-		}
-		backoff = min(backoff*2, acceptBackoffMax)
-	}
+// tight reports whether descriptors may be short: connections (open or
+// being registered) past the roomy count, or a shortage in the last
+// shortFor.
+func (a *acceptor) tight() bool {
+	return a.s.conns.Load()+int64(len(a.pending)) >= a.roomy ||
+		(!a.lastShort.IsZero() && time.Since(a.lastShort) < shortFor)
 }
 
 // reap collects finished registrations; with wait, all of them.
@@ -273,7 +358,13 @@ func (a *acceptor) reapOne(wait bool) bool {
 			return false
 		}
 	}
-	_ = ok // a closed channel without a result: gnet closed the connection
+	if ok {
+		// gnet sends the result before it closes our descriptor and then
+		// the channel: wait for the close, so that the descriptor is free
+		// when the reserve is refilled.
+		for range a.pending[0] {
+		}
+	}
 	n := copy(a.pending, a.pending[1:])
 	a.pending[n] = nil
 	a.pending = a.pending[:n]

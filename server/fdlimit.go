@@ -14,12 +14,15 @@ import (
 //   - admin connections (scrapes, probes, pprof), store connections (a few
 //     per Redis node), data and rules files, /proc reads by the process
 //     collector;
-//   - connections being handed to an event loop: each holds two
-//     descriptors for a moment, at most half the headroom at once
-//     ([pendingRegistrations]).
+//   - the acceptor's descriptor reserve and the connections being handed
+//     to an event loop: together at most twice [reserveDescriptors], a
+//     quarter of the headroom (accept.go explains the reserve).
 //
 // The headroom is an eighth of the limit, at least [minFDHeadroom] and at
-// most [maxFDHeadroom].
+// most [maxFDHeadroom]. At the smallest headroom (128) the reserve is 32,
+// so the reserve and the registrations in flight take at most 64 and the
+// rest (about 20 descriptors at start: stdio, pollers, listeners, the
+// reserve's anchor) fits in the other half.
 const (
 	minFDHeadroom = 128
 	maxFDHeadroom = 4096
@@ -30,15 +33,20 @@ func fdHeadroom(nofile uint64) uint64 {
 	return min(max(nofile/8, minFDHeadroom), maxFDHeadroom)
 }
 
-// pendingRegistrations bounds the accepted connections not yet registered
-// with an event loop: half the headroom of the current limit, at least 16
-// and at most 1024.
-func pendingRegistrations() int {
+// reserveDescriptors is the size of the acceptor's descriptor reserve for
+// the current limit: a quarter of the headroom, at least 8 and at most
+// 256. It also bounds the registrations in flight.
+func reserveDescriptors() int {
 	soft, _, err := FDLimit()
 	if err != nil {
 		return 64
 	}
-	return int(min(max(fdHeadroom(soft)/2, 16), 1024))
+	return reserveFor(soft)
+}
+
+// reserveFor is reserveDescriptors for a soft limit of nofile.
+func reserveFor(nofile uint64) int {
+	return int(min(max(fdHeadroom(nofile)/4, 8), 256))
 }
 
 // MaxConnsForFDLimit is the default connection limit for a soft

@@ -131,10 +131,21 @@ func (s *Server) Start() error {
 		return fmt.Errorf("cannot listen on %q: %w", s.cfg.Addr, err)
 	}
 	s.addr = ln.Addr()
+	acc, err := newAcceptor(s, ln, reserveDescriptors())
+	if err != nil {
+		_ = ln.Close()
+		return err
+	}
+	// abort undoes what Start did when a later step fails.
+	abort := func() {
+		_ = ln.Close()
+		acc.closeReserve()
+		s.stopAdmin(context.Background())
+	}
 
 	if s.cfg.AdminAddr != "" {
 		if err := s.startAdmin(); err != nil {
-			_ = ln.Close()
+			abort()
 			return err
 		}
 	}
@@ -160,8 +171,7 @@ func (s *Server) Start() error {
 	// acceptor (accept.go explains why).
 	loopsAddr, cleanup, err := placeholderAddr()
 	if err != nil {
-		_ = ln.Close()
-		s.stopAdmin(context.Background())
+		abort()
 		return err
 	}
 	defer cleanup()
@@ -176,13 +186,12 @@ func (s *Server) Start() error {
 		case <-up:
 		case err := <-s.runErr:
 			s.runErr <- err
-			_ = ln.Close()
-			s.stopAdmin(context.Background())
+			abort()
 			return fmt.Errorf("cannot start event loops: %w", err)
 		}
 	}
 	cleanup()
-	s.acc = &acceptor{s: s, ln: ln, done: make(chan struct{}), stopCh: make(chan struct{}), maxPending: pendingRegistrations()}
+	s.acc = acc
 	go s.acc.run()
 	go func() {
 		// The loops stopped (Shutdown, or a failure): stop accepting.

@@ -6,7 +6,6 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -72,9 +71,6 @@ func readStatus(c net.Conn, d time.Duration) (int, error) {
 // the connections it holds, count the failures, and accept the waiting
 // connections (and answer their requests) once others close (issue 16).
 func TestE2EFDLimitAcceptBacksOff(t *testing.T) {
-	if os.Getenv("PRICING_FDLIMIT_E2E") != "1" {
-		t.Skip("flaky at the descriptor limit (a queued connection is sometimes reset; see docs/RELIABILITY.md): run with PRICING_FDLIMIT_E2E=1 (make reliability)")
-	}
 	p := startLimited(t, append(loopbackArgs, "--max-conns=100000", "--header-timeout=30s")...)
 	const n = 400
 	conns := openWithRequest(t, p.api, n)
@@ -118,7 +114,7 @@ func TestE2EFDLimitAcceptBacksOff(t *testing.T) {
 	for i := n - 100; i < n; i++ {
 		code, err := readStatus(conns[i], 15*time.Second)
 		if err != nil || code != 200 {
-			t.Fatalf("connection %d (queued at the limit): status %d, err %v", i, code, err)
+			t.Fatalf("connection %d (queued at the limit): status %d, err %v; server counters:\n%s", i, code, err, p.counters())
 		}
 	}
 	// The admin listener (net/http) could not accept either; now it can.
@@ -137,9 +133,6 @@ func TestE2EFDLimitAcceptBacksOff(t *testing.T) {
 // the descriptor limit, so that the limit answers 503 before accept can
 // fail: at 256 descriptors the default is 128 connections.
 func TestE2EFDLimitDefaultMaxConns(t *testing.T) {
-	if os.Getenv("PRICING_FDLIMIT_E2E") != "1" {
-		t.Skip("flaky at the descriptor limit (a queued connection is sometimes reset; see docs/RELIABILITY.md): run with PRICING_FDLIMIT_E2E=1 (make reliability)")
-	}
 	p := startLimited(t, append(loopbackArgs, "--header-timeout=30s")...)
 	rec, ok := p.logRecord("listening")
 	if !ok {
@@ -214,4 +207,19 @@ func metricValue(exposition, series string) float64 {
 		}
 	}
 	return -1
+}
+
+// counters returns the server's accept, connection and rejection series,
+// for a failure message.
+func (p *proc) counters() string {
+	_, _, body := p.do("GET", "http://"+p.admin+"/metrics", "", "")
+	var b strings.Builder
+	for line := range strings.SplitSeq(body, "\n") {
+		for _, prefix := range []string{"pricing_accept_errors_total", "pricing_connections_open", "pricing_requests_rejected_total"} {
+			if strings.HasPrefix(line, prefix) {
+				b.WriteString(line + "\n")
+			}
+		}
+	}
+	return b.String()
 }
