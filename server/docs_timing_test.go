@@ -108,7 +108,16 @@ func TestDocsOnAPIPort(t *testing.T) {
 			if tc.status == 404 {
 				return
 			}
-			if n := testing.AllocsPerRun(100, run); n != 0 {
+			// AllocsPerRun counts the whole process's allocations; 100 runs
+			// of the 1.5 MB reply take long enough under -race on a busy
+			// machine for goroutines of other tests to add to them once.
+			// An allocation of the reply path shows in every attempt: take
+			// the least of three.
+			n := testing.AllocsPerRun(100, run)
+			for i := 0; i < 2 && n != 0; i++ {
+				n = min(n, testing.AllocsPerRun(100, run))
+			}
+			if n != 0 {
 				t.Errorf("%s allocates %.1f times per request, want 0", tc.name, n)
 			}
 		})
