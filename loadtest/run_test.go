@@ -64,11 +64,15 @@ func TestFixedLatency(t *testing.T) {
 	if res.Successes < 500 {
 		t.Fatalf("successes = %d, want >= 500 (20 users x 2 s / ~20 ms)", res.Successes)
 	}
-	if p := res.Latency.P50; p < 19 || p > 30 {
-		t.Errorf("p50 = %.2f ms, want in [19, 30]", p)
+	// The lower bounds are the server's delays: a generator that measured
+	// from the wrong moment would fall below them. The upper bounds only
+	// catch a gross error (say, a closed loop measuring queueing it made
+	// itself): on a busy machine the scheduler alone adds tens of ms.
+	if p := res.Latency.P50; p < 19 || p > 100 {
+		t.Errorf("p50 = %.2f ms, want in [19, 100]", p)
 	}
-	if p := res.Latency.P95; p < 21 || p > 45 {
-		t.Errorf("p95 = %.2f ms, want in [21, 45]", p)
+	if p := res.Latency.P95; p < 21 || p > 250 {
+		t.Errorf("p95 = %.2f ms, want in [21, 250]", p)
 	}
 	if res.Latency.Min < 18 {
 		t.Errorf("min = %.2f ms, below the server's 18 ms floor", res.Latency.Min)
