@@ -95,14 +95,9 @@ type observerKey struct {
 func New(info BuildInfo) *Set {
 	s := &Set{
 		Registry: prometheus.NewRegistry(),
-		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:                            "http_request_duration_seconds",
-			Help:                            "Time from the event loop's read of a request's last bytes to its reply being queued for writing, by method, route template and status code.",
-			Buckets:                         RequestBuckets,
-			NativeHistogramBucketFactor:     NativeBucketFactor,
-			NativeHistogramMaxBucketNumber:  160,
-			NativeHistogramMinResetDuration: time.Hour,
-		}, []string{"method", "endpoint", "code"}),
+		duration: prometheus.NewHistogramVec(histogramOpts("http_request_duration_seconds",
+			"Time from the event loop's read of a request's last bytes to its reply being queued for writing, by method, route template and status code.",
+			RequestBuckets), []string{"method", "endpoint", "code"}),
 		inFlight: newCountingGauge(prometheus.GaugeOpts{
 			Name: "pricing_requests_in_flight",
 			Help: "Requests handed to the lookup pool and not yet answered (waiting or running).",
@@ -115,14 +110,9 @@ func New(info BuildInfo) *Set {
 			Name: "pricing_requests_rejected_total",
 			Help: "Requests or connections refused to protect the service, by reason.",
 		}, []string{"reason"}),
-		lookup: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name:                            "pricing_lookup_duration_seconds",
-			Help:                            "Duration of catalog and market lookups, by lookup and outcome.",
-			Buckets:                         LookupBuckets,
-			NativeHistogramBucketFactor:     NativeBucketFactor,
-			NativeHistogramMaxBucketNumber:  160,
-			NativeHistogramMinResetDuration: time.Hour,
-		}, []string{"lookup", "outcome"}),
+		lookup: prometheus.NewHistogramVec(histogramOpts("pricing_lookup_duration_seconds",
+			"Duration of catalog and market lookups, by lookup and outcome.",
+			LookupBuckets), []string{"lookup", "outcome"}),
 		queueDepth: newCountingGauge(prometheus.GaugeOpts{
 			Name: "pricing_pool_queue_depth",
 			Help: "Requests handed to the lookup pool that no worker has started yet.",
@@ -244,4 +234,18 @@ func (s *Set) Handler() http.Handler {
 		Registry:          s.Registry,
 		EnableOpenMetrics: false,
 	})
+}
+
+// histogramOpts are the options of every histogram here: the classic
+// buckets given, plus a native histogram (factor NativeBucketFactor, at most
+// 160 buckets, reset at most hourly) for scrapers that ask for protobuf.
+func histogramOpts(name, help string, buckets []float64) prometheus.HistogramOpts {
+	return prometheus.HistogramOpts{
+		Name:                            name,
+		Help:                            help,
+		Buckets:                         buckets,
+		NativeHistogramBucketFactor:     NativeBucketFactor,
+		NativeHistogramMaxBucketNumber:  160,
+		NativeHistogramMinResetDuration: time.Hour,
+	}
 }

@@ -57,14 +57,9 @@ func NewStore(reg prometheus.Registerer, stats func() StoreStats) *Store {
 			gauge("pricing_store_cache_entries", "Entries held in the client-side cache (bounded by --store-cache-entries).",
 				func(st *S) float64 { return float64(st.Entries) }),
 		}},
-		roundTrip: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name:                            "pricing_store_round_trip_seconds",
-			Help:                            "Duration of one pipelined round trip to the store (all the misses of one batch).",
-			Buckets:                         StoreBuckets,
-			NativeHistogramBucketFactor:     NativeBucketFactor,
-			NativeHistogramMaxBucketNumber:  160,
-			NativeHistogramMinResetDuration: time.Hour,
-		}),
+		roundTrip: prometheus.NewHistogram(histogramOpts("pricing_store_round_trip_seconds",
+			"Duration of one pipelined round trip to the store (all the misses of one batch).",
+			StoreBuckets)),
 	}
 	reg.MustRegister(s, s.roundTrip)
 	return s
