@@ -23,7 +23,7 @@ func (cn *conn) serve(out []byte, req *httpparse.Request) []byte {
 	body := lp.body[:0]
 
 	switch rt {
-	case routePrice:
+	case routePrice, routePrices:
 		if method != "POST" {
 			return cn.answerMethodNotAllowed(out, &rep, rt, method)
 		}
@@ -31,6 +31,9 @@ func (cn *conn) serve(out []byte, req *httpparse.Request) []byte {
 			rep.status = 415
 			body = appendDetailBody(body, "unsupported Content-Type: expected application/json")
 			break
+		}
+		if rt == routePrices {
+			return cn.servePrices(out, &rep, req, method)
 		}
 		if !s.engine.Instant() {
 			if !lp.admit() {
@@ -43,17 +46,6 @@ func (cn *conn) serve(out []byte, req *httpparse.Request) []byte {
 		s.engine.Serve(x, &lp.dec, lp.batcher, req.Body, lp.now)
 		rep.status, rep.retryAfter = x.Status, x.RetryAfter
 		return cn.answer(out, &rep, x.Body, method, endpointPrice)
-
-	case routePrices:
-		if method != "POST" {
-			return cn.answerMethodNotAllowed(out, &rep, rt, method)
-		}
-		if !isJSONContentType(req.ContentType) {
-			rep.status = 415
-			body = appendDetailBody(body, "unsupported Content-Type: expected application/json")
-			break
-		}
-		return cn.servePrices(out, &rep, req, method)
 
 	case routeHealthz, routeReadyz, routeDocs, routeOpenAPI, routeMetrics:
 		if method != "GET" && method != "HEAD" {
