@@ -81,7 +81,7 @@ type fdReader struct{ fd int }
 // holds nothing yet.
 func (f *fdReader) Read(p []byte) (int, error) {
 	for {
-		n, err := unix.Read(f.fd, p)
+		n, err := rawIO(unix.SYS_READ, f.fd, p)
 		switch {
 		case err == unix.EINTR:
 			continue
@@ -94,6 +94,21 @@ func (f *fdReader) Read(p []byte) (int, error) {
 		}
 		return n, nil
 	}
+}
+
+// rawIO reads or writes (trap SYS_READ or SYS_WRITE) the non-blocking
+// socket fd as a raw system call: it never blocks, so the runtime's
+// bookkeeping around a system call that might (a few percent of the
+// engine's CPU) is not needed. It returns 0 and the error on failure.
+func rawIO(trap uintptr, fd int, p []byte) (int, error) {
+	if len(p) == 0 {
+		return 0, nil
+	}
+	n, _, e := unix.RawSyscall(trap, uintptr(fd), uintptr(unsafe.Pointer(&p[0])), uintptr(len(p)))
+	if e != 0 {
+		return 0, e
+	}
+	return int(n), nil
 }
 
 // epollLoop is the state of the epoll engine. It is used by one goroutine.
@@ -409,7 +424,7 @@ func (l *epollLoop) connected(c *epollConn, now time.Time) {
 // write writes what is left of c's request.
 func (l *epollLoop) write(c *epollConn) {
 	for c.wpos < len(c.wbuf) {
-		n, err := unix.Write(c.fd, c.wbuf[c.wpos:])
+		n, err := rawIO(unix.SYS_WRITE, c.fd, c.wbuf[c.wpos:])
 		switch {
 		case err == unix.EINTR:
 			continue
