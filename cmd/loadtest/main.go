@@ -12,6 +12,11 @@
 //
 //	loadtest --rate 20000 --users 256 --duration 30s --slo 'p99<50ms'
 //
+// The same from one thread with non-blocking sockets and one epoll
+// instance, for rates a goroutine per connection cannot keep up with:
+//
+//	loadtest --engine epoll --tick 500us --rate 50000 --users 4000 --duration 30s
+//
 // Batches of 20 items (POST /api/v1/prices), every item checked; the
 // summary adds items per second:
 //
