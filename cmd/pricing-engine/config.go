@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -74,7 +75,7 @@ func (c *config) flagSet() *flag.FlagSet {
 	}
 	fs.StringVar(&sc.Addr, "addr", d.Addr, "API listen address (host:port; port 0 picks a free port)")
 	fs.StringVar(&sc.AdminAddr, "admin-addr", d.AdminAddr, "admin listen address for /metrics, /healthz, /readyz, /docs and, with --pprof, /debug/pprof/ (empty disables)")
-	fs.BoolVar(&sc.Pprof, "pprof", false, "serve Go profiles under /debug/pprof/ on the admin listener (off by default: anyone who reaches the admin port could take CPU profiles)")
+	boolFlag(fs, &sc.Pprof, "pprof", "serve Go profiles under /debug/pprof/ on the admin listener (off by default: anyone who reaches the admin port could take CPU profiles)")
 	wholeFlag(fs, &sc.Loops, field("Loops", "loops"), 0, "event loops (0 = GOMAXPROCS: the CPUs the process may use, container CPU limit included)")
 	fs.StringVar(&c.latencyName, "lookup-latency", "none", `lookup latency profile: "none" (in memory), "seed" (catalog U[10,50] ms, market U[20,40] ms) or "fault:..." (see package lookup)`)
 	durationFlag(fs, &c.lookupDeadline, "lookup-deadline", pricing.DefaultDeadline, "deadline for the lookups of one request")
@@ -123,7 +124,7 @@ func parseConfig(args []string, getenv func(string) (string, bool), helpOut io.W
 		if errors.Is(err, errHelp) {
 			_, _ = helpOut.Write(usage.Bytes())
 		}
-		return nil, err
+		return nil, flagParseError(err)
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
@@ -147,7 +148,28 @@ func parseConfig(args []string, getenv func(string) (string, bool), helpOut io.W
 type (
 	wholeValue[T int | int64] struct{ p *T }
 	durationValue             struct{ p *time.Duration }
+	boolValue                 struct{ p *bool }
 )
+
+// boolFlag declares a boolean flag, false by default (--name alone sets
+// it).
+func boolFlag(fs *flag.FlagSet, p *bool, name, usage string) {
+	*p = false
+	fs.Var(boolValue{p}, name, usage)
+}
+
+func (v boolValue) String() string   { return strconv.FormatBool(v.p != nil && *v.p) }
+func (v boolValue) Get() any         { return *v.p }
+func (v boolValue) IsBoolFlag() bool { return true }
+
+func (v boolValue) Set(s string) error {
+	b, err := strconv.ParseBool(strings.TrimSpace(s))
+	if err != nil {
+		return errors.New("want true or false (or 1 or 0)")
+	}
+	*v.p = b
+	return nil
+}
 
 func wholeFlag[T int | int64](fs *flag.FlagSet, p *T, name string, def T, usage string) {
 	*p = def
@@ -305,11 +327,27 @@ func envFallback(fs *flag.FlagSet, getenv func(string) (string, bool), showValue
 		}
 		if err := f.Value.Set(v); err != nil {
 			if showValues {
-				errs = append(errs, fmt.Errorf("invalid %s=%q (--%s): %v", envName(f.Name), v, f.Name, err))
+				errs = append(errs, fmt.Errorf("invalid --%s %q (from %s): %v", f.Name, v, envName(f.Name), err))
 			} else {
-				errs = append(errs, fmt.Errorf("invalid %s (--%s): %v", envName(f.Name), f.Name, err))
+				errs = append(errs, fmt.Errorf("invalid --%s (from %s): %v", f.Name, envName(f.Name), err))
 			}
 		}
 	})
 	return errors.Join(errs...)
+}
+
+// flagValueError is the flag package's message for a value its flag
+// refuses.
+var flagValueError = regexp.MustCompile(`^invalid (?:boolean )?value ("(?:[^"\\]|\\.)*") for (?:flag )?-([a-z0-9-]+): (.*)$`)
+
+// flagParseError rewrites the flag package's message for a bad value in
+// the form of every other bad value: `invalid --name "value": reason`, as
+// for the same value from its PRICING_* variable. Other errors (an unknown
+// flag) pass unchanged.
+func flagParseError(err error) error {
+	m := flagValueError.FindStringSubmatch(err.Error())
+	if m == nil {
+		return err
+	}
+	return fmt.Errorf("invalid --%s %s: %s", m[2], m[1], m[3])
 }

@@ -59,6 +59,34 @@ func TestConfigRejects(t *testing.T) {
 	}
 }
 
+// TestConfigParseErrors checks that a value that does not parse gives the
+// same message as a flag and as its variable (which adds where it came
+// from).
+func TestConfigParseErrors(t *testing.T) {
+	for _, tc := range []struct{ flag, value, reason string }{
+		{"idle-timeout", "abc", "want a duration such as 500ms, 10s or 1m30s"},
+		{"max-pipeline", "lots", "want a whole number"},
+		{"max-buffered-bytes", "1e9", "want a whole number"},
+		{"pprof", "maybe", "want true or false (or 1 or 0)"},
+	} {
+		_, err := parseConfig([]string{"--" + tc.flag + "=" + tc.value}, noEnv, io.Discard)
+		want := "invalid --" + tc.flag + ` "` + tc.value + `": ` + tc.reason
+		if err == nil || err.Error() != want {
+			t.Errorf("flag: error %v\nwant %q", err, want)
+		}
+		env := envName(tc.flag)
+		_, err = parseConfig(nil, mapEnv(env, tc.value), io.Discard)
+		want = "invalid --" + tc.flag + ` "` + tc.value + `" (from ` + env + "): " + tc.reason
+		if err == nil || err.Error() != want {
+			t.Errorf("env: error %v\nwant %q", err, want)
+		}
+	}
+	// Not a value error: passed through.
+	if _, err := parseConfig([]string{"--no-such-flag"}, noEnv, io.Discard); err == nil || !strings.Contains(err.Error(), "no-such-flag") {
+		t.Errorf("unknown flag: %v", err)
+	}
+}
+
 // TestConfigEveryServerFlagBounded checks that every flag that sets a
 // server.Config field has a row in badValues or is known to accept
 // anything that parses, so a bound the server adds is seen here.

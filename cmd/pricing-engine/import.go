@@ -56,8 +56,8 @@ func runImport(args []string, getenv func(string) (string, bool), stdout, stderr
 	c.store.registerConn(fs)
 	fs.StringVar(&c.catalog, "catalog", "", "catalog CSV file (product_id,base_price)")
 	fs.StringVar(&c.markets, "markets", "", "markets CSV file (location,multiplier)")
-	fs.BoolVar(&c.embedded, "embedded", false, "import the data built into the binary (catalog and markets)")
-	fs.BoolVar(&c.replace, "replace", false, "also remove the products (and markets, when given) that are not in the files")
+	boolFlag(fs, &c.embedded, "embedded", "import the data built into the binary (catalog and markets)")
+	boolFlag(fs, &c.replace, "replace", "also remove the products (and markets, when given) that are not in the files")
 	var usage bytes.Buffer
 	fs.SetOutput(&usage)
 	fs.Usage = func() {
@@ -75,7 +75,7 @@ func runImport(args []string, getenv func(string) (string, bool), stdout, stderr
 			_, _ = stdout.Write(usage.Bytes())
 			return 0
 		}
-		return fail(err)
+		return fail(flagParseError(err))
 	}
 	if fs.NArg() > 0 {
 		return fail(fmt.Errorf("unexpected argument %q", fs.Arg(0)))
