@@ -97,9 +97,6 @@ const (
 	acceptBackoffMin = 5 * time.Millisecond
 	acceptBackoffMax = 200 * time.Millisecond
 	acceptLogEvery   = 10 * time.Second
-	// drainAcceptWait is how long drainQueue waits for one more connection
-	// once the accept queue looks empty.
-	drainAcceptWait = 10 * time.Millisecond
 	// shortFor is how long registrations stay serialized after
 	// descriptors ran short.
 	shortFor = 10 * time.Second
@@ -279,28 +276,51 @@ func (a *acceptor) closeReserve() {
 // drainQueue hands over every connection already in the kernel's accept
 // queue before the listener closes: closing it would reset them, and their
 // clients may already have written a request. They are served like the
-// others (with Connection: close, since the server is draining). It stops
-// at the first accept that finds the queue empty for drainAcceptWait.
+// others (with Connection: close, since the server is draining). It
+// accepts without Go's poller, until the queue is empty (EAGAIN), so that
+// the listener closes right after the queue was last seen empty: a client
+// whose handshake completes in between is the only one reset.
 func (a *acceptor) drainQueue() {
-	for {
-		if err := a.ln.SetDeadline(time.Now().Add(drainAcceptWait)); err != nil {
-			return
-		}
-		a.reap(false)
-		a.refill()
-		for len(a.reserve) == 0 && len(a.pending) > 0 {
-			a.reapOne(true)
-			a.refill()
-		}
-		if len(a.reserve) == 0 {
-			return // no descriptor to hand a connection over with
-		}
-		c, err := a.ln.AcceptTCP()
-		if err != nil {
-			return // the queue is empty (deadline) or accept failed
-		}
-		a.hand(c)
+	rc, err := a.ln.SyscallConn()
+	if err != nil {
+		return
 	}
+	_ = rc.Control(func(lfd uintptr) {
+		for {
+			a.reap(false)
+			a.refill()
+			for len(a.reserve) == 0 && len(a.pending) > 0 {
+				a.reapOne(true)
+				a.refill()
+			}
+			if len(a.reserve) == 0 {
+				return // no descriptor to hand a connection over with
+			}
+			nfd, _, err := unix.Accept4(int(lfd), unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
+			switch err {
+			case nil:
+			case unix.EINTR, unix.ECONNABORTED:
+				continue
+			default:
+				return // EAGAIN: the queue is empty; or out of descriptors
+			}
+			// net.FileConn duplicates nfd: give it a reserved descriptor,
+			// and take nfd's back once it is closed.
+			a.release()
+			f := os.NewFile(uintptr(nfd), "")
+			c, err := net.FileConn(f)
+			_ = f.Close()
+			a.refill()
+			if err != nil {
+				continue
+			}
+			if len(a.reserve) == 0 {
+				_ = c.Close()
+				return
+			}
+			a.hand(c.(*net.TCPConn))
+		}
+	})
 }
 
 // hand registers c with an event loop, using a reserved descriptor (the
