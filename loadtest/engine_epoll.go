@@ -440,18 +440,21 @@ func (l *epollLoop) write(c *epollConn) {
 		}
 		c.wpos += n
 	}
-	if c.state == connWriting {
-		l.interest(c, unix.EPOLLIN|unix.EPOLLRDHUP)
+	if c.state == connWriting && !l.interest(c, unix.EPOLLIN|unix.EPOLLRDHUP) {
+		return // failed, and c released or resent
 	}
 	c.state = connReading
 }
 
-// interest changes the events c waits for.
-func (l *epollLoop) interest(c *epollConn, events uint32) {
+// interest changes the events c waits for. If it cannot, it fails the
+// exchange (ioError) and returns false.
+func (l *epollLoop) interest(c *epollConn, events uint32) bool {
 	ev := unix.EpollEvent{Events: events, Fd: int32(c.id), Pad: int32(c.gen)}
 	if err := unix.EpollCtl(l.epfd, unix.EPOLL_CTL_MOD, c.fd, &ev); err != nil {
 		l.ioError(c, &net.OpError{Op: "write", Net: "tcp", Err: os.NewSyscallError("epoll_ctl", err)})
+		return false
 	}
+	return true
 }
 
 // handle acts on one socket event.

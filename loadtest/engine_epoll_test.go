@@ -169,6 +169,31 @@ func TestEnginesConnections(t *testing.T) {
 	}
 }
 
+// TestEnginesLargeRequests: requests larger than the socket's send
+// buffer go out in several writes (the epoll engine waits for EPOLLOUT
+// between them) and are answered and checked like small ones.
+func TestEnginesLargeRequests(t *testing.T) {
+	pad := strings.Repeat("x", 6<<20)
+	for _, engine := range engines {
+		t.Run(engine, func(t *testing.T) {
+			srv := startTestServer(t, func(context.Context, priceRequest) action { return action{} })
+			cfg := openLoopConfig(srv.url(), engine)
+			cfg.Users = 2
+			cfg.Rate = 100
+			cfg.MaxRequests = 4
+			cfg.Timeout = 10 * time.Second
+			cfg.Workload.BodyTemplate = `{"pad":"` + pad + `",` + ClassicBodyTemplate[1:]
+			res := mustRun(t, cfg)
+			if res.Successes != 4 || res.Failures != 0 {
+				t.Fatalf("successes %d failures %d (%v %v), want 4 and 0", res.Successes, res.Failures, res.FailuresByReason, res.FailureSamples)
+			}
+			if got := srv.requests.Load(); got != 4 {
+				t.Errorf("server saw %d requests, want 4", got)
+			}
+		})
+	}
+}
+
 // TestEpollStaleKeepAlive: a server closing every connection after its
 // reply costs no failure: the epoll engine either sees the close while
 // the connection is idle and reconnects before sending, or meets it when
