@@ -125,6 +125,19 @@ def payload(product, location, member):
     return {"product_id": "P-%d" % product, "user_location": location, "is_prime_member": member}
 
 
+def json_reply(resp):
+    """(body, True) for a 200 reply with a JSON body; else (None, False)
+    after marking the request failed (resp is a catch_response reply)."""
+    if resp.status_code != 200:
+        resp.failure("status %d" % resp.status_code)
+        return None, False
+    try:
+        return resp.json(), True
+    except ValueError:
+        resp.failure("body is not JSON")
+        return None, False
+
+
 try:
     from locust import HttpUser, between, events, task
 except ImportError:  # the checker stays usable without Locust
@@ -144,13 +157,8 @@ if HttpUser is not None:
                 return
             product, location, member = draw()
             with self.client.post("/api/v1/price", json=payload(product, location, member), name="/api/v1/price", catch_response=True) as resp:
-                if resp.status_code != 200:
-                    resp.failure("status %d" % resp.status_code)
-                    return
-                try:
-                    body = resp.json()
-                except ValueError:
-                    resp.failure("body is not JSON")
+                body, ok = json_reply(resp)
+                if not ok:
                     return
                 why = check_quote(body, product, location, member)
                 if why:
@@ -164,13 +172,8 @@ if HttpUser is not None:
             req = {"items": [payload(*it) for it in items]}
             with self.client.post("/api/v1/prices", json=req, name="/api/v1/prices (batch of %d)" % BATCH, catch_response=True) as resp:
                 ITEMS["answered"] += BATCH
-                if resp.status_code != 200:
-                    resp.failure("status %d" % resp.status_code)
-                    return
-                try:
-                    body = resp.json()
-                except ValueError:
-                    resp.failure("body is not JSON")
+                body, ok = json_reply(resp)
+                if not ok:
                     return
                 bad, why = check_batch(body, items)
                 ITEMS["passed"] += BATCH - bad
@@ -236,6 +239,24 @@ if __name__ == "__main__":
         if not ok:
             failed += 1
             print("FAIL: batch %r: got %d bad, %r; want %d, %r" % (body, bad, why, want_bad, want))
+    import json
+
+    class Reply:
+        def __init__(self, status, text):
+            self.status_code, self.text, self.failed = status, text, None
+
+        def json(self):
+            return json.loads(self.text)
+
+        def failure(self, why):
+            self.failed = why
+    for status, text, want_ok, want_fail in ((200, '{"a":1}', True, None), (200, "null", True, None),
+                                             (503, '{"detail":"x"}', False, "status 503"), (200, "<html>", False, "not JSON")):
+        r = Reply(status, text)
+        _, ok = json_reply(r)
+        if ok != want_ok or (want_fail is None) != (r.failed is None) or (want_fail and want_fail not in r.failed):
+            failed += 1
+            print("FAIL: json_reply(%d %r): ok %s, failure %r" % (status, text, ok, r.failed))
     for text, want in (("", 0), ("20", 20), ("100", 100)):
         if batch_size(text) != want:
             failed += 1
@@ -247,6 +268,6 @@ if __name__ == "__main__":
             print("FAIL: batch_size(%r) accepted" % (text,))
         except SystemExit:
             pass
-    cases += batch_cases + [None] * 6
+    cases += batch_cases + [None] * (6 + 4)  # batch_size and json_reply cases
     print("%d passed, %d failed" % (len(cases) - failed, failed))
     raise SystemExit(1 if failed else 0)
