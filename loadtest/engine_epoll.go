@@ -17,7 +17,7 @@ import (
 )
 
 // The epoll engine (Config.Engine == EngineEpoll) offers the open loop of
-// the goroutine engine with the same semantics at a fraction of its CPU:
+// the goroutine engine with the same semantics and less CPU per request:
 //
 //   - Arrival i is due at start + i/rate. The connections wait in a FIFO
 //     of idle connections (at first all of them, not yet connected); the
@@ -35,9 +35,11 @@ import (
 //
 // One goroutine, locked to its OS thread, does everything: it sleeps in
 // epoll_pwait2 until the next due arrival or socket event (nanosecond
-// timeout; epoll_wait rounded up to the millisecond where the kernel lacks
-// it), sends what is due, reads what is ready, and checks timeouts every
-// epollScanEvery. No goroutine, timer or allocation per request.
+// timeout; epoll_pwait rounded up to the millisecond where the kernel
+// lacks it) or, with Config.Tick, once a tick while requests are in
+// flight; it then sends what is due, reads what is ready, and checks
+// timeouts every epollScanEvery. No goroutine, timer or allocation per
+// request.
 
 // Bounds of the epoll engine.
 const (
@@ -235,6 +237,7 @@ func (l *epollLoop) run(ctx context.Context) {
 	tick := l.r.cfg.Tick
 	lastScan := time.Now()
 	lastWake := lastScan
+	full := false // the last wait filled l.events: more may be ready
 	for {
 		now := time.Now()
 		if ctx.Err() != nil {
@@ -256,7 +259,7 @@ func (l *epollLoop) run(ctx context.Context) {
 		if tick > 0 && (l.busy > 0 || wait < tick) {
 			// Requests in flight or an arrival soon: wake once a tick
 			// and take every event ready then, rather than once an event.
-			if d := tick - now.Sub(lastWake); d > 0 {
+			if d := tick - now.Sub(lastWake); d > 0 && !full {
 				l.sleep(d)
 			}
 			n = l.wait(0)
@@ -265,6 +268,7 @@ func (l *epollLoop) run(ctx context.Context) {
 		}
 		now = time.Now()
 		lastWake = now
+		full = n == len(l.events)
 		for i := range n {
 			l.handle(&l.events[i], now)
 		}

@@ -79,6 +79,10 @@ func TestRunExitCodes(t *testing.T) {
 		{"bad slo", []string{"--slo", "p95~1s"}, exitUsage, ""},
 		{"extra argument", []string{"http://127.0.0.1/"}, exitUsage, ""},
 		{"help", []string{"--help"}, exitPass, ""},
+		{"epoll engine", append([]string{"--url", good.URL + "/api/v1/price", "--engine", "epoll", "--tick", "200us", "--rate", "1000", "--slo", "p95<5s,failures=0"}, common...), exitPass, "epoll engine"},
+		{"epoll engine failures", append([]string{"--url", bad.URL + "/api/v1/price", "--engine", "epoll", "--rate", "1000", "--slo", "failures=0"}, common...), exitFail, "status_500="},
+		{"epoll engine needs a rate", []string{"--engine", "epoll", "--duration", "1s"}, exitUsage, ""},
+		{"unknown engine", []string{"--engine", "uring", "--rate", "10", "--duration", "1s"}, exitUsage, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
