@@ -269,40 +269,6 @@ func TestEpollDurationAndWarmup(t *testing.T) {
 	}
 }
 
-// TestEpollCancel: cancelling the context ends a run promptly; abandoned
-// requests are not counted.
-func TestEpollCancel(t *testing.T) {
-	arrived := make(chan struct{}, 64)
-	srv := startTestServer(t, func(context.Context, priceRequest) action {
-		arrived <- struct{}{}
-		return action{hang: true}
-	})
-	cfg := openLoopConfig(srv.url(), EngineEpoll)
-	cfg.Duration = time.Minute
-	cfg.Timeout = time.Minute
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan *Result)
-	go func() {
-		res, err := Run(ctx, cfg)
-		if err != nil {
-			t.Errorf("Run: %v", err)
-		}
-		done <- res
-	}()
-	for range cfg.Users {
-		<-arrived
-	}
-	cancel()
-	select {
-	case res := <-done:
-		if res.Failures != 0 {
-			t.Errorf("abandoned requests counted as failures: %v", res.FailuresByReason)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("Run did not return after cancel")
-	}
-}
-
 // TestEpollValidate: the epoll engine is open loop, one request per
 // connection at a time.
 func TestEpollValidate(t *testing.T) {

@@ -354,36 +354,48 @@ func TestDuration(t *testing.T) {
 	}
 }
 
-// TestCancel: cancelling the context ends a long run promptly.
+// TestCancel: cancelling the context ends a long run promptly, with
+// either engine; requests abandoned by the cancel are not counted as
+// failures.
 func TestCancel(t *testing.T) {
-	arrived := make(chan struct{}, 64)
-	srv := startTestServer(t, func(context.Context, priceRequest) action {
-		arrived <- struct{}{}
-		return action{hang: true}
-	})
-	cfg := testConfig(srv.url())
-	cfg.Duration = time.Minute
-	cfg.Timeout = time.Minute
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan *Result)
-	go func() {
-		res, err := Run(ctx, cfg)
-		if err != nil {
-			t.Errorf("Run: %v", err)
-		}
-		done <- res
-	}()
-	for range cfg.Users {
-		<-arrived
-	}
-	cancel()
-	select {
-	case res := <-done:
-		if res.Failures != 0 {
-			t.Errorf("abandoned requests counted as failures: %v", res.FailuresByReason)
-		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("Run did not return after cancel")
+	for _, tc := range []struct {
+		name string
+		cfg  func(url string) Config
+	}{
+		{"goroutine", testConfig},
+		{"epoll", func(url string) Config { return openLoopConfig(url, EngineEpoll) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			arrived := make(chan struct{}, 64)
+			srv := startTestServer(t, func(context.Context, priceRequest) action {
+				arrived <- struct{}{}
+				return action{hang: true}
+			})
+			cfg := tc.cfg(srv.url())
+			cfg.Duration = time.Minute
+			cfg.Timeout = time.Minute
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan *Result)
+			go func() {
+				res, err := Run(ctx, cfg)
+				if err != nil {
+					t.Errorf("Run: %v", err)
+				}
+				done <- res
+			}()
+			for range cfg.Users {
+				<-arrived
+			}
+			cancel()
+			select {
+			case res := <-done:
+				if res.Failures != 0 {
+					t.Errorf("abandoned requests counted as failures: %v", res.FailuresByReason)
+				}
+			case <-time.After(5 * time.Second):
+				t.Fatal("Run did not return after cancel")
+			}
+		})
 	}
 }
 
