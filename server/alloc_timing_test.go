@@ -32,6 +32,7 @@ func (c *fakeConn) Context() any              { return c.ctx }
 func (c *fakeConn) SetContext(v any)          { c.ctx = v }
 func (c *fakeConn) EventLoop() gnet.EventLoop { return &c.loop }
 func (c *fakeConn) RemoteAddr() net.Addr      { return nil }
+func (c *fakeConn) Fd() int                   { return -1 } // no socket: connections cannot be parked
 func (c *fakeConn) InboundBuffered() int      { return len(c.in) }
 func (c *fakeConn) OutboundBuffered() int     { return 0 }
 func (c *fakeConn) Peek(n int) ([]byte, error) {

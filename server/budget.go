@@ -76,37 +76,72 @@ func DefaultBufferBudget() int64 {
 // (loopEpoll), can be changed to EPOLLOUT alone with the same data. When
 // the descriptor cannot be found, reading is not paused and the input bound
 // (MaxInboundBytes) closes a connection that keeps sending.
+//
+// Writability is watched edge-triggered: an EPOLLOUT edge comes when the
+// socket's send queue frees space (the client read, the kernel sent, an ACK
+// came back), and gnet then writes what it holds. Level-triggered, a
+// connection whose client does not read was reported writable in every
+// turn of the loop while its writes failed with EAGAIN: under TCP memory
+// pressure (which 1,000 non-reading clients cause on their own side: their
+// unsent requests) the kernel reports a socket writable when it has send
+// buffer room, while tcp_sendmsg cannot charge the memory and returns
+// EAGAIN. Measured with strace during the non-readers benchmark: ~3,000
+// such failed writes a second over ~100 connections, the loop at 100 % CPU
+// with nothing to do. gnet's own re-registration when the output has
+// drained (ModRead) makes the interest level-triggered again.
 func (cn *conn) pauseReading() {
+	cn.setInterest(unix.EPOLLOUT | unix.EPOLLET)
+}
+
+// setInterest sets the events the loop's poller watches for cn (gnet's
+// registration: level-triggered, the descriptor as data). It reports
+// false when the loop's epoll descriptor is unknown (nothing changed).
+func (cn *conn) setInterest(events uint32) bool {
 	fd := cn.gc.Fd()
-	epfd := cn.lp.srv.loopEpoll(cn.lp, fd)
-	if epfd < 0 {
-		return
+	ep := cn.lp.loopEpoll(fd)
+	if ep.fd < 0 {
+		return false
 	}
-	ev := unix.EpollEvent{Events: unix.EPOLLOUT, Fd: int32(fd)}
-	_ = unix.EpollCtl(epfd, unix.EPOLL_CTL_MOD, fd, &ev)
+	ev := unix.EpollEvent{Events: events, Fd: int32(fd)}
+	_ = unix.EpollCtl(ep.fd, unix.EPOLL_CTL_MOD, fd, &ev)
+	return true
 }
 
-// loopEpoll returns the epoll descriptor of lp's event loop, given a
-// connection descriptor fd registered there, or -1. The result is cached
-// per loop; it is called on the loop.
-func (s *Server) loopEpoll(lp *loop, fd int) int {
-	if v, ok := s.epolls.Load(lp); ok {
-		return v.(int)
-	}
-	epfd := findEpollOf(fd)
-	s.epolls.Store(lp, epfd)
-	if epfd < 0 {
-		s.log.Warn("cannot find the event loop's epoll descriptor; connections that do not read their replies are bounded by --max-inbound-bytes only")
-	}
-	return epfd
+// loopPoller identifies an event loop's epoll set: its descriptor (-1:
+// unknown, reading cannot be paused) and the descriptor of gnet's wake-up
+// eventfd in it (the only edge-triggered member).
+type loopPoller struct {
+	fd, efd int
+	known   bool
 }
 
-// findEpollOf returns the epoll descriptor of this process that watches fd
-// with fd itself as event data (gnet's registration), or -1.
-func findEpollOf(fd int) int {
+// loopEpoll returns lp's epoll set, given a connection descriptor fd
+// registered there. The result is kept on the loop; it is called on the
+// loop.
+func (lp *loop) loopEpoll(fd int) loopPoller {
+	if lp.ep.known {
+		return lp.ep
+	}
+	lp.ep = findEpollOf(fd)
+	lp.ep.known = true
+	if lp.ep.fd < 0 {
+		lp.srv.log.Warn("cannot find the event loop's epoll descriptor; connections that do not read their replies are bounded by --max-inbound-bytes only, and one connection's pipelined requests are served without yielding to others")
+	}
+	return lp.ep
+}
+
+// findEpollOf returns the epoll set of this process that watches fd with
+// fd itself as event data (gnet's registration), with the descriptor of
+// the edge-triggered eventfd registered there (fd -1 when not found; efd -1
+// when there is none).
+func findEpollOf(fd int) loopPoller {
+	none := loopPoller{fd: -1, efd: -1}
+	if fd < 0 {
+		return none
+	}
 	entries, err := os.ReadDir("/proc/self/fd")
 	if err != nil {
-		return -1
+		return none
 	}
 	want := strconv.Itoa(fd)
 	wantData := strconv.FormatInt(int64(fd), 16)
@@ -122,15 +157,27 @@ func findEpollOf(fd int) int {
 		if err != nil {
 			continue
 		}
+		found := loopPoller{fd: -1, efd: -1}
 		for line := range strings.SplitSeq(string(info), "\n") {
 			// tfd:        9 events:       19 data:                9  pos:0 ino:... sdev:...
 			f := strings.Fields(line)
-			if len(f) >= 6 && f[0] == "tfd:" && f[1] == want && f[4] == "data:" && f[5] == wantData {
-				return n
+			if len(f) < 6 || f[0] != "tfd:" || f[4] != "data:" {
+				continue
+			}
+			if f[1] == want && f[5] == wantData {
+				found.fd = n
+			}
+			if ev, err := strconv.ParseUint(f[3], 16, 32); err == nil && ev&unix.EPOLLET != 0 {
+				if t, err := strconv.Atoi(f[1]); err == nil {
+					found.efd = t
+				}
 			}
 		}
+		if found.fd >= 0 {
+			return found
+		}
 	}
-	return -1
+	return none
 }
 
 // enforceBudget runs on the loop at the end of its scan: it records the

@@ -41,6 +41,8 @@ type conn struct {
 	sentContinue bool  // 100 Continue sent for the current request
 	lingerSince  int64 // write side shut down; discarding input (linger)
 	throttled    bool  // reading paused until queued output drains
+	parked       bool  // requests left after a turn: reading paused, served from lp.runq (fair.go)
+	inRunq       bool  // in lp.runq (possibly stale: parked was cleared)
 }
 
 // job is one reply whose position in the connection's reply order is

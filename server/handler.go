@@ -11,6 +11,7 @@ import (
 	"github.com/panjf2000/gnet/v2"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/valyala/bytebufferpool"
+	"golang.org/x/sys/unix"
 
 	"github.com/pricing-engine/pricing-engine/httpparse"
 	"github.com/pricing-engine/pricing-engine/lookup"
@@ -70,6 +71,16 @@ type loop struct {
 	scanRun  gnet.Runnable
 	flushRun gnet.Runnable
 	drainRun gnet.Runnable
+
+	// Fairness between connections (fair.go) and the loop's epoll set
+	// (budget.go).
+	ep           loopPoller
+	runq         []*conn // parked connections, served from runqHead on
+	runqHead     int
+	runScheduled bool // runQueued is queued on the loop
+	inRun        bool // runQueued is running
+	runRun       gnet.Runnable
+	peek         [8]unix.EpollEvent
 }
 
 func (s *Server) loopFor(el gnet.EventLoop) *loop {
@@ -87,6 +98,7 @@ func (s *Server) loopFor(el gnet.EventLoop) *loop {
 	lp.scanRun = gnet.RunnableFunc(func(context.Context) error { lp.scan(); return nil })
 	lp.flushRun = gnet.RunnableFunc(func(context.Context) error { lp.flush(); return nil })
 	lp.drainRun = gnet.RunnableFunc(func(context.Context) error { lp.drain(); return nil })
+	lp.runRun = gnet.RunnableFunc(func(context.Context) error { lp.runQueued(); return nil })
 	v, _ := s.loops.LoadOrStore(el, lp)
 	return v.(*loop)
 }
@@ -208,13 +220,25 @@ func (h *handler) OnTraffic(gc gnet.Conn) (action gnet.Action) {
 		}
 	}()
 
+	if !lp.inRun && lp.runqHead != len(lp.runq) {
+		lp.scheduleRun() // after a yield to this connection (fair.go)
+	}
 	out = cn.flush(out)
 	lp.out.B = out
 	if !cn.closing {
 		out = cn.readRequests(out)
 	}
 	if len(out) > 0 {
-		_, _ = gc.Write(out)
+		if cn.parked && gc.OutboundBuffered() == 0 {
+			_, _ = gc.Write(out)
+			if !cn.closed && gc.OutboundBuffered() > 0 {
+				// gnet queued the rest and re-armed reading and
+				// writing: keep the connection parked.
+				cn.setInterest(0)
+			}
+		} else {
+			_, _ = gc.Write(out)
+		}
 	}
 	lp.out.B = out[:0]
 	if cn.closed {
@@ -290,6 +314,7 @@ func (cn *conn) readRequests(out []byte) []byte {
 		// scan), and the connection is closed if it does not drain
 		// within WriteTimeout.
 		cn.throttled = true
+		cn.parked = false // leaves the run queue until the output drains
 		cn.pauseReading()
 		cn.checkInbound()
 		return out
@@ -300,9 +325,24 @@ func (cn *conn) readRequests(out []byte) []byte {
 		cn.seenBytes = true
 	}
 	off := 0
-	// One pass builds at most MaxOutboundBytes of replies (budget.go).
+	// One turn serves at most turnRequests requests (fair.go) and builds
+	// at most MaxOutboundBytes of replies (budget.go); what is left is
+	// served in a later turn.
 	passOut := s.cfg.MaxOutboundBytes
-	for off < len(data) && !cn.closing && len(cn.pending) < s.cfg.MaxPipeline && len(out) < passOut {
+	turn := turnRequests
+	if lp := cn.lp; !lp.inRun && lp.runqHead != len(lp.runq) {
+		// Connections already wait in the run queue: a connection
+		// that became readable serves one request now and joins
+		// them for the rest (fair.go).
+		turn = 1
+	}
+	served := 0
+	more := false
+	for off < len(data) && !cn.closing && len(cn.pending) < s.cfg.MaxPipeline {
+		if len(out) >= passOut || (served == turn && cn.canPark()) {
+			more = true
+			break
+		}
 		if cn.reqStart == 0 && !startsRequest[data[off]] {
 			// The parser waits for the end of the request line before
 			// judging the method, so bytes that cannot start a request
@@ -321,6 +361,7 @@ func (cn *conn) readRequests(out []byte) []byte {
 			break
 		}
 		out = cn.serve(out, cn.p.Request())
+		served++
 		// Record progress: if a later request panics, the replies
 		// built so far still go out before its 500.
 		cn.lp.out.B = out
@@ -335,9 +376,10 @@ func (cn *conn) readRequests(out []byte) []byte {
 		// clock of loop.scan restarts.
 		cn.stallSince = 0
 	}
-	if off < len(data) && len(out) >= passOut && !cn.closing {
-		// Stopped on the output bound: come back once this output is
-		// written (the output check above then decides).
+	if more && !cn.closing && !cn.park() {
+		// Stopped on the output bound and the connection cannot be
+		// parked: come back once this output is written (the output
+		// check above then decides).
 		_ = cn.gc.Wake(nil)
 	}
 	if len(cn.pending) >= s.cfg.MaxPipeline {

@@ -70,7 +70,6 @@ type Server struct {
 	loopsUp   chan struct{} // closed at the first tick: the loops run
 	acc       *acceptor     // the API listener (accept.go)
 
-	epolls    sync.Map // *loop -> its epoll descriptor (budget.go)
 	loopBytes sync.Map // *loop -> *atomic.Int64: bytes buffered at its last scan
 
 	admin     *http.Server

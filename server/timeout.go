@@ -52,6 +52,18 @@ func (lp *loop) scan() {
 			cn.stallSince = ns
 		}
 		cn.lastOut = out
+		if cn.throttled {
+			// The rest of a partial request may wait in the kernel
+			// because reading is paused: its header and body clocks
+			// restart when reading resumes (the write timeout bounds
+			// a client that does not read).
+			if cn.reqStart != 0 {
+				cn.reqStart = ns
+			}
+			if cn.headDone != 0 {
+				cn.headDone = ns
+			}
+		}
 		if cn.throttled && out <= cfg.MaxOutboundBytes && !cn.closing {
 			// The client has read enough: resume reading its
 			// requests (OnTraffic runs again).
@@ -96,6 +108,7 @@ func (lp *loop) scan() {
 	}
 	lp.dead = victims[:0]
 	lp.enforceBudget()
+	lp.scheduleRun() // in case no OnTraffic followed a yield (fair.go)
 	if sh := lp.x.Shard; sh != nil {
 		sh.Flush(time.Unix(0, ns)) // hand an idle loop's demand counts over
 	}

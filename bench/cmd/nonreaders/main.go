@@ -36,6 +36,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/pricing-engine/pricing-engine/bench/internal/loopclient"
 )
 
@@ -52,6 +54,7 @@ func main() {
 	maxRSS := flag.Float64("max-rss", 200, "verdict: peak RSS bound in MB (10^6 bytes)")
 	maxP99 := flag.Duration("max-p99", 5*time.Millisecond, "verdict: bound on the well-behaved clients' P99")
 	attackOnly := flag.Bool("attack-only", false, "internal: run only the non-readers (the child process)")
+	timeline := flag.Duration("timeline", 0, "also print, per interval of this length, the server's CPU use and RSS and the normal clients' replies and worst latency (0: off)")
 	flag.Parse()
 	if err := loopclient.CheckLoopback(*addr); err != nil {
 		fmt.Fprintf(os.Stderr, "nonreaders: %v\n", err)
@@ -73,13 +76,21 @@ func main() {
 	var peak atomic.Int64
 	peak.Store(rssBefore)
 	samplerDone := make(chan struct{})
+	t0 := time.Now()
+	var procSamples []procSample // written by the sampler, read after samplerDone
 	go func() {
 		defer close(samplerDone)
 		t := time.NewTicker(50 * time.Millisecond)
 		defer t.Stop()
 		for {
-			if v := readRSS(*pid); v > peak.Load() {
+			v := readRSS(*pid)
+			if v > peak.Load() {
 				peak.Store(v)
+			}
+			if *timeline > 0 {
+				run, wait := readSchedstat(*pid)
+				self, selfWait := readSchedstat(os.Getpid())
+				procSamples = append(procSamples, procSample{time.Since(t0), run, wait, self, selfWait, v})
 			}
 			select {
 			case <-ctx.Done():
@@ -91,7 +102,7 @@ func main() {
 
 	// The well-behaved clients connect first, as established clients of
 	// a server that the non-readers then hit.
-	lat := make([][]time.Duration, *normal)
+	lat := make([][]sample, *normal)
 	var normalErrs atomic.Int64
 	var nwg sync.WaitGroup
 	every := time.Duration(float64(time.Second) * float64(*normal) / float64(max(*normalRate, 1)))
@@ -106,7 +117,7 @@ func main() {
 		go func() {
 			defer nwg.Done()
 			<-normalStart
-			lat[k] = normalClient(ctx, *addr, c, every, &normalErrs)
+			lat[k] = normalClient(ctx, *addr, c, every, &normalErrs, *pid)
 		}()
 	}
 
@@ -135,17 +146,22 @@ func main() {
 	<-samplerDone
 
 	repliesAfter := priceReplies(*admin)
-	var all []time.Duration
+	var all, cpus []time.Duration
 	for _, l := range lat {
-		all = append(all, l...)
+		for _, x := range l {
+			all = append(all, x.d)
+			cpus = append(cpus, x.cpu)
+		}
 	}
 	slices.Sort(all)
-	pct := func(p float64) time.Duration {
-		if len(all) == 0 {
+	slices.Sort(cpus)
+	pctOf := func(v []time.Duration, p float64) time.Duration {
+		if len(v) == 0 {
 			return 0
 		}
-		return all[min(len(all)-1, int(p*float64(len(all))))]
+		return v[min(len(v)-1, int(p*float64(len(v))))]
 	}
+	pct := func(p float64) time.Duration { return pctOf(all, p) }
 	fmt.Printf("non-readers: %d connections x %d deep for %s; %s\n", *conns, *depth, *duration, strings.TrimSpace(attackOut.String()))
 	if attackErr != nil {
 		fmt.Fprintf(os.Stderr, "nonreaders: the non-readers' process failed: %v\n", attackErr)
@@ -153,7 +169,12 @@ func main() {
 	fmt.Printf("normal clients: %d requests, %d errors, p50 %s p95 %s p99 %s max %s\n",
 		len(all), normalErrs.Load(), ms(pct(0.50)), ms(pct(0.95)), ms(pct(0.99)), ms(pct(1)))
 	if *pid > 0 {
+		fmt.Printf("server CPU time while a normal request waited (its latency on a core of its own): p50 %s p95 %s p99 %s max %s\n",
+			ms(pctOf(cpus, 0.50)), ms(pctOf(cpus, 0.95)), ms(pctOf(cpus, 0.99)), ms(pctOf(cpus, 1)))
 		fmt.Printf("server RSS: %.1f MB before, %.1f MB peak\n", float64(rssBefore)/1e6, float64(peak.Load())/1e6)
+	}
+	if *timeline > 0 {
+		printTimeline(*timeline, t0, lat, procSamples)
 	}
 	if repliesBefore >= 0 && repliesAfter >= 0 {
 		fmt.Printf("price replies computed by the server: %d\n", repliesAfter-repliesBefore)
@@ -222,8 +243,8 @@ func nonReader(ctx context.Context, addr string, src net.IP, batch []byte, opene
 
 // normalClient sends one request at a time every `every` on its keep-alive
 // connection c (reconnecting if needed) and returns each reply's latency.
-func normalClient(ctx context.Context, addr string, c net.Conn, every time.Duration, errs *atomic.Int64) []time.Duration {
-	var out []time.Duration
+func normalClient(ctx context.Context, addr string, c net.Conn, every time.Duration, errs *atomic.Int64, pid int) []sample {
+	var out []sample
 	br := bufio.NewReaderSize(c, 4096)
 	next := time.Now()
 	for ctx.Err() == nil {
@@ -241,6 +262,7 @@ func normalClient(ctx context.Context, addr string, c net.Conn, every time.Durat
 		if ctx.Err() != nil {
 			break
 		}
+		cpu0 := processCPU(pid)
 		start := time.Now()
 		_ = c.SetDeadline(start.Add(5 * time.Second))
 		if _, err := io.WriteString(c, loopclient.PriceRequest); err != nil {
@@ -255,7 +277,8 @@ func normalClient(ctx context.Context, addr string, c net.Conn, every time.Durat
 			c = nil
 			continue
 		}
-		out = append(out, time.Since(start))
+		d := time.Since(start)
+		out = append(out, sample{start, d, time.Duration(processCPU(pid) - cpu0)})
 	}
 	if c != nil {
 		_ = c.Close()
@@ -320,3 +343,110 @@ func sleep(ctx context.Context, d time.Duration) {
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.2fms", float64(d)/1e6) }
+
+// sample is one normal request: when it was sent and how long its reply took.
+type sample struct {
+	at  time.Time
+	d   time.Duration
+	cpu time.Duration // the server's CPU time while it waited (0 without --pid)
+}
+
+// processCPU returns the CPU time pid has used (all its threads), in
+// nanoseconds, through the process's CPU-time clock (0 when unknown). What
+// the server uses while a normal request waits is the work ahead of that
+// request, whatever else competes for the core.
+func processCPU(pid int) int64 {
+	if pid <= 0 {
+		return 0
+	}
+	var ts unix.Timespec
+	if unix.ClockGettime(int32((^pid)<<3|2), &ts) != nil { // MAKE_PROCESS_CPUCLOCK(pid, CPUCLOCK_SCHED)
+		return 0
+	}
+	return ts.Nano()
+}
+
+// procSample is the server's CPU time (clock ticks) and RSS at an offset
+// from the start.
+type procSample struct {
+	off               time.Duration
+	run, wait         int64 // server threads' CPU and run-queue wait (ns)
+	selfRun, selfWait int64 // this process's
+	rss               int64
+}
+
+// printTimeline prints, per interval, the server's CPU use and RSS and the
+// normal clients' replies and worst latency.
+func printTimeline(every time.Duration, t0 time.Time, lat [][]sample, ps []procSample) {
+	type bucket struct {
+		n               int
+		worst, worstCPU time.Duration
+	}
+	bs := map[int]*bucket{}
+	for _, l := range lat {
+		for _, x := range l {
+			i := int(x.at.Sub(t0) / every)
+			b := bs[i]
+			if b == nil {
+				b = &bucket{}
+				bs[i] = b
+			}
+			b.n++
+			b.worst = max(b.worst, x.d)
+			b.worstCPU = max(b.worstCPU, x.cpu)
+		}
+	}
+	fmt.Printf("timeline (interval %s): from, server CPU %% and run-queue wait %%, normal clients' process CPU %% and wait %%, RSS MB, normal replies, worst normal latency, most server CPU time while one waited\n", every)
+	for i, j := 0, 0; j < len(ps); i++ {
+		from, to := time.Duration(i)*every, time.Duration(i+1)*every
+		k := j
+		for k < len(ps) && ps[k].off < to {
+			k++
+		}
+		if k == j {
+			continue
+		}
+		var cpu, wait, selfCPU, selfWait float64
+		if k-1 > j && ps[k-1].off > ps[j].off {
+			span := float64(ps[k-1].off-ps[j].off) / 100
+			cpu = float64(ps[k-1].run-ps[j].run) / span
+			wait = float64(ps[k-1].wait-ps[j].wait) / span
+			selfCPU = float64(ps[k-1].selfRun-ps[j].selfRun) / span
+			selfWait = float64(ps[k-1].selfWait-ps[j].selfWait) / span
+		}
+		b := bs[i]
+		if b == nil {
+			b = &bucket{}
+		}
+		fmt.Printf("  %6.1fs %4.0f%% %4.0f%%  %4.0f%% %4.0f%%  %6.1f %6d %8s %8s\n", from.Seconds(), cpu, wait, selfCPU, selfWait, float64(ps[k-1].rss)/1e6, b.n, ms(b.worst), ms(b.worstCPU))
+		j = k
+	}
+}
+
+// readSchedstat returns the CPU time and the run-queue wait of all threads
+// of pid, in nanoseconds (/proc/PID/task/*/schedstat; 0 when unknown).
+func readSchedstat(pid int) (run, wait int64) {
+	if pid <= 0 {
+		return 0, 0
+	}
+	dir := "/proc/" + strconv.Itoa(pid) + "/task"
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return 0, 0
+	}
+	for _, e := range ents {
+		b, err := os.ReadFile(dir + "/" + e.Name() + "/schedstat")
+		if err != nil {
+			continue
+		}
+		f := strings.Fields(string(b))
+		if len(f) < 2 {
+			continue
+		}
+		r, _ := strconv.ParseInt(f[0], 10, 64)
+		w, _ := strconv.ParseInt(f[1], 10, 64)
+		run += r
+		wait += w
+	}
+	return run, wait
+}
