@@ -87,7 +87,9 @@ func DefaultBufferBudget() int64 {
 // buffer room, while tcp_sendmsg cannot charge the memory and returns
 // EAGAIN. Measured with strace during the non-readers benchmark: ~3,000
 // such failed writes a second over ~100 connections, the loop at 100 % CPU
-// with nothing to do. gnet's own re-registration when the output has
+// with nothing to do. An edge is reported once: the run queue's look at
+// the epoll set (readyElsewhere) re-arms the ones it takes. gnet's own
+// re-registration when the output has
 // drained (ModRead) makes the interest level-triggered again.
 func (cn *conn) pauseReading() {
 	cn.setInterest(unix.EPOLLOUT | unix.EPOLLET)
@@ -103,9 +105,17 @@ func (cn *conn) setInterest(events uint32) bool {
 		return false
 	}
 	ev := unix.EpollEvent{Events: events, Fd: int32(fd)}
+	if events&unix.EPOLLET != 0 {
+		ev.Pad = edgeMark
+	}
 	_ = unix.EpollCtl(ep.fd, unix.EPOLL_CTL_MOD, fd, &ev)
 	return true
 }
+
+// edgeMark marks, in the upper half of the event data (gnet reads only the
+// lower half, the descriptor), the connections registered edge-triggered
+// by pauseReading, so that readyElsewhere can give back an edge it took.
+const edgeMark = 0x45444745 // "EDGE"
 
 // loopPoller identifies an event loop's epoll set: its descriptor (-1:
 // unknown, reading cannot be paused) and the descriptor of gnet's wake-up

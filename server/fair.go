@@ -158,9 +158,12 @@ func (lp *loop) popRun() *conn {
 
 // readyElsewhere reports whether the loop's poller has a connection ready
 // to read (or closed by its peer), without waiting. Level-triggered
-// readiness is reported again to gnet's own epoll_wait; gnet's wake-up
-// eventfd, the one edge-triggered member, is ignored (an edge taken here is
-// made again by gnet when tasks are left at the end of its task run).
+// readiness is reported again to gnet's own epoll_wait. An edge-triggered
+// registration is not: a throttled connection's writability edge taken
+// here (budget.go, marked in the event data) is given back by registering
+// it again, which queues it anew while the socket is writable; gnet's
+// wake-up eventfd is ignored (an edge taken here is made again by gnet when
+// tasks are left at the end of its task run).
 func (lp *loop) readyElsewhere() bool {
 	if !lp.ep.known || lp.ep.fd < 0 {
 		return false
@@ -169,10 +172,16 @@ func (lp *loop) readyElsewhere() bool {
 	if err != nil {
 		return false
 	}
+	ready := false
 	for _, ev := range lp.peek[:n] {
-		if int(ev.Fd) != lp.ep.efd && ev.Events&(unix.EPOLLIN|unix.EPOLLERR|unix.EPOLLHUP|unix.EPOLLRDHUP) != 0 {
-			return true
+		switch {
+		case int(ev.Fd) == lp.ep.efd:
+		case ev.Pad == edgeMark:
+			re := unix.EpollEvent{Events: unix.EPOLLOUT | unix.EPOLLET, Fd: ev.Fd, Pad: edgeMark}
+			_ = unix.EpollCtl(lp.ep.fd, unix.EPOLL_CTL_MOD, int(ev.Fd), &re)
+		case ev.Events&(unix.EPOLLIN|unix.EPOLLERR|unix.EPOLLHUP|unix.EPOLLRDHUP) != 0:
+			ready = true
 		}
 	}
-	return false
+	return ready
 }

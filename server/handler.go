@@ -163,6 +163,9 @@ func (h *handler) OnClose(gc gnet.Conn, _ error) gnet.Action {
 	s.conns.Add(-1)
 	s.metrics.ConnectionsOpen().Dec()
 	cn.closed = true
+	if lp := cn.lp; !lp.inRun && lp.runqHead != len(lp.runq) {
+		lp.scheduleRun() // the run queue may have yielded to this event (fair.go)
+	}
 	lp := cn.lp
 	last := len(lp.conns) - 1
 	lp.conns[cn.idx] = lp.conns[last]
