@@ -25,10 +25,9 @@ import (
 //     of the connection are capped at the same sizes (accept.go), so the
 //     replies computed for a client that never reads are bounded by these
 //     buffers plus the client's receive window. One read takes at most
-//     loopReadBytes, so that one pipelining client cannot hold the loop
-//     for long (some 100 price requests, 150 µs of work), and one pass
-//     over a connection's input stops once it has built MaxOutboundBytes
-//     of replies, continuing in a later turn of the loop.
+//     loopReadBytes, and one turn of a connection serves at most
+//     turnRequests requests and builds at most MaxOutboundBytes of
+//     replies, continuing in a later turn (fair.go).
 //  2. Per connection, input: bytes that arrived before reading paused are
 //     bounded by Config.MaxInboundBytes; past it the connection is closed.
 //  3. Process: the bytes buffered for all connections (unparsed input and
