@@ -40,10 +40,18 @@ import (
 // Without the loop's epoll descriptor (loopEpoll) a connection cannot be
 // parked, and each turn serves everything buffered, as gnet would.
 
-// turnRequests is the most requests one turn of a connection serves: the
-// default pipeline depth, so that a client pipelining within it is served
-// in one turn.
-const turnRequests = 16
+// turnRequests is the most requests one turn of a connection serves (some
+// 150 µs of price requests): a client pipelining up to 64 deep is served in
+// one turn, as without the run queue. Smaller turns cost pipelining
+// throughput (a write and two epoll_ctl per turn): with turns of 16, 100
+// connections pipelining 64 deep were served 2.4 times slower.
+const turnRequests = 64
+
+// busyTurnRequests is the turn of a connection that becomes readable while
+// others wait in the run queue: it joins them after this many requests, so
+// that a burst of new pipelining connections costs the loop's round little
+// each.
+const busyTurnRequests = 16
 
 // runTurnsPerTask is the most turns one run of runQueued serves before it
 // queues itself behind the loop's other tasks (completions, scans).

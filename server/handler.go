@@ -335,9 +335,9 @@ func (cn *conn) readRequests(out []byte) []byte {
 	turn := turnRequests
 	if lp := cn.lp; !lp.inRun && lp.runqHead != len(lp.runq) {
 		// Connections already wait in the run queue: a connection
-		// that became readable serves one request now and joins
+		// that became readable serves a few requests now and joins
 		// them for the rest (fair.go).
-		turn = 1
+		turn = busyTurnRequests
 	}
 	served := 0
 	more := false
