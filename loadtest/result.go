@@ -90,7 +90,11 @@ type Result struct {
 	// ItemThroughput is Items per second after the warm-up.
 	ItemThroughput float64 `json:"throughput_items_per_s,omitempty"`
 
-	Latency      Latency           `json:"latency"`
+	Latency Latency `json:"latency"`
+	// Latency200 is Latency over the responses with status 200 only (the
+	// accepted requests when a server sheds load with 503s); unset when
+	// there were none.
+	Latency200   *Latency          `json:"latency_200,omitempty"`
 	Distribution []PercentilePoint `json:"distribution"`
 	Series       []SeriesPoint     `json:"series"`
 
@@ -149,22 +153,31 @@ func (r *runner) result(end time.Time, rep *reporter) *Result {
 		res.Throughput = float64(res.Requests) / span.Seconds()
 		res.ItemThroughput = float64(res.Items) / span.Seconds()
 	}
+	if h200 := r.st.merged200(); h200.TotalCount() > 0 {
+		l := latencyOf(h200)
+		res.Latency200 = &l
+	}
 	if h.TotalCount() > 0 {
-		res.Latency = Latency{
-			Min:  usToMs(h.Min()),
-			Mean: h.Mean() / 1000,
-			P50:  usToMs(h.ValueAtPercentile(50)),
-			P90:  usToMs(h.ValueAtPercentile(90)),
-			P95:  usToMs(h.ValueAtPercentile(95)),
-			P99:  usToMs(h.ValueAtPercentile(99)),
-			P999: usToMs(h.ValueAtPercentile(99.9)),
-			Max:  usToMs(h.Max()),
-		}
+		res.Latency = latencyOf(h)
 		for _, p := range distributionPercentiles() {
 			res.Distribution = append(res.Distribution, PercentilePoint{Percentile: p, LatencyMs: usToMs(h.ValueAtPercentile(p))})
 		}
 	}
 	return res
+}
+
+// latencyOf summarises h, a non-empty histogram in microseconds.
+func latencyOf(h *hdrhistogram.Histogram) Latency {
+	return Latency{
+		Min:  usToMs(h.Min()),
+		Mean: h.Mean() / 1000,
+		P50:  usToMs(h.ValueAtPercentile(50)),
+		P90:  usToMs(h.ValueAtPercentile(90)),
+		P95:  usToMs(h.ValueAtPercentile(95)),
+		P99:  usToMs(h.ValueAtPercentile(99)),
+		P999: usToMs(h.ValueAtPercentile(99.9)),
+		Max:  usToMs(h.Max()),
+	}
 }
 
 // Percentile returns the latency in milliseconds at percentile p (0..100)

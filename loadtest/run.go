@@ -396,7 +396,7 @@ func (r *runner) account(id int, start, now time.Time, resp *response) bool {
 	if !st.counted(now) {
 		return false
 	}
-	st.recordLatency(id, now.Sub(start))
+	st.recordLatency(id, now.Sub(start), resp.status == 200)
 	if resp.status != 200 {
 		st.failure(resp.status, "", nil)
 		return false

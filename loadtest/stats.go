@@ -35,7 +35,8 @@ type shard struct {
 	mu       sync.Mutex
 	total    *hdrhistogram.Histogram
 	interval *hdrhistogram.Histogram
-	_        [64]byte // keep shards on separate cache lines
+	ok200    *hdrhistogram.Histogram // responses with status 200 only
+	_        [64]byte                // keep shards on separate cache lines
 }
 
 // stats collects the outcome of a run. Its methods are safe for concurrent
@@ -62,6 +63,7 @@ func newStats(start time.Time, warmup time.Duration) *stats {
 	for i := range s.shards {
 		s.shards[i].total = newHistogram()
 		s.shards[i].interval = newHistogram()
+		s.shards[i].ok200 = newHistogram()
 	}
 	return s
 }
@@ -75,8 +77,9 @@ func (s *stats) counted(now time.Time) bool {
 	return true
 }
 
-// recordLatency records the latency of a complete response.
-func (s *stats) recordLatency(worker int, d time.Duration) {
+// recordLatency records the latency of a complete response; ok says its
+// status is 200 (it also goes into the histogram of accepted responses).
+func (s *stats) recordLatency(worker int, d time.Duration, ok bool) {
 	us := d.Microseconds()
 	if us < 1 {
 		us = 1
@@ -89,6 +92,9 @@ func (s *stats) recordLatency(worker int, d time.Duration) {
 	// Errors are impossible: us is within the trackable range.
 	_ = sh.total.RecordValue(us)
 	_ = sh.interval.RecordValue(us)
+	if ok {
+		_ = sh.ok200.RecordValue(us)
+	}
 	sh.mu.Unlock()
 }
 
@@ -166,11 +172,20 @@ func (s *stats) failures() (map[string]int64, int64) {
 
 // merged returns the merge of the total histograms.
 func (s *stats) merged() *hdrhistogram.Histogram {
+	return s.merge(func(sh *shard) *hdrhistogram.Histogram { return sh.total })
+}
+
+// merged200 returns the merge of the histograms of 200 responses.
+func (s *stats) merged200() *hdrhistogram.Histogram {
+	return s.merge(func(sh *shard) *hdrhistogram.Histogram { return sh.ok200 })
+}
+
+func (s *stats) merge(of func(*shard) *hdrhistogram.Histogram) *hdrhistogram.Histogram {
 	h := newHistogram()
 	for i := range s.shards {
 		sh := &s.shards[i]
 		sh.mu.Lock()
-		h.Merge(sh.total)
+		h.Merge(of(sh))
 		sh.mu.Unlock()
 	}
 	return h
