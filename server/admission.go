@@ -41,9 +41,26 @@ const (
 type admission struct {
 	wakeAt      atomic.Int64 // when the first completion of the pending drain was pushed (Unix ns)
 	windowStart int64        // start of the current interval (Unix ns)
-	minSojourn  int64        // minimum sojourn in the current interval (ns); -1: no sample
+	minSojourn  int64        // minimum event fd sojourn in the current interval (ns); -1: no sample
+	minJob      int64        // minimum job sojourn (read to reply) in the current interval (ns); -1: no sample
 	shed        float64      // share of price requests answered 503 at once
 	acc         float64      // shedding accumulator
+}
+
+// observeSojourn records d, the time a completed job spent in the server
+// from when its loop read the request to the drain that replies to it.
+// This also counts the wait of the lookup's completion for a CPU (with
+// few CPUs the loop's goroutine keeps the timers and lookup goroutines
+// waiting while it is busy), which the event fd's sojourn does not see:
+// that one starts when the first completion was pushed. Its minimum over
+// the interval is the lookup's own latency plus the standing queue. The
+// two minimums are kept apart and the larger one decides: either queue
+// standing is a queue (the event fd's sojourn stays short while the
+// completions wait for a CPU before they are pushed).
+func (lp *loop) observeSojourn(d int64) {
+	if a := &lp.adm; a.minJob < 0 || d < a.minJob {
+		a.minJob = d
+	}
 }
 
 // sample records the sojourn of one drain and, once per interval, adjusts
@@ -60,19 +77,19 @@ func (lp *loop) sampleSojourn(now int64) {
 		}
 	}
 	if a.windowStart == 0 {
-		a.windowStart, a.minSojourn = now, -1
+		a.windowStart, a.minSojourn, a.minJob = now, -1, -1
 		return
 	}
 	if now-a.windowStart < int64(admissionInterval) {
 		return
 	}
-	switch m := a.minSojourn; {
+	switch m := max(a.minSojourn, a.minJob); {
 	case m > target:
 		a.shed = min(a.shed+shedStep, shedMax)
 	case m < target/2: // including no sample: no evidence of a queue
 		a.shed = max(a.shed-shedStep, 0)
 	}
-	a.windowStart, a.minSojourn = now, -1
+	a.windowStart, a.minSojourn, a.minJob = now, -1, -1
 }
 
 // admit reports whether a new price request is admitted; the refused ones

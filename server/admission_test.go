@@ -72,3 +72,36 @@ func TestAdmissionControl(t *testing.T) {
 		t.Fatal("admission control with a negative target shed requests")
 	}
 }
+
+// TestAdmissionJobSojourn: completed jobs that spent longer than the
+// target in the server (read to reply) make the controller shed even when
+// the event fd's own sojourn is short (the completions waited for a CPU
+// before they were pushed), and jobs as fast as the lookups alone do not.
+func TestAdmissionJobSojourn(t *testing.T) {
+	s := newAsyncBenchServer(t)
+	target := int64(s.cfg.QueueTarget)
+	for _, tc := range []struct {
+		name     string
+		sojourn  int64
+		wantShed bool
+	}{
+		{"standing queue", 3 * target, true},
+		{"lookup latency only", target / 3, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			lp := &loop{srv: s}
+			now := time.Unix(1000, 0).UnixNano()
+			lp.sampleSojourn(now) // opens the first interval
+			for i := range 10 {
+				at := now + int64(i+1)*int64(time.Millisecond)
+				lp.observeSojourn(tc.sojourn)
+				lp.adm.wakeAt.Store(at) // the drain itself ran at once
+				lp.sampleSojourn(at)
+			}
+			lp.sampleSojourn(now + int64(admissionInterval)) // closes it
+			if got := lp.adm.shed > 0; got != tc.wantShed {
+				t.Fatalf("shed share %.2f after jobs of %v", lp.adm.shed, time.Duration(tc.sojourn))
+			}
+		})
+	}
+}

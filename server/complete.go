@@ -142,7 +142,11 @@ func (lp *loop) drain() {
 		fifo, head = head, next
 	}
 	lp.now = time.Now()
-	lp.sampleSojourn(lp.now.UnixNano())
+	now := lp.now.UnixNano()
+	for j := fifo; j != nil; j = j.next {
+		lp.observeSojourn(now - j.start.UnixNano())
+	}
+	lp.sampleSojourn(now)
 	for j := fifo; j != nil; {
 		next := j.next
 		j.next = nil
