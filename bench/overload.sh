@@ -12,8 +12,11 @@
 #   1. warm: 3 s at START/2 req/s;
 #   2. capacity search under the same quota (unless CAPACITY is given):
 #      STEP_DURATION runs from START req/s up by x1.25 while the server
-#      holds the rate (goodput >= 95 % of offered, no failure, P99 of the
-#      200s <= 150 ms); C is the goodput of the last held step;
+#      holds the rate (goodput >= 95 % of offered, at most 0.5 % failed,
+#      P99 of the 200s <= 150 ms); C is the goodput of the last held step;
+#      every run but the C/2 ones leaves out its first 3 s (WARMUP): the
+#      generator opens its CONNS connections then, which costs the server
+#      about 0.1-0.25 ms of CPU each, seconds under the quota;
 #   3. C for DURATION (RSS baseline), then 2x, 3x, 5x C for DURATION each,
 #      each followed by 4 s at C/2 (recovery, 500 ms intervals).
 # Verdict per overload phase (PASS/FAIL with the numbers): P99 of the 200s
@@ -23,8 +26,8 @@
 # 1.5x + 5 ms of the warm phase's, no failure) within 2 s of the last
 # overload reply. Exit 1 if a 3x target fails.
 # Knobs: QUOTA (cores, "off" for no cgroup), PERIOD_US (10000), START
-# (1000), DURATION (8s), STEP_DURATION (4s), CONNS (2000), PORT (18600),
-# EXTRA_SERVER_ARGS. Bounded: about 2.5 min. Needs `make build` (or
+# (1000), DURATION (10s), STEP_DURATION (6s), CONNS (1000), PORT (18600),
+# EXTRA_SERVER_ARGS. Bounded: about 3 min. Needs `make build` (or
 # go build -o bin/ ./cmd/pricing-engine ./cmd/loadtest) and, for the quota,
 # a writable /sys/fs/cgroup/cpu (cgroup v1).
 set -euo pipefail
@@ -34,9 +37,9 @@ capgiven=${1:-}
 quota=${QUOTA:-0.2}
 period=${PERIOD_US:-10000}
 start=${START:-1000}
-dur=${DURATION:-8s}
-step=${STEP_DURATION:-4s}
-conns=${CONNS:-2000}
+dur=${DURATION:-10s}
+step=${STEP_DURATION:-6s}
+conns=${CONNS:-1000}
 port=${PORT:-18600}
 admin=$((port + 1))
 tmp=$(mktemp -d)
@@ -99,7 +102,7 @@ phase() {
   if [[ "$1" == x? ]]; then probe "$1" & pr=$!; fi
   date +%s.%N >"$tmp/$1.start"
   taskset -c 1 bin/loadtest -engine epoll -tick 500us -url "http://127.0.0.1:$port/api/v1/price" -rate "$2" \
-    -users "$conns" -duration "$3" -warmup "${4:-1s}" -interval 500ms -quiet -json "$tmp/$1.json" -timeout 10s \
+    -users "$conns" -duration "$3" -warmup "${4:-3s}" -interval 500ms -quiet -json "$tmp/$1.json" -timeout 10s \
     >/dev/null 2>&1 || true
   date +%s.%N >"$tmp/$1.end"
   kill "$watch" 2>/dev/null; wait "$watch" 2>/dev/null || true
@@ -114,7 +117,7 @@ r = json.load(open(sys.argv[1])); rate = float(sys.argv[2])
 good = r["successes"] / max(r["elapsed_seconds"] - r["warmup_seconds"], 1e-9)
 p99 = (r.get("latency_200") or {}).get("p99_ms", 1e9)
 print(f"  step {rate:.0f} req/s: goodput {good:.0f}, failures {r['failures']}, P99 of 200s {p99:.1f} ms", file=sys.stderr)
-if r["failures"] == 0 and good >= 0.95 * rate and p99 <= 150:
+if r["failures"] <= 0.005 * r["requests"] and good >= 0.95 * rate and p99 <= 150:
     print(f"{good:.0f}")
 PY
 }
