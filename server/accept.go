@@ -117,8 +117,29 @@ func newAcceptor(s *Server, ln *net.TCPListener, reserveSize int) (*acceptor, er
 
 // listenAPI binds the API listener. Keep-alive probes stay off, as they
 // were with gnet's own listener.
-func listenAPI(addr string) (*net.TCPListener, error) {
-	lc := net.ListenConfig{KeepAlive: -1}
+//
+// The kernel's buffers are per-connection memory too (charged to the
+// container's memory), and unsent output there is output the client has
+// not read: they are capped like the buffers in user space (budget.go),
+// sndbuf and rcvbuf bytes, instead of letting autotuning grow them to
+// megabytes per connection. They are set on the listening socket, before
+// listen, so that every accepted connection inherits them from its
+// listener (no system call per connection, and the receive window's scale
+// is negotiated with the final buffer size).
+func listenAPI(addr string, sndbuf, rcvbuf int) (*net.TCPListener, error) {
+	lc := net.ListenConfig{KeepAlive: -1, Control: func(_, _ string, rc syscall.RawConn) error {
+		var serr error
+		err := rc.Control(func(fd uintptr) {
+			if serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_SNDBUF, sndbuf); serr != nil {
+				return
+			}
+			serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_RCVBUF, rcvbuf)
+		})
+		if err == nil && serr != nil {
+			err = fmt.Errorf("cannot size the listener's socket buffers: %w", serr)
+		}
+		return err
+	}}
 	ln, err := lc.Listen(context.Background(), "tcp", addr)
 	if err != nil {
 		return nil, err
@@ -328,12 +349,8 @@ func (a *acceptor) drainQueue() {
 // duplicate.
 func (a *acceptor) hand(c *net.TCPConn) {
 	s := a.s
-	// The kernel's buffers are per-connection memory too (charged to the
-	// container's memory), and unsent output there is output the client
-	// has not read: cap them like the buffers in user space (budget.go)
-	// instead of letting autotuning grow them to megabytes per connection.
-	_ = c.SetWriteBuffer(s.cfg.MaxOutboundBytes)
-	_ = c.SetReadBuffer(s.cfg.MaxInboundBytes)
+	// c's kernel buffers are sized already: inherited from the listener
+	// (listenAPI).
 	a.release()
 	ch, err := s.eng.Register(gnet.NewNetConnContext(context.Background(), c))
 	if err != nil {

@@ -125,7 +125,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 // Start binds both listeners and starts serving. It returns once the event
 // loops run, so Addr and AdminAddr are known.
 func (s *Server) Start() error {
-	ln, err := listenAPI(s.cfg.Addr)
+	ln, err := listenAPI(s.cfg.Addr, s.cfg.MaxOutboundBytes, s.cfg.MaxInboundBytes)
 	if err != nil {
 		return fmt.Errorf("cannot listen on %q: %w", s.cfg.Addr, err)
 	}
