@@ -95,16 +95,7 @@ func TestEnginesFailureClasses(t *testing.T) {
 				if res.Requests != 40 || res.Successes != wantOK {
 					t.Errorf("requests %d successes %d, want 40 and %d (%v %v)", res.Requests, res.Successes, wantOK, res.FailuresByReason, res.FailureSamples)
 				}
-				var total int64
-				for k, v := range want {
-					total += v
-					if got := res.FailuresByReason[k]; got != v {
-						t.Errorf("failures[%s] = %d, want %d (all: %v)", k, got, v, res.FailuresByReason)
-					}
-				}
-				if res.Failures != total {
-					t.Errorf("failures = %d, want %d (%v)", res.Failures, total, res.FailuresByReason)
-				}
+				checkFailures(t, res, want)
 				if res.Mode != "open-loop" {
 					t.Errorf("mode = %q", res.Mode)
 				}

@@ -40,6 +40,22 @@ func mustRun(t *testing.T, cfg Config) *Result {
 	return res
 }
 
+// checkFailures asserts that res counted exactly the failures of want, by
+// reason, and no others.
+func checkFailures(t *testing.T, res *Result, want map[string]int64) {
+	t.Helper()
+	var total int64
+	for k, v := range want {
+		total += v
+		if got := res.FailuresByReason[k]; got != v {
+			t.Errorf("failures[%s] = %d, want %d (all: %v)", k, got, v, res.FailuresByReason)
+		}
+	}
+	if res.Failures != total {
+		t.Errorf("failures = %d, want %d (%v)", res.Failures, total, res.FailuresByReason)
+	}
+}
+
 // TestFixedLatency: a server answering in 20 ms ± 2 ms must show a p50 and
 // p95 near 20-22 ms. The upper bounds leave room for scheduling delay on a
 // shared two-core machine (load averages of 8 were seen while testing);
@@ -255,16 +271,7 @@ func TestFailureClasses(t *testing.T) {
 			if res.Requests != 40 {
 				t.Errorf("requests = %d, want 40 (max requests)", res.Requests)
 			}
-			var total int64
-			for k, v := range want {
-				total += v
-				if got := res.FailuresByReason[k]; got != v {
-					t.Errorf("failures[%s] = %d, want %d (all: %v)", k, got, v, res.FailuresByReason)
-				}
-			}
-			if res.Failures != total {
-				t.Errorf("failures = %d, want %d (%v)", res.Failures, total, res.FailuresByReason)
-			}
+			checkFailures(t, res, want)
 		})
 	}
 }
