@@ -23,7 +23,8 @@ type Call struct {
 	Location  []byte
 	// Deadline is when the lookups give up: a Call not answered by then
 	// completes with an error matching [ErrTimeout] (or a stale answer,
-	// see Stale). The zero time means no deadline.
+	// see Stale). The zero time means no deadline. Callers may leave it
+	// unset for a Source whose Instant is true: it answers at once.
 	Deadline time.Time
 	// Done is called exactly once when Lookup returned false. It must not
 	// block: it normally queues the Call for the caller's event loop.

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/bits"
+	"slices"
 )
 
 // MaxDigits is the largest number of significant digits [Parse] accepts.
@@ -302,7 +303,8 @@ func cmpInt(a, b int64) int {
 // Append appends the shortest decimal text of d to dst and returns the
 // extended slice: trailing fractional zeros and a bare point are dropped
 // ("50", "45.1", "45.12", "0.05", "-1"). The output is valid JSON number
-// syntax.
+// syntax. It writes straight into dst, two digits per division, and does
+// not allocate when dst has room: it runs for every number of every reply.
 func (d Decimal) Append(dst []byte) []byte {
 	m := absU(d.coef)
 	scale := int(d.scale)
@@ -310,30 +312,80 @@ func (d Decimal) Append(dst []byte) []byte {
 		m /= 10
 		scale--
 	}
-	if d.coef < 0 && m != 0 {
-		dst = append(dst, '-')
+	neg := d.coef < 0 && m != 0
+	width := max(decimalDigits(m), scale+1) // at least "0" before the point
+	if scale > 0 {
+		width++ // '.'
 	}
-	var buf [24]byte // 20 digits + "0." padding fits
-	i := len(buf)
-	for n := 0; n < scale; n++ {
-		i--
-		buf[i] = byte('0' + m%10)
-		m /= 10
+	if neg {
+		width++
+	}
+	n := len(dst)
+	if cap(dst)-n < width {
+		dst = slices.Grow(dst, width)
+	}
+	dst = dst[:n+width]
+	b := dst[n:]
+	i := width
+	for f := scale; f > 0; {
+		if f == 1 {
+			q := m / 10
+			i--
+			b[i] = byte('0' + m - q*10)
+			m = q
+			break
+		}
+		q := m / 100
+		r := 2 * (m - q*100)
+		i -= 2
+		b[i], b[i+1] = digitPairs[r], digitPairs[r+1]
+		m = q
+		f -= 2
 	}
 	if scale > 0 {
 		i--
-		buf[i] = '.'
+		b[i] = '.'
 	}
-	if m == 0 {
+	for m >= 100 {
+		q := m / 100
+		r := 2 * (m - q*100)
+		i -= 2
+		b[i], b[i+1] = digitPairs[r], digitPairs[r+1]
+		m = q
+	}
+	if m >= 10 {
+		i -= 2
+		b[i], b[i+1] = digitPairs[2*m], digitPairs[2*m+1]
+	} else {
 		i--
-		buf[i] = '0'
+		b[i] = byte('0' + m)
 	}
-	for m > 0 {
-		i--
-		buf[i] = byte('0' + m%10)
-		m /= 10
+	if neg {
+		b[0] = '-'
 	}
-	return append(dst, buf[i:]...)
+	return dst
+}
+
+// digitPairs holds "00" .. "99": the two digits of n at 2n, 2n+1.
+const digitPairs = "00010203040506070809" +
+	"10111213141516171819" +
+	"20212223242526272829" +
+	"30313233343536373839" +
+	"40414243444546474849" +
+	"50515253545556575859" +
+	"60616263646566676869" +
+	"70717273747576777879" +
+	"80818283848586878889" +
+	"90919293949596979899"
+
+// decimalDigits returns the number of decimal digits of m (1 for 0).
+func decimalDigits(m uint64) int {
+	// log10(2) ~ 1233/4096: t is the digit count or one less.
+	t := bits.Len64(m|1) * 1233 >> 12
+	if m >= pow10[t] {
+		t++
+	}
+	return t
 }
 
 // String returns the shortest decimal text of d, as [Decimal.Append].

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"math"
 	"math/big"
+	"strings"
 	"testing"
 )
 
@@ -271,6 +272,30 @@ func FuzzDecimal(f *testing.F) {
 		}
 		if got, w := a.Cmp(b), rat(a).Cmp(rat(b)); got != w {
 			t.Fatalf("Cmp(%s, %s) = %d, want %d", as, bs, got, w)
+		}
+	})
+}
+
+// FuzzAppend holds Append to the text big.Rat gives the same value, with
+// trailing fractional zeros and a bare point dropped.
+func FuzzAppend(f *testing.F) {
+	for _, c := range []struct {
+		coef  int64
+		scale uint8
+	}{{4512, 2}, {5, 2}, {-5, 3}, {0, 5}, {100, 2}, {math.MaxInt64, 18}, {math.MinInt64, 0}, {1, 18}} {
+		f.Add(c.coef, c.scale)
+	}
+	f.Fuzz(func(t *testing.T, coef int64, scale uint8) {
+		d := New(coef, scale%(MaxScale+1))
+		want := rat(d).FloatString(int(d.Scale()))
+		if strings.Contains(want, ".") {
+			want = strings.TrimRight(strings.TrimRight(want, "0"), ".")
+		}
+		if want == "-0" {
+			want = "0"
+		}
+		if got := string(d.Append([]byte("x"))); got != "x"+want {
+			t.Fatalf("Append(%d/10^%d) = %q, want %q", coef, d.Scale(), got, "x"+want)
 		}
 	})
 }

@@ -156,7 +156,9 @@ func (e *Engine) Begin(x *Exchange, b lookup.Batcher, arrived time.Time) bool {
 	c := &x.Call
 	c.ProductID = x.Req.ProductID
 	c.Location = x.Req.Location
-	c.Deadline = arrived.Add(e.cfg.Deadline)
+	if !e.instant { // an instant source answers before any deadline
+		c.Deadline = arrived.Add(e.cfg.Deadline)
+	}
 	c.Base, c.Mult, c.Err, c.Stale = money.Decimal{}, money.Decimal{}, nil, false
 	x.start = arrived
 	if b.Lookup(c) {
@@ -326,28 +328,26 @@ func (e *Engine) computeQuote(x *Exchange, base, mult money.Decimal, stale bool)
 // seedQuote is the price without rules: the seed formula, and a quote
 // without list price, version or explanation.
 func (e *Engine) seedQuote(r *Request, base, mult money.Decimal, stale bool, q *Quote) error {
-	var disc money.Decimal // 0 for non-members
+	disc, keep := money.Decimal{}, money.New(1, 0) // 0 and 1 for non-members
 	if r.Member {
-		disc = money.New(MemberDiscountCents, 2)
+		disc, keep = money.New(MemberDiscountCents, 2), money.New(100-MemberDiscountCents, 2)
 	}
-	keep, err := money.New(1, 0).Sub(disc)
+	p, err := base.Mul(mult)
 	if err == nil {
-		var p money.Decimal
-		if p, err = base.Mul(mult); err == nil {
-			if p, err = p.Mul(keep); err == nil {
-				q.ProductID = append(q.ProductID[:0], r.ProductID...)
-				q.Final = p.Round(2)
-				q.Base = base
-				q.Multiplier = mult
-				q.Discount = disc
-				q.Source = SourceLive
-				if stale {
-					q.Source = SourceStale
-				}
-				q.List, q.Version, q.Explanation = money.Decimal{}, "", nil
-				return nil
-			}
-		}
+		p, err = p.Mul(keep)
 	}
-	return newDetailError(StatusInternalServerError, "cannot compute price", err)
+	if err != nil {
+		return newDetailError(StatusInternalServerError, "cannot compute price", err)
+	}
+	q.ProductID = append(q.ProductID[:0], r.ProductID...)
+	q.Final = p.Round(2)
+	q.Base = base
+	q.Multiplier = mult
+	q.Discount = disc
+	q.Source = SourceLive
+	if stale {
+		q.Source = SourceStale
+	}
+	q.List, q.Version, q.Explanation = money.Decimal{}, "", nil
+	return nil
 }

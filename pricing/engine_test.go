@@ -198,10 +198,12 @@ func TestServeDecodeErrors(t *testing.T) {
 }
 
 // TestDeadlineFromArrival checks that the Call's deadline counts from when
-// the request arrived, not from when the lookups start.
+// the request arrived, not from when the lookups start. (The fake reads it
+// in Lookup, before it keeps the Call: only sources that wait get one.)
 func TestDeadlineFromArrival(t *testing.T) {
 	var got time.Time
-	e := NewEngine(&fakeSource{answer: func(c *lookup.Call) { got = c.Deadline; memorySource(t).Answer(c) }}, Config{Deadline: 250 * time.Millisecond})
+	src := &fakeSource{answer: func(c *lookup.Call) { got = c.Deadline; memorySource(t).Answer(c) }, async: true}
+	e := NewEngine(src, Config{Deadline: 250 * time.Millisecond})
 	arrived := time.Now().Add(-time.Second)
 	var x Exchange
 	x.Req = *request("P-1", "NY", false)

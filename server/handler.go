@@ -55,9 +55,13 @@ type loop struct {
 	obs   map[obsKey]prometheus.Observer
 	last  obsKey              // labels of the last observer handed out
 	lastO prometheus.Observer // and that observer
-	conns []*conn
-	dead  []*conn // scratch for scan
-	now   time.Time
+	// replied holds the duration observers of the replies made in the
+	// current OnTraffic; observeReplies records them all with one clock
+	// read when the replies are about to be written.
+	replied []prometheus.Observer
+	conns   []*conn
+	dead    []*conn // scratch for scan
+	now     time.Time
 
 	// The asynchronous lookup path (complete.go).
 	batcher     lookup.Batcher
@@ -221,6 +225,7 @@ func (h *handler) OnTraffic(gc gnet.Conn) (action gnet.Action) {
 		if r := recover(); r != nil {
 			action = cn.recovered(r)
 		}
+		lp.observeReplies() // after a panic: the replies made before it, and its 500
 	}()
 
 	if !lp.inRun && lp.runqHead != len(lp.runq) {
@@ -231,6 +236,7 @@ func (h *handler) OnTraffic(gc gnet.Conn) (action gnet.Action) {
 	if !cn.closing {
 		out = cn.readRequests(out)
 	}
+	lp.observeReplies()
 	if len(out) > 0 {
 		if cn.parked && gc.OutboundBuffered() == 0 {
 			_, _ = gc.Write(out)
@@ -466,12 +472,28 @@ func (cn *conn) parseError(out []byte, err error) []byte {
 }
 
 // answer places a reply computed on the loop and records the request's
-// duration under the given labels.
+// duration under the given labels. It runs inside OnTraffic only: the
+// duration, from lp.now (when the request's bytes were read) to when the
+// replies of that OnTraffic go out, is observed by observeReplies.
 func (cn *conn) answer(out []byte, rep *reply, body []byte, method, endpoint string) []byte {
 	out = cn.place(out, rep, body)
 	lp := cn.lp
-	lp.observer(method, endpoint, rep.status).Observe(time.Since(lp.now).Seconds())
+	lp.replied = append(lp.replied, lp.observer(method, endpoint, rep.status))
 	return out
+}
+
+// observeReplies records the duration of every reply made since the last
+// call: one clock read for all requests of a pipelined batch, which go
+// out in the same write.
+func (lp *loop) observeReplies() {
+	if len(lp.replied) == 0 {
+		return
+	}
+	d := time.Since(lp.now).Seconds()
+	for _, o := range lp.replied {
+		o.Observe(d)
+	}
+	lp.replied = lp.replied[:0]
 }
 
 // place queues a finished reply: straight to out when nothing is pending
