@@ -172,7 +172,15 @@ func (p *Parser) run(buf []byte) *Error {
 		var err *Error
 		switch p.st {
 		case stateRequestLine, stateHeaders:
-			ok, err = p.head(buf)
+			if p.scan == p.pos {
+				if err := p.fastHead(buf); err != nil {
+					return err
+				}
+				if p.st > stateHeaders {
+					continue
+				}
+			}
+			ok, err = p.headStep(buf)
 		case stateBody:
 			ok = p.fixedBody(buf)
 		case stateChunkSize:
@@ -192,24 +200,23 @@ func (p *Parser) run(buf []byte) *Error {
 	}
 }
 
-// head advances through the request line and the header section: first
-// the fast path (fast.go) over as much as it recognises, then one line by
-// the general path.
-func (p *Parser) head(buf []byte) (bool, *Error) {
-	if p.scan == p.pos {
-		limit := min(len(buf), p.lim.MaxHeaderBytes)
-		if p.st == stateRequestLine {
-			p.fastRequestLine(buf, limit)
-		}
-		if p.st == stateHeaders && p.scan == p.pos {
-			if err := p.fastFields(buf, limit); err != nil {
-				return false, err
-			}
-		}
-		if p.st > stateHeaders {
-			return true, nil
-		}
+// fastHead runs the fast path (fast.go) over as much of the request line
+// and the header section as it recognises. It is small enough to inline
+// into run: the common request never leaves it.
+func (p *Parser) fastHead(buf []byte) *Error {
+	limit := min(len(buf), p.lim.MaxHeaderBytes)
+	if p.st == stateRequestLine {
+		p.fastRequestLine(buf, limit)
 	}
+	if p.st == stateHeaders && p.scan == p.pos {
+		return p.fastFields(buf, limit)
+	}
+	return nil
+}
+
+// headStep takes one line of the request line or the header section by
+// the general path, where the fast path stopped.
+func (p *Parser) headStep(buf []byte) (bool, *Error) {
 	s, e, ok, err := p.headLine(buf)
 	if err != nil || !ok {
 		return false, err
