@@ -27,7 +27,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"runtime"
 	"syscall"
 	"time"
 
@@ -125,8 +124,10 @@ func serve(cfg *config, log *slog.Logger) error {
 	if err := srv.Start(); err != nil {
 		return err
 	}
+	_, explicitProcs := os.LookupEnv("GOMAXPROCS")
+	procs := raiseProcsForWaiting(engine.Instant(), explicitProcs)
 	log.Info("serving", append([]any{"api", srv.Addr().String(), "admin", srv.AdminAddr(),
-		"loops", srv.Loops(), "gomaxprocs", runtime.GOMAXPROCS(0), "inline", engine.Instant()}, dataAttrs...)...)
+		"loops", srv.Loops(), "gomaxprocs", procs, "inline", engine.Instant()}, dataAttrs...)...)
 
 	select {
 	case s := <-sig:
