@@ -27,6 +27,10 @@ type conn struct {
 	closing bool // no more requests are read; close once pending drains
 	closed  bool // OnClose ran; workers' late wake-ups are ignored
 	touched bool // in lp.touched: a completion of this drain belongs to it
+	// peerClose: the client asked to close after a complete request
+	// (Connection: close, or HTTP/1.0 without keep-alive): it sends
+	// nothing more, so the close needs no linger (linger.go).
+	peerClose bool
 
 	idx int // position in lp.conns
 

@@ -270,6 +270,21 @@ func TestKeepAliveAndHTTP10(t *testing.T) {
 		if !waitEOF(c, br) {
 			t.Fatal("connection left open after Connection: close")
 		}
+		// The client said it sends nothing more: the server closed its
+		// socket outright instead of lingering (linger.go), so bytes sent
+		// anyway are refused with RST, which loopback delivers within the
+		// write: a later write fails. A lingering server would take them
+		// all and discard them for a second.
+		refused := false
+		for range 50 {
+			if _, err := c.Write([]byte("x")); err != nil {
+				refused = true
+				break
+			}
+		}
+		if !refused {
+			t.Fatal("50 writes after the close were accepted: the server lingered")
+		}
 	})
 	t.Run("HTTP/1.0 closes by default", func(t *testing.T) {
 		c := dial(t, ts.addr)

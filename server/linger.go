@@ -20,11 +20,17 @@ const lingerTimeout = time.Second
 // passes; net/http's closeWriteAndWait does the same. It returns the
 // action for the event loop: Close when the output is still queued (gnet
 // flushes what it can on close) or the shutdown fails.
+//
+// A client that asked to close after a complete request (peerClose) sends
+// nothing more; with nothing left unread the plain close sends FIN after
+// the reply, not RST, and the lingering close would only cost a shutdown
+// and one more wake-up for the client's EOF (a new connection per request
+// pays it every time). Bytes it sends anyway keep the linger.
 func (cn *conn) linger() gnet.Action {
 	if cn.lingerSince != 0 {
 		return gnet.None
 	}
-	if cn.gc.OutboundBuffered() > 0 {
+	if cn.gc.OutboundBuffered() > 0 || (cn.peerClose && cn.gc.InboundBuffered() == 0) {
 		return gnet.Close
 	}
 	if err := unix.Shutdown(cn.gc.Fd(), unix.SHUT_WR); err != nil {

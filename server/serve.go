@@ -21,6 +21,9 @@ func (cn *conn) serve(out []byte, req *httpparse.Request) []byte {
 		headOnly:    method == "HEAD",
 	}
 	body := lp.body[:0]
+	if !req.KeepAlive {
+		cn.peerClose = true
+	}
 
 	switch rt {
 	case routePrice, routePrices:
