@@ -127,20 +127,26 @@ start_server() {
 start_server
 
 # Loopback source addresses, one per 20,000 users, so that no source runs
-# out of ephemeral ports (about 28,000 per source and server port).
+# out of ephemeral ports (about 28,000 per source and server port), and a
+# fresh set for every run (127.0.RUN.x): the previous runs' connections
+# wait in TIME_WAIT on the client side for a minute, and a run that had to
+# share their ports would connect more slowly than the one before it.
+# bind_for USERS RUN prints the list.
 bind_for() {
 	local n=$(($1 / 20000 + 1)) list= i
-	for ((i = 1; i <= n; i++)); do list+="${list:+,}127.0.0.$i"; done
+	for ((i = 1; i <= n; i++)); do list+="${list:+,}127.0.$(($2 % 250 + 1)).$i"; done
 	echo "$list"
 }
+runs=0 # run_load calls so far
 
 # run_load USERS DURATION WARMUP JSON [PLOT]: one run; prints its summary,
 # returns the loadtest exit code.
 run_load() {
 	local users=$1 duration=$2 warmup=$3 json=$4 plot=${5:-}
+	runs=$((runs + 1))
 	local args=(--url "http://127.0.0.1:$PORT/api/v1/price" --users "$users" --think 0.5s-2s
 		--duration "$duration" --warmup "$warmup" --slo "$SLO" --json "$json" --quiet
-		--bind "$(bind_for "$users")")
+		--bind "$(bind_for "$users" "$runs")")
 	if [[ -n $plot ]]; then
 		args+=(--plot "$plot")
 	fi
