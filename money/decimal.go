@@ -326,6 +326,10 @@ func (d Decimal) Append(dst []byte) []byte {
 	}
 	dst = dst[:n+width]
 	b := dst[n:]
+	// The fraction and the integer part each take their own pair loop,
+	// written out: one helper for both (putDigits(b, m) filling a
+	// sub-slice) measured 37 % slower in BenchmarkAppend, not being
+	// inlined (cost 81, budget 80). Keep the two loops in step.
 	i := width
 	for f := scale; f > 0; {
 		if f == 1 {
