@@ -127,13 +127,9 @@ func (p *Parser) fastFields(buf []byte, limit int) *Error {
 			p.scan = pos + i
 			return nil
 		}
-		ve := i // trailing OWS off; the leading was skipped above
-		for ve > vs && (line[ve-1] == ' ' || line[ve-1] == '\t') {
-			ve--
-		}
 		p.pos = pos + i + 2
 		p.scan = p.pos
-		if err := p.addField(buf, name, span{pos + vs, pos + ve}); err != nil {
+		if err := p.addField(buf, name, owsTrimmed(buf, pos+vs, pos+i)); err != nil {
 			return err
 		}
 	}

@@ -201,8 +201,8 @@ func (p *Parser) run(buf []byte) *Error {
 }
 
 // fastHead runs the fast path (fast.go) over as much of the request line
-// and the header section as it recognises. It is small enough to inline
-// into run: the common request never leaves it.
+// and the header section as it recognises; the common request is parsed
+// by it alone.
 func (p *Parser) fastHead(buf []byte) *Error {
 	limit := min(len(buf), p.lim.MaxHeaderBytes)
 	if p.st == stateRequestLine {
