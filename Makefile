@@ -67,6 +67,10 @@ e2e: build
 vet:
 	$(GO) vet ./...
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { echo "gofmt needed:"; gofmt -l $$(git ls-files '*.go'); exit 1; }
+	@cp go.mod $(BIN)/.go.mod.before 2>/dev/null || { mkdir -p $(BIN) && cp go.mod $(BIN)/.go.mod.before; }; cp go.sum $(BIN)/.go.sum.before; \
+	$(GO) mod tidy && cmp -s go.mod $(BIN)/.go.mod.before && cmp -s go.sum $(BIN)/.go.sum.before || { \
+	echo "go mod tidy changes go.mod/go.sum: run it and commit the result"; \
+	cp $(BIN)/.go.mod.before go.mod; cp $(BIN)/.go.sum.before go.sum; exit 1; }
 
 staticcheck:
 	@test -x $(STATICCHECK) || $(GO) install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
