@@ -288,11 +288,18 @@ func (s *MemoryStore) Write(_ context.Context, w *Write) (Outcome, error) {
 		}
 	}
 	cur := s.record(w.Ref)
+	refuse := func(st WriteStatus) (Outcome, error) {
+		out := Outcome{Status: st, Record: cur}
+		if w.IdempotencyKey != "" {
+			s.remember(ik, memIdem{fp: w.Fingerprint, out: out, expires: now.Add(IdempotencyTTL)}, now)
+		}
+		return out, nil
+	}
 	if !condHolds(w, cur) {
-		return Outcome{Status: WriteConflict, Record: cur}, nil
+		return refuse(WriteConflict)
 	}
 	if w.Op == OpDelete && !cur.Exists {
-		return Outcome{Status: WriteNotFound, Record: cur}, nil
+		return refuse(WriteNotFound)
 	}
 	m := s.meta[w.Ref]
 	if m == nil {

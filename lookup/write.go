@@ -136,8 +136,9 @@ type Write struct {
 	RequestID string // <= MaxRequestIDLen bytes
 	// IdempotencyKey, when set, makes the write idempotent: a repeat with
 	// the same key and Fingerprint within IdempotencyTTL returns the
-	// first outcome (Replayed) and changes nothing; another Fingerprint
-	// fails with Status WriteKeyReused. Keys are scoped to the entry.
+	// first outcome (Replayed), refusals included, and changes nothing;
+	// another Fingerprint fails with Status WriteKeyReused. Keys are
+	// scoped to the entry.
 	IdempotencyKey string
 	Fingerprint    string // a digest of the request (method, path, body)
 }

@@ -52,6 +52,9 @@ var rules = []rule{
 	{pkgs: "httpparse", forbidden: append(own("pricing"), gnet)},
 	{pkgs: "money", forbidden: own("")}, // nothing of the module
 	{pkgs: "demand", forbidden: []string{nethttp, gnet}},
+	// admin drives a lookup.Writer: it knows neither the event loops nor
+	// the price path nor Redis (lookup/redisstore implements the writes).
+	{pkgs: "admin", forbidden: append(own("server", "pricing", "rules", "demand", "lookup/redisstore"), gnet, rueidis)},
 }
 
 func TestImportRules(t *testing.T) {

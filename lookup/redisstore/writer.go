@@ -23,7 +23,8 @@ import (
 //
 // It returns {status, exists (1|0), value, version, at ms, by, replayed
 // (1|0), audit id}, where status is created, updated, deleted, conflict,
-// notfound or reused. The time is the server's (TIME), so every replica
+// notfound or reused. With a fingerprint, every outcome but reused is
+// remembered under the idempotency key, so a repeat gets the first reply. The time is the server's (TIME), so every replica
 // writes on one clock.
 var writeScript = rueidis.NewLuaScript(`
 local fp = ARGV[8]
@@ -38,8 +39,15 @@ local cur = redis.call('GET', KEYS[1])
 local m = redis.call('HMGET', KEYS[2], 'version', 'at', 'by')
 local ver = tonumber(m[1]) or 0
 local exists = cur ~= false
+local function remember(r)
+  if fp ~= '' then
+    redis.call('HSET', KEYS[4], 'fp', fp, 'status', r[1], 'exists', r[2], 'value', r[3], 'version', r[4], 'at', r[5], 'by', r[6], 'id', r[8])
+    redis.call('PEXPIRE', KEYS[4], ARGV[9])
+  end
+  return r
+end
 local function state(status)
-  return {status, exists and '1' or '0', cur or '', string.format('%d', ver), m[2] or '0', m[3] or '', '0', ''}
+  return remember({status, exists and '1' or '0', cur or '', string.format('%d', ver), m[2] or '0', m[3] or '', '0', ''})
 end
 local cond = ARGV[3]
 if (cond == 'version' and (not exists or ver ~= tonumber(ARGV[4]))) or
@@ -72,11 +80,7 @@ redis.call('XTRIM', KEYS[3], 'MAXLEN', '~', ARGV[11])
 redis.call('PEXPIRE', KEYS[3], retention)
 local after, ex = '', '0'
 if op == 'put' then after, ex = ARGV[2], '1' end
-if fp ~= '' then
-  redis.call('HSET', KEYS[4], 'fp', fp, 'status', status, 'exists', ex, 'value', after, 'version', nv, 'at', nows, 'by', ARGV[5], 'id', id)
-  redis.call('PEXPIRE', KEYS[4], ARGV[9])
-end
-return {status, ex, after, nv, nows, ARGV[5], '0', id}
+return remember({status, ex, after, nv, nows, ARGV[5], '0', id})
 `)
 
 // readScript reads a value and its version in one step.
