@@ -21,6 +21,7 @@ func (s *Server) startAdmin() error {
 		return fmt.Errorf("cannot listen on admin address %q: %w", s.cfg.AdminAddr, err)
 	}
 	s.adminLn = ln
+	ln = newLimitListener(ln, adminMaxConns())
 	s.admin = &http.Server{
 		Handler:           s.adminMux(),
 		ReadHeaderTimeout: s.cfg.HeaderTimeout,
@@ -182,4 +183,63 @@ func (s *Server) readAdminJSON(w http.ResponseWriter, r *http.Request) ([]byte, 
 		return nil, false
 	}
 	return body, true
+}
+
+// adminMaxConns bounds the admin listener's open connections: its share
+// of the descriptor headroom (fdlimit.go), at least 16.
+func adminMaxConns() int {
+	soft, _, err := FDLimit()
+	if err != nil {
+		return 64
+	}
+	return max(fdShare(soft), 16)
+}
+
+// limitListener accepts at most n connections at a time: past that,
+// Accept waits until one closes, and the next clients wait in the
+// kernel's accept queue. The admin listener's descriptors are then
+// bounded, which the event loops' own accept relies on (loopaccept.go).
+type limitListener struct {
+	net.Listener
+	slots     chan struct{}
+	done      chan struct{}
+	closeOnce sync.Once
+}
+
+func newLimitListener(ln net.Listener, n int) *limitListener {
+	return &limitListener{Listener: ln, slots: make(chan struct{}, n), done: make(chan struct{})}
+}
+
+// Accept waits for a free slot, then accepts.
+func (l *limitListener) Accept() (net.Conn, error) {
+	select {
+	case l.slots <- struct{}{}:
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+	c, err := l.Listener.Accept()
+	if err != nil {
+		<-l.slots
+		return nil, err
+	}
+	return &limitConn{Conn: c, release: func() { <-l.slots }}, nil
+}
+
+// Close closes the listener and wakes an Accept waiting for a slot.
+func (l *limitListener) Close() error {
+	l.closeOnce.Do(func() { close(l.done) })
+	return l.Listener.Close()
+}
+
+// limitConn gives its slot back once, at the first Close.
+type limitConn struct {
+	net.Conn
+	once    sync.Once
+	release func()
+}
+
+func (c *limitConn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(c.release)
+	return err
 }
