@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pricing-engine/pricing-engine/demand"
 	"github.com/pricing-engine/pricing-engine/rules"
 )
 
@@ -137,7 +138,7 @@ func TestRulesExplain(t *testing.T) {
 // demand multiplier once merged.
 func TestRulesDemandShard(t *testing.T) {
 	rs := parseRules(t, testRules)
-	m := rules.NewMerger(rules.MergerConfig{Rules: func() *rules.Ruleset { return rs }})
+	m := demand.NewMerger(demand.MergerConfig{Rules: func() *rules.Ruleset { return rs }})
 	e := NewEngine(memorySource(t), Config{Rules: func() *rules.Ruleset { return rs }, Demand: m})
 	t0 := time.Date(2026, 11, 28, 18, 0, 0, 0, time.UTC)
 	m.Merge(context.Background(), t0)
@@ -171,7 +172,7 @@ func TestRulesDemandShard(t *testing.T) {
 // explanation allocates nothing per request.
 func TestRulesNoAllocs(t *testing.T) {
 	rs := parseRules(t, testRules)
-	m := rules.NewMerger(rules.MergerConfig{Rules: func() *rules.Ruleset { return rs }})
+	m := demand.NewMerger(demand.MergerConfig{Rules: func() *rules.Ruleset { return rs }})
 	e := NewEngine(memorySource(t), Config{Rules: func() *rules.Ruleset { return rs }, Demand: m})
 	now := time.Now()
 	m.Merge(context.Background(), now)
@@ -208,7 +209,7 @@ func BenchmarkServeRules(b *testing.B) {
 	}{{"none", nil}, {"example", rs}} {
 		b.Run(bc.name, func(b *testing.B) {
 			cur := bc.rules
-			m := rules.NewMerger(rules.MergerConfig{Rules: func() *rules.Ruleset { return cur }})
+			m := demand.NewMerger(demand.MergerConfig{Rules: func() *rules.Ruleset { return cur }})
 			e := NewEngine(memorySource(b), Config{Rules: func() *rules.Ruleset { return cur }, Demand: m})
 			now := time.Now()
 			m.Merge(context.Background(), now)
