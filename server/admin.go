@@ -54,59 +54,95 @@ func (s *Server) stopAdmin(ctx context.Context) {
 	s.admin = nil
 }
 
-// adminMux routes the admin listener. It also answers POST /api/v1/price so
-// that Swagger UI's "Try it out", served from this port, works.
+// adminMux routes the admin listener: every row of the route table (the
+// same paths, methods, 405s and endpoint labels as the event loops; the
+// price routes let Swagger UI's "Try it out", served from this port, work),
+// then the admin-only routes: Deps.Admin and, with Config.Pprof, pprof.
 func (s *Server) adminMux() http.Handler {
 	mux := http.NewServeMux()
-	observe := func(endpoint string, h http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			start := time.Now()
-			sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
-			h.ServeHTTP(sw, r)
-			s.metrics.Request(methodLabel([]byte(r.Method)), endpoint, sw.code).Observe(time.Since(start).Seconds())
-		})
+	for r := routeUnknown + 1; r < routeCount; r++ {
+		h := s.adminRoute(r)
+		mux.Handle(routes[r].path, h)
+		if routes[r].subtree {
+			mux.Handle(routes[r].path+"/", h)
+		}
 	}
-	mux.Handle("GET /metrics", s.metricsHandler)
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		writeText(w, http.StatusOK, bodyHealthy)
-	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
-		if !s.Ready() {
-			w.Header().Set("Retry-After", "1")
-			writeText(w, http.StatusServiceUnavailable, bodyDraining)
-			return
-		}
-		if s.deps.ReadyDetail != nil {
-			writeText(w, http.StatusOK, bodyReady+s.deps.ReadyDetail())
-			return
-		}
-		writeText(w, http.StatusOK, bodyReady)
-	})
 	for pattern, h := range s.deps.Admin {
 		mux.Handle(pattern, h)
-	}
-	if s.docs != nil {
-		mux.Handle("GET /docs", s.docs)
-		mux.Handle("GET /docs/", s.docs)
-		mux.Handle("GET /openapi.json", s.docs)
 	}
 	if s.cfg.Pprof {
 		mountPprof(mux)
 	}
-	mux.Handle("POST /api/v1/price", observe(endpointPrice, http.HandlerFunc(s.adminPrice)))
-	mux.Handle("/api/v1/price", observe(endpointPrice, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Allow", "POST")
-		writeJSON(w, http.StatusMethodNotAllowed, appendDetailBody(nil, "Method Not Allowed"))
-	})))
-	mux.Handle("POST /api/v1/prices", observe(endpointPrices, http.HandlerFunc(s.adminPrices)))
-	mux.Handle("/api/v1/prices", observe(endpointPrices, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Allow", "POST")
-		writeJSON(w, http.StatusMethodNotAllowed, appendDetailBody(nil, "Method Not Allowed"))
-	})))
-	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusNotFound, appendDetailBody(nil, "Not Found"))
-	})
+	mux.Handle("/", s.adminRoute(routeUnknown))
 	return mux
+}
+
+// adminRoute is the admin listener's handler of one route: the method
+// check of the table, then the handler of its kind. Requests of the price
+// kinds are counted in the request metrics, as on the event loops.
+func (s *Server) adminRoute(r route) http.Handler {
+	spec := &routes[r]
+	var h http.Handler
+	switch spec.kind {
+	case kindPrice:
+		h = http.HandlerFunc(s.adminPrice)
+	case kindPrices:
+		h = http.HandlerFunc(s.adminPrices)
+	case kindMetrics:
+		h = s.metricsHandler
+	case kindHealthz:
+		h = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			writeText(w, http.StatusOK, bodyHealthy)
+		})
+	case kindReadyz:
+		h = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			status, retryAfter, body := s.readyz(nil)
+			if retryAfter > 0 {
+				w.Header().Set("Retry-After", strconv.Itoa(retryAfter))
+			}
+			writeText(w, status, string(body))
+		})
+	case kindDocs:
+		if s.docs != nil {
+			h = s.docs
+		}
+	}
+	if h == nil { // kindNotFound, or no docs
+		h = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			writeJSON(w, http.StatusNotFound, appendDetailBody(nil, "Not Found"))
+		})
+	}
+	if spec.allow != "" {
+		h = checkMethod(r, h)
+	}
+	if spec.kind.priced() {
+		h = s.observeAdmin(spec.endpoint, h)
+	}
+	return h
+}
+
+// checkMethod answers a method that route r does not accept 405, with the
+// Allow header of the table, before h sees the request.
+func checkMethod(r route, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if !r.allows(req.Method) {
+			w.Header().Set("Allow", r.allow())
+			writeJSON(w, http.StatusMethodNotAllowed, appendDetailBody(nil, "Method Not Allowed"))
+			return
+		}
+		h.ServeHTTP(w, req)
+	})
+}
+
+// observeAdmin records the duration of h's requests in the request
+// metrics under endpoint.
+func (s *Server) observeAdmin(endpoint string, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
+		h.ServeHTTP(sw, r)
+		s.metrics.Request(methodLabel([]byte(r.Method)), endpoint, sw.code).Observe(time.Since(start).Seconds())
+	})
 }
 
 // decoderPool pools pricing decoders for the admin listener's goroutines.
