@@ -52,6 +52,9 @@ var rules = []rule{
 	{pkgs: "httpparse", forbidden: append(own("pricing"), gnet)},
 	{pkgs: "money", forbidden: own("")}, // nothing of the module
 	{pkgs: "demand", forbidden: []string{nethttp, gnet}},
+	// The Redis client, the key schema and the import live in
+	// lookup/redisstore: the command wires, it does not talk to Redis.
+	{pkgs: "cmd/pricing-engine", forbidden: []string{rueidis}, direct: true},
 }
 
 func TestImportRules(t *testing.T) {
