@@ -508,3 +508,32 @@ func TestPanicIsContained(t *testing.T) {
 		})
 	}
 }
+
+// TestAdminPanicIsContained: a panic while serving the admin listener
+// takes the same recover path as the event loops: logged with its stack,
+// counted, answered with the same 500 that closes the connection; the
+// listener keeps serving.
+func TestAdminPanicIsContained(t *testing.T) {
+	var logs syncBuffer
+	ts := startServer(t, serverOpts{src: &testSource{mem: memorySource(t), panicOn: "P-666"}, log: &logs})
+	c := dial(t, ts.admin)
+	br := bufio.NewReader(c)
+	r := exchange(t, c, br, priceReq(`{"product_id":"P-666","user_location":"NY"}`), 1)[0]
+	if body := bodyOf(t, r); r.StatusCode != 500 || !r.Close || body != `{"detail":"internal server error"}` ||
+		r.Header.Get("Content-Type") != "application/json" {
+		t.Fatalf("panic reply: %d close %v %v %s", r.StatusCode, r.Close, r.Header, body)
+	}
+	if !waitEOF(c, br) {
+		t.Error("the admin connection stayed open after a 500")
+	}
+	c2 := dial(t, ts.admin)
+	if r := exchange(t, c2, bufio.NewReader(c2), priceReq(`{"product_id":"P-4","user_location":"NY"}`), 1)[0]; r.StatusCode != 200 {
+		t.Fatalf("admin after the panic: %d", r.StatusCode)
+	}
+	if v := metricValue(t, ts, rejected("panic")); v != 1 {
+		t.Errorf("panic rejections = %v", v)
+	}
+	if l := logs.String(); !strings.Contains(l, "test panic for P-666") || !strings.Contains(l, "goroutine") {
+		t.Errorf("panic not logged with its stack: %.300s", l)
+	}
+}
