@@ -450,6 +450,11 @@ func (p *parser) demand(n *yaml.Node) *Demand {
 			p.errorf(it, path+".multiplier", "missing")
 			good = false
 		} else if f, ok := p.factor(m, path+".multiplier"); ok {
+			// Demand only ever raises a price; a sale is a schedule.
+			if f.Cmp(one) < 0 {
+				p.errorf(m, path+".multiplier", "%s is below 1: demand only raises prices (lower them with a schedule)", f)
+				good = false
+			}
 			t.Multiplier = f
 		} else {
 			good = false

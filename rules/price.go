@@ -34,7 +34,7 @@ const (
 	FactorSchedule                   // the first schedule that matched
 	FactorFloor                      // list >= floor x base
 	FactorCeiling                    // list <= ceiling x base
-	FactorEnding                     // list rounded down to n + ending
+	FactorEnding                     // list rounded to n + ending within the guards
 	FactorDiscount                   // the member discount rate
 )
 
@@ -58,7 +58,8 @@ func (k FactorKind) String() string {
 //	schedule:     Name, Value
 //	floor/ceiling: Value (the factor), Bound (factor x base), Hit (clamped)
 //	ending:       Value (the ending), Hit (false when the list price is
-//	              below the ending and stays as it is)
+//	              below the ending and stays as it is, or when no n + ending
+//	              fits between the guards and the list price is the floor)
 //	discount:     Value (the rate), Hit (the member flag)
 type Factor struct {
 	Kind     FactorKind
@@ -133,7 +134,8 @@ func (e *Explanation) Factors() []Factor {
 // overwrites every field.
 type Result struct {
 	// List is the list price: base x market x demand x schedule, clamped
-	// by the guards, then the ending. Exact (not rounded).
+	// by the guards, then the ending (never below the floor, see
+	// EndWithin). Exact (not rounded).
 	List money.Decimal
 	// Discount is the discount rate applied (0 for non-members).
 	Discount money.Decimal
@@ -224,6 +226,7 @@ func (rs *Ruleset) adjust(in *Input, list money.Decimal, ex *Explanation) (money
 			return list, err
 		}
 	}
+	var floorBound, ceilBound money.Decimal // zero: no such guard
 	if !rs.Floor.IsZero() {
 		bound, err := in.Base.Mul(rs.Floor)
 		if err != nil {
@@ -234,6 +237,7 @@ func (rs *Ruleset) adjust(in *Input, list money.Decimal, ex *Explanation) (money
 			list = bound
 		}
 		ex.floor, ex.floorBound, ex.floorHit = rs.Floor, bound, hit
+		floorBound = bound
 	}
 	if !rs.Ceiling.IsZero() {
 		bound, err := in.Base.Mul(rs.Ceiling)
@@ -245,16 +249,56 @@ func (rs *Ruleset) adjust(in *Input, list money.Decimal, ex *Explanation) (money
 			list = bound
 		}
 		ex.ceil, ex.ceilBound, ex.ceilHit = rs.Ceiling, bound, hit
+		ceilBound = bound
 	}
 	if rs.HasEnding {
 		var hit bool
-		list, hit, err = ApplyEnding(list, rs.Ending)
+		list, hit, err = EndWithin(list, rs.Ending, floorBound, ceilBound)
 		if err != nil {
 			return list, err
 		}
 		ex.ending, ex.endingValue, ex.endingHit = true, rs.Ending, hit
 	}
 	return list, nil
+}
+
+// EndWithin applies the ending to list without leaving the guards' range
+// [floor, ceiling] (a zero bound means no such guard; list is already in
+// the range). The ending rounds down (ApplyEnding); when that would take
+// the price below floor, the price becomes the smallest n + ending at or
+// above floor instead, and when that is above ceiling, floor itself
+// (applied false: no price with this ending fits between the guards).
+// A list price below the ending stays as it is (applied false).
+func EndWithin(list, ending, floor, ceiling money.Decimal) (result money.Decimal, applied bool, err error) {
+	r, applied, err := ApplyEnding(list, ending)
+	if err != nil || !applied || floor.IsZero() || r.Cmp(floor) >= 0 {
+		return r, applied, err
+	}
+	up, err := EndingAtLeast(floor, ending)
+	if err != nil {
+		return list, false, err
+	}
+	if !ceiling.IsZero() && up.Cmp(ceiling) > 0 {
+		return floor, false, nil
+	}
+	return up, true, nil
+}
+
+// EndingAtLeast returns the smallest value n + ending >= v with n a whole
+// number >= 0 (49.99 for 49.94001 and ending 0.99; 49.99 for 49.99; 0.99
+// for 0.5).
+func EndingAtLeast(v, ending money.Decimal) (money.Decimal, error) {
+	down, applied, err := ApplyEnding(v, ending)
+	if err != nil {
+		return v, err
+	}
+	if !applied {
+		return ending, nil
+	}
+	if down.Cmp(v) == 0 {
+		return down, nil
+	}
+	return down.Add(money.New(1, 0))
 }
 
 // ApplyEnding returns the largest value n + ending <= list with n a whole

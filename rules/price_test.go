@@ -216,6 +216,86 @@ func TestApplyEnding(t *testing.T) {
 	}
 }
 
+func TestEndingAtLeast(t *testing.T) {
+	for _, tc := range []struct{ v, ending, want string }{
+		{"49.94001", "0.99", "49.99"},
+		{"49.99", "0.99", "49.99"},
+		{"50", "0.99", "50.99"},
+		{"0.5", "0.99", "0.99"},
+		{"0", "0.99", "0.99"},
+		{"12.01", "0", "13"},
+		{"12", "0", "12"},
+		{"11.96", "0.95", "12.95"},
+	} {
+		got, err := EndingAtLeast(dec(t, tc.v), dec(t, tc.ending))
+		if err != nil || got.Cmp(dec(t, tc.want)) != 0 {
+			t.Errorf("EndingAtLeast(%s, %s) = %s, %v; want %s", tc.v, tc.ending, got, err, tc.want)
+		}
+	}
+}
+
+// TestEndWithin: the ending never leaves [floor, ceiling] (zero: no such
+// guard); the list price given is already inside.
+func TestEndWithin(t *testing.T) {
+	for _, tc := range []struct {
+		name                         string
+		list, ending, floor, ceiling string
+		want                         string
+		applied                      bool
+	}{
+		{"no guards", "55.083105", "0.99", "0", "0", "54.99", true},
+		{"down stays above the floor", "55.08", "0.99", "42.392", "105.98", "54.99", true},
+		{"down lands on the floor", "55.08", "0.99", "54.99", "0", "54.99", true},
+		// Floor 0.999 x 49.99; MIA 0.95 clamped up: rounding down gave 48.99.
+		{"up to stay above the floor", "49.94001", "0.99", "49.94001", "99.98", "49.99", true},
+		{"up without a ceiling", "49.94001", "0.99", "49.94001", "0", "49.99", true},
+		{"up to the ceiling exactly", "49.94001", "0.99", "49.94001", "49.99", "49.99", true},
+		{"none fits under the ceiling", "49.94001", "0.99", "49.94001", "49.965", "49.94001", false},
+		{"below the ending", "0.5", "0.99", "0.4", "1", "0.5", false},
+		{"ending 0, up", "12.3", "0", "12.3", "20", "13", true},
+		{"ending 0, none fits", "12.3", "0", "12.3", "12.5", "12.3", false},
+		{"between floor and ceiling, down", "13.7", "0.5", "12.6", "14", "13.5", true},
+	} {
+		got, applied, err := EndWithin(dec(t, tc.list), dec(t, tc.ending), dec(t, tc.floor), dec(t, tc.ceiling))
+		if err != nil || got.Cmp(dec(t, tc.want)) != 0 || applied != tc.applied {
+			t.Errorf("%s: EndWithin(%s, %s, [%s, %s]) = %s, %v, %v; want %s, %v", tc.name, tc.list, tc.ending, tc.floor, tc.ceiling, got, applied, err, tc.want, tc.applied)
+		}
+	}
+}
+
+// TestPriceEndingKeepsFloor is the reported case: floor 0.999, P-100 in
+// MIA (49.99 x 0.95): the floor lifts the list price to 49.94001 and the
+// ending must not take it back down to 48.99.
+func TestPriceEndingKeepsFloor(t *testing.T) {
+	for _, tc := range []struct {
+		guards, list, final string
+		applied             bool
+	}{
+		{"{floor: 0.999}", "49.99", "49.99", true},
+		{"{floor: 0.999, ceiling: 1}", "49.99", "49.99", true},
+		{"{floor: 0.999, ceiling: 0.9995}", "49.94001", "49.94", false},
+	} {
+		rs, err := Parse("f.yaml", []byte("version: f\nguards: "+tc.guards+"\nending: \"0.99\"\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		in := Input{Product: []byte("P-100"), Location: []byte("MIA"), Base: dec(t, "49.99"), Market: dec(t, "0.95")}
+		var res Result
+		if err := Price(rs, &in, &res); err != nil {
+			t.Fatal(err)
+		}
+		var ending Factor
+		for _, f := range res.Explanation.Factors() {
+			if f.Kind == FactorEnding {
+				ending = f
+			}
+		}
+		if res.List.String() != tc.list || res.Final.String() != tc.final || ending.Hit != tc.applied {
+			t.Errorf("guards %s: list %s final %s ending applied %v; want %s %s %v", tc.guards, res.List, res.Final, ending.Hit, tc.list, tc.final, tc.applied)
+		}
+	}
+}
+
 func TestScheduleActive(t *testing.T) {
 	berlin, err := time.LoadLocation("Europe/Berlin")
 	if err != nil {

@@ -64,13 +64,19 @@ func randomRules(r *rand.Rand, i int) string {
 	}
 	if r.IntN(3) > 0 {
 		b.WriteString("guards:\n")
-		floor, ceil := 50+r.IntN(50), 100+r.IntN(200)
+		// In ten-thousandths: floors up to 1 (the ending then often has to
+		// round up to stay above it), ceilings sometimes just above the
+		// floor (no price with the ending fits between them).
+		floor, ceil := 5000+r.IntN(5001), 10000+r.IntN(20000)
 		withFloor := r.IntN(3) > 0
 		if withFloor {
-			fmt.Fprintf(&b, "  floor: %d.%02d\n", floor/100, floor%100)
+			fmt.Fprintf(&b, "  floor: %d.%04d\n", floor/10000, floor%10000)
+			if r.IntN(4) == 0 {
+				ceil = floor + r.IntN(50)
+			}
 		}
 		if !withFloor || r.IntN(3) > 0 {
-			fmt.Fprintf(&b, "  ceiling: %d.%02d\n", ceil/100, ceil%100)
+			fmt.Fprintf(&b, "  ceiling: %d.%04d\n", ceil/10000, ceil%10000)
 		}
 	}
 	if e := r.IntN(5); e > 0 {
@@ -93,7 +99,10 @@ type explained struct {
 
 // evaluate recomputes (list, final) from the explanation's JSON alone,
 // the way a reader with a calculator would.
-func evaluate(t *testing.T, explanation []byte) (list, final money.Decimal) {
+// how tells how the ending was applied: "" (no ending or below it),
+// "down", "up" (raised to stay above the floor) or "floor" (none fitted
+// between the guards).
+func evaluate(t *testing.T, explanation []byte) (list, final money.Decimal, how string) {
 	t.Helper()
 	var fs []explained
 	d := json.NewDecoder(bytes.NewReader(explanation))
@@ -115,7 +124,7 @@ func evaluate(t *testing.T, explanation []byte) (list, final money.Decimal) {
 		}
 		return p
 	}
-	var base money.Decimal
+	var base, floorBound, ceilBound money.Decimal
 	discount := money.Decimal{}
 	for i, f := range fs {
 		v := num(f.Value)
@@ -139,6 +148,11 @@ func evaluate(t *testing.T, explanation []byte) (list, final money.Decimal) {
 			if below {
 				list = bound
 			}
+			if f.Factor == "floor" {
+				floorBound = bound
+			} else {
+				ceilBound = bound
+			}
 		case "ending":
 			if list.Cmp(v) < 0 {
 				if *f.Applied {
@@ -146,7 +160,9 @@ func evaluate(t *testing.T, explanation []byte) (list, final money.Decimal) {
 				}
 				continue
 			}
-			// The largest whole number n with n + ending <= list.
+			// The largest n + ending <= list, n a whole number; if that is
+			// below the floor, the smallest n + ending >= floor; if that is
+			// above the ceiling, the floor.
 			n := money.New(0, 0)
 			for step := int64(1) << 40; step > 0; step >>= 1 {
 				c, _ := n.Add(money.New(step, 0))
@@ -155,6 +171,19 @@ func evaluate(t *testing.T, explanation []byte) (list, final money.Decimal) {
 				}
 			}
 			list, _ = n.Add(v)
+			how = "down"
+			if !floorBound.IsZero() && list.Cmp(floorBound) < 0 {
+				how = "up"
+				for list.Cmp(floorBound) < 0 {
+					list, _ = list.Add(money.New(1, 0))
+				}
+				if !ceilBound.IsZero() && list.Cmp(ceilBound) > 0 {
+					list, how = floorBound, "floor"
+				}
+			}
+			if want := list.Cmp(floorBound) != 0 || ending(list, v); want != *f.Applied {
+				t.Fatalf("ending %s: applied %v, but the list price is %s", v, *f.Applied, list)
+			}
 		case "discount":
 			discount = v
 			if !*f.Member && !v.IsZero() {
@@ -165,7 +194,13 @@ func evaluate(t *testing.T, explanation []byte) (list, final money.Decimal) {
 		}
 	}
 	keep, _ := money.New(1, 0).Sub(discount)
-	return list, mul(list, keep).Round(2)
+	return list, mul(list, keep).Round(2), how
+}
+
+// ending reports whether v is n + e for a whole number n.
+func ending(v, e money.Decimal) bool {
+	d, err := v.Sub(e)
+	return err == nil && d.Sign() >= 0 && d.Floor(0).Cmp(d) == 0
 }
 
 // TestPropertyFinalFromExplanation prices random requests under random
@@ -175,7 +210,7 @@ func TestPropertyFinalFromExplanation(t *testing.T) {
 	year := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
 	var res Result
 	var buf []byte
-	schedulesHit := 0
+	schedulesHit, raised, floored := 0, 0, 0
 	for i := 0; i < 120; i++ {
 		src := randomRules(r, i)
 		rs, err := Parse("random.yaml", []byte(src))
@@ -216,16 +251,45 @@ func TestPropertyFinalFromExplanation(t *testing.T) {
 				}
 			}
 			buf = res.Explanation.AppendJSON(buf[:0])
-			list, final := evaluate(t, buf)
+			list, final, how := evaluate(t, buf)
+			switch how {
+			case "up":
+				raised++
+			case "floor":
+				floored++
+			}
 			if list.Cmp(res.List) != 0 || final.Cmp(res.Final) != 0 {
 				t.Fatalf("rules:\n%s\nexplanation %s\nrecomputed list %s final %s; Price said list %s final %s", src, buf, list, final, res.List, res.Final)
 			}
 			if bytes.Contains(buf, []byte(`"schedule"`)) {
 				schedulesHit++
 			}
+			checkGuards(t, rs, &in, &res)
 		}
 	}
 	if schedulesHit < 40 {
 		t.Errorf("only %d of 6000 prices had a schedule: the generator does not exercise schedules", schedulesHit)
+	}
+	if raised < 20 || floored < 5 {
+		t.Errorf("of 6000 prices, %d had the ending raised to stay above the floor and %d kept the floor: the generator does not exercise the guards with an ending", raised, floored)
+	}
+}
+
+// checkGuards checks the guards' promise on one price: the list price is
+// never below floor x base nor above ceiling x base, the ending included.
+func checkGuards(t *testing.T, rs *Ruleset, in *Input, res *Result) {
+	t.Helper()
+	bound := func(f money.Decimal) money.Decimal {
+		b, err := in.Base.Mul(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	if !rs.Floor.IsZero() && res.List.Cmp(bound(rs.Floor)) < 0 {
+		t.Fatalf("list %s below the floor %s x %s", res.List, rs.Floor, in.Base)
+	}
+	if !rs.Ceiling.IsZero() && res.List.Cmp(bound(rs.Ceiling)) > 0 {
+		t.Fatalf("list %s above the ceiling %s x %s", res.List, rs.Ceiling, in.Base)
 	}
 }

@@ -139,23 +139,32 @@ func recompute(t *testing.T, e *explained) (list, final string) {
 	t.Helper()
 	l := big.NewRat(1, 1)
 	disc := new(big.Rat)
+	var floor, ceiling *big.Rat
 	for _, f := range e.Explanation {
 		switch f.Factor {
 		case "base", "market", "demand", "schedule":
 			l.Mul(l, rat(t, f.Value))
 		case "floor":
-			if b := rat(t, f.Bound); l.Cmp(b) < 0 {
-				l = b
+			if floor = rat(t, f.Bound); l.Cmp(floor) < 0 {
+				l = floor
 			}
 		case "ceiling":
-			if b := rat(t, f.Bound); l.Cmp(b) > 0 {
-				l = b
+			if ceiling = rat(t, f.Bound); l.Cmp(ceiling) > 0 {
+				l = ceiling
 			}
 		case "ending":
 			end := rat(t, f.Value)
 			if l.Cmp(end) >= 0 {
 				n := new(big.Int).Quo(new(big.Rat).Sub(l, end).Num(), new(big.Rat).Sub(l, end).Denom())
 				l = new(big.Rat).Add(new(big.Rat).SetInt(n), end)
+				// Never below the floor: the next n + ending up, or the
+				// floor itself when that passes the ceiling.
+				if floor != nil && l.Cmp(floor) < 0 {
+					l.Add(l, big.NewRat(1, 1))
+					if ceiling != nil && l.Cmp(ceiling) > 0 {
+						l = floor
+					}
+				}
 			}
 		case "discount":
 			disc = rat(t, f.Value)

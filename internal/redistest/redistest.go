@@ -1,15 +1,18 @@
 // Package redistest starts real redis-server processes on free loopback
 // ports for tests: standalone, with a password, with TLS (certificates made
-// in the test), and a three-node Redis Cluster. Every process is stopped
-// and its files removed when the test ends (t.Cleanup).
+// in the test), a three-node Redis Cluster, and a primary with a replica
+// watched by three Sentinels. A Toxiproxy proxy, run inside the test
+// process, puts faults (latency, bandwidth, black hole, reset, slicing)
+// between a client and a server. Every process is stopped and its files
+// removed when the test ends (t.Cleanup).
 //
 // Nothing here is skipped: the tests need /usr/bin/redis-server (Debian's
 // redis-server package; `make test` installs it when missing). A missing
 // binary fails the test with that reason.
 //
 // The helpers wait on evidence (the server's "Ready to accept connections"
-// line, a PONG, cluster_state:ok), each with a bounded timeout, never on
-// sleeps. A Server is safe for use by one test goroutine at a time.
+// line, a PONG, cluster_state:ok, a replica's DBSIZE, the Sentinels'
+// master address), each with a bounded timeout, never on sleeps. A Server is safe for use by one test goroutine at a time.
 package redistest
 
 import (
@@ -47,6 +50,9 @@ type Options struct {
 	Args []string
 	// cluster starts the node with cluster mode on (StartCluster).
 	cluster bool
+	// sentinelConf, when set, runs a Sentinel with this config file
+	// (StartSentinel).
+	sentinelConf string
 }
 
 // Server is one redis-server process.
@@ -111,6 +117,9 @@ func Start(t testing.TB, opts Options) *Server {
 }
 
 func (s *Server) args() []string {
+	if s.opts.sentinelConf != "" {
+		return []string{s.opts.sentinelConf, "--sentinel"}
+	}
 	a := []string{
 		"--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
 		"--dir", s.dir, "--protected-mode", "no", "--enable-debug-command", "yes",
@@ -146,7 +155,12 @@ func (s *Server) start() error {
 	if err := cmd.Start(); err != nil {
 		return err
 	}
-	out := &lineLog{ready: make(chan struct{})}
+	out := &lineLog{ready: make(chan struct{}), readyLine: "Ready to accept connections"}
+	if s.opts.sentinelConf != "" {
+		// A Sentinel says nothing of accepting connections; it is ready
+		// once it monitors its primary.
+		out.readyLine = "+monitor master"
+	}
 	done := make(chan struct{})
 	go func() {
 		_ = cmd.Wait()
@@ -359,12 +373,14 @@ func (c *Conn) Read() (string, error) {
 	return "", fmt.Errorf("unexpected reply %q", line)
 }
 
-// lineLog keeps a process's output and signals its ready line.
+// lineLog keeps a process's output and signals its ready line (the
+// first line that contains readyLine).
 type lineLog struct {
-	mu    sync.Mutex
-	lines []string
-	ready chan struct{}
-	once  sync.Once
+	mu        sync.Mutex
+	lines     []string
+	ready     chan struct{}
+	readyLine string
+	once      sync.Once
 }
 
 func (l *lineLog) read(r io.Reader) {
@@ -376,7 +392,7 @@ func (l *lineLog) read(r io.Reader) {
 			l.lines = append(l.lines, line)
 		}
 		l.mu.Unlock()
-		if strings.Contains(line, "Ready to accept connections") {
+		if strings.Contains(line, l.readyLine) {
 			l.once.Do(func() { close(l.ready) })
 		}
 	}
