@@ -113,7 +113,15 @@ func TestAsyncBatchPathAllocs(t *testing.T) {
 	if n := bytes.Count(fc.out, []byte(`"source":"live"`)); n != 20 {
 		t.Fatalf("%d quotes in the reply, want 20: %.300s", n, fc.out)
 	}
-	if allocs := testing.AllocsPerRun(100, func() { asyncRound(h, fc, req, 1) }); allocs != 0 {
+	// AllocsPerRun counts the whole process's allocations: goroutines
+	// left by earlier tests and the lookup histogram's first use of a
+	// bucket (20 observations per batch) can add some to one measurement;
+	// an allocation of the batch path itself shows in every one.
+	allocs := testing.AllocsPerRun(100, func() { asyncRound(h, fc, req, 1) })
+	for try := 1; allocs != 0 && try < 3; try++ {
+		allocs = min(allocs, testing.AllocsPerRun(100, func() { asyncRound(h, fc, req, 1) }))
+	}
+	if allocs != 0 {
 		t.Fatalf("asynchronous batch path allocates %.1f times per batch, want 0", allocs)
 	}
 	if n := s.h.waiting.Load(); n != 0 {
