@@ -49,9 +49,10 @@
 // (further bytes wait in the inbound buffer, capped at
 // [Config.MaxInboundBytes]), at most [Config.MaxOutboundBytes] of replies
 // the client has not read, and the header, body, idle and write timeouts of
-// [Config]. Per process: [Config.MaxConns] connections and [Config.PoolSize]
-// requests waiting on lookups (503 past it). Everything past a bound is answered with a
-// clear status or a closed connection, never with unbounded memory.
+// [Config]. Per process: [Config.MaxConns] connections, [Config.MaxWaiting]
+// price and batch requests waiting on lookups and [Config.PoolSize] pool workers (503
+// past either). Everything past a bound is answered with a clear status or
+// a closed connection, never with unbounded memory.
 //
 // # Shutdown
 //
