@@ -86,7 +86,7 @@ func (c *config) flagSet() *flag.FlagSet {
 	wholeFlag(fs, &sc.MaxConns, field("MaxConns", "max-conns"), d.MaxConns, "maximum open API connections (0 = the file-descriptor limit minus headroom, at most 100000: see docs/RELIABILITY.md)")
 	wholeFlag(fs, &sc.MaxBufferedBytes, field("MaxBufferedBytes", "max-buffered-bytes"), d.MaxBufferedBytes, "budget of bytes buffered for all API connections; past it those holding the most unread output are closed (0 = a quarter of GOMEMLIMIT when set, else 64 MiB)")
 	wholeFlag(fs, &sc.MaxPipeline, field("MaxPipeline", "max-pipeline"), d.MaxPipeline, "maximum requests per connection awaiting replies")
-	wholeFlag(fs, &sc.MaxWaiting, field("MaxWaiting", "max-waiting"), d.MaxWaiting, "maximum price requests waiting on lookups (they hold no goroutine); past it price requests are answered 503")
+	wholeFlag(fs, &sc.MaxWaiting, field("MaxWaiting", "max-waiting"), d.MaxWaiting, "maximum price and batch requests waiting on lookups (they hold no goroutine); past it such requests are answered 503")
 	wholeFlag(fs, &sc.PoolSize, field("PoolSize", "pool-size"), d.PoolSize, "maximum worker goroutines, which run the metrics exposition; past it a metrics request is answered 503")
 	durationFlag(fs, &sc.QueueTarget, field("QueueTarget", "queue-target"), d.QueueTarget, "admission control: while requests wait longer than this for their event loop, a growing share of price requests is answered 503 at once (negative: off)")
 	wholeFlag(fs, &sc.MaxOutboundBytes, field("MaxOutboundBytes", "max-outbound-bytes"), d.MaxOutboundBytes, "maximum unread reply bytes queued per connection")
