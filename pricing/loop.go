@@ -4,8 +4,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/pricing-engine/pricing-engine/demand"
 	"github.com/pricing-engine/pricing-engine/lookup"
-	"github.com/pricing-engine/pricing-engine/rules"
 )
 
 // maxFreeBatches bounds the batch states a Loop keeps for reuse.
@@ -33,7 +33,7 @@ type Loop struct {
 	e      *Engine
 	dec    Decoder
 	b      lookup.Batcher
-	shard  *rules.Shard // nil without demand rules
+	shard  *demand.Shard // nil without demand rules
 	inline Exchange
 	free   []*batchState // batch states for reuse
 }
@@ -180,7 +180,7 @@ type batchState struct {
 // the reply made in x (a refused batch, or every lookup answered at
 // once), or false with x.batch set: x.notify runs once the last pending
 // item answered, and the caller then calls finish.
-func (st *batchState) begin(e *Engine, x *Exchange, dec *Decoder, b lookup.Batcher, shard *rules.Shard, body []byte, arrived time.Time) bool {
+func (st *batchState) begin(e *Engine, x *Exchange, dec *Decoder, b lookup.Batcher, shard *demand.Shard, body []byte, arrived time.Time) bool {
 	x.batch = nil
 	if err := dec.DecodeBatch(body, &st.b); err != nil {
 		x.Fail(err)
