@@ -45,8 +45,7 @@ type rule struct {
 }
 
 var rules = []rule{
-	{pkgs: "server", forbidden: own("lookup", "rules", "demand"), direct: true,
-		pending: "server still imports lookup (Batcher) and demand (Shard) directly; the per-loop pricing handle removes them"},
+	{pkgs: "server", forbidden: own("lookup", "rules", "demand"), direct: true},
 	{pkgs: "lookup/...", forbidden: own("rules", "pricing", "demand")},
 	{pkgs: "rules", forbidden: append(own("server", "lookup"), gnet, rueidis, nethttp)},
 	{pkgs: "httpparse", forbidden: append(own("pricing"), gnet)},
@@ -55,6 +54,9 @@ var rules = []rule{
 	// admin drives a lookup.Writer: it knows neither the event loops nor
 	// the price path nor Redis (lookup/redisstore implements the writes).
 	{pkgs: "admin", forbidden: append(own("server", "pricing", "rules", "demand", "lookup/redisstore"), gnet, rueidis)},
+	// The Redis client, the key schema and the import live in
+	// lookup/redisstore: the command wires, it does not talk to Redis.
+	{pkgs: "cmd/pricing-engine", forbidden: []string{rueidis}, direct: true},
 }
 
 func TestImportRules(t *testing.T) {
