@@ -102,7 +102,6 @@ type fixture struct {
 	tokens string // the tokens file
 	store  lookup.Writer
 	served func(id string) (string, bool)
-	writes sync.Map // outcome -> *int
 }
 
 func newFixture(t *testing.T, b backend) *fixture {
