@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # bench/overload.sh: admission control under open-loop overload on the
-# seed-profile path (issue 16's target), with a verdict per phase.
+# seed-profile path, with a verdict per phase.
 #
 #   bench/overload.sh [CAPACITY]
 #

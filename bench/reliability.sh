@@ -1,6 +1,6 @@
 #!/bin/bash
 # bench/reliability.sh: the full-size memory and drain measurements of
-# docs/RELIABILITY.md (issue 16), bounded (about 40 s), verdicts printed.
+# docs/RELIABILITY.md, bounded (about 40 s), verdicts printed.
 #
 #   1. 1,000 clients pipelining 16 requests and never reading, for 10 s,
 #      against the default configuration: peak RSS <= 200 MB and a normal

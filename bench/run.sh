@@ -28,5 +28,9 @@ else
   mkdir -p bench/results
   "$tmp/benchrun" --doc docs/BENCHMARKS.md --chart docs/bench.png --json bench/results/latest.json "$@"
   # The seed-profile rate ladder (~10 min): its own section of docs/BENCHMARKS.md.
-  "$tmp/benchrun" --seed-ladder --doc docs/BENCHMARKS.md --json bench/results/seed-ladder.json
+  # Not when only re-rendering saved results (--from-json): that runs nothing.
+  case " $* " in
+  *" --from-json "* | *" --from-json="*) ;;
+  *) "$tmp/benchrun" --seed-ladder --doc docs/BENCHMARKS.md --json bench/results/seed-ladder.json ;;
+  esac
 fi

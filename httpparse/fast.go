@@ -23,9 +23,9 @@ import (
 func (p *Parser) fastRequestLine(buf []byte, limit int) bool {
 	pos := p.pos
 	line := buf[pos:limit] // indices below are relative to pos
-	// Byte by byte, not tokenRun: a call here cost about 7 % per request
-	// (BenchmarkVersusReadRequest) and a method never fills tokenRun's
-	// eight-byte step.
+	// Byte by byte, not tokenRun: the call costs more than a method's few
+	// bytes (BenchmarkVersusReadRequest; docs/BENCHMARKS.md, "Design
+	// measurements") and a method never fills tokenRun's eight-byte step.
 	m := 0
 	for m < len(line) && isToken(line[m]) {
 		m++
@@ -36,8 +36,9 @@ func (p *Parser) fastRequestLine(buf []byte, limit int) bool {
 		return false
 	}
 	// The target: targetRun's loop, written out here because Go does not
-	// inline targetRun (over its budget), and the call cost this path about 6 %
-	// per request (BenchmarkVersusReadRequest). Keep the two in step.
+	// inline targetRun (over its budget) and the call shows on this path
+	// (BenchmarkVersusReadRequest; docs/BENCHMARKS.md, "Design
+	// measurements"). Keep the two in step.
 	ts := m + 1
 	q := -1
 	i := ts

@@ -328,8 +328,9 @@ func (d Decimal) Append(dst []byte) []byte {
 	b := dst[n:]
 	// The fraction and the integer part each take their own pair loop,
 	// written out: one helper for both (putDigits(b, m) filling a
-	// sub-slice) measured 37 % slower in BenchmarkAppend, not being
-	// inlined (cost 81, budget 80). Keep the two loops in step.
+	// sub-slice) is just over the compiler's inlining budget, and the call
+	// makes BenchmarkAppend slower (docs/BENCHMARKS.md, "Design
+	// measurements"). Keep the two loops in step.
 	i := width
 	for f := scale; f > 0; {
 		if f == 1 {

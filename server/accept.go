@@ -66,7 +66,7 @@ import (
 //
 // The price is CPU per new connection (two dup(2)s and two close(2)s and
 // a goroutine hand-off that gnet's accept does not do); keep-alive traffic
-// does not pay it. docs/RELIABILITY.md has the figures.
+// does not pay it. docs/BENCHMARKS.md ("new-conn") has the figures.
 type acceptor struct {
 	s    *Server
 	ln   *net.TCPListener

@@ -84,9 +84,9 @@ func DefaultBufferBudget() int64 {
 // pressure (which 1,000 non-reading clients cause on their own side: their
 // unsent requests) the kernel reports a socket writable when it has send
 // buffer room, while tcp_sendmsg cannot charge the memory and returns
-// EAGAIN. Measured with strace during the non-readers benchmark: ~3,000
-// such failed writes a second over ~100 connections, the loop at 100 % CPU
-// with nothing to do. An edge is reported once: the run queue's look at
+// EAGAIN. strace during the non-readers benchmark showed the loop spinning
+// on such failed writes with nothing else to do (docs/RELIABILITY.md,
+// "Memory"). An edge is reported once: the run queue's look at
 // the epoll set (readyElsewhere) re-arms the ones it takes. gnet's own
 // re-registration when the output has
 // drained (ModRead) makes the interest level-triggered again.

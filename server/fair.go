@@ -8,13 +8,14 @@ import (
 // Fairness between the connections of one event loop.
 //
 // gnet serves the connections that epoll reports ready one after the
-// other, each to completion: a connection whose read brought 16 KiB of
-// pipelined requests (about 100 price requests, some 250 µs of work) held
-// the loop that long, and a well-behaved client whose one request became
-// readable in the same round waited behind every such connection. With
-// hundreds of pipelining clients at once (1,000 non-readers, each getting
-// ~1,000 replies computed before TCP flow control stops it) that was tens
-// of milliseconds per round.
+// other, each to completion: a connection whose read brought a full read
+// buffer of pipelined requests (about a hundred price requests) held the
+// loop that long, and a well-behaved client whose one request became
+// readable in the same pass waited behind every such connection. With
+// hundreds of pipelining clients at once (non-readers, each getting its
+// kernel buffers' worth of replies computed before TCP flow control stops
+// it) that wait adds up (docs/RELIABILITY.md, "Fairness between
+// connections").
 //
 // So one turn of a connection serves at most turnRequests requests. A
 // connection with complete requests left after its turn is parked: the
@@ -40,17 +41,17 @@ import (
 // Without the loop's epoll descriptor (loopEpoll) a connection cannot be
 // parked, and each turn serves everything buffered, as gnet would.
 
-// turnRequests is the most requests one turn of a connection serves (some
-// 150 µs of price requests): a client pipelining up to 64 deep is served in
-// one turn, as without the run queue. Smaller turns cost pipelining
-// throughput (a write and two epoll_ctl per turn): with turns of 16, 100
-// connections pipelining 64 deep were served 2.4 times slower.
+// turnRequests is the most requests one turn of a connection serves: a
+// client pipelining up to 64 deep is served in one turn, as without the run
+// queue. Smaller turns cost pipelining throughput, because every turn costs
+// a write and two epoll_ctl (turns of 16 against 64: docs/BENCHMARKS.md,
+// "Design measurements").
 const turnRequests = 64
 
 // busyTurnRequests is the turn of a connection that becomes readable while
 // others wait in the run queue: it joins them after this many requests, so
-// that a burst of new pipelining connections costs the loop's round little
-// each.
+// that a burst of new pipelining connections costs the loop's pass over its
+// ready connections little each.
 const busyTurnRequests = 16
 
 // runTurnsPerTask is the most turns one run of runQueued serves before it

@@ -132,7 +132,7 @@ func (l *drainLoad) worker(api string, id int, stop <-chan struct{}, deadline ti
 	}
 }
 
-// TestE2EDrain sends SIGTERM under keep-alive load (issue 6): /readyz
+// TestE2EDrain sends SIGTERM under keep-alive load: /readyz
 // fails at once, no request written on an accepted connection is lost, and
 // the process exits 0 within --shutdown-timeout. Clients either go away
 // after a Connection: close reply (as behind a load balancer that has seen

@@ -69,7 +69,7 @@ func readStatus(c net.Conn, d time.Duration) (int, error) {
 // 256 and a connection limit far above it, and opens 400 connections: the
 // accepts past the limit fail with EMFILE. The process must stay up, serve
 // the connections it holds, count the failures, and accept the waiting
-// connections (and answer their requests) once others close (issue 16).
+// connections (and answer their requests) once others close.
 func TestE2EFDLimitAcceptBacksOff(t *testing.T) {
 	p := startLimited(t, append(loopbackArgs, "--max-conns=100000", "--header-timeout=30s")...)
 	const n = 400

@@ -10,9 +10,8 @@ import "runtime"
 // network poller, and keeps its P while it waits. With one P the
 // goroutines that complete lookups (the latency profile's timer goroutine,
 // the Redis client's readers) run only once the runtime takes that P back,
-// which takes from tens of microseconds to milliseconds: measured on one
-// core with the seed profile at 1,000 connections, P99 62-76 ms with one P
-// against 51 ms with two, at a higher rate (docs/BENCHMARKS.md "One CPU").
+// which takes from tens of microseconds to milliseconds and shows in the
+// tail latency and the rate (docs/BENCHMARKS.md, "One CPU").
 // Two Ps on one CPU do not run at once, so the CPU (affinity mask or
 // quota) is honoured.
 const waitingProcs = 2

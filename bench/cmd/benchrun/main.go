@@ -61,7 +61,7 @@ func main() {
 	flag.StringVar(&cfg.outMD, "md", "", "write the results as Markdown to this file")
 	flag.StringVar(&cfg.doc, "doc", "", "replace the results section of this Markdown file (between "+beginMarker+" and "+endMarker+")")
 	flag.StringVar(&cfg.chart, "chart", "", "write the chart as PNG to this file")
-	flag.StringVar(&cfg.pprofDir, "pprof", "", "write CPU and allocation profiles of pricing-engine (round 1) into this directory")
+	flag.StringVar(&cfg.pprofDir, "pprof", "", "write CPU and allocation profiles of pricing-engine (first round) into this directory")
 	flag.StringVar(&cfg.scenarios, "scenarios", "", "comma-separated scenario keys to run (empty: all)")
 	flag.StringVar(&cfg.servers, "servers", "", "comma-separated server keys to run (empty: all)")
 	flag.StringVar(&cfg.wrk, "wrk", "wrk", "wrk binary")
