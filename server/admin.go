@@ -70,9 +70,9 @@ func (s *Server) adminMux() http.Handler {
 		writeText(w, http.StatusOK, bodyHealthy)
 	})
 	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
-		if !s.Ready() {
+		if ok, why := s.readiness(); !ok {
 			w.Header().Set("Retry-After", "1")
-			writeText(w, http.StatusServiceUnavailable, bodyDraining)
+			writeText(w, http.StatusServiceUnavailable, why)
 			return
 		}
 		if s.deps.ReadyDetail != nil {

@@ -60,12 +60,12 @@ func (cn *conn) serve(out []byte, req *httpparse.Request) []byte {
 			body = append(body, bodyHealthy...)
 		case routeReadyz:
 			rep.contentType = contentText
-			if s.Ready() {
+			if ok, why := s.readiness(); ok {
 				body = append(body, bodyReady...)
 			} else {
 				rep.status = 503
 				rep.retryAfter = 1
-				body = append(body, bodyDraining...)
+				body = append(body, why...)
 			}
 		case routeMetrics:
 			return cn.dispatchMetrics(out, &rep, method, req)

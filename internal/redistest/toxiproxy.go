@@ -92,6 +92,9 @@ func Slicer(size, variation int64, delay time.Duration) Toxic {
 // ends.
 func StartProxy(t testing.TB, upstream string) *Proxy {
 	t.Helper()
+	// The bandwidth toxic logs every chunk through zerolog's global
+	// logger at trace level; nothing else in a test process uses zerolog.
+	zerolog.SetGlobalLevel(zerolog.Disabled)
 	server := toxiproxy.NewServer(toxiproxy.NewMetricsContainer(nil), zerolog.Nop())
 	p := toxiproxy.NewProxy(server, "redis", "127.0.0.1:0", upstream)
 	if err := p.Start(); err != nil {
