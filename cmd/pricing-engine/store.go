@@ -39,7 +39,7 @@ func (s *storeConfig) register(fs *flag.FlagSet) {
 	s.registerConn(fs)
 	durationFlag(fs, &s.staleFor, "stale-for", redisstore.DefaultStaleFor, `while the store is unreachable, keys used within this long (read from the store or answered from the client-side cache) answer from their last known value ("source":"stale"); 0 disables`)
 	durationFlag(fs, &s.liveWithin, "store-live-within", redisstore.DefaultLiveWithin, `a cached value answers "source":"live" only while the store replied (to a read or a background PING) within this long; otherwise "stale" (a partition without RST)`)
-	wholeFlag(fs, &s.cacheEntries, "store-cache-entries", redisstore.DefaultCacheEntries, "bound of the client-side cache in entries (one per product or location; ~135 bytes each, see docs/STORE.md); 0 disables it: every lookup asks the store")
+	wholeFlag(fs, &s.cacheEntries, "store-cache-entries", redisstore.DefaultCacheEntries, "bound of the client-side cache in entries (one per product or location; ~120 bytes each, see docs/STORE.md; unknown ids have a bound of their own, 1/8 of it, on top); 0 disables it: every lookup asks the store")
 }
 
 // registerConn declares the flags that say how to reach the store.

@@ -83,9 +83,11 @@ type Options struct {
 	// known to be alive and the value answers as stale. 0 uses
 	// DefaultLiveWithin.
 	LiveWithin time.Duration
-	// CacheEntries bounds the client-side cache (entries; about 135
-	// bytes each, see docs/STORE.md). 0 disables the client-side cache:
-	// every lookup is a round trip, and no stale answers are possible.
+	// CacheEntries bounds the client-side cache's values (entries; the
+	// bytes per entry are in docs/STORE.md); absent keys have a bound of
+	// their own, CacheEntries/8, on top. 0 disables the client-side
+	// cache: every lookup is a round trip, and no stale answers are
+	// possible.
 	CacheEntries int
 	// Workers is the number of sender goroutines; DefaultWorkers when 0.
 	Workers int
