@@ -34,13 +34,13 @@ import (
 
 // dispatchPrice starts the lookups of a price request on the loop's
 // Batcher: answered at once (a cache hit) the reply is placed now;
-// otherwise the request waits as a pending job. Past Config.PoolSize
+// otherwise the request waits as a pending job. Past Config.MaxWaiting
 // requests waiting on lookups, the request is answered 503 at once.
 func (cn *conn) dispatchPrice(out []byte, rep *reply, req *httpparse.Request, method string) []byte {
 	lp := cn.lp
 	s := lp.srv
-	if s.h.waiting.Load() >= int64(s.cfg.PoolSize) {
-		s.metrics.Rejected(metrics.RejectPoolFull).Inc()
+	if s.h.waiting.Load() >= int64(s.cfg.MaxWaiting) {
+		s.metrics.Rejected(metrics.RejectWaitingLimit).Inc()
 		return cn.overloaded(out, rep, method)
 	}
 	j := lp.getJob()
@@ -60,7 +60,7 @@ func (cn *conn) dispatchPrice(out []byte, rep *reply, req *httpparse.Request, me
 	}
 	// The Source owns j.x.Call now; the job waits for its Done.
 	s.h.waiting.Add(1)
-	s.metrics.InFlight().Inc()
+	s.metrics.LookupWaitBegan()
 	s.jobsWG.Add(1)
 	lp.scheduleFlush()
 	if rep.close {
@@ -125,7 +125,7 @@ func (lp *loop) wake() {
 		s := lp.srv
 		for j := lp.completions.Swap(nil); j != nil; j = j.next {
 			s.h.waiting.Add(-1)
-			s.metrics.InFlight().Dec()
+			s.metrics.LookupWaitEnded()
 			s.jobsWG.Done()
 		}
 	}
@@ -176,7 +176,7 @@ func (lp *loop) drain() {
 func (lp *loop) complete(j *job) {
 	s := lp.srv
 	s.h.waiting.Add(-1)
-	s.metrics.InFlight().Dec()
+	s.metrics.LookupWaitEnded()
 	defer s.jobsWG.Done()
 	if j.orphan {
 		lp.releaseJob(j)

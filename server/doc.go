@@ -25,8 +25,8 @@
 // replies and resumes each connection concerned once: one write per
 // connection per drain, strictly in request order with the inline answers
 // around them (the connection's pending queue keeps the order). The
-// metrics exposition, which takes milliseconds, runs on a bounded
-// goroutine pool instead.
+// metrics exposition, which takes milliseconds, and batch requests on a
+// Source that may block run on a bounded goroutine pool instead.
 //
 // # Admission control
 //
@@ -43,9 +43,10 @@
 // (further bytes wait in the inbound buffer, capped at
 // [Config.MaxInboundBytes]), at most [Config.MaxOutboundBytes] of replies
 // the client has not read, and the header, body, idle and write timeouts of
-// [Config]. Per process: [Config.MaxConns] connections and [Config.PoolSize]
-// requests waiting on lookups (503 past it). Everything past a bound is answered with a
-// clear status or a closed connection, never with unbounded memory.
+// [Config]. Per process: [Config.MaxConns] connections, [Config.MaxWaiting]
+// price requests waiting on lookups and [Config.PoolSize] pool workers (503
+// past either). Everything past a bound is answered with a clear status or
+// a closed connection, never with unbounded memory.
 //
 // # Shutdown
 //

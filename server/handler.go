@@ -27,7 +27,7 @@ type handler struct {
 	srv *Server
 
 	// waiting counts price requests waiting on lookups, for the cap
-	// Config.PoolSize (complete.go).
+	// Config.MaxWaiting (complete.go).
 	waiting atomic.Int64
 }
 

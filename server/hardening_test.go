@@ -323,9 +323,9 @@ func TestBounds(t *testing.T) {
 		}
 	})
 
-	t.Run("pool full", func(t *testing.T) {
+	t.Run("waiting limit", func(t *testing.T) {
 		cat := newBlockingSource(t)
-		ts := startServer(t, serverOpts{src: cat, cfg: server.Config{PoolSize: 1}, deadline: 10 * time.Second})
+		ts := startServer(t, serverOpts{src: cat, cfg: server.Config{MaxWaiting: 1}, deadline: 10 * time.Second})
 		t.Cleanup(cat.open)
 		a := dial(t, ts.addr)
 		abr := bufio.NewReader(a)
@@ -343,12 +343,72 @@ func TestBounds(t *testing.T) {
 		if connClosed(b, bbr) {
 			t.Error("shed request closed its connection")
 		}
-		if v := metricValue(t, ts, rejected("pool_full")); v != 1 {
-			t.Errorf("pool_full rejections = %v", v)
+		if v := metricValue(t, ts, rejected("waiting_limit")); v != 1 {
+			t.Errorf("waiting_limit rejections = %v", v)
+		}
+		if v := metricValue(t, ts, rejected("pool_full")); v != 0 {
+			t.Errorf("pool_full rejections = %v, want 0: no price request uses the pool", v)
+		}
+		for series, want := range map[string]float64{
+			"pricing_lookups_waiting": 1, "pricing_lookups_waiting_limit": 1, "pricing_requests_in_flight": 1,
+			"pricing_pool_queue_depth": 0, "pricing_pool_workers_busy": 0,
+		} {
+			if v := metricValue(t, ts, series); v != want {
+				t.Errorf("%s = %v, want %v", series, v, want)
+			}
 		}
 		cat.open()
 		if r := exchange(t, a, abr, "", 1)[0]; r.StatusCode != 200 {
 			t.Fatalf("held request: %d", r.StatusCode)
+		}
+		if v := metricValue(t, ts, "pricing_lookups_waiting"); v != 0 {
+			t.Errorf("pricing_lookups_waiting = %v after the reply, want 0", v)
+		}
+	})
+
+	// The worker pool has its own bound: one batch holding the only
+	// worker refuses the next batch, not price requests.
+	t.Run("pool full", func(t *testing.T) {
+		cat := newBlockingSource(t)
+		ts := startServer(t, serverOpts{src: cat, cfg: server.Config{PoolSize: 1}, deadline: 10 * time.Second})
+		t.Cleanup(cat.open)
+		const batch = `{"items":[{"product_id":"P-1","user_location":"NY"}]}`
+		batchReq := "POST /api/v1/prices HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n" +
+			fmt.Sprintf("Content-Length: %d\r\n\r\n%s", len(batch), batch)
+		a := dial(t, ts.addr)
+		abr := bufio.NewReader(a)
+		if _, err := io.WriteString(a, batchReq); err != nil {
+			t.Fatal(err)
+		}
+		<-cat.started // the worker waits on the batch's lookups
+		b := dial(t, ts.addr)
+		bbr := bufio.NewReader(b)
+		r := exchange(t, b, bbr, batchReq, 1)[0]
+		if body := bodyOf(t, r); r.StatusCode != 503 || r.Header.Get("Retry-After") != "1" ||
+			body != `{"detail":"server overloaded: try again shortly"}` {
+			t.Fatalf("overloaded reply: %d %v %s", r.StatusCode, r.Header, body)
+		}
+		c := dial(t, ts.addr)
+		cbr := bufio.NewReader(c)
+		if _, err := io.WriteString(c, priceReq(`{"product_id":"P-2","user_location":"NY"}`)); err != nil {
+			t.Fatal(err)
+		}
+		<-cat.started // the price request waits on its lookups, not refused
+		for series, want := range map[string]float64{
+			rejected("pool_full"): 1, rejected("waiting_limit"): 0,
+			"pricing_pool_workers_busy": 1, "pricing_pool_queue_depth": 0,
+			"pricing_lookups_waiting": 1, "pricing_requests_in_flight": 2,
+		} {
+			if v := metricValue(t, ts, series); v != want {
+				t.Errorf("%s = %v, want %v", series, v, want)
+			}
+		}
+		cat.open()
+		if r := exchange(t, a, abr, "", 1)[0]; r.StatusCode != 200 {
+			t.Fatalf("held batch: %d", r.StatusCode)
+		}
+		if r := exchange(t, c, cbr, "", 1)[0]; r.StatusCode != 200 {
+			t.Fatalf("held price request: %d", r.StatusCode)
 		}
 	})
 
@@ -376,9 +436,15 @@ func TestBounds(t *testing.T) {
 		if v := metricValue(t, ts, "pricing_requests_in_flight"); v != 4 {
 			t.Errorf("in flight = %v, want the pipeline bound 4", v)
 		}
-		// All four are running (each has reached the catalog): none waits.
+		if v := metricValue(t, ts, "pricing_lookups_waiting"); v != 4 {
+			t.Errorf("waiting on lookups = %v, want the pipeline bound 4", v)
+		}
+		// Price requests wait on lookups, not on the worker pool.
 		if v := metricValue(t, ts, "pricing_pool_queue_depth"); v != 0 {
-			t.Errorf("queue depth = %v, want 0 with every job started", v)
+			t.Errorf("queue depth = %v, want 0: no pool task", v)
+		}
+		if v := metricValue(t, ts, "pricing_pool_workers_busy"); v != 0 {
+			t.Errorf("busy workers = %v, want 0: no pool task", v)
 		}
 		cat.open()
 		for i, r := range exchange(t, c, br, "", n) {

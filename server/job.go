@@ -64,7 +64,7 @@ func (lp *loop) releaseJob(j *job) {
 func (j *job) execute() {
 	s := j.srv
 	// Waiting ends here: the job was submitted and a worker now runs it.
-	s.metrics.PoolQueueDepth().Dec()
+	s.metrics.PoolTaskStarted()
 	defer func() {
 		if r := recover(); r != nil {
 			s.log.Error("panic while serving a request; closing its connection",
@@ -76,7 +76,7 @@ func (j *job) execute() {
 			j.bb.B = appendReply(j.bb.B[:0], &j.rep, s.date.get(), appendDetailBody(nil, "internal server error"))
 		}
 		s.metrics.Request(j.method, j.kind.endpoint(), j.rep.status).Observe(time.Since(j.start).Seconds())
-		s.metrics.InFlight().Dec()
+		s.metrics.PoolTaskDone()
 		gc := j.gc
 		j.done.Store(true)
 		// From here on j belongs to the loop again. An empty

@@ -113,12 +113,10 @@ func (cn *conn) submit(out []byte, j *job, rep *reply, method string) []byte {
 	if rep.close {
 		cn.closing = true
 	}
-	s.metrics.PoolQueueDepth().Inc()
-	s.metrics.InFlight().Inc()
+	s.metrics.PoolTaskQueued()
 	s.jobsWG.Add(1)
 	if err := s.pool.Submit(j.run); err != nil {
-		s.metrics.PoolQueueDepth().Dec()
-		s.metrics.InFlight().Dec()
+		s.metrics.PoolTaskRefused()
 		s.jobsWG.Done()
 		kind := j.kind
 		lp.releaseJob(j)

@@ -119,6 +119,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	s.resume = s.h.resumeConn
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.date.refresh(time.Now())
+	s.metrics.SetLookupsWaitingLimit(cfg.MaxWaiting)
 	pool, err := ants.NewPool(cfg.PoolSize, ants.WithNonblocking(true), ants.WithExpiryDuration(10*time.Second))
 	if err != nil {
 		return nil, fmt.Errorf("cannot create worker pool: %w", err)
