@@ -122,8 +122,8 @@ func TestLiveOnlyWhileConnectionKnownAlive(t *testing.T) {
 		t.Error("Stats().Live behind a black hole")
 	}
 	// Held past rueidis' own detection (a PING unanswered for its write
-	// timeout): the black hole drops bytes, and a connection that lost
-	// bytes must not come back.
+	// timeout after a second of silence): the connection is dropped and
+	// new ones cannot get through either.
 	waitDuration(4 * time.Second)
 	px.Remove(hole)
 	start = time.Now()
