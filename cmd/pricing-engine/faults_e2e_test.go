@@ -6,6 +6,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -253,11 +254,15 @@ func TestE2EStoreStaleByLastUse(t *testing.T) {
 
 // TestE2EStoreStartsWithoutRedis: the engine starts while Redis is down,
 // is not ready (saying why) and answers 503 + Retry-After, then serves
-// without a restart once Redis answers.
+// without a restart once Redis answers. Its rules count demand through
+// the store (shared: true, 1 s window: the counters are written and read
+// several times a second) while the store is not there yet.
 func TestE2EStoreStartsWithoutRedis(t *testing.T) {
 	srv := redistest.Start(t, redistest.Options{})
 	srv.Kill() // its port, with nothing listening
-	p := faultEngine(t, srv.URL())
+	rulesPath := filepath.Join(t.TempDir(), "rules.yaml")
+	writeRules(t, rulesPath, "version: shared.1\ndemand:\n  window: 1s\n  shared: true\n  tiers:\n    - {above: 1000000, multiplier: 2}\n")
+	p := faultEngine(t, srv.URL(), "--rules", rulesPath)
 	fc := newFaultClient(p.api)
 	for _, addr := range []string{p.admin, p.api} {
 		code, h, body := p.do("GET", "http://"+addr+"/readyz", "", "")
@@ -267,6 +272,13 @@ func TestE2EStoreStartsWithoutRedis(t *testing.T) {
 	}
 	if o := fc.price("P-1", "NY"); o.check(1, "NY", "") != "" || o.code != 503 {
 		t.Fatalf("a price before Redis: %d %q %s after %s", o.code, o.retryAfter, o.body, o.took)
+	}
+	// Long enough for the demand merger to try the store several times.
+	waitDuration(time.Second)
+	select {
+	case <-p.exited:
+		t.Fatalf("the engine exited while the store was down: %v", p.exitErr)
+	default:
 	}
 	started := time.Now()
 	srv.Restart()
@@ -311,11 +323,8 @@ func TestE2EStoreToxics(t *testing.T) {
 		{redistest.Bandwidth(10), 1500 * time.Millisecond, false},
 		{redistest.Slicer(64, 32, time.Millisecond), 1500 * time.Millisecond, false},
 		{redistest.ResetPeer(0), 2 * time.Second, true},
-		// Held past rueidis' detection of a dead connection (a PING
-		// unanswered for its 2 s write timeout after 1 s of silence): the
-		// black hole drops bytes, which TCP never does, and a connection
-		// that lost bytes must not be used again.
-		{redistest.BlackHole(), 4 * time.Second, true},
+		// Held past --store-live-within: the seen keys turn stale.
+		{redistest.BlackHole(), 2500 * time.Millisecond, true},
 	} {
 		t.Run(tc.tox.Name, func(t *testing.T) {
 			var tl tally

@@ -9,6 +9,7 @@ import (
 
 	"github.com/redis/rueidis"
 
+	"github.com/pricing-engine/pricing-engine/lookup"
 	"github.com/pricing-engine/pricing-engine/rules"
 )
 
@@ -28,6 +29,7 @@ import (
 type DemandCounter struct {
 	client rueidis.Client
 	base   string // key prefix of the bucket hashes
+	st     *Store // client is nil while st had not connected when d was made
 }
 
 var _ rules.SharedCounter = (*DemandCounter)(nil)
@@ -40,7 +42,20 @@ func NewDemandCounter(st *Store) *DemandCounter {
 		// A prefix such as "demand:" would track the counters too.
 		base = "pe-demand:" + st.prefix
 	}
-	return &DemandCounter{client: st.client, base: base}
+	return &DemandCounter{client: st.client, base: base, st: st}
+}
+
+// ready returns d with the store's client, once the store has connected
+// (Open does not wait for Redis): until then an error wrapping
+// lookup.ErrUnavailable.
+func (d *DemandCounter) ready() (*DemandCounter, error) {
+	if d.client != nil {
+		return d, nil
+	}
+	if !d.st.connected.Load() {
+		return d, fmt.Errorf("cannot count demand in the store: %w (not connected yet)", lookup.ErrUnavailable)
+	}
+	return &DemandCounter{client: d.st.client, base: d.base, st: d.st}, nil
 }
 
 // bucketKey is the hash of one bucket of one window length.
@@ -53,6 +68,10 @@ func (d *DemandCounter) bucketKey(window time.Duration, bucket int64) string {
 func (d *DemandCounter) Add(ctx context.Context, window time.Duration, bucket int64, counts []rules.KeyCount) error {
 	if len(counts) == 0 {
 		return nil
+	}
+	d, err := d.ready()
+	if err != nil {
+		return err
 	}
 	key := d.bucketKey(window, bucket)
 	cmds := make(rueidis.Commands, 0, len(counts)+1)
@@ -76,6 +95,10 @@ func (d *DemandCounter) Totals(ctx context.Context, window time.Duration, first,
 	}
 	if n := last - first + 1; n > 4*rules.BucketsPerWindow {
 		return fmt.Errorf("cannot read demand counts: %d buckets asked, at most %d", n, 4*rules.BucketsPerWindow)
+	}
+	d, err := d.ready()
+	if err != nil {
+		return err
 	}
 	cmds := make(rueidis.Commands, 0, last-first+1)
 	for b := first; b <= last; b++ {
