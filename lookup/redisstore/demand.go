@@ -9,7 +9,6 @@ import (
 
 	"github.com/redis/rueidis"
 
-	"github.com/pricing-engine/pricing-engine/lookup"
 	"github.com/pricing-engine/pricing-engine/rules"
 )
 
@@ -46,14 +45,13 @@ func NewDemandCounter(st *Store) *DemandCounter {
 }
 
 // ready returns d with the store's client, once the store has connected
-// (Open does not wait for Redis): until then an error wrapping
-// lookup.ErrUnavailable.
+// (Open does not wait for Redis): until then an error.
 func (d *DemandCounter) ready() (*DemandCounter, error) {
 	if d.client != nil {
 		return d, nil
 	}
 	if !d.st.connected.Load() {
-		return d, fmt.Errorf("cannot count demand in the store: %w (not connected yet)", lookup.ErrUnavailable)
+		return d, fmt.Errorf("cannot count demand in the store %s: it has not answered yet", d.st.redacted)
 	}
 	return &DemandCounter{client: d.st.client, base: d.base, st: d.st}, nil
 }
