@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pricing-engine/pricing-engine/demand"
 	"github.com/pricing-engine/pricing-engine/lookup"
 	"github.com/pricing-engine/pricing-engine/money"
 	"github.com/pricing-engine/pricing-engine/rules"
@@ -25,9 +26,6 @@ const (
 	OutcomeError    = "error"     // back end failed or sent an invalid value
 	OutcomeTimeout  = "timeout"   // the deadline passed first
 )
-
-// MemberDiscountCents is the member discount rate in hundredths: 0.05.
-const MemberDiscountCents = 5
 
 // Config configures an [Engine].
 type Config struct {
@@ -50,7 +48,7 @@ type Config struct {
 	// Demand, if not nil, counts requests per product x location for the
 	// demand rules: [Engine.NewShard] hands out one of its shards per
 	// event loop.
-	Demand *rules.Merger
+	Demand *demand.Merger
 }
 
 // Engine prices requests over a [lookup.Source]. It is safe for
@@ -83,7 +81,7 @@ func NewEngine(src lookup.Source, cfg Config) *Engine {
 // Config.Demand). The loop sets it on the Exchanges it drives
 // (Exchange.Shard) and calls its Flush from its periodic tick; only that
 // loop may use it.
-func (e *Engine) NewShard() *rules.Shard {
+func (e *Engine) NewShard() *demand.Shard {
 	if e.cfg.Demand == nil {
 		return nil
 	}
@@ -127,7 +125,7 @@ type Exchange struct {
 	// Begin or Complete. Callers without a loop (Engine.Wait: the admin
 	// listener, reference servers) leave it nil: their requests are not
 	// counted, and are priced with the demand the loops' counts show.
-	Shard *rules.Shard
+	Shard *demand.Shard
 
 	res    rules.Result         // the rules' result, reused
 	start  time.Time            // when the lookups began
@@ -269,8 +267,9 @@ func setDetail[S ~string | ~[]byte](x *Exchange, status, retryAfter int, msg S) 
 // drives it, is priced here from its looked-up inputs. The rules of round
 // 2 (demand, schedules, guards, endings) plug in here and nowhere else.
 //
-// Without rules: final = round(base * mult * (1 - discount), 2), half to
-// even, on exact decimals; discount is 0.05 for members. stale marks
+// Without rules: the seed formula, rules.Seed: final = round(base * mult
+// * (1 - discount), 2), half to even, on exact decimals; discount is 0.05
+// for members. stale marks
 // inputs served from last-known values ("source":"stale").
 //
 // With rules (Config.Rules returns a ruleset): rules.Price with the
@@ -297,10 +296,10 @@ func (e *Engine) computeQuote(x *Exchange, base, mult money.Decimal, stale bool)
 	}
 	if rs.Demand != nil {
 		if x.Shard != nil {
-			in.Demand = x.Shard.Observe(r.ProductID, r.Location, x.start)
+			in.Demand = rules.DemandSeen(x.Shard.Observe(r.ProductID, r.Location, x.start))
 		} else if e.cfg.Demand != nil {
 			// Not counted (no loop), but priced with the demand seen.
-			in.Demand = e.cfg.Demand.Snapshot().Lookup(r.ProductID, r.Location)
+			in.Demand = rules.DemandSeen(e.cfg.Demand.Snapshot().Lookup(r.ProductID, r.Location))
 		}
 	}
 	res := &x.res
@@ -325,22 +324,15 @@ func (e *Engine) computeQuote(x *Exchange, base, mult money.Decimal, stale bool)
 	return nil
 }
 
-// seedQuote is the price without rules: the seed formula, and a quote
-// without list price, version or explanation.
+// seedQuote is the price without rules: the seed formula (rules.Seed),
+// and a quote without list price, version or explanation.
 func (e *Engine) seedQuote(r *Request, base, mult money.Decimal, stale bool, q *Quote) error {
-	disc, keep := money.Decimal{}, money.New(1, 0) // 0 and 1 for non-members
-	if r.Member {
-		disc, keep = money.New(MemberDiscountCents, 2), money.New(100-MemberDiscountCents, 2)
-	}
-	p, err := base.Mul(mult)
-	if err == nil {
-		p, err = p.Mul(keep)
-	}
+	_, disc, final, err := rules.Seed(base, mult, r.Member)
 	if err != nil {
 		return newDetailError(StatusInternalServerError, "cannot compute price", err)
 	}
 	q.ProductID = append(q.ProductID[:0], r.ProductID...)
-	q.Final = p.Round(2)
+	q.Final = final
 	q.Base = base
 	q.Multiplier = mult
 	q.Discount = disc

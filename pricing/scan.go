@@ -13,7 +13,8 @@ import (
 // scanBatch) scans the common bodies with the same checks, and the full
 // path (Decoder.decodeFull, Decoder.decodeBatchFull) checks a body once
 // with checkObject while noting where the members it reads are, then
-// decodes those values in place. No tree is built.
+// decodes those values in place (a batch's items are walked once more,
+// to note each item's members). No tree is built.
 
 // MaxDepth is how deeply values may nest in a request body: the top-level
 // object is at depth 1, its members' values at depth 2, and so on. A body

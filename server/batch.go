@@ -7,10 +7,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/pricing-engine/pricing-engine/demand"
 	"github.com/pricing-engine/pricing-engine/httpparse"
 	"github.com/pricing-engine/pricing-engine/lookup"
 	"github.com/pricing-engine/pricing-engine/pricing"
-	"github.com/pricing-engine/pricing-engine/rules"
 )
 
 // Batch pricing, POST /api/v1/prices: 1..pricing.MaxBatchItems items
@@ -63,7 +63,7 @@ func newBatchRun(e *pricing.Engine) *batchRun {
 // the Retry-After seconds and the body of the reply; the body is valid
 // until the next call. On an event loop it must only be called when
 // e.Instant() (it would block otherwise).
-func (br *batchRun) price(e *pricing.Engine, b lookup.Batcher, shard *rules.Shard, body []byte, arrived time.Time) (int, int, []byte) {
+func (br *batchRun) price(e *pricing.Engine, b lookup.Batcher, shard *demand.Shard, body []byte, arrived time.Time) (int, int, []byte) {
 	if err := br.dec.DecodeBatch(body, &br.b); err != nil {
 		br.fail.Fail(err)
 		return br.fail.Status, br.fail.RetryAfter, br.fail.Body

@@ -27,7 +27,7 @@ func (cn *conn) serve(out []byte, req *httpparse.Request) []byte {
 
 	switch rt {
 	case routePrice, routePrices:
-		if method != "POST" {
+		if !rt.allows(method) {
 			return cn.answerMethodNotAllowed(out, &rep, rt, method)
 		}
 		if !isJSONContentType(req.ContentType) {
@@ -51,7 +51,7 @@ func (cn *conn) serve(out []byte, req *httpparse.Request) []byte {
 		return cn.answer(out, &rep, x.Body, method, endpointPrice)
 
 	case routeHealthz, routeReadyz, routeDocs, routeOpenAPI, routeMetrics:
-		if method != "GET" && method != "HEAD" {
+		if !rt.allows(method) {
 			return cn.answerMethodNotAllowed(out, &rep, rt, method)
 		}
 		switch rt {
@@ -60,13 +60,7 @@ func (cn *conn) serve(out []byte, req *httpparse.Request) []byte {
 			body = append(body, bodyHealthy...)
 		case routeReadyz:
 			rep.contentType = contentText
-			if ok, why := s.readiness(); ok {
-				body = append(body, bodyReady...)
-			} else {
-				rep.status = 503
-				rep.retryAfter = 1
-				body = append(body, why...)
-			}
+			rep.status, rep.retryAfter, body = s.readyz(body)
 		case routeMetrics:
 			return cn.dispatchMetrics(out, &rep, method, req)
 		default:

@@ -8,11 +8,11 @@ import (
 	"time"
 
 	"github.com/redis/rueidis"
-
-	"github.com/pricing-engine/pricing-engine/rules"
 )
 
-// DemandCounter is the store's [rules.SharedCounter]: the demand counts
+// DemandCounter is the store's shared demand counter (it satisfies
+// package demand's SharedCounter, whose methods take only standard
+// types, without this package importing it): the demand counts
 // of every replica summed in Redis, one hash per time bucket,
 //
 //	demand:<prefix><window ms>:<bucket>   field: the counter's key, value: requests
@@ -23,15 +23,18 @@ import (
 // PEXPIRE in a single round trip per node; Totals reads the window's
 // buckets with one pipelined HGETALL each, one round trip per node.
 //
-// The merger of package rules calls it from one goroutine, at most a few
-// times a bucket, never per request; it is also safe for concurrent use.
+// The demand merger calls it from one goroutine, at most a few times a
+// bucket, never per request; it is also safe for concurrent use. Keys are
+// opaque strings, stored as they are.
 type DemandCounter struct {
 	client rueidis.Client
 	base   string // key prefix of the bucket hashes
 	st     *Store // client is nil while st had not connected when d was made
 }
 
-var _ rules.SharedCounter = (*DemandCounter)(nil)
+// MaxDemandBuckets bounds the buckets one Totals call reads (one
+// pipelined HGETALL each): four windows of the merger's twelve buckets.
+const MaxDemandBuckets = 48
 
 // NewDemandCounter returns the shared demand counters of st (which must
 // stay open while they are used).
@@ -61,9 +64,10 @@ func (d *DemandCounter) bucketKey(window time.Duration, bucket int64) string {
 	return d.base + strconv.FormatInt(window.Milliseconds(), 10) + ":" + strconv.FormatInt(bucket, 10)
 }
 
-// Add implements [rules.SharedCounter]: HINCRBY of every count into the
-// bucket's hash and PEXPIRE of two windows, pipelined.
-func (d *DemandCounter) Add(ctx context.Context, window time.Duration, bucket int64, counts []rules.KeyCount) error {
+// Add adds counts (key -> requests) of one bucket: HINCRBY of every count
+// into the bucket's hash and PEXPIRE of two windows, pipelined. counts is
+// only read.
+func (d *DemandCounter) Add(ctx context.Context, window time.Duration, bucket int64, counts map[string]int64) error {
 	if len(counts) == 0 {
 		return nil
 	}
@@ -73,8 +77,8 @@ func (d *DemandCounter) Add(ctx context.Context, window time.Duration, bucket in
 	}
 	key := d.bucketKey(window, bucket)
 	cmds := make(rueidis.Commands, 0, len(counts)+1)
-	for _, kc := range counts {
-		cmds = append(cmds, d.client.B().Hincrby().Key(key).Field(kc.Key).Increment(kc.Count).Build())
+	for k, c := range counts {
+		cmds = append(cmds, d.client.B().Hincrby().Key(key).Field(k).Increment(c).Build())
 	}
 	cmds = append(cmds, d.client.B().Pexpire().Key(key).Milliseconds(2*window.Milliseconds()).Build())
 	for _, r := range d.client.DoMulti(ctx, cmds...) {
@@ -85,14 +89,15 @@ func (d *DemandCounter) Add(ctx context.Context, window time.Duration, bucket in
 	return nil
 }
 
-// Totals implements [rules.SharedCounter]: the buckets first..last read
-// in one pipelined round trip and summed per key.
+// Totals calls fn for every key with its count summed over the buckets
+// first..last (at most MaxDemandBuckets), read in one pipelined round
+// trip.
 func (d *DemandCounter) Totals(ctx context.Context, window time.Duration, first, last int64, fn func(key string, count int64)) error {
 	if last < first {
 		return nil
 	}
-	if n := last - first + 1; n > 4*rules.BucketsPerWindow {
-		return fmt.Errorf("cannot read demand counts: %d buckets asked, at most %d", n, 4*rules.BucketsPerWindow)
+	if n := last - first + 1; n > MaxDemandBuckets {
+		return fmt.Errorf("cannot read demand counts: %d buckets asked, at most %d", n, MaxDemandBuckets)
 	}
 	d, err := d.ready()
 	if err != nil {

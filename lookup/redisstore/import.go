@@ -46,8 +46,7 @@ type ImportResult struct {
 // [Keys]. Every value is checked ([lookup.CheckPrice],
 // [lookup.CheckMultiplier]) before anything is written: a value out of
 // range writes nothing. The keys go out in pipelined MSETs (on a Redis
-// Cluster, pipelined SETs, which the client routes to each key's node);
-// then, with Replace, the keys of the given kinds that are not in the data
+// Cluster, one per hash slot); then, with Replace, the keys of the given kinds that are not in the data
 // are removed (SCAN on every node, so that Redis keeps serving meanwhile).
 //
 // On an error after the writes started, the result counts the keys
@@ -138,33 +137,41 @@ type chunk struct {
 	keys int64
 }
 
-// msetChunks turns key-value pairs into write commands gathered in chunks
-// of about importChunk keys: MSETs of up to msetPairs pairs, or one SET
-// per key on a cluster, where one MSET may only touch one hash slot and
-// the client sends each SET to its key's node.
+// msetChunks turns key-value pairs into MSETs of up to msetPairs pairs,
+// gathered in chunks of about importChunk keys. On a cluster, where one
+// MSET may only touch one hash slot, the pairs are first grouped by the
+// slot rueidis computes for each key (a cluster client's builder carries
+// it in the command; rueidis then sends each MSET to its node).
 func msetChunks(client rueidis.Client, kvs []string) []chunk {
-	perCmd := 2 * msetPairs
+	groups := [][]string{kvs}
 	if client.Mode() == rueidis.ClientModeCluster {
-		perCmd = 2
+		bySlot := make(map[uint16][]string)
+		for i := 0; i < len(kvs); i += 2 {
+			get := client.B().Get().Key(kvs[i]).Build()
+			sl := get.Slot()
+			bySlot[sl] = append(bySlot[sl], kvs[i], kvs[i+1])
+		}
+		groups = groups[:0]
+		for _, g := range bySlot {
+			groups = append(groups, g)
+		}
 	}
 	var out []chunk
 	cur := chunk{}
-	for len(kvs) > 0 {
-		n := min(len(kvs), perCmd)
-		if n == 2 {
-			cur.cmds = append(cur.cmds, client.B().Set().Key(kvs[0]).Value(kvs[1]).Build())
-		} else {
+	for _, g := range groups {
+		for len(g) > 0 {
+			n := min(len(g), 2*msetPairs)
 			b := client.B().Mset().KeyValue()
 			for i := 0; i < n; i += 2 {
-				b = b.KeyValue(kvs[i], kvs[i+1])
+				b = b.KeyValue(g[i], g[i+1])
 			}
 			cur.cmds = append(cur.cmds, b.Build())
-		}
-		cur.keys += int64(n / 2)
-		kvs = kvs[n:]
-		if cur.keys >= importChunk {
-			out = append(out, cur)
-			cur = chunk{}
+			cur.keys += int64(n / 2)
+			g = g[n:]
+			if cur.keys >= importChunk {
+				out = append(out, cur)
+				cur = chunk{}
+			}
 		}
 	}
 	if len(cur.cmds) > 0 {

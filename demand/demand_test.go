@@ -1,4 +1,4 @@
-package rules
+package demand
 
 import (
 	"context"
@@ -8,12 +8,14 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/pricing-engine/pricing-engine/rules"
 )
 
 // demandRules is a ruleset whose window is 12 s: one bucket per second.
-func demandRules(t testing.TB, extra string) *Ruleset {
+func demandRules(t testing.TB, extra string) *rules.Ruleset {
 	t.Helper()
-	rs, err := Parse("d.yaml", []byte(`version: d
+	rs, err := rules.Parse("d.yaml", []byte(`version: d
 demand:
   window: 12s
   tiers: [{above: 10, multiplier: 1.1}, {above: 100, multiplier: 1.3}]
@@ -36,13 +38,13 @@ func record(s *Shard, product, location string, n int, at time.Time) {
 	}
 }
 
-func lookup(m *Merger, product, location string) DemandValue {
+func lookup(m *Merger, product, location string) Value {
 	return m.Snapshot().Lookup([]byte(product), []byte(location))
 }
 
 func TestDemandCountsAcrossShards(t *testing.T) {
 	rs := demandRules(t, "")
-	m := NewMerger(MergerConfig{Rules: func() *Ruleset { return rs }})
+	m := NewMerger(MergerConfig{Rules: func() *rules.Ruleset { return rs }})
 	a, b := m.NewShard(), m.NewShard()
 	ctx := context.Background()
 
@@ -109,7 +111,7 @@ func TestDemandCountsAcrossShards(t *testing.T) {
 // toward the tier, up and then down.
 func TestDemandSmoothing(t *testing.T) {
 	rs := demandRules(t, "  max_step: 0.1\n  max_multiplier: 1.25\n")
-	m := NewMerger(MergerConfig{Rules: func() *Ruleset { return rs }})
+	m := NewMerger(MergerConfig{Rules: func() *rules.Ruleset { return rs }})
 	s := m.NewShard()
 	ctx := context.Background()
 	m.Merge(ctx, sec(0))
@@ -142,7 +144,7 @@ func TestDemandSmoothing(t *testing.T) {
 // nor pushes a hot key out.
 func TestDemandFloodIsBounded(t *testing.T) {
 	rs := demandRules(t, "")
-	m := NewMerger(MergerConfig{Rules: func() *Ruleset { return rs }, ShardKeys: 64, MaxKeys: 100})
+	m := NewMerger(MergerConfig{Rules: func() *rules.Ruleset { return rs }, ShardKeys: 64, MaxKeys: 100})
 	s := m.NewShard()
 	ctx := context.Background()
 	m.Merge(ctx, sec(0))
@@ -171,7 +173,7 @@ func TestDemandFloodIsBounded(t *testing.T) {
 }
 
 func TestDemandOffAndWindowChange(t *testing.T) {
-	var cur atomic.Pointer[Ruleset]
+	var cur atomic.Pointer[rules.Ruleset]
 	m := NewMerger(MergerConfig{Rules: cur.Load})
 	s := m.NewShard()
 	ctx := context.Background()
@@ -188,7 +190,7 @@ func TestDemandOffAndWindowChange(t *testing.T) {
 	if got := lookup(m, "P-1", "NY").Requests; got != 50 {
 		t.Fatalf("%d, want 50", got)
 	}
-	rs2, err := Parse("d2.yaml", []byte("version: d2\ndemand:\n  window: 24s\n  tiers: [{above: 1, multiplier: 1.1}]\n"))
+	rs2, err := rules.Parse("d2.yaml", []byte("version: d2\ndemand:\n  window: 24s\n  tiers: [{above: 1, multiplier: 1.1}]\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -209,11 +211,11 @@ func TestDemandOffAndWindowChange(t *testing.T) {
 
 func TestSnapshotLookupEdges(t *testing.T) {
 	var s *Snapshot
-	if s.Lookup([]byte("a"), []byte("b")) != (DemandValue{}) || s.Len() != 0 {
+	if s.Lookup([]byte("a"), []byte("b")) != (Value{}) || s.Len() != 0 {
 		t.Error("nil snapshot")
 	}
 	long := make([]byte, 65)
-	m := NewMerger(MergerConfig{Rules: func() *Ruleset { return demandRules(t, "") }})
+	m := NewMerger(MergerConfig{Rules: func() *rules.Ruleset { return demandRules(t, "") }})
 	sh := m.NewShard()
 	m.Merge(context.Background(), sec(0))
 	sh.Record(long, []byte("NY"), sec(0.5))
@@ -240,7 +242,7 @@ func TestSnapshotLookupEdges(t *testing.T) {
 
 func TestRecordAllocs(t *testing.T) {
 	rs := demandRules(t, "")
-	m := NewMerger(MergerConfig{Rules: func() *Ruleset { return rs }})
+	m := NewMerger(MergerConfig{Rules: func() *rules.Ruleset { return rs }})
 	s := m.NewShard()
 	m.Merge(context.Background(), sec(0))
 	p, l := []byte("P-123"), []byte("NY")
@@ -261,11 +263,11 @@ func TestRecordAllocs(t *testing.T) {
 func TestDemandConcurrent(t *testing.T) {
 	// 1 s buckets: the merger (every 5 ms) may be starved for a while on a
 	// busy machine without falling shardQueue buckets behind.
-	rs, err := Parse("c.yaml", []byte("version: c\ndemand:\n  window: 12s\n  tiers: [{above: 1, multiplier: 1.1}]\n"))
+	rs, err := rules.Parse("c.yaml", []byte("version: c\ndemand:\n  window: 12s\n  tiers: [{above: 1, multiplier: 1.1}]\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	m := NewMerger(MergerConfig{Rules: func() *Ruleset { return rs }, Interval: 5 * time.Millisecond})
+	m := NewMerger(MergerConfig{Rules: func() *rules.Ruleset { return rs }, Interval: 5 * time.Millisecond})
 	ctx, cancel := context.WithCancel(context.Background())
 	m.Merge(ctx, time.Now())
 	var done sync.WaitGroup
@@ -324,15 +326,15 @@ type fleet struct {
 	adds   atomic.Int64
 }
 
-func (f *fleet) Add(ctx context.Context, window time.Duration, bucket int64, counts []KeyCount) error {
+func (f *fleet) Add(ctx context.Context, window time.Duration, bucket int64, counts map[string]int64) error {
 	if f.fail.Load() {
 		return errors.New("store down")
 	}
 	f.adds.Add(1)
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	for _, c := range counts {
-		f.counts[fmt.Sprintf("%d/%d/%s", window, bucket, c.Key)] += c.Count
+	for k, c := range counts {
+		f.counts[fmt.Sprintf("%d/%d/%s", window, bucket, k)] += c
 	}
 	return nil
 }
@@ -366,7 +368,7 @@ func TestDemandShared(t *testing.T) {
 	rs := demandRules(t, "  shared: true\n")
 	f := &fleet{counts: map[string]int64{}}
 	var sharedErrs atomic.Int64
-	cfg := MergerConfig{Rules: func() *Ruleset { return rs }, Shared: f, OnSharedError: func(error) { sharedErrs.Add(1) }}
+	cfg := MergerConfig{Rules: func() *rules.Ruleset { return rs }, Shared: f, OnSharedError: func(error) { sharedErrs.Add(1) }}
 	r1, r2 := NewMerger(cfg), NewMerger(cfg) // two replicas
 	s1, s2 := r1.NewShard(), r2.NewShard()
 	ctx := context.Background()
@@ -411,27 +413,6 @@ func TestDemandShared(t *testing.T) {
 	}
 }
 
-func TestDemandStepAndTarget(t *testing.T) {
-	d := demandRules(t, "  max_step: 0.04\n  max_multiplier: 1.2\n").Demand
-	for _, tc := range []struct {
-		req              int64
-		tier             int
-		target, cur, out string
-	}{
-		{0, -1, "1", "1", "1"},
-		{10, -1, "1", "1.1", "1.06"},
-		{11, 0, "1.1", "1", "1.04"},
-		{11, 0, "1.1", "1.08", "1.1"},
-		{101, 1, "1.2", "1.19", "1.2"}, // tier 1 is 1.3, capped at 1.2
-	} {
-		tier, target := d.Target(tc.req)
-		out := d.Step(dec(t, tc.cur), target)
-		if tier != tc.tier || target.Cmp(dec(t, tc.target)) != 0 || out.Cmp(dec(t, tc.out)) != 0 {
-			t.Errorf("requests %d from %s: tier %d target %s next %s; want %d %s %s", tc.req, tc.cur, tier, target, out, tc.tier, tc.target, tc.out)
-		}
-	}
-}
-
 // TestDemandLoopAheadOfMerger pins the race that lost counts under load:
 // a loop hands over a bucket that, by the merger's clock (read just
 // before a loop crossed the bucket's end), has not ended yet. A key
@@ -439,7 +420,7 @@ func TestDemandStepAndTarget(t *testing.T) {
 // idle.
 func TestDemandLoopAheadOfMerger(t *testing.T) {
 	rs := demandRules(t, "")
-	m := NewMerger(MergerConfig{Rules: func() *Ruleset { return rs }})
+	m := NewMerger(MergerConfig{Rules: func() *rules.Ruleset { return rs }})
 	s := m.NewShard()
 	ctx := context.Background()
 	m.Merge(ctx, sec(0.1))
