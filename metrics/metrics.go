@@ -27,11 +27,11 @@ const NativeBucketFactor = 1.1
 
 // Rejection reasons used as the reason label of pricing_requests_rejected_total.
 const (
-	// RejectWaitingLimit: a price request answered 503 because as many
-	// as Config.MaxWaiting requests already waited on lookups.
+	// RejectWaitingLimit: a price or batch request answered 503 because
+	// as many as Config.MaxWaiting requests already waited on lookups.
 	RejectWaitingLimit = "waiting_limit"
-	// RejectPoolFull: a request for the worker pool (metrics exposition,
-	// batch) answered 503 because every worker was busy.
+	// RejectPoolFull: a request for the worker pool (the metrics
+	// exposition) answered 503 because every worker was busy.
 	RejectPoolFull    = "pool_full"
 	RejectConnLimit   = "conn_limit"
 	RejectLookupError = "lookup_error"

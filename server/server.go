@@ -81,8 +81,7 @@ type Server struct {
 	adminLn   net.Listener
 	adminDone chan error
 
-	decoders  decoderPool
-	batchRuns batchRunPool
+	decoders decoderPool
 
 	h      *handler
 	resume gnet.AsyncCallback // h.resumeConn, bound once
@@ -423,8 +422,9 @@ func (s *Server) bufferedTotal() int64 {
 
 // connLimitReply is written to connections refused at the limit.
 func (s *Server) connLimitReply() []byte {
-	rep := reply{status: 503, contentType: contentJSON, close: true, retryAfter: 1}
-	return appendReply(nil, &rep, s.date.get(), appendDetailBody(nil, "too many connections"))
+	var rep reply
+	body := cannedTooManyConns.apply(&rep, nil)
+	return appendReply(nil, &rep, s.date.get(), body)
 }
 
 // gnetLogger routes gnet's log lines to slog.
