@@ -114,6 +114,7 @@ func serve(cfg *config, log *slog.Logger) error {
 		Admin:       rl.adminRoutes(),
 		AdminAPI:    adm.handler,
 		ReadyDetail: rl.readyDetail,
+		NotReady:    notReady(src),
 	})
 	if err != nil {
 		return err
