@@ -181,17 +181,18 @@ func TestRulesBatchDemandOncePerBatch(t *testing.T) {
 	l := e.NewLoop()
 	item := func(p, loc string) string { return `{"product_id":"` + p + `","user_location":"` + loc + `"}` }
 	tests := []struct {
-		name  string
-		items []string
-		want  map[[2]string]int64 // product x location -> requests counted
+		name    string
+		items   []string
+		want    map[[2]string]int64 // product x location -> requests counted
+		refused bool                // some items are refused (their errors allocate)
 	}{
 		{"100 identical items", slices.Repeat([]string{item("P-3", "NY")}, MaxBatchItems),
-			map[[2]string]int64{{"P-3", "NY"}: 1}},
+			map[[2]string]int64{{"P-3", "NY"}: 1}, false},
 		{"duplicates among others", []string{item("P-3", "NY"), item("P-3", "LA"), item("P-3", "NY"), item("P-9", "NY"),
 			item("P-NOPE", "NY"), item("P-NOPE", "NY"), `{"user_location":"NY"}`, item("P-3", "LA"), item("P-93", "NY")},
-			map[[2]string]int64{{"P-3", "NY"}: 1, {"P-3", "LA"}: 1, {"P-9", "NY"}: 1, {"P-93", "NY"}: 1, {"P-NOPE", "NY"}: 0}},
+			map[[2]string]int64{{"P-3", "NY"}: 1, {"P-3", "LA"}: 1, {"P-9", "NY"}: 1, {"P-93", "NY"}: 1, {"P-NOPE", "NY"}: 0}, true},
 		{"ids that share bytes", []string{item("P-1", "2NY"), item("P-12", "NY"), item("P-12", "NY"), item("P-1", "2NY")},
-			map[[2]string]int64{{"P-1", "2NY"}: 1, {"P-12", "NY"}: 1}},
+			map[[2]string]int64{{"P-1", "2NY"}: 1, {"P-12", "NY"}: 1}, false},
 	}
 	for i, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -216,12 +217,16 @@ func TestRulesBatchDemandOncePerBatch(t *testing.T) {
 					first[it] = string(reply.Items[j])
 				}
 			}
+			if allocs := testing.AllocsPerRun(50, func() { l.ServeBatch(l.Inline(), body, at) }); allocs != 0 && !tt.refused {
+				t.Errorf("ServeBatch with demand: %v allocations, want 0", allocs)
+			}
 			next := at.Add(6 * time.Second) // the next bucket: this one is counted
 			l.Tick(next)
 			m.Merge(context.Background(), next)
+			const batches = 2 + 50 + 1 // and AllocsPerRun's warm-up run
 			for k, want := range tt.want {
-				if got := m.Snapshot().Lookup([]byte(k[0]), []byte(k[1])).Requests; got != 2*want {
-					t.Errorf("%s x %s: %d requests counted over two batches, want %d", k[0], k[1], got, 2*want)
+				if got := m.Snapshot().Lookup([]byte(k[0]), []byte(k[1])).Requests; got != batches*want {
+					t.Errorf("%s x %s: %d requests counted over %d batches, want %d", k[0], k[1], got, batches, batches*want)
 				}
 			}
 		})
