@@ -202,7 +202,7 @@ func TestAppendBatch(t *testing.T) {
 		`{"error":{"status":404,"detail":"unknown product_id \"P-X\""}},` +
 		`{"error":{"status":422,"detail":[{"type":"missing","loc":["body","items",2,"product_id"],"msg":"Field required","input":{}}]}},` +
 		`{"error":{"status":503,"detail":"catalog lookup timed out"}},` +
-		`{"error":{"status":500,"detail":"internal error"}},` +
+		`{"error":{"status":500,"detail":"internal server error"}},` +
 		`{"product_id":"P-123","final_price":45.12,"base_price":49.99,"market_multiplier":0.95,"discount_rate":0.05,"source":"live"}]}`
 	if got := string(dst); got != "prefix"+want {
 		t.Errorf("batch reply\n got %s\nwant %s", got, want)

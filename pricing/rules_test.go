@@ -36,7 +36,7 @@ func parseRules(t testing.TB, src string) *rules.Ruleset {
 func priceBody(t *testing.T, e *Engine, x *Exchange, r *Request) string {
 	t.Helper()
 	x.Req = *r
-	if !e.Begin(x, e.Source().NewBatcher(), time.Date(2026, 11, 28, 18, 0, 0, 0, time.UTC)) {
+	if !e.begin(x, e.src.NewBatcher(), time.Date(2026, 11, 28, 18, 0, 0, 0, time.UTC)) {
 		t.Fatal("memory source did not answer at once")
 	}
 	return string(x.Body)
@@ -143,17 +143,17 @@ func TestRulesDemandShard(t *testing.T) {
 	t0 := time.Date(2026, 11, 28, 18, 0, 0, 0, time.UTC)
 	m.Merge(context.Background(), t0)
 	var x Exchange
-	x.Shard = e.NewShard()
-	b := e.Source().NewBatcher()
+	x.shard = e.newShard()
+	b := e.src.NewBatcher()
 	x.Req = *request("P-3", "NY", false)
 	for i := 0; i < 150; i++ {
-		e.Begin(&x, b, t0)
+		e.begin(&x, b, t0)
 	}
 	t1 := t0.Add(6 * time.Second) // the next bucket: the first one is counted
-	x.Shard.Flush(t1)
+	x.shard.Flush(t1)
 	m.Merge(context.Background(), t1)
 	x.Req.Explain = true
-	e.Begin(&x, b, t1)
+	e.begin(&x, b, t1)
 	// 52.99 x 1.10 x 1.05 = 61.20345 -> 60.99.
 	if !strings.Contains(string(x.Body), `"list_price":60.99`) || !strings.Contains(string(x.Body), `"requests":150`) {
 		t.Errorf("demand not applied: %s", x.Body)
@@ -177,16 +177,16 @@ func TestRulesNoAllocs(t *testing.T) {
 	now := time.Now()
 	m.Merge(context.Background(), now)
 	var x Exchange
-	x.Shard = e.NewShard()
-	b := e.Source().NewBatcher()
+	x.shard = e.newShard()
+	b := e.src.NewBatcher()
 	var dec Decoder
 	for _, s := range []string{
 		`{"product_id":"P-3","user_location":"NY","is_prime_member":true}`,
 		`{"product_id":"P-12","user_location":"SF","is_prime_member":false,"explain":true}`,
 	} {
 		body := []byte(s)
-		e.Serve(&x, &dec, b, body, now) // grow the buffers
-		if allocs := testing.AllocsPerRun(200, func() { e.Serve(&x, &dec, b, body, now) }); allocs != 0 {
+		e.serve(&x, &dec, b, body, now) // grow the buffers
+		if allocs := testing.AllocsPerRun(200, func() { e.serve(&x, &dec, b, body, now) }); allocs != 0 {
 			t.Errorf("%s: %v allocations per request, want 0", body, allocs)
 		}
 		if x.Status != 200 || !strings.Contains(string(x.Body), `"ruleset_version":"t1"`) {
@@ -214,12 +214,12 @@ func BenchmarkServeRules(b *testing.B) {
 			now := time.Now()
 			m.Merge(context.Background(), now)
 			var x Exchange
-			x.Shard = e.NewShard()
-			bt := e.Source().NewBatcher()
+			x.shard = e.newShard()
+			bt := e.src.NewBatcher()
 			var dec Decoder
 			b.ReportAllocs()
 			for b.Loop() {
-				e.Serve(&x, &dec, bt, body, now)
+				e.serve(&x, &dec, bt, body, now)
 			}
 			if x.Status != 200 {
 				b.Fatalf("%d %s", x.Status, x.Body)

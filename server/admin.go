@@ -23,7 +23,7 @@ func (s *Server) startAdmin() error {
 	s.adminLn = ln
 	ln = newLimitListener(ln, adminMaxConns())
 	s.admin = &http.Server{
-		Handler:           s.adminMux(),
+		Handler:           s.recoverAdmin(s.adminMux()),
 		ReadHeaderTimeout: s.cfg.HeaderTimeout,
 		ReadTimeout:       s.cfg.HeaderTimeout + s.cfg.BodyTimeout,
 		WriteTimeout:      30 * time.Second, // pprof profiles run for seconds
@@ -109,7 +109,7 @@ func (s *Server) adminRoute(r route) http.Handler {
 	}
 	if h == nil { // kindNotFound, or no docs
 		h = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-			writeJSON(w, http.StatusNotFound, appendDetailBody(nil, "Not Found"))
+			writeCanned(w, cannedNotFound)
 		})
 	}
 	if spec.allow != "" {
@@ -127,7 +127,7 @@ func checkMethod(r route, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		if !r.allows(req.Method) {
 			w.Header().Set("Allow", r.allow())
-			writeJSON(w, http.StatusMethodNotAllowed, appendDetailBody(nil, "Method Not Allowed"))
+			writeCanned(w, cannedMethodNotAllowed)
 			return
 		}
 		h.ServeHTTP(w, req)
@@ -166,10 +166,27 @@ func (s *Server) adminPrice(w http.ResponseWriter, r *http.Request) {
 	dec := s.decoders.get()
 	defer s.decoders.put(dec)
 	// The same price path as the event loops: this goroutine waits for
-	// the lookups (through its own Batcher) instead of registering a
-	// completion.
+	// the lookups instead of registering a completion.
 	var x pricing.Exchange
 	s.engine.ServeWait(&x, dec, body)
+	writeExchange(w, &x)
+}
+
+// adminPrices is the net/http twin of the event-loop batch route.
+func (s *Server) adminPrices(w http.ResponseWriter, r *http.Request) {
+	body, ok := s.readAdminJSON(w, r)
+	if !ok {
+		return
+	}
+	dec := s.decoders.get()
+	defer s.decoders.put(dec)
+	var x pricing.Exchange
+	s.engine.ServeBatchWait(&x, dec, body)
+	writeExchange(w, &x)
+}
+
+// writeExchange writes the reply of a priced Exchange.
+func writeExchange(w http.ResponseWriter, x *pricing.Exchange) {
 	if x.RetryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(x.RetryAfter))
 	}
@@ -205,17 +222,17 @@ func (w *statusWriter) WriteHeader(code int) {
 // returns false.
 func (s *Server) readAdminJSON(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
 	if !isJSONContentType([]byte(r.Header.Get("Content-Type"))) {
-		writeJSON(w, http.StatusUnsupportedMediaType, appendDetailBody(nil, "unsupported Content-Type: expected application/json"))
+		writeCanned(w, cannedUnsupportedMedia)
 		return nil, false
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.Limits.MaxBodyBytes))
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			writeJSON(w, http.StatusRequestEntityTooLarge, appendDetailBody(nil, "request body too large"))
+			writeCanned(w, cannedBodyTooLarge)
 			return nil, false
 		}
-		writeJSON(w, http.StatusBadRequest, appendDetailBody(nil, "cannot read request body"))
+		writeCanned(w, cannedBodyUnreadable)
 		return nil, false
 	}
 	return body, true

@@ -39,13 +39,13 @@ type Config struct {
 	// MaxOutboundBytes caps reply bytes queued for a client that does not
 	// read them; past it the connection is closed.
 	MaxOutboundBytes int
-	// MaxWaiting caps the price requests waiting on lookups (each holds
-	// no goroutine: its Source completes it by callback); past it a price
-	// request is answered 503 + Retry-After at once.
+	// MaxWaiting caps the price and batch requests waiting on lookups
+	// (each holds no goroutine: its lookups complete it by callback); past
+	// it such a request is answered 503 + Retry-After at once.
 	MaxWaiting int
 	// PoolSize caps the worker pool's goroutines, which run the metrics
-	// exposition and, unless the Source answers from memory, batch
-	// requests; past it such a request is answered 503 + Retry-After.
+	// exposition; past it a metrics request is answered 503 +
+	// Retry-After.
 	PoolSize int
 	// QueueTarget is the admission control's target queueing delay: while
 	// an event loop makes requests wait longer than this before it gets to

@@ -366,11 +366,13 @@ func TestBounds(t *testing.T) {
 		}
 	})
 
-	// The worker pool has its own bound: one batch holding the only
-	// worker refuses the next batch, not price requests.
-	t.Run("pool full", func(t *testing.T) {
+	// Batches wait on lookups like price requests, under the same bound:
+	// a batch holding the only waiting slot refuses the next batch and
+	// the next price request; the worker pool (its own bound,
+	// TestPoolFullRefusesMetrics) is not used.
+	t.Run("batch waiting limit", func(t *testing.T) {
 		cat := newBlockingSource(t)
-		ts := startServer(t, serverOpts{src: cat, cfg: server.Config{PoolSize: 1}, deadline: 10 * time.Second})
+		ts := startServer(t, serverOpts{src: cat, cfg: server.Config{MaxWaiting: 1, PoolSize: 1}, deadline: 10 * time.Second})
 		t.Cleanup(cat.open)
 		const batch = `{"items":[{"product_id":"P-1","user_location":"NY"}]}`
 		batchReq := "POST /api/v1/prices HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n" +
@@ -380,24 +382,20 @@ func TestBounds(t *testing.T) {
 		if _, err := io.WriteString(a, batchReq); err != nil {
 			t.Fatal(err)
 		}
-		<-cat.started // the worker waits on the batch's lookups
+		<-cat.started // the batch waits on its item's lookups
 		b := dial(t, ts.addr)
 		bbr := bufio.NewReader(b)
-		r := exchange(t, b, bbr, batchReq, 1)[0]
-		if body := bodyOf(t, r); r.StatusCode != 503 || r.Header.Get("Retry-After") != "1" ||
-			body != `{"detail":"server overloaded: try again shortly"}` {
-			t.Fatalf("overloaded reply: %d %v %s", r.StatusCode, r.Header, body)
+		for _, req := range []string{batchReq, priceReq(`{"product_id":"P-2","user_location":"NY"}`)} {
+			r := exchange(t, b, bbr, req, 1)[0]
+			if body := bodyOf(t, r); r.StatusCode != 503 || r.Header.Get("Retry-After") != "1" ||
+				body != `{"detail":"server overloaded: try again shortly"}` {
+				t.Fatalf("overloaded reply: %d %v %s", r.StatusCode, r.Header, body)
+			}
 		}
-		c := dial(t, ts.addr)
-		cbr := bufio.NewReader(c)
-		if _, err := io.WriteString(c, priceReq(`{"product_id":"P-2","user_location":"NY"}`)); err != nil {
-			t.Fatal(err)
-		}
-		<-cat.started // the price request waits on its lookups, not refused
 		for series, want := range map[string]float64{
-			rejected("pool_full"): 1, rejected("waiting_limit"): 0,
-			"pricing_pool_workers_busy": 1, "pricing_pool_queue_depth": 0,
-			"pricing_lookups_waiting": 1, "pricing_requests_in_flight": 2,
+			rejected("waiting_limit"): 2, rejected("pool_full"): 0,
+			"pricing_pool_workers_busy": 0, "pricing_pool_queue_depth": 0,
+			"pricing_lookups_waiting": 1, "pricing_requests_in_flight": 1,
 		} {
 			if v := metricValue(t, ts, series); v != want {
 				t.Errorf("%s = %v, want %v", series, v, want)
@@ -407,8 +405,8 @@ func TestBounds(t *testing.T) {
 		if r := exchange(t, a, abr, "", 1)[0]; r.StatusCode != 200 {
 			t.Fatalf("held batch: %d", r.StatusCode)
 		}
-		if r := exchange(t, c, cbr, "", 1)[0]; r.StatusCode != 200 {
-			t.Fatalf("held price request: %d", r.StatusCode)
+		if v := metricValue(t, ts, "pricing_lookups_waiting"); v != 0 {
+			t.Errorf("pricing_lookups_waiting = %v after the reply, want 0", v)
 		}
 	})
 
@@ -572,5 +570,34 @@ func TestPanicIsContained(t *testing.T) {
 				t.Errorf("panic not logged with its stack: %.300s", l)
 			}
 		})
+	}
+}
+
+// TestAdminPanicIsContained: a panic while serving the admin listener
+// takes the same recover path as the event loops: logged with its stack,
+// counted, answered with the same 500 that closes the connection; the
+// listener keeps serving.
+func TestAdminPanicIsContained(t *testing.T) {
+	var logs syncBuffer
+	ts := startServer(t, serverOpts{src: &testSource{mem: memorySource(t), panicOn: "P-666"}, log: &logs})
+	c := dial(t, ts.admin)
+	br := bufio.NewReader(c)
+	r := exchange(t, c, br, priceReq(`{"product_id":"P-666","user_location":"NY"}`), 1)[0]
+	if body := bodyOf(t, r); r.StatusCode != 500 || !r.Close || body != `{"detail":"internal server error"}` ||
+		r.Header.Get("Content-Type") != "application/json" {
+		t.Fatalf("panic reply: %d close %v %v %s", r.StatusCode, r.Close, r.Header, body)
+	}
+	if !waitEOF(c, br) {
+		t.Error("the admin connection stayed open after a 500")
+	}
+	c2 := dial(t, ts.admin)
+	if r := exchange(t, c2, bufio.NewReader(c2), priceReq(`{"product_id":"P-4","user_location":"NY"}`), 1)[0]; r.StatusCode != 200 {
+		t.Fatalf("admin after the panic: %d", r.StatusCode)
+	}
+	if v := metricValue(t, ts, rejected("panic")); v != 1 {
+		t.Errorf("panic rejections = %v", v)
+	}
+	if l := logs.String(); !strings.Contains(l, "test panic for P-666") || !strings.Contains(l, "goroutine") {
+		t.Errorf("panic not logged with its stack: %.300s", l)
 	}
 }

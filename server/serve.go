@@ -6,8 +6,8 @@ import (
 )
 
 // serve answers one complete request: inline when the answer is at hand;
-// a price request whose lookups are pending waits for their completion
-// (complete.go), a metrics request runs on the pool.
+// a price or batch request whose lookups are pending waits for their
+// completion (complete.go), a metrics request runs on the pool.
 func (cn *conn) serve(out []byte, req *httpparse.Request) []byte {
 	lp := cn.lp
 	s := lp.srv
@@ -31,24 +31,23 @@ func (cn *conn) serve(out []byte, req *httpparse.Request) []byte {
 			return cn.answerMethodNotAllowed(out, &rep, rt, method)
 		}
 		if !isJSONContentType(req.ContentType) {
-			rep.status = 415
-			body = appendDetailBody(body, "unsupported Content-Type: expected application/json")
-			break
+			return cn.answerCanned(out, &rep, cannedUnsupportedMedia, method, rt.endpoint())
 		}
-		if rt == routePrices {
-			return cn.servePrices(out, &rep, req, method)
-		}
-		if !s.engine.Instant() {
+		if !lp.pl.Instant() {
 			if !lp.admit() {
-				return cn.overloaded(out, &rep, method)
+				return cn.answerCanned(out, &rep, cannedOverloaded, method, rt.endpoint())
 			}
-			return cn.dispatchPrice(out, &rep, req, method)
+			return cn.dispatchPrice(out, &rep, req, method, rt)
 		}
 		// In memory: the whole price path runs here, inline.
-		x := &lp.x
-		s.engine.Serve(x, &lp.dec, lp.batcher, req.Body, lp.now)
+		x := lp.pl.Inline()
+		if rt == routePrices {
+			lp.pl.ServeBatch(x, req.Body, lp.now)
+		} else {
+			lp.pl.Serve(x, req.Body, lp.now)
+		}
 		rep.status, rep.retryAfter = x.Status, x.RetryAfter
-		return cn.answer(out, &rep, x.Body, method, endpointPrice)
+		return cn.answer(out, &rep, x.Body, method, rt.endpoint())
 
 	case routeHealthz, routeReadyz, routeDocs, routeOpenAPI, routeMetrics:
 		if !rt.allows(method) {
@@ -68,19 +67,15 @@ func (cn *conn) serve(out []byte, req *httpparse.Request) []byte {
 		}
 
 	default:
-		rep.status = 404
-		body = appendDetailBody(body, "Not Found")
+		return cn.answerCanned(out, &rep, cannedNotFound, method, rt.endpoint())
 	}
 	lp.body = body
 	return cn.answer(out, &rep, body, method, rt.endpoint())
 }
 
 func (cn *conn) answerMethodNotAllowed(out []byte, rep *reply, rt route, method string) []byte {
-	lp := cn.lp
-	rep.status = 405
 	rep.allow = rt.allow()
-	lp.body = appendDetailBody(lp.body[:0], "Method Not Allowed")
-	return cn.answer(out, rep, lp.body, method, rt.endpoint())
+	return cn.answerCanned(out, rep, cannedMethodNotAllowed, method, rt.endpoint())
 }
 
 // dispatchMetrics gathers the metrics exposition on the pool: it takes
@@ -115,10 +110,7 @@ func (cn *conn) submit(out []byte, j *job, rep *reply, method string) []byte {
 		kind := j.kind
 		lp.releaseJob(j)
 		s.metrics.Rejected(metrics.RejectPoolFull).Inc()
-		rep.status = 503
-		rep.retryAfter = 1
-		lp.body = appendDetailBody(lp.body[:0], "server overloaded: try again shortly")
-		return cn.answer(out, rep, lp.body, method, kind.endpoint())
+		return cn.answerCanned(out, rep, cannedOverloaded, method, kind.endpoint())
 	}
 	cn.pending = append(cn.pending, j)
 	return out

@@ -45,8 +45,7 @@ type rule struct {
 }
 
 var rules = []rule{
-	{pkgs: "server", forbidden: own("lookup", "rules", "demand"), direct: true,
-		pending: "server still imports lookup (Batcher) and demand (Shard) directly; the per-loop pricing handle removes them"},
+	{pkgs: "server", forbidden: own("lookup", "rules", "demand"), direct: true},
 	{pkgs: "lookup/...", forbidden: own("rules", "pricing", "demand")},
 	{pkgs: "rules", forbidden: append(own("server", "lookup"), gnet, rueidis, nethttp)},
 	{pkgs: "httpparse", forbidden: append(own("pricing"), gnet)},
