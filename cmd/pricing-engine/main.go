@@ -111,7 +111,7 @@ func serve(cfg *config, log *slog.Logger) error {
 		Metrics:     mset,
 		Logger:      log,
 		Docs:        apidocs.New(),
-		Admin:       rl.adminRoutes(),
+		Admin:       adm.protect(rl.adminRoutes()),
 		AdminAPI:    adm.handler,
 		ReadyDetail: rl.readyDetail,
 		NotReady:    notReady(src),
