@@ -117,6 +117,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	q := &request{w: w, r: r, id: requestID(r.Header.Get("X-Request-Id"))}
 	w.Header().Set("X-Request-Id", q.id)
 	w.Header().Set("Cache-Control", "no-store")
+	if !strings.HasPrefix(r.URL.EscapedPath(), Prefix) {
+		q.detail(http.StatusNotFound, "Not Found")
+		return
+	}
 	if h.cfg.Tokens == nil {
 		h.cfg.OnAuth(AuthDisabled)
 		q.detail(http.StatusForbidden, detailDisabled)

@@ -398,6 +398,7 @@ func TestBadInput(t *testing.T) {
 			{"long id", "PUT", "/admin/v1/products/" + strings.Repeat("x", 65), `{"base_price":"1"}`, []string{"If-None-Match: *"}, 400, "longer than 64"},
 			{"brace in id", "PUT", "/admin/v1/products/a%7Bb%7D", `{"base_price":"1"}`, []string{"If-None-Match: *"}, 400, "holds"},
 			{"unknown path", "GET", "/admin/v1/prices/P-1", ``, nil, 404, "Not Found"},
+			{"other version", "GET", "/admin/v2/products/P-1", ``, nil, 404, "Not Found"},
 			{"unknown sub-path", "POST", "/admin/v1/products/P-1/undo", `{}`, nil, 404, "Not Found"},
 			{"wrong method", "POST", "/admin/v1/products/P-1", `{}`, nil, 405, "Method Not Allowed"},
 			{"wrong method on changes", "GET", "/admin/v1/changes", ``, nil, 405, "Method Not Allowed"},
