@@ -437,11 +437,12 @@ func TestAlertRulesCover(t *testing.T) {
 		}
 	}
 	for name, wantFor := range map[string]string{
-		"PricingLatencyP95High":   "5m",
-		"PricingErrorRatioHigh":   "5m",
-		"PricingRequestsRejected": "5m",
-		"PricingPoolQueueDeep":    "5m",
-		"PricingInstanceDown":     "1m",
+		"PricingLatencyP95High":     "5m",
+		"PricingErrorRatioHigh":     "5m",
+		"PricingRequestsRejected":   "5m",
+		"PricingPoolQueueDeep":      "5m",
+		"PricingLookupsWaitingHigh": "5m",
+		"PricingInstanceDown":       "1m",
 	} {
 		got, ok := alerts[name]
 		if !ok {
@@ -546,7 +547,8 @@ func TestGrafanaDashboard(t *testing.T) {
 		}
 	}
 	for _, want := range []string{"http_request_duration_seconds", "pricing_requests_in_flight", "pricing_connections_open",
-		"pricing_pool_queue_depth", "pricing_lookup_duration_seconds", "pricing_requests_rejected_total"} {
+		"pricing_pool_queue_depth", "pricing_pool_workers_busy", "pricing_lookups_waiting", "pricing_lookups_waiting_limit",
+		"pricing_lookup_duration_seconds", "pricing_requests_rejected_total"} {
 		if !used[want] {
 			t.Errorf("no panel shows %s", want)
 		}

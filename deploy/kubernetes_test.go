@@ -2,6 +2,7 @@ package deploy
 
 import (
 	"bytes"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -182,49 +183,92 @@ func TestStrictDecoderRefusesTypos(t *testing.T) {
 }
 
 // TestStoreWiring checks how the engine and the import Job get the store:
-// the URL from the Secret, the password only as a mounted file.
+// URLs from the Secret (naming a user, holding no password), passwords
+// only as mounted files; serving as the read user, the admin API and the
+// import as the write user (redis.yaml's ACL users).
 func TestStoreWiring(t *testing.T) {
 	m := loadManifests(t)
 	secret := m.secrets["pricing-store"]
 	if secret == nil {
 		t.Fatal("no Secret pricing-store")
 	}
-	url := secret.StringData["url"]
-	if !strings.HasPrefix(url, "redis://") && !strings.HasPrefix(url, "rediss://") {
-		t.Errorf("pricing-store url = %q, want a redis:// or rediss:// URL", url)
+	for _, key := range []string{"url", "write-url"} {
+		raw := secret.StringData[key]
+		if !strings.HasPrefix(raw, "redis://") && !strings.HasPrefix(raw, "rediss://") {
+			t.Errorf("pricing-store %s = %q, want a redis:// or rediss:// URL", key, raw)
+		}
+		u, err := url.Parse(raw)
+		if err != nil {
+			t.Errorf("pricing-store %s: %v", key, err)
+			continue
+		}
+		if _, ok := u.User.Password(); ok {
+			t.Errorf("pricing-store %s carries a password: passwords belong in the password keys", key)
+		}
 	}
-	if strings.Contains(url, "@") {
-		t.Errorf("pricing-store url %q carries credentials: the password belongs in the password key", url)
-	}
-	if secret.StringData["password"] == "" {
-		t.Error("pricing-store has no password")
+	for _, key := range []string{"password", "read-password", "write-password"} {
+		if secret.StringData[key] == "" {
+			t.Errorf("pricing-store has no %s", key)
+		}
 	}
 	engine := m.deployments["pricing-engine"]
 	job := m.jobs["pricing-import"]
 	if engine == nil || job == nil {
 		t.Fatal("want the Deployment pricing-engine and the Job pricing-import")
 	}
-	for name, pod := range map[string]*corev1.PodTemplateSpec{"deployment": &engine.Spec.Template, "import job": &job.Spec.Template} {
+	type storeEnv struct{ url, file, urlKey, passwordKey string }
+	for _, tc := range []struct {
+		name   string
+		pod    *corev1.PodTemplateSpec
+		stores []storeEnv
+	}{
+		{"deployment", &engine.Spec.Template, []storeEnv{
+			{"PRICING_STORE", "PRICING_STORE_PASSWORD_FILE", "url", "read-password"},
+		}},
+		{"import job", &job.Spec.Template, []storeEnv{
+			{"PRICING_STORE", "PRICING_STORE_PASSWORD_FILE", "write-url", "write-password"},
+		}},
+	} {
+		name, pod := tc.name, tc.pod
 		c := pod.Spec.Containers[0]
 		env := map[string]corev1.EnvVar{}
 		for _, e := range c.Env {
 			env[e.Name] = e
-			if strings.Contains(strings.ToLower(e.Name), "password") && e.Name != "PRICING_STORE_PASSWORD_FILE" {
+			if strings.Contains(strings.ToLower(e.Name), "password") && !strings.HasSuffix(e.Name, "_PASSWORD_FILE") {
 				t.Errorf("%s: environment variable %s carries a password; mount it as a file", name, e.Name)
 			}
 		}
-		store := env["PRICING_STORE"]
-		if ref := store.ValueFrom; ref == nil || ref.SecretKeyRef == nil || ref.SecretKeyRef.Name != "pricing-store" || ref.SecretKeyRef.Key != "url" {
-			t.Errorf("%s: PRICING_STORE must come from secret pricing-store key url", name)
-		}
-		file := env["PRICING_STORE_PASSWORD_FILE"].Value
-		for _, a := range c.Args {
-			if v, ok := strings.CutPrefix(a, "--store-password-file="); ok {
-				file = v
+		for _, s := range tc.stores {
+			store := env[s.url]
+			if ref := store.ValueFrom; ref == nil || ref.SecretKeyRef == nil || ref.SecretKeyRef.Name != "pricing-store" || ref.SecretKeyRef.Key != s.urlKey {
+				t.Errorf("%s: %s must come from secret pricing-store key %s", name, s.url, s.urlKey)
+			}
+			file := env[s.file].Value
+			flagName := "--" + strings.ReplaceAll(strings.ToLower(strings.TrimPrefix(s.file, "PRICING_")), "_", "-") + "="
+			for _, a := range c.Args {
+				if v, ok := strings.CutPrefix(a, flagName); ok {
+					file = v
+				}
+			}
+			if !mountsSecretKey(pod.Spec, c, "pricing-store", s.passwordKey, file) {
+				t.Errorf("%s: the password file %q of %s is not the key %s of secret pricing-store mounted read-only", name, file, s.url, s.passwordKey)
 			}
 		}
-		if !mountsSecretKey(pod.Spec, c, "pricing-store", "password", file) {
-			t.Errorf("%s: the store password file %q is not the key password of secret pricing-store mounted read-only", name, file)
+		if mountsSecretKey(pod.Spec, c, "pricing-store", "password", "/var/run/secrets/pricing-store/password") {
+			t.Errorf("%s mounts the operators' password (key password)", name)
+		}
+		for _, v := range pod.Spec.Volumes {
+			if v.Secret == nil || v.Secret.SecretName != "pricing-store" {
+				continue
+			}
+			for _, it := range v.Secret.Items {
+				if it.Key == "password" {
+					t.Errorf("%s: volume %s holds the operators' password (key password)", name, v.Name)
+				}
+			}
+			if len(v.Secret.Items) == 0 {
+				t.Errorf("%s: volume %s mounts every key of pricing-store; list the items it needs", name, v.Name)
+			}
 		}
 		if pod.Labels[redisClientLabel] != "true" {
 			t.Errorf("%s: pod lacks the label %s=true that lets it reach Redis", name, redisClientLabel)

@@ -32,7 +32,7 @@ func TestAppendBatchRequest(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			w := ClassicWorkload()
 			w.Batch = len(tc.infos)
-			r := newRenderer(&w, target{requestURI: "/api/v1/prices", hostHeader: "127.0.0.1:8000"}, tc.closing)
+			r := mustRenderer(t, &w, target{requestURI: "/api/v1/prices", hostHeader: "127.0.0.1:8000"}, tc.closing)
 			// Reused buffers holding older bytes must not leak into the request.
 			got, _ := r.appendBatchRequest([]byte("old"), []byte("stale scratch"), tc.infos)
 			want := "old" + tc.head + "Content-Length: " + strconv.Itoa(len(tc.body)) + "\r\n\r\n" + tc.body
@@ -93,7 +93,7 @@ func TestBatchCheck(t *testing.T) {
 	}
 	w := ClassicWorkload()
 	w.Batch = len(items)
-	c := newBatchCheck(newRenderer(&w, target{requestURI: "/", hostHeader: "h"}, false))
+	c := newBatchCheck(mustRenderer(t, &w, target{requestURI: "/", hostHeader: "h"}, false))
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			bad, first, err := c.check([]byte(tc.body), items)
@@ -148,7 +148,7 @@ func FuzzScanBatch(f *testing.F) {
 func TestBatchNoAllocs(t *testing.T) {
 	w := ClassicWorkload()
 	w.Batch = 20
-	r := newRenderer(&w, target{requestURI: "/api/v1/prices", hostHeader: "127.0.0.1:8000"}, false)
+	r := mustRenderer(t, &w, target{requestURI: "/api/v1/prices", hostHeader: "127.0.0.1:8000"}, false)
 	items := make([]reqInfo, w.Batch)
 	for i := range items {
 		items[i] = reqInfo{product: 100 + 37*i, location: i % 3, member: i%2 == 0}

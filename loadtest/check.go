@@ -5,6 +5,9 @@ import (
 	"errors"
 	"math"
 	"strconv"
+
+	"github.com/pricing-engine/pricing-engine/lookup"
+	"github.com/pricing-engine/pricing-engine/money"
 )
 
 // Reasons a 200 reply body is refused. They are constants so that the
@@ -17,8 +20,8 @@ var (
 	errBodySource     = errors.New("source is not an accepted value")
 	errBodyDiscount   = errors.New("discount_rate does not match the member flag")
 	errBodyFinal      = errors.New("final_price is not round(base*multiplier*(1-discount), 2)")
-	errBodyBase       = errors.New("base_price does not match the default catalog")
-	errBodyMultiplier = errors.New("market_multiplier does not match the default catalog")
+	errBodyBase       = errors.New("base_price does not match the catalog")
+	errBodyMultiplier = errors.New("market_multiplier does not match the markets")
 )
 
 // quoteFields holds raw views into a reply body. String values exclude
@@ -184,20 +187,51 @@ func parseNumber(v []byte) (float64, error) {
 // memberDiscount is the discount rate of members in the pricing contract.
 const memberDiscount = 0.05
 
-// catalogMultiplier is the market multiplier of the default catalog.
-func catalogMultiplier(loc string) float64 {
-	switch loc {
-	case "NY":
-		return 1.10
-	case "LA":
-		return 1.05
-	case "MIA":
-		return 0.95
-	case "SF":
-		return 1.15
-	default: // CHI 1.00 and the "*" row
-		return 1.00
+// expected is what the strict check compares replies with: the catalog
+// and the multiplier of each of the workload's locations. It is immutable
+// and safe for concurrent use.
+type expected struct {
+	catalog *lookup.MemoryCatalog
+	mult    []float64 // by location index
+}
+
+// newExpected reads the strict check's data from w: its Catalog and
+// Markets, or the data built into pricing-engine for those left nil.
+func newExpected(w *Workload) (*expected, error) {
+	cat, mk := w.Catalog, w.Markets
+	var err error
+	if cat == nil {
+		if cat, err = lookup.DefaultCatalog(); err != nil {
+			return nil, err
+		}
 	}
+	if mk == nil {
+		if mk, err = lookup.DefaultMarkets(); err != nil {
+			return nil, err
+		}
+	}
+	e := &expected{catalog: cat, mult: make([]float64, len(w.Locations))}
+	for i, loc := range w.Locations {
+		e.mult[i] = decimalFloat(mk.MultiplierNow([]byte(loc)))
+	}
+	return e, nil
+}
+
+// base returns the catalog's base price of productID, or false.
+func (e *expected) base(productID []byte) (float64, bool) {
+	d, ok := e.catalog.BasePriceNow(productID)
+	if !ok {
+		return 0, false
+	}
+	return decimalFloat(d), true
+}
+
+// decimalFloat is d as the nearest float64, the form replies are compared
+// in. It does not allocate.
+func decimalFloat(d money.Decimal) float64 {
+	var buf [32]byte
+	f, _ := strconv.ParseFloat(string(d.Append(buf[:0])), 64)
+	return f
 }
 
 // checkQuote checks a 200 reply body against the request it answers.
@@ -256,11 +290,11 @@ func (r *renderer) checkQuote(body []byte, info reqInfo) error {
 	if math.Abs(final-base*mult*(1-disc)) > 0.005+eps {
 		return errBodyFinal
 	}
-	if w.Strict {
-		if math.Abs(base-(49.99+float64(info.product%10))) > eps*100 {
+	if r.want != nil {
+		if wantBase, ok := r.want.base(q.productID); !ok || math.Abs(base-wantBase) > eps*100 {
 			return errBodyBase
 		}
-		if math.Abs(mult-catalogMultiplier(w.Locations[info.location])) > eps {
+		if math.Abs(mult-r.want.mult[info.location]) > eps {
 			return errBodyMultiplier
 		}
 	}

@@ -3,7 +3,10 @@ package loadtest
 import (
 	"errors"
 	"strconv"
+	"strings"
 	"testing"
+
+	"github.com/pricing-engine/pricing-engine/lookup"
 )
 
 func TestCheckQuote(t *testing.T) {
@@ -40,7 +43,55 @@ func TestCheckQuote(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			w := ClassicWorkload()
 			w.Strict = tc.strict
-			r := newRenderer(&w, target{requestURI: "/", hostHeader: "h"}, false)
+			r := mustRenderer(t, &w, target{requestURI: "/", hostHeader: "h"}, false)
+			if err := r.checkQuote([]byte(tc.body), tc.info); !errors.Is(err, tc.want) {
+				t.Fatalf("checkQuote = %v, want %v", err, tc.want)
+			}
+		})
+	}
+}
+
+// mustRenderer is newRenderer for tests.
+func mustRenderer(t testing.TB, w *Workload, tgt target, closing bool) *renderer {
+	t.Helper()
+	r, err := newRenderer(w, tgt, closing)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
+}
+
+// TestCheckQuoteOtherData: the strict check reads the data it is given,
+// not the built-in data: a reply right for these files passes, and the
+// built-in figures are refused.
+func TestCheckQuoteOtherData(t *testing.T) {
+	cat, err := lookup.LoadCatalog(strings.NewReader("product_id,base_price\nP-123,10.00\nP-124,20.50\n"), "catalog.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	mk, err := lookup.LoadMarkets(strings.NewReader("location,multiplier\nNY,2\n*,1.5\n"), "markets.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := ClassicWorkload()
+	w.Locations = []string{"NY", "ZZ"}
+	w.Catalog, w.Markets = cat, mk
+	r := mustRenderer(t, &w, target{requestURI: "/", hostHeader: "h"}, false)
+	tests := []struct {
+		name string
+		body string
+		info reqInfo
+		want error
+	}{
+		// 10 * 2 = 20; 20.50 * 1.5 * 0.95 = 29.2125 -> 29.21 (the default market).
+		{"NY from the file", `{"product_id":"P-123","final_price":20,"base_price":10.0,"market_multiplier":2,"discount_rate":0,"source":"live"}`, reqInfo{product: 123}, nil},
+		{"default market from the file", `{"product_id":"P-124","final_price":29.21,"base_price":20.5,"market_multiplier":1.5,"discount_rate":0.05,"source":"live"}`, reqInfo{product: 124, location: 1, member: true}, nil},
+		{"built-in base refused", `{"product_id":"P-123","final_price":58.29,"base_price":52.99,"market_multiplier":1.1,"discount_rate":0,"source":"live"}`, reqInfo{product: 123}, errBodyBase},
+		{"built-in multiplier refused", `{"product_id":"P-123","final_price":11,"base_price":10,"market_multiplier":1.1,"discount_rate":0,"source":"live"}`, reqInfo{product: 123}, errBodyMultiplier},
+		{"product not in the catalog", `{"product_id":"P-125","final_price":20,"base_price":10,"market_multiplier":2,"discount_rate":0,"source":"live"}`, reqInfo{product: 125}, errBodyBase},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
 			if err := r.checkQuote([]byte(tc.body), tc.info); !errors.Is(err, tc.want) {
 				t.Fatalf("checkQuote = %v, want %v", err, tc.want)
 			}
@@ -68,7 +119,7 @@ func TestAppendRequest(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			w := ClassicWorkload()
 			w.BodyTemplate = tc.template
-			r := newRenderer(&w, target{requestURI: "/api/v1/price", hostHeader: "127.0.0.1:8000"}, tc.closing)
+			r := mustRenderer(t, &w, target{requestURI: "/api/v1/price", hostHeader: "127.0.0.1:8000"}, tc.closing)
 			got, _ := r.appendRequest(nil, nil, tc.info)
 			want := tc.head + "Content-Length: " + strconv.Itoa(len(tc.body)) + "\r\n\r\n" + tc.body
 			if string(got) != want {

@@ -22,11 +22,11 @@ type requestCycle struct {
 	resp          response
 }
 
-func newRequestCycle() *requestCycle {
+func newRequestCycle(t testing.TB) *requestCycle {
 	w := ClassicWorkload()
 	body := quoteFor(priceRequest{ProductID: "P-123", Location: "MIA", Member: true})
 	rc := &requestCycle{
-		r:     newRenderer(&w, target{requestURI: "/api/v1/price", hostHeader: "127.0.0.1:8000"}, false),
+		r:     mustRenderer(t, &w, target{requestURI: "/api/v1/price", hostHeader: "127.0.0.1:8000"}, false),
 		info:  reqInfo{product: 123, location: 2, member: true},
 		reply: "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " + itoa(len(body)) + "\r\n\r\n" + body,
 		sc:    &scriptConn{chunk: 1 << 20},
@@ -47,7 +47,7 @@ func (rc *requestCycle) cycle() error {
 // BenchmarkRequestCycle measures the generator's per-request CPU work
 // without the network: render, read a reply from memory, check it.
 func BenchmarkRequestCycle(b *testing.B) {
-	rc := newRequestCycle()
+	rc := newRequestCycle(b)
 	b.ReportAllocs()
 	b.SetBytes(int64(len(rc.reply)))
 	for b.Loop() {

@@ -87,7 +87,7 @@ func TestReports(t *testing.T) {
 // TestNoAllocs: rendering a request, reading its reply and checking it
 // allocate nothing in the steady state.
 func TestNoAllocs(t *testing.T) {
-	rc := newRequestCycle()
+	rc := newRequestCycle(t)
 	var err error
 	allocs := testing.AllocsPerRun(1000, func() {
 		if e := rc.cycle(); e != nil && err == nil {

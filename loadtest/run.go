@@ -49,11 +49,15 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if cfg.Ramp < 0 {
 		cfg.Ramp = cfg.ThinkMax
 	}
+	rend, err := newRenderer(&cfg.Workload, tgt, cfg.NewConn)
+	if err != nil {
+		return nil, fmt.Errorf("cannot run load test: %w", err)
+	}
 	start := time.Now()
 	r := &runner{
 		cfg:      cfg,
 		tgt:      tgt,
-		rend:     newRenderer(&cfg.Workload, tgt, cfg.NewConn),
+		rend:     rend,
 		st:       newStats(start, cfg.Warmup),
 		start:    start,
 		deadline: start.Add(cfg.Duration),

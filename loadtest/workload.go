@@ -6,6 +6,8 @@ import (
 	"math/rand/v2"
 	"strconv"
 	"strings"
+
+	"github.com/pricing-engine/pricing-engine/lookup"
 )
 
 // Placeholders understood in Workload.BodyTemplate.
@@ -43,10 +45,14 @@ type Workload struct {
 	// equals round(base_price*market_multiplier*(1-discount_rate), 2)
 	// within half a cent.
 	Check bool
-	// Strict also checks base_price and market_multiplier against the
-	// default catalog: base 49.99 + (n mod 10) for product n, multipliers
-	// NY 1.10, LA 1.05, MIA 0.95, SF 1.15, CHI 1.00 and 1.00 elsewhere.
+	// Strict also checks base_price against Catalog and
+	// market_multiplier against Markets.
 	Strict bool
+	// Catalog and Markets are the data the server serves, for Strict
+	// (read only); nil means the data built into pricing-engine
+	// ([lookup.DefaultCatalog], [lookup.DefaultMarkets]).
+	Catalog *lookup.MemoryCatalog
+	Markets *lookup.MemoryMarkets
 	// Sources are the accepted values of the "source" field.
 	Sources []string
 	// Batch, when positive, makes every request a batch of this many
@@ -59,7 +65,8 @@ type Workload struct {
 
 // ClassicWorkload returns the workload of the old service's acceptance
 // test: products P-100..P-999, locations NY, LA and MIA, members half of
-// the time, every reply checked strictly against the default catalog.
+// the time, every reply checked strictly against the data built into
+// pricing-engine.
 func ClassicWorkload() Workload {
 	return Workload{
 		ProductPrefix: "P-",
@@ -163,9 +170,12 @@ type renderer struct {
 	parts   []tmplPart
 	header  string // request line and fixed headers, ending before Content-Length
 	closing bool
+	want    *expected // nil unless w.Strict
 }
 
-func newRenderer(w *Workload, t target, closing bool) *renderer {
+// newRenderer prepares the requests of w and, for a strict check, reads
+// the data it compares replies with.
+func newRenderer(w *Workload, t target, closing bool) (*renderer, error) {
 	var b strings.Builder
 	b.WriteString("POST ")
 	b.WriteString(t.requestURI)
@@ -181,7 +191,14 @@ func newRenderer(w *Workload, t target, closing bool) *renderer {
 		b.WriteString("Connection: close\r\n")
 	}
 	b.WriteString("Content-Length: ")
-	return &renderer{w: w, parts: compileTemplate(w.BodyTemplate), header: b.String(), closing: closing}
+	r := &renderer{w: w, parts: compileTemplate(w.BodyTemplate), header: b.String(), closing: closing}
+	if w.Strict {
+		var err error
+		if r.want, err = newExpected(w); err != nil {
+			return nil, fmt.Errorf("cannot read the strict check's data: %w", err)
+		}
+	}
+	return r, nil
 }
 
 // draw picks the parameters of the next request.

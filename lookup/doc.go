@@ -25,7 +25,8 @@
 // row per market, where the location "*" is the default used for unknown
 // locations (1 if there is no such row). Ids are 1..[MaxKeyLen] bytes and
 // unique; prices and multipliers are decimals as accepted by
-// [money.Parse] and must be greater than zero. Lines starting with '#' are
+// [money.Parse], a price in (0, 10^9] and a multiplier in (0, 100] (see
+// [CheckPrice], [CheckMultiplier]). Lines starting with '#' are
 // comments. A bad file is refused with its name, the line number and the
 // reason.
 package lookup

@@ -97,7 +97,7 @@ func LoadMarketsFile(path string) (*MemoryMarkets, error) {
 
 // LoadCatalog reads a catalog in CSV form from r; name is used in errors.
 func LoadCatalog(r io.Reader, name string) (*MemoryCatalog, error) {
-	prices, err := loadTable(r, name, "catalog", CatalogHeader, "base price")
+	prices, err := loadTable(r, name, "catalog", CatalogHeader, "base price", CheckPrice)
 	if err != nil {
 		return nil, err
 	}
@@ -109,7 +109,7 @@ func LoadCatalog(r io.Reader, name string) (*MemoryCatalog, error) {
 
 // LoadMarkets reads markets in CSV form from r; name is used in errors.
 func LoadMarkets(r io.Reader, name string) (*MemoryMarkets, error) {
-	mult, err := loadTable(r, name, "markets", MarketsHeader, "multiplier")
+	mult, err := loadTable(r, name, "markets", MarketsHeader, "multiplier", CheckMultiplier)
 	if err != nil {
 		return nil, err
 	}
@@ -149,8 +149,9 @@ func (m *MemoryMarkets) MultiplierNow(location []byte) money.Decimal {
 }
 
 // loadTable reads a two-column "key,decimal" CSV with the given header.
-// Values must be greater than zero and keys unique, 1..MaxKeyLen bytes.
-func loadTable(r io.Reader, name, what, header, valueName string) (map[string]money.Decimal, error) {
+// Values must pass check ([CheckPrice] or [CheckMultiplier]) and keys be
+// unique, 1..MaxKeyLen bytes.
+func loadTable(r io.Reader, name, what, header, valueName string, check func(money.Decimal) error) (map[string]money.Decimal, error) {
 	cr := csv.NewReader(r)
 	cr.FieldsPerRecord = -1 // checked here, for a better message
 	cr.Comment = '#'
@@ -198,8 +199,8 @@ func loadTable(r io.Reader, name, what, header, valueName string) (map[string]mo
 		if err != nil {
 			return nil, fail(line, "bad %s %q: %v", valueName, trunc(val), errors.Unwrap(err))
 		}
-		if d.Sign() <= 0 {
-			return nil, fail(line, "bad %s %q: must be greater than zero", valueName, trunc(val))
+		if err := check(d); err != nil {
+			return nil, fail(line, "bad %s %q: %v", valueName, trunc(val), err)
 		}
 		if _, dup := out[key]; dup {
 			return nil, fail(line, "duplicate id %q", trunc(key))

@@ -140,12 +140,14 @@ func TestLoadErrors(t *testing.T) {
 		{"long id", false, "product_id,base_price\n" + long + ",1\n", "line 2: id \"" + long[:MaxKeyLen] + "...\" longer than 64 bytes"},
 		{"bad price", false, "product_id,base_price\nP-1,abc\n", `line 2: bad base price "abc": invalid decimal syntax`},
 		{"float price", false, "product_id,base_price\nP-1,1e3\n", `line 2: bad base price "1e3"`},
-		{"zero price", false, "product_id,base_price\nP-1,0\n", `line 2: bad base price "0": must be greater than zero`},
-		{"negative price", false, "product_id,base_price\nP-1,-1\n", `line 2: bad base price "-1": must be greater than zero`},
+		{"zero price", false, "product_id,base_price\nP-1,0\n", `line 2: bad base price "0": out of range: must be greater than 0 and at most 1000000000`},
+		{"negative price", false, "product_id,base_price\nP-1,-1\n", `line 2: bad base price "-1": out of range`},
+		{"price above bound", false, "product_id,base_price\nP-1,1\nP-2,1000000000.01\n", `line 3: bad base price "1000000000.01": out of range: must be greater than 0 and at most 1000000000`},
 		{"duplicate", false, "product_id,base_price\nP-1,1\n# comment\nP-1,2\n", `line 4: duplicate id "P-1"`},
 		{"bad quote", false, "product_id,base_price\n\"P-1,1\n", "line 2:"},
-		{"negative multiplier", true, "location,multiplier\nNY,-1.1\n", `line 2: bad multiplier "-1.1": must be greater than zero`},
-		{"zero multiplier", true, "location,multiplier\nNY,0.00\n", `line 2: bad multiplier "0.00": must be greater than zero`},
+		{"negative multiplier", true, "location,multiplier\nNY,-1.1\n", `line 2: bad multiplier "-1.1": out of range`},
+		{"zero multiplier", true, "location,multiplier\nNY,0.00\n", `line 2: bad multiplier "0.00": out of range: must be greater than 0 and at most 100`},
+		{"multiplier 1000", true, "location,multiplier\nNY,1.10\n# comment\nLA,1000\n", `line 4: bad multiplier "1000": out of range: must be greater than 0 and at most 100`},
 		{"duplicate star", true, "location,multiplier\n*,1\n*,1\n", `line 3: duplicate id "*"`},
 	}
 	for _, tt := range tests {

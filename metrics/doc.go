@@ -9,14 +9,16 @@
 // Exposed series:
 //
 //	http_request_duration_seconds{method,endpoint,code}  histogram (classic + native)
-//	pricing_requests_in_flight                             gauge
+//	pricing_requests_in_flight                             gauge (waiting + pool queued + pool busy)
+//	pricing_lookups_waiting                                gauge
+//	pricing_lookups_waiting_limit                          gauge
 //	pricing_connections_open                               gauge
 //	pricing_requests_rejected_total{reason}                counter
 //	pricing_accept_errors_total{reason}                    counter
 //	pricing_buffered_bytes                                 gauge
 //	pricing_lookup_duration_seconds{lookup,outcome}        histogram
 //	pricing_pool_queue_depth                               gauge
-//	pricing_pool_workers_busy                              gauge (in flight minus queued)
+//	pricing_pool_workers_busy                              gauge
 //	pricing_build_info{version,revision,goversion}         gauge (always 1)
 //	go_*, process_*                                        runtime and process collectors
 package metrics

@@ -27,6 +27,11 @@ const NativeBucketFactor = 1.1
 
 // Rejection reasons used as the reason label of pricing_requests_rejected_total.
 const (
+	// RejectWaitingLimit: a price or batch request answered 503 because
+	// as many as Config.MaxWaiting requests already waited on lookups.
+	RejectWaitingLimit = "waiting_limit"
+	// RejectPoolFull: a request for the worker pool (the metrics
+	// exposition) answered 503 because every worker was busy.
 	RejectPoolFull    = "pool_full"
 	RejectConnLimit   = "conn_limit"
 	RejectLookupError = "lookup_error"
@@ -68,14 +73,20 @@ type Set struct {
 	Registry *prometheus.Registry
 
 	duration   *prometheus.HistogramVec
-	inFlight   *countingGauge
 	connsOpen  prometheus.Gauge
 	rejected   *prometheus.CounterVec
 	acceptErrs *prometheus.CounterVec
 	lookup     *prometheus.HistogramVec
-	queueDepth *countingGauge
-	busy       prometheus.GaugeFunc
 	buffered   prometheus.Gauge
+
+	// Requests off their event loop (counting.go) and the gauges read
+	// from those counts.
+	off          offLoop
+	inFlight     prometheus.GaugeFunc
+	waiting      prometheus.GaugeFunc
+	waitingLimit prometheus.GaugeFunc
+	queueDepth   prometheus.GaugeFunc
+	busy         prometheus.GaugeFunc
 
 	mu        sync.RWMutex
 	observers map[observerKey]prometheus.Observer
@@ -98,10 +109,6 @@ func New(info BuildInfo) *Set {
 		duration: prometheus.NewHistogramVec(histogramOpts("http_request_duration_seconds",
 			"Time from the event loop's read of a request's last bytes to its reply being queued for writing, by method, route template and status code.",
 			RequestBuckets), []string{"method", "endpoint", "code"}),
-		inFlight: newCountingGauge(prometheus.GaugeOpts{
-			Name: "pricing_requests_in_flight",
-			Help: "Requests handed to the lookup pool and not yet answered (waiting or running).",
-		}),
 		connsOpen: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "pricing_connections_open",
 			Help: "Open client connections on the API listener.",
@@ -113,10 +120,6 @@ func New(info BuildInfo) *Set {
 		lookup: prometheus.NewHistogramVec(histogramOpts("pricing_lookup_duration_seconds",
 			"Duration of catalog and market lookups, by lookup and outcome.",
 			LookupBuckets), []string{"lookup", "outcome"}),
-		queueDepth: newCountingGauge(prometheus.GaugeOpts{
-			Name: "pricing_pool_queue_depth",
-			Help: "Requests handed to the lookup pool that no worker has started yet.",
-		}),
 		acceptErrs: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "pricing_accept_errors_total",
 			Help: "Failed accepts on the API listener, by reason (fd_limit: the process's descriptor limit; the listener backs off and retries).",
@@ -127,13 +130,24 @@ func New(info BuildInfo) *Set {
 		}),
 		observers: make(map[observerKey]prometheus.Observer),
 	}
-	// Busy workers are the requests a worker has started and not
-	// finished: in flight minus still queued. (ants' Running() counts
-	// idle workers too, until they expire.)
-	s.busy = prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-		Name: "pricing_pool_workers_busy",
-		Help: "Pool workers currently running a request.",
-	}, func() float64 { return float64(max(s.inFlight.n.Load()-s.queueDepth.n.Load(), 0)) })
+	o := &s.off
+	s.inFlight = countGauge("pricing_requests_in_flight",
+		"Requests taken off their event loop and not yet answered: price requests waiting on lookups plus worker pool tasks queued or running. Answers made on the loop at once are not counted.",
+		func() int64 { return o.waiting.Load() + o.queued.Load() + o.busy.Load() })
+	s.waiting = countGauge("pricing_lookups_waiting",
+		"Price requests waiting on their lookups. Each holds no goroutine: the store completes it by callback. Bounded by pricing_lookups_waiting_limit.",
+		o.waiting.Load)
+	s.waitingLimit = countGauge("pricing_lookups_waiting_limit",
+		"The bound on pricing_lookups_waiting (--max-waiting); past it price requests are answered 503 (reason waiting_limit).",
+		o.limit.Load)
+	s.queueDepth = countGauge("pricing_pool_queue_depth",
+		"Tasks (metrics exposition, batch requests) submitted to the worker pool that no worker has started yet.",
+		o.queued.Load)
+	// Counted from the tasks, not from the pool: ants' Running() counts
+	// idle workers too, until they expire.
+	s.busy = countGauge("pricing_pool_workers_busy",
+		"Worker pool goroutines running a task (metrics exposition, batch requests); idle workers are not counted.",
+		o.busy.Load)
 	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "pricing_build_info",
 		Help: "Build information of the running binary; the value is always 1.",
@@ -141,7 +155,7 @@ func New(info BuildInfo) *Set {
 	build.WithLabelValues(orUnknown(info.Version), orUnknown(info.Revision), runtime.Version()).Set(1)
 
 	s.Registry.MustRegister(
-		s.duration, s.inFlight, s.connsOpen, s.rejected, s.acceptErrs, s.lookup, s.queueDepth, s.busy, s.buffered, build,
+		s.duration, s.inFlight, s.waiting, s.waitingLimit, s.connsOpen, s.rejected, s.acceptErrs, s.lookup, s.queueDepth, s.busy, s.buffered, build,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -152,7 +166,7 @@ func New(info BuildInfo) *Set {
 		}
 	}
 	// Pre-create the rejection series so dashboards see zeros, not gaps.
-	for _, r := range []string{RejectPoolFull, RejectConnLimit, RejectLookupError, RejectTimeout, RejectInputLimit, RejectPanic, RejectMemoryBudget} {
+	for _, r := range []string{RejectWaitingLimit, RejectPoolFull, RejectConnLimit, RejectLookupError, RejectTimeout, RejectInputLimit, RejectPanic, RejectMemoryBudget} {
 		s.rejected.WithLabelValues(r)
 	}
 	for _, r := range []string{AcceptFDLimit, AcceptSystemFDLimit, AcceptNoMemory, AcceptRegister, AcceptOther} {
@@ -190,17 +204,8 @@ func (s *Set) Request(method, endpoint string, code int) prometheus.Observer {
 	return o
 }
 
-// InFlight is the gauge of requests handed to the pool and not yet
-// answered; answers computed inline on an event loop never wait, and are
-// not counted.
-func (s *Set) InFlight() prometheus.Gauge { return s.inFlight }
-
 // ConnectionsOpen is the gauge of open API connections.
 func (s *Set) ConnectionsOpen() prometheus.Gauge { return s.connsOpen }
-
-// PoolQueueDepth is the gauge of requests submitted to the pool that no
-// worker has started yet (InFlight minus the running ones).
-func (s *Set) PoolQueueDepth() prometheus.Gauge { return s.queueDepth }
 
 // AcceptErrors returns the counter of failed accepts for reason (one of
 // the Accept* constants).

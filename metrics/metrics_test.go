@@ -43,6 +43,8 @@ func TestExpositionHasSLOBucketAndAllFamilies(t *testing.T) {
 		`pricing_build_info{goversion="`,
 		`pricing_connections_open 0`,
 		`pricing_requests_in_flight 0`,
+		`pricing_lookups_waiting 0`,
+		`pricing_requests_rejected_total{reason="waiting_limit"} 0`,
 		`go_goroutines `,
 		`process_resident_memory_bytes `,
 	} {

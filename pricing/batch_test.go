@@ -40,7 +40,7 @@ func TestDecodeBatchOK(t *testing.T) {
 			false, []wantItem{{pid: "P-1", loc: "NY", explain: true}, {pid: "P-2", loc: "NY"}}},
 		{"lax values, unknown fields", `{"x":[1,{"y":null}],"items":[{"product_id":"P-1","user_location":"NY","is_prime_member":"On","z":"\u00e9"}],"explain":"off"}`,
 			false, []wantItem{{pid: "P-1", loc: "NY", member: true}}},
-		{"escapes (tree path)", `{"items":[{"product_id":"P-\u0031","user_location":"N\/Y","is_prime_member":1.0}],"explain":1e0}`,
+		{"escapes (full path)", `{"items":[{"product_id":"P-\u0031","user_location":"N\/Y","is_prime_member":1.0}],"explain":1e0}`,
 			true, []wantItem{{pid: "P-1", loc: "N/Y", member: true, explain: true}}},
 		{"BOM", "\xef\xbb\xbf" + `{"items":[{"product_id":"P-1","user_location":"NY"}]}`,
 			false, []wantItem{{pid: "P-1", loc: "NY"}}},
@@ -147,7 +147,7 @@ func TestDecodeBatchRequestErrors(t *testing.T) {
 }
 
 // TestDecodeBatchBounds: 1 and 100 items are taken, on the fast path and
-// on the tree path alike; and reusing a Batch leaves nothing behind.
+// on the full path alike; and reusing a Batch leaves nothing behind.
 func TestDecodeBatchBounds(t *testing.T) {
 	var d Decoder
 	var b Batch
@@ -202,7 +202,7 @@ func TestAppendBatch(t *testing.T) {
 		`{"error":{"status":404,"detail":"unknown product_id \"P-X\""}},` +
 		`{"error":{"status":422,"detail":[{"type":"missing","loc":["body","items",2,"product_id"],"msg":"Field required","input":{}}]}},` +
 		`{"error":{"status":503,"detail":"catalog lookup timed out"}},` +
-		`{"error":{"status":500,"detail":"internal error"}},` +
+		`{"error":{"status":500,"detail":"internal server error"}},` +
 		`{"product_id":"P-123","final_price":45.12,"base_price":49.99,"market_multiplier":0.95,"discount_rate":0.05,"source":"live"}]}`
 	if got := string(dst); got != "prefix"+want {
 		t.Errorf("batch reply\n got %s\nwant %s", got, want)
@@ -219,8 +219,9 @@ func TestAppendBatch(t *testing.T) {
 
 // FuzzDecodeBatch holds DecodeBatch to the same line as Decode: 400
 // exactly when refInvalid says so, every error body and item error is
-// JSON, item counts within bounds; and whatever the tree-free path takes,
-// the tree path takes alike.
+// JSON, item counts within bounds; the fast path never takes a body the
+// reference calls invalid, the full path (decodeBatchFull) alone draws the
+// same line, and whatever the fast path takes, the full path takes alike.
 func FuzzDecodeBatch(f *testing.F) {
 	item := `{"product_id":"P-1","user_location":"NY","is_prime_member":true}`
 	for _, s := range []string{
@@ -241,8 +242,19 @@ func FuzzDecodeBatch(f *testing.F) {
 		err := d.DecodeBatch(body, &b)
 		var pe *Error
 		bad400 := errors.As(err, &pe) && pe.Status == StatusBadRequest
-		if want := refInvalid(body); bad400 != want {
+		want := refInvalid(body)
+		if bad400 != want {
 			t.Fatalf("DecodeBatch(%q) = %v; want 400: %v", body, err, want)
+		}
+		skip := bomLen(body)
+		var fast, full Batch
+		fastOK := scanBatch(body[skip:], &fast)
+		if fastOK && want {
+			t.Fatalf("the fast path took %q, which is not JSON", body)
+		}
+		fullErr := d.decodeBatchFull(body, skip, &full)
+		if got := errors.As(fullErr, &pe) && pe.Status == StatusBadRequest; got != want {
+			t.Fatalf("decodeBatchFull(%q) = %v; want 400: %v", body, fullErr, want)
 		}
 		if err != nil {
 			if !errors.As(err, &pe) || pe.Status != StatusBadRequest && pe.Status != StatusUnprocessableEntity {
@@ -274,22 +286,19 @@ func FuzzDecodeBatch(f *testing.F) {
 		if reply = AppendBatchClose(reply); !json.Valid(reply) {
 			t.Fatalf("reply is not JSON: %s", reply)
 		}
-		skip := bomLen(body)
-		var fast Batch
-		if !scanBatch(body[skip:], &fast) {
+		if !fastOK {
 			return
 		}
-		var full Batch
-		if err := d.decodeBatchTree(body, skip, &full); err != nil {
-			t.Fatalf("fast path took %q, tree path: %v", body, err)
+		if fullErr != nil {
+			t.Fatalf("fast path took %q, full path: %v", body, fullErr)
 		}
 		if fast.Explain != full.Explain || fast.Len() != full.Len() {
-			t.Fatalf("%q: fast explain %v, %d items; tree %v, %d", body, fast.Explain, fast.Len(), full.Explain, full.Len())
+			t.Fatalf("%q: fast explain %v, %d items; full %v, %d", body, fast.Explain, fast.Len(), full.Explain, full.Len())
 		}
 		for i := range fast.Items {
 			a, c := &fast.Items[i], &full.Items[i]
 			if full.Errs[i] != nil || !bytes.Equal(a.ProductID, c.ProductID) || !bytes.Equal(a.Location, c.Location) || a.Member != c.Member || a.Explain != c.Explain {
-				t.Fatalf("%q item %d: fast %+v, tree %+v (err %v)", body, i, *a, *c, full.Errs[i])
+				t.Fatalf("%q item %d: fast %+v, full %+v (err %v)", body, i, *a, *c, full.Errs[i])
 			}
 		}
 	})
@@ -303,9 +312,9 @@ func BenchmarkDecodeBatch20(b *testing.B) {
 	benchDecodeBatch(b, benchBatch20)
 }
 
-// BenchmarkDecodeBatch20Tree decodes a batch of 20 items that need the
-// tree path (an escape in each).
-func BenchmarkDecodeBatch20Tree(b *testing.B) {
+// BenchmarkDecodeBatch20Full decodes a batch of 20 items that need the
+// full path (an escape in each).
+func BenchmarkDecodeBatch20Full(b *testing.B) {
 	benchDecodeBatch(b, []byte(batchBody(20, `{"product_id":"P-\u0031","user_location":"NY","is_prime_member":true}`, "")))
 }
 

@@ -1,6 +1,7 @@
 // Package pricing is the domain of the price service: the request and
 // quote types, validation with FastAPI/pydantic-shaped errors, the
-// [Engine] that prices a request over a [lookup.Source], and JSON in/out.
+// [Engine] that prices a request over a [lookup.Source], the per-event-loop
+// [Loop] that drives single and batch requests, and JSON in/out.
 //
 // It knows nothing about HTTP transport; errors carry the status code the
 // edge should answer with ([Error]), and an [Exchange] carries the status,
@@ -8,23 +9,29 @@
 //
 // # One price path
 //
-// Every request is priced the same way, whoever drives it: [Engine.Serve]
-// decodes the body and [Engine.Begin] starts the lookups (one
-// [lookup.Call] for the catalog and the market, concurrent by contract);
-// when they answer at once the reply is made on the spot, otherwise the
-// caller gets the Call's Done and then calls [Engine.Complete]. Both end
-// in the engine's one quote computation (computeQuote, where the rules
-// plug in) or in the status of the lookup's error: 404 unknown product,
-// 502 invalid stored value, 503 with Retry-After for a failed or late back
-// end. Event loops use Serve/Begin/Complete; goroutine-per-request callers
-// (the admin listener, reference servers) use [Engine.ServeWait] and
-// [Engine.Wait], which block on the same path.
+// Every request is priced the same way, whoever drives it: the body is
+// decoded, the lookups begin (one [lookup.Call] for the catalog and the
+// market, concurrent by contract), and when they answer (at once, or
+// later) the engine's one quote computation (computeQuote, where the
+// rules plug in) or the status of the lookup's error makes the reply: 404
+// unknown product, 502 invalid stored value, 503 with Retry-After for a
+// failed or late back end.
+//
+// An event loop drives a [Loop] ([Engine.NewLoop]), its per-loop handle:
+// [Loop.Serve] and [Loop.ServeBatch] answer at once or leave the request
+// pending, [Loop.Flush] sends the pending lookups of one loop iteration
+// together, the Exchange's Done reports a pending request (or, for a
+// batch, its last item) answered and [Loop.Complete] then makes the
+// reply on the loop. A batch prices its items on the loop's lookups and
+// demand counts as single requests, and writes each item as the single
+// request would answer ([AppendBatchItemError]). Goroutine-per-request
+// callers (the admin listener, reference servers) use [Engine.ServeWait],
+// [Engine.Wait] and [Engine.ServeBatchWait], which block on the same path.
 //
 // # Hot path
 //
-// A [Decoder] and a [lookup.Batcher] per event loop and reused Exchanges
-// price a request without allocating, inline or asynchronously. Error
-// paths may allocate.
+// A Loop and reused Exchanges price a request or a batch without
+// allocating, inline or pending. Error paths may allocate.
 //
 // # Request bodies
 //

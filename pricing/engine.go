@@ -5,6 +5,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pricing-engine/pricing-engine/demand"
 	"github.com/pricing-engine/pricing-engine/lookup"
 	"github.com/pricing-engine/pricing-engine/money"
 	"github.com/pricing-engine/pricing-engine/rules"
@@ -26,9 +27,6 @@ const (
 	OutcomeTimeout  = "timeout"   // the deadline passed first
 )
 
-// MemberDiscountCents is the member discount rate in hundredths: 0.05.
-const MemberDiscountCents = 5
-
 // Config configures an [Engine].
 type Config struct {
 	// Deadline bounds the lookups of one request, counted from when its
@@ -38,9 +36,10 @@ type Config struct {
 	// not answer at once (answers from memory are not timed: timing them
 	// would cost more than doing them), with LookupCall, the outcome
 	// (OutcomeOK, ...) and how long the lookups took. It is called from
-	// the goroutine that calls [Engine.Complete], so it must be safe for
-	// concurrent use and must not block. The metrics package hooks its
-	// histogram here.
+	// the goroutine that completes the request ([Loop.Complete] on an
+	// event loop, or Wait's caller), so it must be safe for concurrent
+	// use and must not block. The metrics package hooks its histogram
+	// here.
 	Observe func(lookup, outcome string, d time.Duration)
 	// Rules, if not nil, returns the ruleset in use (rules.Holder.Load),
 	// read once per request; it must be safe for concurrent use and must
@@ -48,25 +47,26 @@ type Config struct {
 	// formula and replies exactly as without rules.
 	Rules func() *rules.Ruleset
 	// Demand, if not nil, counts requests per product x location for the
-	// demand rules: [Engine.NewShard] hands out one of its shards per
-	// event loop.
-	Demand *rules.Merger
+	// demand rules: every [Loop] counts on a shard of its own.
+	Demand *demand.Merger
 }
 
 // Engine prices requests over a [lookup.Source]. It is safe for
 // concurrent use; the state of one request lives in an [Exchange], the
-// state of one goroutine's lookups in a [lookup.Batcher].
+// state of one event loop in a [Loop].
 //
 // Every request takes the same path, whoever drives it (an event loop
-// inline or on completion, the admin listener, a reference server):
+// through its Loop, inline or on completion; the admin listener or a
+// reference server through Wait):
 //
-//	decode (Serve) -> lookup call (Begin) -> [wait] -> finish (Complete:
-//	computeQuote, or the error's status) -> the JSON reply in Exchange.Body
+//	decode -> lookup call (begin) -> [wait] -> finish (computeQuote, or
+//	the error's status) -> the JSON reply in Exchange.Body
 type Engine struct {
 	src      lookup.Source
 	instant  bool
 	cfg      Config
 	batchers sync.Pool // lookup.Batcher for Wait, used by one goroutine at a time
+	batches  sync.Pool // *batchState for ServeBatchWait
 }
 
 // NewEngine returns an engine over src.
@@ -79,86 +79,108 @@ func NewEngine(src lookup.Source, cfg Config) *Engine {
 	return e
 }
 
-// NewShard returns a new demand shard for one event loop (nil without
-// Config.Demand). The loop sets it on the Exchanges it drives
-// (Exchange.Shard) and calls its Flush from its periodic tick; only that
-// loop may use it.
-func (e *Engine) NewShard() *rules.Shard {
+// newShard returns a new demand shard for one event loop (nil without
+// Config.Demand); only that loop may use it.
+func (e *Engine) newShard() *demand.Shard {
 	if e.cfg.Demand == nil {
 		return nil
 	}
 	return e.cfg.Demand.NewShard()
 }
 
-// Source returns the engine's source; callers that drive requests from
-// one goroutine take a Batcher from it (Source().NewBatcher()).
-func (e *Engine) Source() lookup.Source { return e.src }
-
 // Instant reports whether every lookup answers at once (the memory
-// source), so that [Engine.Begin] always returns true.
+// source): a [Loop] then answers every request inline.
 func (e *Engine) Instant() bool { return e.instant }
 
 // Deadline is the bound on the lookups of one request.
 func (e *Engine) Deadline() time.Duration { return e.cfg.Deadline }
 
-// Exchange is one price request in flight: the decoded request, its
-// lookup call, the quote and the reply. Exchanges are meant to be reused:
-// every buffer keeps its capacity.
+// Exchange is one price or batch request in flight: the decoded request,
+// its lookup call, the quote and the reply. Exchanges are meant to be
+// reused: every buffer keeps its capacity.
 //
-// Ownership: between a [Engine.Begin] that returned false and the call of
-// Call.Done, the Source owns Call (and Req, which Call's inputs point at);
-// the caller must not touch the Exchange until then. Call.Done is the
-// caller's to set (once: Begin keeps it).
+// Ownership: from a [Loop.Serve] or [Loop.ServeBatch] that returned false
+// until the call of Done, the Engine and its Source own the Exchange; the
+// caller must not touch it until then.
 type Exchange struct {
 	Req   Request
 	Call  lookup.Call
 	Quote Quote
 
-	// The reply, valid once Serve/Begin returned true or Complete ran:
-	// the HTTP status, the Retry-After seconds (0: none) and the JSON
-	// body.
+	// The reply, valid once Serve/ServeBatch returned true, Complete ran
+	// or Wait returned: the HTTP status, the Retry-After seconds (0:
+	// none) and the JSON body. Body keeps its capacity; a caller pooling
+	// Exchanges may drop a large one (set it to nil).
 	Status     int
 	RetryAfter int
 	Body       []byte
 
-	// Shard, if not nil, counts this request for the demand rules. It
-	// belongs to the event loop that drives the Exchange (see
-	// [Engine.NewShard]) and is only used on that loop's goroutine, in
-	// Begin or Complete. Callers without a loop (Engine.Wait: the admin
-	// listener, reference servers) leave it nil: their requests are not
-	// counted, and are priced with the demand the loops' counts show.
-	Shard *rules.Shard
+	// Done is called exactly once, from any goroutine, when the lookups
+	// of a request that a Loop left pending have answered; the caller
+	// then calls [Loop.Complete] on the loop's goroutine. It must not
+	// block (it normally queues the Exchange for its loop). It is the
+	// caller's to set, once, before the first Serve that may leave the
+	// request pending; Wait and ServeWait do not use it.
+	Done func(*Exchange)
 
-	res    rules.Result         // the rules' result, reused
-	start  time.Time            // when the lookups began
-	scr    []byte               // scratch for error details
-	wait   chan struct{}        // Wait's completion signal, made once
-	waitFn func(c *lookup.Call) // signals wait, bound once
+	// shard, if not nil, counts this request for the demand rules. It
+	// belongs to the loop that drives the Exchange and is only used on
+	// that loop's goroutine, in begin or complete. Wait leaves it nil:
+	// such requests are not counted, and are priced with the demand the
+	// loops' counts show.
+	shard *demand.Shard
+
+	res      rules.Result       // the rules' result, reused
+	start    time.Time          // when the lookups began
+	scr      []byte             // scratch for error details
+	callDone func(*lookup.Call) // Call.Done: x.notify, bound once
+	blocking bool               // driven by Wait: notify signals wait
+	wait     chan struct{}      // Wait's completion signal, made once
+	batch    *batchState        // the batch this Exchange replies for, while it is priced
+	itemOf   *batchState        // the batch this Exchange is an item of (set once)
 }
 
-// Serve decodes body into x.Req with dec and begins its lookups on b (see
-// [Engine.Begin]). An invalid body makes the reply at once (400/422).
-func (e *Engine) Serve(x *Exchange, dec *Decoder, b lookup.Batcher, body []byte, arrived time.Time) bool {
+// notify reports that x's lookups (or, for a batch, every item's) have
+// answered, to whoever waits: the batch x is an item of, Wait, or the
+// caller's Done. It runs on any goroutine.
+func (x *Exchange) notify() {
+	switch {
+	case x.itemOf != nil:
+		x.itemOf.itemDone()
+	case x.blocking:
+		x.wait <- struct{}{}
+	default:
+		x.Done(x)
+	}
+}
+
+// serve decodes body into x.Req with dec and begins its lookups on b (see
+// begin). An invalid body makes the reply at once (400/422).
+func (e *Engine) serve(x *Exchange, dec *Decoder, b lookup.Batcher, body []byte, arrived time.Time) bool {
 	if err := dec.Decode(body, &x.Req); err != nil {
 		x.Fail(err)
 		return true
 	}
-	return e.Begin(x, b, arrived)
+	return e.begin(x, b, arrived)
 }
 
-// Begin looks up the inputs of x.Req on b, with the deadline counted from
+// begin looks up the inputs of x.Req on b, with the deadline counted from
 // arrived (when the request's bytes arrived). It returns true when the
 // reply is made (the lookups answered at once: x.Status, x.Body are set);
-// false when the lookups are pending: x.Call.Done(&x.Call) will be called
-// once, from any goroutine, and the caller then calls [Engine.Complete]
-// on its own goroutine. The caller flushes b once per loop iteration.
-func (e *Engine) Begin(x *Exchange, b lookup.Batcher, arrived time.Time) bool {
+// false when the lookups are pending: x.notify will be called once, from
+// any goroutine, and the caller then calls complete on its own goroutine.
+// The caller flushes b once per loop iteration.
+func (e *Engine) begin(x *Exchange, b lookup.Batcher, arrived time.Time) bool {
 	c := &x.Call
 	c.ProductID = x.Req.ProductID
 	c.Location = x.Req.Location
 	if !e.instant { // an instant source answers before any deadline
 		c.Deadline = arrived.Add(e.cfg.Deadline)
 	}
+	if x.callDone == nil {
+		x.callDone = func(*lookup.Call) { x.notify() }
+	}
+	c.Done = x.callDone
 	c.Base, c.Mult, c.Err, c.Stale = money.Decimal{}, money.Decimal{}, nil, false
 	x.start = arrived
 	if b.Lookup(c) {
@@ -168,30 +190,35 @@ func (e *Engine) Begin(x *Exchange, b lookup.Batcher, arrived time.Time) bool {
 	return false
 }
 
-// Complete makes the reply of x once its Call is done (after Begin
+// complete makes the reply of x once its Call is done (after begin
 // returned false).
-func (e *Engine) Complete(x *Exchange) { e.finish(x, true) }
+func (e *Engine) complete(x *Exchange) { e.finish(x, true) }
 
 // Wait prices x.Req on the calling goroutine, blocking until the lookups
 // answer (no later than shortly after the deadline), and makes the reply.
 // It is for callers that own a goroutine per request (the admin listener,
-// reference servers); event loops use Begin and Complete.
+// reference servers); event loops use a [Loop].
 func (e *Engine) Wait(x *Exchange) {
-	if x.wait == nil {
-		x.wait = make(chan struct{}, 1)
-		x.waitFn = func(*lookup.Call) { x.wait <- struct{}{} }
-	}
-	x.Call.Done = x.waitFn
+	x.block()
 	b := e.batchers.Get().(lookup.Batcher)
-	done := e.Begin(x, b, time.Now())
+	done := e.begin(x, b, time.Now())
 	if !done {
 		b.Flush()
 	}
 	e.batchers.Put(b)
 	if !done {
 		<-x.wait
-		e.Complete(x)
+		e.complete(x)
 	}
+	x.blocking = false
+}
+
+// block makes x's completion signal its wait channel (Wait's mode).
+func (x *Exchange) block() {
+	if x.wait == nil {
+		x.wait = make(chan struct{}, 1)
+	}
+	x.blocking = true
 }
 
 // ServeWait decodes body with dec and prices it with [Engine.Wait].
@@ -204,16 +231,9 @@ func (e *Engine) ServeWait(x *Exchange, dec *Decoder, body []byte) {
 }
 
 // Fail makes x's reply from err: a *Error gives its status, Retry-After
-// and body; anything else is a 500.
+// and body; anything else is a 500 "internal server error".
 func (x *Exchange) Fail(err error) {
-	var pe *Error
-	if errors.As(err, &pe) {
-		x.Status, x.RetryAfter = pe.Status, pe.RetryAfter
-		x.Body = pe.AppendJSON(x.Body[:0])
-		return
-	}
-	x.Status, x.RetryAfter = StatusInternalServerError, 0
-	x.Body = AppendDetail(x.Body[:0], "internal server error")
+	x.Status, x.RetryAfter, x.Body = errorReply(x.Body[:0], err, -1)
 }
 
 // finish maps the answered Call to the reply: the quote, or the status of
@@ -269,12 +289,13 @@ func setDetail[S ~string | ~[]byte](x *Exchange, status, retryAfter int, msg S) 
 // drives it, is priced here from its looked-up inputs. The rules of round
 // 2 (demand, schedules, guards, endings) plug in here and nowhere else.
 //
-// Without rules: final = round(base * mult * (1 - discount), 2), half to
-// even, on exact decimals; discount is 0.05 for members. stale marks
+// Without rules: the seed formula, rules.Seed: final = round(base * mult
+// * (1 - discount), 2), half to even, on exact decimals; discount is 0.05
+// for members. stale marks
 // inputs served from last-known values ("source":"stale").
 //
 // With rules (Config.Rules returns a ruleset): rules.Price with the
-// request's arrival time and, when x has a Shard and the ruleset a demand
+// request's arrival time and, when x has a shard and the ruleset a demand
 // section, the demand its loop observed; the quote then also carries the
 // list price, the ruleset's version and, for "explain": true, the
 // explanation. Neither path allocates.
@@ -296,11 +317,11 @@ func (e *Engine) computeQuote(x *Exchange, base, mult money.Decimal, stale bool)
 		Now:      x.start,
 	}
 	if rs.Demand != nil {
-		if x.Shard != nil {
-			in.Demand = x.Shard.Observe(r.ProductID, r.Location, x.start)
+		if x.shard != nil {
+			in.Demand = rules.DemandSeen(x.shard.Observe(r.ProductID, r.Location, x.start))
 		} else if e.cfg.Demand != nil {
 			// Not counted (no loop), but priced with the demand seen.
-			in.Demand = e.cfg.Demand.Snapshot().Lookup(r.ProductID, r.Location)
+			in.Demand = rules.DemandSeen(e.cfg.Demand.Snapshot().Lookup(r.ProductID, r.Location))
 		}
 	}
 	res := &x.res
@@ -325,22 +346,15 @@ func (e *Engine) computeQuote(x *Exchange, base, mult money.Decimal, stale bool)
 	return nil
 }
 
-// seedQuote is the price without rules: the seed formula, and a quote
-// without list price, version or explanation.
+// seedQuote is the price without rules: the seed formula (rules.Seed),
+// and a quote without list price, version or explanation.
 func (e *Engine) seedQuote(r *Request, base, mult money.Decimal, stale bool, q *Quote) error {
-	disc, keep := money.Decimal{}, money.New(1, 0) // 0 and 1 for non-members
-	if r.Member {
-		disc, keep = money.New(MemberDiscountCents, 2), money.New(100-MemberDiscountCents, 2)
-	}
-	p, err := base.Mul(mult)
-	if err == nil {
-		p, err = p.Mul(keep)
-	}
+	_, disc, final, err := rules.Seed(base, mult, r.Member)
 	if err != nil {
 		return newDetailError(StatusInternalServerError, "cannot compute price", err)
 	}
 	q.ProductID = append(q.ProductID[:0], r.ProductID...)
-	q.Final = p.Round(2)
+	q.Final = final
 	q.Base = base
 	q.Multiplier = mult
 	q.Discount = disc

@@ -62,16 +62,16 @@ func priceBoth(t *testing.T, e *Engine, r *Request) (int, int, string) {
 	var x Exchange
 	x.Req = *r
 	done := make(chan struct{}, 1)
-	x.Call.Done = func(*lookup.Call) { done <- struct{}{} }
-	b := e.Source().NewBatcher()
-	if !e.Begin(&x, b, time.Now()) {
+	x.Done = func(*Exchange) { done <- struct{}{} }
+	b := e.src.NewBatcher()
+	if !e.begin(&x, b, time.Now()) {
 		b.Flush()
 		select {
 		case <-done:
 		case <-time.After(10 * time.Second):
 			t.Fatal("Done not called within 10s")
 		}
-		e.Complete(&x)
+		e.complete(&x)
 	}
 	var y Exchange
 	y.Req = *r
@@ -183,7 +183,7 @@ func TestServeDecodeErrors(t *testing.T) {
 		{`{"product_id":"P-1","user_location":"NY"}`, 200, `{"product_id":"P-1"`},
 	} {
 		var x Exchange
-		if !e.Serve(&x, &dec, e.Source().NewBatcher(), []byte(tt.body), time.Now()) {
+		if !e.serve(&x, &dec, e.src.NewBatcher(), []byte(tt.body), time.Now()) {
 			t.Fatalf("Serve(%s) kept the request on an instant source", tt.body)
 		}
 		if x.Status != tt.status || !strings.HasPrefix(string(x.Body), tt.prefix) {
@@ -207,7 +207,7 @@ func TestDeadlineFromArrival(t *testing.T) {
 	arrived := time.Now().Add(-time.Second)
 	var x Exchange
 	x.Req = *request("P-1", "NY", false)
-	e.Begin(&x, e.Source().NewBatcher(), arrived)
+	e.begin(&x, e.src.NewBatcher(), arrived)
 	if want := arrived.Add(250 * time.Millisecond); !got.Equal(want) {
 		t.Errorf("deadline %v, want arrival + 250ms = %v", got, want)
 	}

@@ -72,11 +72,8 @@ func (e *Error) Unwrap() error { return e.Err }
 
 // AppendJSON appends the full response body, {"detail":...}, to dst.
 func (e *Error) AppendJSON(dst []byte) []byte {
-	if len(e.Fields) == 0 {
-		return AppendDetail(dst, e.Detail)
-	}
-	dst = append(dst, `{"detail":`...)
-	dst = appendFieldErrors(dst, e.Fields, -1)
+	dst = append(dst, '{')
+	dst = appendDetailMember(dst, e, -1)
 	return append(dst, '}')
 }
 

@@ -16,22 +16,18 @@ func Example() {
 	}
 	engine := pricing.NewEngine(&lookup.Memory{Catalog: cat, Markets: mk}, pricing.Config{})
 
-	var (
-		dec pricing.Decoder  // one per event loop
-		b   lookup.Batcher   // one per event loop
-		x   pricing.Exchange // reused
-	)
-	b = engine.Source().NewBatcher()
+	loop := engine.NewLoop() // one per event loop
+	var x pricing.Exchange   // reused
 	for _, body := range []string{
 		`{"product_id":"P-0","user_location":"MIA","is_prime_member":true}`,
 		`{"product_id":"P-X","user_location":"NY"}`,
 		`{"product_id":"","user_location":"NY"}`,
 		`{"product_id":"P-1",`,
 	} {
-		if !engine.Serve(&x, &dec, b, []byte(body), time.Now()) {
-			// A slow source keeps the request: x.Call.Done is called
-			// later, then engine.Complete(&x) makes the reply. The
-			// memory source always answers at once.
+		if !loop.Serve(&x, []byte(body), time.Now()) {
+			// A slow source keeps the request: x.Done(&x) is called
+			// later, then loop.Complete(&x) makes the reply on the
+			// loop. The memory source always answers at once.
 			continue
 		}
 		fmt.Println(x.Status, string(x.Body))

@@ -36,7 +36,7 @@ func BenchmarkAppendQuote(b *testing.B) {
 	e := NewEngine(memorySource(b), Config{})
 	var x Exchange
 	x.Req = *request("P-123", "NY", true)
-	if !e.Begin(&x, e.Source().NewBatcher(), time.Now()) || x.Status != 200 {
+	if !e.begin(&x, e.src.NewBatcher(), time.Now()) || x.Status != 200 {
 		b.Fatal("not priced")
 	}
 	buf := make([]byte, 0, 256)
@@ -51,13 +51,13 @@ func BenchmarkAppendQuote(b *testing.B) {
 // instant source: look up, compute the quote, encode.
 func BenchmarkBeginInstant(b *testing.B) {
 	e := NewEngine(memorySource(b), Config{})
-	bt := e.Source().NewBatcher()
+	bt := e.src.NewBatcher()
 	var x Exchange
 	x.Req = *request("P-123", "NY", true)
 	now := time.Now()
 	b.ReportAllocs()
 	for b.Loop() {
-		if !e.Begin(&x, bt, now) || x.Status != 200 {
+		if !e.begin(&x, bt, now) || x.Status != 200 {
 			b.Fatal("not priced")
 		}
 	}
@@ -67,14 +67,14 @@ func BenchmarkBeginInstant(b *testing.B) {
 // runs it: decode, look up, price, encode into a reused buffer.
 func BenchmarkServeInstant(b *testing.B) {
 	e := NewEngine(memorySource(b), Config{})
-	bt := e.Source().NewBatcher()
+	bt := e.src.NewBatcher()
 	var d Decoder
 	var x Exchange
 	now := time.Now()
 	b.SetBytes(int64(len(benchBody)))
 	b.ReportAllocs()
 	for b.Loop() {
-		if !e.Serve(&x, &d, bt, benchBody, now) || x.Status != 200 {
+		if !e.serve(&x, &d, bt, benchBody, now) || x.Status != 200 {
 			b.Fatal("not priced")
 		}
 	}

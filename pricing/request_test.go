@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -125,6 +126,54 @@ func TestDecodeValidation(t *testing.T) {
 	}
 }
 
+// TestDecodeFullEdges pins what the full path makes of the corners of
+// JSON text that the decoder has always read its own way: a surrogate
+// escape with no \u escape after it is kept as written, two surrogates
+// that are not a pair make U+FFFD, a number with an exponent is read as
+// fastfloat reads it, and the input of an error is the value without
+// whitespace, its strings unescaped and written again.
+func TestDecodeFullEdges(t *testing.T) {
+	tests := []struct{ body, want string }{
+		{`{"product_id":"\ud800","user_location":"NY"}`, `ok "\\ud800" "NY" false`},
+		{`{"product_id":"\ud800\u0041x","user_location":"\ud83d\ude00"}`, "ok \"\ufffdx\" \"😀\" false"},
+		{`{"product_id":"P-1","user_location":"NY","is_prime_member":0.14e4}`,
+			`{"detail":[{"type":"bool_type","loc":["body","is_prime_member"],"msg":"Input should be a valid boolean","input":0.14e4}]}`},
+		{`{"product_id":"P-1","user_location":"NY","is_prime_member":14E2}`,
+			`{"detail":[{"type":"bool_parsing","loc":["body","is_prime_member"],"msg":"Input should be a valid boolean, unable to interpret input","input":14E2}]}`},
+		{`{"product_id":"P-1","user_location":"NY","is_prime_member":10E-1,"explain":-0.0}`, `ok "P-1" "NY" true`},
+		{` { "x" : [ 1 , "\u0041\/" ] , "\u0070roduct_id" : 5 } `, `{"detail":[` +
+			`{"type":"string_type","loc":["body","product_id"],"msg":"Input should be a valid string","input":5},` +
+			`{"type":"missing","loc":["body","user_location"],"msg":"Field required","input":{"x":[1,"A/"],"product_id":5}}]}`},
+	}
+	var d Decoder
+	var r Request
+	for _, tt := range tests {
+		var got string
+		if err := d.Decode([]byte(tt.body), &r); err != nil {
+			var pe *Error
+			if !errors.As(err, &pe) {
+				t.Fatalf("Decode(%s) = %v", tt.body, err)
+			}
+			got = string(pe.AppendJSON(nil))
+		} else {
+			got = fmt.Sprintf("ok %q %q %v", r.ProductID, r.Location, r.Member)
+		}
+		if got != tt.want {
+			t.Errorf("Decode(%s)\n got %s\nwant %s", tt.body, got, tt.want)
+		}
+	}
+}
+
+// isJSONNumber reports whether checkNumber takes all of b: whether b is a
+// number per RFC 8259 section 6.
+func isJSONNumber(b []byte) bool {
+	if len(b) == 0 {
+		return false
+	}
+	n, why := checkNumber(b, 0)
+	return why == "" && n == len(b)
+}
+
 func TestIsJSONNumber(t *testing.T) {
 	tests := []struct {
 		in   string
@@ -189,7 +238,7 @@ func FuzzDecode(f *testing.F) {
 }
 
 // FuzzDecodeFast holds the fast path to the full one: whatever decodeFast
-// accepts, the JSON tree path accepts too, with the same fields.
+// accepts, the full path accepts too, with the same fields.
 func FuzzDecodeFast(f *testing.F) {
 	for _, s := range []string{
 		`{"product_id":"P-123","user_location":"NY","is_prime_member":true}`,
@@ -212,7 +261,7 @@ func FuzzDecodeFast(f *testing.F) {
 		}
 		var d Decoder
 		var full Request
-		if err := d.decodeTree(body, 0, &full); err != nil {
+		if err := d.decodeFull(body, 0, &full); err != nil {
 			t.Fatalf("fast path accepted %q, full path: %v", body, err)
 		}
 		if !bytes.Equal(fast.ProductID, full.ProductID) || !bytes.Equal(fast.Location, full.Location) ||
@@ -341,7 +390,7 @@ func TestDecodeStrictJSONAccepts(t *testing.T) {
 		fast         bool
 	}{
 		{"BOM", "\xef\xbb\xbf" + pre + `}`, "NY", false, false, true},
-		{"BOM, tree path", "\xef\xbb\xbf" + pre + `,"is_prime_member":1.0}`, "NY", true, false, false},
+		{"BOM, full path", "\xef\xbb\xbf" + pre + `,"is_prime_member":1.0}`, "NY", true, false, false},
 		{"member 1", pre + `,"is_prime_member":1}`, "NY", true, false, true},
 		{"member 0", pre + `,"is_prime_member":0}`, "NY", false, false, true},
 		{"member -0", pre + `,"is_prime_member":-0}`, "NY", false, false, false},
@@ -355,7 +404,7 @@ func TestDecodeStrictJSONAccepts(t *testing.T) {
 		{"explain 1.0", pre + `,"explain":1.0}`, "NY", false, true, false},
 		{"escapes", `{"product_id":"P-1","user_location":"N\u0059\/\"\\\b\f\n\r\t"}`, "NY/\"\\\b\f\n\r\t", false, false, false},
 		{"surrogate escape", `{"product_id":"P-1","user_location":"\ud83d\ude00"}`, "😀", false, false, false},
-		{"UTF-8 (tree path)", `{"product_id":"P-1","user_location":"Zürich 😀"}`, "Zürich 😀", false, false, false},
+		{"UTF-8 (full path)", `{"product_id":"P-1","user_location":"Zürich 😀"}`, "Zürich 😀", false, false, false},
 		{"deep ignored field", pre + `,"x":` + strings.Repeat("[", MaxDepth-1) + strings.Repeat("]", MaxDepth-1) + `}`, "NY", false, false, true},
 		{"odd ignored field", pre + `,"x":[-0.0e+00,1E9,null,{},"\u0000"]}`, "NY", false, false, true},
 		{"escaped ignored key", pre + `,"\u0078":1}`, "NY", false, false, false},
@@ -456,8 +505,8 @@ func refDepth(b []byte) int {
 // Decode answers 400 exactly when refInvalid says so (so whatever
 // encoding/json.Valid rejects, Decode rejects, the byte-order mark being
 // the one exception), on both paths: the fast decoder never accepts a body
-// the reference calls invalid, and the fastjson path (decodeTree) alone
-// draws the same line as Decode.
+// the reference calls invalid, and the full path (decodeFull) alone draws
+// the same line as Decode.
 func FuzzDecodeJSONValid(f *testing.F) {
 	const pre = `{"product_id":"P-1","user_location":`
 	for _, s := range []string{
@@ -499,16 +548,16 @@ func FuzzDecodeJSONValid(f *testing.F) {
 		if decodeFast(body[skip:], &r) && want {
 			t.Fatalf("the fast path accepted %q, which is not JSON", body)
 		}
-		err = d.decodeTree(body, skip, &r)
-		if tree := errors.As(err, &pe) && pe.Status == StatusBadRequest; tree != want {
-			t.Fatalf("decodeTree(%q) = %v; want 400: %v", body, err, want)
+		err = d.decodeFull(body, skip, &r)
+		if full := errors.As(err, &pe) && pe.Status == StatusBadRequest; full != want {
+			t.Fatalf("decodeFull(%q) = %v; want 400: %v", body, err, want)
 		}
 	})
 }
 
-// BenchmarkDecodeTree decodes a body only the tree path takes (an escape
-// in a field): the strict check, then the fastjson parse.
-func BenchmarkDecodeTree(b *testing.B) {
+// BenchmarkDecodeFull decodes a body only the full path takes (an escape
+// in a field): the strict check, then decoding the noted values.
+func BenchmarkDecodeFull(b *testing.B) {
 	body := []byte(`{"product_id":"P-\u0031\u0032\u0033","user_location":"NY","is_prime_member":1.0,"extra":{"a":[1,2,3]}}`)
 	var d Decoder
 	var r Request

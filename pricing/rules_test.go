@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pricing-engine/pricing-engine/demand"
 	"github.com/pricing-engine/pricing-engine/rules"
 )
 
@@ -35,7 +36,7 @@ func parseRules(t testing.TB, src string) *rules.Ruleset {
 func priceBody(t *testing.T, e *Engine, x *Exchange, r *Request) string {
 	t.Helper()
 	x.Req = *r
-	if !e.Begin(x, e.Source().NewBatcher(), time.Date(2026, 11, 28, 18, 0, 0, 0, time.UTC)) {
+	if !e.begin(x, e.src.NewBatcher(), time.Date(2026, 11, 28, 18, 0, 0, 0, time.UTC)) {
 		t.Fatal("memory source did not answer at once")
 	}
 	return string(x.Body)
@@ -76,9 +77,9 @@ func TestRulesQuote(t *testing.T) {
 		// 52.99 x 1.10 = 58.289 -> ending 57.99; x 0.90 = 52.191 -> 52.19.
 		{"member", request("P-3", "NY", true),
 			`{"product_id":"P-3","final_price":52.19,"base_price":52.99,"market_multiplier":1.1,"discount_rate":0.1,"source":"live","list_price":57.99,"ruleset_version":"t1"}`},
-		// 50.99 x 1.15 x 0.5 (sale) = 29.31925 -> floor 0.80 x 50.99 = 40.792 -> ending 39.99.
+		// 50.99 x 1.15 x 0.5 (sale) = 29.31925 -> floor 0.80 x 50.99 = 40.792 -> ending 40.99 (the smallest x.99 at or above the floor).
 		{"floor", request("P-1", "SF", false),
-			`{"product_id":"P-1","final_price":39.99,"base_price":50.99,"market_multiplier":1.15,"discount_rate":0,"source":"live","list_price":39.99,"ruleset_version":"t1"}`},
+			`{"product_id":"P-1","final_price":40.99,"base_price":50.99,"market_multiplier":1.15,"discount_rate":0,"source":"live","list_price":40.99,"ruleset_version":"t1"}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -122,8 +123,8 @@ func TestRulesExplain(t *testing.T) {
 	if got.Explanation[3].Name != "sale" || got.Explanation[4].Hit == nil || !*got.Explanation[4].Hit {
 		t.Errorf("schedule or floor not explained: %s", body)
 	}
-	// 39.99 x 0.90 = 35.991 -> 35.99.
-	if got.Final != "35.99" || got.List != "39.99" || got.Version != "t1" {
+	// 40.99 x 0.90 = 36.891 -> 36.89.
+	if got.Final != "36.89" || got.List != "40.99" || got.Version != "t1" {
 		t.Errorf("final %s list %s version %s: %s", got.Final, got.List, got.Version, body)
 	}
 	// The next request without explain on the same Exchange has none.
@@ -137,22 +138,22 @@ func TestRulesExplain(t *testing.T) {
 // demand multiplier once merged.
 func TestRulesDemandShard(t *testing.T) {
 	rs := parseRules(t, testRules)
-	m := rules.NewMerger(rules.MergerConfig{Rules: func() *rules.Ruleset { return rs }})
+	m := demand.NewMerger(demand.MergerConfig{Rules: func() *rules.Ruleset { return rs }})
 	e := NewEngine(memorySource(t), Config{Rules: func() *rules.Ruleset { return rs }, Demand: m})
 	t0 := time.Date(2026, 11, 28, 18, 0, 0, 0, time.UTC)
 	m.Merge(context.Background(), t0)
 	var x Exchange
-	x.Shard = e.NewShard()
-	b := e.Source().NewBatcher()
+	x.shard = e.newShard()
+	b := e.src.NewBatcher()
 	x.Req = *request("P-3", "NY", false)
 	for i := 0; i < 150; i++ {
-		e.Begin(&x, b, t0)
+		e.begin(&x, b, t0)
 	}
 	t1 := t0.Add(6 * time.Second) // the next bucket: the first one is counted
-	x.Shard.Flush(t1)
+	x.shard.Flush(t1)
 	m.Merge(context.Background(), t1)
 	x.Req.Explain = true
-	e.Begin(&x, b, t1)
+	e.begin(&x, b, t1)
 	// 52.99 x 1.10 x 1.05 = 61.20345 -> 60.99.
 	if !strings.Contains(string(x.Body), `"list_price":60.99`) || !strings.Contains(string(x.Body), `"requests":150`) {
 		t.Errorf("demand not applied: %s", x.Body)
@@ -171,21 +172,21 @@ func TestRulesDemandShard(t *testing.T) {
 // explanation allocates nothing per request.
 func TestRulesNoAllocs(t *testing.T) {
 	rs := parseRules(t, testRules)
-	m := rules.NewMerger(rules.MergerConfig{Rules: func() *rules.Ruleset { return rs }})
+	m := demand.NewMerger(demand.MergerConfig{Rules: func() *rules.Ruleset { return rs }})
 	e := NewEngine(memorySource(t), Config{Rules: func() *rules.Ruleset { return rs }, Demand: m})
 	now := time.Now()
 	m.Merge(context.Background(), now)
 	var x Exchange
-	x.Shard = e.NewShard()
-	b := e.Source().NewBatcher()
+	x.shard = e.newShard()
+	b := e.src.NewBatcher()
 	var dec Decoder
 	for _, s := range []string{
 		`{"product_id":"P-3","user_location":"NY","is_prime_member":true}`,
 		`{"product_id":"P-12","user_location":"SF","is_prime_member":false,"explain":true}`,
 	} {
 		body := []byte(s)
-		e.Serve(&x, &dec, b, body, now) // grow the buffers
-		if allocs := testing.AllocsPerRun(200, func() { e.Serve(&x, &dec, b, body, now) }); allocs != 0 {
+		e.serve(&x, &dec, b, body, now) // grow the buffers
+		if allocs := testing.AllocsPerRun(200, func() { e.serve(&x, &dec, b, body, now) }); allocs != 0 {
 			t.Errorf("%s: %v allocations per request, want 0", body, allocs)
 		}
 		if x.Status != 200 || !strings.Contains(string(x.Body), `"ruleset_version":"t1"`) {
@@ -208,17 +209,17 @@ func BenchmarkServeRules(b *testing.B) {
 	}{{"none", nil}, {"example", rs}} {
 		b.Run(bc.name, func(b *testing.B) {
 			cur := bc.rules
-			m := rules.NewMerger(rules.MergerConfig{Rules: func() *rules.Ruleset { return cur }})
+			m := demand.NewMerger(demand.MergerConfig{Rules: func() *rules.Ruleset { return cur }})
 			e := NewEngine(memorySource(b), Config{Rules: func() *rules.Ruleset { return cur }, Demand: m})
 			now := time.Now()
 			m.Merge(context.Background(), now)
 			var x Exchange
-			x.Shard = e.NewShard()
-			bt := e.Source().NewBatcher()
+			x.shard = e.newShard()
+			bt := e.src.NewBatcher()
 			var dec Decoder
 			b.ReportAllocs()
 			for b.Loop() {
-				e.Serve(&x, &dec, bt, body, now)
+				e.serve(&x, &dec, bt, body, now)
 			}
 			if x.Status != 200 {
 				b.Fatalf("%d %s", x.Status, x.Body)

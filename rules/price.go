@@ -18,9 +18,20 @@ type Input struct {
 	Base, Market      money.Decimal
 	// Now is the time schedules are matched against.
 	Now time.Time
-	// Demand is what the demand snapshot holds for Product x Location
-	// (Snapshot.Lookup); the zero value means no requests seen.
-	Demand DemandValue
+	// Demand is the demand seen for Product x Location (what package
+	// demand's snapshot holds); the zero value means no requests seen.
+	Demand DemandSeen
+}
+
+// DemandSeen is the demand of one product x location, as plain figures:
+// the requests in the window and the smoothed multiplier. Package demand
+// fills it (its Value converts to DemandSeen).
+type DemandSeen struct {
+	// Requests seen in the window (summed over replicas in shared mode).
+	Requests int64
+	// Value is the smoothed demand multiplier; zero means 1. Price uses
+	// it when the ruleset smooths (max_step), else the tier's target.
+	Value money.Decimal
 }
 
 // FactorKind names one step of a price's computation.
@@ -152,46 +163,75 @@ type Result struct {
 var ErrCompute = errors.New("cannot compute price")
 
 // Price computes the price of in under rs into out, as a pure function of
-// its arguments. rs == nil is the seed formula: list = base x market,
-// discount 0.05 for members, final = round_half_even(list x (1 -
-// discount), 2), exactly as without rules. Price does not allocate unless
-// it returns an error, and is safe for concurrent use (rs is read-only).
+// its arguments. rs == nil is the seed formula ([Seed]), exactly as
+// without rules, explained as base, market and discount. Price does not
+// allocate unless it returns an error, and is safe for concurrent use
+// (rs is read-only).
 func Price(rs *Ruleset, in *Input, out *Result) error {
 	ex := &out.Explanation
 	ex.base, ex.market = in.Base, in.Market
 	ex.demand, ex.schedule, ex.ending = false, nil, false
 	ex.floor, ex.ceil = money.Decimal{}, money.Decimal{}
+	if rs == nil {
+		list, disc, final, err := Seed(in.Base, in.Market, in.Member)
+		if err != nil {
+			return err
+		}
+		ex.discount, ex.member = disc, in.Member
+		out.List, out.Discount, out.Final, out.Version = list, disc, final, ""
+		return nil
+	}
+	out.Version = rs.Version
 	list, err := in.Base.Mul(in.Market)
 	if err != nil {
 		return computeError(err)
 	}
-	disc, keep := defaultMemberDiscount, defaultMemberKeep
-	out.Version = ""
-	if rs != nil {
-		out.Version = rs.Version
-		disc, keep = rs.MemberDiscount, rs.memberKeep
-		if keep.IsZero() { // a Ruleset not made by Parse
-			if keep, err = one.Sub(disc); err != nil {
-				return computeError(err)
-			}
-		}
-		if list, err = rs.adjust(in, list, ex); err != nil {
+	keep := rs.memberKeep
+	if keep.IsZero() { // a Ruleset not made by Parse
+		if keep, err = one.Sub(rs.MemberDiscount); err != nil {
 			return computeError(err)
 		}
 	}
-	final := list // non-members: list x 1
-	if in.Member {
-		if final, err = list.Mul(keep); err != nil {
-			return computeError(err)
-		}
-	} else {
-		disc = money.Decimal{}
+	if list, err = rs.adjust(in, list, ex); err != nil {
+		return computeError(err)
+	}
+	disc, final, err := discounted(list, rs.MemberDiscount, keep, in.Member)
+	if err != nil {
+		return computeError(err)
 	}
 	ex.discount, ex.member = disc, in.Member
-	out.List = list
-	out.Discount = disc
-	out.Final = final.Round(2)
+	out.List, out.Discount, out.Final = list, disc, final
 	return nil
+}
+
+// Seed is the seed formula, the price without rules: list = base x
+// market; discount = 0.05 for members, 0 otherwise; final =
+// round_half_even(list x (1 - discount), 2), on exact decimals. It is the
+// one implementation of that formula: Price with a nil ruleset and the
+// engine's quote without rules both call it. It does not allocate unless
+// it returns an error (which wraps ErrCompute), and is safe for
+// concurrent use.
+func Seed(base, market money.Decimal, member bool) (list, discount, final money.Decimal, err error) {
+	if list, err = base.Mul(market); err != nil {
+		return list, discount, final, computeError(err)
+	}
+	if discount, final, err = discounted(list, defaultMemberDiscount, defaultMemberKeep, member); err != nil {
+		return list, discount, final, computeError(err)
+	}
+	return list, discount, final, nil
+}
+
+// discounted is the last step of every price: members pay list x keep
+// (keep = 1 - disc), others the list price; the result is rounded half
+// to even to cents. discount is disc for members, 0 for others.
+func discounted(list, disc, keep money.Decimal, member bool) (discount, final money.Decimal, err error) {
+	if !member {
+		return money.Decimal{}, list.Round(2), nil
+	}
+	if final, err = list.Mul(keep); err != nil {
+		return discount, final, err
+	}
+	return disc, final.Round(2), nil
 }
 
 func computeError(err error) error { return fmt.Errorf("%w: %w", ErrCompute, err) }

@@ -1,6 +1,7 @@
 package rules
 
 import (
+	"errors"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
@@ -81,7 +82,7 @@ func workedExample(t testing.TB) Input {
 		Product: []byte("P-123"), Location: []byte("NY"), Member: true,
 		Base: dec(t, "52.99"), Market: dec(t, "1.10"),
 		Now:    time.Date(2026, 11, 28, 18, 0, 0, 0, time.UTC),
-		Demand: DemandValue{Requests: 137, Value: dec(t, "1.05")},
+		Demand: DemandSeen{Requests: 137, Value: dec(t, "1.05")},
 	}
 }
 
@@ -147,7 +148,7 @@ schedules:
 		{"LOW", 0, "9", `{"factor":"demand","value":1,"requests":0,"target":1},{"factor":"schedule","name":"deep","value":0.5},{"factor":"floor","value":0.9,"bound":9,"hit":true},{"factor":"ceiling","value":2,"bound":20,"hit":false}`},
 	} {
 		in := Input{Product: []byte(tc.product), Location: []byte("NY"), Base: base, Market: money.New(1, 0),
-			Now: time.Unix(0, 0), Demand: DemandValue{Requests: tc.requests}}
+			Now: time.Unix(0, 0), Demand: DemandSeen{Requests: tc.requests}}
 		var res Result
 		if err := Price(rs, &in, &res); err != nil {
 			t.Fatal(err)
@@ -178,7 +179,7 @@ func TestPriceSmoothedDemand(t *testing.T) {
 		{100, "0", "1"},         // zero value means 1
 		{101, "1.0000", "1.00"}, // scale is kept
 	} {
-		in.Demand = DemandValue{Requests: tc.requests}
+		in.Demand = DemandSeen{Requests: tc.requests}
 		if tc.value != "" {
 			in.Demand.Value = dec(t, tc.value)
 		}
@@ -478,5 +479,35 @@ func TestCompiledGlob(t *testing.T) {
 				t.Errorf("compiled %q (kind %d) on %q: %v, MatchGlob %v", p, g.kind, s, got, want)
 			}
 		}
+	}
+}
+
+// TestSeed: the seed formula for the contract's examples, its edges, and
+// its cost (none).
+func TestSeed(t *testing.T) {
+	for _, tc := range []struct {
+		base, market string
+		member       bool
+		list, disc   string
+		final        string
+	}{
+		{"49.99", "0.95", true, "47.4905", "0.05", "45.12"},
+		{"52.99", "1.10", true, "58.2890", "0.05", "55.37"},
+		{"52.99", "1.10", false, "58.2890", "0", "58.29"},
+		{"0.01", "0.5", false, "0.005", "0", "0.00"}, // half to even
+		{"0.03", "0.5", false, "0.015", "0", "0.02"},
+	} {
+		list, disc, final, err := Seed(dec(t, tc.base), dec(t, tc.market), tc.member)
+		if err != nil || list.Cmp(dec(t, tc.list)) != 0 || disc.Cmp(dec(t, tc.disc)) != 0 || final.Cmp(dec(t, tc.final)) != 0 || final.Scale() > 2 {
+			t.Errorf("Seed(%s, %s, %v) = %s %s %s %v; want %s %s %s", tc.base, tc.market, tc.member, list, disc, final, err, tc.list, tc.disc, tc.final)
+		}
+	}
+	huge := money.New(1<<62, 0)
+	if _, _, _, err := Seed(huge, huge, true); !errors.Is(err, ErrCompute) {
+		t.Errorf("overflow: %v, want ErrCompute", err)
+	}
+	base, market := dec(t, "52.99"), dec(t, "1.10")
+	if n := testing.AllocsPerRun(1000, func() { _, _, _, _ = Seed(base, market, true) }); n != 0 {
+		t.Errorf("Seed allocates %v times", n)
 	}
 }

@@ -225,7 +225,7 @@ func TestPropertyFinalFromExplanation(t *testing.T) {
 				Base:     money.New(1+r.Int64N(1000000), 2),
 				Market:   money.New(50+r.Int64N(100), 2),
 				Now:      year.Add(time.Duration(r.Int64N(int64(365 * 24 * time.Hour)))),
-				Demand:   DemandValue{Requests: r.Int64N(3000)},
+				Demand:   DemandSeen{Requests: r.Int64N(3000)},
 			}
 			if r.IntN(2) == 0 {
 				in.Demand.Value = money.New(100+r.Int64N(60), 2)

@@ -64,11 +64,14 @@ type Ruleset struct {
 }
 
 // Demand is the demand section: requests per product x location in a
-// sliding window select a tier's multiplier.
+// sliding window select a tier's multiplier. Package demand counts the
+// requests and keeps the smoothed multiplier (moved by Step once per
+// window); [Price] reads both from [Input].Demand.
 type Demand struct {
 	// Window is the length of the sliding window.
 	Window time.Duration
-	// Shared asks for counts summed across replicas (see SharedCounter).
+	// Shared asks for counts summed across replicas (package demand's
+	// SharedCounter).
 	Shared bool
 	// Tiers in strictly increasing order of Above, with non-decreasing
 	// multipliers.
@@ -108,23 +111,6 @@ type Schedule struct {
 	memo *atomic.Uint64
 	// products and locations are Products and Locations compiled.
 	products, locations []glob
-}
-
-// bucketsPerWindow is how many time buckets a demand window is cut into.
-const bucketsPerWindow = 12
-
-// BucketsPerWindow is how many time buckets a demand window is cut into:
-// counts are those of the last BucketsPerWindow completed buckets of
-// Window/BucketsPerWindow each.
-const BucketsPerWindow = bucketsPerWindow
-
-// bucketNanos is the length of one demand bucket in nanoseconds (0 when
-// d is nil).
-func (d *Demand) bucketNanos() int64 {
-	if d == nil {
-		return 0
-	}
-	return int64(d.Window) / bucketsPerWindow
 }
 
 // Target returns the demand multiplier the tiers ask for at the given

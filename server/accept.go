@@ -458,3 +458,5 @@ func (a *acceptor) stop() {
 	})
 	<-a.done
 }
+
+func (a *acceptor) mode() string { return acceptModeAcceptor }

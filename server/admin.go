@@ -21,8 +21,9 @@ func (s *Server) startAdmin() error {
 		return fmt.Errorf("cannot listen on admin address %q: %w", s.cfg.AdminAddr, err)
 	}
 	s.adminLn = ln
+	ln = newLimitListener(ln, adminMaxConns())
 	s.admin = &http.Server{
-		Handler:           s.adminMux(),
+		Handler:           s.recoverAdmin(s.adminMux()),
 		ReadHeaderTimeout: s.cfg.HeaderTimeout,
 		ReadTimeout:       s.cfg.HeaderTimeout + s.cfg.BodyTimeout,
 		WriteTimeout:      30 * time.Second, // pprof profiles run for seconds
@@ -53,59 +54,95 @@ func (s *Server) stopAdmin(ctx context.Context) {
 	s.admin = nil
 }
 
-// adminMux routes the admin listener. It also answers POST /api/v1/price so
-// that Swagger UI's "Try it out", served from this port, works.
+// adminMux routes the admin listener: every row of the route table (the
+// same paths, methods, 405s and endpoint labels as the event loops; the
+// price routes let Swagger UI's "Try it out", served from this port, work),
+// then the admin-only routes: Deps.Admin and, with Config.Pprof, pprof.
 func (s *Server) adminMux() http.Handler {
 	mux := http.NewServeMux()
-	observe := func(endpoint string, h http.Handler) http.Handler {
-		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			start := time.Now()
-			sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
-			h.ServeHTTP(sw, r)
-			s.metrics.Request(methodLabel([]byte(r.Method)), endpoint, sw.code).Observe(time.Since(start).Seconds())
-		})
+	for r := routeUnknown + 1; r < routeCount; r++ {
+		h := s.adminRoute(r)
+		mux.Handle(routes[r].path, h)
+		if routes[r].subtree {
+			mux.Handle(routes[r].path+"/", h)
+		}
 	}
-	mux.Handle("GET /metrics", s.metricsHandler)
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		writeText(w, http.StatusOK, bodyHealthy)
-	})
-	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, _ *http.Request) {
-		if !s.Ready() {
-			w.Header().Set("Retry-After", "1")
-			writeText(w, http.StatusServiceUnavailable, bodyDraining)
-			return
-		}
-		if s.deps.ReadyDetail != nil {
-			writeText(w, http.StatusOK, bodyReady+s.deps.ReadyDetail())
-			return
-		}
-		writeText(w, http.StatusOK, bodyReady)
-	})
 	for pattern, h := range s.deps.Admin {
 		mux.Handle(pattern, h)
-	}
-	if s.docs != nil {
-		mux.Handle("GET /docs", s.docs)
-		mux.Handle("GET /docs/", s.docs)
-		mux.Handle("GET /openapi.json", s.docs)
 	}
 	if s.cfg.Pprof {
 		mountPprof(mux)
 	}
-	mux.Handle("POST /api/v1/price", observe(endpointPrice, http.HandlerFunc(s.adminPrice)))
-	mux.Handle("/api/v1/price", observe(endpointPrice, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Allow", "POST")
-		writeJSON(w, http.StatusMethodNotAllowed, appendDetailBody(nil, "Method Not Allowed"))
-	})))
-	mux.Handle("POST /api/v1/prices", observe(endpointPrices, http.HandlerFunc(s.adminPrices)))
-	mux.Handle("/api/v1/prices", observe(endpointPrices, http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
-		w.Header().Set("Allow", "POST")
-		writeJSON(w, http.StatusMethodNotAllowed, appendDetailBody(nil, "Method Not Allowed"))
-	})))
-	mux.HandleFunc("/", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusNotFound, appendDetailBody(nil, "Not Found"))
-	})
+	mux.Handle("/", s.adminRoute(routeUnknown))
 	return mux
+}
+
+// adminRoute is the admin listener's handler of one route: the method
+// check of the table, then the handler of its kind. Requests of the price
+// kinds are counted in the request metrics, as on the event loops.
+func (s *Server) adminRoute(r route) http.Handler {
+	spec := &routes[r]
+	var h http.Handler
+	switch spec.kind {
+	case kindPrice:
+		h = http.HandlerFunc(s.adminPrice)
+	case kindPrices:
+		h = http.HandlerFunc(s.adminPrices)
+	case kindMetrics:
+		h = s.metricsHandler
+	case kindHealthz:
+		h = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			writeText(w, http.StatusOK, bodyHealthy)
+		})
+	case kindReadyz:
+		h = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			status, retryAfter, body := s.readyz(nil)
+			if retryAfter > 0 {
+				w.Header().Set("Retry-After", strconv.Itoa(retryAfter))
+			}
+			writeText(w, status, string(body))
+		})
+	case kindDocs:
+		if s.docs != nil {
+			h = s.docs
+		}
+	}
+	if h == nil { // kindNotFound, or no docs
+		h = http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+			writeCanned(w, cannedNotFound)
+		})
+	}
+	if spec.allow != "" {
+		h = checkMethod(r, h)
+	}
+	if spec.kind.priced() {
+		h = s.observeAdmin(spec.endpoint, h)
+	}
+	return h
+}
+
+// checkMethod answers a method that route r does not accept 405, with the
+// Allow header of the table, before h sees the request.
+func checkMethod(r route, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		if !r.allows(req.Method) {
+			w.Header().Set("Allow", r.allow())
+			writeCanned(w, cannedMethodNotAllowed)
+			return
+		}
+		h.ServeHTTP(w, req)
+	})
+}
+
+// observeAdmin records the duration of h's requests in the request
+// metrics under endpoint.
+func (s *Server) observeAdmin(endpoint string, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w, code: http.StatusOK}
+		h.ServeHTTP(sw, r)
+		s.metrics.Request(methodLabel([]byte(r.Method)), endpoint, sw.code).Observe(time.Since(start).Seconds())
+	})
 }
 
 // decoderPool pools pricing decoders for the admin listener's goroutines.
@@ -129,10 +166,27 @@ func (s *Server) adminPrice(w http.ResponseWriter, r *http.Request) {
 	dec := s.decoders.get()
 	defer s.decoders.put(dec)
 	// The same price path as the event loops: this goroutine waits for
-	// the lookups (through its own Batcher) instead of registering a
-	// completion.
+	// the lookups instead of registering a completion.
 	var x pricing.Exchange
 	s.engine.ServeWait(&x, dec, body)
+	writeExchange(w, &x)
+}
+
+// adminPrices is the net/http twin of the event-loop batch route.
+func (s *Server) adminPrices(w http.ResponseWriter, r *http.Request) {
+	body, ok := s.readAdminJSON(w, r)
+	if !ok {
+		return
+	}
+	dec := s.decoders.get()
+	defer s.decoders.put(dec)
+	var x pricing.Exchange
+	s.engine.ServeBatchWait(&x, dec, body)
+	writeExchange(w, &x)
+}
+
+// writeExchange writes the reply of a priced Exchange.
+func writeExchange(w http.ResponseWriter, x *pricing.Exchange) {
 	if x.RetryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(x.RetryAfter))
 	}
@@ -168,18 +222,77 @@ func (w *statusWriter) WriteHeader(code int) {
 // returns false.
 func (s *Server) readAdminJSON(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
 	if !isJSONContentType([]byte(r.Header.Get("Content-Type"))) {
-		writeJSON(w, http.StatusUnsupportedMediaType, appendDetailBody(nil, "unsupported Content-Type: expected application/json"))
+		writeCanned(w, cannedUnsupportedMedia)
 		return nil, false
 	}
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, s.cfg.Limits.MaxBodyBytes))
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			writeJSON(w, http.StatusRequestEntityTooLarge, appendDetailBody(nil, "request body too large"))
+			writeCanned(w, cannedBodyTooLarge)
 			return nil, false
 		}
-		writeJSON(w, http.StatusBadRequest, appendDetailBody(nil, "cannot read request body"))
+		writeCanned(w, cannedBodyUnreadable)
 		return nil, false
 	}
 	return body, true
+}
+
+// adminMaxConns bounds the admin listener's open connections: its share
+// of the descriptor headroom (fdlimit.go), at least 16.
+func adminMaxConns() int {
+	soft, _, err := FDLimit()
+	if err != nil {
+		return 64
+	}
+	return max(fdShare(soft), 16)
+}
+
+// limitListener accepts at most n connections at a time: past that,
+// Accept waits until one closes, and the next clients wait in the
+// kernel's accept queue. The admin listener's descriptors are then
+// bounded, which the event loops' own accept relies on (loopaccept.go).
+type limitListener struct {
+	net.Listener
+	slots     chan struct{}
+	done      chan struct{}
+	closeOnce sync.Once
+}
+
+func newLimitListener(ln net.Listener, n int) *limitListener {
+	return &limitListener{Listener: ln, slots: make(chan struct{}, n), done: make(chan struct{})}
+}
+
+// Accept waits for a free slot, then accepts.
+func (l *limitListener) Accept() (net.Conn, error) {
+	select {
+	case l.slots <- struct{}{}:
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+	c, err := l.Listener.Accept()
+	if err != nil {
+		<-l.slots
+		return nil, err
+	}
+	return &limitConn{Conn: c, release: func() { <-l.slots }}, nil
+}
+
+// Close closes the listener and wakes an Accept waiting for a slot.
+func (l *limitListener) Close() error {
+	l.closeOnce.Do(func() { close(l.done) })
+	return l.Listener.Close()
+}
+
+// limitConn gives its slot back once, at the first Close.
+type limitConn struct {
+	net.Conn
+	once    sync.Once
+	release func()
+}
+
+func (c *limitConn) Close() error {
+	err := c.Conn.Close()
+	c.once.Do(c.release)
+	return err
 }

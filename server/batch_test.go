@@ -93,8 +93,8 @@ func checkBatchReply(t *testing.T, v *apicheck.Validator, tc batchCase, resp *ht
 }
 
 // TestBatchPrices runs the batch cases on the API port, with the memory
-// source (inline on the loop) and with a delaying source (the worker pool),
-// and on the admin port.
+// source (inline on the loop) and with a delaying source (pending on the
+// loop's lookups), and on the admin port.
 func TestBatchPrices(t *testing.T) {
 	mem := startServer(t, serverOpts{})
 	slow := startServer(t, serverOpts{src: delaySource(t, func(id []byte) time.Duration {
@@ -211,9 +211,9 @@ func TestBatchLookupsOverlap(t *testing.T) {
 	}
 }
 
-// TestBatchPanicIsContained: a panic while pricing a batch on the worker
-// pool is answered 500 and closes only that connection; the server keeps
-// answering batches.
+// TestBatchPanicIsContained: a panic while pricing a batch (in a lookup
+// begun on the event loop) is answered 500 and closes only that
+// connection; the server keeps answering batches.
 func TestBatchPanicIsContained(t *testing.T) {
 	src := delaySource(t, func([]byte) time.Duration { return time.Millisecond })
 	src.panicOn = "P-BOOM"

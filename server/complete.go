@@ -2,18 +2,17 @@ package server
 
 import (
 	"context"
-	"fmt"
-	"runtime/debug"
 	"time"
 
 	"github.com/pricing-engine/pricing-engine/httpparse"
-	"github.com/pricing-engine/pricing-engine/lookup"
 	"github.com/pricing-engine/pricing-engine/metrics"
+	"github.com/pricing-engine/pricing-engine/pricing"
 )
 
-// The asynchronous lookup path. A price request whose lookups do not
-// answer at once becomes a job that waits, with no goroutine of its own,
-// until its Source calls Done. Done pushes the job onto its loop's
+// The asynchronous lookup path. A price or batch request whose lookups do
+// not answer at once becomes a job that waits, with no goroutine of its
+// own, until the loop's pricing handle calls its Exchange's Done (for a
+// batch: once its last item answered). Done pushes the job onto its loop's
 // completion stack (lock-free: a compare-and-swap on the head); the push
 // that finds the stack empty, and only that one, asks the loop to run
 // drain. drain takes every completion at once, makes the replies, and
@@ -27,40 +26,46 @@ import (
 // reads of the current one; the event fd write is skipped while one is
 // pending.
 //
-// Flushing: the Batcher of the loop keeps the Calls of one iteration; the
-// first Call kept in an iteration schedules one flush task (also through
-// Execute), which runs after the iteration's reads, so a networked store
-// sends all of them in one round trip.
+// Flushing: the pricing handle keeps the lookups of one iteration; the
+// first request left pending in an iteration schedules one flush task
+// (also through Execute), which runs after the iteration's reads, so a
+// networked store sends all of them in one round trip.
 
-// dispatchPrice starts the lookups of a price request on the loop's
-// Batcher: answered at once (a cache hit) the reply is placed now;
-// otherwise the request waits as a pending job. Past Config.PoolSize
-// requests waiting on lookups, the request is answered 503 at once.
-func (cn *conn) dispatchPrice(out []byte, rep *reply, req *httpparse.Request, method string) []byte {
+// dispatchPrice serves a price request (rt routePrice) or a batch request
+// (routePrices) on the loop's pricing handle: answered at once (a cache
+// hit, a refused body) the reply is placed now; otherwise the request
+// waits as a pending job. Past Config.MaxWaiting requests waiting on
+// lookups, the request is answered 503 at once.
+func (cn *conn) dispatchPrice(out []byte, rep *reply, req *httpparse.Request, method string, rt route) []byte {
 	lp := cn.lp
 	s := lp.srv
-	if s.h.waiting.Load() >= int64(s.cfg.PoolSize) {
-		s.metrics.Rejected(metrics.RejectPoolFull).Inc()
-		return cn.overloaded(out, rep, method)
+	if s.h.waiting.Load() >= int64(s.cfg.MaxWaiting) {
+		s.metrics.Rejected(metrics.RejectWaitingLimit).Inc()
+		return cn.answerCanned(out, rep, cannedOverloaded, method, rt.endpoint())
 	}
 	j := lp.getJob()
-	// Everything Done's side reads is set before the Source sees the Call.
-	j.kind = routePrice
+	// Everything Done's side reads is set before the lookups begin.
+	j.kind = rt
 	j.cn, j.lp = cn, lp
 	j.rep = *rep
 	j.method = method
 	j.start = lp.now
 	j.close = rep.close
-	j.x.Shard = lp.x.Shard // counted by this loop
-	if s.engine.Serve(&j.x, &lp.dec, lp.batcher, req.Body, lp.now) {
+	var done bool
+	if rt == routePrices {
+		done = lp.pl.ServeBatch(&j.x, req.Body, lp.now)
+	} else {
+		done = lp.pl.Serve(&j.x, req.Body, lp.now)
+	}
+	if done {
 		rep.status, rep.retryAfter = j.x.Status, j.x.RetryAfter
-		out = cn.answer(out, rep, j.x.Body, method, endpointPrice)
+		out = cn.answer(out, rep, j.x.Body, method, rt.endpoint())
 		lp.releaseJob(j)
 		return out
 	}
-	// The Source owns j.x.Call now; the job waits for its Done.
+	// The pricing handle owns j.x now; the job waits for its Done.
 	s.h.waiting.Add(1)
-	s.metrics.InFlight().Inc()
+	s.metrics.LookupWaitBegan()
 	s.jobsWG.Add(1)
 	lp.scheduleFlush()
 	if rep.close {
@@ -70,16 +75,7 @@ func (cn *conn) dispatchPrice(out []byte, rep *reply, req *httpparse.Request, me
 	return out
 }
 
-// overloaded answers 503 + Retry-After without looking anything up.
-func (cn *conn) overloaded(out []byte, rep *reply, method string) []byte {
-	rep.status = 503
-	rep.retryAfter = 1
-	lp := cn.lp
-	lp.body = appendDetailBody(lp.body[:0], "server overloaded: try again shortly")
-	return cn.answer(out, rep, lp.body, method, endpointPrice)
-}
-
-// scheduleFlush makes the loop flush its Batcher once, after the reads of
+// scheduleFlush makes the loop flush its lookups once, after the reads of
 // the current iteration.
 func (lp *loop) scheduleFlush() {
 	if lp.flushQueued {
@@ -89,19 +85,19 @@ func (lp *loop) scheduleFlush() {
 	if err := lp.el.Execute(context.Background(), lp.flushRun); err != nil {
 		// The loops are stopping: flush now rather than never.
 		lp.flushQueued = false
-		lp.batcher.Flush()
+		lp.pl.Flush()
 	}
 }
 
 // flush runs on the loop (scheduled by scheduleFlush).
 func (lp *loop) flush() {
 	lp.flushQueued = false
-	lp.batcher.Flush()
+	lp.pl.Flush()
 }
 
-// lookedUp is the job's Call.Done: it runs on whatever goroutine the
-// Source completes the Call on, and hands the job to its loop.
-func (j *job) lookedUp(*lookup.Call) {
+// lookedUp is the job's Exchange.Done: it runs on whatever goroutine the
+// lookups completed on, and hands the job to its loop.
+func (j *job) lookedUp(*pricing.Exchange) {
 	lp := j.lp
 	for {
 		head := lp.completions.Load()
@@ -125,7 +121,7 @@ func (lp *loop) wake() {
 		s := lp.srv
 		for j := lp.completions.Swap(nil); j != nil; j = j.next {
 			s.h.waiting.Add(-1)
-			s.metrics.InFlight().Dec()
+			s.metrics.LookupWaitEnded()
 			s.jobsWG.Done()
 		}
 	}
@@ -162,12 +158,12 @@ func (lp *loop) drain() {
 		}
 	}
 	lp.touched = lp.touched[:0]
-	// Let the Batcher complete what is due by now (a timer source): with
+	// Let the lookups complete what is due by now (a timer source): with
 	// GOMAXPROCS=1 a busy loop holds the only P, and its Source's own
 	// goroutine may wait for it (a networked store's Flush with nothing
 	// kept sends nothing).
 	if !lp.flushQueued {
-		lp.batcher.Flush()
+		lp.pl.Flush()
 	}
 }
 
@@ -176,9 +172,10 @@ func (lp *loop) drain() {
 func (lp *loop) complete(j *job) {
 	s := lp.srv
 	s.h.waiting.Add(-1)
-	s.metrics.InFlight().Dec()
+	s.metrics.LookupWaitEnded()
 	defer s.jobsWG.Done()
 	if j.orphan {
+		lp.pl.Discard(&j.x)
 		lp.releaseJob(j)
 		return
 	}
@@ -196,17 +193,11 @@ func (lp *loop) finishPrice(j *job) {
 	s := lp.srv
 	defer func() {
 		if r := recover(); r != nil {
-			s.log.Error("panic while serving a request; closing its connection",
-				"panic", fmt.Sprint(r), "stack", string(debug.Stack()))
-			s.metrics.Rejected(metrics.RejectPanic).Inc()
-			j.rep.status, j.rep.retryAfter = 500, 0
-			j.rep.close, j.close = true, true
-			lp.body = appendDetailBody(lp.body[:0], "internal server error")
-			j.bb.B = appendReply(j.bb.B[:0], &j.rep, s.date.get(), lp.body)
-			lp.observer(j.method, endpointPrice, 500).Observe(lp.now.Sub(j.start).Seconds())
+			j.answerPanic(r)
+			lp.observer(j.method, j.kind.endpoint(), j.rep.status).Observe(lp.now.Sub(j.start).Seconds())
 		}
 	}()
-	s.engine.Complete(&j.x)
+	lp.pl.Complete(&j.x)
 	j.rep.status, j.rep.retryAfter = j.x.Status, j.x.RetryAfter
 	if s.closingConns.Load() {
 		j.rep.close, j.close = true, true
@@ -215,24 +206,21 @@ func (lp *loop) finishPrice(j *job) {
 		s.metrics.Rejected(metrics.RejectLookupError).Inc()
 	}
 	j.bb.B = appendReply(j.bb.B[:0], &j.rep, s.date.get(), j.x.Body)
-	lp.observer(j.method, endpointPrice, j.rep.status).Observe(lp.now.Sub(j.start).Seconds())
+	lp.observer(j.method, j.kind.endpoint(), j.rep.status).Observe(lp.now.Sub(j.start).Seconds())
 }
 
 // dropPending forgets cn's pending replies (the connection closes or
 // nothing may follow a closing reply): finished ones are released, price
-// jobs still waiting on lookups become orphans released on completion,
-// and metrics jobs still running are left to the garbage collector once
-// their worker is done.
+// and batch jobs still waiting on lookups become orphans released on
+// completion, and metrics jobs still running are left to the garbage
+// collector once their worker is done.
 func (cn *conn) dropPending() {
 	lp := cn.lp
 	for i, j := range cn.pending {
 		switch {
 		case j.done.Load():
-			if len(j.demand) > 0 {
-				lp.recordDemand(j) // priced, as a single request is counted once priced
-			}
 			lp.releaseJob(j)
-		case j.kind == routePrice:
+		case j.kind == routePrice || j.kind == routePrices:
 			j.orphan = true
 		}
 		cn.pending[i] = nil

@@ -39,8 +39,13 @@ type Config struct {
 	// MaxOutboundBytes caps reply bytes queued for a client that does not
 	// read them; past it the connection is closed.
 	MaxOutboundBytes int
-	// PoolSize caps the price requests waiting on lookups (and,
-	// separately, the metrics requests running on the goroutine pool).
+	// MaxWaiting caps the price and batch requests waiting on lookups
+	// (each holds no goroutine: its lookups complete it by callback); past
+	// it such a request is answered 503 + Retry-After at once.
+	MaxWaiting int
+	// PoolSize caps the worker pool's goroutines, which run the metrics
+	// exposition; past it a metrics request is answered 503 +
+	// Retry-After.
 	PoolSize int
 	// QueueTarget is the admission control's target queueing delay: while
 	// an event loop makes requests wait longer than this before it gets to
@@ -94,6 +99,7 @@ const (
 	DefaultMaxPipeline      = 16
 	DefaultMaxInboundBytes  = 128 << 10 // the largest request (8 KiB head, 64 KiB body) and more
 	DefaultMaxOutboundBytes = 32 << 10  // 16 pipelined replies of a few hundred bytes, several times over
+	DefaultMaxWaiting       = 20_000
 	DefaultPoolSize         = 20_000
 	DefaultHeaderTimeout    = 5 * time.Second
 	DefaultBodyTimeout      = 10 * time.Second
@@ -115,6 +121,7 @@ func DefaultConfig() Config {
 		MaxPipeline:      DefaultMaxPipeline,
 		MaxInboundBytes:  DefaultMaxInboundBytes,
 		MaxOutboundBytes: DefaultMaxOutboundBytes,
+		MaxWaiting:       DefaultMaxWaiting,
 		PoolSize:         DefaultPoolSize,
 		HeaderTimeout:    DefaultHeaderTimeout,
 		BodyTimeout:      DefaultBodyTimeout,
@@ -147,6 +154,7 @@ func (c Config) withDefaults() Config {
 	def(&c.MaxPipeline, d.MaxPipeline)
 	def(&c.MaxInboundBytes, d.MaxInboundBytes)
 	def(&c.MaxOutboundBytes, d.MaxOutboundBytes)
+	def(&c.MaxWaiting, d.MaxWaiting)
 	def(&c.PoolSize, d.PoolSize)
 	defd(&c.HeaderTimeout, d.HeaderTimeout)
 	defd(&c.BodyTimeout, d.BodyTimeout)
@@ -222,6 +230,7 @@ var fieldRules = [...]fieldRule{
 	{field: "MaxPipeline", get: func(c *Config) int64 { return int64(c.MaxPipeline) }, max: maxPipeline, reason: "must be positive"},
 	{field: "MaxInboundBytes", get: func(c *Config) int64 { return int64(c.MaxInboundBytes) }, reason: "must be positive"},
 	{field: "MaxOutboundBytes", get: func(c *Config) int64 { return int64(c.MaxOutboundBytes) }, reason: "must be positive"},
+	{field: "MaxWaiting", get: func(c *Config) int64 { return int64(c.MaxWaiting) }, reason: "must be positive"},
 	{field: "PoolSize", get: func(c *Config) int64 { return int64(c.PoolSize) }, reason: "must be positive"},
 	{field: "QueueTarget", get: func(c *Config) int64 { return int64(c.QueueTarget) }, dur: true, signed: true, reason: "must not be 0 (negative turns admission control off)"},
 	{field: "Limits.MaxHeaderBytes", get: func(c *Config) int64 { return int64(c.Limits.MaxHeaderBytes) }, reason: "must be positive"},

@@ -44,6 +44,8 @@ func TestConfigValidate(t *testing.T) {
 		{"pipeline 1024", func(c *Config) { c.MaxPipeline = 1024 }, nil, nil},
 		{"pipeline 1025", func(c *Config) { c.MaxPipeline = 1025 }, []string{"MaxPipeline"}, []string{"MaxPipeline"}},
 		{"zero pool", func(c *Config) { c.PoolSize = 0 }, nil, []string{"PoolSize"}},
+		{"zero max waiting", func(c *Config) { c.MaxWaiting = 0 }, nil, []string{"MaxWaiting"}},
+		{"negative max waiting", func(c *Config) { c.MaxWaiting = -1 }, []string{"MaxWaiting"}, []string{"MaxWaiting"}},
 		{"negative inbound", func(c *Config) { c.MaxInboundBytes = -1 }, []string{"MaxInboundBytes"}, []string{"MaxInboundBytes"}},
 		{"zero outbound", func(c *Config) { c.MaxOutboundBytes = 0 }, nil, []string{"MaxOutboundBytes"}},
 		{"negative queue target", func(c *Config) { c.QueueTarget = -time.Millisecond }, nil, nil},

@@ -53,8 +53,9 @@ type conn struct {
 // reserved. Inline replies become jobs only when an earlier reply is still
 // pending; requests waiting on lookups and metrics requests always do.
 //
-// Ownership: a price job whose lookups are pending belongs to the Source
-// until its Call's Done pushes it onto its loop's completion stack; from
+// Ownership: a price or batch job whose lookups are pending belongs to the
+// loop's pricing handle until its Exchange's Done pushes it onto its
+// loop's completion stack; from
 // then on (and for every other job) it belongs to the loop. A metrics job
 // belongs to its pool worker until the worker marks it done.
 type job struct {
@@ -71,14 +72,9 @@ type job struct {
 	method string
 	start  time.Time
 	accept []byte // Accept header of a metrics request
-	body   []byte // request body of a batch job (batch.go)
-	// Batch jobs: countDemand asks the worker to list the items it
-	// priced in demand, for the loop to count (recordDemand).
-	countDemand bool
-	demand      []byte
-	run         func() // j.execute bound once, so Submit does not allocate
+	run    func() // j.execute bound once, so Submit does not allocate
 
-	// Price jobs: the request, its lookups and its reply.
+	// Price and batch jobs: the request, its lookups and its reply.
 	x      pricing.Exchange
 	cn     *conn
 	lp     *loop
@@ -92,7 +88,5 @@ func (j *job) reset() {
 	j.gc = nil
 	j.rep = reply{}
 	j.accept = j.accept[:0]
-	j.body = j.body[:0]
-	j.countDemand, j.demand = false, j.demand[:0]
 	j.cn, j.lp, j.next, j.orphan = nil, nil, nil, false
 }

@@ -11,22 +11,28 @@
 // its queue of pending replies, its timers) is touched only by its loop, so
 // the hot path takes no lock shared between loops.
 //
-// A price request is priced by the [pricing.Engine] over its
-// lookup Source; the server does not know which back end that is. When
-// the lookups answer at once (the memory store, a cache hit) the request
-// is answered inline, inside OnTraffic, with no goroutine and no
-// allocation. When they do not (a latency profile, a store miss) the
-// request becomes a pending job with no goroutine of its own: the loop's
-// Batcher keeps the lookup, and is flushed once per loop iteration (so a
-// networked store sends the misses of one iteration together); the
-// Source's completion pushes the job onto the loop's lock-free completion
-// stack, and only the push that finds it empty wakes the loop (gnet's
-// EventLoop.Execute). The wake drains every completion at once, builds the
-// replies and resumes each connection concerned once: one write per
-// connection per drain, strictly in request order with the inline answers
-// around them (the connection's pending queue keeps the order). The
-// metrics exposition, which takes milliseconds, runs on a bounded
-// goroutine pool instead.
+// A price or batch request is handed to the loop's [pricing.Loop] (its
+// decoder, lookups, demand counts and batches); the server knows neither
+// the back end nor the rules. When the lookups answer at once (the memory
+// store, a cache hit) the request is answered inline, inside OnTraffic,
+// with no goroutine and no allocation. When they do not (a latency
+// profile, a store miss) the request becomes a pending job with no
+// goroutine of its own: the pricing handle keeps the lookups and is
+// flushed once per loop iteration (so a networked store sends the misses
+// of one iteration together, a batch's items included); the Exchange's
+// Done (for a batch, once its last item answered) pushes the job onto the
+// loop's lock-free completion stack, and only the push that finds it
+// empty wakes the loop (gnet's EventLoop.Execute). The wake drains every
+// completion at once, builds the replies and resumes each connection
+// concerned once: one write per connection per drain, strictly in request
+// order with the inline answers around them (the connection's pending
+// queue keeps the order). The metrics exposition, which takes
+// milliseconds, runs on a bounded goroutine pool instead.
+//
+// The replies the server makes itself (404, 405, 415, 503 overloaded,
+// 408, 500 ...) come from one vocabulary (canned, respond.go), and every
+// panic while serving, on a loop or on the admin listener, takes one
+// recover path (recover.go).
 //
 // # Admission control
 //
@@ -43,9 +49,10 @@
 // (further bytes wait in the inbound buffer, capped at
 // [Config.MaxInboundBytes]), at most [Config.MaxOutboundBytes] of replies
 // the client has not read, and the header, body, idle and write timeouts of
-// [Config]. Per process: [Config.MaxConns] connections and [Config.PoolSize]
-// requests waiting on lookups (503 past it). Everything past a bound is answered with a
-// clear status or a closed connection, never with unbounded memory.
+// [Config]. Per process: [Config.MaxConns] connections, [Config.MaxWaiting]
+// price and batch requests waiting on lookups and [Config.PoolSize] pool workers (503
+// past either). Everything past a bound is answered with a clear status or
+// a closed connection, never with unbounded memory.
 //
 // # Shutdown
 //

@@ -29,8 +29,5 @@ func (cn *conn) answerDocs(out []byte, rep *reply, req *httpparse.Request, metho
 }
 
 func (cn *conn) answerNotFound(out []byte, rep *reply, method string, rt route) []byte {
-	lp := cn.lp
-	rep.status = 404
-	lp.body = appendDetailBody(lp.body[:0], "Not Found")
-	return cn.answer(out, rep, lp.body, method, rt.endpoint())
+	return cn.answerCanned(out, rep, cannedNotFound, method, rt.endpoint())
 }

@@ -56,6 +56,8 @@ type serverOpts struct {
 	src      lookup.Source // nil: the embedded data in memory
 	deadline time.Duration // lookup deadline; 0 means one second
 	log      io.Writer     // server log (text), or nil to discard
+	// readyDetail is Deps.ReadyDetail; nil adds nothing to /readyz.
+	readyDetail func() string
 }
 
 func startServer(t testing.TB, o serverOpts) *testServer {
@@ -78,7 +80,7 @@ func startServer(t testing.TB, o serverOpts) *testServer {
 	if o.log != nil {
 		logger = slog.New(slog.NewTextHandler(o.log, nil))
 	}
-	srv, err := server.New(cfg, server.Deps{Engine: eng, Metrics: mset, Logger: logger, Docs: apidocs.New()})
+	srv, err := server.New(cfg, server.Deps{Engine: eng, Metrics: mset, Logger: logger, Docs: apidocs.New(), ReadyDetail: o.readyDetail})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,21 +8,21 @@ import (
 // API connections. The default connection limit is the soft RLIMIT_NOFILE
 // minus this headroom, capped at [DefaultMaxConns]:
 //
-//   - event loops: an epoll and an eventfd each, plus gnet's placeholder
-//     listener; Go's own poller (an epoll, an eventfd); the API and admin
-//     listeners;
-//   - admin connections (scrapes, probes, pprof), store connections (a few
-//     per Redis node), data and rules files, /proc reads by the process
-//     collector;
-//   - the acceptor's descriptor reserve and the connections being handed
-//     to an event loop: together at most twice [reserveDescriptors], a
-//     quarter of the headroom (accept.go explains the reserve).
+//   - event loops: an epoll, an eventfd and a listener each (or gnet's
+//     placeholder listener under the acceptor); Go's own poller (an epoll,
+//     an eventfd); the admin listener;
+//   - admin connections (scrapes, probes, pprof): at most [fdShare], a
+//     quarter of the headroom (admin.go bounds them);
+//   - store connections (a few per Redis node), data and rules files, /proc
+//     reads by the process collector;
+//   - with the acceptor only: its descriptor reserve and the connections
+//     being handed to an event loop, together at most twice
+//     [reserveDescriptors], a quarter of the headroom (accept.go explains
+//     the reserve).
 //
 // The headroom is an eighth of the limit, at least [minFDHeadroom] and at
-// most [maxFDHeadroom]. At the smallest headroom (128) the reserve is 32,
-// so the reserve and the registrations in flight take at most 64 and the
-// rest (about 20 descriptors at start: stdio, pollers, listeners, the
-// reserve's anchor) fits in the other half.
+// most [maxFDHeadroom]. Whether the event loops may accept themselves is
+// decided against the same shares (loopAcceptFits).
 const (
 	minFDHeadroom = 128
 	maxFDHeadroom = 4096

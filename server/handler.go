@@ -3,8 +3,6 @@ package server
 import (
 	"context"
 	"errors"
-	"fmt"
-	"runtime/debug"
 	"sync/atomic"
 	"time"
 
@@ -14,7 +12,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/pricing-engine/pricing-engine/httpparse"
-	"github.com/pricing-engine/pricing-engine/lookup"
 	"github.com/pricing-engine/pricing-engine/metrics"
 	"github.com/pricing-engine/pricing-engine/pricing"
 )
@@ -27,7 +24,7 @@ type handler struct {
 	srv *Server
 
 	// waiting counts price requests waiting on lookups, for the cap
-	// Config.PoolSize (complete.go).
+	// Config.MaxWaiting (complete.go).
 	waiting atomic.Int64
 }
 
@@ -40,18 +37,16 @@ type obsKey struct {
 	status   int
 }
 
-// loop is the state of one event loop: scratch buffers, a request decoder
-// and the list of its connections for the timeout scan. Only that loop's
-// goroutine touches it.
+// loop is the state of one event loop: scratch buffers, its pricing
+// handle and the list of its connections for the timeout scan. Only that
+// loop's goroutine touches it.
 type loop struct {
 	srv   *Server
 	el    gnet.EventLoop
 	out   *bytebufferpool.ByteBuffer // replies for the connection being served
 	tmp   []byte                     // one reply being built
 	body  []byte                     // one reply body being built
-	dec   pricing.Decoder
-	x     pricing.Exchange // the inline price request (instant sources)
-	br    *batchRun        // the inline batch request (instant sources), made on first use
+	pl    *pricing.Loop              // decoder, lookups, demand counts, batches
 	obs   map[obsKey]prometheus.Observer
 	last  obsKey              // labels of the last observer handed out
 	lastO prometheus.Observer // and that observer
@@ -64,7 +59,6 @@ type loop struct {
 	now     time.Time
 
 	// The asynchronous lookup path (complete.go).
-	batcher     lookup.Batcher
 	flushQueued bool                // a flush task is queued
 	completions atomic.Pointer[job] // stack of jobs whose Call is done; pushed from any goroutine
 	touched     []*conn             // connections with completions in the current drain
@@ -97,8 +91,7 @@ func (s *Server) loopFor(el gnet.EventLoop) *loop {
 		out: bytebufferpool.Get(),
 		obs: make(map[obsKey]prometheus.Observer),
 	}
-	lp.batcher = s.engine.Source().NewBatcher()
-	lp.x.Shard = s.engine.NewShard() // the loop's demand counter (nil without demand rules)
+	lp.pl = s.engine.NewLoop()
 	lp.scanRun = gnet.RunnableFunc(func(context.Context) error { lp.scan(); return nil })
 	lp.flushRun = gnet.RunnableFunc(func(context.Context) error { lp.flush(); return nil })
 	lp.drainRun = gnet.RunnableFunc(func(context.Context) error { lp.drain(); return nil })
@@ -265,15 +258,10 @@ func (h *handler) OnTraffic(gc gnet.Conn) (action gnet.Action) {
 // those replies are out. Other connections are not affected.
 func (cn *conn) recovered(r any) gnet.Action {
 	lp := cn.lp
-	s := lp.srv
-	s.log.Error("panic while serving a request; closing its connection",
-		"panic", fmt.Sprint(r), "remote", remoteString(cn.gc), "stack", string(debug.Stack()))
-	s.metrics.Rejected(metrics.RejectPanic).Inc()
+	lp.srv.panicked(r, remoteString(cn.gc))
 	out := lp.out.B // the replies built before the panicking request
 	if !cn.closing {
-		rep := reply{status: 500, contentType: contentJSON, close: true}
-		lp.body = appendDetailBody(lp.body[:0], "internal server error")
-		out = cn.answer(out, &rep, lp.body, "other", endpointUnknown)
+		out = cn.answerCanned(out, &reply{}, cannedInternal, "other", endpointUnknown)
 	}
 	cn.closing = true
 	if len(out) > 0 {
@@ -294,9 +282,6 @@ func (cn *conn) flush(out []byte) []byte {
 	for len(cn.pending) > 0 && cn.pending[0].done.Load() {
 		j := cn.pending[0]
 		out = append(out, j.bb.B...)
-		if len(j.demand) > 0 {
-			cn.lp.recordDemand(j) // a batch priced on the pool (batch.go)
-		}
 		closeAfter := j.close
 		n := copy(cn.pending, cn.pending[1:])
 		cn.pending[n] = nil
@@ -460,14 +445,13 @@ func (cn *conn) incomplete(out []byte) []byte {
 // parseError answers a request that could not be framed and closes the
 // connection: after a framing error the next request's start is unknown.
 func (cn *conn) parseError(out []byte, err error) []byte {
-	status, msg := 400, "malformed request"
 	var pe *httpparse.Error
-	if errors.As(err, &pe) {
-		status, msg = pe.Status, pe.Reason
+	if !errors.As(err, &pe) {
+		return cn.answerCanned(out, &reply{}, cannedMalformed, "other", endpointUnknown)
 	}
-	rep := reply{status: status, contentType: contentJSON, close: true}
+	rep := reply{status: pe.Status, contentType: contentJSON, close: true}
 	lp := cn.lp
-	lp.body = appendDetailBody(lp.body[:0], msg)
+	lp.body = appendDetailBody(lp.body[:0], pe.Reason)
 	return cn.answer(out, &rep, lp.body, "other", endpointUnknown)
 }
 

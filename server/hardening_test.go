@@ -323,9 +323,9 @@ func TestBounds(t *testing.T) {
 		}
 	})
 
-	t.Run("pool full", func(t *testing.T) {
+	t.Run("waiting limit", func(t *testing.T) {
 		cat := newBlockingSource(t)
-		ts := startServer(t, serverOpts{src: cat, cfg: server.Config{PoolSize: 1}, deadline: 10 * time.Second})
+		ts := startServer(t, serverOpts{src: cat, cfg: server.Config{MaxWaiting: 1}, deadline: 10 * time.Second})
 		t.Cleanup(cat.open)
 		a := dial(t, ts.addr)
 		abr := bufio.NewReader(a)
@@ -343,12 +343,70 @@ func TestBounds(t *testing.T) {
 		if connClosed(b, bbr) {
 			t.Error("shed request closed its connection")
 		}
-		if v := metricValue(t, ts, rejected("pool_full")); v != 1 {
-			t.Errorf("pool_full rejections = %v", v)
+		if v := metricValue(t, ts, rejected("waiting_limit")); v != 1 {
+			t.Errorf("waiting_limit rejections = %v", v)
+		}
+		if v := metricValue(t, ts, rejected("pool_full")); v != 0 {
+			t.Errorf("pool_full rejections = %v, want 0: no price request uses the pool", v)
+		}
+		for series, want := range map[string]float64{
+			"pricing_lookups_waiting": 1, "pricing_lookups_waiting_limit": 1, "pricing_requests_in_flight": 1,
+			"pricing_pool_queue_depth": 0, "pricing_pool_workers_busy": 0,
+		} {
+			if v := metricValue(t, ts, series); v != want {
+				t.Errorf("%s = %v, want %v", series, v, want)
+			}
 		}
 		cat.open()
 		if r := exchange(t, a, abr, "", 1)[0]; r.StatusCode != 200 {
 			t.Fatalf("held request: %d", r.StatusCode)
+		}
+		if v := metricValue(t, ts, "pricing_lookups_waiting"); v != 0 {
+			t.Errorf("pricing_lookups_waiting = %v after the reply, want 0", v)
+		}
+	})
+
+	// Batches wait on lookups like price requests, under the same bound:
+	// a batch holding the only waiting slot refuses the next batch and
+	// the next price request; the worker pool (its own bound,
+	// TestPoolFullRefusesMetrics) is not used.
+	t.Run("batch waiting limit", func(t *testing.T) {
+		cat := newBlockingSource(t)
+		ts := startServer(t, serverOpts{src: cat, cfg: server.Config{MaxWaiting: 1, PoolSize: 1}, deadline: 10 * time.Second})
+		t.Cleanup(cat.open)
+		const batch = `{"items":[{"product_id":"P-1","user_location":"NY"}]}`
+		batchReq := "POST /api/v1/prices HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n" +
+			fmt.Sprintf("Content-Length: %d\r\n\r\n%s", len(batch), batch)
+		a := dial(t, ts.addr)
+		abr := bufio.NewReader(a)
+		if _, err := io.WriteString(a, batchReq); err != nil {
+			t.Fatal(err)
+		}
+		<-cat.started // the batch waits on its item's lookups
+		b := dial(t, ts.addr)
+		bbr := bufio.NewReader(b)
+		for _, req := range []string{batchReq, priceReq(`{"product_id":"P-2","user_location":"NY"}`)} {
+			r := exchange(t, b, bbr, req, 1)[0]
+			if body := bodyOf(t, r); r.StatusCode != 503 || r.Header.Get("Retry-After") != "1" ||
+				body != `{"detail":"server overloaded: try again shortly"}` {
+				t.Fatalf("overloaded reply: %d %v %s", r.StatusCode, r.Header, body)
+			}
+		}
+		for series, want := range map[string]float64{
+			rejected("waiting_limit"): 2, rejected("pool_full"): 0,
+			"pricing_pool_workers_busy": 0, "pricing_pool_queue_depth": 0,
+			"pricing_lookups_waiting": 1, "pricing_requests_in_flight": 1,
+		} {
+			if v := metricValue(t, ts, series); v != want {
+				t.Errorf("%s = %v, want %v", series, v, want)
+			}
+		}
+		cat.open()
+		if r := exchange(t, a, abr, "", 1)[0]; r.StatusCode != 200 {
+			t.Fatalf("held batch: %d", r.StatusCode)
+		}
+		if v := metricValue(t, ts, "pricing_lookups_waiting"); v != 0 {
+			t.Errorf("pricing_lookups_waiting = %v after the reply, want 0", v)
 		}
 	})
 
@@ -376,9 +434,15 @@ func TestBounds(t *testing.T) {
 		if v := metricValue(t, ts, "pricing_requests_in_flight"); v != 4 {
 			t.Errorf("in flight = %v, want the pipeline bound 4", v)
 		}
-		// All four are running (each has reached the catalog): none waits.
+		if v := metricValue(t, ts, "pricing_lookups_waiting"); v != 4 {
+			t.Errorf("waiting on lookups = %v, want the pipeline bound 4", v)
+		}
+		// Price requests wait on lookups, not on the worker pool.
 		if v := metricValue(t, ts, "pricing_pool_queue_depth"); v != 0 {
-			t.Errorf("queue depth = %v, want 0 with every job started", v)
+			t.Errorf("queue depth = %v, want 0: no pool task", v)
+		}
+		if v := metricValue(t, ts, "pricing_pool_workers_busy"); v != 0 {
+			t.Errorf("busy workers = %v, want 0: no pool task", v)
 		}
 		cat.open()
 		for i, r := range exchange(t, c, br, "", n) {
@@ -506,5 +570,34 @@ func TestPanicIsContained(t *testing.T) {
 				t.Errorf("panic not logged with its stack: %.300s", l)
 			}
 		})
+	}
+}
+
+// TestAdminPanicIsContained: a panic while serving the admin listener
+// takes the same recover path as the event loops: logged with its stack,
+// counted, answered with the same 500 that closes the connection; the
+// listener keeps serving.
+func TestAdminPanicIsContained(t *testing.T) {
+	var logs syncBuffer
+	ts := startServer(t, serverOpts{src: &testSource{mem: memorySource(t), panicOn: "P-666"}, log: &logs})
+	c := dial(t, ts.admin)
+	br := bufio.NewReader(c)
+	r := exchange(t, c, br, priceReq(`{"product_id":"P-666","user_location":"NY"}`), 1)[0]
+	if body := bodyOf(t, r); r.StatusCode != 500 || !r.Close || body != `{"detail":"internal server error"}` ||
+		r.Header.Get("Content-Type") != "application/json" {
+		t.Fatalf("panic reply: %d close %v %v %s", r.StatusCode, r.Close, r.Header, body)
+	}
+	if !waitEOF(c, br) {
+		t.Error("the admin connection stayed open after a 500")
+	}
+	c2 := dial(t, ts.admin)
+	if r := exchange(t, c2, bufio.NewReader(c2), priceReq(`{"product_id":"P-4","user_location":"NY"}`), 1)[0]; r.StatusCode != 200 {
+		t.Fatalf("admin after the panic: %d", r.StatusCode)
+	}
+	if v := metricValue(t, ts, rejected("panic")); v != 1 {
+		t.Errorf("panic rejections = %v", v)
+	}
+	if l := logs.String(); !strings.Contains(l, "test panic for P-666") || !strings.Contains(l, "goroutine") {
+		t.Errorf("panic not logged with its stack: %.300s", l)
 	}
 }

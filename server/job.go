@@ -1,20 +1,16 @@
 package server
 
 import (
-	"fmt"
 	"net/http"
-	"runtime/debug"
 	"time"
 
 	"github.com/valyala/bytebufferpool"
-
-	"github.com/pricing-engine/pricing-engine/metrics"
 )
 
 func (s *Server) newJob() any {
 	j := &job{srv: s}
 	j.run = j.execute
-	j.x.Call.Done = j.lookedUp // bound once: Begin keeps it
+	j.x.Done = j.lookedUp // bound once
 	return j
 }
 
@@ -49,34 +45,28 @@ func (lp *loop) releaseJob(j *job) {
 	if cap(j.bb.B) > maxFreeJobBuffer {
 		j.bb.B = nil // a large reply (docs): do not keep its buffer
 	}
-	if cap(j.body) > maxFreeJobBuffer {
-		j.body = nil // a large batch request: do not keep its buffer
+	if cap(j.x.Body) > maxFreeJobBuffer {
+		j.x.Body = nil // a large batch reply: do not keep its buffer
 	}
 	if len(lp.free) < maxFreeJobs {
 		lp.free = append(lp.free, j)
 	}
 }
 
-// execute runs on a pool worker (metrics requests only: the exposition
-// takes milliseconds, far too long for an event loop): it computes the
+// execute runs on a pool worker (metrics requests: the exposition takes
+// milliseconds, far too long for an event loop): it computes the
 // reply into j.bb, marks j done and wakes the connection's loop, which
 // writes the reply in order.
 func (j *job) execute() {
 	s := j.srv
 	// Waiting ends here: the job was submitted and a worker now runs it.
-	s.metrics.PoolQueueDepth().Dec()
+	s.metrics.PoolTaskStarted()
 	defer func() {
 		if r := recover(); r != nil {
-			s.log.Error("panic while serving a request; closing its connection",
-				"panic", fmt.Sprint(r), "stack", string(debug.Stack()))
-			s.metrics.Rejected(metrics.RejectPanic).Inc()
-			j.rep.status = 500
-			j.rep.close = true
-			j.close = true
-			j.bb.B = appendReply(j.bb.B[:0], &j.rep, s.date.get(), appendDetailBody(nil, "internal server error"))
+			j.answerPanic(r)
 		}
 		s.metrics.Request(j.method, j.kind.endpoint(), j.rep.status).Observe(time.Since(j.start).Seconds())
-		s.metrics.InFlight().Dec()
+		s.metrics.PoolTaskDone()
 		gc := j.gc
 		j.done.Store(true)
 		// From here on j belongs to the loop again. An empty
@@ -86,21 +76,16 @@ func (j *job) execute() {
 		s.jobsWG.Done()
 	}()
 
-	switch j.kind {
-	case routeMetrics:
-		w := &bufferedResponse{header: make(http.Header)}
-		r, _ := http.NewRequestWithContext(s.ctx, http.MethodGet, "/metrics", nil)
-		if len(j.accept) > 0 {
-			r.Header.Set("Accept", string(j.accept))
-		}
-		s.metricsHandler.ServeHTTP(w, r)
-		j.closeIfDraining()
-		j.rep.status = w.status()
-		j.rep.contentType = w.header.Get("Content-Type")
-		j.bb.B = appendReply(j.bb.B[:0], &j.rep, s.date.get(), w.body)
-	case routePrices:
-		j.executePrices()
+	w := &bufferedResponse{header: make(http.Header)}
+	r, _ := http.NewRequestWithContext(s.ctx, http.MethodGet, "/metrics", nil)
+	if len(j.accept) > 0 {
+		r.Header.Set("Accept", string(j.accept))
 	}
+	s.metricsHandler.ServeHTTP(w, r)
+	j.closeIfDraining()
+	j.rep.status = w.status()
+	j.rep.contentType = w.header.Get("Content-Type")
+	j.bb.B = appendReply(j.bb.B[:0], &j.rep, s.date.get(), w.body)
 }
 
 // closeIfDraining makes the reply close its connection when draining began

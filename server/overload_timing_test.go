@@ -12,11 +12,11 @@ import (
 	"github.com/pricing-engine/pricing-engine/server"
 )
 
-// BenchmarkOverload measures the capacity of a server whose requests go
-// through a deliberately small pool (seed latency profile, PoolSize 256),
-// then offers open-loop load at three times that capacity for
-// PRICING_OVERLOAD_DURATION (default 30s) and finally half the capacity
-// for 5 s. It reports the shed share, the P99 of the overload phase (from
+// BenchmarkOverload measures the capacity of a server with a deliberately
+// small bound on requests waiting on lookups (seed latency profile,
+// MaxWaiting 256), then offers open-loop load at three times that capacity
+// for PRICING_OVERLOAD_DURATION (default 30s) and finally half the
+// capacity for 5 s. It reports the shed share, the P99 of the overload phase (from
 // the due time, so queueing counts), the recovery phase's failures and P99,
 // and the heap and goroutines of the process (server and load generator
 // together). Run it once:
@@ -35,7 +35,7 @@ func BenchmarkOverload(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	ts := startServer(b, serverOpts{src: prof.Wrap(memorySource(b)), cfg: server.Config{PoolSize: 256}})
+	ts := startServer(b, serverOpts{src: prof.Wrap(memorySource(b)), cfg: server.Config{MaxWaiting: 256}})
 	run := func(users int, rate float64, d time.Duration) *loadtest.Result {
 		b.Helper()
 		cfg := loadtest.DefaultConfig()

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"net/http"
 	"strconv"
 	"sync/atomic"
 	"time"
@@ -136,6 +137,91 @@ func appendReply(dst []byte, r *reply, date []byte, body []byte) []byte {
 // appendDetailBody appends {"detail":"msg"}.
 func appendDetailBody(dst []byte, msg string) []byte {
 	return pricing.AppendDetail(dst, msg)
+}
+
+// canned names a reply the server makes itself, the same on the event
+// loops and on the admin listener. Its row (cannedReply) is the one place
+// that says its status, its {"detail":...} text, its Retry-After and
+// whether it closes the connection.
+type canned uint8
+
+const (
+	cannedNotFound         canned = iota + 1 // 404: no route for the path
+	cannedMethodNotAllowed                   // 405: the caller sets Allow (route.allow)
+	cannedUnsupportedMedia                   // 415: the body is not JSON
+	cannedOverloaded                         // 503: the pool, the waiting bound or admission control
+	cannedTooManyConns                       // 503: the connection limit (OnOpen, the acceptor)
+	cannedRequestTimeout                     // 408: header or body timeout
+	cannedInternal                           // 500: a panic while serving (recover.go)
+	cannedMalformed                          // 400: a request that cannot be framed, without a parser reason
+	cannedBodyTooLarge                       // 413: admin listener, body over the limit
+	cannedBodyUnreadable                     // 400: admin listener, body cannot be read
+)
+
+// cannedReply is one row of the vocabulary.
+type cannedReply struct {
+	status     int
+	detail     string
+	retryAfter int  // Retry-After seconds, 0 = none
+	close      bool // the connection closes after it
+}
+
+// row returns c's row. A switch rather than a table: no package-level
+// state anyone could change.
+func (c canned) row() cannedReply {
+	switch c {
+	case cannedNotFound:
+		return cannedReply{status: 404, detail: "Not Found"}
+	case cannedMethodNotAllowed:
+		return cannedReply{status: 405, detail: "Method Not Allowed"}
+	case cannedUnsupportedMedia:
+		return cannedReply{status: 415, detail: "unsupported Content-Type: expected application/json"}
+	case cannedOverloaded:
+		return cannedReply{status: 503, detail: "server overloaded: try again shortly", retryAfter: 1}
+	case cannedTooManyConns:
+		return cannedReply{status: 503, detail: "too many connections", retryAfter: 1, close: true}
+	case cannedRequestTimeout:
+		return cannedReply{status: 408, detail: "request timeout", close: true}
+	case cannedInternal:
+		return cannedReply{status: 500, detail: "internal server error", close: true}
+	case cannedMalformed:
+		return cannedReply{status: 400, detail: "malformed request", close: true}
+	case cannedBodyTooLarge:
+		return cannedReply{status: 413, detail: "request body too large"}
+	case cannedBodyUnreadable:
+		return cannedReply{status: 400, detail: "cannot read request body"}
+	}
+	return cannedReply{status: 500, detail: "internal server error", close: true}
+}
+
+// apply makes rep the head of c (status, JSON, Retry-After; a closing c
+// sets close, a keep-alive one leaves rep's close as it was) and appends
+// c's body to dst.
+func (c canned) apply(rep *reply, dst []byte) []byte {
+	r := c.row()
+	rep.status, rep.retryAfter, rep.contentType = r.status, r.retryAfter, contentJSON
+	rep.close = rep.close || r.close
+	return appendDetailBody(dst, r.detail)
+}
+
+// answerCanned answers the request being served on the loop with c.
+func (cn *conn) answerCanned(out []byte, rep *reply, c canned, method, endpoint string) []byte {
+	lp := cn.lp
+	lp.body = c.apply(rep, lp.body[:0])
+	return cn.answer(out, rep, lp.body, method, endpoint)
+}
+
+// writeCanned answers an admin-listener request with c (the caller sets
+// Allow for a 405).
+func writeCanned(w http.ResponseWriter, c canned) {
+	r := c.row()
+	if r.retryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(r.retryAfter))
+	}
+	if r.close {
+		w.Header().Set("Connection", "close")
+	}
+	writeJSON(w, r.status, appendDetailBody(nil, r.detail))
 }
 
 // dateCache holds the current IMF-fixdate for the Date header, refreshed by

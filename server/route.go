@@ -1,9 +1,11 @@
 package server
 
-import "bytes"
+import (
+	"bytes"
+	"strings"
+)
 
-// route identifies what a request path addresses. The same table serves
-// both listeners so that the API port also answers the GET routes (docs/API.md).
+// route identifies what a request path addresses: a row of [routes].
 type route uint8
 
 const (
@@ -15,6 +17,7 @@ const (
 	routeDocs
 	routeOpenAPI
 	routePrices
+	routeCount // the number of rows of routes
 )
 
 // Route templates, used as the endpoint label of request metrics. Unmatched
@@ -30,55 +33,103 @@ const (
 	endpointUnknown = "unknown"
 )
 
-func (r route) endpoint() string {
-	switch r {
-	case routePrice:
-		return endpointPrice
-	case routeMetrics:
-		return endpointMetrics
-	case routeHealthz:
-		return endpointHealthz
-	case routeReadyz:
-		return endpointReadyz
-	case routeDocs:
-		return endpointDocs
-	case routeOpenAPI:
-		return endpointOpenAPI
-	case routePrices:
-		return endpointPrices
+// Allow header values: the methods a route accepts, as a 405 lists them.
+const (
+	allowPost    = "POST"
+	allowGetHead = "GET, HEAD"
+)
+
+// handlerKind says what answers a route. Each listener has one handler per
+// kind: the event loops in serve, the admin listener in adminRoute.
+type handlerKind uint8
+
+const (
+	kindNotFound handlerKind = iota // 404 {"detail":"Not Found"}
+	kindPrice                       // POST /api/v1/price: one price
+	kindPrices                      // POST /api/v1/prices: a batch
+	kindMetrics                     // the Prometheus exposition
+	kindHealthz                     // alive
+	kindReadyz                      // ready, or draining (readyz)
+	kindDocs                        // a file of the API docs
+)
+
+// priced reports whether the kind prices (its requests are the API's
+// traffic wherever they arrive: the admin listener counts them in the
+// request metrics too, and not its scrapes and probes).
+func (k handlerKind) priced() bool { return k == kindPrice || k == kindPrices }
+
+// readyz is the reply of /readyz on both listeners, its body appended to
+// dst: 200 "ready\n" followed by [Deps.ReadyDetail]'s text while ready, 503
+// "draining\n" with Retry-After 1 once draining began.
+func (s *Server) readyz(dst []byte) (status, retryAfter int, body []byte) {
+	if !s.Ready() {
+		return 503, 1, append(dst, bodyDraining...)
 	}
-	return endpointUnknown
+	dst = append(dst, bodyReady...)
+	if s.deps.ReadyDetail != nil {
+		dst = append(dst, s.deps.ReadyDetail()...)
+	}
+	return 200, 0, dst
 }
+
+// routeSpec is one row of the route table.
+type routeSpec struct {
+	path     string // the exact path matched
+	subtree  bool   // also every path below path + "/"
+	allow    string // the methods accepted, as the Allow header of a 405 lists them
+	endpoint string // the endpoint label of request metrics
+	kind     handlerKind
+}
+
+// routes is the one route table of both listeners (docs/API.md: the API
+// port also answers the GET routes): paths, methods, metric labels and
+// handler kinds. A method outside allow is answered 405 with that Allow
+// header on either listener. The admin listener adds routes of its own
+// (the admin API, pprof) in adminMux.
+var routes = [routeCount]routeSpec{
+	routeUnknown: {endpoint: endpointUnknown, kind: kindNotFound},
+	routePrice:   {path: endpointPrice, allow: allowPost, endpoint: endpointPrice, kind: kindPrice},
+	routeMetrics: {path: endpointMetrics, allow: allowGetHead, endpoint: endpointMetrics, kind: kindMetrics},
+	routeHealthz: {path: endpointHealthz, allow: allowGetHead, endpoint: endpointHealthz, kind: kindHealthz},
+	routeReadyz:  {path: endpointReadyz, allow: allowGetHead, endpoint: endpointReadyz, kind: kindReadyz},
+	routeDocs:    {path: endpointDocs, subtree: true, allow: allowGetHead, endpoint: endpointDocs, kind: kindDocs},
+	routeOpenAPI: {path: endpointOpenAPI, allow: allowGetHead, endpoint: endpointOpenAPI, kind: kindDocs},
+	routePrices:  {path: endpointPrices, allow: allowPost, endpoint: endpointPrices, kind: kindPrices},
+}
+
+func (r route) endpoint() string { return routes[r].endpoint }
 
 // allow is the Allow header value for a route's 405 replies.
-func (r route) allow() string {
-	if r == routePrice || r == routePrices {
-		return "POST"
+func (r route) allow() string { return routes[r].allow }
+
+// allows reports whether the route accepts method (an exact, case-sensitive
+// name: RFC 9110 section 9.1). It does not allocate.
+func (r route) allows(method string) bool {
+	a := routes[r].allow
+	for a != "" {
+		m, rest, _ := strings.Cut(a, ", ")
+		if m == method {
+			return true
+		}
+		a = rest
 	}
-	return "GET, HEAD"
+	return false
 }
 
-// match maps a request path (without query) to its route. Paths match
-// exactly; /docs also covers the Swagger UI assets below /docs/.
+// match maps a request path (without query) to its route: an exact path of
+// the table, or a path below a subtree row's (/docs/ holds the Swagger UI
+// assets). It does not allocate.
 func match(path []byte) route {
-	switch string(path) { // no allocation: the compiler switches on the bytes
-	case endpointPrice:
-		return routePrice
-	case endpointMetrics:
-		return routeMetrics
-	case endpointHealthz:
-		return routeHealthz
-	case endpointReadyz:
-		return routeReadyz
-	case endpointDocs:
-		return routeDocs
-	case endpointOpenAPI:
-		return routeOpenAPI
-	case endpointPrices:
-		return routePrices
+	for r := routeUnknown + 1; r < routeCount; r++ {
+		if string(path) == routes[r].path {
+			return r
+		}
 	}
-	if bytes.HasPrefix(path, []byte("/docs/")) {
-		return routeDocs
+	for r := routeUnknown + 1; r < routeCount; r++ {
+		p := routes[r].path
+		if routes[r].subtree && len(path) > len(p) && path[len(p)] == '/' && string(path[:len(p)]) == p {
+			return r
+		}
 	}
 	return routeUnknown
 }

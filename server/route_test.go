@@ -50,3 +50,68 @@ func TestStatusLine(t *testing.T) {
 		t.Errorf("unknown status: %q", got)
 	}
 }
+
+func TestMatch(t *testing.T) {
+	for _, tt := range []struct {
+		path string
+		want route
+	}{
+		{"/api/v1/price", routePrice},
+		{"/api/v1/prices", routePrices},
+		{"/metrics", routeMetrics},
+		{"/healthz", routeHealthz},
+		{"/readyz", routeReadyz},
+		{"/docs", routeDocs},
+		{"/docs/", routeDocs},
+		{"/docs/swagger-ui.css", routeDocs},
+		{"/openapi.json", routeOpenAPI},
+		{"/docsx", routeUnknown},
+		{"/doc", routeUnknown},
+		{"/metrics/", routeUnknown}, // not a subtree
+		{"/api/v1/price/", routeUnknown},
+		{"/API/v1/price", routeUnknown},
+		{"", routeUnknown},
+		{"/", routeUnknown},
+	} {
+		if got := match([]byte(tt.path)); got != tt.want {
+			t.Errorf("match(%q) = %d, want %d", tt.path, got, tt.want)
+		}
+	}
+	// Every row matches its own path; its endpoint label is its path.
+	for r := routeUnknown + 1; r < routeCount; r++ {
+		if got := match([]byte(routes[r].path)); got != r {
+			t.Errorf("match(%q) = %d, want its row %d", routes[r].path, got, r)
+		}
+		if routes[r].endpoint != routes[r].path || routes[r].allow == "" || routes[r].kind == kindNotFound {
+			t.Errorf("row %d %+v: endpoint must be the path, allow and kind set", r, routes[r])
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { match([]byte("/docs/swagger-ui.css")) }); n != 0 {
+		t.Errorf("match allocates %v times", n)
+	}
+}
+
+func TestAllows(t *testing.T) {
+	for _, tt := range []struct {
+		r      route
+		method string
+		want   bool
+	}{
+		{routePrice, "POST", true},
+		{routePrice, "GET", false},
+		{routePrice, "HEAD", false},
+		{routePrices, "POST", true},
+		{routeHealthz, "GET", true},
+		{routeHealthz, "HEAD", true},
+		{routeHealthz, "get", false}, // methods are case-sensitive
+		{routeHealthz, "GET, HEAD", false},
+		{routeMetrics, "POST", false},
+		{routeDocs, "HEAD", true},
+		{routeUnknown, "GET", false},
+		{routeUnknown, "", false},
+	} {
+		if got := tt.r.allows(tt.method); got != tt.want {
+			t.Errorf("route %d allows(%q) = %v, want %v", tt.r, tt.method, got, tt.want)
+		}
+	}
+}

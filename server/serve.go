@@ -6,8 +6,8 @@ import (
 )
 
 // serve answers one complete request: inline when the answer is at hand;
-// a price request whose lookups are pending waits for their completion
-// (complete.go), a metrics request runs on the pool.
+// a price or batch request whose lookups are pending waits for their
+// completion (complete.go), a metrics request runs on the pool.
 func (cn *conn) serve(out []byte, req *httpparse.Request) []byte {
 	lp := cn.lp
 	s := lp.srv
@@ -27,31 +27,30 @@ func (cn *conn) serve(out []byte, req *httpparse.Request) []byte {
 
 	switch rt {
 	case routePrice, routePrices:
-		if method != "POST" {
+		if !rt.allows(method) {
 			return cn.answerMethodNotAllowed(out, &rep, rt, method)
 		}
 		if !isJSONContentType(req.ContentType) {
-			rep.status = 415
-			body = appendDetailBody(body, "unsupported Content-Type: expected application/json")
-			break
+			return cn.answerCanned(out, &rep, cannedUnsupportedMedia, method, rt.endpoint())
 		}
-		if rt == routePrices {
-			return cn.servePrices(out, &rep, req, method)
-		}
-		if !s.engine.Instant() {
+		if !lp.pl.Instant() {
 			if !lp.admit() {
-				return cn.overloaded(out, &rep, method)
+				return cn.answerCanned(out, &rep, cannedOverloaded, method, rt.endpoint())
 			}
-			return cn.dispatchPrice(out, &rep, req, method)
+			return cn.dispatchPrice(out, &rep, req, method, rt)
 		}
 		// In memory: the whole price path runs here, inline.
-		x := &lp.x
-		s.engine.Serve(x, &lp.dec, lp.batcher, req.Body, lp.now)
+		x := lp.pl.Inline()
+		if rt == routePrices {
+			lp.pl.ServeBatch(x, req.Body, lp.now)
+		} else {
+			lp.pl.Serve(x, req.Body, lp.now)
+		}
 		rep.status, rep.retryAfter = x.Status, x.RetryAfter
-		return cn.answer(out, &rep, x.Body, method, endpointPrice)
+		return cn.answer(out, &rep, x.Body, method, rt.endpoint())
 
 	case routeHealthz, routeReadyz, routeDocs, routeOpenAPI, routeMetrics:
-		if method != "GET" && method != "HEAD" {
+		if !rt.allows(method) {
 			return cn.answerMethodNotAllowed(out, &rep, rt, method)
 		}
 		switch rt {
@@ -60,13 +59,7 @@ func (cn *conn) serve(out []byte, req *httpparse.Request) []byte {
 			body = append(body, bodyHealthy...)
 		case routeReadyz:
 			rep.contentType = contentText
-			if s.Ready() {
-				body = append(body, bodyReady...)
-			} else {
-				rep.status = 503
-				rep.retryAfter = 1
-				body = append(body, bodyDraining...)
-			}
+			rep.status, rep.retryAfter, body = s.readyz(body)
 		case routeMetrics:
 			return cn.dispatchMetrics(out, &rep, method, req)
 		default:
@@ -74,19 +67,15 @@ func (cn *conn) serve(out []byte, req *httpparse.Request) []byte {
 		}
 
 	default:
-		rep.status = 404
-		body = appendDetailBody(body, "Not Found")
+		return cn.answerCanned(out, &rep, cannedNotFound, method, rt.endpoint())
 	}
 	lp.body = body
 	return cn.answer(out, &rep, body, method, rt.endpoint())
 }
 
 func (cn *conn) answerMethodNotAllowed(out []byte, rep *reply, rt route, method string) []byte {
-	lp := cn.lp
-	rep.status = 405
 	rep.allow = rt.allow()
-	lp.body = appendDetailBody(lp.body[:0], "Method Not Allowed")
-	return cn.answer(out, rep, lp.body, method, rt.endpoint())
+	return cn.answerCanned(out, rep, cannedMethodNotAllowed, method, rt.endpoint())
 }
 
 // dispatchMetrics gathers the metrics exposition on the pool: it takes
@@ -113,20 +102,15 @@ func (cn *conn) submit(out []byte, j *job, rep *reply, method string) []byte {
 	if rep.close {
 		cn.closing = true
 	}
-	s.metrics.PoolQueueDepth().Inc()
-	s.metrics.InFlight().Inc()
+	s.metrics.PoolTaskQueued()
 	s.jobsWG.Add(1)
 	if err := s.pool.Submit(j.run); err != nil {
-		s.metrics.PoolQueueDepth().Dec()
-		s.metrics.InFlight().Dec()
+		s.metrics.PoolTaskRefused()
 		s.jobsWG.Done()
 		kind := j.kind
 		lp.releaseJob(j)
 		s.metrics.Rejected(metrics.RejectPoolFull).Inc()
-		rep.status = 503
-		rep.retryAfter = 1
-		lp.body = appendDetailBody(lp.body[:0], "server overloaded: try again shortly")
-		return cn.answer(out, rep, lp.body, method, kind.endpoint())
+		return cn.answerCanned(out, rep, cannedOverloaded, method, kind.endpoint())
 	}
 	cn.pending = append(cn.pending, j)
 	return out

@@ -68,7 +68,7 @@ type Server struct {
 	loopCount int // event loops, set by Start
 	upOnce    sync.Once
 	loopsUp   chan struct{} // closed at the first tick: the loops run
-	acc       *acceptor     // the API listener (accept.go)
+	ln        apiListener   // takes the API connections (loopaccept.go, accept.go)
 
 	loopBytes sync.Map // *loop -> *atomic.Int64: bytes buffered at its last scan
 
@@ -76,8 +76,7 @@ type Server struct {
 	adminLn   net.Listener
 	adminDone chan error
 
-	decoders  decoderPool
-	batchRuns batchRunPool
+	decoders decoderPool
 
 	h      *handler
 	resume gnet.AsyncCallback // h.resumeConn, bound once
@@ -114,6 +113,7 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	s.resume = s.h.resumeConn
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.date.refresh(time.Now())
+	s.metrics.SetLookupsWaitingLimit(cfg.MaxWaiting)
 	pool, err := ants.NewPool(cfg.PoolSize, ants.WithNonblocking(true), ants.WithExpiryDuration(10*time.Second))
 	if err != nil {
 		return nil, fmt.Errorf("cannot create worker pool: %w", err)
@@ -124,31 +124,11 @@ func New(cfg Config, deps Deps) (*Server, error) {
 
 // Start binds both listeners and starts serving. It returns once the event
 // loops run, so Addr and AdminAddr are known.
+//
+// The event loops accept on their own listeners when the descriptor limit
+// makes that safe, else the acceptor takes the connections (loopaccept.go
+// and accept.go say when and why).
 func (s *Server) Start() error {
-	ln, err := listenAPI(s.cfg.Addr, s.cfg.MaxOutboundBytes, s.cfg.MaxInboundBytes)
-	if err != nil {
-		return fmt.Errorf("cannot listen on %q: %w", s.cfg.Addr, err)
-	}
-	s.addr = ln.Addr()
-	acc, err := newAcceptor(s, ln, reserveDescriptors())
-	if err != nil {
-		_ = ln.Close()
-		return err
-	}
-	// abort undoes what Start did when a later step fails.
-	abort := func() {
-		_ = ln.Close()
-		acc.closeReserve()
-		s.stopAdmin(context.Background())
-	}
-
-	if s.cfg.AdminAddr != "" {
-		if err := s.startAdmin(); err != nil {
-			abort()
-			return err
-		}
-	}
-
 	s.loopCount = s.cfg.Loops
 	if s.loopCount == 0 {
 		// Not gnet's multicore default, which is runtime.NumCPU(): the
@@ -156,6 +136,11 @@ func (s *Server) Start() error {
 		// follows the limit (Go 1.25+), the CPU affinity mask and an
 		// explicit GOMAXPROCS variable.
 		s.loopCount = runtime.GOMAXPROCS(0)
+	}
+	if s.cfg.AdminAddr != "" {
+		if err := s.startAdmin(); err != nil {
+			return err
+		}
 	}
 	opts := []gnet.Option{
 		gnet.WithMulticore(true),
@@ -166,16 +151,111 @@ func (s *Server) Start() error {
 		gnet.WithReadBufferCap(loopReadBytes),
 		gnet.WithLogger(gnetLogger{s.log}),
 	}
+	var err error
+	if s.loopsMayAccept() {
+		err = s.startLoopAccept(opts)
+	} else {
+		err = s.startAcceptor(opts)
+	}
+	if err != nil {
+		s.stopAdmin(context.Background())
+		return err
+	}
+	go func() {
+		// The loops stopped (Shutdown, or a failure): stop accepting.
+		<-s.ctx.Done()
+		s.ln.stop()
+	}()
+	s.log.Info("listening", "api", s.addr.String(), "admin", s.AdminAddr(), "loops", s.loopCount,
+		"accept", s.ln.mode(), "max_conns", s.cfg.MaxConns, "max_buffered_bytes", s.cfg.MaxBufferedBytes)
+	return nil
+}
+
+// loopsMayAccept reports whether the event loops can accept on their own
+// listeners without ever running out of descriptors (loopAcceptFits).
+func (s *Server) loopsMayAccept() bool {
+	soft, _, err := FDLimit()
+	if err != nil {
+		return false
+	}
+	open, err := openDescriptors()
+	if err != nil {
+		return false
+	}
+	return loopAcceptFits(s.cfg.MaxConns, s.loopCount, soft, open)
+}
+
+// startLoopAccept starts the event loops on SO_REUSEPORT listeners of the
+// API address, one per loop.
+func (s *Server) startLoopAccept(opts []gnet.Option) error {
+	addr, port, release, err := reservePort(s.cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("cannot listen on %q: %w", s.cfg.Addr, err)
+	}
+	defer release()
+	tcp, err := net.ResolveTCPAddr("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("cannot resolve %q: %w", addr, err)
+	}
+	// The kernel's buffers are capped on the listeners, which every
+	// accepted connection inherits (listenAPI says why); TCP_NODELAY
+	// likewise.
+	opts = append(opts,
+		gnet.WithSocketSendBuffer(s.cfg.MaxOutboundBytes),
+		gnet.WithSocketRecvBuffer(s.cfg.MaxInboundBytes),
+		gnet.WithTCPNoDelay(gnet.TCPNoDelay),
+	)
+	if err := s.runLoops("tcp://"+addr, opts); err != nil {
+		return err
+	}
+	fds, err := listenersOn(port)
+	if err != nil || len(fds) != s.loopCount {
+		// Without them the port can only close with the loops: a drain
+		// then serves late connections instead of refusing them.
+		s.log.Warn("cannot find the event loops' listeners", "found", len(fds), "loops", s.loopCount, "err", err)
+	}
+	s.addr = tcp
+	s.ln = &loopListener{s: s, fds: fds}
+	return nil
+}
+
+// startAcceptor starts the event loops on a placeholder and the acceptor
+// on the API address.
+func (s *Server) startAcceptor(opts []gnet.Option) error {
+	ln, err := listenAPI(s.cfg.Addr, s.cfg.MaxOutboundBytes, s.cfg.MaxInboundBytes)
+	if err != nil {
+		return fmt.Errorf("cannot listen on %q: %w", s.cfg.Addr, err)
+	}
+	acc, err := newAcceptor(s, ln, reserveDescriptors())
+	if err != nil {
+		_ = ln.Close()
+		return err
+	}
 	// The loops listen on a placeholder only: connections come from the
 	// acceptor (accept.go explains why).
 	loopsAddr, cleanup, err := placeholderAddr()
 	if err != nil {
-		abort()
+		_ = ln.Close()
+		acc.closeReserve()
 		return err
 	}
 	defer cleanup()
+	if err := s.runLoops(loopsAddr, opts); err != nil {
+		_ = ln.Close()
+		acc.closeReserve()
+		return err
+	}
+	cleanup()
+	s.addr = ln.Addr()
+	s.ln = acc
+	go acc.run()
+	return nil
+}
+
+// runLoops starts gnet on addr and returns once the loops run.
+func (s *Server) runLoops(addr string, opts []gnet.Option) error {
 	go func() {
-		err := gnet.Run(s.h, loopsAddr, opts...)
+		err := gnet.Run(s.h, addr, opts...)
 		s.runErr <- err
 		s.cancel()
 	}()
@@ -185,20 +265,9 @@ func (s *Server) Start() error {
 		case <-up:
 		case err := <-s.runErr:
 			s.runErr <- err
-			abort()
 			return fmt.Errorf("cannot start event loops: %w", err)
 		}
 	}
-	cleanup()
-	s.acc = acc
-	go s.acc.run()
-	go func() {
-		// The loops stopped (Shutdown, or a failure): stop accepting.
-		<-s.ctx.Done()
-		s.acc.stop()
-	}()
-	s.log.Info("listening", "api", s.addr.String(), "admin", s.AdminAddr(), "loops", s.loopCount,
-		"max_conns", s.cfg.MaxConns, "max_buffered_bytes", s.cfg.MaxBufferedBytes)
 	return nil
 }
 
@@ -261,7 +330,7 @@ func (s *Server) shutdown(ctx context.Context) error {
 	// listener closes. Connections idle for DrainIdleGrace are closed by
 	// the loops' scans.
 	s.closingConns.Store(true)
-	s.acc.stop()
+	s.ln.stop()
 	s.log.Info("stopped accepting")
 	s.tick()
 
@@ -334,8 +403,9 @@ func (s *Server) bufferedTotal() int64 {
 
 // connLimitReply is written to connections refused at the limit.
 func (s *Server) connLimitReply() []byte {
-	rep := reply{status: 503, contentType: contentJSON, close: true, retryAfter: 1}
-	return appendReply(nil, &rep, s.date.get(), appendDetailBody(nil, "too many connections"))
+	var rep reply
+	body := cannedTooManyConns.apply(&rep, nil)
+	return appendReply(nil, &rep, s.date.get(), body)
 }
 
 // gnetLogger routes gnet's log lines to slog.

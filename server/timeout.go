@@ -109,17 +109,16 @@ func (lp *loop) scan() {
 	lp.dead = victims[:0]
 	lp.enforceBudget()
 	lp.scheduleRun() // in case no OnTraffic followed a yield (fair.go)
-	if sh := lp.x.Shard; sh != nil {
-		sh.Flush(time.Unix(0, ns)) // hand an idle loop's demand counts over
-	}
+	// Hand an idle loop's demand counts over.
+	lp.pl.Tick(time.Unix(0, ns))
 }
 
 // timeout408 answers the partial request of cn with 408 and marks cn
 // closing. With nothing pending the reply is written at once; otherwise it
 // is queued behind the pending replies and the connection closes after it.
 func (lp *loop) timeout408(cn *conn, now int64) {
-	rep := reply{status: 408, contentType: contentJSON, close: true}
-	lp.body = appendDetailBody(lp.body[:0], "request timeout")
+	var rep reply
+	lp.body = cannedRequestTimeout.apply(&rep, lp.body[:0])
 	lp.tmp = cn.place(lp.tmp[:0], &rep, lp.body)
 	if len(lp.tmp) > 0 {
 		_, _ = cn.gc.Write(lp.tmp)

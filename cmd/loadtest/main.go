@@ -44,6 +44,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/pricing-engine/pricing-engine/loadtest"
+	"github.com/pricing-engine/pricing-engine/lookup"
 
 	"github.com/pricing-engine/pricing-engine/internal/textarg"
 )
@@ -153,7 +154,9 @@ func parseFlags(args []string, stderr io.Writer) (loadtest.Config, options, erro
 	fs.StringVar(&cfg.Workload.ContentType, "content-type", cfg.Workload.ContentType, "request Content-Type")
 	fs.IntVar(&cfg.Workload.Batch, "batch", 0, "batch workload: each request is a POST of `N` items (1..100) to /api/v1/prices (the default --url then); 0: single requests")
 	fs.BoolVar(&cfg.Workload.Check, "check", true, "parse every 200 reply and check it against the request")
-	fs.BoolVar(&cfg.Workload.Strict, "strict", true, "also check base price and multiplier against the default catalog")
+	fs.BoolVar(&cfg.Workload.Strict, "strict", true, "also check base price and multiplier against the data the server serves (--catalog, --markets)")
+	catalogFile := fs.String("catalog", "", "catalog CSV `FILE` the server serves, for --strict (default: the data built into pricing-engine)")
+	marketsFile := fs.String("markets", "", "markets CSV `FILE` the server serves, for --strict (default: the data built into pricing-engine)")
 	sources := fs.String("sources", "live", "comma-separated accepted values of the reply's source field")
 	bind := fs.String("bind", "", "comma-separated local IP addresses to connect from, round robin (e.g. 127.0.0.1,127.0.0.2 to pass 28k connections)")
 	sloText := fs.String("slo", "", "objective, e.g. 'p95<150ms,failures=0'; sets the exit code")
@@ -177,6 +180,16 @@ func parseFlags(args []string, stderr io.Writer) (loadtest.Config, options, erro
 	}
 	if cfg.Workload.ProductMin, cfg.Workload.ProductMax, err = textarg.ParseRange(*products, strconv.Atoi); err != nil {
 		return cfg, opts, err
+	}
+	if *catalogFile != "" {
+		if cfg.Workload.Catalog, err = lookup.LoadCatalogFile(*catalogFile); err != nil {
+			return cfg, opts, err
+		}
+	}
+	if *marketsFile != "" {
+		if cfg.Workload.Markets, err = lookup.LoadMarketsFile(*marketsFile); err != nil {
+			return cfg, opts, err
+		}
 	}
 	cfg.Workload.Locations = textarg.SplitList(*locations)
 	cfg.Workload.Sources = textarg.SplitList(*sources)

@@ -63,6 +63,23 @@ func TestRunExitCodes(t *testing.T) {
 	good := quoteServer(t, false)
 	bad := quoteServer(t, true)
 	common := []string{"--users", "4", "--think", "0", "--duration", "3s", "--max-requests", "200", "--products", "10-19", "--quiet"}
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	var cat strings.Builder
+	cat.WriteString("product_id,base_price\n")
+	for n := 10; n <= 19; n++ {
+		fmt.Fprintf(&cat, "P-%d,%d.99\n", n, 49+n%10)
+	}
+	sameCatalog := write("same.csv", cat.String())
+	otherCatalog := write("other.csv", strings.ReplaceAll(cat.String(), "P-13,52.99", "P-13,53.99"))
+	otherMarkets := write("markets.csv", "location,multiplier\nNY,1.10\nLA,1.05\nMIA,0.96\n")
+	badMarkets := write("bad-markets.csv", "location,multiplier\nNY,1.10\nLA,1000\n")
 	tests := []struct {
 		name     string
 		args     []string
@@ -73,6 +90,11 @@ func TestRunExitCodes(t *testing.T) {
 		{"no slo", append([]string{"--url", good.URL + "/api/v1/price"}, common...), exitPass, "successes   200"},
 		{"latency objective missed", append([]string{"--url", good.URL + "/api/v1/price", "--slo", "p50<1us"}, common...), exitFail, "verdict     FAIL"},
 		{"failures", append([]string{"--url", bad.URL + "/api/v1/price", "--slo", "failures=0"}, common...), exitFail, "status_500="},
+		{"catalog file served", append([]string{"--url", good.URL + "/api/v1/price", "--catalog", sameCatalog, "--slo", "failures=0"}, common...), exitPass, "verdict     PASS"},
+		{"catalog file not served", append([]string{"--url", good.URL + "/api/v1/price", "--catalog", otherCatalog, "--slo", "failures=0"}, common...), exitFail, "base_price does not match the catalog"},
+		{"markets file not served", append([]string{"--url", good.URL + "/api/v1/price", "--markets", otherMarkets, "--locations", "MIA", "--slo", "failures=0"}, common...), exitFail, "market_multiplier does not match the markets"},
+		{"markets file not served, lenient", append([]string{"--url", good.URL + "/api/v1/price", "--markets", otherMarkets, "--strict=false", "--slo", "failures=0"}, common...), exitPass, "verdict     PASS"},
+		{"bad markets file", []string{"--markets", badMarkets, "--duration", "1s"}, exitUsage, ""},
 		{"remote refused", []string{"--url", "http://10.1.2.3:8000/api/v1/price", "--duration", "1s"}, exitUsage, ""},
 		{"bad flag", []string{"--no-such-flag"}, exitUsage, ""},
 		{"bad think", []string{"--think", "2s-1s"}, exitUsage, ""},

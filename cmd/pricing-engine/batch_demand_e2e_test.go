@@ -12,13 +12,13 @@ import (
 // demandRequests reads the demand requests of an explanation.
 var demandRequests = regexp.MustCompile(`\{"factor":"demand","value":[0-9.]+,"requests":([0-9]+)`)
 
-// TestE2EBatchDemandOnPool: with an asynchronous source (the seed
-// latency profile) batches are priced on the worker pool, and each item
-// priced is still counted in the demand rules like a single request; an
+// TestE2EBatchDemandAsync: with an asynchronous source (the seed
+// latency profile) a batch's items wait on the event loop's lookups, and
+// each item priced is counted in the demand rules like a single request; an
 // item refused (unknown product, a bad field) is not, as a single request
 // answered 404 or 422 is not. The admin port prices with the merged
 // demand without counting, so its explanation shows the count.
-func TestE2EBatchDemandOnPool(t *testing.T) {
+func TestE2EBatchDemandAsync(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "demand.yaml")
 	writeRules(t, path, `version: "batch-demand.1"
 demand:

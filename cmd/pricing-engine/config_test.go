@@ -15,6 +15,7 @@ var badValues = []struct{ flag, value, reason string }{
 	{"max-buffered-bytes", "-1", "must be positive, or 0 for the default"},
 	{"max-pipeline", "0", "must be positive"},
 	{"max-pipeline", "1025", "must be at most 1024"},
+	{"max-waiting", "0", "must be positive"},
 	{"pool-size", "0", "must be positive"},
 	{"queue-target", "0s", "must not be 0"},
 	{"max-outbound-bytes", "0", "must be positive"},

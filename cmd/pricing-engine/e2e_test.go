@@ -139,6 +139,10 @@ func TestE2ECatalogFile(t *testing.T) {
 			[]string{"nope.csv"}},
 		{"bad market", []string{"--markets", write("bad-mk.csv", "location,multiplier\nNY,1.1\nLA,-1\n")},
 			[]string{"bad-mk.csv", "line 3"}},
+		{"market multiplier above 100", []string{"--markets", write("big-mk.csv", "location,multiplier\nNY,1.1\n# comment\nLA,1000\n")},
+			[]string{"big-mk.csv", "line 4", "at most 100"}},
+		{"price above 10^9", []string{"--catalog", write("big-price.csv", "product_id,base_price\nP-1,1000000000.01\n")},
+			[]string{"big-price.csv", "line 2", "at most 1000000000"}},
 	}
 	for _, tc := range bad {
 		t.Run(tc.name, func(t *testing.T) {

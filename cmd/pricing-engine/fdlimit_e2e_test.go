@@ -72,6 +72,11 @@ func readStatus(c net.Conn, d time.Duration) (int, error) {
 // connections (and answer their requests) once others close.
 func TestE2EFDLimitAcceptBacksOff(t *testing.T) {
 	p := startLimited(t, append(loopbackArgs, "--max-conns=100000", "--header-timeout=30s")...)
+	// A connection limit past the descriptor limit: the acceptor, not
+	// the event loops, accepts (gnet's accept would die of EMFILE).
+	if rec, ok := p.logRecord("listening"); !ok || fmt.Sprint(rec["accept"]) != "acceptor" {
+		t.Fatalf(`"listening" log line: %v, want accept=acceptor`, rec)
+	}
 	const n = 400
 	conns := openWithRequest(t, p.api, n)
 
@@ -140,6 +145,11 @@ func TestE2EFDLimitDefaultMaxConns(t *testing.T) {
 	}
 	if got := fmt.Sprint(rec["max_conns"]); got != "128" {
 		t.Fatalf("max_conns = %s at RLIMIT_NOFILE %d, want 128 (the limit minus 128 of headroom)", got, fdLimit)
+	}
+	// Under the default limit the event loops accept themselves: the
+	// limit leaves room for every other descriptor (server/loopaccept.go).
+	if got := fmt.Sprint(rec["accept"]); got != "loops" {
+		t.Fatalf("accept = %s at the default connection limit, want loops", got)
 	}
 	// Dial without writing: a refused connection gets its 503 and EOF
 	// (writing first would let the close reset the reply).

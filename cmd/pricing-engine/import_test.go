@@ -57,6 +57,7 @@ func TestImportBadRowWritesNothing(t *testing.T) {
 		{"zero price", "product_id,base_price\nP-1,0\n", "line 2"},
 		{"duplicate", "product_id,base_price\nP-1,1\nP-1,2\n", "duplicate"},
 		{"bad header", "id,price\nP-1,1\n", "bad header"},
+		{"price above 10^9", "product_id,base_price\nP-1,1\nP-2,1000000000.01\n", "line 3: bad base price \"1000000000.01\": out of range: must be greater than 0 and at most 1000000000"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			cat := writeFile(t, "catalog.csv", tc.body)
@@ -72,6 +73,21 @@ func TestImportBadRowWritesNothing(t *testing.T) {
 			}
 		})
 	}
+	t.Run("multiplier 1000", func(t *testing.T) {
+		cat := writeFile(t, "catalog.csv", "product_id,base_price\nP-1,10\n")
+		mk := writeFile(t, "markets.csv", "location,multiplier\nNY,1.10\nLA,1000\n")
+		code, out, errOut := importRun(t, nil, "--store", srv.URL(), "--catalog", cat, "--markets", mk)
+		if code != 2 || out != "" {
+			t.Fatalf("exit %d, want 2, stdout %q: %s", code, out, errOut)
+		}
+		want := `line 3: bad multiplier "1000": out of range: must be greater than 0 and at most 100`
+		if !strings.Contains(errOut, mk) || !strings.Contains(errOut, want) {
+			t.Fatalf("stderr %q does not name the file and %q", errOut, want)
+		}
+		if got := srv.MustDo("DBSIZE"); got != "0" {
+			t.Fatalf("DBSIZE = %s after a refused import", got)
+		}
+	})
 	for _, args := range [][]string{
 		{"--embedded"},
 		{"--store", "memory", "--embedded"},
@@ -179,15 +195,5 @@ func TestImportFullStore(t *testing.T) {
 	code, _, errOut := importRun(t, nil, "--store", srv.URL(), "--catalog", cat)
 	if code != 1 || !strings.Contains(errOut, "OOM") {
 		t.Fatalf("exit %d, want 1 with the OOM reply: %s", code, errOut)
-	}
-}
-
-func TestKeySlot(t *testing.T) {
-	c := redistest.StartCluster(t, 3)
-	for _, k := range []string{"a", "pricing:product:P-1", "x{tag}y", "{}z", "{a", "é"} {
-		want := c.Nodes[0].MustDo("CLUSTER", "KEYSLOT", k)
-		if got := fmt.Sprint(keySlot(k)); got != want {
-			t.Errorf("keySlot(%q) = %s, Redis says %s", k, got, want)
-		}
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"time"
 	_ "time/tzdata" // schedules name IANA zones: do not depend on the host's zoneinfo
 
+	"github.com/pricing-engine/pricing-engine/demand"
 	"github.com/pricing-engine/pricing-engine/lookup"
 	"github.com/pricing-engine/pricing-engine/lookup/redisstore"
 	"github.com/pricing-engine/pricing-engine/metrics"
@@ -55,7 +56,7 @@ type rulesRuntime struct {
 	path     string
 	log      *slog.Logger
 	holder   *rules.Holder
-	merger   *rules.Merger // nil without --rules
+	merger   *demand.Merger // nil without --rules
 	applied  atomic.Uint64
 	loadedAt atomic.Int64 // Unix nanoseconds
 	sharedEr atomic.Uint64
@@ -87,17 +88,21 @@ func newRules(cfg *rulesConfig, src lookup.Source, log *slog.Logger, mset *metri
 	if cfg.initial != nil {
 		rt.applied.Add(1)
 		rt.loadedAt.Store(time.Now().UnixNano())
-		mcfg := rules.MergerConfig{Rules: rt.holder.Load, OnSharedError: rt.sharedError}
+		mcfg := demand.MergerConfig{Rules: rt.holder.Load, OnSharedError: rt.sharedError}
 		if st, ok := src.(*redisstore.Store); ok {
 			// Used only while the ruleset says demand.shared: true.
 			mcfg.Shared = redisstore.NewDemandCounter(st)
 		}
-		rt.merger = rules.NewMerger(mcfg)
+		rt.merger = demand.NewMerger(mcfg)
 		rt.warnShared(cfg.initial, src)
 	}
 	metrics.NewRules(mset.Registry, rt.stats)
 	return rt
 }
+
+// The Redis store's counter is the demand merger's SharedCounter: the
+// store does not import package demand, so the check is made here.
+var _ demand.SharedCounter = (*redisstore.DemandCounter)(nil)
 
 // warnShared says when a ruleset asks for shared demand counts that the
 // memory store cannot share.
@@ -118,7 +123,7 @@ func (rt *rulesRuntime) sharedError(err error) {
 	}
 	rt.mu.Unlock()
 	if log {
-		rt.log.Warn("rules: shared demand counters unavailable; using this replica's counts", "err", err.Error())
+		rt.log.Warn("rules: shared demand counters unavailable; holding the fleet's last counts and multipliers", "err", err.Error())
 	}
 }
 

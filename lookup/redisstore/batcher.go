@@ -133,7 +133,7 @@ func (s *Store) resolve(c *lookup.Call, p, l, d entry) {
 		c.Err = lookup.NewNotFound(lookup.KindProduct, c.ProductID)
 		return
 	case kindInvalid:
-		c.Err = &lookup.InvalidValueError{Key: s.prefix + "product:" + string(c.ProductID)}
+		c.Err = &lookup.InvalidValueError{Key: s.keys.Product(string(c.ProductID))}
 		return
 	}
 	m, loc := l, c.Location
@@ -144,7 +144,7 @@ func (s *Store) resolve(c *lookup.Call, p, l, d entry) {
 	case kindAbsent:
 		c.Mult = one
 	case kindInvalid:
-		c.Err = &lookup.InvalidValueError{Key: s.prefix + "market:" + string(loc)}
+		c.Err = &lookup.InvalidValueError{Key: s.keys.Market(string(loc))}
 		return
 	default:
 		c.Mult = m.val

@@ -8,11 +8,11 @@ import (
 	"time"
 
 	"github.com/redis/rueidis"
-
-	"github.com/pricing-engine/pricing-engine/rules"
 )
 
-// DemandCounter is the store's [rules.SharedCounter]: the demand counts
+// DemandCounter is the store's shared demand counter (it satisfies
+// package demand's SharedCounter, whose methods take only standard
+// types, without this package importing it): the demand counts
 // of every replica summed in Redis, one hash per time bucket,
 //
 //	demand:<prefix><window ms>:<bucket>   field: the counter's key, value: requests
@@ -23,14 +23,37 @@ import (
 // PEXPIRE in a single round trip per node; Totals reads the window's
 // buckets with one pipelined HGETALL each, one round trip per node.
 //
-// The merger of package rules calls it from one goroutine, at most a few
-// times a bucket, never per request; it is also safe for concurrent use.
+// The demand merger calls it from one goroutine, at most a few times a
+// bucket, never per request; it is also safe for concurrent use. Keys are
+// opaque strings, stored as they are.
 type DemandCounter struct {
 	client rueidis.Client
 	base   string // key prefix of the bucket hashes
+	settle *rueidis.Lua
 }
 
-var _ rules.SharedCounter = (*DemandCounter)(nil)
+// settledMark is the field that marks a period's multipliers as settled
+// (keys are never empty, so it names none): an empty proposal is settled
+// too.
+const settledMark = ""
+
+// settleScript stores a period's proposed multipliers unless some are
+// stored already, and returns what is stored. KEYS[1] is the period's
+// hash; ARGV[1] its lifetime in ms, then field, value pairs. One key, so
+// Redis Cluster runs it on the key's node; it runs atomically, so the
+// first proposal of a period wins as a whole.
+const settleScript = `if redis.call('EXISTS', KEYS[1]) == 0 then
+  redis.call('HSET', KEYS[1], '', '1')
+  for i = 2, #ARGV, 2 do
+    redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
+  end
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+end
+return redis.call('HGETALL', KEYS[1])`
+
+// MaxDemandBuckets bounds the buckets one Totals call reads (one
+// pipelined HGETALL each): four windows of the merger's twelve buckets.
+const MaxDemandBuckets = 48
 
 // NewDemandCounter returns the shared demand counters of st (which must
 // stay open while they are used).
@@ -40,7 +63,7 @@ func NewDemandCounter(st *Store) *DemandCounter {
 		// A prefix such as "demand:" would track the counters too.
 		base = "pe-demand:" + st.prefix
 	}
-	return &DemandCounter{client: st.client, base: base}
+	return &DemandCounter{client: st.client, base: base, settle: rueidis.NewLuaScript(settleScript)}
 }
 
 // bucketKey is the hash of one bucket of one window length.
@@ -48,16 +71,22 @@ func (d *DemandCounter) bucketKey(window time.Duration, bucket int64) string {
 	return d.base + strconv.FormatInt(window.Milliseconds(), 10) + ":" + strconv.FormatInt(bucket, 10)
 }
 
-// Add implements [rules.SharedCounter]: HINCRBY of every count into the
-// bucket's hash and PEXPIRE of two windows, pipelined.
-func (d *DemandCounter) Add(ctx context.Context, window time.Duration, bucket int64, counts []rules.KeyCount) error {
+// periodKey is the hash of one period's multipliers.
+func (d *DemandCounter) periodKey(window time.Duration, period int64) string {
+	return d.base + strconv.FormatInt(window.Milliseconds(), 10) + ":m:" + strconv.FormatInt(period, 10)
+}
+
+// Add adds counts (key -> requests) of one bucket: HINCRBY of every count
+// into the bucket's hash and PEXPIRE of two windows, pipelined. counts is
+// only read.
+func (d *DemandCounter) Add(ctx context.Context, window time.Duration, bucket int64, counts map[string]int64) error {
 	if len(counts) == 0 {
 		return nil
 	}
 	key := d.bucketKey(window, bucket)
 	cmds := make(rueidis.Commands, 0, len(counts)+1)
-	for _, kc := range counts {
-		cmds = append(cmds, d.client.B().Hincrby().Key(key).Field(kc.Key).Increment(kc.Count).Build())
+	for k, c := range counts {
+		cmds = append(cmds, d.client.B().Hincrby().Key(key).Field(k).Increment(c).Build())
 	}
 	cmds = append(cmds, d.client.B().Pexpire().Key(key).Milliseconds(2*window.Milliseconds()).Build())
 	for _, r := range d.client.DoMulti(ctx, cmds...) {
@@ -68,14 +97,15 @@ func (d *DemandCounter) Add(ctx context.Context, window time.Duration, bucket in
 	return nil
 }
 
-// Totals implements [rules.SharedCounter]: the buckets first..last read
-// in one pipelined round trip and summed per key.
+// Totals calls fn for every key with its count summed over the buckets
+// first..last (at most MaxDemandBuckets), read in one pipelined round
+// trip.
 func (d *DemandCounter) Totals(ctx context.Context, window time.Duration, first, last int64, fn func(key string, count int64)) error {
 	if last < first {
 		return nil
 	}
-	if n := last - first + 1; n > 4*rules.BucketsPerWindow {
-		return fmt.Errorf("cannot read demand counts: %d buckets asked, at most %d", n, 4*rules.BucketsPerWindow)
+	if n := last - first + 1; n > MaxDemandBuckets {
+		return fmt.Errorf("cannot read demand counts: %d buckets asked, at most %d", n, MaxDemandBuckets)
 	}
 	cmds := make(rueidis.Commands, 0, last-first+1)
 	for b := first; b <= last; b++ {
@@ -95,4 +125,39 @@ func (d *DemandCounter) Totals(ctx context.Context, window time.Duration, first,
 		fn(k, v)
 	}
 	return nil
+}
+
+// Multipliers settles the smoothed multipliers of one period: with a
+// non-nil propose (key -> multiplier as a decimal; keys at 1 left out) it
+// stores propose unless the period has multipliers stored already, as
+// one atomic script; with a nil propose it only reads. It then calls fn
+// for every key stored for the period and reports whether the period is
+// settled (something, possibly an empty proposal, is stored). propose is
+// only read.
+func (d *DemandCounter) Multipliers(ctx context.Context, window time.Duration, period int64, propose map[string]string, fn func(key, multiplier string)) (bool, error) {
+	key := d.periodKey(window, period)
+	var r rueidis.RedisResult
+	if propose == nil {
+		r = d.client.Do(ctx, d.client.B().Hgetall().Key(key).Build())
+	} else {
+		args := make([]string, 0, 1+2*len(propose))
+		args = append(args, strconv.FormatInt(3*window.Milliseconds(), 10))
+		for k, v := range propose {
+			args = append(args, k, v)
+		}
+		r = d.settle.Exec(ctx, d.client, []string{key}, args)
+	}
+	m, err := r.AsStrMap()
+	if err != nil {
+		return false, fmt.Errorf("cannot settle demand multipliers of %s: %w", key, err)
+	}
+	if _, ok := m[settledMark]; !ok {
+		return false, nil
+	}
+	for k, v := range m {
+		if k != settledMark {
+			fn(k, v)
+		}
+	}
+	return true, nil
 }

@@ -2,13 +2,13 @@ package redisstore
 
 import (
 	"context"
+	"fmt"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/pricing-engine/pricing-engine/internal/redistest"
-	"github.com/pricing-engine/pricing-engine/money"
-	"github.com/pricing-engine/pricing-engine/rules"
 )
 
 // TestDemandCounterAddTotals: two replicas' counts of the same buckets
@@ -26,12 +26,12 @@ func TestDemandCounterAddTotals(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	must(da.Add(ctx, w, 100, []rules.KeyCount{{Key: "k1", Count: 3}, {Key: "k2", Count: 1}}))
-	must(db.Add(ctx, w, 100, []rules.KeyCount{{Key: "k1", Count: 4}}))
-	must(db.Add(ctx, w, 101, []rules.KeyCount{{Key: "k1", Count: 10}}))
-	must(da.Add(ctx, w, 99, []rules.KeyCount{{Key: "k1", Count: 1000}}))    // before the range
-	must(da.Add(ctx, 2*w, 100, []rules.KeyCount{{Key: "k1", Count: 1000}})) // another window length
-	must(da.Add(ctx, w, 100, nil))                                          // nothing to add
+	must(da.Add(ctx, w, 100, map[string]int64{"k1": 3, "k2": 1}))
+	must(db.Add(ctx, w, 100, map[string]int64{"k1": 4}))
+	must(db.Add(ctx, w, 101, map[string]int64{"k1": 10}))
+	must(da.Add(ctx, w, 99, map[string]int64{"k1": 1000}))    // before the range
+	must(da.Add(ctx, 2*w, 100, map[string]int64{"k1": 1000})) // another window length
+	must(da.Add(ctx, w, 100, nil))                            // nothing to add
 	got := map[string]int64{}
 	must(da.Totals(ctx, w, 100, 101, func(k string, n int64) { got[k] += n }))
 	if len(got) != 2 || got["k1"] != 17 || got["k2"] != 1 {
@@ -41,6 +41,9 @@ func TestDemandCounterAddTotals(t *testing.T) {
 	ttl, err := strconv.Atoi(srv.MustDo("PTTL", key))
 	if err != nil || ttl <= 0 || ttl > int(2*w/time.Millisecond) {
 		t.Errorf("PTTL %s = %d (%v), want in (0, %d]", key, ttl, err, 2*w/time.Millisecond)
+	}
+	if err := da.Totals(ctx, w, 1, MaxDemandBuckets+1, func(string, int64) {}); err == nil {
+		t.Errorf("Totals of %d buckets: no error, want the bound %d", MaxDemandBuckets+1, MaxDemandBuckets)
 	}
 	if st := a.Stats(); st.Invalidations != 0 {
 		t.Errorf("counting invalidated %d cache entries", st.Invalidations)
@@ -60,56 +63,54 @@ func TestDemandCounterPrefix(t *testing.T) {
 	}
 }
 
-// TestDemandShared: two mergers (two replicas) sharing counts through
-// Redis each see the sum, and the sum meets a tier neither meets alone.
-func TestDemandShared(t *testing.T) {
+// TestDemandCounterMultipliers: the first proposal of a period is stored
+// as a whole and every later caller (proposing or reading) gets it; an
+// empty proposal settles a period too; periods and window lengths are
+// apart; the hash expires three windows after it was settled.
+func TestDemandCounterMultipliers(t *testing.T) {
 	srv := redistest.Start(t, redistest.Options{})
-	rs, err := rules.Parse("shared.yaml", []byte(`version: "s1"
-demand:
-  window: 12s
-  shared: true
-  tiers:
-    - {above: 100, multiplier: 1.05}
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	load := func() *rules.Ruleset { return rs }
-	var mergers [2]*rules.Merger
-	var shards [2]*rules.Shard
-	for i := range mergers {
-		st := open(t, Options{URL: srv.URL()})
-		mergers[i] = rules.NewMerger(rules.MergerConfig{Rules: load, Shared: NewDemandCounter(st),
-			OnSharedError: func(err error) { t.Errorf("shared counter: %v", err) }})
-		shards[i] = mergers[i].NewShard()
-	}
+	a, b := NewDemandCounter(open(t, Options{URL: srv.URL()})), NewDemandCounter(open(t, Options{URL: srv.URL()}))
 	ctx := context.Background()
-	bucket := time.Second // 12s / 12
-	t0 := time.Unix(1_800_000_000, 0)
-	for _, m := range mergers {
-		m.Merge(ctx, t0)
-	}
-	p, l := []byte("P-1"), []byte("NY")
-	for i := 0; i < 60; i++ {
-		shards[0].Record(p, l, t0)
-	}
-	for i := 0; i < 70; i++ {
-		shards[1].Record(p, l, t0)
-	}
-	t1 := t0.Add(bucket)
-	for i, m := range mergers {
-		shards[i].Flush(t1)
-		m.Merge(ctx, t1)
-	}
-	mergers[0].Merge(ctx, t1.Add(bucket/2)) // A again, after B's Add
-	for i, m := range mergers {
-		d := m.Snapshot().Lookup(p, l)
-		var res rules.Result
-		if err := rules.Price(rs, &rules.Input{Product: p, Location: l, Base: money.New(1, 0), Market: money.New(1, 0), Now: t1, Demand: d}, &res); err != nil {
+	const w = time.Minute
+	settle := func(d *DemandCounter, window time.Duration, period int64, propose map[string]string) (bool, map[string]string) {
+		t.Helper()
+		got := map[string]string{}
+		ok, err := d.Multipliers(ctx, window, period, propose, func(k, v string) { got[k] = v })
+		if err != nil {
 			t.Fatal(err)
 		}
-		if d.Requests != 130 || res.List.String() != "1.05" {
-			t.Errorf("replica %d sees %d requests, list price of 1 x 1: %s; want 130 and 1.05", i, d.Requests, res.List)
-		}
+		return ok, got
+	}
+	if ok, got := settle(a, w, 7, nil); ok || len(got) != 0 {
+		t.Errorf("read of an unsettled period: %v %v, want false and nothing", ok, got)
+	}
+	first := map[string]string{"k1": "1.05", "k2": "1.1"}
+	if ok, got := settle(a, w, 7, first); !ok || fmt.Sprint(got) != fmt.Sprint(first) {
+		t.Errorf("first proposal: %v %v, want true %v", ok, got, first)
+	}
+	// A later proposal changes nothing, not even a key the first left at 1.
+	if ok, got := settle(b, w, 7, map[string]string{"k1": "1.15", "k3": "1.05"}); !ok || fmt.Sprint(got) != fmt.Sprint(first) {
+		t.Errorf("second proposal: %v %v, want true %v", ok, got, first)
+	}
+	if ok, got := settle(b, w, 7, nil); !ok || fmt.Sprint(got) != fmt.Sprint(first) {
+		t.Errorf("read: %v %v, want true %v", ok, got, first)
+	}
+	// Everything at 1: settled, no keys; a later proposal changes nothing.
+	if ok, got := settle(a, w, 8, map[string]string{}); !ok || len(got) != 0 {
+		t.Errorf("empty proposal: %v %v, want true and nothing", ok, got)
+	}
+	if ok, got := settle(b, w, 8, map[string]string{"k1": "1.2"}); !ok || len(got) != 0 {
+		t.Errorf("after an empty proposal: %v %v, want true and nothing", ok, got)
+	}
+	if ok, _ := settle(a, 2*w, 7, nil); ok {
+		t.Errorf("another window length's period 7 is settled")
+	}
+	key := a.periodKey(w, 7)
+	ttl, err := strconv.Atoi(srv.MustDo("PTTL", key))
+	if err != nil || ttl <= int(2*w/time.Millisecond) || ttl > int(3*w/time.Millisecond) {
+		t.Errorf("PTTL %s = %d (%v), want in (%d, %d]", key, ttl, err, 2*w/time.Millisecond, 3*w/time.Millisecond)
+	}
+	if strings.HasPrefix(key, "pricing:") || key == a.bucketKey(w, 7) {
+		t.Errorf("period key %q is under the tracked prefix or is a bucket's", key)
 	}
 }

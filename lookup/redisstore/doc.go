@@ -5,7 +5,16 @@
 //	<prefix>product:<product_id>   base price, e.g. 52.99
 //	<prefix>market:<location>      multiplier, e.g. 1.10 ("*" is the default market)
 //
-// with the default prefix "pricing:".
+// with the default prefix "pricing:". [Keys] is that schema, the one
+// place that spells it: the store, [Import] and the benchmark's reference
+// server build and parse keys only through it.
+//
+// # Import
+//
+// [Import] writes a loaded catalog and markets into the store, every value
+// checked first ([lookup.CheckPrice], [lookup.CheckMultiplier], the same
+// check the reader applies), in pipelined writes; with Replace it removes
+// the keys not in the data.
 //
 // # Client-side cache
 //
@@ -41,7 +50,7 @@
 // Lookup then answers at once from last known values or with
 // [lookup.ErrUnavailable], and a background probe (PING every
 // ProbeInterval) closes it when Redis answers again. A value that is not a
-// decimal in range (price in (0, 10^9], multiplier in (0, 100]) answers a
+// decimal in range ([lookup.CheckPrice], [lookup.CheckMultiplier]) answers a
 // [*lookup.InvalidValueError] for that key only, is counted and logged
 // once per key. The password never appears in errors or logs.
 package redisstore

@@ -39,12 +39,6 @@ const queueLen = 1024
 // maxLoggedInvalid bounds the set of keys whose invalid value was logged.
 const maxLoggedInvalid = 10_000
 
-// Value ranges (docs/STORE.md): a price in (0, 10^9], a multiplier in (0, 100].
-var (
-	maxPrice = money.New(1_000_000_000, 0)
-	maxMult  = money.New(100, 0)
-)
-
 // Options configure a [Store]. Only URL is required.
 type Options struct {
 	// URL is redis://[user[:password]@]host:port[/db] or rediss:// for
@@ -98,7 +92,8 @@ type Stats struct {
 // It is safe for concurrent use. Close it after the last Batcher is done.
 type Store struct {
 	client   rueidis.Client
-	prefix   string
+	keys     Keys
+	prefix   string // keys.Prefix()
 	cache    *cache // nil when the client-side cache is disabled
 	staleFor time.Duration
 	log      *slog.Logger
@@ -139,7 +134,7 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		return nil, err
 	}
 	s := &Store{
-		prefix:   o.Prefix,
+		keys:     NewKeys(o.Prefix),
 		staleFor: o.StaleFor,
 		log:      o.Logger,
 		observe:  o.ObserveRoundTrip,
@@ -152,9 +147,7 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		flights:  make(map[string]*flight),
 		logged:   make(map[string]struct{}),
 	}
-	if s.prefix == "" {
-		s.prefix = DefaultPrefix
-	}
+	s.prefix = s.keys.Prefix()
 	if s.staleFor == 0 {
 		s.staleFor = DefaultStaleFor
 	}
@@ -216,12 +209,15 @@ func (s *Store) Close() {
 	s.client.Close()
 }
 
-// Client returns the underlying client (for the import command and
-// tests); it is closed by Close.
+// Client returns the underlying client (for tests); it is closed by
+// Close.
 func (s *Store) Client() rueidis.Client { return s.client }
 
 // Prefix is the key prefix in use.
 func (s *Store) Prefix() string { return s.prefix }
+
+// Keys is the key schema in use.
+func (s *Store) Keys() Keys { return s.keys }
 
 // Instant implements [lookup.Source]: false, a miss waits for Redis.
 func (s *Store) Instant() bool { return false }
@@ -270,14 +266,10 @@ func (s *Store) onInvalidations(msgs []rueidis.RedisMessage) {
 
 // compactKey turns a full Redis key into the cache's compact key.
 func (s *Store) compactKey(dst []byte, key string) ([]byte, bool) {
-	rest, ok := strings.CutPrefix(key, s.prefix)
-	if !ok {
-		return nil, false
-	}
-	if id, ok := strings.CutPrefix(rest, "product:"); ok {
+	if id, ok := s.keys.ProductID(key); ok {
 		return append(append(dst, tagProduct), id...), true
 	}
-	if loc, ok := strings.CutPrefix(rest, "market:"); ok {
+	if loc, ok := s.keys.Location(key); ok {
 		return append(append(dst, tagMarket), loc...), true
 	}
 	return nil, false
@@ -286,9 +278,9 @@ func (s *Store) compactKey(dst []byte, key string) ([]byte, bool) {
 // fullKey turns a compact key into the Redis key.
 func (s *Store) fullKey(k string) string {
 	if k[0] == tagProduct {
-		return s.prefix + "product:" + k[1:]
+		return s.keys.Product(k[1:])
 	}
-	return s.prefix + "market:" + k[1:]
+	return s.keys.Market(k[1:])
 }
 
 // failure counts a failed round trip; enough in a row open the breaker.
@@ -359,13 +351,12 @@ func (s *Store) parse(k string, r rueidis.RedisResult, now int64) (entry, error)
 		return entry{}, err
 	}
 	d, perr := money.Parse(strings.TrimSpace(str))
-	ok := perr == nil && d.Sign() > 0
-	if ok && k[0] == tagProduct {
-		ok = d.Cmp(maxPrice) <= 0
-	} else if ok {
-		ok = d.Cmp(maxMult) <= 0
+	if perr == nil && k[0] == tagProduct {
+		perr = lookup.CheckPrice(d)
+	} else if perr == nil {
+		perr = lookup.CheckMultiplier(d)
 	}
-	if !ok {
+	if perr != nil {
 		s.badValue(k)
 		return entry{kind: kindInvalid, seen: now}, nil
 	}

@@ -152,7 +152,7 @@ type runner struct {
 
 func (r *runner) runCell(ctx context.Context, sc scenario, sv server) (Cell, error) {
 	cell := Cell{Scenario: sc.key, Server: sv.key, Round: r.round, Conns: sc.conns}
-	p, err := startServer(ctx, r.binDir, r.cfg.serverCPU, sv, sc.latency)
+	p, err := startServer(ctx, r.binDir, r.cfg.serverCPU, sv, sc.latency, sc.idle)
 	if err != nil {
 		return cell, err
 	}

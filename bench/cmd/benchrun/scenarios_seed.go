@@ -162,7 +162,7 @@ func runSeedLadder(ctx context.Context, cfg *config) error {
 // ladderStep1 runs one server at one rate.
 func ladderStep1(ctx context.Context, cfg *config, binDir string, sv server, rate float64, step time.Duration, users int) ladderStepResult {
 	r := ladderStepResult{Rate: rate}
-	p, err := startServer(ctx, binDir, cfg.serverCPU, sv, "seed")
+	p, err := startServer(ctx, binDir, cfg.serverCPU, sv, "seed", false)
 	if err != nil {
 		r.Err = err.Error()
 		return r

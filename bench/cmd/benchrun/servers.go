@@ -79,8 +79,9 @@ type process struct {
 }
 
 // startServer starts sv pinned to cpu and waits until it answers a price
-// request.
-func startServer(ctx context.Context, binDir, cpu string, sv server, latency string) (*process, error) {
+// request. manyConns lifts pricing-engine's connection limit above what
+// the descriptor limit allows (the idle scenario).
+func startServer(ctx context.Context, binDir, cpu string, sv server, latency string, manyConns bool) (*process, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
@@ -95,10 +96,15 @@ func startServer(ctx context.Context, binDir, cpu string, sv server, latency str
 		p.admin = "127.0.0.1:" + strconv.Itoa(aport)
 		// --pprof: the admin port is on loopback, and -pprof saves profiles.
 		args = append(args, "--admin-addr", p.admin, "--pprof", "--log-level", "warn", "--drain-delay", "0s")
-		// The idle scenario opens up to the descriptor limit minus 1,000
-		// connections; the default --max-conns keeps an eighth of the
-		// limit as headroom (docs/RELIABILITY.md) and would refuse some.
-		args = append(args, "--max-conns", "100000")
+		if manyConns {
+			// The idle scenario opens up to the descriptor limit minus
+			// 1,000 connections; the default --max-conns keeps an eighth
+			// of the limit as headroom (docs/RELIABILITY.md) and would
+			// refuse some. Past the default, connections are accepted by
+			// the acceptor that survives EMFILE instead of the event
+			// loops: the other scenarios keep the default, as deployed.
+			args = append(args, "--max-conns", "100000")
+		}
 	}
 	p.cmd = pinned(ctx, cpu, filepath.Join(binDir, binName(sv.pkg)), args...)
 	p.cmd.Stdout, p.cmd.Stderr = &p.log, &p.log

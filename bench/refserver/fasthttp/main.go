@@ -2,8 +2,7 @@
 // benchmarks: POST /api/v1/price written the way a performance-minded Go
 // programmer would write it with fasthttp.
 //
-// It decodes the body with pricing.Decoder (fastjson, one parser per
-// pooled state), prices with the shared pricing.Engine (in memory, or the
+// It decodes the body with pricing.Decoder (one per pooled state), prices with the shared pricing.Engine (in memory, or the
 // seed latency profile: fasthttp runs each connection on its own worker
 // goroutine, so the handler simply blocks), and appends the reply with
 // pricing.AppendQuote into a pooled buffer, so that the steady state does

@@ -23,6 +23,7 @@ import (
 
 	"github.com/pricing-engine/pricing-engine/bench/refserver/internal/ref"
 	"github.com/pricing-engine/pricing-engine/lookup"
+	"github.com/pricing-engine/pricing-engine/lookup/redisstore"
 	"github.com/pricing-engine/pricing-engine/money"
 	"github.com/pricing-engine/pricing-engine/pricing"
 )
@@ -31,8 +32,8 @@ import (
 // blocks (the reference runs a goroutine per connection, and calls it
 // through pricing.Engine.Wait).
 type source struct {
-	rdb    *redis.Client
-	prefix string
+	rdb  *redis.Client
+	keys redisstore.Keys
 }
 
 func (s *source) NewBatcher() lookup.Batcher { return &batcher{s: s} }
@@ -49,7 +50,8 @@ func (b *batcher) Lookup(c *lookup.Call) bool {
 }
 
 // Flush does, for each Call, GET product and GET market concurrently (and
-// GET market:* when the location has no key), then answers it.
+// GET of the default market when the location has no key), then answers
+// it.
 func (b *batcher) Flush() {
 	for _, c := range b.pending {
 		b.s.answer(c)
@@ -75,15 +77,15 @@ func (s *source) answer(c *lookup.Call) {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		mk, mkErr = s.rdb.Get(ctx, s.prefix+"market:"+string(c.Location)).Result()
+		mk, mkErr = s.rdb.Get(ctx, s.keys.Market(string(c.Location))).Result()
 		if errors.Is(mkErr, redis.Nil) {
-			mk, mkErr = s.rdb.Get(ctx, s.prefix+"market:*").Result()
+			mk, mkErr = s.rdb.Get(ctx, s.keys.DefaultMarket()).Result()
 			if errors.Is(mkErr, redis.Nil) {
 				mk, mkErr = "1", nil
 			}
 		}
 	}()
-	p, pErr := s.rdb.Get(ctx, s.prefix+"product:"+product).Result()
+	p, pErr := s.rdb.Get(ctx, s.keys.Product(product)).Result()
 	wg.Wait()
 	switch {
 	case errors.Is(pErr, redis.Nil):
@@ -98,13 +100,19 @@ func (s *source) answer(c *lookup.Call) {
 		return
 	}
 	base, err := money.Parse(p)
+	if err == nil {
+		err = lookup.CheckPrice(base)
+	}
 	if err != nil {
-		c.Err = &lookup.InvalidValueError{Key: s.prefix + "product:" + product}
+		c.Err = &lookup.InvalidValueError{Key: s.keys.Product(product)}
 		return
 	}
 	mult, err := money.Parse(mk)
+	if err == nil {
+		err = lookup.CheckMultiplier(mult)
+	}
 	if err != nil {
-		c.Err = &lookup.InvalidValueError{Key: s.prefix + "market:" + string(c.Location)}
+		c.Err = &lookup.InvalidValueError{Key: s.keys.Market(string(c.Location))}
 		return
 	}
 	c.Base, c.Mult, c.Err = base, mult, nil
@@ -119,14 +127,14 @@ func main() {
 	fs := flag.NewFlagSet("fastredis", flag.ExitOnError)
 	addr := fs.String("addr", "127.0.0.1:8000", "listen address")
 	store := fs.String("store", "redis://127.0.0.1:6379", "Redis URL")
-	prefix := fs.String("store-prefix", "pricing:", "key prefix")
+	prefix := fs.String("store-prefix", redisstore.DefaultPrefix, "key prefix")
 	_ = fs.Parse(os.Args[1:])
 	opt, err := redis.ParseURL(*store)
 	if err != nil {
 		log.Fatal(err)
 	}
 	opt.PoolSize = 256
-	src := &source{rdb: redis.NewClient(opt), prefix: *prefix}
+	src := &source{rdb: redis.NewClient(opt), keys: redisstore.NewKeys(*prefix)}
 	engine := pricing.NewEngine(src, pricing.Config{})
 	var states sync.Pool
 	states.New = func() any { return new(state) }

@@ -1,8 +1,9 @@
-package rules
+package demand
 
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"hash/maphash"
 	"math"
 	"slices"
@@ -11,46 +12,8 @@ import (
 	"time"
 
 	"github.com/pricing-engine/pricing-engine/money"
+	"github.com/pricing-engine/pricing-engine/rules"
 )
-
-// How demand is counted
-//
-// Every event loop owns a [Shard]. Shard.Observe (or Shard.Record) counts one request of a
-// product x location into the shard's table for the current time bucket
-// (window / BucketsPerWindow long), with no lock and no atomic
-// read-modify-write: the table belongs to the loop alone. When a request
-// arrives in a later bucket (or the loop calls Shard.Flush), the shard
-// hands the finished table to the [Merger] through a buffered channel and
-// continues in an empty one the merger recycled; the channel is the only
-// handoff, so the merger never reads a table the loop still writes.
-//
-// The Merger (one per process, Merger.Run on its own goroutine) drains
-// the shards, keeps per key the counts of the last BucketsPerWindow
-// buckets, steps the smoothed multipliers once per window, and publishes
-// an immutable [Snapshot] through an atomic pointer that the loops read
-// (Shard.Observe, or Merger.Snapshot then Snapshot.Lookup).
-//
-// Memory is bounded everywhere:
-//   - a shard's table holds MergerConfig.ShardKeys keys per bucket. When
-//     the slots a new key may use are full, the new key replaces one that
-//     was seen only once in the bucket; if none was, it is not counted
-//     and the least-counted of those slots loses one count (Misra-Gries
-//     style). A flood of distinct ids therefore evicts mostly itself: a
-//     key with more than 1/ShardKeys of a loop's requests in a bucket
-//     keeps (nearly) all its counts. Dropped counts are in DemandStats.
-//   - a shard hands at most shardQueue tables to the merger; if the
-//     merger falls that far behind, the oldest unsent table's counts are
-//     dropped (DemandStats.DroppedTables).
-//   - the merger tracks at most MergerConfig.MaxKeys keys; past that the
-//     least-requested keys are forgotten at the end of a merge (their
-//     multiplier returns to 1) and counted in DemandStats.EvictedKeys.
-//
-// What a snapshot counts: the requests of the BucketsPerWindow buckets
-// before the current one, i.e. a window that slides by one bucket at a
-// time. The current bucket is not counted yet. A loop that serves no
-// request after a bucket ends hands its last table over only at its next
-// request or Flush: call Flush from the loop's periodic tick to bound
-// that delay.
 
 const (
 	// maxIDLen bounds a product id or location that is counted (the API
@@ -67,12 +30,34 @@ const (
 	DefaultMaxKeys   = 65536
 	// DefaultMergeInterval is how often Merger.Run merges.
 	DefaultMergeInterval = 250 * time.Millisecond
-	// DefaultSharedTimeout bounds one SharedCounter call.
+	// DefaultSharedTimeout bounds one exchange with the SharedCounter.
 	DefaultSharedTimeout = 500 * time.Millisecond
+	// BucketsPerWindow is how many time buckets a demand window is cut
+	// into: counts are those of the last BucketsPerWindow completed
+	// buckets of Window/BucketsPerWindow each.
+	BucketsPerWindow = 12
 )
 
-// DemandValue is what a snapshot holds for one product x location.
-type DemandValue struct {
+// one is the multiplier that changes nothing; maxMultiplier the largest a
+// store may hand back (the bound of every multiplier of the rules).
+var (
+	one           = money.New(1, 0)
+	maxMultiplier = money.New(100, 0)
+)
+
+// bucketNanos is the length of one bucket of d's window in nanoseconds
+// (0 when d is nil: counting is off).
+func bucketNanos(d *rules.Demand) int64 {
+	if d == nil {
+		return 0
+	}
+	return int64(d.Window) / BucketsPerWindow
+}
+
+// Value is what a snapshot holds for one product x location. Its fields
+// are those of [rules.DemandSeen], so that a Value converts to the
+// pricing input directly: rules.DemandSeen(v).
+type Value struct {
 	// Requests seen in the window (summed over replicas in shared mode).
 	Requests int64
 	// Value is the smoothed demand multiplier; zero means 1.
@@ -119,7 +104,7 @@ type Snapshot struct {
 type snapSlot struct {
 	hash uint64
 	key  string // "" marks an empty slot (keys are never empty)
-	v    DemandValue
+	v    Value
 }
 
 func newSnapshot(seed maphash.Seed, bucket int64, n int) *Snapshot {
@@ -127,7 +112,7 @@ func newSnapshot(seed maphash.Seed, bucket int64, n int) *Snapshot {
 	return &Snapshot{Bucket: bucket, seed: seed, mask: uint64(size - 1), slots: make([]snapSlot, size)}
 }
 
-func (s *Snapshot) put(h uint64, key string, v DemandValue) {
+func (s *Snapshot) put(h uint64, key string, v Value) {
 	for i := h & s.mask; ; i = (i + 1) & s.mask {
 		if sl := &s.slots[i]; sl.key == "" {
 			sl.hash, sl.key, sl.v = h, key, v
@@ -137,11 +122,11 @@ func (s *Snapshot) put(h uint64, key string, v DemandValue) {
 	}
 }
 
-func (s *Snapshot) get(h uint64, k []byte) DemandValue {
+func (s *Snapshot) get(h uint64, k []byte) Value {
 	for i := h & s.mask; ; i = (i + 1) & s.mask {
 		sl := &s.slots[i]
 		if sl.key == "" {
-			return DemandValue{}
+			return Value{}
 		}
 		if sl.hash == h && sl.key == string(k) {
 			return sl.v
@@ -151,14 +136,14 @@ func (s *Snapshot) get(h uint64, k []byte) DemandValue {
 
 // Lookup returns the demand of product x location; the zero value when
 // there is none. It does not allocate.
-func (s *Snapshot) Lookup(product, location []byte) DemandValue {
+func (s *Snapshot) Lookup(product, location []byte) Value {
 	if s == nil || s.n == 0 {
-		return DemandValue{}
+		return Value{}
 	}
 	var kb [keyLen]byte
 	k, ok := makeKey(&kb, product, location)
 	if !ok {
-		return DemandValue{}
+		return Value{}
 	}
 	return s.get(maphash.Bytes(s.seed, k), k)
 }
@@ -171,35 +156,50 @@ func (s *Snapshot) Len() int {
 	return s.n
 }
 
-// KeyCount is one key's count in a SharedCounter call. Key is an opaque
-// encoding of product x location (see SplitKey): store it as is.
-type KeyCount struct {
-	Key   string
-	Count int64
-}
-
-// SharedCounter sums demand counts across replicas (the Redis store
-// implements it). The Merger calls it from its own goroutine only, at
-// most once per merge for each method, never per request.
+// SharedCounter sums demand counts across replicas and settles the
+// smoothed multipliers they all use (the Redis store implements it). Its
+// methods take only standard types, so that an implementation needs no
+// import of this package. The Merger calls it from its own goroutine
+// only, at most once per merge for each method, never per request.
+//
+// Keys are an opaque encoding of product x location (see SplitKey):
+// store them as they are.
 type SharedCounter interface {
-	// Add adds this replica's counts of one time bucket. bucket is
-	// UnixNano / (window / BucketsPerWindow); window tells different
-	// bucket lengths apart. The same bucket may be added more than
-	// once (late counts): Add must be additive. Counts should expire
-	// some windows after the bucket ended.
-	Add(ctx context.Context, window time.Duration, bucket int64, counts []KeyCount) error
+	// Add adds this replica's counts of one time bucket (key -> requests).
+	// bucket is UnixNano / (window / BucketsPerWindow); window tells
+	// different bucket lengths apart. The same bucket may be added more
+	// than once (late counts): Add must be additive. Counts should expire
+	// some windows after the bucket ended. counts is only read, and only
+	// during the call.
+	Add(ctx context.Context, window time.Duration, bucket int64, counts map[string]int64) error
 	// Totals calls fn for every key with its count summed over all
 	// replicas and the buckets first..last inclusive. It is called after
 	// every Add and otherwise at most four times a bucket; older buckets
 	// change only by late Adds, so an implementation may cache their sums.
 	Totals(ctx context.Context, window time.Duration, first, last int64, fn func(key string, count int64)) error
+	// Multipliers settles the smoothed multipliers of one period (the
+	// multipliers in force from a quarter bucket after the period's
+	// window-long span of Unix time begins: period is (UnixNano - b/4) /
+	// b / BucketsPerWindow for buckets b nanoseconds long; see "Shared
+	// demand" in the package documentation). With a non-nil
+	// propose (key -> multiplier as a decimal string such as "1.05"; keys
+	// at 1 are left out, so it may be empty) it stores propose, as a whole
+	// and atomically, unless the period already has multipliers stored: the
+	// first proposal of a period wins. With a nil propose it only reads.
+	// It then calls fn for every key stored for the period and reports
+	// whether the period is settled (a proposal, possibly empty, is
+	// stored). Stored multipliers should outlive the period by a window
+	// or more. propose is only read, and only during the call.
+	Multipliers(ctx context.Context, window time.Duration, period int64, propose map[string]string, fn func(key, multiplier string)) (settled bool, err error)
 }
 
 // MergerConfig configures a Merger.
 type MergerConfig struct {
-	// Rules returns the ruleset in use (Holder.Load). A nil ruleset or
-	// one without a demand section turns counting off. Required.
-	Rules func() *Ruleset
+	// Rules returns the ruleset in use (rules.Holder.Load): its demand
+	// section sets the window, the tiers and the smoothing (through
+	// rules.Demand.Target and Step). A nil ruleset or one without a
+	// demand section turns counting off. Required.
+	Rules func() *rules.Ruleset
 	// ShardKeys bounds the distinct keys one shard counts per bucket;
 	// rounded up to a power of two. 0: DefaultShardKeys.
 	ShardKeys int
@@ -207,18 +207,22 @@ type MergerConfig struct {
 	MaxKeys int
 	// Interval is how often Run merges. 0: DefaultMergeInterval.
 	Interval time.Duration
-	// Shared sums counts across replicas when the ruleset says
-	// shared: true; nil means counts stay local.
+	// Shared sums counts across replicas and settles the smoothed
+	// multipliers when the ruleset says shared: true; nil means counts
+	// and multipliers stay local.
 	Shared SharedCounter
-	// SharedTimeout bounds one Shared call. 0: DefaultSharedTimeout.
+	// SharedTimeout bounds one exchange with Shared (its Add, Totals and
+	// Multipliers calls of one merge). 0: DefaultSharedTimeout.
 	SharedTimeout time.Duration
 	// OnSharedError, if set, is called (from the merger's goroutine) when
-	// a Shared call fails; the snapshot then uses local counts.
+	// a Shared call fails or answers a value that is not a multiplier;
+	// see "Shared demand" in the package documentation for what the
+	// snapshot holds meanwhile.
 	OnSharedError func(error)
 }
 
-// DemandStats counts what the bounds cost (see "How demand is counted").
-type DemandStats struct {
+// Stats counts what the bounds cost (see "How demand is counted").
+type Stats struct {
 	DroppedCounts uint64 // requests not counted: a shard's table was full
 	DroppedTables uint64 // tables dropped: the merger fell behind
 	EvictedKeys   uint64 // keys forgotten: more than MaxKeys
@@ -246,19 +250,26 @@ type Merger struct {
 	curBN      int64
 	curWindow  time.Duration
 	lastBucket int64
+	// evalWindow is the period whose smoothed multipliers the entries
+	// hold (see period).
 	evalWindow int64
 	outgoing   map[int64]map[string]int64
-	// lastExchange is when the shared counter was last called.
-	lastExchange time.Time
+	// lastExchange is when the shared counter was last called, sharedAt
+	// when it last answered the fleet's totals.
+	lastExchange, sharedAt time.Time
+	// proposal is this replica's multipliers of period evalWindow (keys
+	// at 1 left out) until the shared counter has settled the period;
+	// nil when there is nothing to propose.
+	proposal map[string]string
 }
 
 // entry is one key's counts over the window, as a ring of buckets.
 type entry struct {
-	counts   [bucketsPerWindow]uint32
+	counts   [BucketsPerWindow]uint32
 	last     int64         // the latest bucket written
 	value    money.Decimal // smoothed multiplier; zero means 1
 	requests int64         // window total at the last merge
-	shared   int64         // fleet total at the last merge (shared mode)
+	shared   int64         // fleet total last read (shared mode); -1: local counts
 }
 
 // NewMerger returns a Merger; counting starts at the first Merge that
@@ -293,8 +304,8 @@ func bitsFor(n int) int {
 func (m *Merger) Snapshot() *Snapshot { return m.snap.Load() }
 
 // Stats returns the counters of what the bounds cost.
-func (m *Merger) Stats() DemandStats {
-	st := DemandStats{DroppedTables: m.droppedTables.Load(), EvictedKeys: m.evicted.Load(), Keys: m.Snapshot().Len()}
+func (m *Merger) Stats() Stats {
+	st := Stats{DroppedTables: m.droppedTables.Load(), EvictedKeys: m.evicted.Load(), Keys: m.Snapshot().Len()}
 	m.shardsMu.Lock()
 	for _, s := range m.shards {
 		st.DroppedCounts += s.droppedCounts.Load()
@@ -390,23 +401,23 @@ func (s *Shard) count(h uint64, k []byte, b, bn int64) {
 // Observe is Record and then Lookup in the latest snapshot, hashing the
 // key once: the one call a request makes (on the loop that owns s). It
 // returns the demand seen before this request.
-func (s *Shard) Observe(product, location []byte, now time.Time) DemandValue {
+func (s *Shard) Observe(product, location []byte, now time.Time) Value {
 	bn := s.m.bucketNanos.Load()
 	if bn == 0 {
-		return DemandValue{}
+		return Value{}
 	}
 	var kb [keyLen]byte
 	k, ok := makeKey(&kb, product, location)
 	ns := now.UnixNano()
 	if !ok || ns < 0 {
-		return DemandValue{}
+		return Value{}
 	}
 	h := maphash.Bytes(s.m.seed, k)
 	s.count(h, k, ns/bn, bn)
 	if snap := s.m.snap.Load(); snap != nil && snap.n > 0 {
 		return snap.get(h, k)
 	}
-	return DemandValue{}
+	return Value{}
 }
 
 // Flush hands the current table to the merger if its bucket has ended
@@ -501,29 +512,31 @@ func (m *Merger) Merge(ctx context.Context, now time.Time) {
 		return
 	}
 
-	var d *Demand
+	var d *rules.Demand
 	if rs := m.cfg.Rules(); rs != nil {
 		d = rs.Demand
 	}
-	bn := d.bucketNanos()
+	bn := bucketNanos(d)
+	shared := bn != 0 && d.Shared && m.cfg.Shared != nil
 	if bn != m.curBN {
 		// Counting starts, stops, or the window changed: start afresh.
 		clear(m.entries)
 		m.curBN = bn
 		m.bucketNanos.Store(bn)
 		m.snap.Store(nil)
+		m.proposal = nil
+		m.sharedAt = time.Time{}
 		if bn != 0 {
 			m.curWindow = d.Window
 			m.lastBucket = now.UnixNano() / bn
-			m.evalWindow = m.lastBucket / bucketsPerWindow
+			m.evalWindow = period(now, bn, shared)
 		}
 	}
 	cur := int64(0)
 	if bn != 0 {
 		cur = now.UnixNano() / bn
 	}
-	first := cur - bucketsPerWindow
-	shared := bn != 0 && d.Shared && m.cfg.Shared != nil
+	first := cur - BucketsPerWindow
 	if shared && m.outgoing == nil {
 		m.outgoing = map[int64]map[string]int64{}
 	}
@@ -538,7 +551,7 @@ func (m *Merger) Merge(ctx context.Context, now time.Time) {
 			case t := <-s.out:
 				// A loop's clock may run a little ahead of the merger's:
 				// a bucket up to a window ahead is kept for later.
-				if bn != 0 && t.bn == bn && t.bucket >= first && t.bucket < cur+bucketsPerWindow {
+				if bn != 0 && t.bn == bn && t.bucket >= first && t.bucket < cur+BucketsPerWindow {
 					m.absorb(t, shared)
 					changed = true
 				}
@@ -560,42 +573,75 @@ func (m *Merger) Merge(ctx context.Context, now time.Time) {
 	}
 	m.lastBucket = cur
 
+	w := period(now, bn, shared)
+	evalDue := w > m.evalWindow
+	smoothing := !d.MaxStep.IsZero()
+	var xctx context.Context
 	if shared {
-		// Read the fleet's totals when this replica has counts to add, and
-		// otherwise at most four times a bucket (other replicas' counts of
-		// the last bucket arrive during the next one).
-		if len(m.outgoing) > 0 || now.Sub(m.lastExchange) >= time.Duration(bn/4) {
+		// Exchange with the fleet when this replica has counts to add,
+		// when a period begins (its multipliers are stepped from the
+		// fleet's totals), and otherwise at most four times a bucket
+		// (other replicas' counts of the last bucket arrive during the
+		// next one).
+		if len(m.outgoing) > 0 || (evalDue && smoothing) || now.Sub(m.lastExchange) >= time.Duration(bn/4) {
 			m.lastExchange = now
-			changed = m.exchange(ctx, first, cur-1) || changed
+			var cancel context.CancelFunc
+			xctx, cancel = context.WithTimeout(ctx, m.cfg.SharedTimeout)
+			defer cancel()
+			changed = m.exchange(xctx, now, first, cur-1) || changed
 		}
 	} else {
 		for _, e := range m.entries {
 			e.shared = -1
 		}
 	}
-	if w := cur / bucketsPerWindow; w != m.evalWindow {
+	if evalDue {
 		steps := min(w-m.evalWindow, 1000)
 		m.evalWindow = w
-		for _, e := range m.entries {
-			if d.MaxStep.IsZero() {
-				continue // no smoothing: Price follows the tier at once
+		m.proposal = nil
+		if smoothing {
+			var prop map[string]string
+			if shared {
+				prop = map[string]string{}
 			}
-			_, target := d.Target(e.total(first, cur-1))
-			v := e.value
-			if v.IsZero() {
-				v = one
+			for k, e := range m.entries {
+				_, target := d.Target(e.total(first, cur-1))
+				v := e.value
+				if v.IsZero() {
+					v = one
+				}
+				for i := int64(0); i < steps && v.Cmp(target) != 0; i++ {
+					v = d.Step(v, target)
+				}
+				e.value = v
+				if prop != nil && v.Cmp(one) != 0 {
+					prop[k] = v.String()
+				}
 			}
-			for i := int64(0); i < steps && v.Cmp(target) != 0; i++ {
-				v = d.Step(v, target)
-			}
-			e.value = v
+			m.proposal = prop
 		}
 		changed = true
+	}
+	if xctx != nil && smoothing {
+		changed = m.settle(xctx, cur) || changed
 	}
 	if !changed {
 		return
 	}
 	m.publish(first, cur)
+}
+
+// period returns the period of the smoothed multipliers at now: the
+// window-long spans of Unix time, by bucket length bn. In shared mode a
+// period begins a quarter bucket after its span does, so that the other
+// replicas' counts of the span's last bucket have arrived when the
+// multipliers are stepped.
+func period(now time.Time, bn int64, shared bool) int64 {
+	ns := now.UnixNano()
+	if shared {
+		ns -= bn / 4
+	}
+	return ns / bn / BucketsPerWindow
 }
 
 // absorb adds a shard table into the window entries.
@@ -616,6 +662,9 @@ func (m *Merger) absorb(t *table, shared bool) {
 		e := m.entries[string(k)]
 		if e == nil {
 			e = &entry{last: t.bucket, shared: -1}
+			if shared {
+				e.shared = 0 // not in the fleet's totals yet
+			}
 			m.entries[string(k)] = e
 		}
 		e.add(t.bucket, sl.count)
@@ -626,21 +675,17 @@ func (m *Merger) absorb(t *table, shared bool) {
 }
 
 // exchange sends this replica's new counts and reads the fleet's totals
-// into the entries' shared field. It reports whether totals were read.
-func (m *Merger) exchange(ctx context.Context, first, last int64) bool {
-	ctx, cancel := context.WithTimeout(ctx, m.cfg.SharedTimeout)
-	defer cancel()
+// into the entries' shared field. It reports whether the totals changed:
+// read, or given up on (see "Shared demand" in the package
+// documentation).
+func (m *Merger) exchange(ctx context.Context, now time.Time, first, last int64) bool {
 	buckets := make([]int64, 0, len(m.outgoing))
 	for b := range m.outgoing {
 		buckets = append(buckets, b)
 	}
 	slices.Sort(buckets)
 	for _, b := range buckets {
-		counts := make([]KeyCount, 0, len(m.outgoing[b]))
-		for k, c := range m.outgoing[b] {
-			counts = append(counts, KeyCount{Key: k, Count: c})
-		}
-		if err := m.cfg.Shared.Add(ctx, m.curWindow, b, counts); err != nil {
+		if err := m.cfg.Shared.Add(ctx, m.curWindow, b, m.outgoing[b]); err != nil {
 			m.sharedError(err)
 			break // keep the rest for the next merge
 		}
@@ -651,26 +696,78 @@ func (m *Merger) exchange(ctx context.Context, first, last int64) bool {
 			delete(m.outgoing, b) // too old to matter any more
 		}
 	}
-	for _, e := range m.entries {
-		e.shared = 0
-	}
+	sums := map[string]int64{}
 	err := m.cfg.Shared.Totals(ctx, m.curWindow, first, last, func(key string, count int64) {
-		e := m.entries[key]
-		if e == nil {
-			if _, _, ok := SplitKey(key); !ok {
-				return
-			}
-			e = &entry{last: last, shared: -1}
-			m.entries[key] = e
-		}
-		e.shared = count
+		sums[key] += count
 	})
 	if err != nil {
 		m.sharedError(err)
-		for _, e := range m.entries {
-			e.shared = -1 // fall back to local counts
+		if !m.sharedAt.IsZero() && now.Sub(m.sharedAt) < m.curWindow {
+			return false // hold the fleet's last totals
 		}
+		// The fleet's counts are unknown for a window: count nothing.
+		for _, e := range m.entries {
+			e.shared = 0
+		}
+		return true
+	}
+	m.sharedAt = now
+	for _, e := range m.entries {
+		e.shared = 0
+	}
+	for key, count := range sums {
+		e := m.entries[key]
+		if e == nil {
+			if _, _, ok := SplitKey(key); !ok {
+				continue
+			}
+			e = &entry{last: last}
+			m.entries[key] = e
+		}
+		e.shared = count
+	}
+	return true
+}
+
+// settle asks the shared counter for the multipliers of period
+// evalWindow, proposing this replica's if it has stepped them, and, once
+// the period is settled, makes every entry's multiplier the stored one (1
+// for a key not stored). It reports whether the entries took the stored
+// multipliers.
+func (m *Merger) settle(ctx context.Context, cur int64) bool {
+	stored := map[string]money.Decimal{}
+	var bad error
+	settled, err := m.cfg.Shared.Multipliers(ctx, m.curWindow, m.evalWindow, m.proposal, func(key, multiplier string) {
+		v, err := money.Parse(multiplier)
+		if err == nil && (v.Cmp(one) < 0 || v.Cmp(maxMultiplier) > 0) {
+			err = fmt.Errorf("%s is outside [1, %s]", multiplier, maxMultiplier)
+		}
+		if err != nil {
+			bad = fmt.Errorf("cannot use the stored demand multiplier of %q: %w", key, err)
+			return
+		}
+		stored[key] = v
+	})
+	if err != nil {
+		m.sharedError(err)
 		return false
+	}
+	if bad != nil {
+		m.sharedError(bad) // that key's multiplier is 1
+	}
+	if !settled {
+		return false // nobody has stepped this period yet: keep ours
+	}
+	m.proposal = nil
+	for key, e := range m.entries {
+		e.value = stored[key] // zero (1) when not stored
+	}
+	for key, v := range stored {
+		if m.entries[key] == nil {
+			if _, _, ok := SplitKey(key); ok {
+				m.entries[key] = &entry{last: cur - 1, value: v}
+			}
+		}
 	}
 	return true
 }
@@ -718,7 +815,7 @@ func (m *Merger) publish(first, cur int64) {
 	}
 	snap := newSnapshot(m.seed, cur, len(m.entries))
 	for k, e := range m.entries {
-		snap.put(maphash.String(m.seed, k), k, DemandValue{Requests: e.requests, Value: e.value})
+		snap.put(maphash.String(m.seed, k), k, Value{Requests: e.requests, Value: e.value})
 	}
 	m.snap.Store(snap)
 }
@@ -727,15 +824,15 @@ func (m *Merger) publish(first, cur int64) {
 func (e *entry) add(b int64, c uint32) {
 	switch {
 	case b > e.last:
-		n := min(b-e.last, bucketsPerWindow)
+		n := min(b-e.last, BucketsPerWindow)
 		for i := int64(0); i < n; i++ {
-			e.counts[(b-i)%bucketsPerWindow] = 0
+			e.counts[(b-i)%BucketsPerWindow] = 0
 		}
 		e.last = b
-	case b <= e.last-bucketsPerWindow:
+	case b <= e.last-BucketsPerWindow:
 		return // older than the ring
 	}
-	i := b % bucketsPerWindow
+	i := b % BucketsPerWindow
 	if s := uint64(e.counts[i]) + uint64(c); s > math.MaxUint32 {
 		e.counts[i] = math.MaxUint32
 	} else {
@@ -749,10 +846,10 @@ func (e *entry) total(first, last int64) int64 {
 	if e.shared >= 0 {
 		return e.shared
 	}
-	lo, hi := max(first, e.last-bucketsPerWindow+1), min(last, e.last)
+	lo, hi := max(first, e.last-BucketsPerWindow+1), min(last, e.last)
 	var s int64
 	for b := lo; b <= hi; b++ {
-		s += int64(e.counts[b%bucketsPerWindow])
+		s += int64(e.counts[b%BucketsPerWindow])
 	}
 	return s
 }

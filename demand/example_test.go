@@ -1,4 +1,4 @@
-package rules_test
+package demand_test
 
 import (
 	"context"
@@ -7,15 +7,16 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/pricing-engine/pricing-engine/demand"
 	"github.com/pricing-engine/pricing-engine/money"
 	"github.com/pricing-engine/pricing-engine/rules"
 )
 
-// Example shows the wiring a server does: a Holder for the ruleset, a
-// Merger with one Shard per event loop, and per request Observe and
-// Price.
+// Example shows the wiring a server does: a rules.Holder for the
+// ruleset, a Merger with one Shard per event loop, and per request
+// Observe and rules.Price.
 func Example() {
-	rs, err := rules.ReadFile(filepath.Join("testdata", "example.yaml"))
+	rs, err := rules.ReadFile(filepath.Join("..", "rules", "testdata", "example.yaml"))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err) // file:line: path: reason; exit 2 at start
 		return
@@ -23,7 +24,7 @@ func Example() {
 	holder := rules.NewHolder(rs, rules.HolderConfig{
 		OnRefused: func(err error) { fmt.Println("refused:", err) },
 	})
-	merger := rules.NewMerger(rules.MergerConfig{Rules: holder.Load})
+	merger := demand.NewMerger(demand.MergerConfig{Rules: holder.Load})
 	shard := merger.NewShard() // one per event loop
 
 	now := time.Date(2026, 11, 28, 18, 0, 0, 0, time.UTC)
@@ -35,7 +36,7 @@ func Example() {
 	in := rules.Input{
 		Product: product, Location: location, Member: true,
 		Base: money.New(5299, 2), Market: money.New(110, 2), Now: now,
-		Demand: shard.Observe(product, location, now), // count, and read the demand so far
+		Demand: rules.DemandSeen(shard.Observe(product, location, now)), // count, and read the demand so far
 	}
 	var res rules.Result
 	if err := rules.Price(cur, &in, &res); err != nil {

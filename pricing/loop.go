@@ -1,0 +1,243 @@
+package pricing
+
+import (
+	"sync/atomic"
+	"time"
+
+	"github.com/pricing-engine/pricing-engine/demand"
+	"github.com/pricing-engine/pricing-engine/lookup"
+)
+
+// maxFreeBatches bounds the batch states a Loop keeps for reuse.
+const maxFreeBatches = 64
+
+// Loop is the pricing side of one event loop: its request decoder, its
+// lookup batcher, its demand shard, the Exchange of requests answered
+// inline and the state of the batches it prices. The event loop drives it
+// with a few calls:
+//
+//   - [Loop.Serve] (POST /api/v1/price) and [Loop.ServeBatch] (POST
+//     /api/v1/prices) for each request body: true when the reply is made,
+//     false when lookups are pending; x.Done(x) is then called once, from
+//     any goroutine, and the loop calls [Loop.Complete](x);
+//   - [Loop.Flush] once per loop iteration in which a request was left
+//     pending, so that a networked store sends the lookups of the
+//     iteration together (one round trip per node);
+//   - [Loop.Tick] from the loop's periodic tick.
+//
+// A Loop is not safe for concurrent use: only its event loop's goroutine
+// calls its methods. Nothing on its path allocates once its buffers have
+// grown, inline or pending, single or batch (a refused item's *Error
+// aside).
+type Loop struct {
+	e      *Engine
+	dec    Decoder
+	b      lookup.Batcher
+	shard  *demand.Shard // nil without demand rules
+	inline Exchange
+	free   []*batchState // batch states for reuse
+}
+
+// NewLoop returns the pricing handle of one event loop, with a batcher of
+// its own and, when the engine counts demand, a demand shard of its own.
+func (e *Engine) NewLoop() *Loop {
+	l := &Loop{e: e, b: e.src.NewBatcher(), shard: e.newShard()}
+	l.inline.shard = l.shard
+	return l
+}
+
+// Instant reports whether every lookup answers at once (the memory
+// source): Serve and ServeBatch then always return true.
+func (l *Loop) Instant() bool { return l.e.instant }
+
+// Inline returns the loop's own Exchange, for a request the caller
+// answers before it serves the next one with it (an instant source, see
+// Instant); its reply is valid until then.
+func (l *Loop) Inline() *Exchange { return &l.inline }
+
+// Serve decodes body as a price request into x and begins its lookups,
+// with the deadline counted from arrived (when the request's bytes
+// arrived); the request is counted on the loop's demand shard. It returns
+// true when the reply is made (x.Status, x.RetryAfter, x.Body): the
+// body is invalid (400/422) or the lookups answered at once. It returns
+// false when the lookups are pending: x.Done(x) will be called once, from
+// any goroutine, and the caller must not touch x until then.
+func (l *Loop) Serve(x *Exchange, body []byte, arrived time.Time) bool {
+	x.batch = nil
+	x.shard = l.shard
+	return l.e.serve(x, &l.dec, l.b, body, arrived)
+}
+
+// ServeBatch decodes body as a batch request and begins the lookups of
+// every good item on the loop's batcher, each counted on its demand
+// shard; the reply is {"items":[...]} (see [AppendBatchOpen]) or the
+// error of the whole request (400/422). Like Serve it returns true when
+// the reply is made in x (a refused batch, or every item answered at
+// once) and false when some item's lookups are pending: x.Done(x) is then
+// called once, when the last of them answered.
+func (l *Loop) ServeBatch(x *Exchange, body []byte, arrived time.Time) bool {
+	st := l.getBatch()
+	if !st.begin(l.e, x, &l.dec, l.b, l.shard, body, arrived) {
+		return false
+	}
+	l.putBatch(st)
+	return true
+}
+
+// Complete makes the reply of x, on the loop's goroutine, once x.Done(x)
+// was called for a pending Serve or ServeBatch.
+func (l *Loop) Complete(x *Exchange) {
+	st := x.batch
+	if st == nil {
+		l.e.complete(x)
+		return
+	}
+	st.finish(l.e, x)
+	l.putBatch(st)
+}
+
+// Discard forgets the reply of x, whose x.Done(x) was called but whose
+// requester went away, instead of completing it.
+func (l *Loop) Discard(x *Exchange) {
+	if st := x.batch; st != nil {
+		x.batch, st.x = nil, nil
+		l.putBatch(st)
+	}
+}
+
+// Flush sends the lookups left pending since the previous Flush. It never
+// blocks. The loop calls it once per iteration in which Serve or
+// ServeBatch returned false, and may call it when idle so that a Source
+// completing on the loop's goroutine makes progress.
+func (l *Loop) Flush() { l.b.Flush() }
+
+// Tick hands the demand counts of the finished time bucket over to the
+// merger even when the loop serves no request; the loop calls it from its
+// periodic tick.
+func (l *Loop) Tick(now time.Time) {
+	if l.shard != nil {
+		l.shard.Flush(now)
+	}
+}
+
+func (l *Loop) getBatch() *batchState {
+	if n := len(l.free); n > 0 {
+		st := l.free[n-1]
+		l.free[n-1] = nil
+		l.free = l.free[:n-1]
+		return st
+	}
+	return new(batchState)
+}
+
+func (l *Loop) putBatch(st *batchState) {
+	if len(l.free) < maxFreeBatches {
+		l.free = append(l.free, st)
+	}
+}
+
+// ServeBatchWait decodes body with dec as a batch request and prices it
+// on the calling goroutine, blocking until every item's lookups answered,
+// and makes the reply in x, as [Loop.ServeBatch] would. Like [Engine.Wait]
+// it is for callers that own a goroutine per request (the admin
+// listener); the items are not counted for the demand rules.
+func (e *Engine) ServeBatchWait(x *Exchange, dec *Decoder, body []byte) {
+	st, _ := e.batches.Get().(*batchState)
+	if st == nil {
+		st = new(batchState)
+	}
+	x.block()
+	b := e.batchers.Get().(lookup.Batcher)
+	done := st.begin(e, x, dec, b, nil, body, time.Now())
+	if !done {
+		b.Flush()
+	}
+	e.batchers.Put(b)
+	if !done {
+		<-x.wait
+		st.finish(e, x)
+	}
+	x.blocking = false
+	e.batches.Put(st) // not after a panic: some of its Calls may still be out
+}
+
+// batchState prices one batch request: the decoded batch and one Exchange
+// per item. It is reused: after warm-up a batch allocates only for its
+// refused items.
+type batchState struct {
+	b       Batch
+	items   []*Exchange // one per item; pointers: the Source holds their Calls
+	waiting []bool      // items[i]'s lookups did not answer at once
+	x       *Exchange   // the Exchange of the reply, while the batch is priced
+	// pending counts the items whose lookups are out, plus one held by
+	// begin until every lookup is begun; whoever takes it to zero after
+	// begin let go notifies x.
+	pending atomic.Int32
+}
+
+// begin decodes body into st with dec and begins the lookups of the good
+// items on b, counted on shard (nil: not counted). It returns true with
+// the reply made in x (a refused batch, or every lookup answered at
+// once), or false with x.batch set: x.notify runs once the last pending
+// item answered, and the caller then calls finish.
+func (st *batchState) begin(e *Engine, x *Exchange, dec *Decoder, b lookup.Batcher, shard *demand.Shard, body []byte, arrived time.Time) bool {
+	x.batch = nil
+	if err := dec.DecodeBatch(body, &st.b); err != nil {
+		x.Fail(err)
+		return true
+	}
+	n := st.b.Len()
+	for len(st.items) < n {
+		st.items = append(st.items, &Exchange{itemOf: st})
+		st.waiting = append(st.waiting, false)
+	}
+	st.x, x.batch = x, st
+	st.pending.Store(1)
+	for i := 0; i < n; i++ {
+		st.waiting[i] = false
+		if st.b.Errs[i] != nil {
+			continue
+		}
+		it := st.items[i]
+		it.Req = st.b.Items[i]
+		it.shard = shard
+		st.pending.Add(1)
+		if e.begin(it, b, arrived) {
+			st.pending.Add(-1)
+			continue
+		}
+		st.waiting[i] = true
+	}
+	if st.pending.Add(-1) != 0 {
+		return false
+	}
+	st.finish(e, x)
+	return true
+}
+
+// itemDone is the completion of one pending item; it runs on any
+// goroutine.
+func (st *batchState) itemDone() {
+	if st.pending.Add(-1) == 0 {
+		st.x.notify()
+	}
+}
+
+// finish completes the pending items and writes the reply into x, in
+// request order, then detaches st from x.
+func (st *batchState) finish(e *Engine, x *Exchange) {
+	o := AppendBatchOpen(x.Body[:0])
+	for i := 0; i < st.b.Len(); i++ {
+		if err := st.b.Errs[i]; err != nil {
+			o = AppendBatchItemError(o, i, err)
+			continue
+		}
+		it := st.items[i]
+		if st.waiting[i] {
+			e.complete(it)
+		}
+		o = appendBatchItem(o, i, it)
+	}
+	x.Status, x.RetryAfter, x.Body = 200, 0, AppendBatchClose(o)
+	x.batch, st.x = nil, nil
+}
