@@ -30,6 +30,7 @@ type DemandCounter struct {
 	client rueidis.Client
 	base   string // key prefix of the bucket hashes
 	settle *rueidis.Lua
+	st     *Store // client is nil while st had not connected when d was made
 }
 
 // settledMark is the field that marks a period's multipliers as settled
@@ -63,7 +64,19 @@ func NewDemandCounter(st *Store) *DemandCounter {
 		// A prefix such as "demand:" would track the counters too.
 		base = "pe-demand:" + st.prefix
 	}
-	return &DemandCounter{client: st.client, base: base, settle: rueidis.NewLuaScript(settleScript)}
+	return &DemandCounter{client: st.client, base: base, settle: rueidis.NewLuaScript(settleScript), st: st}
+}
+
+// ready returns d with the store's client, once the store has connected
+// (Open does not wait for Redis): until then an error.
+func (d *DemandCounter) ready() (*DemandCounter, error) {
+	if d.client != nil {
+		return d, nil
+	}
+	if !d.st.connected.Load() {
+		return d, fmt.Errorf("cannot count demand in the store %s: it has not answered yet", d.st.redacted)
+	}
+	return &DemandCounter{client: d.st.client, base: d.base, settle: d.settle, st: d.st}, nil
 }
 
 // bucketKey is the hash of one bucket of one window length.
@@ -82,6 +95,10 @@ func (d *DemandCounter) periodKey(window time.Duration, period int64) string {
 func (d *DemandCounter) Add(ctx context.Context, window time.Duration, bucket int64, counts map[string]int64) error {
 	if len(counts) == 0 {
 		return nil
+	}
+	d, err := d.ready()
+	if err != nil {
+		return err
 	}
 	key := d.bucketKey(window, bucket)
 	cmds := make(rueidis.Commands, 0, len(counts)+1)
@@ -106,6 +123,10 @@ func (d *DemandCounter) Totals(ctx context.Context, window time.Duration, first,
 	}
 	if n := last - first + 1; n > MaxDemandBuckets {
 		return fmt.Errorf("cannot read demand counts: %d buckets asked, at most %d", n, MaxDemandBuckets)
+	}
+	d, err := d.ready()
+	if err != nil {
+		return err
 	}
 	cmds := make(rueidis.Commands, 0, last-first+1)
 	for b := first; b <= last; b++ {
@@ -135,6 +156,10 @@ func (d *DemandCounter) Totals(ctx context.Context, window time.Duration, first,
 // settled (something, possibly an empty proposal, is stored). propose is
 // only read.
 func (d *DemandCounter) Multipliers(ctx context.Context, window time.Duration, period int64, propose map[string]string, fn func(key, multiplier string)) (bool, error) {
+	d, err := d.ready()
+	if err != nil {
+		return false, err
+	}
 	key := d.periodKey(window, period)
 	var r rueidis.RedisResult
 	if propose == nil {
