@@ -3,6 +3,7 @@ package demand
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"hash/maphash"
 	"math"
 	"slices"
@@ -29,7 +30,7 @@ const (
 	DefaultMaxKeys   = 65536
 	// DefaultMergeInterval is how often Merger.Run merges.
 	DefaultMergeInterval = 250 * time.Millisecond
-	// DefaultSharedTimeout bounds one SharedCounter call.
+	// DefaultSharedTimeout bounds one exchange with the SharedCounter.
 	DefaultSharedTimeout = 500 * time.Millisecond
 	// BucketsPerWindow is how many time buckets a demand window is cut
 	// into: counts are those of the last BucketsPerWindow completed
@@ -37,8 +38,12 @@ const (
 	BucketsPerWindow = 12
 )
 
-// one is the multiplier that changes nothing.
-var one = money.New(1, 0)
+// one is the multiplier that changes nothing; maxMultiplier the largest a
+// store may hand back (the bound of every multiplier of the rules).
+var (
+	one           = money.New(1, 0)
+	maxMultiplier = money.New(100, 0)
+)
 
 // bucketNanos is the length of one bucket of d's window in nanoseconds
 // (0 when d is nil: counting is off).
@@ -151,11 +156,11 @@ func (s *Snapshot) Len() int {
 	return s.n
 }
 
-// SharedCounter sums demand counts across replicas (the Redis store
-// implements it). Its methods take only standard types, so that an
-// implementation needs no import of this package. The Merger calls it
-// from its own goroutine only, at most once per merge for each method,
-// never per request.
+// SharedCounter sums demand counts across replicas and settles the
+// smoothed multipliers they all use (the Redis store implements it). Its
+// methods take only standard types, so that an implementation needs no
+// import of this package. The Merger calls it from its own goroutine
+// only, at most once per merge for each method, never per request.
 //
 // Keys are an opaque encoding of product x location (see SplitKey):
 // store them as they are.
@@ -172,6 +177,20 @@ type SharedCounter interface {
 	// every Add and otherwise at most four times a bucket; older buckets
 	// change only by late Adds, so an implementation may cache their sums.
 	Totals(ctx context.Context, window time.Duration, first, last int64, fn func(key string, count int64)) error
+	// Multipliers settles the smoothed multipliers of one period (the
+	// multipliers in force from a quarter bucket after the period's
+	// window-long span of Unix time begins: period is (UnixNano - b/4) /
+	// b / BucketsPerWindow for buckets b nanoseconds long; see "Shared
+	// demand" in the package documentation). With a non-nil
+	// propose (key -> multiplier as a decimal string such as "1.05"; keys
+	// at 1 are left out, so it may be empty) it stores propose, as a whole
+	// and atomically, unless the period already has multipliers stored: the
+	// first proposal of a period wins. With a nil propose it only reads.
+	// It then calls fn for every key stored for the period and reports
+	// whether the period is settled (a proposal, possibly empty, is
+	// stored). Stored multipliers should outlive the period by a window
+	// or more. propose is only read, and only during the call.
+	Multipliers(ctx context.Context, window time.Duration, period int64, propose map[string]string, fn func(key, multiplier string)) (settled bool, err error)
 }
 
 // MergerConfig configures a Merger.
@@ -188,13 +207,17 @@ type MergerConfig struct {
 	MaxKeys int
 	// Interval is how often Run merges. 0: DefaultMergeInterval.
 	Interval time.Duration
-	// Shared sums counts across replicas when the ruleset says
-	// shared: true; nil means counts stay local.
+	// Shared sums counts across replicas and settles the smoothed
+	// multipliers when the ruleset says shared: true; nil means counts
+	// and multipliers stay local.
 	Shared SharedCounter
-	// SharedTimeout bounds one Shared call. 0: DefaultSharedTimeout.
+	// SharedTimeout bounds one exchange with Shared (its Add, Totals and
+	// Multipliers calls of one merge). 0: DefaultSharedTimeout.
 	SharedTimeout time.Duration
 	// OnSharedError, if set, is called (from the merger's goroutine) when
-	// a Shared call fails; the snapshot then uses local counts.
+	// a Shared call fails or answers a value that is not a multiplier;
+	// see "Shared demand" in the package documentation for what the
+	// snapshot holds meanwhile.
 	OnSharedError func(error)
 }
 
@@ -227,10 +250,17 @@ type Merger struct {
 	curBN      int64
 	curWindow  time.Duration
 	lastBucket int64
+	// evalWindow is the period whose smoothed multipliers the entries
+	// hold (see period).
 	evalWindow int64
 	outgoing   map[int64]map[string]int64
-	// lastExchange is when the shared counter was last called.
-	lastExchange time.Time
+	// lastExchange is when the shared counter was last called, sharedAt
+	// when it last answered the fleet's totals.
+	lastExchange, sharedAt time.Time
+	// proposal is this replica's multipliers of period evalWindow (keys
+	// at 1 left out) until the shared counter has settled the period;
+	// nil when there is nothing to propose.
+	proposal map[string]string
 }
 
 // entry is one key's counts over the window, as a ring of buckets.
@@ -239,7 +269,7 @@ type entry struct {
 	last     int64         // the latest bucket written
 	value    money.Decimal // smoothed multiplier; zero means 1
 	requests int64         // window total at the last merge
-	shared   int64         // fleet total at the last merge (shared mode)
+	shared   int64         // fleet total last read (shared mode); -1: local counts
 }
 
 // NewMerger returns a Merger; counting starts at the first Merge that
@@ -487,16 +517,19 @@ func (m *Merger) Merge(ctx context.Context, now time.Time) {
 		d = rs.Demand
 	}
 	bn := bucketNanos(d)
+	shared := bn != 0 && d.Shared && m.cfg.Shared != nil
 	if bn != m.curBN {
 		// Counting starts, stops, or the window changed: start afresh.
 		clear(m.entries)
 		m.curBN = bn
 		m.bucketNanos.Store(bn)
 		m.snap.Store(nil)
+		m.proposal = nil
+		m.sharedAt = time.Time{}
 		if bn != 0 {
 			m.curWindow = d.Window
 			m.lastBucket = now.UnixNano() / bn
-			m.evalWindow = m.lastBucket / BucketsPerWindow
+			m.evalWindow = period(now, bn, shared)
 		}
 	}
 	cur := int64(0)
@@ -504,7 +537,6 @@ func (m *Merger) Merge(ctx context.Context, now time.Time) {
 		cur = now.UnixNano() / bn
 	}
 	first := cur - BucketsPerWindow
-	shared := bn != 0 && d.Shared && m.cfg.Shared != nil
 	if shared && m.outgoing == nil {
 		m.outgoing = map[int64]map[string]int64{}
 	}
@@ -541,42 +573,75 @@ func (m *Merger) Merge(ctx context.Context, now time.Time) {
 	}
 	m.lastBucket = cur
 
+	w := period(now, bn, shared)
+	evalDue := w > m.evalWindow
+	smoothing := !d.MaxStep.IsZero()
+	var xctx context.Context
 	if shared {
-		// Read the fleet's totals when this replica has counts to add, and
-		// otherwise at most four times a bucket (other replicas' counts of
-		// the last bucket arrive during the next one).
-		if len(m.outgoing) > 0 || now.Sub(m.lastExchange) >= time.Duration(bn/4) {
+		// Exchange with the fleet when this replica has counts to add,
+		// when a period begins (its multipliers are stepped from the
+		// fleet's totals), and otherwise at most four times a bucket
+		// (other replicas' counts of the last bucket arrive during the
+		// next one).
+		if len(m.outgoing) > 0 || (evalDue && smoothing) || now.Sub(m.lastExchange) >= time.Duration(bn/4) {
 			m.lastExchange = now
-			changed = m.exchange(ctx, first, cur-1) || changed
+			var cancel context.CancelFunc
+			xctx, cancel = context.WithTimeout(ctx, m.cfg.SharedTimeout)
+			defer cancel()
+			changed = m.exchange(xctx, now, first, cur-1) || changed
 		}
 	} else {
 		for _, e := range m.entries {
 			e.shared = -1
 		}
 	}
-	if w := cur / BucketsPerWindow; w != m.evalWindow {
+	if evalDue {
 		steps := min(w-m.evalWindow, 1000)
 		m.evalWindow = w
-		for _, e := range m.entries {
-			if d.MaxStep.IsZero() {
-				continue // no smoothing: Price follows the tier at once
+		m.proposal = nil
+		if smoothing {
+			var prop map[string]string
+			if shared {
+				prop = map[string]string{}
 			}
-			_, target := d.Target(e.total(first, cur-1))
-			v := e.value
-			if v.IsZero() {
-				v = one
+			for k, e := range m.entries {
+				_, target := d.Target(e.total(first, cur-1))
+				v := e.value
+				if v.IsZero() {
+					v = one
+				}
+				for i := int64(0); i < steps && v.Cmp(target) != 0; i++ {
+					v = d.Step(v, target)
+				}
+				e.value = v
+				if prop != nil && v.Cmp(one) != 0 {
+					prop[k] = v.String()
+				}
 			}
-			for i := int64(0); i < steps && v.Cmp(target) != 0; i++ {
-				v = d.Step(v, target)
-			}
-			e.value = v
+			m.proposal = prop
 		}
 		changed = true
+	}
+	if xctx != nil && smoothing {
+		changed = m.settle(xctx, cur) || changed
 	}
 	if !changed {
 		return
 	}
 	m.publish(first, cur)
+}
+
+// period returns the period of the smoothed multipliers at now: the
+// window-long spans of Unix time, by bucket length bn. In shared mode a
+// period begins a quarter bucket after its span does, so that the other
+// replicas' counts of the span's last bucket have arrived when the
+// multipliers are stepped.
+func period(now time.Time, bn int64, shared bool) int64 {
+	ns := now.UnixNano()
+	if shared {
+		ns -= bn / 4
+	}
+	return ns / bn / BucketsPerWindow
 }
 
 // absorb adds a shard table into the window entries.
@@ -597,6 +662,9 @@ func (m *Merger) absorb(t *table, shared bool) {
 		e := m.entries[string(k)]
 		if e == nil {
 			e = &entry{last: t.bucket, shared: -1}
+			if shared {
+				e.shared = 0 // not in the fleet's totals yet
+			}
 			m.entries[string(k)] = e
 		}
 		e.add(t.bucket, sl.count)
@@ -607,10 +675,10 @@ func (m *Merger) absorb(t *table, shared bool) {
 }
 
 // exchange sends this replica's new counts and reads the fleet's totals
-// into the entries' shared field. It reports whether totals were read.
-func (m *Merger) exchange(ctx context.Context, first, last int64) bool {
-	ctx, cancel := context.WithTimeout(ctx, m.cfg.SharedTimeout)
-	defer cancel()
+// into the entries' shared field. It reports whether the totals changed:
+// read, or given up on (see "Shared demand" in the package
+// documentation).
+func (m *Merger) exchange(ctx context.Context, now time.Time, first, last int64) bool {
 	buckets := make([]int64, 0, len(m.outgoing))
 	for b := range m.outgoing {
 		buckets = append(buckets, b)
@@ -628,26 +696,78 @@ func (m *Merger) exchange(ctx context.Context, first, last int64) bool {
 			delete(m.outgoing, b) // too old to matter any more
 		}
 	}
-	for _, e := range m.entries {
-		e.shared = 0
-	}
+	sums := map[string]int64{}
 	err := m.cfg.Shared.Totals(ctx, m.curWindow, first, last, func(key string, count int64) {
-		e := m.entries[key]
-		if e == nil {
-			if _, _, ok := SplitKey(key); !ok {
-				return
-			}
-			e = &entry{last: last, shared: -1}
-			m.entries[key] = e
-		}
-		e.shared = count
+		sums[key] += count
 	})
 	if err != nil {
 		m.sharedError(err)
-		for _, e := range m.entries {
-			e.shared = -1 // fall back to local counts
+		if !m.sharedAt.IsZero() && now.Sub(m.sharedAt) < m.curWindow {
+			return false // hold the fleet's last totals
 		}
+		// The fleet's counts are unknown for a window: count nothing.
+		for _, e := range m.entries {
+			e.shared = 0
+		}
+		return true
+	}
+	m.sharedAt = now
+	for _, e := range m.entries {
+		e.shared = 0
+	}
+	for key, count := range sums {
+		e := m.entries[key]
+		if e == nil {
+			if _, _, ok := SplitKey(key); !ok {
+				continue
+			}
+			e = &entry{last: last}
+			m.entries[key] = e
+		}
+		e.shared = count
+	}
+	return true
+}
+
+// settle asks the shared counter for the multipliers of period
+// evalWindow, proposing this replica's if it has stepped them, and, once
+// the period is settled, makes every entry's multiplier the stored one (1
+// for a key not stored). It reports whether the entries took the stored
+// multipliers.
+func (m *Merger) settle(ctx context.Context, cur int64) bool {
+	stored := map[string]money.Decimal{}
+	var bad error
+	settled, err := m.cfg.Shared.Multipliers(ctx, m.curWindow, m.evalWindow, m.proposal, func(key, multiplier string) {
+		v, err := money.Parse(multiplier)
+		if err == nil && (v.Cmp(one) < 0 || v.Cmp(maxMultiplier) > 0) {
+			err = fmt.Errorf("%s is outside [1, %s]", multiplier, maxMultiplier)
+		}
+		if err != nil {
+			bad = fmt.Errorf("cannot use the stored demand multiplier of %q: %w", key, err)
+			return
+		}
+		stored[key] = v
+	})
+	if err != nil {
+		m.sharedError(err)
 		return false
+	}
+	if bad != nil {
+		m.sharedError(bad) // that key's multiplier is 1
+	}
+	if !settled {
+		return false // nobody has stepped this period yet: keep ours
+	}
+	m.proposal = nil
+	for key, e := range m.entries {
+		e.value = stored[key] // zero (1) when not stored
+	}
+	for key, v := range stored {
+		if m.entries[key] == nil {
+			if _, _, ok := SplitKey(key); ok {
+				m.entries[key] = &entry{last: cur - 1, value: v}
+			}
+		}
 	}
 	return true
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -320,10 +321,36 @@ func TestDemandConcurrent(t *testing.T) {
 // fleet is an in-process SharedCounter: what a store does for replicas,
 // kept in a map (the Redis implementation lives with the store).
 type fleet struct {
-	mu     sync.Mutex
-	counts map[string]int64 // window/bucket/key -> count
-	fail   atomic.Bool
-	adds   atomic.Int64
+	mu      sync.Mutex
+	counts  map[string]int64             // window/bucket/key -> count
+	periods map[string]map[string]string // window/period -> key -> multiplier
+	fail    atomic.Bool
+	adds    atomic.Int64
+}
+
+func newFleet() *fleet {
+	return &fleet{counts: map[string]int64{}, periods: map[string]map[string]string{}}
+}
+
+func (f *fleet) Multipliers(ctx context.Context, window time.Duration, period int64, propose map[string]string, fn func(string, string)) (bool, error) {
+	if f.fail.Load() {
+		return false, errors.New("store down")
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	k := fmt.Sprintf("%d/%d", window, period)
+	stored, ok := f.periods[k]
+	if !ok && propose != nil {
+		stored, ok = maps.Clone(propose), true
+		if stored == nil {
+			stored = map[string]string{}
+		}
+		f.periods[k] = stored
+	}
+	for key, v := range stored {
+		fn(key, v)
+	}
+	return ok, nil
 }
 
 func (f *fleet) Add(ctx context.Context, window time.Duration, bucket int64, counts map[string]int64) error {
@@ -366,7 +393,7 @@ func (f *fleet) Totals(ctx context.Context, window time.Duration, first, last in
 
 func TestDemandShared(t *testing.T) {
 	rs := demandRules(t, "  shared: true\n")
-	f := &fleet{counts: map[string]int64{}}
+	f := newFleet()
 	var sharedErrs atomic.Int64
 	cfg := MergerConfig{Rules: func() *rules.Ruleset { return rs }, Shared: f, OnSharedError: func(error) { sharedErrs.Add(1) }}
 	r1, r2 := NewMerger(cfg), NewMerger(cfg) // two replicas
@@ -397,19 +424,117 @@ func TestDemandShared(t *testing.T) {
 	if n := f.adds.Load(); n != 2 {
 		t.Errorf("%d Add calls, want one per replica per bucket", n)
 	}
-	// The store fails: local counts serve, the error is reported.
+	// The store fails: the fleet's last totals are held (not this
+	// replica's own share of them), the error is reported.
 	f.fail.Store(true)
 	record(s1, "P-1", "NY", 2, sec(1.5))
 	s1.Flush(sec(2))
 	r1.Merge(ctx, sec(2.1))
-	if got := lookup(r1, "P-1", "NY").Requests; got != 9 || sharedErrs.Load() == 0 {
-		t.Errorf("store down: %d (want local 7 + 2), %d errors", got, sharedErrs.Load())
+	if got := lookup(r1, "P-1", "NY").Requests; got != 12 || sharedErrs.Load() == 0 {
+		t.Errorf("store down: %d (want the fleet's 12 held), %d errors", got, sharedErrs.Load())
 	}
 	// Back: the unsent bucket goes out, the fleet total returns.
 	f.fail.Store(false)
 	r1.Merge(ctx, sec(2.2)) // the unsent bucket is still outgoing: exchange at once
 	if got := lookup(r1, "P-1", "NY").Requests; got != 14 {
 		t.Errorf("store back: %d, want 14", got)
+	}
+	// Down again: held for a window after the last read (2.2 s), then the
+	// fleet's counts are unknown and nothing is counted.
+	f.fail.Store(true)
+	r1.Merge(ctx, sec(14.1))
+	if got := lookup(r1, "P-1", "NY").Requests; got != 14 {
+		t.Errorf("store down for 11.9 s: %d, want 14 held", got)
+	}
+	r1.Merge(ctx, sec(14.5))
+	if got := lookup(r1, "P-1", "NY").Requests; got != 0 {
+		t.Errorf("store down for 12.3 s: %d, want 0 (the fleet's counts are unknown)", got)
+	}
+}
+
+// replica is one merger and its one shard, as a replica's.
+type replica struct {
+	m *Merger
+	s *Shard
+}
+
+func newReplica(cfg MergerConfig, at time.Time) *replica {
+	r := &replica{m: NewMerger(cfg)}
+	r.s = r.m.NewShard()
+	r.m.Merge(context.Background(), at)
+	return r
+}
+
+// tick is the loop's tick and then a merge at at.
+func (r *replica) tick(at time.Time) {
+	r.s.Flush(at)
+	r.m.Merge(context.Background(), at)
+}
+
+func (r *replica) value(product, location string) string {
+	return lookup(r.m, product, location).Value.String()
+}
+
+// TestDemandSharedSmoothing: in shared mode the smoothed multiplier is
+// the fleet's: every replica holds the multipliers the first of them
+// stepped for a period, a replica started mid-way holds its peers'
+// multiplier from its first merge, and a replica that would step
+// differently (its peer's late counts missing) takes the settled one.
+func TestDemandSharedSmoothing(t *testing.T) {
+	rs := demandRules(t, "  shared: true\n  max_step: 0.1\n")
+	f := newFleet()
+	cfg := MergerConfig{Rules: func() *rules.Ruleset { return rs }, Shared: f,
+		OnSharedError: func(err error) { t.Errorf("shared counter: %v", err) }}
+	r1, r2 := newReplica(cfg, sec(0)), newReplica(cfg, sec(0))
+	// For two windows each replica serves 6 requests a bucket: 72 a
+	// window each, 144 for the fleet, which meets the 1.3 tier; alone
+	// neither would. Then the third window has none.
+	var history [][2]string
+	for b := 0; b < 36; b++ {
+		for _, r := range []*replica{r1, r2} {
+			if b < 24 {
+				record(r.s, "HOT", "NY", 6, sec(float64(b)+0.1))
+			}
+		}
+		for _, at := range []float64{0.3, 0.6, 0.9} {
+			for _, r := range []*replica{r1, r2} {
+				r.tick(sec(float64(b) + at))
+			}
+		}
+		if b%12 == 11 {
+			history = append(history, [2]string{r1.value("HOT", "NY"), r2.value("HOT", "NY")})
+		}
+	}
+	// Periods begin a quarter bucket after 12 s, 24 s, 36 s.
+	want := [][2]string{{"0", "0"}, {"1.1", "1.1"}, {"1.2", "1.2"}}
+	if fmt.Sprint(history) != fmt.Sprint(want) {
+		t.Fatalf("multipliers at the end of each window %v, want %v", history, want)
+	}
+	// A replica started (or restarted) mid-period holds the fleet's
+	// multiplier from its first merge; its own memory starts empty.
+	r3 := newReplica(cfg, sec(35.95))
+	if got := r3.value("HOT", "NY"); got != "1.2" {
+		t.Errorf("restarted replica: %s, want its peers' 1.2", got)
+	}
+	// The period at 36 s: a burst r2 served at the very end of the quiet
+	// window reaches the fleet late (r2's loop is slow to hand it over),
+	// after r1 has stepped down to 1.1 (no requests); r2 would step up to
+	// 1.3 (500 requests) but takes the settled 1.1, as does r3.
+	record(r2.s, "HOT", "NY", 500, sec(35.95))
+	r1.tick(sec(36.3))
+	r3.m.Merge(context.Background(), sec(36.3))
+	r2.tick(sec(36.4))
+	if got := lookup(r2.m, "HOT", "NY").Requests; got != 500 {
+		t.Errorf("r2 counts %d requests of the quiet window, want its late 500", got)
+	}
+	for name, r := range map[string]*replica{"r1": r1, "r2": r2, "r3": r3} {
+		if got := r.value("HOT", "NY"); got != "1.1" {
+			t.Errorf("%s after the period at 36 s: %s, want the settled 1.1", name, got)
+		}
+	}
+	// Unrelated keys stay at 1 everywhere.
+	if got := r2.value("COLD", "NY"); got != "0" {
+		t.Errorf("COLD x NY: %s", got)
 	}
 }
 

@@ -49,4 +49,32 @@
 // request after a bucket ends hands its last table over only at its next
 // request or Flush: call Flush from the loop's periodic tick to bound
 // that delay.
+//
+// # Shared demand
+//
+// With a [SharedCounter] and a ruleset that says shared: true, every
+// replica's counts are summed and the smoothed multipliers are the
+// fleet's, not a replica's, so that replicas quote the same price for
+// the same item at the same time, a restarted one too:
+//   - Counts: each merge that absorbed finished buckets adds them
+//     (SharedCounter.Add) and reads the fleet's window totals
+//     (SharedCounter.Totals); otherwise the totals are read at most four
+//     times a bucket. The snapshot's Requests are the fleet's.
+//   - Multipliers: they change once per period, a window-long span of
+//     Unix time that begins a quarter bucket after a window boundary (so
+//     that every replica's counts of the window's last bucket are in).
+//     At its first merge in a new period a replica steps its multipliers
+//     from the fleet's totals and proposes them
+//     (SharedCounter.Multipliers); the first proposal of a period is
+//     stored and every replica takes the stored multipliers, reading them
+//     again at every exchange. A replica that starts (or restarts) reads
+//     the current period's at its first merge, so it quotes what its
+//     peers quote from then on.
+//   - When the shared counter fails, the replica keeps the fleet's last
+//     totals and multipliers, and steps them at a new period as its peers
+//     do (its proposal is sent once the counter answers again); it never
+//     falls back to its own counts, a fraction of the fleet's. When the
+//     totals could not be read for a whole window, the fleet's counts are
+//     unknown and are taken as none: every tier's target is 1 and the
+//     multipliers step down to 1 by max_step per period.
 package demand

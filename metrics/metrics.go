@@ -135,18 +135,18 @@ func New(info BuildInfo) *Set {
 		"Requests taken off their event loop and not yet answered: price requests waiting on lookups plus worker pool tasks queued or running. Answers made on the loop at once are not counted.",
 		func() int64 { return o.waiting.Load() + o.queued.Load() + o.busy.Load() })
 	s.waiting = countGauge("pricing_lookups_waiting",
-		"Price requests waiting on their lookups. Each holds no goroutine: the store completes it by callback. Bounded by pricing_lookups_waiting_limit.",
+		"Price and batch requests waiting on their lookups. Each holds no goroutine: the store completes it by callback. Bounded by pricing_lookups_waiting_limit.",
 		o.waiting.Load)
 	s.waitingLimit = countGauge("pricing_lookups_waiting_limit",
-		"The bound on pricing_lookups_waiting (--max-waiting); past it price requests are answered 503 (reason waiting_limit).",
+		"The bound on pricing_lookups_waiting (--max-waiting); past it price and batch requests are answered 503 (reason waiting_limit).",
 		o.limit.Load)
 	s.queueDepth = countGauge("pricing_pool_queue_depth",
-		"Tasks (metrics exposition, batch requests) submitted to the worker pool that no worker has started yet.",
+		"Tasks (the metrics exposition asked on the API port) submitted to the worker pool that no worker has started yet.",
 		o.queued.Load)
 	// Counted from the tasks, not from the pool: ants' Running() counts
 	// idle workers too, until they expire.
 	s.busy = countGauge("pricing_pool_workers_busy",
-		"Worker pool goroutines running a task (metrics exposition, batch requests); idle workers are not counted.",
+		"Worker pool goroutines running a task (the metrics exposition asked on the API port); idle workers are not counted.",
 		o.busy.Load)
 	build := prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "pricing_build_info",

@@ -47,7 +47,7 @@ func NewRules(reg prometheus.Registerer, stats func() RulesStats) *Rules {
 			func(st *S) float64 { return float64(st.Applied) }),
 		counter("pricing_rules_reloads_refused_total", "Reloads refused because the new file was bad; the old rules kept serving.",
 			func(st *S) float64 { return float64(st.Refused) }),
-		counter("pricing_rules_demand_shared_errors_total", "Failed calls to the store's shared demand counters (local counts used meanwhile).",
+		counter("pricing_rules_demand_shared_errors_total", "Failed calls to the store's shared demand counters (the fleet's last counts and multipliers used meanwhile).",
 			func(st *S) float64 { return float64(st.SharedErrors) }),
 		counter("pricing_rules_demand_dropped_requests_total", "Requests not counted for demand: a loop's table of distinct keys was full.",
 			func(st *S) float64 { return float64(st.DroppedCounts) }),

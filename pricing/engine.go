@@ -200,6 +200,7 @@ func (e *Engine) complete(x *Exchange) { e.finish(x, true) }
 // reference servers); event loops use a [Loop].
 func (e *Engine) Wait(x *Exchange) {
 	x.block()
+	x.shard = nil // not counted: no loop
 	b := e.batchers.Get().(lookup.Batcher)
 	done := e.begin(x, b, time.Now())
 	if !done {

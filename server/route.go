@@ -60,10 +60,11 @@ func (k handlerKind) priced() bool { return k == kindPrice || k == kindPrices }
 
 // readyz is the reply of /readyz on both listeners, its body appended to
 // dst: 200 "ready\n" followed by [Deps.ReadyDetail]'s text while ready, 503
-// "draining\n" with Retry-After 1 once draining began.
+// with Retry-After 1 and "draining\n" once draining began, or
+// "not ready: <reason>\n" while [Deps.NotReady] gives one.
 func (s *Server) readyz(dst []byte) (status, retryAfter int, body []byte) {
-	if !s.Ready() {
-		return 503, 1, append(dst, bodyDraining...)
+	if ok, why := s.readiness(); !ok {
+		return 503, 1, append(dst, why...)
 	}
 	dst = append(dst, bodyReady...)
 	if s.deps.ReadyDetail != nil {

@@ -34,6 +34,11 @@ type Deps struct {
 	// ReadyDetail, if set, returns text appended to the admin listener's
 	// /readyz body while ready (e.g. "ruleset_version: X\n").
 	ReadyDetail func() string
+	// NotReady, if set, returns why the server cannot serve yet ("" once
+	// it can; e.g. a store that has not answered yet): /readyz answers 503
+	// with that reason on both listeners meanwhile. Called per /readyz,
+	// from any goroutine.
+	NotReady func() string
 }
 
 // Server serves the pricing API on gnet event loops and the admin routes
@@ -294,7 +299,21 @@ func (s *Server) AdminAddr() string {
 }
 
 // Ready reports whether /readyz answers 200.
-func (s *Server) Ready() bool { return !s.notReady.Load() }
+func (s *Server) Ready() bool { ok, _ := s.readiness(); return ok }
+
+// readiness reports whether /readyz answers 200, and the body line of a
+// 503: draining, or the reason of Deps.NotReady.
+func (s *Server) readiness() (bool, string) {
+	if s.notReady.Load() {
+		return false, bodyDraining
+	}
+	if s.deps.NotReady != nil {
+		if why := s.deps.NotReady(); why != "" {
+			return false, "not ready: " + why + "\n"
+		}
+	}
+	return true, ""
+}
 
 // Done is closed when the event loops have stopped.
 func (s *Server) Done() <-chan struct{} { return s.ctx.Done() }

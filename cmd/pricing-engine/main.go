@@ -108,6 +108,7 @@ func serve(cfg *config, log *slog.Logger) error {
 		Docs:        apidocs.New(),
 		Admin:       rl.adminRoutes(),
 		ReadyDetail: rl.readyDetail,
+		NotReady:    notReady(src),
 	})
 	if err != nil {
 		return err

@@ -123,7 +123,7 @@ func (rt *rulesRuntime) sharedError(err error) {
 	}
 	rt.mu.Unlock()
 	if log {
-		rt.log.Warn("rules: shared demand counters unavailable; using this replica's counts", "err", err.Error())
+		rt.log.Warn("rules: shared demand counters unavailable; holding the fleet's last counts and multipliers", "err", err.Error())
 	}
 }
 

@@ -28,14 +28,18 @@ type storeConfig struct {
 	tlsCert      string
 	tlsKey       string
 	staleFor     time.Duration
+	liveWithin   time.Duration
 	cacheEntries int
+	serving      bool // the serving flags are registered (not only the connection's)
 }
 
 // register declares the store flags on fs, with their defaults.
 func (s *storeConfig) register(fs *flag.FlagSet) {
+	s.serving = true
 	s.registerConn(fs)
-	durationFlag(fs, &s.staleFor, "stale-for", redisstore.DefaultStaleFor, `while the store is unreachable, keys read within this long answer from their last known value ("source":"stale"); 0 disables`)
-	wholeFlag(fs, &s.cacheEntries, "store-cache-entries", redisstore.DefaultCacheEntries, "bound of the client-side cache in entries (one per product or location; ~135 bytes each, see docs/STORE.md); 0 disables it: every lookup asks the store")
+	durationFlag(fs, &s.staleFor, "stale-for", redisstore.DefaultStaleFor, `while the store is unreachable, keys used within this long (read from the store or answered from the client-side cache) answer from their last known value ("source":"stale"); 0 disables`)
+	durationFlag(fs, &s.liveWithin, "store-live-within", redisstore.DefaultLiveWithin, `a cached value answers "source":"live" only while the store replied (to a read or a background PING) within this long; otherwise "stale" (a partition without RST)`)
+	wholeFlag(fs, &s.cacheEntries, "store-cache-entries", redisstore.DefaultCacheEntries, "bound of the client-side cache in entries (one per product or location; ~120 bytes each, see docs/STORE.md; unknown ids have a bound of their own, 1/8 of it, on top); 0 disables it: every lookup asks the store")
 }
 
 // registerConn declares the flags that say how to reach the store.
@@ -80,6 +84,9 @@ func (s *storeConfig) validate() error {
 	if s.staleFor < 0 {
 		errs = append(errs, fmt.Errorf("invalid --stale-for %s: must not be negative", s.staleFor))
 	}
+	if s.serving && s.liveWithin <= 0 {
+		errs = append(errs, fmt.Errorf("invalid --store-live-within %s: must be positive", s.liveWithin))
+	}
 	if s.cacheEntries < 0 {
 		errs = append(errs, fmt.Errorf("invalid --store-cache-entries %d: must not be negative", s.cacheEntries))
 	}
@@ -92,6 +99,7 @@ func (s *storeConfig) options(log *slog.Logger) (redisstore.Options, error) {
 		URL:          s.url,
 		Prefix:       s.prefix,
 		StaleFor:     s.staleFor,
+		LiveWithin:   s.liveWithin,
 		CacheEntries: s.cacheEntries,
 		Logger:       log,
 	}
@@ -153,8 +161,10 @@ func dataSource(cfg *config, log *slog.Logger, mset *metrics.Set) (lookup.Source
 		if err != nil {
 			return nil, nil, nil, err
 		}
-		log.Info("store connected", "store", cfg.store.redacted(), "prefix", cfg.store.prefix,
-			"cache_entries", cfg.store.cacheEntries, "stale_for", cfg.store.staleFor.String())
+		if ok, _ := st.Ready(); ok {
+			log.Info("store connected", "store", cfg.store.redacted(), "prefix", cfg.store.prefix,
+				"cache_entries", cfg.store.cacheEntries, "stale_for", cfg.store.staleFor.String(), "live_within", cfg.store.liveWithin.String())
+		}
 		return st, []any{"store", cfg.store.redacted()}, st.Close, nil
 	}
 	cat, mk, err := loadData(cfg)
@@ -162,4 +172,17 @@ func dataSource(cfg *config, log *slog.Logger, mset *metrics.Set) (lookup.Source
 		return nil, nil, nil, err
 	}
 	return &lookup.Memory{Catalog: cat, Markets: mk}, []any{"store", storeMemory, "products", cat.Len(), "markets", mk.Len()}, func() {}, nil
+}
+
+// notReady returns the server's Deps.NotReady for src: the Redis store's
+// reason while it has not answered once; nil for the memory store.
+func notReady(src lookup.Source) func() string {
+	st, ok := src.(*redisstore.Store)
+	if !ok {
+		return nil
+	}
+	return func() string {
+		_, why := st.Ready()
+		return why
+	}
 }

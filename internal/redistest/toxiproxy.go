@@ -65,9 +65,9 @@ func Bandwidth(kbps int64) Toxic {
 }
 
 // BlackHole drops every byte both ways and keeps the connections open (a
-// partition without RST: Toxiproxy's timeout toxic with timeout 0). The
-// dropped bytes are lost for good: a client must not trust a connection
-// that came out of a black hole.
+// partition without RST: Toxiproxy's timeout toxic with timeout 0).
+// Removing it closes the connections that were in it (the toxic's
+// cleanup): the bytes it dropped are never delivered late.
 func BlackHole() Toxic {
 	return Toxic{Name: "blackhole", Type: "timeout", Streams: []Stream{Upstream, Downstream},
 		Attributes: map[string]int64{"timeout": 0}}
@@ -92,6 +92,9 @@ func Slicer(size, variation int64, delay time.Duration) Toxic {
 // ends.
 func StartProxy(t testing.TB, upstream string) *Proxy {
 	t.Helper()
+	// The bandwidth toxic logs every chunk through zerolog's global
+	// logger at trace level; nothing else in a test process uses zerolog.
+	zerolog.SetGlobalLevel(zerolog.Disabled)
 	server := toxiproxy.NewServer(toxiproxy.NewMetricsContainer(nil), zerolog.Nop())
 	p := toxiproxy.NewProxy(server, "redis", "127.0.0.1:0", upstream)
 	if err := p.Start(); err != nil {

@@ -30,15 +30,23 @@ func (s *Store) NewBatcher() lookup.Batcher {
 }
 
 // Lookup implements [lookup.Batcher]. A Call whose keys are all fresh in
-// the client-side cache is answered at once without allocating; with the
-// breaker open it is answered at once from the last known values, or
+// the client-side cache is answered at once without allocating: live
+// while Redis is known to be alive (LiveWithin), else stale (from values
+// used within StaleFor). With the breaker open, or before Redis has
+// answered once, it is answered at once from the last known values, or
 // with ErrUnavailable; otherwise it waits for Flush.
 func (b *batcher) Lookup(c *lookup.Call) bool {
 	s := b.s
-	if s.cache != nil && s.answerCached(c, &b.key, s.cache.epoch.Load(), 0) {
-		return true
+	if s.cache != nil {
+		if s.isLive() {
+			if s.answerCached(c, &b.key, s.cache.epoch.Load(), 0) {
+				return true
+			}
+		} else if s.staleFor > 0 && s.answerCached(c, &b.key, 0, s.clock.Load()-int64(s.staleFor)) {
+			return true
+		}
 	}
-	if s.open.Load() {
+	if s.open.Load() || !s.connected.Load() {
 		s.answerDown(c, &b.key, lookup.ErrUnavailable)
 		return true
 	}
@@ -66,43 +74,50 @@ func (b *batcher) Flush() {
 	}
 }
 
-// cached reads the cache entry of (tag, id), building the compact key in
-// *buf.
-func (s *Store) cached(buf *[]byte, tag byte, id []byte) (entry, bool) {
+// cached returns the cache slot of (tag, id) if it is usable: fresh in
+// epoch ep when staleAfter is 0, else used after staleAfter (Unix ns). It
+// builds the compact key in *buf.
+func (s *Store) cached(buf *[]byte, tag byte, id []byte, ep uint32, staleAfter int64) *slot {
 	k := append(append((*buf)[:0], tag), id...)
 	*buf = k
-	return s.cache.get(k)
+	sl := s.cache.get(k)
+	if sl == nil || sl.kind == 0 {
+		return nil
+	}
+	if staleAfter == 0 {
+		if sl.epoch.Load() != ep {
+			return nil
+		}
+	} else if sl.used.Load() < staleAfter {
+		return nil
+	}
+	return sl
 }
 
-// answerCached answers c from the cache if every key it needs is usable:
-// fresh in epoch ep when staleAfter is 0, else read from Redis after
-// staleAfter (Unix nanoseconds; the answer is then marked stale).
+// answerCached answers c from the cache if every key it needs is usable
+// (see cached; the answer is marked stale when staleAfter is not 0), and
+// records the use of those keys: a key answered from the cache stays
+// servable as stale for StaleFor, like one read from Redis.
 func (s *Store) answerCached(c *lookup.Call, buf *[]byte, ep uint32, staleAfter int64) bool {
-	usable := func(e entry, ok bool) bool {
-		if !ok || e.kind == 0 {
-			return false
-		}
-		if staleAfter == 0 {
-			return e.epoch == ep
-		}
-		return e.seen >= staleAfter
-	}
-	p, ok := s.cached(buf, tagProduct, c.ProductID)
-	if !usable(p, ok) {
+	p := s.cached(buf, tagProduct, c.ProductID, ep, staleAfter)
+	if p == nil {
 		return false
 	}
-	l, ok := s.cached(buf, tagMarket, c.Location)
-	if !usable(l, ok) {
+	l := s.cached(buf, tagMarket, c.Location, ep, staleAfter)
+	if l == nil {
 		return false
 	}
-	var d entry
+	d := l
 	if l.kind == kindAbsent {
-		d, ok = s.cached(buf, tagMarket, starID)
-		if !usable(d, ok) {
+		if d = s.cached(buf, tagMarket, starID, ep, staleAfter); d == nil {
 			return false
 		}
 	}
-	s.resolve(c, p, l, d)
+	s.resolve(c, entry{val: p.val, kind: p.kind}, entry{val: l.val, kind: l.kind}, entry{val: d.val, kind: d.kind})
+	now := s.clock.Load()
+	p.touch(now)
+	l.touch(now)
+	d.touch(now)
 	if staleAfter == 0 {
 		s.cache.shard(*buf).hits.Add(1)
 	} else {
@@ -112,11 +127,11 @@ func (s *Store) answerCached(c *lookup.Call, buf *[]byte, ep uint32, staleAfter 
 	return true
 }
 
-// answerDown answers c when Redis cannot: from values read within
+// answerDown answers c when Redis cannot: from values used within
 // StaleFor, else with err.
 func (s *Store) answerDown(c *lookup.Call, buf *[]byte, err error) {
 	if s.cache != nil && s.staleFor > 0 {
-		if s.answerCached(c, buf, 0, time.Now().Add(-s.staleFor).UnixNano()) {
+		if s.answerCached(c, buf, 0, s.clock.Load()-int64(s.staleFor)) {
 			return
 		}
 	}
@@ -278,8 +293,9 @@ func (s *Store) need(b *batch, tag byte, id []byte, ep uint32) {
 		return
 	}
 	if s.cache != nil {
-		if e, ok := s.cache.get(k); ok && e.epoch == ep {
-			b.res[string(k)] = e
+		if sl := s.cache.get(k); sl != nil && sl.epoch.Load() == ep {
+			sl.touch(s.clock.Load())
+			b.res[string(k)] = entry{val: sl.val, kind: sl.kind, epoch: ep}
 			return
 		}
 	}
@@ -347,6 +363,7 @@ func (s *Store) read(ctx context.Context, b *batch, ep uint32) {
 	if firstErr != nil {
 		s.failure(firstErr)
 	} else {
+		s.alive(now)
 		s.success()
 	}
 }

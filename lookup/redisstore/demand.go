@@ -29,7 +29,28 @@ import (
 type DemandCounter struct {
 	client rueidis.Client
 	base   string // key prefix of the bucket hashes
+	settle *rueidis.Lua
+	st     *Store // client is nil while st had not connected when d was made
 }
+
+// settledMark is the field that marks a period's multipliers as settled
+// (keys are never empty, so it names none): an empty proposal is settled
+// too.
+const settledMark = ""
+
+// settleScript stores a period's proposed multipliers unless some are
+// stored already, and returns what is stored. KEYS[1] is the period's
+// hash; ARGV[1] its lifetime in ms, then field, value pairs. One key, so
+// Redis Cluster runs it on the key's node; it runs atomically, so the
+// first proposal of a period wins as a whole.
+const settleScript = `if redis.call('EXISTS', KEYS[1]) == 0 then
+  redis.call('HSET', KEYS[1], '', '1')
+  for i = 2, #ARGV, 2 do
+    redis.call('HSET', KEYS[1], ARGV[i], ARGV[i + 1])
+  end
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
+end
+return redis.call('HGETALL', KEYS[1])`
 
 // MaxDemandBuckets bounds the buckets one Totals call reads (one
 // pipelined HGETALL each): four windows of the merger's twelve buckets.
@@ -43,12 +64,29 @@ func NewDemandCounter(st *Store) *DemandCounter {
 		// A prefix such as "demand:" would track the counters too.
 		base = "pe-demand:" + st.prefix
 	}
-	return &DemandCounter{client: st.client, base: base}
+	return &DemandCounter{client: st.client, base: base, settle: rueidis.NewLuaScript(settleScript), st: st}
+}
+
+// ready returns d with the store's client, once the store has connected
+// (Open does not wait for Redis): until then an error.
+func (d *DemandCounter) ready() (*DemandCounter, error) {
+	if d.client != nil {
+		return d, nil
+	}
+	if !d.st.connected.Load() {
+		return d, fmt.Errorf("cannot count demand in the store %s: it has not answered yet", d.st.redacted)
+	}
+	return &DemandCounter{client: d.st.client, base: d.base, settle: d.settle, st: d.st}, nil
 }
 
 // bucketKey is the hash of one bucket of one window length.
 func (d *DemandCounter) bucketKey(window time.Duration, bucket int64) string {
 	return d.base + strconv.FormatInt(window.Milliseconds(), 10) + ":" + strconv.FormatInt(bucket, 10)
+}
+
+// periodKey is the hash of one period's multipliers.
+func (d *DemandCounter) periodKey(window time.Duration, period int64) string {
+	return d.base + strconv.FormatInt(window.Milliseconds(), 10) + ":m:" + strconv.FormatInt(period, 10)
 }
 
 // Add adds counts (key -> requests) of one bucket: HINCRBY of every count
@@ -57,6 +95,10 @@ func (d *DemandCounter) bucketKey(window time.Duration, bucket int64) string {
 func (d *DemandCounter) Add(ctx context.Context, window time.Duration, bucket int64, counts map[string]int64) error {
 	if len(counts) == 0 {
 		return nil
+	}
+	d, err := d.ready()
+	if err != nil {
+		return err
 	}
 	key := d.bucketKey(window, bucket)
 	cmds := make(rueidis.Commands, 0, len(counts)+1)
@@ -82,6 +124,10 @@ func (d *DemandCounter) Totals(ctx context.Context, window time.Duration, first,
 	if n := last - first + 1; n > MaxDemandBuckets {
 		return fmt.Errorf("cannot read demand counts: %d buckets asked, at most %d", n, MaxDemandBuckets)
 	}
+	d, err := d.ready()
+	if err != nil {
+		return err
+	}
 	cmds := make(rueidis.Commands, 0, last-first+1)
 	for b := first; b <= last; b++ {
 		cmds = append(cmds, d.client.B().Hgetall().Key(d.bucketKey(window, b)).Build())
@@ -100,4 +146,43 @@ func (d *DemandCounter) Totals(ctx context.Context, window time.Duration, first,
 		fn(k, v)
 	}
 	return nil
+}
+
+// Multipliers settles the smoothed multipliers of one period: with a
+// non-nil propose (key -> multiplier as a decimal; keys at 1 left out) it
+// stores propose unless the period has multipliers stored already, as
+// one atomic script; with a nil propose it only reads. It then calls fn
+// for every key stored for the period and reports whether the period is
+// settled (something, possibly an empty proposal, is stored). propose is
+// only read.
+func (d *DemandCounter) Multipliers(ctx context.Context, window time.Duration, period int64, propose map[string]string, fn func(key, multiplier string)) (bool, error) {
+	d, err := d.ready()
+	if err != nil {
+		return false, err
+	}
+	key := d.periodKey(window, period)
+	var r rueidis.RedisResult
+	if propose == nil {
+		r = d.client.Do(ctx, d.client.B().Hgetall().Key(key).Build())
+	} else {
+		args := make([]string, 0, 1+2*len(propose))
+		args = append(args, strconv.FormatInt(3*window.Milliseconds(), 10))
+		for k, v := range propose {
+			args = append(args, k, v)
+		}
+		r = d.settle.Exec(ctx, d.client, []string{key}, args)
+	}
+	m, err := r.AsStrMap()
+	if err != nil {
+		return false, fmt.Errorf("cannot settle demand multipliers of %s: %w", key, err)
+	}
+	if _, ok := m[settledMark]; !ok {
+		return false, nil
+	}
+	for k, v := range m {
+		if k != settledMark {
+			fn(k, v)
+		}
+	}
+	return true, nil
 }

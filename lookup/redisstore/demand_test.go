@@ -2,7 +2,9 @@ package redisstore
 
 import (
 	"context"
+	"fmt"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -58,5 +60,57 @@ func TestDemandCounterPrefix(t *testing.T) {
 		if len(k) >= len(prefix) && k[:len(prefix)] == prefix {
 			t.Errorf("prefix %q: counter key %q is under it", prefix, k)
 		}
+	}
+}
+
+// TestDemandCounterMultipliers: the first proposal of a period is stored
+// as a whole and every later caller (proposing or reading) gets it; an
+// empty proposal settles a period too; periods and window lengths are
+// apart; the hash expires three windows after it was settled.
+func TestDemandCounterMultipliers(t *testing.T) {
+	srv := redistest.Start(t, redistest.Options{})
+	a, b := NewDemandCounter(open(t, Options{URL: srv.URL()})), NewDemandCounter(open(t, Options{URL: srv.URL()}))
+	ctx := context.Background()
+	const w = time.Minute
+	settle := func(d *DemandCounter, window time.Duration, period int64, propose map[string]string) (bool, map[string]string) {
+		t.Helper()
+		got := map[string]string{}
+		ok, err := d.Multipliers(ctx, window, period, propose, func(k, v string) { got[k] = v })
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ok, got
+	}
+	if ok, got := settle(a, w, 7, nil); ok || len(got) != 0 {
+		t.Errorf("read of an unsettled period: %v %v, want false and nothing", ok, got)
+	}
+	first := map[string]string{"k1": "1.05", "k2": "1.1"}
+	if ok, got := settle(a, w, 7, first); !ok || fmt.Sprint(got) != fmt.Sprint(first) {
+		t.Errorf("first proposal: %v %v, want true %v", ok, got, first)
+	}
+	// A later proposal changes nothing, not even a key the first left at 1.
+	if ok, got := settle(b, w, 7, map[string]string{"k1": "1.15", "k3": "1.05"}); !ok || fmt.Sprint(got) != fmt.Sprint(first) {
+		t.Errorf("second proposal: %v %v, want true %v", ok, got, first)
+	}
+	if ok, got := settle(b, w, 7, nil); !ok || fmt.Sprint(got) != fmt.Sprint(first) {
+		t.Errorf("read: %v %v, want true %v", ok, got, first)
+	}
+	// Everything at 1: settled, no keys; a later proposal changes nothing.
+	if ok, got := settle(a, w, 8, map[string]string{}); !ok || len(got) != 0 {
+		t.Errorf("empty proposal: %v %v, want true and nothing", ok, got)
+	}
+	if ok, got := settle(b, w, 8, map[string]string{"k1": "1.2"}); !ok || len(got) != 0 {
+		t.Errorf("after an empty proposal: %v %v, want true and nothing", ok, got)
+	}
+	if ok, _ := settle(a, 2*w, 7, nil); ok {
+		t.Errorf("another window length's period 7 is settled")
+	}
+	key := a.periodKey(w, 7)
+	ttl, err := strconv.Atoi(srv.MustDo("PTTL", key))
+	if err != nil || ttl <= int(2*w/time.Millisecond) || ttl > int(3*w/time.Millisecond) {
+		t.Errorf("PTTL %s = %d (%v), want in (%d, %d]", key, ttl, err, 2*w/time.Millisecond, 3*w/time.Millisecond)
+	}
+	if strings.HasPrefix(key, "pricing:") || key == a.bucketKey(w, 7) {
+		t.Errorf("period key %q is under the tracked prefix or is a bucket's", key)
 	}
 }

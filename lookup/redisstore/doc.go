@@ -1,6 +1,6 @@
 // Package redisstore is the Redis [lookup.Source]: base prices and market
-// multipliers kept in Redis (standalone or Redis Cluster, detected) as
-// plain decimal strings under
+// multipliers kept in Redis (standalone, Redis Cluster, detected, or a
+// primary found through Sentinels) as plain decimal strings under
 //
 //	<prefix>product:<product_id>   base price, e.g. 52.99
 //	<prefix>market:<location>      multiplier, e.g. 1.10 ("*" is the default market)
@@ -25,13 +25,23 @@
 // the entry stops being fresh at once (no polling; the server keeps no
 // per-key tracking table in BCAST mode). A Call whose keys are all fresh
 // is answered inside [lookup.Batcher.Lookup], on the caller's goroutine,
-// without allocating: a sharded map read under a read lock. Absent keys
-// are cached too (a later SET invalidates them).
+// without allocating: a sharded map read under a read lock, and the
+// key's last use recorded on its slot with an atomic store at most once
+// per tick of a coarse clock (no lock, no allocation). Absent keys are
+// cached too (a later SET invalidates them), in maps of their own with
+// their own bound, so that lookups of random unknown ids evict only each
+// other.
+//
+// A fresh entry answers as live only while Redis is known to be alive: it
+// replied to a read, or to the PING sent to every node each probe, within
+// LiveWithin (a connection silenced by a partition that sends no RST
+// would otherwise keep answering live until it times out); past that the
+// entry answers stale.
 //
 // A lost connection (or FLUSHALL) makes every entry not fresh at once (an
 // epoch counter), but entries are kept as last known values: while Redis
-// cannot answer, a Call whose keys were read within StaleFor is answered
-// from them, marked stale. A read that raced with an invalidation of its
+// cannot answer, a Call whose keys were used (read from Redis or answered
+// from the cache) within StaleFor is answered from them, marked stale. A read that raced with an invalidation of its
 // shard is kept only as a last known value, so an invalidation that
 // arrived before the reply was stored is never lost.
 //
@@ -45,6 +55,11 @@
 // answers each Call by the earliest deadline of the batch.
 //
 // # Failures
+//
+// Open fails only when Redis refuses the store (credentials, TLS
+// verification). When Redis cannot be reached, the store starts without
+// it: every lookup answers [lookup.ErrUnavailable], [Store.Ready] says why,
+// and a background loop connects with backoff until Redis answers.
 //
 // Consecutive failed round trips (errors or deadlines) open a breaker:
 // Lookup then answers at once from last known values or with

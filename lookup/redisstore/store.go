@@ -2,12 +2,18 @@ package redisstore
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
+	"math/rand/v2"
+	"net"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/redis/rueidis"
@@ -30,6 +36,21 @@ const (
 	// DefaultBreakerFailures consecutive failed round trips open the
 	// breaker.
 	DefaultBreakerFailures = 3
+	// DefaultLiveWithin is how recent the last reply from Redis must be
+	// for a cached value to answer as live.
+	DefaultLiveWithin = time.Second
+)
+
+// clockTick is the resolution of the store's coarse clock: how often a
+// hit records its use, and how late liveness may be seen lost.
+const clockTick = 50 * time.Millisecond
+
+// Background connection attempts while Redis has never answered: the
+// wait doubles from connectBackoffMin up to connectBackoffMax, with
+// jitter.
+const (
+	connectBackoffMin = 100 * time.Millisecond
+	connectBackoffMax = time.Second
 )
 
 // queueLen bounds the batches waiting for a sender; past it a batch is
@@ -51,13 +72,22 @@ type Options struct {
 	TLS *TLSFiles
 	// Prefix of every key; DefaultPrefix when empty.
 	Prefix string
-	// StaleFor is how long a value read from Redis may answer, marked
+	// StaleFor is how long after its last use (a read from Redis or an
+	// answer from the client-side cache) a value may answer, marked
 	// stale, while Redis cannot be reached. 0 uses DefaultStaleFor; a
 	// negative value disables stale answers.
 	StaleFor time.Duration
-	// CacheEntries bounds the client-side cache (entries; about 135
-	// bytes each, see docs/STORE.md). 0 disables the client-side cache:
-	// every lookup is a round trip, and no stale answers are possible.
+	// LiveWithin: a cached value answers as live only while Redis has
+	// replied (to a read or to the background PING) within this long;
+	// otherwise the connection that would bring its invalidation is not
+	// known to be alive and the value answers as stale. 0 uses
+	// DefaultLiveWithin.
+	LiveWithin time.Duration
+	// CacheEntries bounds the client-side cache's values (entries; the
+	// bytes per entry are in docs/STORE.md); absent keys have a bound of
+	// their own, CacheEntries/8, on top. 0 disables the client-side
+	// cache: every lookup is a round trip, and no stale answers are
+	// possible.
 	CacheEntries int
 	// Workers is the number of sender goroutines; DefaultWorkers when 0.
 	Workers int
@@ -75,6 +105,8 @@ type Options struct {
 // Stats is a snapshot of the store's counters, for metrics.
 type Stats struct {
 	Up            bool   // the last probe succeeded
+	Connected     bool   // Redis has answered once (the engine can serve)
+	Live          bool   // Redis replied within LiveWithin: cached values answer live
 	BreakerOpen   bool   // lookups are answered without asking Redis
 	Hits          uint64 // Calls answered fresh from the client-side cache
 	Misses        uint64 // keys read from Redis
@@ -82,7 +114,8 @@ type Stats struct {
 	Flushes       uint64 // whole-cache invalidations (disconnects, FLUSHALL)
 	Stale         uint64 // Calls answered from last known values
 	InvalidValues uint64 // reads that found an invalid value
-	Entries       int    // entries in the client-side cache
+	Entries       int    // entries in the client-side cache (values and absent keys)
+	AbsentEntries int    // of which absent keys (bounded apart)
 }
 
 // Store is the Redis [lookup.Source]: a bounded client-side cache kept
@@ -91,17 +124,33 @@ type Stats struct {
 //
 // It is safe for concurrent use. Close it after the last Batcher is done.
 type Store struct {
-	client   rueidis.Client
-	keys     Keys
-	prefix   string // keys.Prefix()
-	cache    *cache // nil when the client-side cache is disabled
-	staleFor time.Duration
-	log      *slog.Logger
-	observe  func(time.Duration)
-	workers  int
-	probe    time.Duration
-	failMax  int
-	redacted string
+	// client is nil until Redis has answered once (connected); it is set
+	// once, before connected is.
+	client    rueidis.Client
+	connected atomic.Bool
+	keys      Keys
+	prefix    string // keys.Prefix()
+	cache     *cache // nil when the client-side cache is disabled
+	staleFor  time.Duration
+	log       *slog.Logger
+	observe   func(time.Duration)
+	workers   int
+	probe     time.Duration
+	failMax   int
+	redacted  string
+	live      time.Duration
+
+	// clock is a coarse time (Unix ns) advanced every clockTick: hits
+	// compare against it instead of reading the time.
+	clock atomic.Int64
+	// liveUntil is the last reply from Redis plus LiveWithin (Unix ns).
+	liveUntil atomic.Int64
+
+	reasonMu sync.Mutex
+	reason   string // why the store is not connected yet
+
+	ctx    context.Context // cancelled by Close
+	cancel context.CancelFunc
 
 	work    chan *batch
 	batches sync.Pool
@@ -125,9 +174,12 @@ type Store struct {
 var _ lookup.Source = (*Store)(nil)
 
 // Open connects to Redis (detecting a cluster), turns on invalidation
-// tracking and starts the senders and the probe. It fails when Redis
-// cannot be reached or refuses the credentials; errors never carry the
-// password.
+// tracking and starts the senders and the probe. It fails when the
+// options are invalid or Redis refuses the connection (credentials, TLS
+// verification); errors never carry the password. When Redis cannot be
+// reached, Open returns a Store that is not connected: it answers every
+// lookup with [lookup.ErrUnavailable] and connects in the background,
+// with backoff, until Redis answers; [Store.Ready] says why meanwhile.
 func Open(ctx context.Context, o Options) (*Store, error) {
 	copt, redacted, err := clientOption(o)
 	if err != nil {
@@ -142,6 +194,7 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		probe:    o.ProbeInterval,
 		failMax:  o.BreakerFailures,
 		redacted: redacted,
+		live:     o.LiveWithin,
 		work:     make(chan *batch, queueLen),
 		quit:     make(chan struct{}),
 		flights:  make(map[string]*flight),
@@ -157,9 +210,15 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	if s.workers <= 0 {
 		s.workers = DefaultWorkers
 	}
+	if s.live <= 0 {
+		s.live = DefaultLiveWithin
+	}
 	if s.probe <= 0 {
 		s.probe = DefaultProbeInterval
 	}
+	// Liveness needs a reply within LiveWithin: ping often enough that one
+	// late PING does not make a healthy connection look lost.
+	s.probe = min(s.probe, s.live/4)
 	if s.failMax <= 0 {
 		s.failMax = DefaultBreakerFailures
 	}
@@ -178,17 +237,157 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 	s.batches.New = func() any { return newBatch() }
 
 	client, err := connect(ctx, copt, redacted)
-	if err != nil {
+	if err != nil && refused(err, copt.TLSConfig != nil) {
 		return nil, err
 	}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.clock.Store(time.Now().UnixNano())
+	s.wg.Add(1)
+	go s.ticker()
+	if err != nil {
+		s.setReason(err)
+		s.log.Warn("store unreachable: answering 503 until it answers, connecting in the background", "store", redacted, "err", err)
+		s.wg.Add(1)
+		go s.connectLoop(copt)
+		return s, nil
+	}
+	s.begin(client)
+	return s, nil
+}
+
+// begin starts serving from client: the senders and the probe. It runs
+// once, from Open or from connectLoop (which holds a wg count, so the
+// Add is safe against Close's Wait).
+func (s *Store) begin(client rueidis.Client) {
 	s.client = client
+	s.alive(time.Now().UnixNano())
 	s.up.Store(true)
 	s.wg.Add(s.workers + 1)
 	for i := 0; i < s.workers; i++ {
 		go s.sender()
 	}
 	go s.prober()
-	return s, nil
+	s.connected.Store(true)
+}
+
+// connectLoop tries to connect until Redis answers or Close, waiting
+// between attempts (exponential backoff with jitter).
+func (s *Store) connectLoop(copt rueidis.ClientOption) {
+	defer s.wg.Done()
+	wait := connectBackoffMin
+	timer := time.NewTimer(wait)
+	defer timer.Stop()
+	for attempt := 1; ; attempt++ {
+		select {
+		case <-s.quit:
+			return
+		case <-timer.C:
+		}
+		client, err := connect(s.ctx, copt, s.redacted)
+		if err == nil {
+			select {
+			case <-s.quit:
+				client.Close()
+				return
+			default:
+			}
+			s.begin(client)
+			s.log.Info("store connected", "store", s.redacted, "attempts", attempt)
+			return
+		}
+		s.setReason(err)
+		if attempt&(attempt-1) == 0 { // 1, 2, 4, 8...: the log does not flood
+			s.log.Warn("store still unreachable, retrying", "store", s.redacted, "attempts", attempt, "err", err)
+		}
+		wait = min(wait*2, connectBackoffMax)
+		timer.Reset(wait/2 + rand.N(wait/2))
+	}
+}
+
+// setReason records why the store is not connected.
+func (s *Store) setReason(err error) {
+	s.reasonMu.Lock()
+	s.reason = err.Error()
+	s.reasonMu.Unlock()
+}
+
+// Ready reports whether the store can serve: Redis has answered once.
+// Until then reason says why not (the last connection error; never the
+// password). Once connected the store stays ready: a later outage is
+// answered from last known values or with 503 per key.
+func (s *Store) Ready() (ok bool, reason string) {
+	if s.connected.Load() {
+		return true, ""
+	}
+	s.reasonMu.Lock()
+	defer s.reasonMu.Unlock()
+	return false, "store " + s.redacted + " has not answered yet: " + s.reason
+}
+
+// ticker advances the coarse clock until Close.
+func (s *Store) ticker() {
+	defer s.wg.Done()
+	t := time.NewTicker(clockTick)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.quit:
+			return
+		case now := <-t.C:
+			s.clock.Store(now.UnixNano())
+		}
+	}
+}
+
+// alive records a reply from Redis at at (Unix ns): cached values answer
+// live until at + LiveWithin.
+func (s *Store) alive(at int64) {
+	until := at + int64(s.live)
+	for {
+		cur := s.liveUntil.Load()
+		if until <= cur || s.liveUntil.CompareAndSwap(cur, until) {
+			return
+		}
+	}
+}
+
+// isLive reports whether Redis replied within LiveWithin (by the coarse
+// clock): only then does a fresh cached value answer as live.
+func (s *Store) isLive() bool { return s.clock.Load() <= s.liveUntil.Load() }
+
+// refused reports whether err means Redis (or its TLS endpoint) refused
+// us, as opposed to not being reachable: a wrong password, a missing
+// permission, a certificate that does not verify (withTLS: the
+// connection uses TLS). Those are not retried at start.
+func refused(err error, withTLS bool) bool {
+	var re *rueidis.RedisError
+	if errors.As(err, &re) {
+		msg := re.Error()
+		return strings.HasPrefix(msg, "WRONGPASS") || strings.HasPrefix(msg, "NOAUTH") ||
+			strings.HasPrefix(msg, "NOPERM") || strings.Contains(msg, "AUTH")
+	}
+	var cv *tls.CertificateVerificationError
+	var rh tls.RecordHeaderError
+	var ua x509.UnknownAuthorityError
+	var hn x509.HostnameError
+	var ci x509.CertificateInvalidError
+	if errors.As(err, &cv) || errors.As(err, &rh) || errors.As(err, &ua) || errors.As(err, &hn) || errors.As(err, &ci) {
+		return true
+	}
+	// The server's alert (e.g. a client certificate it requires) arrives
+	// as an unexported type.
+	if strings.Contains(err.Error(), "remote error: tls:") {
+		return true
+	}
+	// With TLS 1.3 a server that rejects our certificate may just reset
+	// the connection after the handshake: over TLS, a reset or close of
+	// an established connection before any reply is a refusal (an
+	// unreachable server fails in the dial).
+	var op *net.OpError
+	if withTLS && (!errors.As(err, &op) || op.Op != "dial") {
+		return errors.Is(err, syscall.ECONNRESET) || errors.Is(err, io.EOF)
+	}
+	return false
 }
 
 // Close stops the senders and the probe, answers the Calls still queued
@@ -196,6 +395,7 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 // after Close.
 func (s *Store) Close() {
 	close(s.quit)
+	s.cancel()
 	s.wg.Wait()
 	for {
 		select {
@@ -206,11 +406,13 @@ func (s *Store) Close() {
 		}
 		break
 	}
-	s.client.Close()
+	if s.connected.Load() {
+		s.client.Close()
+	}
 }
 
-// Client returns the underlying client (for tests); it is closed by
-// Close.
+// Client returns the underlying client (for tests), nil until the store
+// is connected (see Ready); it is closed by Close.
 func (s *Store) Client() rueidis.Client { return s.client }
 
 // Prefix is the key prefix in use.
@@ -229,6 +431,8 @@ func (s *Store) Up() bool { return s.up.Load() }
 func (s *Store) Stats() Stats {
 	st := Stats{
 		Up:            s.up.Load(),
+		Connected:     s.connected.Load(),
+		Live:          s.connected.Load() && s.isLive(),
 		BreakerOpen:   s.open.Load(),
 		Misses:        s.misses.Load(),
 		Invalidations: s.invalidations.Load(),
@@ -238,7 +442,8 @@ func (s *Store) Stats() Stats {
 	}
 	if s.cache != nil {
 		st.Hits = s.cache.hits()
-		st.Entries = s.cache.len()
+		v, a := s.cache.counts()
+		st.Entries, st.AbsentEntries = v+a, a
 	}
 	return st
 }
@@ -251,6 +456,7 @@ func (s *Store) onInvalidations(msgs []rueidis.RedisMessage) {
 		s.cache.flush()
 		return
 	}
+	s.alive(time.Now().UnixNano()) // a push: the connection is alive
 	var buf [1 + lookup.MaxKeyLen + 64]byte
 	for i := range msgs {
 		key, err := msgs[i].ToString()
@@ -317,9 +523,7 @@ func (s *Store) prober() {
 			return
 		case <-t.C:
 		}
-		ctx, cancel := context.WithTimeout(context.Background(), timeout)
-		err := s.client.Do(ctx, s.client.B().Ping().Build()).Error()
-		cancel()
+		err := s.ping(timeout)
 		s.up.Store(err == nil)
 		if err != nil {
 			s.failure(err)
@@ -333,6 +537,20 @@ func (s *Store) prober() {
 			s.log.Info("store reachable again: breaker closed", "store", s.redacted)
 		}
 	}
+}
+
+// ping sends a PING to every node and reports the first failure; when
+// every node answers, the store is alive (see LiveWithin).
+func (s *Store) ping(timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(s.ctx, timeout)
+	defer cancel()
+	for addr, c := range s.client.Nodes() {
+		if err := c.Do(ctx, c.B().Ping().Build()).Error(); err != nil {
+			return fmt.Errorf("cannot ping %s: %w", addr, err)
+		}
+	}
+	s.alive(time.Now().UnixNano())
+	return nil
 }
 
 // parse turns one GET reply into a cache entry, or an error when Redis

@@ -392,14 +392,14 @@ func TestCacheRacingInvalidationIsNotFresh(t *testing.T) {
 	inval := c.snapshot(k)
 	c.invalidate(k) // arrives before the reply is stored
 	c.put(string(k), entry{kind: kindValue, seen: 1}, c.epoch.Load(), inval)
-	if e, _ := c.get(k); e.epoch != 0 {
+	if sl := c.get(k); sl.epoch.Load() != 0 {
 		t.Fatal("a value read before an invalidation was stored fresh")
 	}
 	ep := c.epoch.Load()
 	inval = c.snapshot(k)
 	c.flush()
 	c.put(string(k), entry{kind: kindValue, seen: 1}, ep, inval)
-	if e, _ := c.get(k); e.epoch == c.epoch.Load() {
+	if sl := c.get(k); sl.epoch.Load() == c.epoch.Load() {
 		t.Fatal("a value read before a flush was stored fresh")
 	}
 }
