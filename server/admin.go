@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pricing-engine/pricing-engine/apidocs"
 	"github.com/pricing-engine/pricing-engine/pricing"
 )
 
@@ -69,6 +70,9 @@ func (s *Server) adminMux() http.Handler {
 	}
 	for pattern, h := range s.deps.Admin {
 		mux.Handle(pattern, h)
+	}
+	if s.docs != nil {
+		mux.Handle(apidocs.AdminOpenAPIPath, s.docs) // GET and HEAD; 405 otherwise
 	}
 	if s.cfg.Pprof {
 		mountPprof(mux)

@@ -106,7 +106,7 @@ func serve(cfg *config, log *slog.Logger) error {
 		Metrics:     mset,
 		Logger:      log,
 		Docs:        apidocs.New(),
-		Admin:       rl.adminRoutes(),
+		Admin:       adminPages(rl.adminRoutes()),
 		ReadyDetail: rl.readyDetail,
 		NotReady:    notReady(src),
 	})
