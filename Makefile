@@ -105,8 +105,9 @@ bench: bench-store bench-rules
 bench-rules:
 	bench/rules.sh 5 5
 
-## bench-store: the Redis store against the memory store and fasthttp + go-redis, and the
-## invalidation latency over 3 replicas (bench/cmd/storebench; docs/BENCHMARKS.md "Redis store")
+## bench-store: the Redis store against the memory store, fasthttp + go-redis and fasthttp +
+## rueidis (client-side cache on and off; largest rate and CPU per request at a fixed open-loop
+## rate), and the invalidation latency over 3 replicas (bench/cmd/storebench; docs/BENCHMARKS.md "Redis store")
 bench-store:
 	$(GO) run ./bench/cmd/storebench -rounds 3 -duration 10s
 

@@ -193,7 +193,7 @@ func (s *Server) loopsMayAccept() bool {
 // startLoopAccept starts the event loops on SO_REUSEPORT listeners of the
 // API address, one per loop.
 func (s *Server) startLoopAccept(opts []gnet.Option) error {
-	addr, port, release, err := reservePort(s.cfg.Addr)
+	addr, release, err := reservePort(s.cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("cannot listen on %q: %w", s.cfg.Addr, err)
 	}
@@ -213,7 +213,7 @@ func (s *Server) startLoopAccept(opts []gnet.Option) error {
 	if err := s.runLoops("tcp://"+addr, opts); err != nil {
 		return err
 	}
-	fds, err := listenersOn(port)
+	fds, err := listenersOn(tcp)
 	if err != nil || len(fds) != s.loopCount {
 		// Without them the port can only close with the loops: a drain
 		// then serves late connections instead of refusing them.
