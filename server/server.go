@@ -31,6 +31,11 @@ type Deps struct {
 	// Admin adds routes to the admin listener (http.ServeMux patterns,
 	// e.g. "GET /rules"); nil adds none.
 	Admin map[string]http.Handler
+	// AdminAPI, if set, serves every path under /admin/ on the admin
+	// listener, ahead of the route table (whose path cleaning would
+	// redirect "..", so the handler sees raw paths and refuses them
+	// itself). nil answers 404 there. The API port never serves /admin/.
+	AdminAPI http.Handler
 	// ReadyDetail, if set, returns text appended to the admin listener's
 	// /readyz body while ready (e.g. "ruleset_version: X\n").
 	ReadyDetail func() string
