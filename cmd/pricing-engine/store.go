@@ -147,9 +147,9 @@ func (s *storeConfig) openStore(ctx context.Context, log *slog.Logger, mset *met
 		}
 		x := st.Stats()
 		return metrics.StoreStats{
-			Up: x.Up, BreakerOpen: x.BreakerOpen, Hits: x.Hits, Misses: x.Misses,
+			Up: x.Up, Live: x.Live, BreakerOpen: x.BreakerOpen, Hits: x.Hits, Misses: x.Misses,
 			Invalidations: x.Invalidations, Flushes: x.Flushes, Stale: x.Stale,
-			InvalidValues: x.InvalidValues, Entries: x.Entries,
+			InvalidValues: x.InvalidValues, Entries: x.Entries, AbsentEntries: x.AbsentEntries,
 		}
 	})
 	o.ObserveRoundTrip = m.ObserveRoundTrip
