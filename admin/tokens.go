@@ -246,7 +246,7 @@ func (t *Tokens) Authenticate(presented string) (string, Scope, bool) {
 	return name, scope, found == 1
 }
 
-// Changed reports whether the file's identity differs from the one last
+// changed reports whether the file's identity differs from the one last
 // read (a stat, no read).
 func (t *Tokens) changed() bool {
 	fi, err := os.Stat(t.path)

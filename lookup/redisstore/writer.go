@@ -109,7 +109,8 @@ type WriterOptions struct {
 // on a standalone server, behind Sentinel and on a Cluster. It is safe for
 // concurrent use and lives as long as its Store.
 type Writer struct {
-	client    rueidis.Client
+	client    rueidis.Client // nil when st is set
+	st        *Store         // the Store whose client is used, once connected
 	keys      Keys
 	retention time.Duration
 	maxPerKey int
@@ -118,8 +119,25 @@ type Writer struct {
 var _ lookup.Writer = (*Writer)(nil)
 
 // Writer returns the store's governed write side.
+// The Store may not be connected yet (Redis down at start): until it is,
+// every call fails with an error matching [lookup.ErrUnavailable].
 func (s *Store) Writer(o WriterOptions) *Writer {
-	return NewWriter(s.client, s.keys, o)
+	w := NewWriter(nil, s.keys, o)
+	w.st = s
+	return w
+}
+
+// conn returns the client to use, or an error while the Store has not
+// connected.
+func (w *Writer) conn() (rueidis.Client, error) {
+	if w.st == nil {
+		return w.client, nil
+	}
+	// client is set once, before connected (see Store).
+	if !w.st.connected.Load() {
+		return nil, fmt.Errorf("store not connected yet: %w", lookup.ErrUnavailable)
+	}
+	return w.st.client, nil
 }
 
 // NewWriter returns a Writer on client with the key schema keys (for the
@@ -138,7 +156,11 @@ func NewWriter(client rueidis.Client, keys Keys, o WriterOptions) *Writer {
 // Read implements [lookup.Writer].
 func (w *Writer) Read(ctx context.Context, ref lookup.Ref) (lookup.Record, error) {
 	vk := w.keys.Value(ref)
-	v, err := readScript.Exec(ctx, w.client, []string{vk, w.keys.Meta(vk)}, nil).AsStrSlice()
+	client, err := w.conn()
+	if err != nil {
+		return lookup.Record{}, fmt.Errorf("cannot read %s: %w", vk, err)
+	}
+	v, err := readScript.Exec(ctx, client, []string{vk, w.keys.Meta(vk)}, nil).AsStrSlice()
 	if err != nil {
 		return lookup.Record{}, fmt.Errorf("cannot read %s: %w", vk, err)
 	}
@@ -231,7 +253,11 @@ func (w *Writer) Write(ctx context.Context, wr *lookup.Write) (lookup.Outcome, e
 		strconv.FormatInt(w.retention.Milliseconds(), 10),
 		strconv.Itoa(w.maxPerKey), wr.Ref.String(),
 	}
-	v, err := writeScript.Exec(ctx, w.client, keys, args).AsStrSlice()
+	client, err := w.conn()
+	if err != nil {
+		return lookup.Outcome{}, fmt.Errorf("cannot write %s: %w", vk, err)
+	}
+	v, err := writeScript.Exec(ctx, client, keys, args).AsStrSlice()
 	if err != nil {
 		return lookup.Outcome{}, fmt.Errorf("cannot write %s: %w", vk, err)
 	}
@@ -268,7 +294,11 @@ func (w *Writer) Audit(ctx context.Context, q lookup.AuditQuery) ([]lookup.Audit
 	}
 	start := strconv.FormatInt(max(from.UnixMilli(), 0), 10)
 	vk := w.keys.Value(q.Ref)
-	xs, err := w.client.Do(ctx, w.client.B().Xrevrange().Key(w.keys.Audit(vk)).End(end).Start(start).Count(int64(limit+1)).Build()).AsXRange()
+	client, err := w.conn()
+	if err != nil {
+		return nil, "", fmt.Errorf("cannot read the audit of %s: %w", vk, err)
+	}
+	xs, err := client.Do(ctx, client.B().Xrevrange().Key(w.keys.Audit(vk)).End(end).Start(start).Count(int64(limit+1)).Build()).AsXRange()
 	if err != nil && !rueidis.IsRedisNil(err) {
 		return nil, "", fmt.Errorf("cannot read the audit of %s: %w", vk, err)
 	}
@@ -295,9 +325,13 @@ const auditPage = 200
 // the newest entry back to version v.
 func (w *Writer) AuditVersion(ctx context.Context, ref lookup.Ref, v uint64) (lookup.AuditEntry, bool, error) {
 	vk := w.keys.Value(ref)
+	client, err := w.conn()
+	if err != nil {
+		return lookup.AuditEntry{}, false, fmt.Errorf("cannot read the audit of %s: %w", vk, err)
+	}
 	end := "+"
 	for {
-		xs, err := w.client.Do(ctx, w.client.B().Xrevrange().Key(w.keys.Audit(vk)).End(end).Start("-").Count(auditPage).Build()).AsXRange()
+		xs, err := client.Do(ctx, client.B().Xrevrange().Key(w.keys.Audit(vk)).End(end).Start("-").Count(auditPage).Build()).AsXRange()
 		if err != nil && !rueidis.IsRedisNil(err) {
 			return lookup.AuditEntry{}, false, fmt.Errorf("cannot read the audit of %s: %w", vk, err)
 		}
