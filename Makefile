@@ -17,7 +17,7 @@ KUBE_SCORE_VERSION := v1.20.0
 RELEASE_ENV     := CGO_ENABLED=0
 RELEASE_FLAGS   := -trimpath -ldflags "-s -w -X main.version=$(VERSION) -X main.revision=$(REVISION)"
 
-.PHONY: deps deps-locust all build run run-redis bench-store bench-rules test unit e2e vet lint staticcheck fmt release validate locust bench bench-smoke soak reliability fuzz clean fleet-up fleet-down fleet-roll fleet-status kube-score
+.PHONY: deps deps-locust all build run run-redis bench-store bench-rules test unit e2e vet lint staticcheck fmt release validate locust bench bench-smoke soak reliability fuzz clean fleet-up fleet-down fleet-roll fleet-status kube-score run-tracing jaeger
 
 all: build
 
@@ -42,6 +42,27 @@ run-redis: build
 	trap 'kill $$(cat $(BIN)/redis-$(REDIS_PORT).pid)' EXIT; \
 		./$(BIN)/pricing-engine --addr :8000 --admin-addr :8001 --store redis://127.0.0.1:$(REDIS_PORT)
 
+## jaeger: bin/jaeger, built from its own module tools/jaeger (a Go tool, pinned there so its
+## large dependency graph stays out of go.mod); rebuilt only when that module changes
+JAEGER := $(BIN)/jaeger
+jaeger: $(JAEGER)
+$(JAEGER): tools/jaeger/go.mod tools/jaeger/go.sum
+	cd tools/jaeger && $(GO) build -o $(CURDIR)/$(JAEGER) github.com/jaegertracing/jaeger/cmd/jaeger
+
+## run-tracing: Jaeger on loopback (OTLP/HTTP :$(JAEGER_OTLP_PORT), query :$(JAEGER_QUERY_PORT)) and the
+## server on :8000/:8001 sending it the spans of sampled requests (TRACE_SAMPLE, default every
+## request); find a request with /api/traces/<X-Request-Id> (docs/OPERATIONS.md)
+JAEGER_OTLP_PORT  ?= 4318
+JAEGER_QUERY_PORT ?= 16686
+TRACE_SAMPLE      ?= 1
+run-tracing: build $(JAEGER)
+	JAEGER_OTLP_HTTP_PORT=$(JAEGER_OTLP_PORT) JAEGER_QUERY_PORT=$(JAEGER_QUERY_PORT) \
+		./$(JAEGER) --config file:$(CURDIR)/tools/jaeger/config.yaml >$(BIN)/jaeger.log 2>&1 & echo $$! >$(BIN)/jaeger.pid
+	@echo "Jaeger query API: http://127.0.0.1:$(JAEGER_QUERY_PORT)/api/traces/<X-Request-Id> (log: $(BIN)/jaeger.log)"
+	trap 'kill $$(cat $(BIN)/jaeger.pid)' EXIT; \
+		./$(BIN)/pricing-engine --addr :8000 --admin-addr :8001 \
+		--trace-endpoint http://127.0.0.1:$(JAEGER_OTLP_PORT) --trace-sample $(TRACE_SAMPLE)
+
 ## test: the Debian packages the tests use (deps), vet, staticcheck, unit tests with the race
 ## detector, end-to-end and harness smoke tests
 # (with the open-file limit raised for the load tests' connections)
@@ -61,8 +82,8 @@ unit:
 
 # The end-to-end suite: the real binary, started as a user would, spoken to
 # over TCP (package cmd/pricing-engine builds it and runs it).
-e2e: build
-	PRICING_E2E_BINARY=$(CURDIR)/$(BIN)/pricing-engine $(GO) test -count=1 -timeout 10m -run 'E2E' ./cmd/... ./deploy/...
+e2e: build $(JAEGER)
+	PRICING_E2E_BINARY=$(CURDIR)/$(BIN)/pricing-engine PRICING_E2E_JAEGER=$(CURDIR)/$(JAEGER) $(GO) test -count=1 -timeout 10m -run 'E2E' ./cmd/... ./deploy/...
 
 vet:
 	$(GO) vet ./...
@@ -105,8 +126,9 @@ bench: bench-store bench-rules
 bench-rules:
 	bench/rules.sh 5 5
 
-## bench-store: the Redis store against the memory store and fasthttp + go-redis, and the
-## invalidation latency over 3 replicas (bench/cmd/storebench; docs/BENCHMARKS.md "Redis store")
+## bench-store: the Redis store against the memory store, fasthttp + go-redis and fasthttp +
+## rueidis (client-side cache on and off; largest rate and CPU per request at a fixed open-loop
+## rate), and the invalidation latency over 3 replicas (bench/cmd/storebench; docs/BENCHMARKS.md "Redis store")
 bench-store:
 	$(GO) run ./bench/cmd/storebench -rounds 3 -duration 10s
 

@@ -20,6 +20,8 @@ func TestOperationsDocListsEveryFamily(t *testing.T) {
 	s := New(BuildInfo{})
 	NewRules(s.Registry, func() RulesStats { return RulesStats{} })
 	NewStore(s.Registry, func() StoreStats { return StoreStats{} })
+	NewTrace(s.Registry, func() TraceStats { return TraceStats{} })
+	NewAdmin(s.Registry, func() int { return 0 })
 	mfs, err := s.Registry.Gather()
 	if err != nil {
 		t.Fatal(err)

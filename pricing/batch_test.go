@@ -427,3 +427,63 @@ func TestOpenAPIExamples(t *testing.T) {
 	}
 	same("single 400", pe.AppendJSON(nil), example(doc.Paths["/api/v1/price"].Post, "400", "invalidJSON"))
 }
+
+// TestBatchItems: the items of a batch body, as admission weighs it.
+func TestBatchItems(t *testing.T) {
+	item := `{"product_id":"P-1","user_location":"NY"}`
+	tests := []struct {
+		body string
+		want int
+	}{
+		{batchBody(1, item, ""), 1},
+		{batchBody(7, item, `,"explain":true`), 7},
+		{batchBody(MaxBatchItems, item, ""), MaxBatchItems},
+		{batchBody(MaxBatchItems+50, item, ""), MaxBatchItems},
+		{`{"explain":false, "items" : [ 1 , "x,]" ,[2,3], {"items":[4,5]}, null ] }`, 5},
+		{`{"x":{"items":[1,2,3]},"items":[{}, {}]}`, 2},
+		{`{"x":"items","y":[1,2,3]}`, 1},
+		{`{"items":[]}`, 1},
+		{`{"items":[{"product_id":"P-\"],[1"}, {}]}`, 2},
+		{"\xef\xbb\xbf" + batchBody(3, item, ""), 3},
+		{`{"items":[{},{},{}`, 3}, // cut short: still counted, DecodeBatch refuses it
+		{`[1,2,3]`, 1},
+		{``, 1},
+		{`{"items":[{"a":"\`, 1},
+	}
+	for _, tt := range tests {
+		if got := BatchItems([]byte(tt.body)); got != tt.want {
+			t.Errorf("BatchItems(%.60q) = %d, want %d", tt.body, got, tt.want)
+		}
+	}
+	body := []byte(batchBody(MaxBatchItems, item, ""))
+	if allocs := testing.AllocsPerRun(100, func() { BatchItems(body) }); allocs != 0 {
+		t.Errorf("BatchItems allocates %v times", allocs)
+	}
+}
+
+// FuzzBatchItems: any body weighs 1..MaxBatchItems without a panic, and a
+// body DecodeBatch accepts weighs its items (unless a member name is
+// spelt with escapes, which the lenient scan does not read).
+func FuzzBatchItems(f *testing.F) {
+	item := `{"product_id":"P-1","user_location":"NY"}`
+	for _, s := range []string{
+		batchBody(3, item, `,"explain":true`), `{"items":[1,"a",[],{}]}`, `{"items":[]}`, `{"x":[1],"items":[2]}`,
+		`{"items":[{"product_id":"\"]"}]}`, "\xef\xbb\xbf" + batchBody(1, item, ""), `{"items":[1],"items":[1,2]}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		n := BatchItems(body)
+		if n < 1 || n > MaxBatchItems {
+			t.Fatalf("BatchItems(%q) = %d, outside [1, %d]", body, n, MaxBatchItems)
+		}
+		var d Decoder
+		var b Batch
+		if d.DecodeBatch(body, &b) != nil || bytes.Contains(body, []byte(`\`)) {
+			return
+		}
+		if n != b.Len() {
+			t.Fatalf("BatchItems(%q) = %d, DecodeBatch decoded %d items", body, n, b.Len())
+		}
+	})
+}

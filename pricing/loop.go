@@ -1,6 +1,7 @@
 package pricing
 
 import (
+	"bytes"
 	"sync/atomic"
 	"time"
 
@@ -9,8 +10,22 @@ import (
 	"github.com/pricing-engine/pricing-engine/pricer"
 )
 
-// maxFreeBatches bounds the batch states a Loop keeps for reuse.
-const maxFreeBatches = 64
+const (
+	// maxFreeBatches bounds the batch states a Loop keeps for reuse.
+	maxFreeBatches = 64
+	// batchKeySlots is the size of a batch's table of product x location
+	// keys: a power of two, at least twice MaxBatchItems, and small enough
+	// for an item index in a byte.
+	batchKeySlots = 256
+)
+
+// The table of keys is a power of two, holds every item with room to
+// spare, and indexes them in a byte.
+var (
+	_ [0]struct{} = [batchKeySlots & (batchKeySlots - 1)]struct{}{}
+	_             = [batchKeySlots - 2*MaxBatchItems]struct{}{}
+	_             = [255 - MaxBatchItems]struct{}{}
+)
 
 // Loop is the pricing side of one event loop: its request decoder, its
 // lookup batcher, its demand shard and the state of the batches it
@@ -178,10 +193,48 @@ type batchState struct {
 	// begin until every lookup is begun; whoever takes it to zero after
 	// begin let go notifies x.
 	pending atomic.Int32
+	// keys finds the items of one product x location (see counts): an
+	// open-addressing table of item index + 1 (0: empty), by keyHash.
+	keys [batchKeySlots]uint8
+}
+
+// counts reports whether item i of st.b (a good one) is the first good
+// item of its product x location in request order: demand counts an item
+// once per batch, so the later ones are priced with the same demand but
+// not counted again. Call it for the good items in request order, after
+// clearing st.keys. It does not allocate.
+func (st *batchState) counts(i int) bool {
+	r := &st.b.Items[i]
+	mask := uint64(len(st.keys) - 1)
+	for j := keyHash(r.ProductID, r.Location) & mask; ; j = (j + 1) & mask {
+		k := int(st.keys[j])
+		if k == 0 {
+			st.keys[j] = uint8(i + 1)
+			return true
+		}
+		if o := &st.b.Items[k-1]; bytes.Equal(o.ProductID, r.ProductID) && bytes.Equal(o.Location, r.Location) {
+			return false
+		}
+	}
+}
+
+// keyHash is FNV-1a of product, its length and location (a batch holds
+// at most MaxBatchItems keys: collisions cost a probe, not a wrong answer).
+func keyHash(product, location []byte) uint64 {
+	h := uint64(14695981039346656037)
+	for _, c := range product {
+		h = (h ^ uint64(c)) * 1099511628211
+	}
+	h = (h ^ uint64(len(product)&0xff)) * 1099511628211
+	for _, c := range location {
+		h = (h ^ uint64(c)) * 1099511628211
+	}
+	return h
 }
 
 // begin decodes body into st with dec and begins the lookups of the good
-// items on b, counted on shard (nil: not counted). It returns true with
+// items on b, counted on shard (nil: not counted; an item is counted once
+// per batch, see counts). It returns true with
 // the reply made in x (a refused batch, or every lookup answered at
 // once), or false with x.batch set: x.notify runs once the last pending
 // item answered, and the caller then calls finish.
@@ -198,6 +251,9 @@ func (st *batchState) begin(e *Engine, x *Exchange, dec *Decoder, b lookup.Batch
 	}
 	st.x, x.batch = x, st
 	st.pending.Store(1)
+	if shard != nil {
+		clear(st.keys[:])
+	}
 	for i := 0; i < n; i++ {
 		st.waiting[i] = false
 		if st.b.Errs[i] != nil {
@@ -206,6 +262,9 @@ func (st *batchState) begin(e *Engine, x *Exchange, dec *Decoder, b lookup.Batch
 		it := st.items[i]
 		it.Req = st.b.Items[i]
 		it.shard = shard
+		if shard != nil && !st.counts(i) {
+			it.shard = nil // priced with the demand seen, not counted again
+		}
 		st.pending.Add(1)
 		if e.begin(it, b, arrived) {
 			st.pending.Add(-1)

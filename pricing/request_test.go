@@ -318,9 +318,9 @@ func TestDecodeFastTakes(t *testing.T) {
 	}
 }
 
-// TestDecodeStrictJSON is the table of issue 15 defect 7: bodies the old
-// service (a strict RFC 8259 parser) refused and the fastjson parser let
-// through. Each is 400 invalid JSON, with where and why.
+// TestDecodeStrictJSON is the table of bodies that a strict RFC 8259 parser
+// (the old service's) refuses and a lenient one lets through. Each is 400
+// invalid JSON, with where and why.
 func TestDecodeStrictJSON(t *testing.T) {
 	const pre = `{"product_id":"P-1","user_location":`
 	tests := []struct{ name, body, want string }{
@@ -501,7 +501,7 @@ func refDepth(b []byte) int {
 	return deepest
 }
 
-// FuzzDecodeJSONValid is the differential test of issue 15 defect 7:
+// FuzzDecodeJSONValid is the differential test of the strict scanner:
 // Decode answers 400 exactly when refInvalid says so (so whatever
 // encoding/json.Valid rejects, Decode rejects, the byte-order mark being
 // the one exception), on both paths: the fast decoder never accepts a body

@@ -3,6 +3,7 @@ package pricing
 import (
 	"context"
 	"encoding/json"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -165,6 +166,70 @@ func TestRulesDemandShard(t *testing.T) {
 	e.Wait(&y)
 	if !strings.Contains(string(y.Body), `"list_price":60.99`) || !strings.Contains(string(y.Body), `"requests":150`) {
 		t.Errorf("Wait without a shard: %s", y.Body)
+	}
+}
+
+// TestRulesBatchDemandOncePerBatch: a batch counts each product x
+// location it prices once, however many of its items ask for it; items
+// refused are not counted; duplicates are priced alike.
+func TestRulesBatchDemandOncePerBatch(t *testing.T) {
+	rs := parseRules(t, testRules)
+	m := demand.NewMerger(demand.MergerConfig{Rules: func() *rules.Ruleset { return rs }})
+	e := NewEngine(memorySource(t), Config{Rules: func() *rules.Ruleset { return rs }, Demand: m})
+	t0 := time.Date(2026, 11, 28, 18, 0, 0, 0, time.UTC)
+	m.Merge(context.Background(), t0)
+	l := e.NewLoop()
+	item := func(p, loc string) string { return `{"product_id":"` + p + `","user_location":"` + loc + `"}` }
+	tests := []struct {
+		name    string
+		items   []string
+		want    map[[2]string]int64 // product x location -> requests counted
+		refused bool                // some items are refused (their errors allocate)
+	}{
+		{"100 identical items", slices.Repeat([]string{item("P-3", "NY")}, MaxBatchItems),
+			map[[2]string]int64{{"P-3", "NY"}: 1}, false},
+		{"duplicates among others", []string{item("P-3", "NY"), item("P-3", "LA"), item("P-3", "NY"), item("P-9", "NY"),
+			item("P-NOPE", "NY"), item("P-NOPE", "NY"), `{"user_location":"NY"}`, item("P-3", "LA"), item("P-93", "NY")},
+			map[[2]string]int64{{"P-3", "NY"}: 1, {"P-3", "LA"}: 1, {"P-9", "NY"}: 1, {"P-93", "NY"}: 1, {"P-NOPE", "NY"}: 0}, true},
+		{"ids that share bytes", []string{item("P-1", "2NY"), item("P-12", "NY"), item("P-12", "NY"), item("P-1", "2NY")},
+			map[[2]string]int64{{"P-1", "2NY"}: 1, {"P-12", "NY"}: 1}, false},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			at := t0.Add(time.Duration(i) * time.Minute) // a window of its own
+			m.Merge(context.Background(), at)
+			body := []byte(`{"items":[` + strings.Join(tt.items, ",") + `]}`)
+			for range 2 { // two batches: each counts once
+				x := l.Inline()
+				if !l.ServeBatch(x, body, at) || x.Status != 200 {
+					t.Fatalf("ServeBatch: %d %s", x.Status, x.Body)
+				}
+				// Duplicates are priced alike.
+				var reply struct{ Items []json.RawMessage }
+				if err := json.Unmarshal(x.Body, &reply); err != nil || len(reply.Items) != len(tt.items) {
+					t.Fatalf("reply: %v %s", err, x.Body)
+				}
+				first := map[string]string{}
+				for j, it := range tt.items {
+					if f, ok := first[it]; ok && f != string(reply.Items[j]) {
+						t.Errorf("item %d %s priced %s, an earlier duplicate %s", j, it, reply.Items[j], f)
+					}
+					first[it] = string(reply.Items[j])
+				}
+			}
+			if allocs := testing.AllocsPerRun(50, func() { l.ServeBatch(l.Inline(), body, at) }); allocs != 0 && !tt.refused {
+				t.Errorf("ServeBatch with demand: %v allocations, want 0", allocs)
+			}
+			next := at.Add(6 * time.Second) // the next bucket: this one is counted
+			l.Tick(next)
+			m.Merge(context.Background(), next)
+			const batches = 2 + 50 + 1 // and AllocsPerRun's warm-up run
+			for k, want := range tt.want {
+				if got := m.Snapshot().Lookup([]byte(k[0]), []byte(k[1])).Requests; got != batches*want {
+					t.Errorf("%s x %s: %d requests counted over %d batches, want %d", k[0], k[1], got, batches, batches*want)
+				}
+			}
+		})
 	}
 }
 

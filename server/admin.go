@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -23,7 +24,7 @@ func (s *Server) startAdmin() error {
 	s.adminLn = ln
 	ln = newLimitListener(ln, adminMaxConns())
 	s.admin = &http.Server{
-		Handler:           s.recoverAdmin(s.adminMux()),
+		Handler:           s.recoverAdmin(s.adminRoot()),
 		ReadHeaderTimeout: s.cfg.HeaderTimeout,
 		ReadTimeout:       s.cfg.HeaderTimeout + s.cfg.BodyTimeout,
 		WriteTimeout:      30 * time.Second, // pprof profiles run for seconds
@@ -52,6 +53,23 @@ func (s *Server) stopAdmin(ctx context.Context) {
 		s.log.Warn("admin listener", "err", err)
 	}
 	s.admin = nil
+}
+
+// adminRoot sends /admin/ paths to Deps.AdminAPI and the rest to the
+// route table.
+func (s *Server) adminRoot() http.Handler {
+	mux := s.adminMux()
+	api := s.deps.AdminAPI
+	if api == nil {
+		return mux
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/admin/") || strings.HasPrefix(r.URL.EscapedPath(), "/admin/") {
+			api.ServeHTTP(w, r)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
 }
 
 // adminMux routes the admin listener: every row of the route table (the

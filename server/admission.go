@@ -1,8 +1,11 @@
 package server
 
 import (
+	"math/bits"
 	"sync/atomic"
 	"time"
+
+	"github.com/pricing-engine/pricing-engine/pricing"
 )
 
 // Admission control on time (Config.QueueTarget).
@@ -24,7 +27,17 @@ import (
 // requests answered 503 + Retry-After at once (before decoding or looking
 // anything up) rises by shedStep per interval, up to shedMax; when the
 // minimum falls below half the target it falls by shedStep per interval.
-// Shed requests are spread evenly (an accumulator, not a random draw).
+// Shed requests are spread evenly (an accumulator, not a random draw),
+// and the share is a share of items: a batch weighs its items
+// (pricing.BatchItems), so that a batch of 100 items is not shed as
+// rarely as one price request. Requests are shed apart by size class
+// (1 item, 2-3, 4-7, ... up to MaxBatchItems), each class with its own
+// accumulator that a request adds its weight x the share to and is
+// refused, as a whole, once that reaches its weight, paying its weight:
+// in every class, and so overall, the items refused are the shed share
+// of the items asked, whatever the mix or order of price requests and
+// batches (one accumulator for all would let a regular pattern, such as
+// a batch after every four price requests, refuse every batch or none).
 // The deadline of an admitted request counts from when its bytes arrived
 // (lp.now in OnTraffic), so waiting on lookups cannot outlast it either.
 //
@@ -39,13 +52,19 @@ const (
 // admission is one loop's controller; only its loop touches it, except
 // wakeAt.
 type admission struct {
-	wakeAt      atomic.Int64 // when the first completion of the pending drain was pushed (Unix ns)
-	windowStart int64        // start of the current interval (Unix ns)
-	minSojourn  int64        // minimum event fd sojourn in the current interval (ns); -1: no sample
-	minJob      int64        // minimum job sojourn (read to reply) in the current interval (ns); -1: no sample
-	shed        float64      // share of price requests answered 503 at once
-	acc         float64      // shedding accumulator
+	wakeAt      atomic.Int64              // when the first completion of the pending drain was pushed (Unix ns)
+	windowStart int64                     // start of the current interval (Unix ns)
+	minSojourn  int64                     // minimum event fd sojourn in the current interval (ns); -1: no sample
+	minJob      int64                     // minimum job sojourn (read to reply) in the current interval (ns); -1: no sample
+	shed        float64                   // share of price items answered 503 at once
+	acc         [admissionClasses]float64 // shedding accumulators, by size class
 }
+
+// admissionClasses is the number of size classes of requests (by powers
+// of two of their items): enough for pricing.MaxBatchItems.
+const admissionClasses = 8
+
+var _ = [1<<admissionClasses - 1 - pricing.MaxBatchItems]struct{}{}
 
 // observeSojourn records d, the time a completed job spent in the server
 // from when its loop read the request to the drain that replies to it.
@@ -92,21 +111,31 @@ func (lp *loop) sampleSojourn(now int64) {
 	a.windowStart, a.minSojourn, a.minJob = now, -1, -1
 }
 
-// admit reports whether a new price request is admitted; the refused ones
-// are counted and answered 503 by the caller.
-func (lp *loop) admit() bool {
+// admit reports whether a new price request (rt routePrice) or batch
+// (routePrices, weighed by the items of body) is admitted; the refused
+// ones are counted and answered 503 by the caller. body is only read, and
+// only while some share is shed.
+func (lp *loop) admit(rt route, body []byte) bool {
 	a := &lp.adm
 	if a.shed == 0 {
 		return true
 	}
 	if now := lp.now.UnixNano(); now-a.windowStart >= 2*int64(admissionInterval) {
 		lp.sampleSojourn(now) // no drain for a while: the queue is gone
+		if a.shed == 0 {
+			return true
+		}
 	}
-	a.acc += a.shed
-	if a.acc < 1 {
+	w := 1
+	if rt == routePrices {
+		w = pricing.BatchItems(body)
+	}
+	acc := &a.acc[bits.Len(uint(w))-1]
+	*acc += a.shed * float64(w)
+	if *acc < float64(w) {
 		return true
 	}
-	a.acc--
+	*acc -= float64(w)
 	if lp.shedCount == nil {
 		lp.shedCount = lp.srv.metrics.Rejected(rejectQueueDelay)
 	}

@@ -1,6 +1,10 @@
 package server
 
 import (
+	"fmt"
+	"math"
+	"math/bits"
+	"strings"
 	"testing"
 	"time"
 )
@@ -31,7 +35,7 @@ func TestAdmissionControl(t *testing.T) {
 		lp.now = time.Unix(0, now)
 		admitted := 0
 		for range 100 {
-			if lp.admit() {
+			if lp.admit(routePrice, nil) {
 				admitted++
 			}
 		}
@@ -101,6 +105,53 @@ func TestAdmissionJobSojourn(t *testing.T) {
 			lp.sampleSojourn(now + int64(admissionInterval)) // closes it
 			if got := lp.adm.shed > 0; got != tc.wantShed {
 				t.Fatalf("shed share %.2f after jobs of %v", lp.adm.shed, time.Duration(tc.sojourn))
+			}
+		})
+	}
+}
+
+// TestAdmissionWeighsBatches: the shed share is a share of items, in each
+// size class: with a regular pattern of one batch after every four price
+// requests (one accumulator for all would refuse every batch, or none)
+// the items refused are the share, for the price requests and for each
+// class of batch sizes (2-3, 4-7, ..., 64-127 items) alike.
+func TestAdmissionWeighsBatches(t *testing.T) {
+	item := `{"product_id":"P-1","user_location":"NY"},`
+	batch := func(n int) []byte { return []byte(`{"items":[` + strings.Repeat(item, n)[:n*len(item)-1] + `]}`) }
+	tests := []struct {
+		shed    float64
+		pattern []int // items of each request in turn: 1 is a price request
+	}{
+		{0.2, []int{100, 1, 1, 1, 1}},
+		{0.2, []int{1, 1, 1, 1, 100}},
+		{0.5, []int{100, 1}},
+		{0.6, []int{2, 1, 64, 3, 1, 100, 7}},
+		{shedMax, []int{100, 1, 1, 1, 1}},
+	}
+	for _, tt := range tests {
+		t.Run(fmt.Sprint(tt.shed, tt.pattern), func(t *testing.T) {
+			lp := &loop{srv: newAsyncBenchServer(t)}
+			lp.now = time.Unix(1000, 0)
+			lp.adm.windowStart, lp.adm.shed = lp.now.UnixNano(), tt.shed
+			asked, refused := map[int]int{}, map[int]int{} // by size class: bits.Len(items)
+			const rounds = 200
+			for range rounds {
+				for _, n := range tt.pattern {
+					rt, body := routePrice, []byte(item[:len(item)-1])
+					if n > 1 {
+						rt, body = routePrices, batch(n)
+					}
+					asked[bits.Len(uint(n))] += n
+					if !lp.admit(rt, body) {
+						refused[bits.Len(uint(n))] += n
+					}
+				}
+			}
+			for c, a := range asked {
+				// An accumulator holds back at most one request's items.
+				if share := float64(refused[c]) / float64(a); math.Abs(share-tt.shed) > float64(int(2)<<c)/float64(a) {
+					t.Errorf("requests of %d-%d items: %.3f of their items refused, want %.2f", 1<<(c-1), 1<<c-1, share, tt.shed)
+				}
 			}
 		})
 	}

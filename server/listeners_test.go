@@ -1,85 +1,64 @@
-package server_test
+package server
 
 import (
-	"io"
-	"net/http"
-	"strings"
+	"net"
+	"slices"
+	"strconv"
 	"testing"
 )
 
-// TestListenersAgree sends every route of the table, with every method,
-// to both listeners: status, Allow, Content-Type, Retry-After and body
-// must be the same (the body of /metrics is compared by its start only:
-// its values move between two scrapes).
-func TestListenersAgree(t *testing.T) {
-	ts := startServer(t, serverOpts{readyDetail: func() string { return "ruleset_version: v7\n" }})
-	const price = `{"product_id":"P-123","user_location":"NY"}`
-	const batch = `{"items":[{"product_id":"P-123","user_location":"NY"}]}`
-	paths := []struct{ path, body string }{
-		{"/api/v1/price", price},
-		{"/api/v1/prices", batch},
-		{"/metrics", ""},
-		{"/healthz", ""},
-		{"/readyz", ""},
-		{"/docs", ""},
-		{"/docs/swagger-ui.css", ""},
-		{"/docs/missing.js", ""},
-		{"/openapi.json", ""},
-		{"/nowhere", ""},
-		{"/docsx", ""},
+// TestListenersOn: the loops' listeners are found by port and address; a
+// listener on the same port of another address (the admin listener, say)
+// is left alone, and a wildcard address matches a wildcard listener.
+func TestListenersOn(t *testing.T) {
+	a, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
 	}
-	type reply struct {
-		status                         int
-		allow, contentType, retryAfter string
-		body                           string
+	defer a.Close()
+	port := a.Addr().(*net.TCPAddr).Port
+	b, err := net.Listen("tcp", net.JoinHostPort("127.0.0.2", strconv.Itoa(port)))
+	if err != nil {
+		t.Skipf("cannot listen on 127.0.0.2: %v", err)
 	}
-	do := func(addr, method, path, body string) reply {
-		t.Helper()
-		req, err := http.NewRequest(method, "http://"+addr+path, strings.NewReader(body))
+	defer b.Close()
+	fdOf := func(ln net.Listener) int {
+		rc, err := ln.(*net.TCPListener).SyscallConn()
 		if err != nil {
 			t.Fatal(err)
 		}
-		if body != "" {
-			req.Header.Set("Content-Type", "application/json")
+		var fd int
+		if err := rc.Control(func(f uintptr) { fd = int(f) }); err != nil {
+			t.Fatal(err)
 		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatalf("%s %s on %s: %v", method, path, addr, err)
-		}
-		defer resp.Body.Close()
-		b, err := io.ReadAll(resp.Body)
+		return fd
+	}
+	for _, tc := range []struct {
+		addr *net.TCPAddr
+		want []int
+	}{
+		{&net.TCPAddr{IP: net.ParseIP("127.0.0.1"), Port: port}, []int{fdOf(a)}},
+		{&net.TCPAddr{IP: net.ParseIP("127.0.0.2"), Port: port}, []int{fdOf(b)}},
+		{&net.TCPAddr{IP: net.ParseIP("127.0.0.3"), Port: port}, nil},
+		{&net.TCPAddr{Port: port}, nil}, // neither is a wildcard listener
+	} {
+		got, err := listenersOn(tc.addr)
 		if err != nil {
 			t.Fatal(err)
 		}
-		r := reply{resp.StatusCode, resp.Header.Get("Allow"), resp.Header.Get("Content-Type"), resp.Header.Get("Retry-After"), string(b)}
-		if path == "/metrics" && r.status == 200 {
-			r.body, _, _ = strings.Cut(r.body, "\n") // the first HELP line
-		}
-		return r
-	}
-	seen405 := 0
-	for _, p := range paths {
-		for _, method := range []string{"GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS"} {
-			body := ""
-			if method == "POST" || method == "PUT" {
-				body = p.body
-			}
-			api, admin := do(ts.addr, method, p.path, body), do(ts.admin, method, p.path, body)
-			if api != admin {
-				t.Errorf("%s %s:\n API port   %+v\n admin port %+v", method, p.path, api, admin)
-			}
-			if api.status == 405 {
-				seen405++
-				if api.allow == "" || (method != "HEAD" && api.body != `{"detail":"Method Not Allowed"}`) {
-					t.Errorf("%s %s: 405 %+v", method, p.path, api)
-				}
-			}
-			if p.path == "/readyz" && method == "GET" && api.body != "ready\nruleset_version: v7\n" {
-				t.Errorf("GET /readyz body %q, want the ready line and the detail", api.body)
-			}
+		if !slices.Equal(got, tc.want) {
+			t.Errorf("listenersOn(%v) = %v, want %v", tc.addr, got, tc.want)
 		}
 	}
-	if seen405 < 20 {
-		t.Errorf("only %d replies were 405: the methods did not reach the routes' checks", seen405)
+	w, err := net.Listen("tcp", ":0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer w.Close()
+	wport := w.Addr().(*net.TCPAddr).Port
+	for _, addr := range []*net.TCPAddr{{Port: wport}, {IP: net.IPv4zero, Port: wport}} {
+		if got, err := listenersOn(addr); err != nil || !slices.Equal(got, []int{fdOf(w)}) {
+			t.Errorf("listenersOn(%v) = %v, %v; want [%d]", addr, got, err, fdOf(w))
+		}
 	}
 }

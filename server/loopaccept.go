@@ -89,8 +89,8 @@ func openDescriptors() (int, error) {
 }
 
 // listenersOn returns the listening TCP sockets of this process bound to
-// port: the loops' listeners under SO_REUSEPORT.
-func listenersOn(port int) ([]int, error) {
+// addr: the loops' listeners under SO_REUSEPORT.
+func listenersOn(addr *net.TCPAddr) ([]int, error) {
 	entries, err := os.ReadDir("/proc/self/fd")
 	if err != nil {
 		return nil, fmt.Errorf("cannot list open descriptors: %w", err)
@@ -101,32 +101,47 @@ func listenersOn(port int) ([]int, error) {
 		if err != nil {
 			continue
 		}
-		if isListenerOn(fd, port) {
+		if isListenerOn(fd, addr) {
 			fds = append(fds, fd)
 		}
 	}
 	return fds, nil
 }
 
-// isListenerOn reports whether fd is a listening TCP socket bound to port.
-func isListenerOn(fd, port int) bool {
+// isListenerOn reports whether fd is a listening TCP socket bound to addr
+// (the same port and IP: the admin listener may share the port on another
+// address).
+func isListenerOn(fd int, addr *net.TCPAddr) bool {
 	if v, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_ACCEPTCONN); err != nil || v != 1 {
 		return false
 	}
-	if v, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_PROTOCOL); err != nil || v != unix.IPPROTO_TCP {
+	// Go's own listeners are MPTCP where the kernel has it (Go 1.24+).
+	if v, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_PROTOCOL); err != nil || (v != unix.IPPROTO_TCP && v != unix.IPPROTO_MPTCP) {
 		return false
 	}
 	sa, err := unix.Getsockname(fd)
 	if err != nil {
 		return false
 	}
+	var ip net.IP
+	var port int
 	switch a := sa.(type) {
 	case *unix.SockaddrInet4:
-		return a.Port == port
+		ip, port = net.IP(a.Addr[:]), a.Port
 	case *unix.SockaddrInet6:
-		return a.Port == port
+		ip, port = net.IP(a.Addr[:]), a.Port
+	default:
+		return false
 	}
-	return false
+	if port != addr.Port {
+		return false
+	}
+	if addr.IP == nil || addr.IP.IsUnspecified() {
+		// ":8000" or "0.0.0.0:8000": gnet may bind the IPv6 wildcard
+		// (dual stack) or the IPv4 one.
+		return ip.IsUnspecified()
+	}
+	return ip.Equal(addr.IP)
 }
 
 // stop takes the connections queued on every loop's listener and closes
@@ -234,18 +249,14 @@ func placeholderSocket() (int, error) {
 // reservePort resolves port 0 to a concrete free port and keeps it bound
 // (with SO_REUSEPORT, not listening, so it takes no connections) until
 // release, so that every event loop's SO_REUSEPORT listener binds the same
-// port. It returns the address to give gnet and the port.
-func reservePort(addr string) (string, int, func(), error) {
+// port. It returns the address to give gnet.
+func reservePort(addr string) (string, func(), error) {
 	host, port, err := net.SplitHostPort(addr)
 	if err != nil {
-		return "", 0, nil, err
+		return "", nil, err
 	}
 	if port != "0" {
-		p, err := net.LookupPort("tcp", port)
-		if err != nil {
-			return "", 0, nil, err
-		}
-		return addr, p, func() {}, nil
+		return addr, func() {}, nil
 	}
 	ip := net.ParseIP(host)
 	if host == "" {
@@ -255,7 +266,7 @@ func reservePort(addr string) (string, int, func(), error) {
 	if ip == nil {
 		ips, err := net.LookupIP(host)
 		if err != nil || len(ips) == 0 {
-			return "", 0, nil, fmt.Errorf("cannot resolve host %q: %v", host, err)
+			return "", nil, fmt.Errorf("cannot resolve host %q: %v", host, err)
 		}
 		ip = ips[0]
 		host = ip.String()
@@ -274,22 +285,22 @@ func reservePort(addr string) (string, int, func(), error) {
 	}
 	fd, err := unix.Socket(family, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
-		return "", 0, nil, fmt.Errorf("cannot create a socket to reserve a port: %w", err)
+		return "", nil, fmt.Errorf("cannot create a socket to reserve a port: %w", err)
 	}
 	for _, opt := range []int{unix.SO_REUSEADDR, unix.SO_REUSEPORT} {
 		if err := unix.SetsockoptInt(fd, unix.SOL_SOCKET, opt, 1); err != nil {
 			_ = unix.Close(fd)
-			return "", 0, nil, fmt.Errorf("cannot set a socket option to reserve a port: %w", err)
+			return "", nil, fmt.Errorf("cannot set a socket option to reserve a port: %w", err)
 		}
 	}
 	if err := unix.Bind(fd, sa); err != nil {
 		_ = unix.Close(fd)
-		return "", 0, nil, fmt.Errorf("cannot bind: %w", err)
+		return "", nil, fmt.Errorf("cannot bind: %w", err)
 	}
 	bound, err := unix.Getsockname(fd)
 	if err != nil {
 		_ = unix.Close(fd)
-		return "", 0, nil, fmt.Errorf("cannot read the bound address: %w", err)
+		return "", nil, fmt.Errorf("cannot read the bound address: %w", err)
 	}
 	var p int
 	switch b := bound.(type) {
@@ -298,5 +309,5 @@ func reservePort(addr string) (string, int, func(), error) {
 	case *unix.SockaddrInet6:
 		p = b.Port
 	}
-	return net.JoinHostPort(host, strconv.Itoa(p)), p, func() { _ = unix.Close(fd) }, nil
+	return net.JoinHostPort(host, strconv.Itoa(p)), func() { _ = unix.Close(fd) }, nil
 }

@@ -34,7 +34,7 @@ func (cn *conn) serve(out []byte, req *httpparse.Request) []byte {
 			return cn.answerCanned(out, &rep, cannedUnsupportedMedia, method, rt.endpoint())
 		}
 		if !lp.pl.Instant() {
-			if !lp.admit() {
+			if !lp.admit(rt, req.Body) {
 				return cn.answerCanned(out, &rep, cannedOverloaded, method, rt.endpoint())
 			}
 			return cn.dispatchPrice(out, &rep, req, method, rt)

@@ -31,6 +31,11 @@ type Deps struct {
 	// Admin adds routes to the admin listener (http.ServeMux patterns,
 	// e.g. "GET /rules"); nil adds none.
 	Admin map[string]http.Handler
+	// AdminAPI, if set, serves every path under /admin/ on the admin
+	// listener, ahead of the route table (whose path cleaning would
+	// redirect "..", so the handler sees raw paths and refuses them
+	// itself). nil answers 404 there. The API port never serves /admin/.
+	AdminAPI http.Handler
 	// ReadyDetail, if set, returns text appended to the admin listener's
 	// /readyz body while ready (e.g. "ruleset_version: X\n").
 	ReadyDetail func() string
@@ -191,7 +196,7 @@ func (s *Server) loopsMayAccept() bool {
 // startLoopAccept starts the event loops on SO_REUSEPORT listeners of the
 // API address, one per loop.
 func (s *Server) startLoopAccept(opts []gnet.Option) error {
-	addr, port, release, err := reservePort(s.cfg.Addr)
+	addr, release, err := reservePort(s.cfg.Addr)
 	if err != nil {
 		return fmt.Errorf("cannot listen on %q: %w", s.cfg.Addr, err)
 	}
@@ -211,7 +216,7 @@ func (s *Server) startLoopAccept(opts []gnet.Option) error {
 	if err := s.runLoops("tcp://"+addr, opts); err != nil {
 		return err
 	}
-	fds, err := listenersOn(port)
+	fds, err := listenersOn(tcp)
 	if err != nil || len(fds) != s.loopCount {
 		// Without them the port can only close with the loops: a drain
 		// then serves late connections instead of refusing them.

@@ -117,4 +117,23 @@ demand:
 	if mb == "1" {
 		t.Errorf("both replicas at demand 1: the surge is lost")
 	}
+	// For a window and more (a period switch included) they keep
+	// agreeing: any difference (one replica switched to the new period's
+	// multiplier before the other) lasts less than an exchange interval.
+	var since time.Time // when the current difference began
+	seen := map[string]bool{}
+	for end := time.Now().Add(7 * time.Second); time.Now().Before(end); {
+		la, ma = a.demandQuote(item)
+		lb, mb = b.demandQuote(item)
+		seen[ma] = true
+		switch {
+		case la == lb && ma == mb:
+			since = time.Time{}
+		case since.IsZero():
+			since = time.Now()
+		case time.Since(since) > exchangeInterval+pollSlack:
+			t.Fatalf("replicas differ for %s: list %s (demand %s) and %s (%s)", time.Since(since), la, ma, lb, mb)
+		}
+	}
+	t.Logf("demand multipliers seen over the window: %v", seen)
 }

@@ -101,12 +101,18 @@ func serve(cfg *config, log *slog.Logger) error {
 		pcfg.Rules, pcfg.Demand = rl.Load, rl.merger
 	}
 	engine := pricing.NewEngine(cfg.latency.Wrap(src), pcfg)
+	// The admin write API (admin.go): tokens, governed writes, audit.
+	adm, err := newAdmin(&cfg.admin, src, log, mset)
+	if err != nil {
+		return err
+	}
 	srv, err := server.New(cfg.server, server.Deps{
 		Engine:      engine,
 		Metrics:     mset,
 		Logger:      log,
 		Docs:        apidocs.New(),
 		Admin:       rl.adminRoutes(),
+		AdminAPI:    adm.handler,
 		ReadyDetail: rl.readyDetail,
 		NotReady:    notReady(src),
 	})
@@ -121,7 +127,8 @@ func serve(cfg *config, log *slog.Logger) error {
 	defer signal.Stop(sig)
 	rulesCtx, stopRules := context.WithCancel(context.Background())
 	defer stopRules()
-	rl.start(rulesCtx) // SIGHUP and file changes reload; demand merges
+	rl.start(rulesCtx)  // SIGHUP and file changes reload; demand merges
+	adm.start(rulesCtx) // the tokens file: SIGHUP and changes reload
 	if err := srv.Start(); err != nil {
 		return err
 	}

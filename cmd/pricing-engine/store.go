@@ -171,7 +171,8 @@ func dataSource(cfg *config, log *slog.Logger, mset *metrics.Set) (lookup.Source
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	return &lookup.Memory{Catalog: cat, Markets: mk}, []any{"store", storeMemory, "products", cat.Len(), "markets", mk.Len()}, func() {}, nil
+	src := lookup.NewMemoryStore(cat, mk, lookup.MemoryStoreOptions{AuditRetention: cfg.admin.auditRetention})
+	return src, []any{"store", storeMemory, "products", cat.Len(), "markets", mk.Len()}, func() {}, nil
 }
 
 // notReady returns the server's Deps.NotReady for src: the Redis store's

@@ -190,7 +190,12 @@ func TestE2EStoreRedis(t *testing.T) {
 	})
 
 	t.Run("killed and restarted", func(t *testing.T) {
-		p.price("P-9", "SF") // seen
+		// Seen: answered 200 (right after the slow Redis, admission
+		// control may still shed a request or two).
+		waitFor(t, 5*time.Second, "P-9 answered before the kill", func() bool {
+			code, _, _ := p.price("P-9", "SF")
+			return code == 200
+		})
 		srv.Kill()
 		var staleHdr http.Header
 		var staleBody string

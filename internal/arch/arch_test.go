@@ -54,6 +54,9 @@ var rules = []rule{
 	{pkgs: "httpparse", forbidden: append(own("pricing"), gnet)},
 	{pkgs: "money", forbidden: own("")}, // nothing of the module
 	{pkgs: "demand", forbidden: []string{nethttp, gnet}},
+	// admin drives a lookup.Writer: it knows neither the event loops nor
+	// the price path nor Redis (lookup/redisstore implements the writes).
+	{pkgs: "admin", forbidden: append(own("server", "pricing", "rules", "demand", "lookup/redisstore"), gnet, rueidis)},
 	// The Redis client, the key schema and the import live in
 	// lookup/redisstore: the command wires, it does not talk to Redis.
 	{pkgs: "cmd/pricing-engine", forbidden: []string{rueidis}, direct: true},

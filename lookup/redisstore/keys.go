@@ -66,3 +66,37 @@ func (k Keys) ProductID(key string) (string, bool) {
 func (k Keys) Location(key string) (string, bool) {
 	return strings.CutPrefix(key, k.market)
 }
+
+// Companion keys of a value key, for governed writes (package admin). A
+// Lua script or MULTI/EXEC may only touch keys of one Redis Cluster slot:
+// the value key stays the plain key above (the client-side cache and raw
+// readers keep working) and its companions put the value key's whole
+// name in braces, so they hash to the value key's slot:
+//
+//	{<value key>}:meta          hash: version, at (Unix ms), by (actor)
+//	{<value key>}:audit         stream of the key's audit entries
+//	{<value key>}:idem:<key>    hash: an idempotency key's first outcome
+//
+// This holds when the value key itself has no braces; the admin API
+// refuses ids with braces (lookup.Ref.Check). Companions do not start with
+// the prefix, so they cause no client-side cache invalidations.
+
+// Meta is the companion hash of valueKey: version, at, by.
+func (k Keys) Meta(valueKey string) string { return "{" + valueKey + "}:meta" }
+
+// Audit is the companion stream of valueKey: its audit entries.
+func (k Keys) Audit(valueKey string) string { return "{" + valueKey + "}:audit" }
+
+// Idempotency is the companion hash of valueKey that remembers the
+// first outcome of a write with idempotency key idem.
+func (k Keys) Idempotency(valueKey, idem string) string {
+	return "{" + valueKey + "}:idem:" + idem
+}
+
+// Value is the value key of a governed-write entry.
+func (k Keys) Value(ref lookup.Ref) string {
+	if ref.Kind == lookup.KindMarket {
+		return k.Market(ref.ID)
+	}
+	return k.Product(ref.ID)
+}

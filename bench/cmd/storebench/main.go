@@ -6,8 +6,17 @@
 //	               (bench/refserver/fastredis), with Redis's CPU per request
 //	(c) changes:   3 replicas on one Redis: time from a SET's reply to every replica
 //	               answering the new price, over -changes changes (P50, P99)
+//	(r) rueidis:   pricing-engine --store redis against fasthttp + rueidis
+//	               (bench/refserver/fastrueidis), client-side cache on (both) and
+//	               off (--store-cache-entries 0, --client-cache=false)
 //
-// The server runs on core 0 (taskset); wrk and redis-server share core 1.
+// Every cell measures the largest rate (wrk, closed loop) and, with
+// -open-rate, the CPU per request at that fixed open-loop rate
+// (bin/loadtest, epoll engine): server and Redis CPU µs per request, the
+// comparison of efficiency that does not depend on who saturates first.
+//
+// The server runs on core 0 (taskset); the load generator and redis-server
+// share core 1.
 //
 //	go run ./bench/cmd/storebench -rounds 3 -duration 10s
 package main
@@ -15,6 +24,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -39,8 +49,11 @@ var (
 	warmup   = flag.Duration("warmup", 2*time.Second, "wrk warm-up per cell")
 	conns    = flag.Int("conns", 100, "wrk connections")
 	changes  = flag.Int("changes", 200, "price changes for (c)")
-	only     = flag.String("only", "a,b,c", "which parts to run")
+	only     = flag.String("only", "a,b,c,r", "which parts to run")
 	repo     = flag.String("repo", ".", "repository root")
+	openRate = flag.Float64("open-rate", 20000, "open-loop arrival rate (req/s) of each cell's CPU-per-request run (0: none)")
+	openDur  = flag.Duration("open-duration", 10*time.Second, "length of the open-loop run")
+	openConn = flag.Int("open-conns", 500, "connections of the open-loop run")
 )
 
 func main() {
@@ -51,7 +64,8 @@ func main() {
 		log.Fatal(err)
 	}
 	defer os.RemoveAll(dir)
-	build := exec.Command("go", "build", "-o", dir+"/", "./cmd/pricing-engine", "./bench/refserver/fastredis")
+	build := exec.Command("go", "build", "-o", dir+"/", "./cmd/pricing-engine", "./cmd/loadtest",
+		"./bench/refserver/fastredis", "./bench/refserver/fastrueidis")
 	build.Dir, build.Stdout, build.Stderr = *repo, os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		log.Fatalf("cannot build: %v", err)
@@ -70,38 +84,52 @@ func main() {
 		log.Fatalf("import: %v %s", err, out)
 	}
 	pe := filepath.Join(dir, "pricing-engine")
+	loadtest = filepath.Join(dir, "loadtest")
+	fr := filepath.Join(dir, "fastrueidis")
 	peer := map[string][]string{
-		"memory":         {pe},
-		"redis-cached":   {pe, "--store", url},
-		"redis-no-cache": {pe, "--store", url, "--store-cache-entries", "0"},
-		"fastredis":      {filepath.Join(dir, "fastredis"), "--store", url},
+		"memory":               {pe},
+		"redis-cached":         {pe, "--store", url},
+		"redis-no-cache":       {pe, "--store", url, "--store-cache-entries", "0"},
+		"fastredis":            {filepath.Join(dir, "fastredis"), "--store", url},
+		"fastrueidis-cache":    {fr, "--store", url},
+		"fastrueidis-no-cache": {fr, "--store", url, "--client-cache=false"},
+	}
+	// Each part's cells are kept apart (a server may run in two parts).
+	type pair struct{ part, a, b string }
+	var pairs []pair
+	parts := *only
+	if strings.Contains(parts, "a") {
+		pairs = append(pairs, pair{"a", "memory", "redis-cached"})
+	}
+	if strings.Contains(parts, "b") {
+		pairs = append(pairs, pair{"b", "fastredis", "redis-no-cache"})
+	}
+	if strings.Contains(parts, "r") {
+		pairs = append(pairs, pair{"r", "fastrueidis-cache", "redis-cached"}, pair{"r", "fastrueidis-no-cache", "redis-no-cache"})
 	}
 	results := map[string][]cell{}
-	parts := *only
 	for r := 1; r <= *rounds; r++ {
-		var order [][2]string
-		if strings.Contains(parts, "a") {
-			order = append(order, [2]string{"memory", "redis-cached"})
-		}
-		if strings.Contains(parts, "b") {
-			order = append(order, [2]string{"fastredis", "redis-no-cache"})
-		}
-		for _, pair := range order {
+		for _, p := range pairs {
+			names := [2]string{p.a, p.b}
 			if r%2 == 0 { // alternate which side runs first
-				pair[0], pair[1] = pair[1], pair[0]
+				names[0], names[1] = names[1], names[0]
 			}
-			for _, name := range pair {
-				c, err := runCell(peer[name], redis.Process.Pid)
+			for _, name := range names {
+				open := *openRate
+				if p.part != "r" {
+					open = 0
+				}
+				c, err := runCell(peer[name], redis.Process.Pid, open)
 				if err != nil {
 					log.Fatalf("%s: %v", name, err)
 				}
-				log.Printf("round %d %-15s %9.0f req/s  server %.1f us CPU/req  redis %.1f us CPU/req", r, name, c.rps, c.cpuUS, c.redisUS)
-				results[name] = append(results[name], c)
+				log.Printf("round %d %-20s %9.0f req/s  server %.1f us CPU/req  redis %.1f us CPU/req%s", r, name, c.rps, c.cpuUS, c.redisUS, c.openLine())
+				results[p.part+":"+name] = append(results[p.part+":"+name], c)
 			}
 		}
 	}
-	report := func(name, peerName string) {
-		a, b := results[name], results[peerName]
+	report := func(part, name, peerName string) {
+		a, b := results[part+":"+name], results[part+":"+peerName]
 		var ratios []float64
 		for i := range a {
 			ratios = append(ratios, a[i].rps/b[i].rps)
@@ -115,11 +143,38 @@ func main() {
 		fmt.Println("|---|---|---|---|---|---|")
 	}
 	if strings.Contains(parts, "a") {
-		report("redis-cached", "memory")
+		report("a", "redis-cached", "memory")
 	}
 	if strings.Contains(parts, "b") {
-		report("redis-no-cache", "fastredis")
-		report("fastredis", "redis-no-cache")
+		report("b", "redis-no-cache", "fastredis")
+		report("b", "fastredis", "redis-no-cache")
+	}
+	if strings.Contains(parts, "r") {
+		report("r", "redis-cached", "fastrueidis-cache")
+		report("r", "redis-no-cache", "fastrueidis-no-cache")
+		if *openRate > 0 {
+			openReport := func(name, peerName string) {
+				a, b := results["r:"+name], results["r:"+peerName]
+				var eff, redisEff []float64
+				for i := range a {
+					eff = append(eff, b[i].openCPU/a[i].openCPU)
+					if a[i].openRedis > 0 {
+						redisEff = append(redisEff, b[i].openRedis/a[i].openRedis)
+					}
+				}
+				med := func(cs []cell, f func(cell) float64) float64 { return median(cs, f) }
+				fmt.Printf("| %s | %.0f | %.1f | %.1f | %.1f ms | %d | %s | %.1f | %.1f | **%.2fx** (per round %s) | %.2fx |\n",
+					name, med(a, func(c cell) float64 { return c.openRPS }), med(a, func(c cell) float64 { return c.openCPU }),
+					med(a, func(c cell) float64 { return c.openRedis }), med(a, func(c cell) float64 { return c.openP95 }),
+					sumFailures(a), peerName, med(b, func(c cell) float64 { return c.openCPU }), med(b, func(c cell) float64 { return c.openRedis }),
+					medianF(slices.Clone(eff)), fmtRatios(eff), medianF(redisEff))
+			}
+			fmt.Printf("\nOpen loop at %.0f req/s (%s, %d connections, bin/loadtest --engine epoll):\n\n", *openRate, *openDur, *openConn)
+			fmt.Println("| server | achieved req/s | server CPU us/req | Redis CPU us/req | P95 | failures | peer | peer server CPU us/req | peer Redis CPU us/req | CPU efficiency vs peer (peer CPU / ours) | Redis CPU vs peer |")
+			fmt.Println("|---|---|---|---|---|---|---|---|---|---|---|")
+			openReport("redis-cached", "fastrueidis-cache")
+			openReport("redis-no-cache", "fastrueidis-no-cache")
+		}
 	}
 	if strings.Contains(parts, "c") {
 		if err := invalidation(pe, url, rport); err != nil {
@@ -128,7 +183,38 @@ func main() {
 	}
 }
 
-type cell struct{ rps, cpuUS, redisUS float64 }
+// cell is one server's figures in one round: the largest rate (wrk) and,
+// with an open-loop run, the CPU per request at a fixed rate.
+type cell struct {
+	rps, cpuUS, redisUS float64
+
+	openRPS, openCPU, openRedis, openP95 float64
+	openFailures                         int
+}
+
+func (c cell) openLine() string {
+	if c.openRPS == 0 {
+		return ""
+	}
+	return fmt.Sprintf("  | open loop %.0f req/s: server %.1f us CPU/req, redis %.1f, P95 %.1f ms, %d failures",
+		c.openRPS, c.openCPU, c.openRedis, c.openP95, c.openFailures)
+}
+
+func sumFailures(cs []cell) int {
+	n := 0
+	for _, c := range cs {
+		n += c.openFailures
+	}
+	return n
+}
+
+func fmtRatios(v []float64) string {
+	parts := make([]string, len(v))
+	for i, r := range v {
+		parts[i] = fmt.Sprintf("%.2f", r)
+	}
+	return strings.Join(parts, ", ")
+}
 
 func median(cs []cell, f func(cell) float64) float64 {
 	var v []float64
@@ -200,7 +286,10 @@ func post(c *http.Client, addr, product string) (int, string, error) {
 
 var rpsLine = regexp.MustCompile(`Requests/sec:\s+([0-9.]+)`)
 
-func runCell(argv []string, redisPid int) (cell, error) {
+// loadtest is the built bin/loadtest.
+var loadtest string
+
+func runCell(argv []string, redisPid int, openRate float64) (cell, error) {
 	s, err := start(argv)
 	if err != nil {
 		return cell{}, err
@@ -235,7 +324,59 @@ func runCell(argv []string, redisPid int) (cell, error) {
 	}
 	s1, r1 := cpuTicks(s.cmd.Process.Pid), cpuTicks(redisPid)
 	reqs := rps * duration.Seconds()
-	return cell{rps: rps, cpuUS: float64(s1-s0) * 1e4 / reqs, redisUS: float64(r1-r0) * 1e4 / reqs}, nil
+	c := cell{rps: rps, cpuUS: float64(s1-s0) * 1e4 / reqs, redisUS: float64(r1-r0) * 1e4 / reqs}
+	if openRate > 0 {
+		if err := openLoop(s, redisPid, openRate, &c); err != nil {
+			return c, err
+		}
+	}
+	return c, nil
+}
+
+// openLoop offers rate requests per second for -open-duration with
+// bin/loadtest's epoll engine on core 1 (random products of the embedded
+// catalog, the six locations of post-random.lua, every reply checked), and
+// records the server's and Redis's CPU per completed request.
+func openLoop(s *server, redisPid int, rate float64, c *cell) error {
+	report := filepath.Join(os.TempDir(), "storebench-open-"+strconv.Itoa(s.cmd.Process.Pid)+".json")
+	defer os.Remove(report)
+	s0, r0 := cpuTicks(s.cmd.Process.Pid), cpuTicks(redisPid)
+	cmd := exec.Command("taskset", "-c", "1", loadtest, "--url", "http://"+s.addr+"/api/v1/price",
+		"--rate", strconv.FormatFloat(rate, 'f', 0, 64), "--duration", openDur.String(), "--engine", "epoll",
+		"--users", strconv.Itoa(*openConn), "--products", "0-9999", "--locations", "NY,LA,MIA,SF,CHI,ZZ",
+		"--quiet", "--json", report)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		// A non-zero exit with a report is a run with failures: they
+		// are counted below.
+		if _, statErr := os.Stat(report); statErr != nil {
+			return fmt.Errorf("loadtest: %v\n%s", err, out)
+		}
+	}
+	s1, r1 := cpuTicks(s.cmd.Process.Pid), cpuTicks(redisPid)
+	b, err := os.ReadFile(report)
+	if err != nil {
+		return fmt.Errorf("cannot read the loadtest report: %w", err)
+	}
+	var rep struct {
+		Successes  int     `json:"successes"`
+		Failures   int     `json:"failures"`
+		Elapsed    float64 `json:"elapsed_seconds"`
+		Throughput float64 `json:"throughput_rps"`
+		Latency    struct {
+			P95 float64 `json:"p95_ms"`
+		} `json:"latency"`
+	}
+	if err := json.Unmarshal(b, &rep); err != nil {
+		return fmt.Errorf("cannot decode the loadtest report: %w", err)
+	}
+	if rep.Successes == 0 {
+		return fmt.Errorf("open loop at %.0f req/s: no successful request", rate)
+	}
+	n := float64(rep.Successes + rep.Failures)
+	c.openRPS, c.openP95, c.openFailures = rep.Throughput, rep.Latency.P95, rep.Failures
+	c.openCPU = float64(s1-s0) * 1e4 / n
+	c.openRedis = float64(r1-r0) * 1e4 / n
+	return nil
 }
 
 // warmAll asks for every product of the embedded catalog at every

@@ -1,0 +1,292 @@
+package admin
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"crypto/subtle"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+)
+
+// Scope is what a token may do.
+type Scope uint8
+
+// Scopes; write includes read.
+const (
+	ScopeRead Scope = iota + 1
+	ScopeWrite
+)
+
+func (s Scope) String() string {
+	switch s {
+	case ScopeRead:
+		return "read"
+	case ScopeWrite:
+		return "write"
+	}
+	return "none"
+}
+
+// Bounds of a tokens file.
+const (
+	// MinTokenLen is the shortest token accepted: tokens are secrets, not
+	// passwords to remember.
+	MinTokenLen = 16
+	// MaxTokenLen bounds a token.
+	MaxTokenLen = 512
+	// MaxTokenNameLen bounds a token's name (the audit's actor).
+	MaxTokenNameLen = 64
+	// maxTokensFileBytes bounds the file read.
+	maxTokensFileBytes = 1 << 20
+	// DefaultTokensPoll is how often the file's identity is checked.
+	DefaultTokensPoll = time.Second
+)
+
+// token is one line of the file; only the SHA-256 of the secret is kept.
+type token struct {
+	name  string
+	scope Scope
+	sum   [sha256.Size]byte
+}
+
+// Tokens is the set of admin tokens read from a file, re-read when the
+// file changes ([Tokens.Watch]) or on demand ([Tokens.Reload]). A file
+// that fails to parse leaves the previous set in use. It is safe for
+// concurrent use.
+type Tokens struct {
+	path string
+	set  atomic.Pointer[[]token]
+
+	mu    sync.Mutex // serializes reloads
+	stamp fileStamp
+	err   error // the last reload's error
+}
+
+// fileStamp identifies a file's content cheaply: modification time,
+// size and inode (a rename over the file changes the inode).
+type fileStamp struct {
+	mtime int64
+	size  int64
+	ino   uint64
+}
+
+func stampOf(fi os.FileInfo) fileStamp {
+	st := fileStamp{mtime: fi.ModTime().UnixNano(), size: fi.Size()}
+	if sys, ok := fi.Sys().(*syscall.Stat_t); ok {
+		st.ino = sys.Ino
+	}
+	return st
+}
+
+// LoadTokens reads the tokens file at path: lines "<name> <scope>
+// <token>", scope "read" or "write", '#' starts a comment line. Its errors
+// name the line and the reason, never a token.
+func LoadTokens(path string) (*Tokens, error) {
+	t := &Tokens{path: path}
+	if _, err := t.Reload(); err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// Path is the file the tokens come from.
+func (t *Tokens) Path() string { return t.path }
+
+// Len is the number of tokens in use.
+func (t *Tokens) Len() int { return len(*t.set.Load()) }
+
+// Reload re-reads the file. On error the previous set stays in use. It
+// reports whether the set was replaced.
+func (t *Tokens) Reload() (bool, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return t.reloadLocked()
+}
+
+func (t *Tokens) reloadLocked() (bool, error) {
+	f, err := os.Open(t.path)
+	if err != nil {
+		t.err = fmt.Errorf("cannot read admin tokens file: %w", err)
+		return false, t.err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		t.err = fmt.Errorf("cannot read admin tokens file: %w", err)
+		return false, t.err
+	}
+	var buf bytes.Buffer
+	if _, err := buf.ReadFrom(&limitedReader{f: f, n: maxTokensFileBytes + 1}); err != nil {
+		t.err = fmt.Errorf("cannot read admin tokens file %q: %w", t.path, err)
+		return false, t.err
+	}
+	if buf.Len() > maxTokensFileBytes {
+		t.err = fmt.Errorf("cannot read admin tokens file %q: larger than %d bytes", t.path, maxTokensFileBytes)
+		return false, t.err
+	}
+	set, err := parseTokens(buf.Bytes())
+	t.stamp = stampOf(fi)
+	if err != nil {
+		t.err = fmt.Errorf("invalid admin tokens file %q: %w", t.path, err)
+		return false, t.err
+	}
+	t.set.Store(&set)
+	t.err = nil
+	return true, nil
+}
+
+type limitedReader struct {
+	f *os.File
+	n int64
+}
+
+func (l *limitedReader) Read(p []byte) (int, error) {
+	if l.n <= 0 {
+		return 0, errors.New("file too large")
+	}
+	if int64(len(p)) > l.n {
+		p = p[:l.n]
+	}
+	n, err := l.f.Read(p)
+	l.n -= int64(n)
+	return n, err
+}
+
+// parseTokens parses a tokens file. Errors name the line, never the
+// token.
+func parseTokens(b []byte) ([]token, error) {
+	var set []token
+	seen := map[[sha256.Size]byte]int{}
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	sc.Buffer(nil, maxTokensFileBytes)
+	var errs []error
+	for line := 1; sc.Scan(); line++ {
+		text := strings.TrimSpace(sc.Text())
+		if text == "" || text[0] == '#' {
+			continue
+		}
+		f := strings.Fields(text)
+		if len(f) != 3 {
+			errs = append(errs, fmt.Errorf("line %d: want \"<name> <scope> <token>\", got %d fields", line, len(f)))
+			continue
+		}
+		tk := token{name: f[0]}
+		switch f[1] {
+		case "read":
+			tk.scope = ScopeRead
+		case "write":
+			tk.scope = ScopeWrite
+		default:
+			errs = append(errs, fmt.Errorf("line %d: scope %q: want read or write", line, truncate(f[1])))
+			continue
+		}
+		if err := checkTokenName(f[0]); err != nil {
+			errs = append(errs, fmt.Errorf("line %d: %w", line, err))
+			continue
+		}
+		if n := len(f[2]); n < MinTokenLen || n > MaxTokenLen {
+			errs = append(errs, fmt.Errorf("line %d: token of %q has %d bytes, want %d..%d", line, f[0], n, MinTokenLen, MaxTokenLen))
+			continue
+		}
+		tk.sum = sha256.Sum256([]byte(f[2]))
+		if prev, dup := seen[tk.sum]; dup {
+			errs = append(errs, fmt.Errorf("line %d: the token of %q repeats line %d's", line, f[0], prev))
+			continue
+		}
+		seen[tk.sum] = line
+		set = append(set, tk)
+	}
+	if err := sc.Err(); err != nil {
+		errs = append(errs, err)
+	}
+	return set, errors.Join(errs...)
+}
+
+// checkTokenName accepts 1..MaxTokenNameLen bytes of letters, digits and
+// ._@- (the name is the audit's actor and appears in logs).
+func checkTokenName(name string) error {
+	if len(name) > MaxTokenNameLen {
+		return fmt.Errorf("name %q is longer than %d bytes", truncate(name), MaxTokenNameLen)
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '@' || c == '-') {
+			return fmt.Errorf("name %q: only letters, digits and ._@- are allowed", truncate(name))
+		}
+	}
+	return nil
+}
+
+// Authenticate returns the name and scope of the token presented, or
+// false. The comparison takes the same time whichever token (if any)
+// matches: the presented token's SHA-256 is compared with every known
+// one in constant time.
+func (t *Tokens) Authenticate(presented string) (string, Scope, bool) {
+	sum := sha256.Sum256([]byte(presented))
+	var (
+		name  string
+		scope Scope
+		found int
+	)
+	for _, tk := range *t.set.Load() {
+		eq := subtle.ConstantTimeCompare(sum[:], tk.sum[:])
+		if eq == 1 {
+			name, scope = tk.name, tk.scope
+		}
+		found |= eq
+	}
+	return name, scope, found == 1
+}
+
+// Changed reports whether the file's identity differs from the one last
+// read (a stat, no read).
+func (t *Tokens) changed() bool {
+	fi, err := os.Stat(t.path)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if err != nil {
+		return t.err == nil // report a vanished file once
+	}
+	return stampOf(fi) != t.stamp
+}
+
+// Watch re-reads the file whenever its modification time, size or inode
+// changes, checking every interval (DefaultTokensPoll when <= 0), until
+// ctx ends. onReload, when set, receives each reload's result (err nil:
+// the new set is in use).
+func (t *Tokens) Watch(ctx context.Context, interval time.Duration, onReload func(n int, err error)) {
+	if interval <= 0 {
+		interval = DefaultTokensPoll
+	}
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		if !t.changed() {
+			continue
+		}
+		_, err := t.Reload()
+		if onReload != nil {
+			onReload(t.Len(), err)
+		}
+	}
+}
+
+func truncate(s string) string {
+	if len(s) > 32 {
+		return s[:32] + "..."
+	}
+	return s
+}

@@ -1,0 +1,181 @@
+// Command fastrueidis is the reference a Go team would write today for the
+// Redis store with a client-side cache: fasthttp, the pricing package's
+// fastjson-based decoder, and github.com/redis/rueidis, each request
+// reading its product and market keys with one DoMultiCache call
+// (server-assisted client-side caching: RESP3 CLIENT TRACKING, hits answered
+// in process, misses pipelined) or, with --client-cache=false, one DoMulti
+// (both GETs in one round trip). Concurrent requests share rueidis' pipelined
+// connection. It decodes, prices and encodes with the pricing package, as the
+// other reference servers do, and reads the same keys as the store
+// (lookup/redisstore), so that a benchmark against it compares how the
+// lookups reach Redis and what they cost.
+//
+//	fastrueidis --addr 127.0.0.1:8000 --store redis://127.0.0.1:6379 [--client-cache=false] [--cache-ttl 1m]
+package main
+
+import (
+	"context"
+	"flag"
+	"log"
+	"os"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/redis/rueidis"
+	"github.com/valyala/fasthttp"
+
+	"github.com/pricing-engine/pricing-engine/bench/refserver/internal/ref"
+	"github.com/pricing-engine/pricing-engine/lookup"
+	"github.com/pricing-engine/pricing-engine/lookup/redisstore"
+	"github.com/pricing-engine/pricing-engine/money"
+	"github.com/pricing-engine/pricing-engine/pricing"
+)
+
+// source is a lookup.Source reading Redis through rueidis. Its Flush
+// blocks (the reference runs a goroutine per connection and calls it
+// through pricing.Engine.ServeWait).
+type source struct {
+	rdb   rueidis.Client
+	keys  redisstore.Keys
+	cache bool
+	ttl   time.Duration
+}
+
+func (s *source) NewBatcher() lookup.Batcher { return &batcher{s: s} }
+func (s *source) Instant() bool              { return false }
+
+type batcher struct {
+	s       *source
+	pending []*lookup.Call
+}
+
+func (b *batcher) Lookup(c *lookup.Call) bool {
+	b.pending = append(b.pending, c)
+	return false
+}
+
+// Flush answers each pending Call with one DoMultiCache (or DoMulti) of
+// its product and market keys, and one more read of the default market
+// when the location has none.
+func (b *batcher) Flush() {
+	for _, c := range b.pending {
+		b.s.answer(c)
+		c.Done(c)
+	}
+	clear(b.pending)
+	b.pending = b.pending[:0]
+}
+
+// get reads keys in one call: from the client-side cache (misses in one
+// pipelined round trip) or, without the cache, in one round trip.
+func (s *source) get(ctx context.Context, keys ...string) []rueidis.RedisResult {
+	if s.cache {
+		cmds := make([]rueidis.CacheableTTL, len(keys))
+		for i, k := range keys {
+			cmds[i] = rueidis.CT(s.rdb.B().Get().Key(k).Cache(), s.ttl)
+		}
+		return s.rdb.DoMultiCache(ctx, cmds...)
+	}
+	cmds := make(rueidis.Commands, len(keys))
+	for i, k := range keys {
+		cmds[i] = s.rdb.B().Get().Key(k).Build()
+	}
+	return s.rdb.DoMulti(ctx, cmds...)
+}
+
+func (s *source) answer(c *lookup.Call) {
+	ctx := context.Background()
+	if !c.Deadline.IsZero() {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, c.Deadline)
+		defer cancel()
+	}
+	product := string(c.ProductID)
+	rs := s.get(ctx, s.keys.Product(product), s.keys.Market(string(c.Location)))
+	p, pErr := rs[0].ToString()
+	mk, mkErr := rs[1].ToString()
+	if rueidis.IsRedisNil(mkErr) {
+		mk, mkErr = s.get(ctx, s.keys.DefaultMarket())[0].ToString()
+		if rueidis.IsRedisNil(mkErr) {
+			mk, mkErr = "1", nil
+		}
+	}
+	switch {
+	case rueidis.IsRedisNil(pErr):
+		c.Err = &lookup.NotFoundError{Kind: lookup.KindProduct, Key: product}
+		return
+	case pErr != nil || mkErr != nil:
+		if ctx.Err() != nil {
+			c.Err = lookup.ErrTimeout
+		} else {
+			c.Err = lookup.ErrUnavailable
+		}
+		return
+	}
+	base, err := money.Parse(p)
+	if err == nil {
+		err = lookup.CheckPrice(base)
+	}
+	if err != nil {
+		c.Err = &lookup.InvalidValueError{Key: s.keys.Product(product)}
+		return
+	}
+	mult, err := money.Parse(mk)
+	if err == nil {
+		err = lookup.CheckMultiplier(mult)
+	}
+	if err != nil {
+		c.Err = &lookup.InvalidValueError{Key: s.keys.Market(string(c.Location))}
+		return
+	}
+	c.Base, c.Mult, c.Err = base, mult, nil
+}
+
+type state struct {
+	dec pricing.Decoder
+	x   pricing.Exchange
+}
+
+func main() {
+	fs := flag.NewFlagSet("fastrueidis", flag.ExitOnError)
+	addr := fs.String("addr", "127.0.0.1:8000", "listen address")
+	store := fs.String("store", "redis://127.0.0.1:6379", "Redis URL")
+	prefix := fs.String("store-prefix", redisstore.DefaultPrefix, "key prefix")
+	cache := fs.Bool("client-cache", true, "server-assisted client-side caching (DoMultiCache); false: DoMulti")
+	ttl := fs.Duration("cache-ttl", time.Minute, "client-side cache TTL of an entry")
+	_ = fs.Parse(os.Args[1:])
+	opt, err := rueidis.ParseURL(*store)
+	if err != nil {
+		log.Fatal(err)
+	}
+	opt.DisableCache = !*cache
+	rdb, err := rueidis.NewClient(opt)
+	if err != nil {
+		log.Fatal(err)
+	}
+	src := &source{rdb: rdb, keys: redisstore.NewKeys(*prefix), cache: *cache, ttl: *ttl}
+	engine := pricing.NewEngine(src, pricing.Config{})
+	var states sync.Pool
+	states.New = func() any { return new(state) }
+	handler := func(ctx *fasthttp.RequestCtx) {
+		ctx.SetContentType("application/json")
+		if string(ctx.Path()) != ref.Path || !ctx.IsPost() {
+			ctx.SetStatusCode(fasthttp.StatusNotFound)
+			ctx.SetBodyString(`{"detail":"Not Found"}`)
+			return
+		}
+		st := states.Get().(*state)
+		defer states.Put(st)
+		engine.ServeWait(&st.x, &st.dec, ctx.PostBody())
+		if st.x.RetryAfter > 0 {
+			ctx.Response.Header.Set("Retry-After", strconv.Itoa(st.x.RetryAfter))
+		}
+		ctx.SetStatusCode(st.x.Status)
+		ctx.SetBody(st.x.Body)
+	}
+	srv := &fasthttp.Server{Handler: handler, Name: "fastrueidis", IdleTimeout: time.Minute, ReadTimeout: time.Minute,
+		MaxRequestBodySize: ref.MaxBody, Concurrency: 200_000}
+	log.Printf("fastrueidis listening on %s (client-side cache %v)", *addr, *cache)
+	log.Fatal(srv.ListenAndServe(*addr))
+}

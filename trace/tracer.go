@@ -1,0 +1,239 @@
+package trace
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
+)
+
+// Defaults of Config.
+const (
+	DefaultRatio     = 0.01
+	DefaultQueueSize = 2048
+	DefaultBatchSize = 512
+	DefaultInterval  = time.Second
+	DefaultTimeout   = 5 * time.Second
+	tracesPath       = "/v1/traces"
+)
+
+// Config configures a Tracer.
+type Config struct {
+	// Endpoint is the OTLP/HTTP (protobuf) collector URL. A URL without a
+	// path, or with "/", is a base URL and gets /v1/traces appended (as
+	// OTEL_EXPORTER_OTLP_ENDPOINT does); any other path is used as given.
+	// Empty with FromEnv false: no spans are recorded (ids and the
+	// request id still work).
+	Endpoint string
+	// FromEnv uses the OTEL_EXPORTER_OTLP_* variables alone for the
+	// endpoint (when Endpoint is empty and one of them is set).
+	FromEnv bool
+	// Ratio is the TraceIDRatio of ParentBased(TraceIDRatio), in [0, 1].
+	Ratio float64
+	// TrustParent lets an incoming sampled flag decide sampling.
+	TrustParent bool
+	// ServiceName and ServiceVersion describe the resource
+	// (service.name, service.version).
+	ServiceName, ServiceVersion string
+	// QueueSize bounds the spans waiting for the exporter; BatchSize is
+	// the most spans per export request; Interval is the longest a span
+	// waits for a batch to fill; Timeout bounds one export (with its
+	// retries). Zero means the default.
+	QueueSize, BatchSize int
+	Interval, Timeout    time.Duration
+	// Logger receives export failures (at most one line per Interval).
+	Logger *slog.Logger
+	// Options are passed to otlptracehttp after the endpoint (tests use
+	// them; OTEL_EXPORTER_OTLP_* variables are honoured by that client).
+	Options []otlptracehttp.Option
+}
+
+// Stats are the tracer's counters since start.
+type Stats struct {
+	Sampled  uint64 // spans handed to the exporter
+	Dropped  uint64 // spans dropped because the queue was full
+	Exported uint64 // spans the collector accepted
+	Failed   uint64 // spans in export requests that failed
+}
+
+// Tracer decides sampling and records and exports spans. Its methods are
+// safe for concurrent use; each event loop works through its own Loop.
+type Tracer struct {
+	sampler Sampler
+	exp     *exporter // nil: no spans
+	pool    sync.Pool
+
+	sampled, dropped atomic.Uint64
+}
+
+// New returns a Tracer and starts its exporter goroutine when an endpoint
+// is configured; Close stops it.
+func New(cfg Config) (*Tracer, error) {
+	s, err := NewSampler(cfg.Ratio, cfg.TrustParent)
+	if err != nil {
+		return nil, err
+	}
+	t := &Tracer{sampler: s}
+	t.pool.New = func() any { return new(Span) }
+	if cfg.Endpoint == "" && !cfg.FromEnv {
+		return t, nil
+	}
+	opts := make([]otlptracehttp.Option, 0, len(cfg.Options)+2)
+	if cfg.Endpoint != "" {
+		u, err := EndpointURL(cfg.Endpoint)
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, otlptracehttp.WithEndpointURL(u))
+	}
+	timeout := orDuration(cfg.Timeout, DefaultTimeout)
+	opts = append(opts, otlptracehttp.WithTimeout(timeout), otlptracehttp.WithRetry(otlptracehttp.RetryConfig{
+		Enabled: true, InitialInterval: 100 * time.Millisecond, MaxInterval: time.Second, MaxElapsedTime: timeout,
+	}))
+	opts = append(opts, cfg.Options...)
+	t.exp, err = startExporter(t, cfg, opts)
+	if err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// EndpointURL returns the traces URL for a --trace-endpoint value: a base
+// URL (no path or "/") gets /v1/traces appended.
+func EndpointURL(endpoint string) (string, error) {
+	u, err := url.Parse(endpoint)
+	if err != nil {
+		return "", fmt.Errorf("cannot parse trace endpoint %q: %w", endpoint, err)
+	}
+	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "", fmt.Errorf("cannot use trace endpoint %q: want http://host:port or https://host:port[/path]", endpoint)
+	}
+	if u.Path == "" || u.Path == "/" {
+		u.Path = tracesPath
+	}
+	return u.String(), nil
+}
+
+func orDuration(d, def time.Duration) time.Duration {
+	if d <= 0 {
+		return def
+	}
+	return d
+}
+
+func orInt(n, def int) int {
+	if n <= 0 {
+		return def
+	}
+	return n
+}
+
+// Enabled reports whether spans are recorded at all.
+func (t *Tracer) Enabled() bool { return t.exp != nil }
+
+// Stats returns the counters.
+func (t *Tracer) Stats() Stats {
+	st := Stats{Sampled: t.sampled.Load(), Dropped: t.dropped.Load()}
+	if t.exp != nil {
+		st.Exported, st.Failed = t.exp.exported.Load(), t.exp.failed.Load()
+	}
+	return st
+}
+
+// Close exports what is queued (bounded by ctx) and stops the exporter
+// goroutine. Spans finished after Close are dropped.
+func (t *Tracer) Close(ctx context.Context) error {
+	if t.exp == nil {
+		return nil
+	}
+	return t.exp.close(ctx)
+}
+
+// NewLoop returns the per-loop half of t: it must be used by one goroutine
+// at a time.
+func (t *Tracer) NewLoop() *Loop { return &Loop{t: t, ids: NewIDGen()} }
+
+// Loop starts and finishes spans for one event loop. Not safe for
+// concurrent use.
+type Loop struct {
+	t   *Tracer
+	ids IDGen
+}
+
+// IDs returns the loop's id generator.
+func (l *Loop) IDs() *IDGen { return &l.ids }
+
+// Begin returns the trace identity of a request whose trace context
+// headers were collected in in: the incoming trace id when in is valid,
+// else a generated one. When the request is sampled, the returned
+// Context's Span is a server span named name starting at start (Unix
+// nanoseconds) with the incoming parent and tracestate. Begin does not
+// allocate.
+func (l *Loop) Begin(in *Incoming, name string, start int64) Context {
+	var c Context
+	if in.Valid {
+		c.TraceID, c.Parent = in.TraceID, in.Parent
+	} else {
+		c.TraceID = l.ids.TraceID()
+	}
+	if l.t.exp == nil || !l.t.sampler.Sample(c.TraceID, in.Valid, in.Flags) {
+		return c
+	}
+	sp := l.span(c.TraceID, c.Parent, name, KindServer, start)
+	sp.traceStateLen = uint16(in.TraceState(&sp.traceState))
+	sp.remote = in.Valid
+	c.Span = sp
+	return c
+}
+
+// Child starts a span of kind in the trace of the sampled request c, as a
+// child of its span; nil when c is not sampled.
+func (l *Loop) Child(c *Context, name string, kind Kind, start int64) *Span {
+	if c.Span == nil {
+		return nil
+	}
+	sp := l.span(c.TraceID, c.Span.SpanID, name, kind, start)
+	copy(sp.traceState[:], c.Span.TraceState())
+	sp.traceStateLen = c.Span.traceStateLen
+	return sp
+}
+
+func (l *Loop) span(t TraceID, parent SpanID, name string, kind Kind, start int64) *Span {
+	sp := l.t.pool.Get().(*Span)
+	sp.reset()
+	sp.TraceID, sp.SpanID, sp.Parent = t, l.ids.SpanID(), parent
+	sp.Name, sp.Kind, sp.Start, sp.flags = name, kind, start, FlagSampled
+	return sp
+}
+
+// Finish ends sp at end (Unix nanoseconds) and hands it to the exporter;
+// when the queue is full the span is dropped and counted. sp must not be
+// used afterwards. A nil sp is ignored.
+func (l *Loop) Finish(sp *Span, end int64) {
+	if sp == nil {
+		return
+	}
+	sp.End = end
+	l.t.sampled.Add(1)
+	if !l.t.exp.offer(sp) {
+		l.t.dropped.Add(1)
+		l.t.pool.Put(sp)
+	}
+}
+
+// Discard returns sp unexported (a request that never completed). A nil
+// sp is ignored.
+func (l *Loop) Discard(sp *Span) {
+	if sp != nil {
+		l.t.pool.Put(sp)
+	}
+}
+
+// trimName keeps a service name printable in logs.
+func trimName(s string) string { return strings.TrimSpace(s) }
