@@ -49,6 +49,12 @@ type Engine interface {
 	Price(x Exchange, body []byte)
 	// PriceBatch is Price for a batch request.
 	PriceBatch(x Exchange, body []byte)
+	// BatchItems returns how many items a batch request body asks for,
+	// at least 1 and at most the most a batch may hold, by a lenient
+	// scan that does not validate the body (Loop.ServeBatch does), so
+	// that admission control can weigh a batch before decoding it. It
+	// does not allocate, and is safe for concurrent use.
+	BatchItems(body []byte) int
 }
 
 // Loop is the pricing side of one event loop. It is not safe for

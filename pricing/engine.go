@@ -251,6 +251,10 @@ func (e *Engine) ServeWait(x *Exchange, dec *Decoder, body []byte) {
 	e.Wait(x)
 }
 
+// BatchItems returns [BatchItems](body), for callers that hold the
+// Engine as a [pricer.Engine].
+func (e *Engine) BatchItems(body []byte) int { return BatchItems(body) }
+
 // Price decodes body as a price request and prices it like
 // [Engine.ServeWait], with a decoder of the engine's; x must be an
 // *Exchange. It is safe for concurrent use with distinct exchanges.
