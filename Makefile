@@ -26,9 +26,12 @@ build:
 	$(GO) build -o $(BIN)/pricing-engine ./cmd/pricing-engine
 	$(GO) build -o $(BIN)/loadtest ./cmd/loadtest
 
-## run: build and serve on :8000 (API) and :8001 (admin) with the embedded data
+## run: build and serve on :8000 (API) and :8001 (admin) with the embedded data; writes
+## $(BIN)/admin-tokens with a fresh admin write token (mode 0600; the path is printed, the token is not)
+ADMIN_TOKENS := $(BIN)/admin-tokens
 run: build
-	./$(BIN)/pricing-engine --addr :8000 --admin-addr :8001
+	scripts/admin-token.sh $(ADMIN_TOKENS)
+	./$(BIN)/pricing-engine --addr :8000 --admin-addr :8001 --admin-tokens-file $(ADMIN_TOKENS)
 
 ## run-redis: a local redis-server on 127.0.0.1:$(REDIS_PORT), the embedded data imported into it,
 ## and the server on :8000/:8001 serving from it (Ctrl-C stops both; see docs/STORE.md)
@@ -39,8 +42,9 @@ run-redis: build
 		--pidfile $(CURDIR)/$(BIN)/redis-$(REDIS_PORT).pid --logfile $(CURDIR)/$(BIN)/redis-$(REDIS_PORT).log
 	@for i in $$(seq 100); do redis-cli -p $(REDIS_PORT) ping >/dev/null 2>&1 && break; sleep 0.1; done
 	./$(BIN)/pricing-engine import --store redis://127.0.0.1:$(REDIS_PORT) --embedded
+	scripts/admin-token.sh $(ADMIN_TOKENS)
 	trap 'kill $$(cat $(BIN)/redis-$(REDIS_PORT).pid)' EXIT; \
-		./$(BIN)/pricing-engine --addr :8000 --admin-addr :8001 --store redis://127.0.0.1:$(REDIS_PORT)
+		./$(BIN)/pricing-engine --addr :8000 --admin-addr :8001 --store redis://127.0.0.1:$(REDIS_PORT) --admin-tokens-file $(ADMIN_TOKENS)
 
 ## jaeger: bin/jaeger, built from its own module tools/jaeger (a Go tool, pinned there so its
 ## large dependency graph stays out of go.mod); rebuilt only when that module changes
@@ -126,9 +130,8 @@ bench: bench-store bench-rules
 bench-rules:
 	bench/rules.sh 5 5
 
-## bench-store: the Redis store against the memory store, fasthttp + go-redis and fasthttp +
-## rueidis (client-side cache on and off; largest rate and CPU per request at a fixed open-loop
-## rate), and the invalidation latency over 3 replicas (bench/cmd/storebench; docs/BENCHMARKS.md "Redis store")
+## bench-store: the Redis store against the memory store and fasthttp + go-redis, and the
+## invalidation latency over 3 replicas (bench/cmd/storebench; docs/BENCHMARKS.md "Redis store")
 bench-store:
 	$(GO) run ./bench/cmd/storebench -rounds 3 -duration 10s
 

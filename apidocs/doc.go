@@ -12,11 +12,13 @@
 // Served paths:
 //
 //	/openapi.json                  the OpenAPI document (application/json)
+//	/admin/openapi.json            the admin API's document (admin listener only)
 //	/docs, /docs/, /docs/index.html the Swagger UI page (text/html)
 //	/docs/<asset>                  style sheet, script, icons, licence texts
 //
-// Package apicheck (apidocs/apicheck) checks a reply (status, headers, body) against the document; the
-// server's end-to-end tests use it on live replies.
+// Package apicheck (apidocs/apicheck) checks a reply (status, headers, body) against the document
+// (or the admin API's: [apicheck.NewAdminValidator]); the server's end-to-end tests use it on live
+// replies.
 //
 // The Swagger UI files come unchanged from the npm package swagger-ui-dist; the
 // version is in assets/VERSION, the licence in assets/LICENSE and assets/NOTICE.

@@ -13,13 +13,16 @@ import (
 // content is the embedded document and Swagger UI assets. embed.FS is
 // read-only.
 //
-//go:embed openapi.json assets
+//go:embed openapi.json admin-openapi.json assets
 var content embed.FS
 
 // Route paths served by this package.
 const (
 	// OpenAPIPath is where the OpenAPI document is served.
 	OpenAPIPath = "/openapi.json"
+	// AdminOpenAPIPath is where the admin API's OpenAPI document is served
+	// (on the admin listener).
+	AdminOpenAPIPath = "/admin/openapi.json"
 	// DocsPath is the Swagger UI page. DocsPath+"/" and DocsPath+"/index.html"
 	// serve the same page; assets live under DocsPath+"/".
 	DocsPath = "/docs"
@@ -41,6 +44,17 @@ func OpenAPI() []byte {
 	body, err := content.ReadFile("openapi.json")
 	if err != nil {
 		panic("apidocs: openapi.json is not embedded: " + err.Error())
+	}
+	return body
+}
+
+// AdminOpenAPI returns the OpenAPI 3.1 document of the admin API (package
+// admin, /admin/v1/ and /console on the admin listener), served at
+// /admin/openapi.json. The caller owns the returned slice.
+func AdminOpenAPI() []byte {
+	body, err := content.ReadFile("admin-openapi.json")
+	if err != nil {
+		panic("apidocs: admin-openapi.json is not embedded: " + err.Error())
 	}
 	return body
 }
@@ -109,6 +123,7 @@ func New() *Docs {
 		d.add("assets/"+e.Name(), paths...)
 	}
 	d.add("openapi.json", OpenAPIPath)
+	d.add("admin-openapi.json", AdminOpenAPIPath)
 	return d
 }
 

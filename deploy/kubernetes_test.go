@@ -224,6 +224,7 @@ func TestStoreWiring(t *testing.T) {
 	}{
 		{"deployment", &engine.Spec.Template, []storeEnv{
 			{"PRICING_STORE", "PRICING_STORE_PASSWORD_FILE", "url", "read-password"},
+			{"PRICING_ADMIN_STORE", "PRICING_ADMIN_STORE_PASSWORD_FILE", "write-url", "write-password"},
 		}},
 		{"import job", &job.Spec.Template, []storeEnv{
 			{"PRICING_STORE", "PRICING_STORE_PASSWORD_FILE", "write-url", "write-password"},
@@ -464,5 +465,59 @@ func TestKubeScore(t *testing.T) {
 				t.Errorf("%s:%d: kube-score/ignore without a comment above it saying why", f, i+1)
 			}
 		}
+	}
+}
+
+// TestEngineEnvironmentIsFlags checks that every PRICING_* variable the
+// engine's pods set is one the binary reads: docs/CONFIGURATION.md's flag
+// table, which cmd/pricing-engine's tests hold to --help.
+func TestEngineEnvironmentIsFlags(t *testing.T) {
+	doc, err := os.ReadFile("../docs/CONFIGURATION.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := loadManifests(t)
+	pods := map[string]*corev1.PodTemplateSpec{}
+	for name, d := range m.deployments {
+		pods["deployment "+name] = &d.Spec.Template
+	}
+	for name, j := range m.jobs {
+		pods["job "+name] = &j.Spec.Template
+	}
+	for name, pod := range pods {
+		for _, c := range pod.Spec.Containers {
+			for _, e := range c.Env {
+				if strings.HasPrefix(e.Name, "PRICING_") && !strings.Contains(string(doc), "| `"+e.Name+"` |") {
+					t.Errorf("%s: %s is no flag's variable (docs/CONFIGURATION.md)", name, e.Name)
+				}
+			}
+		}
+	}
+}
+
+// TestAdminTokensWiring checks that the engine reads its admin tokens from
+// the Secret pricing-admin-tokens mounted read-only, and that the shipped
+// Secret holds no token (each installation makes its own).
+func TestAdminTokensWiring(t *testing.T) {
+	m := loadManifests(t)
+	secret := m.secrets["pricing-admin-tokens"]
+	if secret == nil {
+		t.Fatal("no Secret pricing-admin-tokens")
+	}
+	for line := range strings.SplitSeq(secret.StringData["tokens"], "\n") {
+		if l := strings.TrimSpace(line); l != "" && !strings.HasPrefix(l, "#") {
+			t.Errorf("the shipped tokens file holds a token line %q: ship none", l)
+		}
+	}
+	engine := m.deployments["pricing-engine"]
+	c := engine.Spec.Template.Spec.Containers[0]
+	var file string
+	for _, e := range c.Env {
+		if e.Name == "PRICING_ADMIN_TOKENS_FILE" {
+			file = e.Value
+		}
+	}
+	if !mountsSecretKey(engine.Spec.Template.Spec, c, "pricing-admin-tokens", "tokens", file) {
+		t.Errorf("PRICING_ADMIN_TOKENS_FILE %q is not the key tokens of secret pricing-admin-tokens mounted read-only", file)
 	}
 }

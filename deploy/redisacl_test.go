@@ -258,12 +258,37 @@ func TestRedisUsersAgainstRedis(t *testing.T) {
 	if v := srv.MustDo("GET", "pricing:product:P-1"); v != "52.99" {
 		t.Errorf("P-1 = %q after the refused writes, want 52.99", v)
 	}
-	// The write user's governed writes are Lua scripts on the value key
-	// and its companions ({pricing:product:P-1}:meta, :audit).
-	script := `redis.call('SET', KEYS[1], ARGV[1]); redis.call('HSET', KEYS[2], 'version', '1');
-return redis.call('XADD', KEYS[3], '*', 'after', ARGV[1])`
-	if _, err := wc.Do("EVAL", script, "3", "pricing:product:P-1", "{pricing:product:P-1}:meta", "{pricing:product:P-1}:audit", "53.99"); err != nil {
-		t.Errorf("a governed write's script as %s: %v", writeUser, err)
+	// The admin API's writer (one Lua script per write on the value key
+	// and its companions) works as the write user: value, version, audit
+	// entry and idempotency record; and fails as the serving user.
+	wcli, err := redisstore.Dial(ctx, wo)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer wcli.Close()
+	ref := lookup.Ref{Kind: lookup.KindProduct, ID: "P-1"}
+	write := &lookup.Write{Ref: ref, Op: lookup.OpPut, Value: "53.99", Cond: lookup.CondExists,
+		Actor: "acl-test", RequestID: "r-1", IdempotencyKey: "k-1", Fingerprint: "f-1"}
+	w := redisstore.NewWriter(wcli, st.Keys(), redisstore.WriterOptions{})
+	if out, err := w.Write(ctx, write); err != nil || out.Status != lookup.WriteUpdated {
+		t.Fatalf("governed write as %s = %+v, %v; want updated", writeUser, out, err)
+	}
+	if rec, err := w.Read(ctx, ref); err != nil || rec.Value != "53.99" || rec.Version != 1 {
+		t.Errorf("governed read as %s = %+v, %v; want 53.99 at version 1", writeUser, rec, err)
+	}
+	if entries, _, err := w.Audit(ctx, lookup.AuditQuery{Ref: ref, Limit: 10}); err != nil || len(entries) != 1 || entries[0].Actor != "acl-test" {
+		t.Errorf("audit as %s = %+v, %v; want the one entry", writeUser, entries, err)
+	}
+	if out, err := w.Write(ctx, write); err != nil || !out.Replayed {
+		t.Errorf("repeated write as %s = %+v, %v; want the idempotent replay", writeUser, out, err)
+	}
+	served := redisstore.NewWriter(st.Client(), st.Keys(), redisstore.WriterOptions{})
+	write.Value, write.IdempotencyKey = "1.00", ""
+	if out, err := served.Write(ctx, write); err == nil {
+		t.Errorf("governed write as %s = %+v; want it refused", readUser, out)
+	}
+	if v := srv.MustDo("GET", "pricing:product:P-1"); v != "53.99" {
+		t.Errorf("P-1 = %q after the serving user's write, want 53.99", v)
 	}
 }
 

@@ -14,6 +14,7 @@ var StoreBuckets = []float64{.00005, .0001, .00025, .0005, .001, .0025, .005, .0
 // are totals since start.
 type StoreStats struct {
 	Up            bool
+	Live          bool // the store replied within --store-live-within: cached values answer live
 	BreakerOpen   bool
 	Hits          uint64 // lookups answered fresh from the client-side cache
 	Misses        uint64 // keys read from the store
@@ -22,6 +23,7 @@ type StoreStats struct {
 	Stale         uint64 // lookups answered from last known values
 	InvalidValues uint64 // reads that found a value that is not a valid decimal in range
 	Entries       int    // entries held in the client-side cache
+	AbsentEntries int    // of which absent keys (bounded apart)
 }
 
 // Store is the store's collectors: the counters are read from the store
@@ -40,6 +42,8 @@ func NewStore(reg prometheus.Registerer, stats func() StoreStats) *Store {
 		statsCollector: &statsCollector[S]{stats: stats, rows: []statRow[S]{
 			gauge("pricing_store_up", "1 when the last probe of the store (PING) succeeded, else 0.",
 				func(st *S) float64 { return bit(st.Up) }),
+			gauge("pricing_store_live", "1 while the store replied (to a read or a PING) within --store-live-within, so that cached values answer live; 0 means they answer stale.",
+				func(st *S) float64 { return bit(st.Live) }),
 			gauge("pricing_store_breaker_open", "1 while the store's breaker is open (lookups answered without asking the store), else 0.",
 				func(st *S) float64 { return bit(st.BreakerOpen) }),
 			counter("pricing_store_cache_hits_total", "Lookups answered fresh from the client-side cache.",
@@ -56,6 +60,8 @@ func NewStore(reg prometheus.Registerer, stats func() StoreStats) *Store {
 				func(st *S) float64 { return float64(st.InvalidValues) }),
 			gauge("pricing_store_cache_entries", "Entries held in the client-side cache (bounded by --store-cache-entries).",
 				func(st *S) float64 { return float64(st.Entries) }),
+			gauge("pricing_store_cache_absent_entries", "Of the cache's entries, those of keys the store does not hold (unknown ids), bounded apart at 1/8 of --store-cache-entries.",
+				func(st *S) float64 { return float64(st.AbsentEntries) }),
 		}},
 		roundTrip: prometheus.NewHistogram(histogramOpts("pricing_store_round_trip_seconds",
 			"Duration of one pipelined round trip to the store (all the misses of one batch).",

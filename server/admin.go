@@ -12,6 +12,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pricing-engine/pricing-engine/apidocs"
 	"github.com/pricing-engine/pricing-engine/pricing"
 )
 
@@ -64,7 +65,8 @@ func (s *Server) adminRoot() http.Handler {
 		return mux
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if strings.HasPrefix(r.URL.Path, "/admin/") || strings.HasPrefix(r.URL.EscapedPath(), "/admin/") {
+		// The admin API's OpenAPI document is open, like /openapi.json.
+		if r.URL.Path != apidocs.AdminOpenAPIPath && (strings.HasPrefix(r.URL.Path, "/admin/") || strings.HasPrefix(r.URL.EscapedPath(), "/admin/")) {
 			api.ServeHTTP(w, r)
 			return
 		}
@@ -87,6 +89,9 @@ func (s *Server) adminMux() http.Handler {
 	}
 	for pattern, h := range s.deps.Admin {
 		mux.Handle(pattern, h)
+	}
+	if s.docs != nil {
+		mux.Handle(apidocs.AdminOpenAPIPath, s.docs) // GET and HEAD; 405 otherwise
 	}
 	if s.cfg.Pprof {
 		mountPprof(mux)

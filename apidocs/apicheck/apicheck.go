@@ -33,19 +33,29 @@ var anyRouteResponses = map[int]string{
 // LoadDocument parses the embedded OpenAPI document and validates it against
 // the OpenAPI 3.1 rules, examples included.
 func LoadDocument(ctx context.Context) (*openapi3.T, error) {
+	return loadDocument(ctx, "openapi.json", apidocs.OpenAPI())
+}
+
+// LoadAdminDocument is [LoadDocument] for the admin API's document
+// (/admin/openapi.json).
+func LoadAdminDocument(ctx context.Context) (*openapi3.T, error) {
+	return loadDocument(ctx, "admin-openapi.json", apidocs.AdminOpenAPI())
+}
+
+func loadDocument(ctx context.Context, name string, data []byte) (*openapi3.T, error) {
 	loader := openapi3.NewLoader()
-	doc, err := loader.LoadFromData(apidocs.OpenAPI())
+	doc, err := loader.LoadFromData(data)
 	if err != nil {
-		return nil, fmt.Errorf("cannot load openapi.json: %w", err)
+		return nil, fmt.Errorf("cannot load %s: %w", name, err)
 	}
 	if err := doc.Validate(ctx, openapi3.EnableExamplesValidation()); err != nil {
-		return nil, fmt.Errorf("cannot validate openapi.json: %w", err)
+		return nil, fmt.Errorf("cannot validate %s: %w", name, err)
 	}
 	return doc, nil
 }
 
-// Validator checks replies against the embedded OpenAPI document. Build it
-// with [NewValidator]; it is safe for concurrent use.
+// Validator checks replies against an embedded OpenAPI document. Build it
+// with [NewValidator] or [NewAdminValidator]; it is safe for concurrent use.
 type Validator struct {
 	doc    *openapi3.T
 	router routers.Router
@@ -58,9 +68,23 @@ func NewValidator() (*Validator, error) {
 	if err != nil {
 		return nil, err
 	}
+	return newValidator(doc)
+}
+
+// NewAdminValidator is [NewValidator] for the admin API's document: it
+// checks replies of /admin/v1/, /admin/openapi.json and /console.
+func NewAdminValidator() (*Validator, error) {
+	doc, err := LoadAdminDocument(context.Background())
+	if err != nil {
+		return nil, err
+	}
+	return newValidator(doc)
+}
+
+func newValidator(doc *openapi3.T) (*Validator, error) {
 	router, err := legacy.NewRouter(doc)
 	if err != nil {
-		return nil, fmt.Errorf("cannot build router from openapi.json: %w", err)
+		return nil, fmt.Errorf("cannot build router from %s: %w", doc.Info.Title, err)
 	}
 	return &Validator{doc: doc, router: router}, nil
 }
@@ -144,7 +168,7 @@ func (v *Validator) syntheticRoute(method, target string, status int, name strin
 	}
 	ref := v.doc.Components.Responses[name]
 	if ref == nil {
-		return nil, fmt.Errorf("openapi.json has no components.responses.%s", name)
+		return nil, fmt.Errorf("%s: the document has no components.responses.%s", v.doc.Info.Title, name)
 	}
 	responses := openapi3.NewResponses()
 	responses.Delete("default")

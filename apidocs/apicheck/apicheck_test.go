@@ -255,3 +255,42 @@ func TestSourceEnum(t *testing.T) {
 		t.Errorf("openapi.json source enum %q, pricing's Source* constants %q", enum, consts)
 	}
 }
+
+// TestAdminDocumentLoads validates the admin API's document (OpenAPI 3.1
+// rules, examples included) and checks replies of each kind against it.
+func TestAdminDocumentLoads(t *testing.T) {
+	v, err := NewAdminValidator()
+	if err != nil {
+		t.Fatal(err)
+	}
+	entry := `{"product_id":"P-1","base_price":"52.99","version":"3","updated_at":"2026-12-07T06:40:00.000Z","updated_by":"alice"}`
+	etag := http.Header{"Content-Type": {"application/json"}, "Etag": {`"3"`}}
+	for _, tc := range []struct {
+		name, method, target string
+		status               int
+		header               http.Header
+		body                 string
+		ok                   bool
+	}{
+		{"entry", "GET", "/admin/v1/products/P-1", 200, etag, entry, true},
+		{"entry without version", "GET", "/admin/v1/products/P-1", 200, etag, `{"product_id":"P-1","base_price":"52.99"}`, false},
+		{"market", "GET", "/admin/v1/markets/NY", 200, etag, `{"location":"NY","multiplier":"1.10","version":"0","updated_at":null,"updated_by":null}`, true},
+		{"number version", "GET", "/admin/v1/markets/NY", 200, etag, `{"location":"NY","multiplier":"1.10","version":0,"updated_at":null,"updated_by":null}`, false},
+		{"unauthorized", "GET", "/admin/v1/products/P-1", 401, http.Header{"Content-Type": {"application/json"}, "Www-Authenticate": {`Bearer realm="x"`}}, `{"detail":"missing"}`, true},
+		{"unauthorized without challenge", "GET", "/admin/v1/products/P-1", 401, http.Header{"Content-Type": {"application/json"}}, `{"detail":"missing"}`, false},
+		{"conflict", "PUT", "/admin/v1/products/P-1", 412, etag, `{"detail":"precondition failed"}`, true},
+		{"validation", "PUT", "/admin/v1/products/P-1", 422, http.Header{"Content-Type": {"application/json"}}, `{"detail":[{"type":"missing","loc":["body","base_price"],"msg":"Field required"}]}`, true},
+		{"changes", "POST", "/admin/v1/changes", 200, http.Header{"Content-Type": {"application/json"}}, `{"results":[{"status":200,"version":"4"},{"error":{"status":412,"detail":"x"}}]}`, true},
+		{"audit", "GET", "/admin/v1/audit?key=product:P-1", 200, http.Header{"Content-Type": {"application/json"}},
+			`{"entries":[{"id":"1-0","at":"2026-12-07T06:40:00.000Z","actor":"alice","kind":"update","key":"product:P-1","before":"50.99","after":"52.99","version":"1","request_id":"r"}],"next_cursor":null}`, true},
+		{"audit bad kind", "GET", "/admin/v1/audit?key=product:P-1", 200, http.Header{"Content-Type": {"application/json"}},
+			`{"entries":[{"id":"1-0","at":"2026-12-07T06:40:00.000Z","actor":"alice","kind":"edit","key":"product:P-1","before":null,"after":"52.99","version":"1","request_id":"r"}],"next_cursor":null}`, false},
+		{"console", "GET", "/console", 200, http.Header{"Content-Type": {"text/html; charset=utf-8"}}, "<!doctype html>", true},
+		{"unknown path", "GET", "/admin/v1/nothing", 404, http.Header{"Content-Type": {"application/json"}}, `{"detail":"Not Found"}`, true},
+	} {
+		err := v.ValidateResponse(tc.method, tc.target, tc.status, tc.header, []byte(tc.body))
+		if (err == nil) != tc.ok {
+			t.Errorf("%s: ValidateResponse = %v, want ok %v", tc.name, err, tc.ok)
+		}
+	}
+}

@@ -43,13 +43,15 @@ type adminRuntime struct {
 	tokens  *admin.Tokens // nil without --admin-tokens-file
 	log     *slog.Logger
 	metrics *metrics.Admin
+	close   func() // closes the writer's own store connection (--admin-store)
 }
 
 // newAdmin builds the admin API over src's writer (the memory store or
 // the Redis store). A tokens file that cannot be read or parsed is an
 // error at start.
-func newAdmin(cfg *adminConfig, src lookup.Source, log *slog.Logger, mset *metrics.Set) (*adminRuntime, error) {
-	rt := &adminRuntime{log: log}
+func newAdmin(c *config, src lookup.Source, log *slog.Logger, mset *metrics.Set) (*adminRuntime, error) {
+	cfg := &c.admin
+	rt := &adminRuntime{log: log, close: func() {}}
 	if cfg.tokensFile != "" {
 		t, err := admin.LoadTokens(cfg.tokensFile)
 		if err != nil {
@@ -64,7 +66,11 @@ func newAdmin(cfg *adminConfig, src lookup.Source, log *slog.Logger, mset *metri
 	var w lookup.Writer
 	switch s := src.(type) {
 	case *redisstore.Store:
-		w = s.Writer(redisstore.WriterOptions{AuditRetention: cfg.auditRetention})
+		rw, closeW, err := c.adminStore.writer(&c.store, s, redisstore.WriterOptions{AuditRetention: cfg.auditRetention}, log)
+		if err != nil {
+			return nil, err
+		}
+		w, rt.close = rw, closeW
 	case *lookup.MemoryStore:
 		w = s
 	default:

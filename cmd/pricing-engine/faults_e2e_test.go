@@ -338,6 +338,12 @@ func TestE2EStoreToxics(t *testing.T) {
 					return o.code == 200 && o.reply.Source == "stale"
 				})
 				t.Logf("stale %s after the toxic", time.Since(added))
+				// Behind the black hole the connection stays open: the
+				// answers turn stale because nothing came back for
+				// --store-live-within, which the gauge shows.
+				if v := (&storeProc{proc: p}).metric("pricing_store_live"); tc.tox.Type == "timeout" && v != 0 {
+					t.Errorf("pricing_store_live %v behind the black hole", v)
+				}
 			}
 			waitDuration(time.Until(added.Add(tc.hold)))
 			px.Remove(tc.tox)

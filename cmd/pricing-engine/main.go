@@ -102,10 +102,11 @@ func serve(cfg *config, log *slog.Logger) error {
 	}
 	engine := pricing.NewEngine(cfg.latency.Wrap(src), pcfg)
 	// The admin write API (admin.go): tokens, governed writes, audit.
-	adm, err := newAdmin(&cfg.admin, src, log, mset)
+	adm, err := newAdmin(cfg, src, log, mset)
 	if err != nil {
 		return err
 	}
+	defer adm.close() // after Shutdown, as closeSrc
 	// Tracing and the access log (tracing.go).
 	trc, err := newTracing(&cfg.trace, log, mset)
 	if err != nil {
@@ -121,7 +122,7 @@ func serve(cfg *config, log *slog.Logger) error {
 		Metrics:     mset,
 		Logger:      log,
 		Docs:        apidocs.New(),
-		Admin:       rl.adminRoutes(),
+		Admin:       adminPages(rl.adminRoutes()),
 		AdminAPI:    adm.handler,
 		ReadyDetail: rl.readyDetail,
 		NotReady:    notReady(src),

@@ -107,13 +107,9 @@ func (s *storeConfig) options(log *slog.Logger) (redisstore.Options, error) {
 		o.StaleFor = -1 // the flag's 0 means off; the package's 0 means default
 	}
 	if s.passwordFile != "" {
-		b, err := os.ReadFile(s.passwordFile)
+		pw, err := readPasswordFile("--store-password-file", s.passwordFile)
 		if err != nil {
-			return o, fmt.Errorf("cannot read --store-password-file: %w", err)
-		}
-		pw := strings.TrimRight(string(b), "\r\n")
-		if pw == "" {
-			return o, fmt.Errorf("cannot use --store-password-file %q: it is empty", s.passwordFile)
+			return o, err
 		}
 		o.Password = pw
 	}
@@ -121,6 +117,20 @@ func (s *storeConfig) options(log *slog.Logger) (redisstore.Options, error) {
 		o.TLS = &redisstore.TLSFiles{CA: s.tlsCA, Cert: s.tlsCert, Key: s.tlsKey}
 	}
 	return o, nil
+}
+
+// readPasswordFile reads the password in file (the value of flag): one
+// line, its trailing newline ignored; an empty file is an error.
+func readPasswordFile(flag, file string) (string, error) {
+	b, err := os.ReadFile(file)
+	if err != nil {
+		return "", fmt.Errorf("cannot read %s: %w", flag, err)
+	}
+	pw := strings.TrimRight(string(b), "\r\n")
+	if pw == "" {
+		return "", fmt.Errorf("cannot use %s %q: it is empty", flag, file)
+	}
+	return pw, nil
 }
 
 // openStore connects the Redis store and registers its metrics on mset.
@@ -137,9 +147,9 @@ func (s *storeConfig) openStore(ctx context.Context, log *slog.Logger, mset *met
 		}
 		x := st.Stats()
 		return metrics.StoreStats{
-			Up: x.Up, BreakerOpen: x.BreakerOpen, Hits: x.Hits, Misses: x.Misses,
+			Up: x.Up, Live: x.Live, BreakerOpen: x.BreakerOpen, Hits: x.Hits, Misses: x.Misses,
 			Invalidations: x.Invalidations, Flushes: x.Flushes, Stale: x.Stale,
-			InvalidValues: x.InvalidValues, Entries: x.Entries,
+			InvalidValues: x.InvalidValues, Entries: x.Entries, AbsentEntries: x.AbsentEntries,
 		}
 	})
 	o.ObserveRoundTrip = m.ObserveRoundTrip

@@ -257,10 +257,13 @@ func (s *Store) process(b *batch) {
 	if s.cache != nil {
 		ep = s.cache.epoch.Load()
 	}
+	// Cached values answer live only while Redis is known alive; else
+	// every key is read (a reply proves the connection alive again).
+	live := s.isLive()
 	for _, c := range b.calls {
-		s.need(b, tagProduct, c.ProductID, ep)
-		s.need(b, tagMarket, c.Location, ep)
-		s.need(b, tagMarket, starID, ep)
+		s.need(b, tagProduct, c.ProductID, ep, live)
+		s.need(b, tagMarket, c.Location, ep, live)
+		s.need(b, tagMarket, starID, ep, live)
 	}
 	s.read(ctx, b, ep)
 	for k, f := range b.flights {
@@ -281,9 +284,9 @@ func (s *Store) process(b *batch) {
 	s.putBatch(b)
 }
 
-// need records that b needs the key (tag, id): known fresh, or read by a
-// flight (this batch's own, or another batch's).
-func (s *Store) need(b *batch, tag byte, id []byte, ep uint32) {
+// need records that b needs the key (tag, id): known fresh (only when
+// live), or read by a flight (this batch's own, or another batch's).
+func (s *Store) need(b *batch, tag byte, id []byte, ep uint32, live bool) {
 	k := append(append(b.buf[:0], tag), id...)
 	b.buf = k
 	if _, ok := b.res[string(k)]; ok {
@@ -292,7 +295,7 @@ func (s *Store) need(b *batch, tag byte, id []byte, ep uint32) {
 	if _, ok := b.flights[string(k)]; ok {
 		return
 	}
-	if s.cache != nil {
+	if s.cache != nil && live {
 		if sl := s.cache.get(k); sl != nil && sl.epoch.Load() == ep {
 			sl.touch(s.clock.Load())
 			b.res[string(k)] = entry{val: sl.val, kind: sl.kind, epoch: ep}

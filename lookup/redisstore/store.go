@@ -304,8 +304,12 @@ func (s *Store) connectLoop(copt rueidis.ClientOption) {
 	}
 }
 
-// setReason records why the store is not connected.
+// setReason records why the store is not connected: the cause under
+// connect's "cannot connect to store <url>" (Ready names the store).
 func (s *Store) setReason(err error) {
+	if inner := errors.Unwrap(err); inner != nil {
+		err = inner
+	}
 	s.reasonMu.Lock()
 	s.reason = err.Error()
 	s.reasonMu.Unlock()

@@ -1,0 +1,311 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	cdplog "github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/network"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+)
+
+// chromiumPath is where Debian's chromium package installs the browser.
+const chromiumPath = "/usr/bin/chromium"
+
+// browser drives one headless Chromium tab for a test, recording every URL
+// the page requests and every error it logs.
+type browser struct {
+	t   *testing.T
+	ctx context.Context
+
+	mu        sync.Mutex
+	requested []string
+	errors    []string
+}
+
+// newBrowser starts headless Chromium (the flags of apidocs'
+// TestSwaggerUITryItOut) and stops it when the test ends.
+func newBrowser(t *testing.T) *browser {
+	t.Helper()
+	if _, err := exec.LookPath(chromiumPath); err != nil {
+		t.Skipf("%s not found: install Debian's chromium package (CI does)", chromiumPath)
+	}
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(chromiumPath),
+		chromedp.Headless,
+		chromedp.NoSandbox, // the test may run as root
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1400, 1000),
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	t.Cleanup(cancel)
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
+	t.Cleanup(cancelAlloc)
+	bctx, cancelBrowser := chromedp.NewContext(allocCtx)
+	t.Cleanup(cancelBrowser)
+	b := &browser{t: t, ctx: bctx}
+	err := chromedp.Listen(bctx, func(ev any) {
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		switch ev := ev.(type) {
+		case *network.EventRequestWillBeSent:
+			b.requested = append(b.requested, ev.Request.URL)
+		case *runtime.EventExceptionThrown:
+			b.errors = append(b.errors, (&chromedp.ExceptionError{ExceptionDetails: ev.ExceptionDetails}).Error())
+		case *runtime.EventConsoleAPICalled:
+			if ev.Type == runtime.ConsoleAPICalledTypeError {
+				var parts []string
+				for _, a := range ev.Args {
+					parts = append(parts, string(a.Value)+a.Description)
+				}
+				b.errors = append(b.errors, "console.error: "+strings.Join(parts, " "))
+			}
+		case *cdplog.EventEntryAdded:
+			// A refused write is an expected 4xx that Chromium logs as a
+			// network error: only other sources count.
+			if ev.Entry.Level == cdplog.EntryLevelError && ev.Entry.Source != cdplog.EntrySourceNetwork {
+				b.errors = append(b.errors, fmt.Sprintf("%s: %s %s", ev.Entry.Source, ev.Entry.Text, ev.Entry.URL))
+			}
+		}
+	})
+	if err != nil {
+		t.Fatalf("cannot start %s: %v", chromiumPath, err)
+	}
+	return b
+}
+
+// do runs steps, failing the test with what the page showed.
+func (b *browser) do(what string, steps ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	if err := chromedp.Do(b.ctx, steps...); err != nil {
+		b.t.Fatalf("%s: %v (message: %q; browser errors: %v)", what, err, b.message(), b.browserErrors())
+	}
+}
+
+// wait polls a JavaScript expression until it is truthy and no action of
+// the page is running, and returns its value as a string.
+func (b *browser) wait(what, expr string) string {
+	b.t.Helper()
+	js := `(() => { if (document.body.hasAttribute('data-busy')) return null; const v = (` + expr + `); return v ? String(v) : null; })()`
+	v, err := chromedp.Run(b.ctx, chromedp.Poll[string](js, chromedp.WithPollingTimeout(20*time.Second), chromedp.WithPollingInterval(20*time.Millisecond)))
+	if err != nil {
+		b.t.Fatalf("waiting for %s: %v (message: %q; browser errors: %v)", what, err, b.message(), b.browserErrors())
+	}
+	return v
+}
+
+func (b *browser) eval(expr string) string {
+	b.t.Helper()
+	v, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](expr))
+	if err != nil {
+		b.t.Fatalf("evaluating %s: %v", expr, err)
+	}
+	return v
+}
+
+func (b *browser) message() string {
+	v, _ := chromedp.Run(b.ctx, chromedp.Evaluate[string](`(document.getElementById('message')||{}).textContent||''`))
+	return v
+}
+
+func (b *browser) browserErrors() []string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return append([]string(nil), b.errors...)
+}
+
+// cell is the JavaScript text of a cell of the prices table.
+func cell(location, class string) string {
+	return fmt.Sprintf(`(document.querySelector('#prices tr[data-location=%q] .%s')||{}).textContent`, location, class)
+}
+
+// TestE2EConsole drives the pricing console in headless Chromium against
+// the real binary (memory store, rules on): the analyst types the token,
+// finds a product, sees its price in every market with the explanation,
+// changes the base price and a multiplier, meets a conflicting change
+// (412: If-Match from the page's GET), reverts through the audit trail,
+// and every change made in the page is served by the API port. The page
+// requests nothing from another origin, logs no error, and keeps the
+// token out of the DOM, storage and cookies.
+func TestE2EConsole(t *testing.T) {
+	const token = "console-e2e-3b1f9c0d7a5e4f21"
+	tokens := filepath.Join(t.TempDir(), "tokens")
+	if err := os.WriteFile(tokens, []byte("# test\nanalyst write "+token+"\nviewer read console-e2e-read-0000000000\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := startServer(t, append(loopbackArgs, "--admin-tokens-file", tokens, "--rules", "../../rules/testdata/example.yaml"))
+	b := newBrowser(t)
+	admin := "http://" + p.admin
+
+	// price asks the API port (not the admin listener the page uses).
+	price := func(product, location string) map[string]any {
+		t.Helper()
+		code, _, body := p.do("POST", "http://"+p.api+"/api/v1/price", "application/json",
+			fmt.Sprintf(`{"product_id":%q,"user_location":%q}`, product, location))
+		var m map[string]any
+		if code != 200 || json.Unmarshal([]byte(body), &m) != nil {
+			t.Fatalf("API port: price of %s/%s = %d %s", product, location, code, body)
+		}
+		return m
+	}
+	before := price("P-1", "NY")
+
+	b.do("open the console and find P-1",
+		chromedp.Navigate(admin+"/console"),
+		chromedp.WaitVisible(chromedp.CSS("body[data-ready]")),
+		chromedp.SendKeys(chromedp.CSS("#token"), token),
+		chromedp.Click(chromedp.CSS("#token-use")),
+		chromedp.SetValue(chromedp.CSS("#product"), "P-1"),
+		chromedp.SetValue(chromedp.CSS("#markets"), "NY LA MIA"),
+		chromedp.Click(chromedp.CSS("#find")),
+	)
+	shown := b.wait("P-1's base price", `document.getElementById('base-price').textContent`)
+	if want := fmt.Sprint(before["base_price"]); shown != want && shown != want+"0" && shown != "50.99" {
+		t.Errorf("page shows base price %q, API port %v", shown, before["base_price"])
+	}
+	finalNY := b.wait("the NY row", cell("NY", "final"))
+	if finalNY != fmt.Sprint(before["final_price"]) {
+		t.Errorf("page shows NY final price %q, API port %v", finalNY, before["final_price"])
+	}
+	for _, loc := range []string{"LA", "MIA", "*"} {
+		if v := b.eval(cell(loc, "final")); v == "" {
+			t.Errorf("no final price shown for %s", loc)
+		}
+	}
+	if ex := b.eval(cell("NY", "explain")); !strings.Contains(ex, "market") {
+		t.Errorf("NY explanation = %q, want the factors (rules are on)", ex)
+	}
+	if list := b.eval(cell("NY", "list")); list != fmt.Sprint(before["list_price"]) {
+		t.Errorf("page shows NY list price %q, API port %v", list, before["list_price"])
+	}
+
+	// A base price changed in the page is served by the API port.
+	b.do("change P-1's base price",
+		chromedp.SetValue(chromedp.CSS("#base-input"), "60.00"),
+		chromedp.Click(chromedp.CSS("#base-save")),
+	)
+	b.wait("the change to be confirmed", `document.getElementById('message').className === 'ok' && document.getElementById('base-price').textContent === '60.00'`)
+	if got := price("P-1", "NY"); got["base_price"] != 60.0 {
+		t.Errorf("API port serves P-1 base price %v after the page set 60.00", got["base_price"])
+	}
+	b.wait("the audit entry of the change", `document.querySelector('#audit tr[data-version="1"] .after')?.textContent === '60.00'`)
+	if actor := b.eval(`document.querySelector('#audit tr[data-version="1"] .actor').textContent`); actor != "analyst" {
+		t.Errorf("audit actor = %q, want the token's name analyst", actor)
+	}
+
+	// A multiplier changed in the page is served by the API port.
+	b.do("change NY's multiplier",
+		chromedp.SetValue(chromedp.CSS(`#prices tr[data-location="NY"] .mult-input`), "1.25"),
+		chromedp.Click(chromedp.CSS(`#prices tr[data-location="NY"] .mult-save`)),
+	)
+	b.wait("NY's new multiplier", cell("NY", "mult")+` === '1.25' && document.getElementById('audit-key').textContent === 'market:NY'`)
+	if got := price("P-1", "NY"); got["market_multiplier"] != 1.25 {
+		t.Errorf("API port serves NY multiplier %v after the page set 1.25", got["market_multiplier"])
+	}
+
+	// Someone else changes P-1 meanwhile: the page's If-Match (from its
+	// GET) makes its next save fail with 412 instead of overwriting.
+	b.do("show P-1 again", chromedp.Click(chromedp.CSS("#find")))
+	b.wait("P-1 at version 1", `document.getElementById('base-version').textContent === '1'`)
+	code, _, body := p.doWith("PUT", admin+"/admin/v1/products/P-1", `{"base_price":"61.00"}`,
+		map[string]string{"Authorization": "Bearer " + token, "If-Match": `"1"`, "Content-Type": "application/json"})
+	if code != 200 {
+		t.Fatalf("PUT by another client = %d %s", code, body)
+	}
+	b.do("save over the other change",
+		chromedp.SetValue(chromedp.CSS("#base-input"), "62.00"),
+		chromedp.Click(chromedp.CSS("#base-save")),
+	)
+	msg := b.wait("the conflict", `document.getElementById('message').className === 'error' && document.getElementById('message').textContent`)
+	if !strings.Contains(msg, "changed meanwhile") {
+		t.Errorf("message after a conflicting save = %q", msg)
+	}
+	if shown := b.eval(`document.getElementById('base-price').textContent`); shown != "61.00" {
+		t.Errorf("after the conflict the page shows %q, want the current 61.00", shown)
+	}
+	if got := price("P-1", "NY"); got["base_price"] != 61.0 {
+		t.Errorf("API port serves base price %v, want 61 (the page's stale save must not apply)", got["base_price"])
+	}
+
+	// Revert to version 1 through the audit trail.
+	b.do("revert P-1 to version 1", chromedp.Click(chromedp.CSS(`#audit tr[data-version="1"] button.revert`)))
+	b.wait("the revert", `document.getElementById('message').className === 'ok' && document.querySelector('#audit tr[data-kind="revert"] .after')?.textContent === '60.00'`)
+	if got := price("P-1", "NY"); got["base_price"] != 60.0 {
+		t.Errorf("API port serves base price %v after the revert to version 1 (60.00)", got["base_price"])
+	}
+
+	// A wrong token is refused with the API's detail, shown in the page.
+	b.do("use a wrong token",
+		chromedp.SendKeys(chromedp.CSS("#token"), "wrong-token-000000000000"),
+		chromedp.Click(chromedp.CSS("#token-use")),
+	)
+	msg = b.wait("the refusal", `document.getElementById('message').className === 'error' && document.getElementById('message').textContent`)
+	if !strings.Contains(msg, "token") {
+		t.Errorf("message with a wrong token = %q", msg)
+	}
+
+	// The token stays in memory: not in the DOM, storage or cookies.
+	for _, expr := range []string{
+		`document.documentElement.outerHTML`,
+		`JSON.stringify(Object.assign({}, localStorage)) + JSON.stringify(Object.assign({}, sessionStorage)) + document.cookie`,
+		`location.href`,
+	} {
+		if v := b.eval(expr); strings.Contains(v, token) {
+			t.Errorf("%s holds the token", expr)
+		}
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, u := range b.requested {
+		pu, err := url.Parse(u)
+		if err != nil || pu.Host != p.admin {
+			t.Errorf("the page requested %s, outside its origin %s", u, admin)
+		}
+	}
+	for _, e := range b.errors {
+		t.Errorf("browser error: %s", e)
+	}
+}
+
+// doWith sends one request with the given headers and returns the status,
+// headers and body.
+func (p *proc) doWith(method, url, body string, headers map[string]string) (int, http.Header, string) {
+	p.t.Helper()
+	req, err := http.NewRequest(method, url, strings.NewReader(body))
+	if err != nil {
+		p.t.Fatal(err)
+	}
+	for k, v := range headers {
+		req.Header.Set(k, v)
+	}
+	resp, err := p.client.Do(req)
+	if err != nil {
+		p.t.Fatalf("%s %s: %v", method, url, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		p.t.Fatalf("%s %s: reading body: %v", method, url, err)
+	}
+	return resp.StatusCode, resp.Header, string(b)
+}
