@@ -173,6 +173,9 @@ func TestEnginesLargeRequests(t *testing.T) {
 			cfg.Rate = 100
 			cfg.MaxRequests = 4
 			cfg.Timeout = 10 * time.Second
+			// The count bounds the run: the duration only caps it, long
+			// enough for 24 MiB of writes on a loaded machine under -race.
+			cfg.Duration = time.Minute
 			cfg.Workload.BodyTemplate = `{"pad":"` + pad + `",` + ClassicBodyTemplate[1:]
 			res := mustRun(t, cfg)
 			if res.Successes != 4 || res.Failures != 0 {

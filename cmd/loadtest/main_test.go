@@ -143,8 +143,10 @@ func TestRunWritesReports(t *testing.T) {
 	if err := json.Unmarshal(raw, &rep); err != nil {
 		t.Fatalf("report is not JSON: %v", err)
 	}
-	if rep.Requests == 0 || !rep.SLO.Pass || len(rep.Series) < 3 {
-		t.Errorf("report = %+v", rep)
+	// The series has a point per elapsed --interval; how many fit in the
+	// 1 s run depends on the scheduler, so only at least one is required.
+	if rep.Requests == 0 || !rep.SLO.Pass || len(rep.Series) < 1 {
+		t.Errorf("report = requests %d, slo pass %v, %d series points", rep.Requests, rep.SLO.Pass, len(rep.Series))
 	}
 	png, err := os.ReadFile(pp)
 	if err != nil {
