@@ -117,6 +117,10 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	q := &request{w: w, r: r, id: requestID(r.Header.Get("X-Request-Id"))}
 	w.Header().Set("X-Request-Id", q.id)
 	w.Header().Set("Cache-Control", "no-store")
+	if !strings.HasPrefix(r.URL.EscapedPath(), Prefix) {
+		q.detail(http.StatusNotFound, "Not Found")
+		return
+	}
 	if h.cfg.Tokens == nil {
 		h.cfg.OnAuth(AuthDisabled)
 		q.detail(http.StatusForbidden, detailDisabled)
@@ -762,4 +766,25 @@ func (h *Handler) audit(q *request) {
 		nextCursor = next
 	}
 	q.reply(http.StatusOK, map[string]any{"entries": out, "next_cursor": nextCursor})
+}
+
+// RequireRead wraps an admin-port handler outside the API (GET /rules)
+// so that, when a tokens file is set, it needs a read (or write) token:
+// 401 + WWW-Authenticate otherwise. Without a tokens file next is served
+// as is.
+func (h *Handler) RequireRead(next http.Handler) http.Handler {
+	if h.cfg.Tokens == nil {
+		return next
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, _, ok := h.authenticate(r); !ok {
+			h.cfg.OnAuth(AuthUnauthorized)
+			q := &request{w: w, r: r}
+			w.Header().Set("WWW-Authenticate", `Bearer realm="pricing-engine admin"`)
+			w.Header().Set("Cache-Control", "no-store")
+			q.detail(http.StatusUnauthorized, "missing or unknown bearer token (Authorization: Bearer <token>)")
+			return
+		}
+		next.ServeHTTP(w, r)
+	})
 }

@@ -71,14 +71,7 @@ func norm(s string) string {
 
 func redisBackend(t *testing.T) (lookup.Writer, func(id string) (string, bool)) {
 	srv := redistest.Start(t, redistest.Options{})
-	st, err := redisstore.Open(context.Background(), redisstore.Options{
-		URL: srv.URL(), CacheEntries: 1000,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(st.Close)
+	st := openStore(t, srv.URL())
 	srv.MustDo("SET", "pricing:product:P-1", "50.99")
 	srv.MustDo("SET", "pricing:market:NY", "1.10")
 	return st.Writer(redisstore.WriterOptions{}), func(id string) (string, bool) {
@@ -90,9 +83,41 @@ func redisBackend(t *testing.T) (lookup.Writer, func(id string) (string, bool)) 
 	}
 }
 
+// clusterBackend is a three-node Redis Cluster: each write's script runs
+// on the node of its value key's slot.
+func clusterBackend(t *testing.T) (lookup.Writer, func(id string) (string, bool)) {
+	c := redistest.StartCluster(t, 3)
+	st := openStore(t, c.URL())
+	for k, v := range map[string]string{"pricing:product:P-1": "50.99", "pricing:market:NY": "1.10"} {
+		c.Node(t, k).MustDo("SET", k, v)
+	}
+	return st.Writer(redisstore.WriterOptions{}), func(id string) (string, bool) {
+		key := "pricing:product:" + id
+		v, err := c.Node(t, key).Do("GET", key)
+		if err != nil || v == "(nil)" {
+			return "", false
+		}
+		return norm(v), true
+	}
+}
+
+func openStore(t *testing.T, url string) *redisstore.Store {
+	t.Helper()
+	st, err := redisstore.Open(context.Background(), redisstore.Options{
+		URL: url, CacheEntries: 1000,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(st.Close)
+	return st
+}
+
 var backends = []backend{
 	{name: "memory", open: memoryBackend},
 	{name: "redis", open: redisBackend, redis: true},
+	{name: "cluster", open: clusterBackend, redis: true},
 }
 
 // fixture is an admin API on a real HTTP server.
@@ -373,6 +398,7 @@ func TestBadInput(t *testing.T) {
 			{"long id", "PUT", "/admin/v1/products/" + strings.Repeat("x", 65), `{"base_price":"1"}`, []string{"If-None-Match: *"}, 400, "longer than 64"},
 			{"brace in id", "PUT", "/admin/v1/products/a%7Bb%7D", `{"base_price":"1"}`, []string{"If-None-Match: *"}, 400, "holds"},
 			{"unknown path", "GET", "/admin/v1/prices/P-1", ``, nil, 404, "Not Found"},
+			{"other version", "GET", "/admin/v2/products/P-1", ``, nil, 404, "Not Found"},
 			{"unknown sub-path", "POST", "/admin/v1/products/P-1/undo", `{}`, nil, 404, "Not Found"},
 			{"wrong method", "POST", "/admin/v1/products/P-1", `{}`, nil, 405, "Method Not Allowed"},
 			{"wrong method on changes", "GET", "/admin/v1/changes", ``, nil, 405, "Method Not Allowed"},
@@ -711,5 +737,50 @@ func TestTokenRotation(t *testing.T) {
 	}
 	if get(newToken) != 200 || get(writeToken) != 401 {
 		t.Error("after rotation only the new token works")
+	}
+}
+
+// TestSentinelFailover writes through Sentinel, fails the primary over
+// and writes again: the promoted replica holds the values, versions and
+// audit (replicated with the script's effects), so If-Match with the
+// version read before the failover still wins.
+func TestSentinelFailover(t *testing.T) {
+	sn := redistest.StartSentinel(t)
+	st := openStore(t, sn.URL())
+	f := &fixture{t: t, store: st.Writer(redisstore.WriterOptions{})}
+	f.tokens = filepath.Join(t.TempDir(), "tokens")
+	f.writeTokens("alice write " + writeToken + "\n")
+	tk, err := LoadTokens(f.tokens)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(New(Config{Store: f.store, Tokens: tk, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}))
+	defer srv.Close()
+	f.url = srv.URL
+	const p = "/admin/v1/products/P-SEN"
+	f.expect(f.do("PUT", p, writeToken, `{"base_price":"1.00"}`, "If-None-Match: *"), 201)
+	f.expect(f.do("PUT", p, writeToken, `{"base_price":"2.00"}`, `If-Match: "1"`), 200)
+	sn.WaitReplicated(t)
+	sn.Primary.Kill()
+	sn.WaitPromoted(t)
+	var r reply
+	deadline := time.Now().Add(redistest.FailoverTimeout)
+	for {
+		// 503 while the client follows the promotion; then the write.
+		r = f.do("PUT", p, writeToken, `{"base_price":"3.00"}`, `If-Match: "2"`)
+		if r.status != http.StatusServiceUnavailable || time.Now().After(deadline) {
+			break
+		}
+	}
+	f.expect(r, 200)
+	if r.header.Get("ETag") != `"3"` {
+		t.Errorf("ETag after failover %q, want \"3\"", r.header.Get("ETag"))
+	}
+	r = f.expect(f.do("GET", "/admin/v1/audit?key=product:P-SEN", writeToken, ""), 200)
+	if n := strings.Count(r.body, `"version":`); n != 3 {
+		t.Errorf("%d audit entries after failover, want 3: %s", n, r.body)
+	}
+	if v, err := sn.Replica.Do("GET", "pricing:product:P-SEN"); err != nil || v != "3.00" {
+		t.Errorf("promoted primary holds %q (%v)", v, err)
 	}
 }

@@ -1,6 +1,7 @@
 package lookup
 
 import (
+	"context"
 	"testing"
 )
 
@@ -38,5 +39,40 @@ func BenchmarkLoadDefaultCatalog(b *testing.B) {
 		if _, err := DefaultCatalog(); err != nil {
 			b.Fatal(err)
 		}
+	}
+}
+
+// BenchmarkAnswer compares a Call answered by the read-only tables and by
+// the writable MemoryStore (the binary's memory source), with and without
+// changed entries in its overlay.
+func BenchmarkAnswer(b *testing.B) {
+	cat, mk, err := Default()
+	if err != nil {
+		b.Fatal(err)
+	}
+	changed := NewMemoryStore(cat, mk, MemoryStoreOptions{})
+	for _, id := range []string{"P-1", "P-2", "P-3"} {
+		if _, err := changed.Write(context.Background(), &Write{Ref: Ref{Kind: KindProduct, ID: id}, Op: OpPut, Value: "1"}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	for _, bc := range []struct {
+		name   string
+		answer func(*Call)
+	}{
+		{"Memory", (&Memory{Catalog: cat, Markets: mk}).Answer},
+		{"MemoryStore", NewMemoryStore(cat, mk, MemoryStoreOptions{}).Answer},
+		{"MemoryStore-changed", changed.Answer},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			c := &Call{ProductID: []byte("P-123"), Location: []byte("NY")}
+			b.ReportAllocs()
+			for b.Loop() {
+				bc.answer(c)
+				if c.Err != nil {
+					b.Fatal(c.Err)
+				}
+			}
+		})
 	}
 }

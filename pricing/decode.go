@@ -6,6 +6,8 @@ import (
 	"strconv"
 
 	"github.com/valyala/fastjson/fastfloat"
+
+	"github.com/pricing-engine/pricing-engine/internal/jsonstr"
 )
 
 // Field names and bounds of the request body.
@@ -286,10 +288,10 @@ func decodeString(dst []byte, field string, b []byte, v, obj span, bad []FieldEr
 	switch n := len(s) - len(dst); {
 	case n < MinFieldLen:
 		return s[:len(dst)], append(bad, FieldError{Type: "string_too_short", Loc: loc(field),
-			Msg: "String should have at least 1 character", Input: appendString(nil, s[len(dst):]), Ctx: []byte(`{"min_length":1}`)})
+			Msg: "String should have at least 1 character", Input: jsonstr.Append(nil, s[len(dst):]), Ctx: []byte(`{"min_length":1}`)})
 	case n > MaxFieldLen:
 		return s[:len(dst)], append(bad, FieldError{Type: "string_too_long", Loc: loc(field),
-			Msg: "String should have at most 64 characters", Input: appendString(nil, s[len(dst):]), Ctx: []byte(`{"max_length":64}`)})
+			Msg: "String should have at most 64 characters", Input: jsonstr.Append(nil, s[len(dst):]), Ctx: []byte(`{"max_length":64}`)})
 	}
 	return s, bad
 }
@@ -310,7 +312,7 @@ func (m *members) decodeBool(field string, b []byte, v span, bad []FieldError) (
 		if value, ok := parseLaxBool(m.buf); ok {
 			return value, bad
 		}
-		return false, append(bad, boolParsing(field, appendString(nil, m.buf)))
+		return false, append(bad, boolParsing(field, jsonstr.Append(nil, m.buf)))
 	case c == '-' || isDigit(c):
 		num := b[v.start:v.end]
 		f, err := parseFloat(num)

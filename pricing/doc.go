@@ -5,7 +5,9 @@
 //
 // It knows nothing about HTTP transport; errors carry the status code the
 // edge should answer with ([Error]), and an [Exchange] carries the status,
-// Retry-After and JSON body of its reply.
+// Retry-After and JSON body of its reply. [Engine], [Loop] and [Exchange]
+// implement the interfaces of package [pricer], which is all an HTTP
+// server sees of them: the server does not import this package.
 //
 // # One price path
 //
@@ -25,8 +27,10 @@
 // reply on the loop. A batch prices its items on the loop's lookups and
 // demand counts as single requests, and writes each item as the single
 // request would answer ([AppendBatchItemError]). Goroutine-per-request
-// callers (the admin listener, reference servers) use [Engine.ServeWait],
-// [Engine.Wait] and [Engine.ServeBatchWait], which block on the same path.
+// callers (the admin listener, reference servers) use [Engine.Price] and
+// [Engine.PriceBatch] (or, with decoders of their own, [Engine.ServeWait],
+// [Engine.Wait] and [Engine.ServeBatchWait]), which block on the same
+// path.
 //
 // # Hot path
 //

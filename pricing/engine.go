@@ -6,8 +6,10 @@ import (
 	"time"
 
 	"github.com/pricing-engine/pricing-engine/demand"
+	"github.com/pricing-engine/pricing-engine/internal/jsonstr"
 	"github.com/pricing-engine/pricing-engine/lookup"
 	"github.com/pricing-engine/pricing-engine/money"
+	"github.com/pricing-engine/pricing-engine/pricer"
 	"github.com/pricing-engine/pricing-engine/rules"
 )
 
@@ -67,6 +69,7 @@ type Engine struct {
 	cfg      Config
 	batchers sync.Pool // lookup.Batcher for Wait, used by one goroutine at a time
 	batches  sync.Pool // *batchState for ServeBatchWait
+	decoders sync.Pool // *Decoder for Price and PriceBatch
 }
 
 // NewEngine returns an engine over src.
@@ -107,13 +110,11 @@ type Exchange struct {
 	Call  lookup.Call
 	Quote Quote
 
-	// The reply, valid once Serve/ServeBatch returned true, Complete ran
-	// or Wait returned: the HTTP status, the Retry-After seconds (0:
-	// none) and the JSON body. Body keeps its capacity; a caller pooling
-	// Exchanges may drop a large one (set it to nil).
-	Status     int
-	RetryAfter int
-	Body       []byte
+	// The reply (Status, RetryAfter, Body), valid once Serve/ServeBatch
+	// returned true, Complete ran or Wait returned. Body keeps its
+	// capacity; a caller pooling Exchanges may drop a large one (set it
+	// to nil).
+	pricer.Reply
 
 	// Done is called exactly once, from any goroutine, when the lookups
 	// of a request that a Loop left pending have answered; the caller
@@ -139,6 +140,25 @@ type Exchange struct {
 	batch    *batchState        // the batch this Exchange replies for, while it is priced
 	itemOf   *batchState        // the batch this Exchange is an item of (set once)
 }
+
+// Result returns x's reply, for callers that hold x as a
+// [pricer.Exchange].
+func (x *Exchange) Result() *pricer.Reply { return &x.Reply }
+
+// NewExchange returns a new Exchange whose Done calls done (none when
+// done is nil), as a [pricer.Exchange] for [Loop] and [Engine.Price].
+func (e *Engine) NewExchange(done func()) pricer.Exchange {
+	x := new(Exchange)
+	if done != nil {
+		x.Done = func(*Exchange) { done() }
+	}
+	return x
+}
+
+// exchange returns the *Exchange behind x. Every pricer.Exchange this
+// package is given was made by it ([Engine.NewExchange], or an
+// *Exchange of the caller's); anything else is a programming error.
+func exchange(x pricer.Exchange) *Exchange { return x.(*Exchange) }
 
 // notify reports that x's lookups (or, for a batch, every item's) have
 // answered, to whoever waits: the batch x is an item of, Wait, or the
@@ -231,6 +251,37 @@ func (e *Engine) ServeWait(x *Exchange, dec *Decoder, body []byte) {
 	e.Wait(x)
 }
 
+// BatchItems returns [BatchItems](body), for callers that hold the
+// Engine as a [pricer.Engine].
+func (e *Engine) BatchItems(body []byte) int { return BatchItems(body) }
+
+// Price decodes body as a price request and prices it like
+// [Engine.ServeWait], with a decoder of the engine's; x must be an
+// *Exchange. It is safe for concurrent use with distinct exchanges.
+func (e *Engine) Price(x pricer.Exchange, body []byte) {
+	dec := e.decoder()
+	e.ServeWait(exchange(x), dec, body)
+	e.decoders.Put(dec)
+}
+
+// PriceBatch decodes body as a batch request and prices it like
+// [Engine.ServeBatchWait], with a decoder of the engine's; x must be an
+// *Exchange.
+func (e *Engine) PriceBatch(x pricer.Exchange, body []byte) {
+	dec := e.decoder()
+	e.ServeBatchWait(exchange(x), dec, body)
+	e.decoders.Put(dec)
+}
+
+// decoder takes a decoder from the engine's pool, for Price and
+// PriceBatch.
+func (e *Engine) decoder() *Decoder {
+	if dec, ok := e.decoders.Get().(*Decoder); ok {
+		return dec
+	}
+	return new(Decoder)
+}
+
 // Fail makes x's reply from err: a *Error gives its status, Retry-After
 // and body; anything else is a 500 "internal server error".
 func (x *Exchange) Fail(err error) {
@@ -281,9 +332,7 @@ const (
 // setDetail makes a {"detail":msg} reply.
 func setDetail[S ~string | ~[]byte](x *Exchange, status, retryAfter int, msg S) {
 	x.Status, x.RetryAfter = status, retryAfter
-	x.Body = append(x.Body[:0], `{"detail":`...)
-	x.Body = appendString(x.Body, msg)
-	x.Body = append(x.Body, '}')
+	x.Body = jsonstr.AppendDetail(x.Body[:0], msg)
 }
 
 // computeQuote is the one computation of a price: every request, whatever

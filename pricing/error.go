@@ -77,14 +77,6 @@ func (e *Error) AppendJSON(dst []byte) []byte {
 	return append(dst, '}')
 }
 
-// AppendDetail appends {"detail":"<msg>"} to dst, msg escaped as a JSON
-// string. The server uses it for 404/405/413... bodies.
-func AppendDetail(dst []byte, msg string) []byte {
-	dst = append(dst, `{"detail":`...)
-	dst = appendString(dst, msg)
-	return append(dst, '}')
-}
-
 // newDetailError builds a {"detail":"..."} error; 503s get Retry-After 1.
 func newDetailError(status int, detail string, cause error) *Error {
 	e := &Error{Status: status, Detail: detail, Err: cause}

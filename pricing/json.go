@@ -1,68 +1,10 @@
 package pricing
 
 import (
-	"unicode/utf8"
-
+	"github.com/pricing-engine/pricing-engine/internal/jsonstr"
 	"github.com/pricing-engine/pricing-engine/money"
 	"github.com/pricing-engine/pricing-engine/rules"
 )
-
-const hexDigits = "0123456789abcdef"
-
-// appendString appends s as a JSON string literal (RFC 8259 section 7).
-// '"', '\\' and control characters are escaped, invalid UTF-8 becomes
-// \ufffd, and U+2028/U+2029 are escaped so the output is also valid
-// JavaScript. '<', '>' and '&' are not escaped: bodies are served as
-// application/json, never embedded in HTML.
-func appendString[S ~string | ~[]byte](dst []byte, s S) []byte {
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			dst = append(dst, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				dst = append(dst, '\\', c)
-			case '\n':
-				dst = append(dst, '\\', 'n')
-			case '\r':
-				dst = append(dst, '\\', 'r')
-			case '\t':
-				dst = append(dst, '\\', 't')
-			default:
-				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		// A string conversion of at most UTFMax bytes that does not escape
-		// uses a stack buffer: no allocation for []byte input.
-		r, size := utf8.DecodeRuneInString(string(s[i:min(i+utf8.UTFMax, len(s))]))
-		if r == utf8.RuneError && size == 1 {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\ufffd`...)
-			i++
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
-}
 
 // Quote is a priced product. It is reused across requests: the engine
 // overwrites ProductID in place (append to [:0]).
@@ -106,7 +48,7 @@ const (
 // dst has room.
 func AppendQuote(dst []byte, q *Quote) []byte {
 	dst = append(dst, `{"product_id":`...)
-	dst = appendString(dst, q.ProductID)
+	dst = jsonstr.Append(dst, q.ProductID)
 	dst = append(dst, `,"final_price":`...)
 	dst = q.Final.Append(dst)
 	dst = append(dst, `,"base_price":`...)
@@ -116,12 +58,12 @@ func AppendQuote(dst []byte, q *Quote) []byte {
 	dst = append(dst, `,"discount_rate":`...)
 	dst = q.Discount.Append(dst)
 	dst = append(dst, `,"source":`...)
-	dst = appendString(dst, q.Source)
+	dst = jsonstr.Append(dst, q.Source)
 	if q.Version != "" {
 		dst = append(dst, `,"list_price":`...)
 		dst = q.List.Append(dst)
 		dst = append(dst, `,"ruleset_version":`...)
-		dst = appendString(dst, q.Version)
+		dst = jsonstr.Append(dst, q.Version)
 		if q.Explanation != nil {
 			dst = append(dst, `,"explanation":`...)
 			dst = q.Explanation.AppendJSON(dst)

@@ -2,55 +2,12 @@ package pricing
 
 import (
 	"encoding/json"
-	"strings"
 	"testing"
 
 	"github.com/pricing-engine/pricing-engine/money"
 )
 
 func validJSON(b []byte) bool { return json.Valid(b) }
-
-func TestAppendString(t *testing.T) {
-	tests := []struct{ in, want string }{
-		{"P-123", `"P-123"`},
-		{`a"b\c`, `"a\"b\\c"`},
-		{"\n\r\t\x00\x1f\x7f", `"\n\r\t\u0000\u001f` + "\x7f" + `"`},
-		{"<&>", `"<&>"`},
-		{"é€😀", `"é€😀"`},
-		{"a\xffb", `"a\ufffdb"`},
-		{"\xe2\x82", `"\ufffd\ufffd"`},
-		{"\u2028\u2029", `"\u2028\u2029"`},
-		{"", `""`},
-	}
-	for _, tt := range tests {
-		if got := string(appendString(nil, tt.in)); got != tt.want {
-			t.Errorf("appendString(%q) = %s, want %s", tt.in, got, tt.want)
-		}
-		if got := string(appendString(nil, []byte(tt.in))); got != tt.want {
-			t.Errorf("appendString([]byte %q) = %s, want %s", tt.in, got, tt.want)
-		}
-	}
-}
-
-func FuzzAppendString(f *testing.F) {
-	f.Add("P-1\"\\\x00\xff\u2028")
-	f.Fuzz(func(t *testing.T, s string) {
-		out := appendString(nil, s)
-		var back string
-		if err := json.Unmarshal(out, &back); err != nil {
-			t.Fatalf("appendString(%q) = %s: not a JSON string: %v", s, out, err)
-		}
-		// encoding/json turns invalid UTF-8 into U+FFFD too.
-		if want := strings.ToValidUTF8(s, "\uFFFD"); back != want && !invalidRuns(s) {
-			t.Fatalf("round trip of %q = %q", s, back)
-		}
-	})
-}
-
-// invalidRuns reports whether s has adjacent invalid bytes, which
-// strings.ToValidUTF8 collapses into one replacement but we (like
-// encoding/json) replace byte by byte.
-func invalidRuns(s string) bool { return strings.ToValidUTF8(s, "") != strings.ToValidUTF8(s, "x") }
 
 func TestAppendQuote(t *testing.T) {
 	tests := []struct {
@@ -71,19 +28,6 @@ func TestAppendQuote(t *testing.T) {
 		}
 		if !validJSON(got[len("prefix"):]) {
 			t.Errorf("AppendQuote output is not JSON: %s", got)
-		}
-	}
-}
-
-func TestAppendDetail(t *testing.T) {
-	tests := []struct{ msg, want string }{
-		{"Not Found", `{"detail":"Not Found"}`},
-		{`unknown product_id "P-X"`, `{"detail":"unknown product_id \"P-X\""}`},
-		{"", `{"detail":""}`},
-	}
-	for _, tt := range tests {
-		if got := string(AppendDetail(nil, tt.msg)); got != tt.want {
-			t.Errorf("AppendDetail(%q) = %s, want %s", tt.msg, got, tt.want)
 		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/pricing-engine/pricing-engine/demand"
 	"github.com/pricing-engine/pricing-engine/lookup"
+	"github.com/pricing-engine/pricing-engine/pricer"
 )
 
 const (
@@ -27,14 +28,17 @@ var (
 )
 
 // Loop is the pricing side of one event loop: its request decoder, its
-// lookup batcher, its demand shard, the Exchange of requests answered
-// inline and the state of the batches it prices. The event loop drives it
-// with a few calls:
+// lookup batcher, its demand shard and the state of the batches it
+// prices; it is the [pricer.Loop] of [Engine.NewLoop]. The event loop
+// drives it with a few calls:
 //
 //   - [Loop.Serve] (POST /api/v1/price) and [Loop.ServeBatch] (POST
 //     /api/v1/prices) for each request body: true when the reply is made,
 //     false when lookups are pending; x.Done(x) is then called once, from
 //     any goroutine, and the loop calls [Loop.Complete](x);
+//
+// Its methods take a [pricer.Exchange], which must be an *Exchange (of
+// [Engine.NewExchange], or the caller's own).
 //   - [Loop.Flush] once per loop iteration in which a request was left
 //     pending, so that a networked store sends the lookups of the
 //     iteration together (one round trip per node);
@@ -45,30 +49,28 @@ var (
 // grown, inline or pending, single or batch (a refused item's *Error
 // aside).
 type Loop struct {
-	e      *Engine
-	dec    Decoder
-	b      lookup.Batcher
-	shard  *demand.Shard // nil without demand rules
-	inline Exchange
-	free   []*batchState // batch states for reuse
+	e     *Engine
+	dec   Decoder
+	b     lookup.Batcher
+	shard *demand.Shard // nil without demand rules
+	free  []*batchState // batch states for reuse
 }
+
+var (
+	_ pricer.Engine = (*Engine)(nil)
+	_ pricer.Loop   = (*Loop)(nil)
+)
 
 // NewLoop returns the pricing handle of one event loop, with a batcher of
 // its own and, when the engine counts demand, a demand shard of its own.
-func (e *Engine) NewLoop() *Loop {
-	l := &Loop{e: e, b: e.src.NewBatcher(), shard: e.newShard()}
-	l.inline.shard = l.shard
-	return l
+// The result is a *Loop.
+func (e *Engine) NewLoop() pricer.Loop {
+	return &Loop{e: e, b: e.src.NewBatcher(), shard: e.newShard()}
 }
 
 // Instant reports whether every lookup answers at once (the memory
 // source): Serve and ServeBatch then always return true.
 func (l *Loop) Instant() bool { return l.e.instant }
-
-// Inline returns the loop's own Exchange, for a request the caller
-// answers before it serves the next one with it (an instant source, see
-// Instant); its reply is valid until then.
-func (l *Loop) Inline() *Exchange { return &l.inline }
 
 // Serve decodes body as a price request into x and begins its lookups,
 // with the deadline counted from arrived (when the request's bytes
@@ -77,7 +79,8 @@ func (l *Loop) Inline() *Exchange { return &l.inline }
 // body is invalid (400/422) or the lookups answered at once. It returns
 // false when the lookups are pending: x.Done(x) will be called once, from
 // any goroutine, and the caller must not touch x until then.
-func (l *Loop) Serve(x *Exchange, body []byte, arrived time.Time) bool {
+func (l *Loop) Serve(px pricer.Exchange, body []byte, arrived time.Time) bool {
+	x := exchange(px)
 	x.batch = nil
 	x.shard = l.shard
 	return l.e.serve(x, &l.dec, l.b, body, arrived)
@@ -90,9 +93,9 @@ func (l *Loop) Serve(x *Exchange, body []byte, arrived time.Time) bool {
 // the reply is made in x (a refused batch, or every item answered at
 // once) and false when some item's lookups are pending: x.Done(x) is then
 // called once, when the last of them answered.
-func (l *Loop) ServeBatch(x *Exchange, body []byte, arrived time.Time) bool {
+func (l *Loop) ServeBatch(x pricer.Exchange, body []byte, arrived time.Time) bool {
 	st := l.getBatch()
-	if !st.begin(l.e, x, &l.dec, l.b, l.shard, body, arrived) {
+	if !st.begin(l.e, exchange(x), &l.dec, l.b, l.shard, body, arrived) {
 		return false
 	}
 	l.putBatch(st)
@@ -101,7 +104,8 @@ func (l *Loop) ServeBatch(x *Exchange, body []byte, arrived time.Time) bool {
 
 // Complete makes the reply of x, on the loop's goroutine, once x.Done(x)
 // was called for a pending Serve or ServeBatch.
-func (l *Loop) Complete(x *Exchange) {
+func (l *Loop) Complete(px pricer.Exchange) {
+	x := exchange(px)
 	st := x.batch
 	if st == nil {
 		l.e.complete(x)
@@ -113,7 +117,8 @@ func (l *Loop) Complete(x *Exchange) {
 
 // Discard forgets the reply of x, whose x.Done(x) was called but whose
 // requester went away, instead of completing it.
-func (l *Loop) Discard(x *Exchange) {
+func (l *Loop) Discard(px pricer.Exchange) {
+	x := exchange(px)
 	if st := x.batch; st != nil {
 		x.batch, st.x = nil, nil
 		l.putBatch(st)

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/pricing-engine/pricing-engine/lookup"
+	"github.com/pricing-engine/pricing-engine/pricer"
 )
 
 // syncSource keeps every Call and completes all of them at Flush, on the
@@ -40,7 +41,7 @@ func (b *syncBatcher) Flush() {
 // loopServe serves body on l (a batch when batch is set) as an event loop
 // does: x.Done queues, the loop flushes, then completes. It reports how
 // many times Done was called.
-func loopServe(t testing.TB, l *Loop, x *Exchange, body string, batch bool) int {
+func loopServe(t testing.TB, l pricer.Loop, x *Exchange, body string, batch bool) int {
 	t.Helper()
 	done := make(chan *Exchange, 1)
 	x.Done = func(y *Exchange) { done <- y }
@@ -228,7 +229,7 @@ func TestLoopAllocs(t *testing.T) {
 		var x Exchange
 		var doneX *Exchange
 		x.Done = func(y *Exchange) { doneX = y }
-		run := func(body []byte, serve func(*Exchange, []byte, time.Time) bool) {
+		run := func(body []byte, serve func(pricer.Exchange, []byte, time.Time) bool) {
 			if !serve(&x, body, time.Now()) {
 				l.Flush()
 				if doneX != &x {
@@ -244,7 +245,7 @@ func TestLoopAllocs(t *testing.T) {
 		for _, tc := range []struct {
 			name  string
 			body  []byte
-			serve func(*Exchange, []byte, time.Time) bool
+			serve func(pricer.Exchange, []byte, time.Time) bool
 		}{{"single", single, l.Serve}, {"batch", batch, l.ServeBatch}} {
 			run(tc.body, tc.serve)
 			if n := testing.AllocsPerRun(100, func() { run(tc.body, tc.serve) }); n != 0 {

@@ -3,6 +3,8 @@ package pricing
 import (
 	"errors"
 	"strconv"
+
+	"github.com/pricing-engine/pricing-engine/internal/jsonstr"
 )
 
 // detailInternal is the detail of a 500 whose cause is not a *Error: the
@@ -32,9 +34,9 @@ func appendDetailMember(dst []byte, e *Error, item int) []byte {
 	dst = append(dst, `"detail":`...)
 	switch {
 	case e == nil:
-		return appendString(dst, detailInternal)
+		return jsonstr.Append(dst, detailInternal)
 	case len(e.Fields) == 0:
-		return appendString(dst, e.Detail)
+		return jsonstr.Append(dst, e.Detail)
 	}
 	return appendFieldErrors(dst, e.Fields, item)
 }
@@ -116,20 +118,20 @@ func appendFieldErrors(dst []byte, fields []FieldError, item int) []byte {
 		}
 		f := &fields[k]
 		dst = append(dst, `{"type":`...)
-		dst = appendString(dst, f.Type)
+		dst = jsonstr.Append(dst, f.Type)
 		dst = append(dst, `,"loc":[`...)
 		for j, l := range f.Loc {
 			if j > 0 {
 				dst = append(dst, ',')
 			}
-			dst = appendString(dst, l)
+			dst = jsonstr.Append(dst, l)
 			if j == 0 && item >= 0 {
 				dst = append(dst, `,"items",`...)
 				dst = strconv.AppendInt(dst, int64(item), 10)
 			}
 		}
 		dst = append(dst, `],"msg":`...)
-		dst = appendString(dst, f.Msg)
+		dst = jsonstr.Append(dst, f.Msg)
 		if f.Input != nil {
 			dst = append(dst, `,"input":`...)
 			dst = append(dst, f.Input...)

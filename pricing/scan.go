@@ -5,6 +5,8 @@ import (
 	"strconv"
 	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/pricing-engine/pricing-engine/internal/jsonstr"
 )
 
 // This file is the strict JSON scanner of request bodies (RFC 8259). Its
@@ -25,6 +27,8 @@ const MaxDepth = 300
 
 // bom is the UTF-8 byte-order mark.
 const bom = "\xef\xbb\xbf"
+
+const hexDigits = "0123456789abcdef"
 
 // bomLen is the length of the byte-order mark body starts with, or 0.
 func bomLen(body []byte) int {
@@ -631,7 +635,7 @@ func hexRune(h []byte) rune {
 
 // appendCanonical appends the checked value v in the form the "input" of
 // a validation error takes: without whitespace, its strings (keys too)
-// unescaped and written again by appendString, numbers and literals as
+// unescaped and written again by jsonstr.Append, numbers and literals as
 // they are.
 func appendCanonical(dst, v []byte) []byte {
 	for i := 0; i < len(v); {
@@ -640,7 +644,7 @@ func appendCanonical(dst, v []byte) []byte {
 			i++
 		case '"':
 			end, _ := checkString(v, i)
-			dst = appendString(dst, unquote(nil, v[i+1:end-1]))
+			dst = jsonstr.Append(dst, unquote(nil, v[i+1:end-1]))
 			i = end
 		default:
 			dst = append(dst, c)

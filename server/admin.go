@@ -13,7 +13,7 @@ import (
 	"time"
 
 	"github.com/pricing-engine/pricing-engine/apidocs"
-	"github.com/pricing-engine/pricing-engine/pricing"
+	"github.com/pricing-engine/pricing-engine/pricer"
 )
 
 // startAdmin binds the admin listener and serves it in the background.
@@ -168,31 +168,17 @@ func (s *Server) observeAdmin(endpoint string, h http.Handler) http.Handler {
 	})
 }
 
-// decoderPool pools pricing decoders for the admin listener's goroutines.
-type decoderPool struct{ p sync.Pool }
-
-func (d *decoderPool) get() *pricing.Decoder {
-	if v := d.p.Get(); v != nil {
-		return v.(*pricing.Decoder)
-	}
-	return new(pricing.Decoder)
-}
-
-func (d *decoderPool) put(dec *pricing.Decoder) { d.p.Put(dec) }
-
 // adminPrice is the net/http twin of the event-loop price route.
 func (s *Server) adminPrice(w http.ResponseWriter, r *http.Request) {
 	body, ok := s.readAdminJSON(w, r)
 	if !ok {
 		return
 	}
-	dec := s.decoders.get()
-	defer s.decoders.put(dec)
 	// The same price path as the event loops: this goroutine waits for
 	// the lookups instead of registering a completion.
-	var x pricing.Exchange
-	s.engine.ServeWait(&x, dec, body)
-	writeExchange(w, &x)
+	x := s.engine.NewExchange(nil)
+	s.engine.Price(x, body)
+	writeExchange(w, x.Result())
 }
 
 // adminPrices is the net/http twin of the event-loop batch route.
@@ -201,15 +187,13 @@ func (s *Server) adminPrices(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	dec := s.decoders.get()
-	defer s.decoders.put(dec)
-	var x pricing.Exchange
-	s.engine.ServeBatchWait(&x, dec, body)
-	writeExchange(w, &x)
+	x := s.engine.NewExchange(nil)
+	s.engine.PriceBatch(x, body)
+	writeExchange(w, x.Result())
 }
 
 // writeExchange writes the reply of a priced Exchange.
-func writeExchange(w http.ResponseWriter, x *pricing.Exchange) {
+func writeExchange(w http.ResponseWriter, x *pricer.Reply) {
 	if x.RetryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(x.RetryAfter))
 	}

@@ -4,8 +4,6 @@ import (
 	"math/bits"
 	"sync/atomic"
 	"time"
-
-	"github.com/pricing-engine/pricing-engine/pricing"
 )
 
 // Admission control on time (Config.QueueTarget).
@@ -29,9 +27,9 @@ import (
 // minimum falls below half the target it falls by shedStep per interval.
 // Shed requests are spread evenly (an accumulator, not a random draw),
 // and the share is a share of items: a batch weighs its items
-// (pricing.BatchItems), so that a batch of 100 items is not shed as
+// (pricer.Engine.BatchItems), so that a batch of 100 items is not shed as
 // rarely as one price request. Requests are shed apart by size class
-// (1 item, 2-3, 4-7, ... up to MaxBatchItems), each class with its own
+// (1 item, 2-3, 4-7, ... up to the most a batch holds), each class with its own
 // accumulator that a request adds its weight x the share to and is
 // refused, as a whole, once that reaches its weight, paying its weight:
 // in every class, and so overall, the items refused are the shed share
@@ -61,10 +59,10 @@ type admission struct {
 }
 
 // admissionClasses is the number of size classes of requests (by powers
-// of two of their items): enough for pricing.MaxBatchItems.
+// of two of their items): enough for the largest batch the engine
+// accepts (a test holds it to pricing.MaxBatchItems); a larger weight
+// would share the last class.
 const admissionClasses = 8
-
-var _ = [1<<admissionClasses - 1 - pricing.MaxBatchItems]struct{}{}
 
 // observeSojourn records d, the time a completed job spent in the server
 // from when its loop read the request to the drain that replies to it.
@@ -128,9 +126,9 @@ func (lp *loop) admit(rt route, body []byte) bool {
 	}
 	w := 1
 	if rt == routePrices {
-		w = pricing.BatchItems(body)
+		w = lp.srv.engine.BatchItems(body)
 	}
-	acc := &a.acc[bits.Len(uint(w))-1]
+	acc := &a.acc[min(bits.Len(uint(w)), admissionClasses)-1]
 	*acc += a.shed * float64(w)
 	if *acc < float64(w) {
 		return true

@@ -7,7 +7,12 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/pricing-engine/pricing-engine/pricing"
 )
+
+// The size classes of admission hold every batch size apart.
+var _ = [1<<admissionClasses - 1 - pricing.MaxBatchItems]struct{}{}
 
 // TestAdmissionControl drives one loop's controller with synthetic
 // sojourn samples (no clock, no sleeping): a standing queue above the

@@ -60,7 +60,9 @@ func newBenchServer(tb testing.TB) *Server {
 		tb.Fatal(err)
 	}
 	mset := metrics.New(metrics.BuildInfo{})
-	s, err := New(Config{}, Deps{Engine: pricing.NewEngine(&lookup.Memory{Catalog: cat, Markets: mk}, pricing.Config{}), Metrics: mset})
+	// The binary's memory source: the writable store of the admin API.
+	src := lookup.NewMemoryStore(cat, mk, lookup.MemoryStoreOptions{})
+	s, err := New(Config{}, Deps{Engine: pricing.NewEngine(src, pricing.Config{}), Metrics: mset})
 	if err != nil {
 		tb.Fatal(err)
 	}

@@ -6,7 +6,6 @@ import (
 
 	"github.com/pricing-engine/pricing-engine/httpparse"
 	"github.com/pricing-engine/pricing-engine/metrics"
-	"github.com/pricing-engine/pricing-engine/pricing"
 )
 
 // The asynchronous lookup path. A price or batch request whose lookups do
@@ -53,13 +52,13 @@ func (cn *conn) dispatchPrice(out []byte, rep *reply, req *httpparse.Request, me
 	j.close = rep.close
 	var done bool
 	if rt == routePrices {
-		done = lp.pl.ServeBatch(&j.x, req.Body, lp.now)
+		done = lp.pl.ServeBatch(j.x, req.Body, lp.now)
 	} else {
-		done = lp.pl.Serve(&j.x, req.Body, lp.now)
+		done = lp.pl.Serve(j.x, req.Body, lp.now)
 	}
 	if done {
-		rep.status, rep.retryAfter = j.x.Status, j.x.RetryAfter
-		out = cn.answer(out, rep, j.x.Body, method, rt.endpoint())
+		rep.status, rep.retryAfter = j.xr.Status, j.xr.RetryAfter
+		out = cn.answer(out, rep, j.xr.Body, method, rt.endpoint())
 		lp.releaseJob(j)
 		return out
 	}
@@ -95,9 +94,9 @@ func (lp *loop) flush() {
 	lp.pl.Flush()
 }
 
-// lookedUp is the job's Exchange.Done: it runs on whatever goroutine the
+// lookedUp is the done of the job's Exchange: it runs on whatever goroutine the
 // lookups completed on, and hands the job to its loop.
-func (j *job) lookedUp(*pricing.Exchange) {
+func (j *job) lookedUp() {
 	lp := j.lp
 	for {
 		head := lp.completions.Load()
@@ -175,7 +174,7 @@ func (lp *loop) complete(j *job) {
 	s.metrics.LookupWaitEnded()
 	defer s.jobsWG.Done()
 	if j.orphan {
-		lp.pl.Discard(&j.x)
+		lp.pl.Discard(j.x)
 		lp.releaseJob(j)
 		return
 	}
@@ -197,15 +196,15 @@ func (lp *loop) finishPrice(j *job) {
 			lp.observer(j.method, j.kind.endpoint(), j.rep.status).Observe(lp.now.Sub(j.start).Seconds())
 		}
 	}()
-	lp.pl.Complete(&j.x)
-	j.rep.status, j.rep.retryAfter = j.x.Status, j.x.RetryAfter
+	lp.pl.Complete(j.x)
+	j.rep.status, j.rep.retryAfter = j.xr.Status, j.xr.RetryAfter
 	if s.closingConns.Load() {
 		j.rep.close, j.close = true, true
 	}
 	if j.rep.status == 503 {
 		s.metrics.Rejected(metrics.RejectLookupError).Inc()
 	}
-	j.bb.B = appendReply(j.bb.B[:0], &j.rep, s.date.get(), j.x.Body)
+	j.bb.B = appendReply(j.bb.B[:0], &j.rep, s.date.get(), j.xr.Body)
 	lp.observer(j.method, j.kind.endpoint(), j.rep.status).Observe(lp.now.Sub(j.start).Seconds())
 }
 

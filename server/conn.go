@@ -8,7 +8,7 @@ import (
 	"github.com/valyala/bytebufferpool"
 
 	"github.com/pricing-engine/pricing-engine/httpparse"
-	"github.com/pricing-engine/pricing-engine/pricing"
+	"github.com/pricing-engine/pricing-engine/pricer"
 )
 
 // conn is the per-connection state. It is touched only by the connection's
@@ -75,7 +75,8 @@ type job struct {
 	run    func() // j.execute bound once, so Submit does not allocate
 
 	// Price and batch jobs: the request, its lookups and its reply.
-	x      pricing.Exchange
+	x      pricer.Exchange // made once, with j.lookedUp as its done
+	xr     *pricer.Reply   // x.Result(), bound once
 	cn     *conn
 	lp     *loop
 	next   *job // link in lp's completion stack

@@ -1,7 +1,9 @@
 // Package server is the network side of pricing-engine: it accepts
 // connections on gnet event loops, frames requests with [httpparse], routes
-// them, asks the [pricing] engine for quotes and writes the replies back in
-// request order. A second, ordinary net/http listener serves the admin
+// them, asks a pricing engine for quotes and writes the replies back in
+// request order. It knows the engine only through the interfaces of
+// package [pricer] (the command passes it a pricing.Engine), so nothing
+// it builds on stores, rules or demand counting. A second, ordinary net/http listener serves the admin
 // routes (/metrics, /healthz, /readyz, /docs, /openapi.json, /debug/pprof/).
 //
 // # Threading model
@@ -11,7 +13,7 @@
 // its queue of pending replies, its timers) is touched only by its loop, so
 // the hot path takes no lock shared between loops.
 //
-// A price or batch request is handed to the loop's [pricing.Loop] (its
+// A price or batch request is handed to the loop's [pricer.Loop] (its
 // decoder, lookups, demand counts and batches); the server knows neither
 // the back end nor the rules. When the lookups answer at once (the memory
 // store, a cache hit) the request is answered inline, inside OnTraffic,
@@ -19,14 +21,14 @@
 // profile, a store miss) the request becomes a pending job with no
 // goroutine of its own: the pricing handle keeps the lookups and is
 // flushed once per loop iteration (so a networked store sends the misses
-// of one iteration together, a batch's items included); the Exchange's
-// Done (for a batch, once its last item answered) pushes the job onto the
-// loop's lock-free completion stack, and only the push that finds it
-// empty wakes the loop (gnet's EventLoop.Execute). The wake drains every
-// completion at once, builds the replies and resumes each connection
-// concerned once: one write per connection per drain, strictly in request
-// order with the inline answers around them (the connection's pending
-// queue keeps the order). The metrics exposition, which takes
+// of one iteration together, a batch's items included); the exchange's
+// done callback (for a batch, once its last item answered) pushes the
+// job onto the loop's lock-free completion stack, and only the push that
+// finds it empty wakes the loop (gnet's EventLoop.Execute). The wake
+// drains every completion at once, builds the replies and resumes each
+// connection concerned once: one write per connection per drain, strictly
+// in request order with the inline answers around them (the connection's
+// pending queue keeps the order). The metrics exposition, which takes
 // milliseconds, runs on a bounded goroutine pool instead.
 //
 // The replies the server makes itself (404, 405, 415, 503 overloaded,

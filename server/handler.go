@@ -13,7 +13,7 @@ import (
 
 	"github.com/pricing-engine/pricing-engine/httpparse"
 	"github.com/pricing-engine/pricing-engine/metrics"
-	"github.com/pricing-engine/pricing-engine/pricing"
+	"github.com/pricing-engine/pricing-engine/pricer"
 )
 
 // handler is the gnet event handler. One handler serves every loop; state
@@ -41,15 +41,18 @@ type obsKey struct {
 // handle and the list of its connections for the timeout scan. Only that
 // loop's goroutine touches it.
 type loop struct {
-	srv   *Server
-	el    gnet.EventLoop
-	out   *bytebufferpool.ByteBuffer // replies for the connection being served
-	tmp   []byte                     // one reply being built
-	body  []byte                     // one reply body being built
-	pl    *pricing.Loop              // decoder, lookups, demand counts, batches
-	obs   map[obsKey]prometheus.Observer
-	last  obsKey              // labels of the last observer handed out
-	lastO prometheus.Observer // and that observer
+	srv  *Server
+	el   gnet.EventLoop
+	out  *bytebufferpool.ByteBuffer // replies for the connection being served
+	tmp  []byte                     // one reply being built
+	body []byte                     // one reply body being built
+	pl   pricer.Loop                // decoder, lookups, demand counts, batches
+	// inline carries the requests priced on the loop (an instant
+	// engine): each reply is written before the next request is served.
+	inline pricer.Exchange
+	obs    map[obsKey]prometheus.Observer
+	last   obsKey              // labels of the last observer handed out
+	lastO  prometheus.Observer // and that observer
 	// replied holds the duration observers of the replies made in the
 	// current OnTraffic; observeReplies records them all with one clock
 	// read when the replies are about to be written.
@@ -92,6 +95,7 @@ func (s *Server) loopFor(el gnet.EventLoop) *loop {
 		obs: make(map[obsKey]prometheus.Observer),
 	}
 	lp.pl = s.engine.NewLoop()
+	lp.inline = s.engine.NewExchange(nil)
 	lp.scanRun = gnet.RunnableFunc(func(context.Context) error { lp.scan(); return nil })
 	lp.flushRun = gnet.RunnableFunc(func(context.Context) error { lp.flush(); return nil })
 	lp.drainRun = gnet.RunnableFunc(func(context.Context) error { lp.drain(); return nil })

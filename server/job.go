@@ -10,7 +10,8 @@ import (
 func (s *Server) newJob() any {
 	j := &job{srv: s}
 	j.run = j.execute
-	j.x.Done = j.lookedUp // bound once
+	j.x = s.engine.NewExchange(j.lookedUp) // bound once
+	j.xr = j.x.Result()
 	return j
 }
 
@@ -45,8 +46,8 @@ func (lp *loop) releaseJob(j *job) {
 	if cap(j.bb.B) > maxFreeJobBuffer {
 		j.bb.B = nil // a large reply (docs): do not keep its buffer
 	}
-	if cap(j.x.Body) > maxFreeJobBuffer {
-		j.x.Body = nil // a large batch reply: do not keep its buffer
+	if cap(j.xr.Body) > maxFreeJobBuffer {
+		j.xr.Body = nil // a large batch reply: do not keep its buffer
 	}
 	if len(lp.free) < maxFreeJobs {
 		lp.free = append(lp.free, j)

@@ -6,7 +6,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/pricing-engine/pricing-engine/pricing"
+	"github.com/pricing-engine/pricing-engine/internal/jsonstr"
 )
 
 // Content types of the replies this package writes itself.
@@ -136,7 +136,7 @@ func appendReply(dst []byte, r *reply, date []byte, body []byte) []byte {
 
 // appendDetailBody appends {"detail":"msg"}.
 func appendDetailBody(dst []byte, msg string) []byte {
-	return pricing.AppendDetail(dst, msg)
+	return jsonstr.AppendDetail(dst, msg)
 }
 
 // canned names a reply the server makes itself, the same on the event

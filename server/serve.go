@@ -40,12 +40,12 @@ func (cn *conn) serve(out []byte, req *httpparse.Request) []byte {
 			return cn.dispatchPrice(out, &rep, req, method, rt)
 		}
 		// In memory: the whole price path runs here, inline.
-		x := lp.pl.Inline()
 		if rt == routePrices {
-			lp.pl.ServeBatch(x, req.Body, lp.now)
+			lp.pl.ServeBatch(lp.inline, req.Body, lp.now)
 		} else {
-			lp.pl.Serve(x, req.Body, lp.now)
+			lp.pl.Serve(lp.inline, req.Body, lp.now)
 		}
+		x := lp.inline.Result()
 		rep.status, rep.retryAfter = x.Status, x.RetryAfter
 		return cn.answer(out, &rep, x.Body, method, rt.endpoint())
 

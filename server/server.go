@@ -17,12 +17,12 @@ import (
 
 	"github.com/pricing-engine/pricing-engine/apidocs"
 	"github.com/pricing-engine/pricing-engine/metrics"
-	"github.com/pricing-engine/pricing-engine/pricing"
+	"github.com/pricing-engine/pricing-engine/pricer"
 )
 
 // Deps are the collaborators a Server serves with.
 type Deps struct {
-	Engine  *pricing.Engine
+	Engine  pricer.Engine
 	Metrics *metrics.Set
 	Logger  *slog.Logger
 	// Docs answers /docs and /openapi.json on both ports, from bytes
@@ -50,7 +50,7 @@ type Deps struct {
 // on net/http. Create it with New, then Start it; Shutdown stops it.
 type Server struct {
 	cfg            Config
-	engine         *pricing.Engine
+	engine         pricer.Engine
 	metrics        *metrics.Set
 	metricsHandler http.Handler
 	log            *slog.Logger
@@ -85,8 +85,6 @@ type Server struct {
 	admin     *http.Server
 	adminLn   net.Listener
 	adminDone chan error
-
-	decoders decoderPool
 
 	h      *handler
 	resume gnet.AsyncCallback // h.resumeConn, bound once

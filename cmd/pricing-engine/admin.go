@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"os"
 	"os/signal"
 	"syscall"
@@ -117,4 +118,13 @@ func (rt *adminRuntime) reloaded(n int, err error) {
 		return
 	}
 	rt.log.Info("admin tokens reloaded", "tokens", n)
+}
+
+// protect makes the admin-port routes outside /admin/v1/ (GET /rules) need
+// a read token when a tokens file is set.
+func (rt *adminRuntime) protect(routes map[string]http.Handler) map[string]http.Handler {
+	for pattern, h := range routes {
+		routes[pattern] = rt.handler.RequireRead(h)
+	}
+	return routes
 }

@@ -81,6 +81,14 @@ func TestE2EAdminAPI(t *testing.T) {
 			if code, _, body := p.do("GET", "http://"+p.api+"/admin/v1/products/P-1", "", ""); code != 404 || body != `{"detail":"Not Found"}` {
 				t.Errorf("API port /admin/: %d %s", code, body)
 			}
+			// GET /rules needs a token once a tokens file is set (here:
+			// no --rules, so 404 with one).
+			if code, h, _ := p.adminDo("GET", "/rules", "", ""); code != 401 || h.Get("WWW-Authenticate") == "" {
+				t.Errorf("/rules without a token: %d", code)
+			}
+			if code, _, _ := p.adminDo("GET", "/rules", adminWriteToken, ""); code != 404 {
+				t.Errorf("/rules with a token: %d, want 404 (no --rules)", code)
+			}
 			code, h, body := p.adminDo("GET", "/admin/v1/products/P-7", adminWriteToken, "")
 			if code != 200 || h.Get("ETag") == "" {
 				t.Fatalf("GET: %d %s", code, body)

@@ -112,7 +112,7 @@ func serve(cfg *config, log *slog.Logger) error {
 		Metrics:     mset,
 		Logger:      log,
 		Docs:        apidocs.New(),
-		Admin:       adminPages(rl.adminRoutes()),
+		Admin:       adminPages(adm.protect(rl.adminRoutes())),
 		AdminAPI:    adm.handler,
 		ReadyDetail: rl.readyDetail,
 		NotReady:    notReady(src),

@@ -36,8 +36,7 @@ type rule struct {
 	pkgs      string   // a go list pattern, relative to the module
 	forbidden []string // full package paths
 	// direct checks only the packages' own imports, not what their
-	// imports import: server drives pricing, which itself uses lookup,
-	// rules and demand; server alone must not reach for them.
+	// imports import.
 	direct bool
 	// pending, when set, skips the rule: it does not hold yet, for the
 	// reason given.
@@ -45,7 +44,11 @@ type rule struct {
 }
 
 var rules = []rule{
-	{pkgs: "server", forbidden: own("lookup", "rules", "demand"), direct: true},
+	// The server knows a pricing engine only as package pricer's
+	// interfaces: nothing it builds on stores, prices or counts demand.
+	{pkgs: "server", forbidden: own("lookup", "rules", "demand", "pricing")},
+	{pkgs: "pricer", forbidden: own("")}, // nothing of the module
+	{pkgs: "internal/jsonstr", forbidden: own("")},
 	{pkgs: "lookup/...", forbidden: own("rules", "pricing", "demand")},
 	{pkgs: "rules", forbidden: append(own("server", "lookup"), gnet, rueidis, nethttp)},
 	{pkgs: "httpparse", forbidden: append(own("pricing"), gnet)},

@@ -1,0 +1,87 @@
+// Package pricer says what an HTTP server needs of a pricing engine: an
+// engine that hands out one [Loop] per event loop and [Exchange]s to
+// carry requests, and blocks for callers that own a goroutine per
+// request. It imports nothing of the module, so a server written against
+// it depends on no store, rules or demand code; package pricing
+// implements it.
+package pricer
+
+import "time"
+
+// Reply is the HTTP reply to one request: its status, its Retry-After
+// seconds (0: none) and its JSON body. The engine overwrites it in place
+// for each request; Body keeps its capacity, and its owner may drop a
+// large one (set it to nil) between requests.
+type Reply struct {
+	Status     int
+	RetryAfter int
+	Body       []byte
+}
+
+// Exchange is one request in flight, made by [Engine.NewExchange] and
+// meant to be reused, one request after another. It is only ever passed
+// back to the engine that made it.
+type Exchange interface {
+	// Result returns the exchange's reply; the pointer is the same for
+	// the exchange's life. The reply is valid once Serve or ServeBatch
+	// returned true, Complete ran, or Price or PriceBatch returned, and
+	// until the exchange serves its next request.
+	Result() *Reply
+}
+
+// Engine prices requests.
+type Engine interface {
+	// NewLoop returns the pricing handle of one event loop.
+	NewLoop() Loop
+	// NewExchange returns an exchange whose done is called exactly once,
+	// from any goroutine, when the lookups of a request that a Loop left
+	// pending have answered; done must not block (it normally queues the
+	// exchange for its loop). done may be nil for an exchange only used
+	// with Price, PriceBatch or requests the loop answers at once (see
+	// Loop.Instant).
+	NewExchange(done func()) Exchange
+	// Price decodes body as a price request and prices it on the calling
+	// goroutine, blocking until its lookups answered (no later than
+	// shortly after the lookup deadline); the reply is in x.Result(). It
+	// is for callers that own a goroutine per request; the request is
+	// not counted for the demand rules. It is safe for concurrent use
+	// with distinct exchanges.
+	Price(x Exchange, body []byte)
+	// PriceBatch is Price for a batch request.
+	PriceBatch(x Exchange, body []byte)
+	// BatchItems returns how many items a batch request body asks for,
+	// at least 1 and at most the most a batch may hold, by a lenient
+	// scan that does not validate the body (Loop.ServeBatch does), so
+	// that admission control can weigh a batch before decoding it. It
+	// does not allocate, and is safe for concurrent use.
+	BatchItems(body []byte) int
+}
+
+// Loop is the pricing side of one event loop. It is not safe for
+// concurrent use: only its event loop's goroutine calls its methods, and
+// none of them blocks.
+type Loop interface {
+	// Instant reports whether every lookup answers at once: Serve and
+	// ServeBatch then always return true.
+	Instant() bool
+	// Serve decodes body as a price request into x and begins its
+	// lookups, with the deadline counted from arrived (when the
+	// request's bytes arrived). It returns true when the reply is made;
+	// false when the lookups are pending: x's done is then called once,
+	// and the caller must not touch x until then, and then calls
+	// Complete (or Discard) on the loop's goroutine.
+	Serve(x Exchange, body []byte, arrived time.Time) bool
+	// ServeBatch is Serve for a batch request.
+	ServeBatch(x Exchange, body []byte, arrived time.Time) bool
+	// Complete makes the reply of x once its done was called.
+	Complete(x Exchange)
+	// Discard forgets x, whose done was called but whose requester went
+	// away, instead of completing it.
+	Discard(x Exchange)
+	// Flush sends the lookups left pending since the previous Flush. The
+	// loop calls it once per iteration in which Serve or ServeBatch
+	// returned false.
+	Flush()
+	// Tick is called from the loop's periodic tick, with the time.
+	Tick(now time.Time)
+}
