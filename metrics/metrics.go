@@ -237,7 +237,7 @@ func (s *Set) ObserveLookup(lookup, outcome string, d time.Duration) {
 func (s *Set) Handler() http.Handler {
 	return promhttp.HandlerFor(s.Registry, promhttp.HandlerOpts{
 		Registry:          s.Registry,
-		EnableOpenMetrics: false,
+		EnableOpenMetrics: true, // exemplars (trace ids) need OpenMetrics; asked for by Accept only
 	})
 }
 

@@ -336,13 +336,13 @@ func setDetail[S ~string | ~[]byte](x *Exchange, status, retryAfter int, msg S) 
 }
 
 // computeQuote is the one computation of a price: every request, whatever
-// drives it, is priced here from its looked-up inputs. The rules of round
-// 2 (demand, schedules, guards, endings) plug in here and nowhere else.
+// drives it, is priced here from its looked-up inputs. The rules
+// (demand, schedules, guards, endings) plug in here and nowhere else.
 //
 // Without rules: the seed formula, rules.Seed: final = round(base * mult
 // * (1 - discount), 2), half to even, on exact decimals; discount is 0.05
-// for members. stale marks
-// inputs served from last-known values ("source":"stale").
+// for members. stale marks inputs served from last-known values
+// ("source":"stale").
 //
 // With rules (Config.Rules returns a ruleset): rules.Price with the
 // request's arrival time and, when x has a shard and the ruleset a demand

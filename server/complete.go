@@ -157,6 +157,9 @@ func (lp *loop) drain() {
 		}
 	}
 	lp.touched = lp.touched[:0]
+	if lp.al != nil {
+		lp.al.Flush() // the lines of the replies made here
+	}
 	// Let the lookups complete what is due by now (a timer source): with
 	// GOMAXPROCS=1 a busy loop holds the only P, and its Source's own
 	// goroutine may wait for it (a networked store's Flush with nothing
@@ -205,7 +208,13 @@ func (lp *loop) finishPrice(j *job) {
 		s.metrics.Rejected(metrics.RejectLookupError).Inc()
 	}
 	j.bb.B = appendReply(j.bb.B[:0], &j.rep, s.date.get(), j.xr.Body)
-	lp.observer(j.method, j.kind.endpoint(), j.rep.status).Observe(lp.now.Sub(j.start).Seconds())
+	o, d := lp.observer(j.method, j.kind.endpoint(), j.rep.status), lp.now.Sub(j.start).Seconds()
+	if j.rep.span != nil {
+		observeExemplar(o, d, j.rep.id)
+	} else {
+		o.Observe(d)
+	}
+	lp.record(j.cn, &j.rep, j.method, j.kind.endpoint(), nil, len(j.xr.Body), j.start)
 }
 
 // dropPending forgets cn's pending replies (the connection closes or

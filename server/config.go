@@ -100,7 +100,7 @@ const (
 	DefaultMaxInboundBytes  = 128 << 10 // the largest request (8 KiB head, 64 KiB body) and more
 	DefaultMaxOutboundBytes = 32 << 10  // 16 pipelined replies of a few hundred bytes, several times over
 	DefaultMaxWaiting       = 20_000
-	DefaultPoolSize         = 20_000
+	DefaultPoolSize         = 64 // metrics scrapes: a few at a time; each gathers the whole registry
 	DefaultHeaderTimeout    = 5 * time.Second
 	DefaultBodyTimeout      = 10 * time.Second
 	DefaultIdleTimeout      = 60 * time.Second

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"net/netip"
 	"sync/atomic"
 	"time"
 
@@ -25,8 +26,11 @@ type conn struct {
 	pending []*job
 
 	closing bool // no more requests are read; close once pending drains
-	closed  bool // OnClose ran; workers' late wake-ups are ignored
-	touched bool // in lp.touched: a completion of this drain belongs to it
+
+	remoteAddr netip.AddrPort // the client's address, for the access log (remote)
+	remoteSet  bool
+	closed     bool // OnClose ran; workers' late wake-ups are ignored
+	touched    bool // in lp.touched: a completion of this drain belongs to it
 	// peerClose: the client asked to close after a complete request
 	// (Connection: close, or HTTP/1.0 without keep-alive): it sends
 	// nothing more, so the close needs no linger (linger.go).

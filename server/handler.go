@@ -14,6 +14,7 @@ import (
 	"github.com/pricing-engine/pricing-engine/httpparse"
 	"github.com/pricing-engine/pricing-engine/metrics"
 	"github.com/pricing-engine/pricing-engine/pricer"
+	"github.com/pricing-engine/pricing-engine/trace"
 )
 
 // handler is the gnet event handler. One handler serves every loop; state
@@ -56,10 +57,17 @@ type loop struct {
 	// replied holds the duration observers of the replies made in the
 	// current OnTraffic; observeReplies records them all with one clock
 	// read when the replies are about to be written.
-	replied []prometheus.Observer
+	replied []repliedObs
 	conns   []*conn
 	dead    []*conn // scratch for scan
 	now     time.Time
+
+	// Request identity and tracing (trace.go): the loop's id generator
+	// and span recorder, its half of the access log (nil when off), and
+	// the path of the request being served (a view, valid during serve).
+	tl   *trace.Loop
+	al   *trace.AccessLogLoop
+	path []byte
 
 	// The asynchronous lookup path (complete.go).
 	flushQueued bool                // a flush task is queued
@@ -96,6 +104,10 @@ func (s *Server) loopFor(el gnet.EventLoop) *loop {
 	}
 	lp.pl = s.engine.NewLoop()
 	lp.inline = s.engine.NewExchange(nil)
+	lp.tl = s.deps.Tracer.NewLoop()
+	if s.deps.AccessLog != nil {
+		lp.al = s.deps.AccessLog.NewLoop()
+	}
 	lp.scanRun = gnet.RunnableFunc(func(context.Context) error { lp.scan(); return nil })
 	lp.flushRun = gnet.RunnableFunc(func(context.Context) error { lp.flush(); return nil })
 	lp.drainRun = gnet.RunnableFunc(func(context.Context) error { lp.drain(); return nil })
@@ -466,7 +478,8 @@ func (cn *conn) parseError(out []byte, err error) []byte {
 func (cn *conn) answer(out []byte, rep *reply, body []byte, method, endpoint string) []byte {
 	out = cn.place(out, rep, body)
 	lp := cn.lp
-	lp.replied = append(lp.replied, lp.observer(method, endpoint, rep.status))
+	lp.replied = append(lp.replied, repliedObs{o: lp.observer(method, endpoint, rep.status), id: rep.id, sampled: rep.span != nil})
+	lp.record(cn, rep, method, endpoint, lp.path, len(body), lp.now)
 	return out
 }
 
@@ -478,10 +491,17 @@ func (lp *loop) observeReplies() {
 		return
 	}
 	d := time.Since(lp.now).Seconds()
-	for _, o := range lp.replied {
-		o.Observe(d)
+	for _, r := range lp.replied {
+		if r.sampled {
+			observeExemplar(r.o, d, r.id)
+		} else {
+			r.o.Observe(d)
+		}
 	}
 	lp.replied = lp.replied[:0]
+	if lp.al != nil {
+		lp.al.Flush()
+	}
 }
 
 // place queues a finished reply: straight to out when nothing is pending
@@ -490,6 +510,11 @@ func (cn *conn) place(out []byte, rep *reply, body []byte) []byte {
 	lp := cn.lp
 	if rep.close {
 		cn.closing = true
+	}
+	if !rep.id.IsValid() {
+		// A reply made without a request (a framing error, a timeout)
+		// still carries a request id.
+		rep.id = lp.tl.IDs().TraceID()
 	}
 	if len(cn.pending) == 0 {
 		return appendReply(out, rep, lp.srv.date.get(), body)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/pricing-engine/pricing-engine/internal/jsonstr"
+	"github.com/pricing-engine/pricing-engine/trace"
 )
 
 // Content types of the replies this package writes itself.
@@ -29,6 +30,12 @@ type reply struct {
 	// etag and cacheControl describe a served file (/docs, /openapi.json):
 	// when etag is set the head also carries X-Content-Type-Options.
 	etag, cacheControl string
+	// id is the request's trace id, written as X-Request-Id; place fills
+	// it for replies made without a request (framing errors, timeouts).
+	id trace.TraceID
+	// span is the request's span while it is recorded (sampled requests
+	// only); lp.record ends it.
+	span *trace.Span
 }
 
 // statusLine returns the pre-rendered status line of every status the
@@ -105,6 +112,11 @@ func appendReply(dst []byte, r *reply, date []byte, body []byte) []byte {
 	dst = append(dst, "\r\nContent-Length: "...)
 	dst = strconv.AppendInt(dst, int64(len(body)), 10)
 	dst = append(dst, "\r\n"...)
+	if r.id.IsValid() {
+		dst = append(dst, "X-Request-Id: "...)
+		dst = r.id.AppendHex(dst)
+		dst = append(dst, "\r\n"...)
+	}
 	if r.close {
 		dst = append(dst, "Connection: close\r\n"...)
 	} else if r.keepAlive10 {

@@ -20,6 +20,9 @@ func (cn *conn) serve(out []byte, req *httpparse.Request) []byte {
 		keepAlive10: req.KeepAlive && req.Major == 1 && req.Minor == 0,
 		headOnly:    method == "HEAD",
 	}
+	lp.beginTrace(&rep, req)
+	lp.path = req.Path
+	defer func() { lp.path = nil }()
 	body := lp.body[:0]
 	if !req.KeepAlive {
 		cn.peerClose = true

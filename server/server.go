@@ -18,6 +18,7 @@ import (
 	"github.com/pricing-engine/pricing-engine/apidocs"
 	"github.com/pricing-engine/pricing-engine/metrics"
 	"github.com/pricing-engine/pricing-engine/pricer"
+	"github.com/pricing-engine/pricing-engine/trace"
 )
 
 // Deps are the collaborators a Server serves with.
@@ -44,6 +45,10 @@ type Deps struct {
 	// with that reason on both listeners meanwhile. Called per /readyz,
 	// from any goroutine.
 	NotReady func() string
+	// Tracer takes request identity and spans; nil: request ids only.
+	Tracer *trace.Tracer
+	// AccessLog, if set, gets one line per API request it samples.
+	AccessLog *trace.AccessLog
 }
 
 // Server serves the pricing API on gnet event loops and the admin routes
@@ -115,6 +120,13 @@ func New(cfg Config, deps Deps) (*Server, error) {
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.deps.Tracer == nil {
+		tr, err := trace.New(trace.Config{})
+		if err != nil {
+			return nil, fmt.Errorf("cannot configure server: %w", err)
+		}
+		s.deps.Tracer = tr
 	}
 	s.jobs.New = s.newJob
 	s.h = &handler{srv: s}
@@ -425,7 +437,8 @@ func (s *Server) bufferedTotal() int64 {
 
 // connLimitReply is written to connections refused at the limit.
 func (s *Server) connLimitReply() []byte {
-	var rep reply
+	ids := trace.NewIDGen()
+	rep := reply{id: ids.TraceID()}
 	body := cannedTooManyConns.apply(&rep, nil)
 	return appendReply(nil, &rep, s.date.get(), body)
 }

@@ -111,6 +111,9 @@ func (lp *loop) scan() {
 	lp.scheduleRun() // in case no OnTraffic followed a yield (fair.go)
 	// Hand an idle loop's demand counts over.
 	lp.pl.Tick(time.Unix(0, ns))
+	if lp.al != nil {
+		lp.al.Flush()
+	}
 }
 
 // timeout408 answers the partial request of cn with 408 and marks cn

@@ -42,13 +42,23 @@ func (a *adminStoreConfig) validate(store *storeConfig) error {
 	return errors.Join(errs...)
 }
 
-// writer returns the governed writer of st: through st's own connection
-// without --admin-store, else through a connection of its own, made on
-// first use (so that the engine starts while Redis is down, as with
-// --store) and closed by the returned function after the server stopped.
+// writer returns the governed writer of st, made on first use so that
+// the engine starts while Redis is down (as with --store) and the admin
+// API answers 503 until the store answers: without --admin-store it
+// shares st's connection once st is connected; with it, it dials a
+// connection of its own, closed by the returned function after the server
+// stopped.
 func (a *adminStoreConfig) writer(store *storeConfig, st *redisstore.Store, wo redisstore.WriterOptions, log *slog.Logger) (lookup.Writer, func(), error) {
 	if a.url == "" {
-		return st.Writer(wo), func() {}, nil
+		lw := &lazyWriter{connect: func(context.Context) (*redisstore.Writer, func(), error) {
+			// Ready is true once st has connected, and its client is set
+			// before that, so reading it then is safe.
+			if ok, reason := st.Ready(); !ok {
+				return nil, nil, fmt.Errorf("cannot write: the store is not connected: %s", reason)
+			}
+			return redisstore.NewWriter(st.Client(), st.Keys(), wo), func() {}, nil
+		}}
+		return lw, lw.close, nil
 	}
 	o, err := store.options(log)
 	if err != nil {
@@ -60,20 +70,25 @@ func (a *adminStoreConfig) writer(store *storeConfig, st *redisstore.Store, wo r
 			return nil, nil, err
 		}
 	}
-	lw := &lazyWriter{opts: o, keys: st.Keys(), wo: wo, log: log, redacted: redisstore.Redact(a.url)}
+	redacted := redisstore.Redact(a.url)
+	lw := &lazyWriter{connect: func(ctx context.Context) (*redisstore.Writer, func(), error) {
+		client, err := redisstore.Dial(ctx, o)
+		if err != nil {
+			log.Warn("admin API: cannot connect its store (--admin-store)", "admin_store", redacted, "err", err)
+			return nil, nil, fmt.Errorf("cannot connect the admin API's store: %w", err)
+		}
+		log.Info("admin API connected its own store connection", "admin_store", redacted)
+		return redisstore.NewWriter(client, st.Keys(), wo), client.Close, nil
+	}}
 	return lw, lw.close, nil
 }
 
-// lazyWriter is a [redisstore.Writer] on a connection of its own, dialled
-// on the first call and again after a failed dial: while it cannot
-// connect, every call fails with the dial's error (the admin API answers
-// 503). It is safe for concurrent use.
+// lazyWriter is a [redisstore.Writer] made by connect on the first call,
+// and again after a failed connect: until one succeeds every call fails
+// with connect's error (the admin API answers 503). It is safe for
+// concurrent use.
 type lazyWriter struct {
-	opts     redisstore.Options
-	keys     redisstore.Keys
-	wo       redisstore.WriterOptions
-	log      *slog.Logger
-	redacted string
+	connect func(context.Context) (*redisstore.Writer, func(), error)
 
 	mu     sync.Mutex
 	w      *redisstore.Writer
@@ -89,14 +104,12 @@ func (l *lazyWriter) get(ctx context.Context) (*redisstore.Writer, error) {
 	if l.w != nil {
 		return l.w, nil
 	}
-	client, err := redisstore.Dial(ctx, l.opts)
+	w, closer, err := l.connect(ctx)
 	if err != nil {
-		l.log.Warn("admin API: cannot connect its store (--admin-store)", "admin_store", l.redacted, "err", err)
-		return nil, fmt.Errorf("cannot connect the admin API's store: %w", err)
+		return nil, err
 	}
-	l.log.Info("admin API connected its own store connection", "admin_store", l.redacted)
-	l.w, l.closer = redisstore.NewWriter(client, l.keys, l.wo), client.Close
-	return l.w, nil
+	l.w, l.closer = w, closer
+	return w, nil
 }
 
 // close closes the connection, if one was made.

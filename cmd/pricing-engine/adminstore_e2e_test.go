@@ -127,3 +127,35 @@ func TestAdminStoreFlags(t *testing.T) {
 		}
 	}
 }
+
+// TestE2EAdminStoreLate starts the binary while Redis is down: the admin
+// API answers 503 (not a crash), and once Redis answers it reads and
+// writes through the serving connection without a restart.
+func TestE2EAdminStoreLate(t *testing.T) {
+	srv := redistest.Start(t, redistest.Options{Password: storeSecret})
+	srv.Kill()
+	tokens, token := adminTokens(t)
+	p := startServer(t, append(loopbackArgs, "--admin-tokens-file", tokens, "--store", srv.URL()))
+	auth := map[string]string{"Authorization": "Bearer " + token}
+	if code, _, body := p.doWith("GET", "http://"+p.admin+"/admin/v1/products/P-1", "", auth); code != 503 {
+		t.Fatalf("admin GET while Redis is down = %d %s, want 503", code, body)
+	}
+	srv.Restart()
+	srv.MustDo("SET", "pricing:product:P-1", "49.99")
+	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		code, _, body := p.doWith("GET", "http://"+p.admin+"/admin/v1/products/P-1", "", auth)
+		if code == 200 {
+			break
+		}
+		if code != 503 || time.Now().After(deadline) {
+			t.Fatalf("admin GET after Redis came back = %d %s, want 503 until connected, then 200", code, body)
+		}
+	}
+	auth["If-Match"], auth["Content-Type"] = `"0"`, "application/json"
+	if code, _, body := p.doWith("PUT", "http://"+p.admin+"/admin/v1/products/P-1", `{"base_price":"51.00"}`, auth); code != 200 {
+		t.Errorf("admin PUT after Redis came back = %d %s, want 200", code, body)
+	}
+	if v := srv.MustDo("GET", "pricing:product:P-1"); v != "51.00" {
+		t.Errorf("Redis holds %q, want 51.00", v)
+	}
+}

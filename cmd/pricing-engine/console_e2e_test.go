@@ -254,6 +254,22 @@ func TestE2EConsole(t *testing.T) {
 		t.Errorf("API port serves base price %v after the revert to version 1 (60.00)", got["base_price"])
 	}
 
+	// The page as the analyst sees it now (docs/console.png is made with
+	// CONSOLE_SCREENSHOT=$PWD/docs/console.png).
+	png, err := chromedp.Run(b.ctx, chromedp.Screenshot(chromedp.CSS("body")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(t.TempDir(), "console.png"), png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if path := os.Getenv("CONSOLE_SCREENSHOT"); path != "" {
+		if err := os.WriteFile(path, png, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("screenshot written to %s", path)
+	}
+
 	// A wrong token is refused with the API's detail, shown in the page.
 	b.do("use a wrong token",
 		chromedp.SendKeys(chromedp.CSS("#token"), "wrong-token-000000000000"),

@@ -107,6 +107,16 @@ func serve(cfg *config, log *slog.Logger) error {
 		return err
 	}
 	defer adm.close() // after Shutdown, as closeSrc
+	// Tracing and the access log (tracing.go).
+	trc, err := newTracing(&cfg.trace, log, mset)
+	if err != nil {
+		return err
+	}
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), cfg.shutdownTimeout)
+		defer cancel()
+		trc.close(ctx) // after Shutdown: the loops made their last spans and lines
+	}()
 	srv, err := server.New(cfg.server, server.Deps{
 		Engine:      engine,
 		Metrics:     mset,
@@ -116,6 +126,8 @@ func serve(cfg *config, log *slog.Logger) error {
 		AdminAPI:    adm.handler,
 		ReadyDetail: rl.readyDetail,
 		NotReady:    notReady(src),
+		Tracer:      trc.tracer,
+		AccessLog:   trc.accessLog,
 	})
 	if err != nil {
 		return err
@@ -130,6 +142,7 @@ func serve(cfg *config, log *slog.Logger) error {
 	defer stopRules()
 	rl.start(rulesCtx)  // SIGHUP and file changes reload; demand merges
 	adm.start(rulesCtx) // the tokens file: SIGHUP and changes reload
+	trc.start(rulesCtx) // SIGHUP reopens the access log
 	if err := srv.Start(); err != nil {
 		return err
 	}

@@ -54,6 +54,9 @@ var rules = []rule{
 	{pkgs: "httpparse", forbidden: append(own("pricing"), gnet)},
 	{pkgs: "money", forbidden: own("")}, // nothing of the module
 	{pkgs: "demand", forbidden: []string{nethttp, gnet}},
+	// trace carries request identity and spans; it knows neither the
+	// pricing domain nor the connections.
+	{pkgs: "trace", forbidden: append(own("pricing", "pricer", "server", "lookup", "rules", "demand"), gnet)},
 	// admin drives a lookup.Writer: it knows neither the event loops nor
 	// the price path nor Redis (lookup/redisstore implements the writes).
 	{pkgs: "admin", forbidden: append(own("server", "pricing", "rules", "demand", "lookup/redisstore"), gnet, rueidis)},

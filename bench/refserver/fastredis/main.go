@@ -24,7 +24,6 @@ import (
 	"github.com/pricing-engine/pricing-engine/bench/refserver/internal/ref"
 	"github.com/pricing-engine/pricing-engine/lookup"
 	"github.com/pricing-engine/pricing-engine/lookup/redisstore"
-	"github.com/pricing-engine/pricing-engine/money"
 	"github.com/pricing-engine/pricing-engine/pricing"
 )
 
@@ -87,35 +86,12 @@ func (s *source) answer(c *lookup.Call) {
 	}()
 	p, pErr := s.rdb.Get(ctx, s.keys.Product(product)).Result()
 	wg.Wait()
-	switch {
-	case errors.Is(pErr, redis.Nil):
-		c.Err = &lookup.NotFoundError{Kind: lookup.KindProduct, Key: product}
-		return
-	case pErr != nil || mkErr != nil:
-		if ctx.Err() != nil {
-			c.Err = lookup.ErrTimeout
-		} else {
-			c.Err = lookup.ErrUnavailable
-		}
-		return
-	}
-	base, err := money.Parse(p)
-	if err == nil {
-		err = lookup.CheckPrice(base)
-	}
-	if err != nil {
-		c.Err = &lookup.InvalidValueError{Key: s.keys.Product(product)}
-		return
-	}
-	mult, err := money.Parse(mk)
-	if err == nil {
-		err = lookup.CheckMultiplier(mult)
-	}
-	if err != nil {
-		c.Err = &lookup.InvalidValueError{Key: s.keys.Market(string(c.Location))}
-		return
-	}
-	c.Base, c.Mult, c.Err = base, mult, nil
+	ref.Answer(c, s.keys, ref.Fetched{
+		Base: p, Mult: mk,
+		Missing:  errors.Is(pErr, redis.Nil),
+		Failed:   pErr != nil || mkErr != nil,
+		TimedOut: ctx.Err() != nil,
+	})
 }
 
 type state struct {

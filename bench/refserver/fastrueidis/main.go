@@ -28,7 +28,6 @@ import (
 	"github.com/pricing-engine/pricing-engine/bench/refserver/internal/ref"
 	"github.com/pricing-engine/pricing-engine/lookup"
 	"github.com/pricing-engine/pricing-engine/lookup/redisstore"
-	"github.com/pricing-engine/pricing-engine/money"
 	"github.com/pricing-engine/pricing-engine/pricing"
 )
 
@@ -101,35 +100,12 @@ func (s *source) answer(c *lookup.Call) {
 			mk, mkErr = "1", nil
 		}
 	}
-	switch {
-	case rueidis.IsRedisNil(pErr):
-		c.Err = &lookup.NotFoundError{Kind: lookup.KindProduct, Key: product}
-		return
-	case pErr != nil || mkErr != nil:
-		if ctx.Err() != nil {
-			c.Err = lookup.ErrTimeout
-		} else {
-			c.Err = lookup.ErrUnavailable
-		}
-		return
-	}
-	base, err := money.Parse(p)
-	if err == nil {
-		err = lookup.CheckPrice(base)
-	}
-	if err != nil {
-		c.Err = &lookup.InvalidValueError{Key: s.keys.Product(product)}
-		return
-	}
-	mult, err := money.Parse(mk)
-	if err == nil {
-		err = lookup.CheckMultiplier(mult)
-	}
-	if err != nil {
-		c.Err = &lookup.InvalidValueError{Key: s.keys.Market(string(c.Location))}
-		return
-	}
-	c.Base, c.Mult, c.Err = base, mult, nil
+	ref.Answer(c, s.keys, ref.Fetched{
+		Base: p, Mult: mk,
+		Missing:  rueidis.IsRedisNil(pErr),
+		Failed:   pErr != nil || mkErr != nil,
+		TimedOut: ctx.Err() != nil,
+	})
 }
 
 type state struct {

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/pricing-engine/pricing-engine/lookup"
+	"github.com/pricing-engine/pricing-engine/lookup/redisstore"
+	"github.com/pricing-engine/pricing-engine/money"
 	"github.com/pricing-engine/pricing-engine/pricing"
 )
 
@@ -108,4 +110,49 @@ func wait(ctx context.Context, d time.Duration) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// Fetched is what a Redis-backed reference server read for one request:
+// the product's base price and the location's multiplier (the default
+// market's, or "1", when the location has none), as strings.
+type Fetched struct {
+	Base, Mult string
+	Missing    bool // the product key does not exist
+	Failed     bool // a read failed
+	TimedOut   bool // ... because the request's deadline passed
+}
+
+// Answer sets c's results from f, mapping failures and values exactly as
+// the engine's store does (unknown product, unavailable or timed out, a
+// value that is not a decimal in range), so that the references and the
+// engine answer alike.
+func Answer(c *lookup.Call, keys redisstore.Keys, f Fetched) {
+	switch {
+	case f.Missing:
+		c.Err = &lookup.NotFoundError{Kind: lookup.KindProduct, Key: string(c.ProductID)}
+		return
+	case f.Failed && f.TimedOut:
+		c.Err = lookup.ErrTimeout
+		return
+	case f.Failed:
+		c.Err = lookup.ErrUnavailable
+		return
+	}
+	base, err := money.Parse(f.Base)
+	if err == nil {
+		err = lookup.CheckPrice(base)
+	}
+	if err != nil {
+		c.Err = &lookup.InvalidValueError{Key: keys.Product(string(c.ProductID))}
+		return
+	}
+	mult, err := money.Parse(f.Mult)
+	if err == nil {
+		err = lookup.CheckMultiplier(mult)
+	}
+	if err != nil {
+		c.Err = &lookup.InvalidValueError{Key: keys.Market(string(c.Location))}
+		return
+	}
+	c.Base, c.Mult, c.Err = base, mult, nil
 }

@@ -1,0 +1,95 @@
+package server
+
+import (
+	"net"
+	"net/netip"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/pricing-engine/pricing-engine/httpparse"
+	"github.com/pricing-engine/pricing-engine/trace"
+)
+
+// Span attribute keys (OpenTelemetry HTTP semantic conventions).
+const (
+	attrMethod = "http.request.method"
+	attrRoute  = "http.route"
+	attrStatus = "http.response.status_code"
+)
+
+// repliedObs is a reply's duration observer and, for a sampled request,
+// the trace id its observation carries as an exemplar.
+type repliedObs struct {
+	o       prometheus.Observer
+	id      trace.TraceID
+	sampled bool
+}
+
+// observeExemplar records d with the trace id as an exemplar (OpenMetrics
+// scrapes show it). Sampled requests only: the labels map allocates.
+func observeExemplar(o prometheus.Observer, d float64, id trace.TraceID) {
+	if eo, ok := o.(prometheus.ExemplarObserver); ok {
+		eo.ObserveWithExemplar(d, prometheus.Labels{"trace_id": id.String()})
+		return
+	}
+	o.Observe(d)
+}
+
+// beginTrace reads the request's trace context and returns its identity:
+// the incoming trace id or a new one, and its span when sampled.
+func (lp *loop) beginTrace(rep *reply, req *httpparse.Request) {
+	var in trace.Incoming
+	req.VisitHeaders(func(name, value []byte) bool {
+		in.Field(name, value)
+		return true
+	})
+	c := lp.tl.Begin(&in, "http request", lp.now.UnixNano())
+	rep.id, rep.span = c.TraceID, c.Span
+}
+
+// record ends the request's span (sampled requests) and writes its access
+// log line (when the log samples it). path is the request's path, a view
+// read now; start is when the request's bytes were read.
+func (lp *loop) record(cn *conn, rep *reply, method, endpoint string, path []byte, bodyLen int, start time.Time) {
+	if sp := rep.span; sp != nil {
+		rep.span = nil
+		sp.Name = endpoint
+		sp.SetString(attrMethod, []byte(method))
+		sp.SetString(attrRoute, []byte(endpoint))
+		sp.SetInt(attrStatus, int64(rep.status))
+		if rep.status >= 500 {
+			sp.Status = trace.StatusError
+		}
+		lp.tl.Finish(sp, time.Now().UnixNano())
+	}
+	if lp.al == nil || !lp.al.Sampled(rep.id) {
+		return
+	}
+	if path == nil {
+		path = []byte(endpoint)
+	}
+	now := time.Now()
+	lp.al.Log(&trace.Entry{
+		Time:     now,
+		ID:       rep.id,
+		Method:   []byte(method),
+		Path:     path,
+		Status:   rep.status,
+		Duration: now.Sub(start),
+		Bytes:    bodyLen,
+		Remote:   cn.remote(),
+	})
+}
+
+// remote returns the client's address without allocating (after the first
+// call per connection).
+func (cn *conn) remote() netip.AddrPort {
+	if !cn.remoteSet {
+		cn.remoteSet = true
+		if a, ok := cn.gc.RemoteAddr().(*net.TCPAddr); ok {
+			cn.remoteAddr = a.AddrPort()
+		}
+	}
+	return cn.remoteAddr
+}
