@@ -6,9 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"os"
-	"os/signal"
-	"syscall"
 	"time"
 
 	"github.com/pricing-engine/pricing-engine/admin"
@@ -94,20 +91,10 @@ func (rt *adminRuntime) start(ctx context.Context) {
 		return
 	}
 	go rt.tokens.Watch(ctx, admin.DefaultTokensPoll, rt.reloaded)
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	go func() {
-		defer signal.Stop(hup)
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-hup:
-				_, err := rt.tokens.Reload()
-				rt.reloaded(rt.tokens.Len(), err)
-			}
-		}
-	}()
+	onHangup(ctx, func() {
+		_, err := rt.tokens.Reload()
+		rt.reloaded(rt.tokens.Len(), err)
+	})
 }
 
 // reloaded logs (and counts) a re-read of the tokens file.

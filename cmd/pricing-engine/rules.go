@@ -7,11 +7,8 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"os"
-	"os/signal"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 	_ "time/tzdata" // schedules name IANA zones: do not depend on the host's zoneinfo
 
@@ -135,28 +132,18 @@ func (rt *rulesRuntime) Load() *rules.Ruleset { return rt.holder.Load() }
 // process), also without --rules (it is then logged and ignored): call
 // start before announcing the server.
 func (rt *rulesRuntime) start(ctx context.Context) {
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	go func() {
-		defer signal.Stop(hup)
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-hup:
-				if rt.merger == nil {
-					// Without --rules there is nothing to reload; a HUP
-					// sent out of habit must not stop the server.
-					rt.log.Info("SIGHUP ignored: no rules file (--rules) to reload")
-					continue
-				}
-				rt.log.Info("SIGHUP: reloading rules", "file", rt.path)
-				if rs, err := rt.holder.Reload(rt.path); err == nil {
-					rt.log.Info("rules in use", "version", rs.Version)
-				}
-			}
+	onHangup(ctx, func() {
+		if rt.merger == nil {
+			// Without --rules there is nothing to reload; a HUP sent
+			// out of habit must not stop the server.
+			rt.log.Info("SIGHUP ignored: no rules file (--rules) to reload")
+			return
 		}
-	}()
+		rt.log.Info("SIGHUP: reloading rules", "file", rt.path)
+		if rs, err := rt.holder.Reload(rt.path); err == nil {
+			rt.log.Info("rules in use", "version", rs.Version)
+		}
+	})
 	if rt.merger == nil {
 		return
 	}

@@ -6,10 +6,8 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"os/signal"
 	"strconv"
 	"strings"
-	"syscall"
 
 	"github.com/pricing-engine/pricing-engine/metrics"
 	"github.com/pricing-engine/pricing-engine/trace"
@@ -115,21 +113,11 @@ func (t *tracing) start(ctx context.Context) {
 	if t.accessLog == nil {
 		return
 	}
-	hup := make(chan os.Signal, 1)
-	signal.Notify(hup, syscall.SIGHUP)
-	go func() {
-		defer signal.Stop(hup)
-		for {
-			select {
-			case <-ctx.Done():
-				return
-			case <-hup:
-				if err := t.accessLog.Reopen(); err != nil {
-					t.log.Warn("cannot reopen the access log; writing on to the old file", "err", err)
-				}
-			}
+	onHangup(ctx, func() {
+		if err := t.accessLog.Reopen(); err != nil {
+			t.log.Warn("cannot reopen the access log; writing on to the old file", "err", err)
 		}
-	}()
+	})
 }
 
 // close flushes the spans (bounded by ctx) and the access log.
