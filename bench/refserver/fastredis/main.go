@@ -27,46 +27,16 @@ import (
 	"github.com/pricing-engine/pricing-engine/pricing"
 )
 
-// source is a lookup.Source doing plain GETs with go-redis. Its Flush
-// blocks (the reference runs a goroutine per connection, and calls it
-// through pricing.Engine.Wait).
+// source reads Redis with plain GETs through go-redis; it answers the
+// Calls of a ref.Blocking source.
 type source struct {
 	rdb  *redis.Client
 	keys redisstore.Keys
 }
 
-func (s *source) NewBatcher() lookup.Batcher { return &batcher{s: s} }
-func (s *source) Instant() bool              { return false }
-
-type batcher struct {
-	s       *source
-	pending []*lookup.Call
-}
-
-func (b *batcher) Lookup(c *lookup.Call) bool {
-	b.pending = append(b.pending, c)
-	return false
-}
-
-// Flush does, for each Call, GET product and GET market concurrently (and
-// GET of the default market when the location has no key), then answers
-// it.
-func (b *batcher) Flush() {
-	for _, c := range b.pending {
-		b.s.answer(c)
-		c.Done(c)
-	}
-	clear(b.pending)
-	b.pending = b.pending[:0]
-}
-
-func (s *source) answer(c *lookup.Call) {
-	ctx := context.Background()
-	if !c.Deadline.IsZero() {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithDeadline(ctx, c.Deadline)
-		defer cancel()
-	}
+// answer reads c's product and market (the default market when the
+// location has none) and sets c's results; ctx ends at c's deadline.
+func (s *source) answer(ctx context.Context, c *lookup.Call) {
 	var (
 		wg      sync.WaitGroup
 		mk      string
@@ -111,7 +81,7 @@ func main() {
 	}
 	opt.PoolSize = 256
 	src := &source{rdb: redis.NewClient(opt), keys: redisstore.NewKeys(*prefix)}
-	engine := pricing.NewEngine(src, pricing.Config{})
+	engine := pricing.NewEngine(&ref.Blocking{Answer: src.answer}, pricing.Config{})
 	var states sync.Pool
 	states.New = func() any { return new(state) }
 	handler := func(ctx *fasthttp.RequestCtx) {

@@ -31,39 +31,13 @@ import (
 	"github.com/pricing-engine/pricing-engine/pricing"
 )
 
-// source is a lookup.Source reading Redis through rueidis. Its Flush
-// blocks (the reference runs a goroutine per connection and calls it
-// through pricing.Engine.ServeWait).
+// source reads Redis through rueidis; it answers the Calls of a
+// ref.Blocking source.
 type source struct {
 	rdb   rueidis.Client
 	keys  redisstore.Keys
 	cache bool
 	ttl   time.Duration
-}
-
-func (s *source) NewBatcher() lookup.Batcher { return &batcher{s: s} }
-func (s *source) Instant() bool              { return false }
-
-type batcher struct {
-	s       *source
-	pending []*lookup.Call
-}
-
-func (b *batcher) Lookup(c *lookup.Call) bool {
-	b.pending = append(b.pending, c)
-	return false
-}
-
-// Flush answers each pending Call with one DoMultiCache (or DoMulti) of
-// its product and market keys, and one more read of the default market
-// when the location has none.
-func (b *batcher) Flush() {
-	for _, c := range b.pending {
-		b.s.answer(c)
-		c.Done(c)
-	}
-	clear(b.pending)
-	b.pending = b.pending[:0]
 }
 
 // get reads keys in one call: from the client-side cache (misses in one
@@ -83,13 +57,9 @@ func (s *source) get(ctx context.Context, keys ...string) []rueidis.RedisResult 
 	return s.rdb.DoMulti(ctx, cmds...)
 }
 
-func (s *source) answer(c *lookup.Call) {
-	ctx := context.Background()
-	if !c.Deadline.IsZero() {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithDeadline(ctx, c.Deadline)
-		defer cancel()
-	}
+// answer reads c's product and market (the default market when the
+// location has none) and sets c's results; ctx ends at c's deadline.
+func (s *source) answer(ctx context.Context, c *lookup.Call) {
 	product := string(c.ProductID)
 	rs := s.get(ctx, s.keys.Product(product), s.keys.Market(string(c.Location)))
 	p, pErr := rs[0].ToString()
@@ -131,7 +101,7 @@ func main() {
 		log.Fatal(err)
 	}
 	src := &source{rdb: rdb, keys: redisstore.NewKeys(*prefix), cache: *cache, ttl: *ttl}
-	engine := pricing.NewEngine(src, pricing.Config{})
+	engine := pricing.NewEngine(&ref.Blocking{Answer: src.answer}, pricing.Config{})
 	var states sync.Pool
 	states.New = func() any { return new(state) }
 	handler := func(ctx *fasthttp.RequestCtx) {

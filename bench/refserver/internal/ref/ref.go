@@ -156,3 +156,49 @@ func Answer(c *lookup.Call, keys redisstore.Keys, f Fetched) {
 	}
 	c.Base, c.Mult, c.Err = base, mult, nil
 }
+
+// Blocking is the lookup.Source of the Redis-backed references: each
+// Batcher keeps its Calls and, on Flush, answers them one by one with
+// Answer, blocking (a reference runs a goroutine per connection and
+// prices through pricing.Engine.ServeWait). Answer gets a context that
+// ends at the Call's deadline, if it has one.
+type Blocking struct {
+	Answer func(ctx context.Context, c *lookup.Call)
+}
+
+var _ lookup.Source = (*Blocking)(nil)
+
+// NewBatcher implements lookup.Source.
+func (s *Blocking) NewBatcher() lookup.Batcher { return &blockingBatcher{s: s} }
+
+// Instant implements lookup.Source: never.
+func (s *Blocking) Instant() bool { return false }
+
+type blockingBatcher struct {
+	s       *Blocking
+	pending []*lookup.Call
+}
+
+func (b *blockingBatcher) Lookup(c *lookup.Call) bool {
+	b.pending = append(b.pending, c)
+	return false
+}
+
+func (b *blockingBatcher) Flush() {
+	for _, c := range b.pending {
+		b.answer(c)
+		c.Done(c)
+	}
+	clear(b.pending)
+	b.pending = b.pending[:0]
+}
+
+func (b *blockingBatcher) answer(c *lookup.Call) {
+	ctx := context.Background()
+	if !c.Deadline.IsZero() {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithDeadline(ctx, c.Deadline)
+		defer cancel()
+	}
+	b.s.Answer(ctx, c)
+}
