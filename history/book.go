@@ -163,7 +163,7 @@ func (b *book) prior(h uint64, key []byte, first, last Day, plainDay Day) Prior 
 		return p
 	}
 	end := s.first + Day(len(s.days)) // exclusive
-	earliest := end                    // the first day with a record
+	earliest := end                   // the first day with a record
 	for i := range s.days {
 		if e := &s.days[i]; e.pc != 0 || e.qc != 0 {
 			earliest = s.first + Day(i)
