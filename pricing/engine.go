@@ -219,7 +219,7 @@ func (e *Engine) begin(x *Exchange, b lookup.Batcher, arrived time.Time) bool {
 		x.callDone = func(*lookup.Call) { x.notify() }
 	}
 	c.Done = x.callDone
-	c.Base, c.Mult, c.Err, c.Stale = money.Decimal{}, money.Decimal{}, nil, false
+	c.Base, c.Mult, c.Err, c.Stale, c.Answered = money.Decimal{}, money.Decimal{}, nil, false, time.Time{}
 	x.start = arrived
 	if b.Lookup(c) {
 		e.finish(x, false)
@@ -311,6 +311,7 @@ func (x *Exchange) Fail(err error) {
 // back-end failures.
 func (e *Engine) finish(x *Exchange, timed bool) {
 	c := &x.Call
+	x.Answered = c.Answered // zero when answered at once (begin cleared it)
 	outcome := OutcomeOK
 	switch err := c.Err; {
 	case err == nil:

@@ -85,6 +85,7 @@ func (l *Loop) Serve(px pricer.Exchange, body []byte, arrived time.Time) bool {
 	x := exchange(px)
 	x.batch = nil
 	x.shard, x.hist = l.shard, l.hist
+	x.Answered = time.Time{}
 	return l.e.serve(x, &l.dec, l.b, body, arrived)
 }
 
@@ -245,6 +246,7 @@ func keyHash(product, location []byte) uint64 {
 // item answered, and the caller then calls finish.
 func (st *batchState) begin(e *Engine, x *Exchange, dec *Decoder, b lookup.Batcher, shard *demand.Shard, hist *history.Shard, body []byte, arrived time.Time) bool {
 	x.batch = nil
+	x.Answered = time.Time{}
 	if err := dec.DecodeBatch(body, &st.b); err != nil {
 		x.Fail(err)
 		return true
@@ -296,6 +298,7 @@ func (st *batchState) itemDone() {
 // request order, then detaches st from x.
 func (st *batchState) finish(e *Engine, x *Exchange) {
 	o := AppendBatchOpen(x.Body[:0])
+	var answered time.Time
 	for i := 0; i < st.b.Len(); i++ {
 		if err := st.b.Errs[i]; err != nil {
 			o = AppendBatchItemError(o, i, err)
@@ -304,9 +307,13 @@ func (st *batchState) finish(e *Engine, x *Exchange) {
 		it := st.items[i]
 		if st.waiting[i] {
 			e.complete(it)
+			if it.Answered.After(answered) {
+				answered = it.Answered
+			}
 		}
 		o = appendBatchItem(o, i, it)
 	}
 	x.Status, x.RetryAfter, x.Body = 200, 0, AppendBatchClose(o)
+	x.Answered = answered
 	x.batch, st.x = nil, nil
 }
