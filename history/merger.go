@@ -501,3 +501,30 @@ func (m *Merger) sharedError(err error) {
 		m.cfg.OnSharedError(err)
 	}
 }
+
+// Pairs calls fn for the product x location pairs of the book that match
+// (product or location equal, "" matching any), at most max of them, and
+// reports whether there were more. It reads the whole book (under each
+// map's read lock in turn): for rare callers, such as re-pricing what an
+// admin write changed, never per request.
+func (m *Merger) Pairs(product, location string, max int, fn func(product, location string)) (more bool) {
+	n := 0
+	for i := range m.book.shards {
+		sh := &m.book.shards[i]
+		sh.mu.RLock()
+		for k := range sh.m {
+			p, l, ok := SplitKey(k)
+			if !ok || product != "" && p != product || location != "" && l != location {
+				continue
+			}
+			if n == max {
+				sh.mu.RUnlock()
+				return true
+			}
+			n++
+			fn(p, l)
+		}
+		sh.mu.RUnlock()
+	}
+	return false
+}
