@@ -209,11 +209,7 @@ func (lp *loop) finishPrice(j *job) {
 	}
 	j.bb.B = appendReply(j.bb.B[:0], &j.rep, s.date.get(), j.xr.Body)
 	o, d := lp.observer(j.method, j.kind.endpoint(), j.rep.status), lp.now.Sub(j.start).Seconds()
-	if j.rep.span != nil {
-		observeExemplar(o, d, j.rep.id)
-	} else {
-		o.Observe(d)
-	}
+	lp.observe(o, d, j.rep.id, j.rep.span != nil)
 	lp.record(j.cn, &j.rep, j.method, j.kind.endpoint(), nil, len(j.xr.Body), j.start)
 }
 

@@ -65,9 +65,10 @@ type loop struct {
 	// Request identity and tracing (trace.go): the loop's id generator
 	// and span recorder, its half of the access log (nil when off), and
 	// the path of the request being served (a view, valid during serve).
-	tl   *trace.Loop
-	al   *trace.AccessLogLoop
-	path []byte
+	tl         *trace.Loop
+	al         *trace.AccessLogLoop
+	path       []byte
+	exemplarAt int64 // when the loop last recorded an exemplar (Unix ns)
 
 	// The asynchronous lookup path (complete.go).
 	flushQueued bool                // a flush task is queued
@@ -492,11 +493,7 @@ func (lp *loop) observeReplies() {
 	}
 	d := time.Since(lp.now).Seconds()
 	for _, r := range lp.replied {
-		if r.sampled {
-			observeExemplar(r.o, d, r.id)
-		} else {
-			r.o.Observe(d)
-		}
+		lp.observe(r.o, d, r.id, r.sampled)
 	}
 	lp.replied = lp.replied[:0]
 	if lp.al != nil {

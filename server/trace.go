@@ -26,12 +26,25 @@ type repliedObs struct {
 	sampled bool
 }
 
-// observeExemplar records d with the trace id as an exemplar (OpenMetrics
-// scrapes show it). Sampled requests only: the labels map allocates.
-func observeExemplar(o prometheus.Observer, d float64, id trace.TraceID) {
-	if eo, ok := o.(prometheus.ExemplarObserver); ok {
-		eo.ObserveWithExemplar(d, prometheus.Labels{"trace_id": id.String()})
-		return
+// exemplarEvery is the least time between two exemplars a loop records.
+// An exemplar costs about ten allocations in client_golang (labels, the
+// exemplar message, its timestamp) and a bucket keeps only its latest one,
+// which a scrape every few seconds reads: recording one per sampled
+// request cost more than the rest of tracing (docs/BENCHMARKS.md).
+const exemplarEvery = 100 * time.Millisecond
+
+// observe records a request's duration d on o; for a sampled request,
+// when the loop's last exemplar is exemplarEvery old, with its trace id
+// as the exemplar (OpenMetrics scrapes show it).
+func (lp *loop) observe(o prometheus.Observer, d float64, id trace.TraceID, sampled bool) {
+	if sampled {
+		if now := lp.now.UnixNano(); now-lp.exemplarAt >= int64(exemplarEvery) {
+			if eo, ok := o.(prometheus.ExemplarObserver); ok {
+				lp.exemplarAt = now
+				eo.ObserveWithExemplar(d, prometheus.Labels{"trace_id": id.String()})
+				return
+			}
+		}
 	}
 	o.Observe(d)
 }

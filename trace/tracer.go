@@ -4,13 +4,13 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 )
 
 // Defaults of Config.
@@ -31,8 +31,10 @@ type Config struct {
 	// Empty with FromEnv false: no spans are recorded (ids and the
 	// request id still work).
 	Endpoint string
-	// FromEnv uses the OTEL_EXPORTER_OTLP_* variables alone for the
-	// endpoint (when Endpoint is empty and one of them is set).
+	// FromEnv takes the endpoint from OTEL_EXPORTER_OTLP_TRACES_ENDPOINT
+	// or OTEL_EXPORTER_OTLP_ENDPOINT when Endpoint is empty. The other
+	// OTEL_EXPORTER_OTLP_* variables (headers, timeout, compression,
+	// certificates) apply whenever spans are exported.
 	FromEnv bool
 	// Ratio is the TraceIDRatio of ParentBased(TraceIDRatio), in [0, 1].
 	Ratio float64
@@ -49,9 +51,11 @@ type Config struct {
 	Interval, Timeout    time.Duration
 	// Logger receives export failures (at most one line per Interval).
 	Logger *slog.Logger
-	// Options are passed to otlptracehttp after the endpoint (tests use
-	// them; OTEL_EXPORTER_OTLP_* variables are honoured by that client).
-	Options []otlptracehttp.Option
+	// HTTPClient, if not nil, posts the spans (tests); the TLS variables
+	// of the environment then do not apply.
+	HTTPClient *http.Client
+	// Getenv reads the environment; nil means os.Getenv.
+	Getenv func(string) string
 }
 
 // Stats are the tracer's counters since start.
@@ -84,23 +88,27 @@ func New(cfg Config) (*Tracer, error) {
 	if cfg.Endpoint == "" && !cfg.FromEnv {
 		return t, nil
 	}
-	opts := make([]otlptracehttp.Option, 0, len(cfg.Options)+2)
-	if cfg.Endpoint != "" {
-		u, err := EndpointURL(cfg.Endpoint)
-		if err != nil {
-			return nil, err
-		}
-		opts = append(opts, otlptracehttp.WithEndpointURL(u))
+	getenv := cfg.Getenv
+	if getenv == nil {
+		getenv = os.Getenv
 	}
-	timeout := orDuration(cfg.Timeout, DefaultTimeout)
-	opts = append(opts, otlptracehttp.WithTimeout(timeout), otlptracehttp.WithRetry(otlptracehttp.RetryConfig{
-		Enabled: true, InitialInterval: 100 * time.Millisecond, MaxInterval: time.Second, MaxElapsedTime: timeout,
-	}))
-	opts = append(opts, cfg.Options...)
-	t.exp, err = startExporter(t, cfg, opts)
+	env, err := readExportEnv(getenv)
 	if err != nil {
 		return nil, err
 	}
+	endpoint := env.endpoint
+	if cfg.Endpoint != "" {
+		if endpoint, err = EndpointURL(cfg.Endpoint); err != nil {
+			return nil, err
+		}
+	}
+	if endpoint == "" {
+		return nil, fmt.Errorf("cannot export spans: no endpoint (--trace-endpoint or OTEL_EXPORTER_OTLP_ENDPOINT)")
+	}
+	if cfg.Timeout <= 0 && env.timeout > 0 {
+		cfg.Timeout = env.timeout
+	}
+	t.exp = startExporter(t, cfg, newSender(endpoint, env, cfg.HTTPClient))
 	return t, nil
 }
 

@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/protobuf/proto"
@@ -66,7 +65,7 @@ func (c *collector) next(t *testing.T) *tracepb.Span {
 
 func newTestTracer(t *testing.T, cfg Config, client *http.Client) *Tracer {
 	t.Helper()
-	cfg.Options = append(cfg.Options, otlptracehttp.WithHTTPClient(client))
+	cfg.HTTPClient = client
 	if cfg.Interval == 0 {
 		cfg.Interval = 10 * time.Millisecond
 	}
@@ -208,7 +207,7 @@ func TestSilentCollector(t *testing.T) {
 	}()
 	client := &http.Client{Transport: &http.Transport{}}
 	tr, err := New(Config{Endpoint: "http://" + ln.Addr().String(), Ratio: 1, QueueSize: 8, BatchSize: 4,
-		Interval: time.Millisecond, Timeout: 200 * time.Millisecond, Options: []otlptracehttp.Option{otlptracehttp.WithHTTPClient(client)}})
+		Interval: time.Millisecond, Timeout: 200 * time.Millisecond, HTTPClient: client})
 	if err != nil {
 		t.Fatal(err)
 	}
