@@ -132,8 +132,15 @@ func (t *Tokens) reloadLocked() (bool, error) {
 		t.err = fmt.Errorf("cannot read admin tokens file %q: larger than %d bytes", t.path, maxTokensFileBytes)
 		return false, t.err
 	}
-	set, err := parseTokens(buf.Bytes())
 	t.stamp = stampOf(fi)
+	if buf.Len() == 0 && t.set.Load() != nil {
+		// Most likely a writer between truncating the file and writing
+		// it: the change that completes the write is read next. A file
+		// holding only a comment still revokes every token.
+		t.err = fmt.Errorf("cannot read admin tokens file %q: empty (being rewritten? a comment line makes a file without tokens)", t.path)
+		return false, t.err
+	}
+	set, err := parseTokens(buf.Bytes())
 	if err != nil {
 		t.err = fmt.Errorf("invalid admin tokens file %q: %w", t.path, err)
 		return false, t.err
