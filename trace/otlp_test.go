@@ -127,7 +127,9 @@ func reference(spans []*Span) *coltracepb.ExportTraceServiceRequest {
 	}}}
 }
 
-func testEncoder() *encoder { return newEncoder([]kv{{"service.name", "svc"}, {"service.version", "1.2.3"}}, scopeName) }
+func testEncoder() *encoder {
+	return newEncoder([]kv{{"service.name", "svc"}, {"service.version", "1.2.3"}}, scopeName)
+}
 
 // TestEncoderMatchesGeneratedMessages: what the encoder writes decodes,
 // with the generated OTLP messages, to the request built from them.
