@@ -43,6 +43,10 @@ func (cn *conn) dispatchPrice(out []byte, rep *reply, req *httpparse.Request, me
 		return cn.answerCanned(out, rep, cannedOverloaded, method, rt.endpoint())
 	}
 	j := lp.getJob()
+	j.xt.On = rep.span != nil
+	if rep.span != nil {
+		rep.notes = j.xt
+	}
 	// Everything Done's side reads is set before the lookups begin.
 	j.kind = rt
 	j.cn, j.lp = cn, lp
@@ -157,6 +161,7 @@ func (lp *loop) drain() {
 		}
 	}
 	lp.touched = lp.touched[:0]
+	lp.tl.EndShared() // the store round trips of the replies made here
 	if lp.al != nil {
 		lp.al.Flush() // the lines of the replies made here
 	}

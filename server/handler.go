@@ -51,6 +51,8 @@ type loop struct {
 	// inline carries the requests priced on the loop (an instant
 	// engine): each reply is written before the next request is served.
 	inline pricer.Exchange
+	// inlineTrace is inline.Trace(), bound once.
+	inlineTrace *pricer.Trace
 	obs    map[obsKey]prometheus.Observer
 	last   obsKey              // labels of the last observer handed out
 	lastO  prometheus.Observer // and that observer
@@ -105,6 +107,7 @@ func (s *Server) loopFor(el gnet.EventLoop) *loop {
 	}
 	lp.pl = s.engine.NewLoop()
 	lp.inline = s.engine.NewExchange(nil)
+	lp.inlineTrace = lp.inline.Trace()
 	lp.tl = s.deps.Tracer.NewLoop()
 	if s.deps.AccessLog != nil {
 		lp.al = s.deps.AccessLog.NewLoop()

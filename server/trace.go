@@ -8,14 +8,31 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/pricing-engine/pricing-engine/httpparse"
+	"github.com/pricing-engine/pricing-engine/pricer"
 	"github.com/pricing-engine/pricing-engine/trace"
 )
 
-// Span attribute keys (OpenTelemetry HTTP semantic conventions).
+// Span attribute keys: the OpenTelemetry HTTP and database semantic
+// conventions, and the pricing engine's own under "pricing.".
 const (
-	attrMethod = "http.request.method"
-	attrRoute  = "http.route"
-	attrStatus = "http.response.status_code"
+	attrMethod       = "http.request.method"
+	attrRoute        = "http.route"
+	attrStatus       = "http.response.status_code"
+	attrProduct      = "pricing.product_id"
+	attrLocation     = "pricing.location"
+	attrSource       = "pricing.source"
+	attrTrips        = "pricing.store.round_trips"
+	attrRulesVersion = "pricing.rules.version"
+	attrDBSystem     = "db.system.name"
+	attrDBOperation  = "db.operation.name"
+	attrTripKeys     = "pricing.store.keys"
+	attrTripCalls    = "pricing.store.requests"
+
+	spanStoreTrip = "store round trip"
+	eventRules    = "rules"
+	// sourceCached is the source of a live answer that no round trip
+	// served: the store's client-side cache.
+	sourceCached = "cached"
 )
 
 // repliedObs is a reply's duration observer and, for a sampled request,
@@ -74,6 +91,10 @@ func (lp *loop) record(cn *conn, rep *reply, method, endpoint string, path []byt
 		if rep.status >= 500 {
 			sp.Status = trace.StatusError
 		}
+		if rep.notes != nil {
+			lp.notePricing(sp, rep.id, rep.notes)
+			rep.notes = nil
+		}
 		lp.tl.Finish(sp, time.Now().UnixNano())
 	}
 	if lp.al == nil || !lp.al.Sampled(rep.id) {
@@ -93,6 +114,42 @@ func (lp *loop) record(cn *conn, rep *reply, method, endpoint string, path []byt
 		Bytes:    bodyLen,
 		Remote:   cn.remote(),
 	})
+}
+
+// notePricing adds what the pricing engine noted about a sampled request
+// to its span sp: its inputs and source, the rules evaluation as an event,
+// and one span per store round trip that served it, linked to every
+// sampled request it served.
+func (lp *loop) notePricing(sp *trace.Span, id trace.TraceID, t *pricer.Trace) {
+	if len(t.ProductID) > 0 {
+		sp.SetString(attrProduct, t.ProductID)
+	}
+	if len(t.Location) > 0 {
+		sp.SetString(attrLocation, t.Location)
+	}
+	if src := t.Source; src != "" {
+		if t.Cached && t.NTrips == 0 && src == "live" {
+			src = sourceCached
+		}
+		sp.SetConst(attrSource, src)
+	}
+	if t.RulesAt != 0 {
+		ev := sp.AddEvent(eventRules, t.RulesAt)
+		ev.SetString(attrRulesVersion, t.RulesVersion)
+	}
+	if n := t.NTrips + t.TripsDropped; n > 0 {
+		sp.SetInt(attrTrips, int64(n))
+	}
+	c := trace.Context{TraceID: id, Span: sp}
+	for _, trip := range t.Trips[:t.NTrips] {
+		st, fresh := lp.tl.Shared(&c, trip.ID, spanStoreTrip, trace.KindClient, trip.Start, trip.End)
+		if fresh {
+			st.SetConst(attrDBSystem, "redis")
+			st.SetConst(attrDBOperation, "GET")
+			st.SetInt(attrTripKeys, int64(trip.Keys))
+			st.SetInt(attrTripCalls, int64(trip.Calls))
+		}
+	}
 }
 
 // remote returns the client's address without allocating (after the first

@@ -167,11 +167,24 @@ func (t *Tracer) Close(ctx context.Context) error {
 // at a time.
 func (t *Tracer) NewLoop() *Loop { return &Loop{t: t, ids: NewIDGen()} }
 
+// maxOpenShared bounds the shared spans a loop keeps open (see Shared).
+const maxOpenShared = 8
+
 // Loop starts and finishes spans for one event loop. Not safe for
 // concurrent use.
 type Loop struct {
 	t   *Tracer
 	ids IDGen
+
+	// shared are the spans of operations that served several requests
+	// (Shared), open until EndShared.
+	shared  [maxOpenShared]sharedSpan
+	nshared int
+}
+
+type sharedSpan struct {
+	id uint64
+	sp *Span
 }
 
 // IDs returns the loop's id generator.
@@ -233,6 +246,47 @@ func (l *Loop) Finish(sp *Span, end int64) {
 		l.t.dropped.Add(1)
 		l.t.pool.Put(sp)
 	}
+}
+
+// Shared returns the span of operation id (a store round trip), which
+// served the sampled request c, and links it to c's span. The first
+// request to report id gets the span, as a child of its own span named
+// name, from start to end (Unix ns), and fresh is true: the caller then
+// sets its attributes. A later request reporting the same id before
+// EndShared only adds its link, so one operation is one span whatever the
+// number of sampled requests it served. nil when c is not sampled. Spans
+// stay open until EndShared (when the loop has handled a batch of
+// completions); past maxOpenShared the oldest is finished first.
+func (l *Loop) Shared(c *Context, id uint64, name string, kind Kind, start, end int64) (sp *Span, fresh bool) {
+	if c.Span == nil {
+		return nil, false
+	}
+	for _, o := range l.shared[:l.nshared] {
+		if o.id == id {
+			o.sp.AddLink(c.TraceID, c.Span.SpanID)
+			return o.sp, false
+		}
+	}
+	if l.nshared == maxOpenShared {
+		l.Finish(l.shared[0].sp, l.shared[0].sp.End)
+		copy(l.shared[:], l.shared[1:])
+		l.nshared--
+	}
+	sp = l.Child(c, name, kind, start)
+	sp.End = end
+	sp.AddLink(c.TraceID, c.Span.SpanID)
+	l.shared[l.nshared] = sharedSpan{id: id, sp: sp}
+	l.nshared++
+	return sp, true
+}
+
+// EndShared finishes the spans Shared opened.
+func (l *Loop) EndShared() {
+	for i := range l.shared[:l.nshared] {
+		l.Finish(l.shared[i].sp, l.shared[i].sp.End)
+		l.shared[i] = sharedSpan{}
+	}
+	l.nshared = 0
 }
 
 // Discard returns sp unexported (a request that never completed). A nil

@@ -264,3 +264,44 @@ func TestBeginDoesNotAllocate(t *testing.T) {
 		}
 	}
 }
+
+// TestSharedSpans: an operation reported by several sampled requests of a
+// loop is one span, a child of the first request's span, linked to every
+// request it served; EndShared exports it.
+func TestSharedSpans(t *testing.T) {
+	c := newCollector(t)
+	tr := newTestTracer(t, Config{Endpoint: c.srv.URL, Ratio: 1}, c.srv.Client())
+	l := tr.NewLoop()
+	var in Incoming
+	a, b := l.Begin(&in, "a", 1), l.Begin(&in, "b", 1)
+	sa, fresh := l.Shared(&a, 42, "store round trip", KindClient, 5, 9)
+	if !fresh {
+		t.Fatal("first report not fresh")
+	}
+	sa.SetInt("keys", 3)
+	if sb, fresh := l.Shared(&b, 42, "store round trip", KindClient, 5, 9); sb != sa || fresh {
+		t.Fatal("second report of the same operation made another span")
+	}
+	var none Context
+	if sp, _ := l.Shared(&none, 42, "x", KindClient, 0, 0); sp != nil {
+		t.Fatal("a shared span for an unsampled request")
+	}
+	aID, bID := a.Span.SpanID, b.Span.SpanID
+	l.Finish(a.Span, 10)
+	l.Finish(b.Span, 10)
+	l.EndShared()
+	var trip *tracepb.Span
+	for range 3 {
+		if s := c.next(t); s.Name == "store round trip" {
+			trip = s
+		}
+	}
+	if trip == nil || !bytes.Equal(trip.ParentSpanId, aID[:]) || trip.StartTimeUnixNano != 5 || trip.EndTimeUnixNano != 9 ||
+		len(trip.Links) != 2 || !bytes.Equal(trip.Links[0].SpanId, aID[:]) || !bytes.Equal(trip.Links[1].SpanId, bID[:]) ||
+		!bytes.Equal(trip.Links[1].TraceId, b.TraceID[:]) {
+		t.Fatalf("store span %v", trip)
+	}
+	if s := tr.Stats(); s.Sampled != 3 {
+		t.Fatalf("stats %+v", s)
+	}
+}

@@ -16,6 +16,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/pricing-engine/pricing-engine/internal/redistest"
 )
 
 // jaegerBinary returns Jaeger built from tools/jaeger: $PRICING_E2E_JAEGER
@@ -121,6 +123,12 @@ type jaegerSpan struct {
 		Key   string `json:"key"`
 		Value any    `json:"value"`
 	} `json:"tags"`
+	Logs []struct {
+		Fields []struct {
+			Key   string `json:"key"`
+			Value any    `json:"value"`
+		} `json:"fields"`
+	} `json:"logs"`
 }
 
 func (s *jaegerSpan) tag(k string) any {
@@ -161,11 +169,37 @@ func (j *jaeger) trace(t *testing.T, id string) []jaegerSpan {
 
 var requestIDPattern = regexp.MustCompile(`^[0-9a-f]{32}$`)
 
-// price sends a price request with optional traceparent and returns the
-// reply's X-Request-Id.
+func findSpan(spans []jaegerSpan, name string) *jaegerSpan {
+	for i := range spans {
+		if spans[i].OperationName == name {
+			return &spans[i]
+		}
+	}
+	return nil
+}
+
+func hasEvent(s *jaegerSpan, name string) bool {
+	for _, l := range s.Logs {
+		for _, f := range l.Fields {
+			if f.Key == "event" && f.Value == name {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// tracedPrice sends a price request with optional traceparent and returns
+// the reply's X-Request-Id.
 func tracedPrice(t *testing.T, p *proc, traceparent string) string {
 	t.Helper()
-	req, err := http.NewRequest("POST", "http://"+p.api+"/api/v1/price", strings.NewReader(`{"product_id":"P-100","user_location":"NY"}`))
+	return tracedPriceOf(t, p, traceparent, `{"product_id":"P-100","user_location":"NY"}`)
+}
+
+// tracedPriceOf is tracedPrice with a body.
+func tracedPriceOf(t *testing.T, p *proc, traceparent, body string) string {
+	t.Helper()
+	req, err := http.NewRequest("POST", "http://"+p.api+"/api/v1/price", strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -254,6 +288,51 @@ func TestE2ETracingJaeger(t *testing.T) {
 		}
 		if !slices.Equal(ids, []string{plain, traceID}) {
 			t.Fatalf("access log ids %v, want %v", ids, []string{plain, traceID})
+		}
+	})
+
+	t.Run("store round trips", func(t *testing.T) {
+		srv := redistest.Start(t, redistest.Options{})
+		if r := runBinary(t, []string{"import", "--store", srv.URL(), "--embedded"}); r.code != 0 {
+			t.Fatalf("import: exit %d\n%s", r.code, r.stderr)
+		}
+		rulesFile, err := filepath.Abs("../../rules/testdata/example.yaml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := startServer(t, append(slices.Clone(loopbackArgs), "--store", srv.URL(), "--rules", rulesFile,
+			"--trace-endpoint", j.otlp, "--trace-sample", "0", "--trace-trust-parent"))
+		// The first request for P-7 misses the client-side cache: a round
+		// trip to Redis serves it; the second is answered from the cache.
+		missID, hitID := strings.Repeat("7e", 16), strings.Repeat("7f", 16)
+		for _, id := range []string{missID, hitID} {
+			tracedPriceOf(t, p, "00-"+id+"-"+parent+"-01", `{"product_id":"P-7","user_location":"NY"}`)
+		}
+		spans := j.trace(t, missID)
+		req, trip := findSpan(spans, "/api/v1/price"), findSpan(spans, "store round trip")
+		if req == nil || trip == nil {
+			t.Fatalf("want a request span and a store round trip span, got %+v", spans)
+		}
+		if req.tag("pricing.product_id") != "P-7" || req.tag("pricing.location") != "NY" || req.tag("pricing.source") != "live" ||
+			req.tag("pricing.store.round_trips") != 1.0 {
+			t.Fatalf("request span's tags: %+v", req.Tags)
+		}
+		if !hasEvent(req, "rules") {
+			t.Fatalf("request span without the rules event: %+v", req.Logs)
+		}
+		if len(trip.References) == 0 || trip.References[0].SpanID != req.SpanID || trip.tag("db.system.name") != "redis" {
+			t.Fatalf("store span %+v, want a child of the request span %s", trip, req.SpanID)
+		}
+		linked := false
+		for _, r := range trip.References {
+			linked = linked || (r.RefType == "FOLLOWS_FROM" && r.SpanID == req.SpanID)
+		}
+		if !linked {
+			t.Fatalf("store span not linked to the request it served: %+v", trip.References)
+		}
+		hit := j.trace(t, hitID)
+		if r := findSpan(hit, "/api/v1/price"); r == nil || r.tag("pricing.source") != "cached" || findSpan(hit, "store round trip") != nil {
+			t.Fatalf("the cached request's trace: %+v", hit)
 		}
 	})
 
