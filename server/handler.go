@@ -53,9 +53,9 @@ type loop struct {
 	inline pricer.Exchange
 	// inlineTrace is inline.Trace(), bound once.
 	inlineTrace *pricer.Trace
-	obs    map[obsKey]prometheus.Observer
-	last   obsKey              // labels of the last observer handed out
-	lastO  prometheus.Observer // and that observer
+	obs         map[obsKey]prometheus.Observer
+	last        obsKey              // labels of the last observer handed out
+	lastO       prometheus.Observer // and that observer
 	// replied holds the duration observers of the replies made in the
 	// current OnTraffic; observeReplies records them all with one clock
 	// read when the replies are about to be written.

@@ -101,6 +101,9 @@ func serve(cfg *config, log *slog.Logger) error {
 	if rl.merger != nil {
 		pcfg.Rules, pcfg.Demand = rl.Load, rl.merger
 	}
+	// The price history (history.go): prior prices of announced reductions.
+	hist := newHistory(src, log)
+	pcfg.History = hist.merger
 	engine := pricing.NewEngine(cfg.latency.Wrap(src), pcfg)
 	// The admin write API (admin.go): tokens, governed writes, audit.
 	adm, err := newAdmin(cfg, src, log, mset)
@@ -142,9 +145,10 @@ func serve(cfg *config, log *slog.Logger) error {
 	defer signal.Stop(sig)
 	rulesCtx, stopRules := context.WithCancel(context.Background())
 	defer stopRules()
-	rl.start(rulesCtx)  // SIGHUP and file changes reload; demand merges
-	adm.start(rulesCtx) // the tokens file: SIGHUP and changes reload
-	trc.start(rulesCtx) // SIGHUP reopens the access log
+	rl.start(rulesCtx)   // SIGHUP and file changes reload; demand merges
+	hist.start(rulesCtx) // history merges (and shares through the store)
+	adm.start(rulesCtx)  // the tokens file: SIGHUP and changes reload
+	trc.start(rulesCtx)  // SIGHUP reopens the access log
 	if err := srv.Start(); err != nil {
 		return err
 	}

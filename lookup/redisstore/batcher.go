@@ -211,8 +211,10 @@ func (s *Store) putBatch(b *batch) {
 
 // reject answers every Call of b without asking Redis.
 func (s *Store) reject(b *batch, err error) {
+	now := time.Now()
 	for _, c := range b.calls {
 		s.answerDown(c, &b.buf, err)
+		c.Answered = now
 		c.Done(c)
 	}
 	s.putBatch(b)
@@ -275,11 +277,13 @@ func (s *Store) process(b *batch) {
 		case <-ctx.Done():
 		}
 	}
+	answered := time.Now()
 	var trip lookup.Trip // made for the first traced Call
 	for _, c := range b.calls {
 		if err := s.answerFetched(c, b); err != nil {
 			s.answerDown(c, &b.buf, errTimeoutOr(ctx, err))
 		}
+		c.Answered = answered
 		if c.Traced && len(b.own) > 0 {
 			if trip.ID == 0 {
 				trip = lookup.Trip{ID: s.trips.Add(1), Start: start, End: end, Keys: len(b.own), Calls: len(b.calls)}
