@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"sync/atomic"
 	"time"
 
@@ -71,6 +72,11 @@ type loop struct {
 	al         *trace.AccessLogLoop
 	path       []byte
 	exemplarAt int64 // when the loop last recorded an exemplar (Unix ns)
+	// reqID is the id of the request being served (zero between
+	// requests), for the log line of a panic; debug caches whether the
+	// logger writes debug lines (failed requests, with their ids).
+	reqID trace.TraceID
+	debug bool
 
 	// The asynchronous lookup path (complete.go).
 	flushQueued bool                // a flush task is queued
@@ -108,6 +114,7 @@ func (s *Server) loopFor(el gnet.EventLoop) *loop {
 	lp.pl = s.engine.NewLoop()
 	lp.inline = s.engine.NewExchange(nil)
 	lp.inlineTrace = lp.inline.Trace()
+	lp.debug = s.log.Enabled(context.Background(), slog.LevelDebug)
 	lp.tl = s.deps.Tracer.NewLoop()
 	if s.deps.AccessLog != nil {
 		lp.al = s.deps.AccessLog.NewLoop()
@@ -278,10 +285,16 @@ func (h *handler) OnTraffic(gc gnet.Conn) (action gnet.Action) {
 // those replies are out. Other connections are not affected.
 func (cn *conn) recovered(r any) gnet.Action {
 	lp := cn.lp
-	lp.srv.panicked(r, remoteString(cn.gc))
+	// The request being served when the panic came: its id is in the
+	// log line and on the 500.
+	id := lp.reqID
+	if !id.IsValid() {
+		id = lp.tl.IDs().TraceID()
+	}
+	lp.srv.panicked(r, remoteString(cn.gc), id.String())
 	out := lp.out.B // the replies built before the panicking request
 	if !cn.closing {
-		out = cn.answerCanned(out, &reply{}, cannedInternal, "other", endpointUnknown)
+		out = cn.answerCanned(out, &reply{id: id}, cannedInternal, "other", endpointUnknown)
 	}
 	cn.closing = true
 	if len(out) > 0 {
@@ -375,6 +388,7 @@ func (cn *conn) readRequests(out []byte) []byte {
 			break
 		}
 		out = cn.serve(out, cn.p.Request())
+		cn.lp.reqID = trace.TraceID{} // set by serve for a panic's log line
 		served++
 		// Record progress: if a later request panics, the replies
 		// built so far still go out before its 500.

@@ -76,6 +76,7 @@ func (lp *loop) beginTrace(rep *reply, req *httpparse.Request) {
 	})
 	c := lp.tl.Begin(&in, "http request", lp.now.UnixNano())
 	rep.id, rep.span = c.TraceID, c.Span
+	lp.reqID = c.TraceID
 }
 
 // record ends the request's span (sampled requests) and writes its access
@@ -97,6 +98,9 @@ func (lp *loop) record(cn *conn, rep *reply, method, endpoint string, path []byt
 		}
 		lp.tl.Finish(sp, time.Now().UnixNano())
 	}
+	if rep.status >= 500 && lp.debug {
+		lp.logFailed(cn, rep, method, endpoint, path)
+	}
 	if lp.al == nil || !lp.al.Sampled(rep.id) {
 		return
 	}
@@ -114,6 +118,17 @@ func (lp *loop) record(cn *conn, rep *reply, method, endpoint string, path []byt
 		Bytes:    bodyLen,
 		Remote:   cn.remote(),
 	})
+}
+
+// logFailed writes a debug line about a request answered 5xx (a lookup
+// that failed or timed out, an overload, a panic's 500), with its request
+// id: the line an operator finds from the X-Request-Id a client reports.
+func (lp *loop) logFailed(cn *conn, rep *reply, method, endpoint string, path []byte) {
+	if path == nil {
+		path = []byte(endpoint)
+	}
+	lp.srv.log.Debug("request failed", "request_id", rep.id.String(), "method", method, "path", string(path),
+		"status", rep.status, "remote", cn.remote().String())
 }
 
 // notePricing adds what the pricing engine noted about a sampled request
@@ -150,6 +165,22 @@ func (lp *loop) notePricing(sp *trace.Span, id trace.TraceID, t *pricer.Trace) {
 			st.SetInt(attrTripCalls, int64(trip.Calls))
 		}
 	}
+}
+
+// flushLoops hands over what the loops recorded and did not hand over
+// yet: access log lines in a loop's chunk, store round trip spans still
+// open. It runs once the loops have stopped (gnet.Run returned), so their
+// state is no longer touched by them; the access log and the tracer are
+// closed after Shutdown and write it.
+func (s *Server) flushLoops() {
+	s.loops.Range(func(_, v any) bool {
+		lp := v.(*loop)
+		lp.tl.EndShared()
+		if lp.al != nil {
+			lp.al.Flush()
+		}
+		return true
+	})
 }
 
 // remote returns the client's address without allocating (after the first

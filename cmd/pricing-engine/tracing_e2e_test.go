@@ -14,6 +14,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 
@@ -445,5 +446,91 @@ func TestE2ETracingSilentCollector(t *testing.T) {
 	}
 	if v := metricValue(body, "pricing_trace_spans_dropped_total") + metricValue(body, "pricing_trace_spans_failed_total"); v == 0 {
 		t.Fatal("no span counted dropped or failed against a silent collector")
+	}
+}
+
+// TestE2EAccessLogUpToShutdown: clients keep sending while the server is
+// told to stop; every reply a client received has its access log line
+// once the process exited (the loops' last lines are handed over and the
+// writer drains before exit).
+func TestE2EAccessLogUpToShutdown(t *testing.T) {
+	serverBinary(t)
+	accessLog := filepath.Join(t.TempDir(), "access.log")
+	p := startServer(t, append(slices.Clone(loopbackArgs), "--access-log", accessLog, "--drain-delay=300ms", "--shutdown-timeout=10s"))
+	var (
+		mu       sync.Mutex
+		received []string
+		wg       sync.WaitGroup
+	)
+	stop := make(chan struct{})
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			client := &http.Client{Timeout: 5 * time.Second}
+			defer client.CloseIdleConnections()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				resp, err := client.Post("http://"+p.api+"/api/v1/price", "application/json",
+					strings.NewReader(`{"product_id":"P-100","user_location":"NY"}`))
+				if err != nil {
+					return // the server closed: draining
+				}
+				resp.Body.Close()
+				mu.Lock()
+				received = append(received, resp.Header.Get("X-Request-Id"))
+				mu.Unlock()
+			}
+		}()
+	}
+	// Let some requests through, then stop the server under load.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		mu.Lock()
+		n := len(received)
+		mu.Unlock()
+		if n >= 200 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d replies in 10s", n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	p.signal(syscall.SIGTERM)
+	code := p.wait(20 * time.Second)
+	close(stop)
+	wg.Wait()
+	if code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	b, err := os.ReadFile(accessLog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logged := map[string]bool{}
+	sc := bufio.NewScanner(strings.NewReader(string(b)))
+	for sc.Scan() {
+		var line struct {
+			ID string `json:"request_id"`
+		}
+		if err := json.Unmarshal(sc.Bytes(), &line); err != nil {
+			t.Fatalf("access log line %q: %v", sc.Text(), err)
+		}
+		logged[line.ID] = true
+	}
+	missing := 0
+	for _, id := range received {
+		if !logged[id] {
+			missing++
+		}
+	}
+	t.Logf("%d replies received, %d lines logged", len(received), len(logged))
+	if missing != 0 || len(received) == 0 {
+		t.Fatalf("%d of %d received replies have no access log line", missing, len(received))
 	}
 }
