@@ -1,0 +1,44 @@
+package quote
+
+import (
+	"bytes"
+	"errors"
+	"testing"
+	"time"
+)
+
+// FuzzVerify feeds the token decoder arbitrary text: it never panics,
+// every refusal is an *Error with a reason and a detail, and whatever
+// verifies is exactly the token a Signer makes for the same claims at
+// the same time.
+func FuzzVerify(f *testing.F) {
+	r := keyring(f, 10*time.Minute, Key{"k1", secretA}, Key{"k2", secretB})
+	s := r.NewSigner()
+	for _, c := range []Claims{
+		{ProductID: []byte("P-1"), Location: []byte("NY"), Final: dec("49.99")},
+		{ProductID: []byte("P-\"x"), Location: []byte("é"), Member: true, Final: dec("0.5"), List: dec("1"), Version: "v"},
+	} {
+		f.Add(token(&testing.T{}, s.AppendQuote(nil, &c, t0)))
+	}
+	for _, seed := range []string{"", "v1", "v1...", "v1.k1.e30.", "v1.k1.e30." + mac(secretA, "v1.k1.e30"), "v2.k1.a.b", "v1.k9.a.AAAA"} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, tok []byte) {
+		v := r.NewVerifier()
+		c, err := v.Verify(tok, t0.Add(time.Minute))
+		if err != nil {
+			var qe *Error
+			if !errors.As(err, &qe) || qe.Reason < Malformed || qe.Reason > Expired || qe.Detail == "" {
+				t.Fatalf("Verify(%q): %#v", tok, err)
+			}
+			return
+		}
+		if c.KeyID != "k1" {
+			return // only the first key signs: a k2 token cannot be remade
+		}
+		again := token(t, s.AppendQuote(nil, &c, time.Unix(c.IssuedAt, 0)))
+		if c.ExpiresAt-c.IssuedAt == int64(r.TTL()/time.Second) && !bytes.Equal(again, tok) {
+			t.Fatalf("verified %q, but its claims sign as %q", tok, again)
+		}
+	})
+}
