@@ -23,6 +23,12 @@ type Quote struct {
 	List        money.Decimal
 	Version     string
 	Explanation *rules.Explanation
+
+	// Signed, when not empty, is the signed quote object the request
+	// asked for ("quote": true), {"id":...,"expires_at":...,"token":...}
+	// (see package quote); it points into the Exchange that made the
+	// quote, valid until its next request.
+	Signed []byte
 }
 
 // Sources of a quote: the "source" field, an enum of openapi.json that
@@ -42,7 +48,8 @@ const (
 //
 // With rules (q.Version != ""), ,"list_price":...,"ruleset_version":"..."
 // follow "source", and ,"explanation":[...] when q.Explanation is set.
-// Without rules the bytes are exactly the above.
+// ,"quote":{...} (q.Signed) comes last. Without rules and without a
+// quote the bytes are exactly the above.
 //
 // Numbers are written in their shortest form. It does not allocate when
 // dst has room.
@@ -68,6 +75,10 @@ func AppendQuote(dst []byte, q *Quote) []byte {
 			dst = append(dst, `,"explanation":`...)
 			dst = q.Explanation.AppendJSON(dst)
 		}
+	}
+	if len(q.Signed) > 0 {
+		dst = append(dst, `,"quote":`...)
+		dst = append(dst, q.Signed...)
 	}
 	return append(dst, '}')
 }

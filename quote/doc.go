@@ -11,18 +11,17 @@
 // base64url encoding without padding (RFC 4648 section 5) of a JSON
 // object whose members come in this order:
 //
-//	{"issued_at":1765095600,"expires_at":1765096500,"product_id":"P-123","user_location":"NY","is_prime_member":true,"final_price":45.12}
+//	{"id":"q2Zt8y1xAAAAAAAB","issued_at":1765095600,"expires_at":1765096500,"product_id":"P-123","user_location":"NY","is_prime_member":true,"final_price":45.12}
 //
-// issued_at and expires_at are Unix seconds; product_id and user_location
+// id is the quote's id (16 base64url characters, unique per quote: a
+// checkout that honours each quote once can keep the ids it has seen
+// until they expire); issued_at and expires_at are Unix seconds; product_id and user_location
 // are the request's, as decoded; final_price is the price as the reply
 // writes it (shortest decimal form). When the price was made by rules,
 // "list_price" and "ruleset_version" follow final_price. <mac> is the
 // base64url encoding without padding of HMAC-SHA256(secret of kid,
 // "v1.<kid>.<payload>") (RFC 2104): the version, the key id and the
 // payload, exactly as they stand in the token, are signed.
-//
-// The quote's id is the base64url encoding of the first 12 bytes of the
-// MAC (16 characters): unique per token, and recomputable from it.
 //
 // A verifier splits the token on '.', looks the key up by <kid>, compares
 // the MAC it computes with <mac> in constant time (hmac.Equal), and only

@@ -66,11 +66,11 @@ func TestSignVerify(t *testing.T) {
 		payload string
 	}{
 		{"seed", Claims{ProductID: []byte("P-123"), Location: []byte("NY"), Member: true, Final: dec("45.12")},
-			`{"issued_at":1796634000,"expires_at":1796634900,"product_id":"P-123","user_location":"NY","is_prime_member":true,"final_price":45.12}`},
+			`{"id":"ID","issued_at":1796634000,"expires_at":1796634900,"product_id":"P-123","user_location":"NY","is_prime_member":true,"final_price":45.12}`},
 		{"rules", Claims{ProductID: []byte("P-1"), Location: []byte("SF"), Final: dec("50"), List: dec("52.5"), Version: "2026-12-a"},
-			`{"issued_at":1796634000,"expires_at":1796634900,"product_id":"P-1","user_location":"SF","is_prime_member":false,"final_price":50,"list_price":52.5,"ruleset_version":"2026-12-a"}`},
+			`{"id":"ID","issued_at":1796634000,"expires_at":1796634900,"product_id":"P-1","user_location":"SF","is_prime_member":false,"final_price":50,"list_price":52.5,"ruleset_version":"2026-12-a"}`},
 		{"escapes", Claims{ProductID: []byte("P-\"é\\\n"), Location: []byte("Zürich"), Final: dec("0.05")},
-			`{"issued_at":1796634000,"expires_at":1796634900,"product_id":"P-\"é\\\n","user_location":"Zürich","is_prime_member":false,"final_price":0.05}`},
+			`{"id":"ID","issued_at":1796634000,"expires_at":1796634900,"product_id":"P-\"é\\\n","user_location":"Zürich","is_prime_member":false,"final_price":0.05}`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			obj, token := sign(t, r, tc.c, t0.Add(500*time.Millisecond))
@@ -82,27 +82,25 @@ func TestSignVerify(t *testing.T) {
 				t.Fatalf("token %s", token)
 			}
 			p, err := base64.RawURLEncoding.DecodeString(f[2])
-			if err != nil || string(p) != tc.payload {
-				t.Errorf("payload %s (%v),\nwant    %s", p, err, tc.payload)
+			want := strings.Replace(tc.payload, `"id":"ID"`, `"id":"`+obj["id"]+`"`, 1)
+			if err != nil || string(p) != want || len(obj["id"]) != IDLen {
+				t.Errorf("payload %s (%v),\nwant    %s", p, err, want)
 			}
 			// The MAC as the package comment defines it.
 			if want := mac(secretB, "v1.k2."+f[2]); f[3] != want {
 				t.Errorf("mac %s, want %s", f[3], want)
 			}
-			if got := string(ID(nil, token)); got != obj["id"] || len(got) != 16 {
-				t.Errorf("id %q, ID() %q", obj["id"], got)
-			}
 			c, err := r.NewVerifier().Verify(token, t0.Add(14*time.Minute))
 			if err != nil {
 				t.Fatal(err)
 			}
-			if c.KeyID != "k2" || !bytes.Equal(c.ProductID, tc.c.ProductID) || !bytes.Equal(c.Location, tc.c.Location) ||
+			if c.KeyID != "k2" || string(c.ID[:]) != obj["id"] || !bytes.Equal(c.ProductID, tc.c.ProductID) || !bytes.Equal(c.Location, tc.c.Location) ||
 				c.Member != tc.c.Member || c.Final.Cmp(tc.c.Final) != 0 || c.List.Cmp(tc.c.List) != 0 || c.Version != tc.c.Version ||
 				c.IssuedAt != t0.Unix() || c.ExpiresAt != t0.Add(15*time.Minute).Unix() {
 				t.Errorf("claims %+v, signed %+v", c, tc.c)
 			}
 			var v map[string]any
-			out := AppendVerified(nil, &c, ID(nil, token))
+			out := AppendVerified(nil, &c)
 			if err := json.Unmarshal(out, &v); err != nil || v["valid"] != true || v["id"] != obj["id"] || v["issued_at"] != "2026-12-07T09:00:00Z" {
 				t.Errorf("verified reply %s (%v)", out, err)
 			}
@@ -156,8 +154,9 @@ func TestRefused(t *testing.T) {
 		{"payload swapped", "v1.k1." + g[2] + "." + f[3], Tampered, "tampered token"},
 		{"mac swapped", "v1.k1." + f[2] + "." + g[3], Tampered, "tampered token"},
 		{"truncated payload", "v1.k1." + f[2][:len(f[2])-1] + "." + f[3], Tampered, "tampered token"},
-		{"signed garbage", forged("k1", secretA, `{"issued_at":1}`), Malformed, `want ",\"expires_at\":"`},
-		{"signed unknown member", forged("k1", secretA, strings.Replace(string(payload), `{`, `{"x":1,`, 1)), Malformed, `want "{\"issued_at\":"`},
+		{"signed garbage", forged("k1", secretA, `{"id":"AAAAAAAAAAAAAAAA","issued_at":1}`), Malformed, `want ",\"expires_at\":"`},
+		{"signed short id", forged("k1", secretA, strings.Replace(string(payload), `{"id":"`, `{"id":"x`, 1)), Malformed, "bad id"},
+		{"signed unknown member", forged("k1", secretA, strings.Replace(string(payload), `{`, `{"x":1,`, 1)), Malformed, `want "{\"id\":"`},
 		{"signed non-JSON", forged("k1", secretA, "hello"), Malformed, "malformed token: payload"},
 		{"expired", string(good), Expired, "quote expired at 2026-12-07T09:10:00Z"},
 	} {
@@ -213,6 +212,23 @@ func token(t *testing.T, obj []byte) []byte {
 		t.Fatal(err)
 	}
 	return []byte(o.Token)
+}
+
+// TestIDsUnique: the same claims signed in the same second twice, by one
+// signer or by two, make distinct quotes.
+func TestIDsUnique(t *testing.T) {
+	r := keyring(t, time.Minute, Key{"k1", secretA})
+	c := Claims{ProductID: []byte("P-1"), Location: []byte("NY"), Final: dec("1")}
+	seen := map[string]bool{}
+	for _, s := range []*Signer{r.NewSigner(), r.NewSigner()} {
+		for range 3 {
+			tok := string(token(t, s.AppendQuote(nil, &c, t0)))
+			if seen[tok] || seen[string(c.ID[:])] {
+				t.Fatalf("repeated token or id %s", c.ID)
+			}
+			seen[tok], seen[string(c.ID[:])] = true, true
+		}
+	}
 }
 
 func TestSignAllocs(t *testing.T) {

@@ -2,8 +2,10 @@ package quote
 
 import (
 	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/binary"
 	"hash"
 	"strconv"
 	"time"
@@ -15,11 +17,15 @@ import (
 // Version is the token format's version, its first field.
 const Version = "v1"
 
-// idBytes is how many bytes of the MAC make the quote id.
-const idBytes = 12
+// IDLen is the length of a quote id: the base64url text of 12 bytes, 6
+// chosen at random when the Signer is made and 6 counting its quotes.
+const IDLen = 16
 
 // Claims are the signed fields of a quote.
 type Claims struct {
+	// ID is the quote's id (set by the Signer): unique per quote, since
+	// each Signer starts from random bytes of its own and counts.
+	ID [IDLen]byte
 	// KeyID is the id of the key that signed (set by the Signer, read by
 	// the Verifier).
 	KeyID string
@@ -45,23 +51,29 @@ type Claims struct {
 // scratch buffer: after warm-up signing does not allocate. It is not
 // safe for concurrent use: use one per event loop or goroutine.
 type Signer struct {
-	r   *Keyring
-	ks  *keySet   // the keys mac was made for
-	mac hash.Hash // HMAC-SHA256 with ks.keys[0]'s secret
-	buf []byte    // the payload JSON
-	sum [sha256.Size]byte
+	r      *Keyring
+	prefix [6]byte   // random, drawn once: the first half of every id
+	n      uint64    // quotes signed: the second half
+	ks     *keySet   // the keys mac was made for
+	mac    hash.Hash // HMAC-SHA256 with ks.keys[0]'s secret
+	buf    []byte    // the payload JSON
+	sum    [sha256.Size]byte
 }
 
 // NewSigner returns a Signer over r's keys.
-func (r *Keyring) NewSigner() *Signer { return &Signer{r: r} }
+func (r *Keyring) NewSigner() *Signer {
+	s := &Signer{r: r}
+	rand.Read(s.prefix[:]) // never fails (crypto/rand, Go 1.24 and later)
+	return s
+}
 
 // AppendQuote signs c, issued at now and valid for the Keyring's TTL,
 // and appends the quote object to dst:
 //
 //	{"id":"<16 characters>","expires_at":"2026-12-07T09:15:00Z","token":"v1.<kid>.<payload>.<mac>"}
 //
-// It sets c.KeyID, c.IssuedAt and c.ExpiresAt. The token covers only
-// whole seconds: issued_at is now truncated to the second.
+// It sets c.ID, c.KeyID, c.IssuedAt and c.ExpiresAt. The token covers
+// only whole seconds: issued_at is now truncated to the second.
 func (s *Signer) AppendQuote(dst []byte, c *Claims, now time.Time) []byte {
 	ks := s.r.cur.Load()
 	if ks != s.ks {
@@ -70,12 +82,17 @@ func (s *Signer) AppendQuote(dst []byte, c *Claims, now time.Time) []byte {
 	}
 	k := &ks.keys[0]
 	c.KeyID = k.ID
+	var raw [12]byte
+	copy(raw[:6], s.prefix[:])
+	s.n++
+	binary.BigEndian.PutUint32(raw[6:], uint32(s.n>>16))
+	binary.BigEndian.PutUint16(raw[10:], uint16(s.n))
+	base64.RawURLEncoding.Encode(c.ID[:], raw[:])
 	c.IssuedAt = now.Unix()
 	c.ExpiresAt = c.IssuedAt + int64(s.r.ttl/time.Second)
 
 	dst = append(dst, `{"id":"`...)
-	idAt := len(dst)
-	dst = append(dst, "0123456789abcdef"...) // the id's room, filled once the MAC is known
+	dst = append(dst, c.ID[:]...)
 	dst = append(dst, `","expires_at":"`...)
 	dst = time.Unix(c.ExpiresAt, 0).UTC().AppendFormat(dst, time.RFC3339)
 	dst = append(dst, `","token":"`...)
@@ -90,13 +107,14 @@ func (s *Signer) AppendQuote(dst []byte, c *Claims, now time.Time) []byte {
 	sum := s.mac.Sum(s.sum[:0])
 	dst = append(dst, '.')
 	dst = base64.RawURLEncoding.AppendEncode(dst, sum)
-	base64.RawURLEncoding.Encode(dst[idAt:idAt+16], sum[:idBytes])
 	return append(dst, `"}`...)
 }
 
 // appendPayload appends the payload JSON of c (see the package comment).
 func appendPayload(dst []byte, c *Claims) []byte {
-	dst = append(dst, `{"issued_at":`...)
+	dst = append(dst, `{"id":"`...)
+	dst = append(dst, c.ID[:]...)
+	dst = append(dst, `","issued_at":`...)
 	dst = strconv.AppendInt(dst, c.IssuedAt, 10)
 	dst = append(dst, `,"expires_at":`...)
 	dst = strconv.AppendInt(dst, c.ExpiresAt, 10)

@@ -159,7 +159,13 @@ func (v *Verifier) Verify(token []byte, now time.Time) (Claims, error) {
 // one token.
 func decodePayload(b, scratch []byte, c *Claims) ([]byte, error) {
 	p := payloadReader{b: b}
-	p.lit(`{"issued_at":`)
+	p.lit(`{"id":`)
+	if id := p.str(); len(id) == IDLen && validID(id) {
+		copy(c.ID[:], id)
+	} else {
+		p.fail("bad id")
+	}
+	p.lit(`,"issued_at":`)
 	c.IssuedAt = p.int()
 	p.lit(`,"expires_at":`)
 	c.ExpiresAt = p.int()
@@ -294,16 +300,15 @@ func (p *payloadReader) str() []byte {
 	return nil
 }
 
-// AppendVerified appends the reply of a token that verified, with id its
-// quote id ([ID]):
+// AppendVerified appends the reply of a token that verified:
 //
 //	{"valid":true,"id":"...","key_id":"k1","product_id":"P-123","user_location":"NY","is_prime_member":true,"final_price":45.12,"issued_at":"...","expires_at":"..."}
 //
 // list_price and ruleset_version follow final_price when the claims have
 // them; times are RFC 3339 UTC.
-func AppendVerified(dst []byte, c *Claims, id []byte) []byte {
+func AppendVerified(dst []byte, c *Claims) []byte {
 	dst = append(dst, `{"valid":true,"id":`...)
-	dst = jsonstr.Append(dst, id)
+	dst = jsonstr.Append(dst, c.ID[:])
 	dst = append(dst, `,"key_id":`...)
 	dst = jsonstr.Append(dst, c.KeyID)
 	dst = append(dst, `,"product_id":`...)
@@ -327,16 +332,14 @@ func AppendVerified(dst []byte, c *Claims, id []byte) []byte {
 	return append(dst, `"}`...)
 }
 
-// ID appends to dst the quote id of a well-formed token: the base64url
-// encoding of the first 12 bytes of its MAC. It does not verify the
-// token; a token whose last field is not a MAC gives no id.
-func ID(dst, token []byte) []byte {
-	var sum [sha256.Size]byte
-	i := bytes.LastIndexByte(token, '.')
-	if i < 0 || !decodeMAC(&sum, token[i+1:]) {
-		return dst
+// validID reports whether id is base64url text.
+func validID(id []byte) bool {
+	for _, c := range id {
+		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-') {
+			return false
+		}
 	}
-	return base64.RawURLEncoding.AppendEncode(dst, sum[:idBytes])
+	return true
 }
 
 // decodeMAC decodes the MAC field text into sum, reporting whether it is
