@@ -72,6 +72,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "pricing-engine: %v\n", err)
 		return 2
 	}
+	if err := cfg.quote.load(); err != nil {
+		fmt.Fprintf(stderr, "pricing-engine: %v\n", err)
+		return 2
+	}
 	log := newLogger(cfg, stderr)
 	raiseFileLimit(log)
 	if err := serve(cfg, log); err != nil {
@@ -99,6 +103,10 @@ func serve(cfg *config, log *slog.Logger) error {
 	}
 	if rl.merger != nil {
 		pcfg.Rules, pcfg.Demand = rl.Load, rl.merger
+	}
+	if r := cfg.quote.ring; r != nil {
+		pcfg.Quotes = r
+		log.Info("signed quotes enabled", "keys_file", r.Path(), "key_ids", r.KeyIDs(), "ttl", r.TTL().String())
 	}
 	engine := pricing.NewEngine(cfg.latency.Wrap(src), pcfg)
 	// The admin write API (admin.go): tokens, governed writes, audit.
@@ -140,9 +148,10 @@ func serve(cfg *config, log *slog.Logger) error {
 	defer signal.Stop(sig)
 	rulesCtx, stopRules := context.WithCancel(context.Background())
 	defer stopRules()
-	rl.start(rulesCtx)  // SIGHUP and file changes reload; demand merges
-	adm.start(rulesCtx) // the tokens file: SIGHUP and changes reload
-	trc.start(rulesCtx) // SIGHUP reopens the access log
+	rl.start(rulesCtx)                         // SIGHUP and file changes reload; demand merges
+	adm.start(rulesCtx)                        // the tokens file: SIGHUP and changes reload
+	trc.start(rulesCtx)                        // SIGHUP reopens the access log
+	startQuotes(rulesCtx, cfg.quote.ring, log) // the keys file: SIGHUP and changes reload
 	if err := srv.Start(); err != nil {
 		return err
 	}
