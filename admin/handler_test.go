@@ -146,9 +146,16 @@ func newFixture(t *testing.T, b backend) *fixture {
 	return f
 }
 
+// writeTokens replaces the tokens file as docs/ADMIN.md tells operators
+// to: written aside, then renamed over it, so a watcher never reads half
+// a file.
 func (f *fixture) writeTokens(content string) {
 	f.t.Helper()
-	if err := os.WriteFile(f.tokens, []byte(content), 0o600); err != nil {
+	tmp := f.tokens + ".tmp"
+	if err := os.WriteFile(tmp, []byte(content), 0o600); err != nil {
+		f.t.Fatal(err)
+	}
+	if err := os.Rename(tmp, f.tokens); err != nil {
 		f.t.Fatal(err)
 	}
 }

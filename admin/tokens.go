@@ -8,6 +8,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -71,6 +72,13 @@ type Tokens struct {
 func LoadTokens(path string) (*Tokens, error) {
 	t := &Tokens{}
 	t.file = filewatch.New(path, "admin tokens file", maxTokensFileBytes, func(b []byte) error {
+		if len(b) == 0 && t.set.Load() != nil {
+			// Most likely a writer between truncating the file and
+			// writing it: the change that completes the write is read
+			// next. A file holding only a comment still revokes every
+			// token.
+			return errors.New("empty (being rewritten? a comment line makes a file without tokens)")
+		}
 		set, err := parseTokens(b)
 		if err != nil {
 			return err
@@ -206,3 +214,9 @@ func truncate(s string) string {
 	}
 	return s
 }
+
+// fileStamp and stampOf identify a file's content for the TLS pair's
+// watch (tlscert.go), as filewatch does for the tokens file.
+type fileStamp = filewatch.Stamp
+
+func stampOf(fi os.FileInfo) fileStamp { return filewatch.StampOf(fi) }

@@ -1,6 +1,7 @@
 package admin
 
 import (
+	"os"
 	"strings"
 	"testing"
 )
@@ -62,5 +63,34 @@ func TestAuthenticate(t *testing.T) {
 	}
 	if _, err := LoadTokens(t.TempDir() + "/missing"); err == nil {
 		t.Error("LoadTokens of a missing file succeeded")
+	}
+}
+
+// TestReloadTruncatedFile: a file caught between truncation and write (an
+// editor writing in place) keeps the previous tokens; a comment-only file
+// revokes them.
+func TestReloadTruncatedFile(t *testing.T) {
+	tk := tokensFile(t, "alice write "+writeToken+"\n")
+	for _, tc := range []struct {
+		name, content string
+		reloaded      bool
+		tokens        int
+	}{
+		{"empty", "", false, 1},
+		{"comment only", "# every token revoked\n", true, 0},
+		{"empty again", "", false, 0},
+		{"back", "bob read " + readToken + "\n", true, 1},
+	} {
+		if err := os.WriteFile(tk.Path(), []byte(tc.content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		ok, err := tk.Reload()
+		if ok != tc.reloaded || (err == nil) != tc.reloaded || tk.Len() != tc.tokens {
+			t.Errorf("%s: reloaded %v err %v tokens %d; want reloaded %v, %d tokens", tc.name, ok, err, tk.Len(), tc.reloaded, tc.tokens)
+		}
+	}
+	// An empty file at start is a file without tokens.
+	if tk := tokensFile(t, ""); tk.Len() != 0 {
+		t.Errorf("empty file at start: %d tokens", tk.Len())
 	}
 }

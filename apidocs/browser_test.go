@@ -1,32 +1,22 @@
 package apidocs_test
 
 import (
-	"context"
-	"fmt"
-	"github.com/pricing-engine/pricing-engine/apidocs"
-	"github.com/pricing-engine/pricing-engine/apidocs/apicheck"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
 	"strings"
 	"sync"
 	"testing"
-	"time"
 
-	cdplog "github.com/chromedp/cdproto/log"
-	"github.com/chromedp/cdproto/network"
-	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
 
+	"github.com/pricing-engine/pricing-engine/apidocs"
+	"github.com/pricing-engine/pricing-engine/apidocs/apicheck"
+	"github.com/pricing-engine/pricing-engine/internal/browsertest"
 	"github.com/pricing-engine/pricing-engine/internal/jsonstr"
 	"github.com/pricing-engine/pricing-engine/lookup"
 	"github.com/pricing-engine/pricing-engine/pricing"
 )
-
-// chromiumPath is where Debian's chromium package installs the browser.
-const chromiumPath = "/usr/bin/chromium"
 
 // screenshotEnv names a file the browser test writes its screenshot to, in
 // addition to the test's temporary folder (docs/swagger-ui.png is made so).
@@ -69,13 +59,7 @@ func priceHandler(t *testing.T) http.Handler {
 // that the page requested nothing from another origin, and that the browser
 // logged no error (a Content-Security-Policy violation would be one).
 func TestSwaggerUITryItOut(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts a browser; skipped with -short")
-	}
-	if _, err := exec.LookPath(chromiumPath); err != nil {
-		t.Skipf("%s not found: install Debian's chromium package (CI does)", chromiumPath)
-	}
-
+	b := browsertest.Start(t, browsertest.Options{})
 	validator, err := apicheck.NewValidator()
 	if err != nil {
 		t.Fatal(err)
@@ -105,55 +89,6 @@ func TestSwaggerUITryItOut(t *testing.T) {
 	}))
 	defer srv.Close()
 
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(chromiumPath),
-		chromedp.Headless,
-		chromedp.NoSandbox, // the test may run as root
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1280, 1000),
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
-	defer cancel()
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
-	defer cancelAlloc()
-	bctx, cancelBrowser := chromedp.NewContext(allocCtx)
-	defer cancelBrowser()
-
-	var requested, browserErrors []string
-	err = chromedp.Listen(bctx, func(ev any) {
-		mu.Lock()
-		defer mu.Unlock()
-		switch ev := ev.(type) {
-		case *network.EventRequestWillBeSent:
-			requested = append(requested, ev.Request.URL)
-		case *runtime.EventExceptionThrown:
-			browserErrors = append(browserErrors, (&chromedp.ExceptionError{ExceptionDetails: ev.ExceptionDetails}).Error())
-		case *runtime.EventConsoleAPICalled:
-			if ev.Type == runtime.ConsoleAPICalledTypeError {
-				var parts []string
-				for _, a := range ev.Args {
-					parts = append(parts, string(a.Value)+a.Description)
-				}
-				browserErrors = append(browserErrors, "console.error: "+strings.Join(parts, " "))
-			}
-		case *cdplog.EventEntryAdded:
-			if ev.Entry.Level == cdplog.EntryLevelError {
-				browserErrors = append(browserErrors, fmt.Sprintf("%s: %s %s", ev.Entry.Source, ev.Entry.Text, ev.Entry.URL))
-			}
-		}
-	})
-	if err != nil {
-		t.Fatalf("cannot start %s: %v", chromiumPath, err)
-	}
-
 	const op = "#operations-pricing-getPrice"
 	css := func(sel string) chromedp.CSS { return chromedp.CSS(op + " " + sel) }
 	steps := []chromedp.Action[chromedp.Void]{
@@ -167,32 +102,24 @@ func TestSwaggerUITryItOut(t *testing.T) {
 		chromedp.WaitVisible(css(".live-responses-table tr.response .response-col_status")),
 		chromedp.ScrollIntoView(css(".live-responses-table")),
 	}
-	if err := chromedp.Do(bctx, steps...); err != nil {
+	if err := chromedp.Do(b.Ctx, steps...); err != nil {
 		mu.Lock()
 		defer mu.Unlock()
-		t.Fatalf("driving Swagger UI: %v (server saw %v; browser errors %v)", err, served, browserErrors)
+		t.Fatalf("driving Swagger UI: %v (server saw %v; browser errors %v)", err, served, b.Errors())
 	}
-	status, err := chromedp.Run(bctx, chromedp.Text(css(".live-responses-table tr.response .response-col_status")))
+	status, err := chromedp.Run(b.Ctx, chromedp.Text(css(".live-responses-table tr.response .response-col_status")))
 	if err != nil {
 		t.Fatal(err)
 	}
-	body, err := chromedp.Run(bctx, chromedp.Text(css(".live-responses-table .response-col_description pre")))
+	body, err := chromedp.Run(b.Ctx, chromedp.Text(css(".live-responses-table .response-col_description pre")))
 	if err != nil {
 		t.Fatal(err)
 	}
-	png, err := chromedp.Run(bctx, chromedp.Screenshot(css(""))) // the operation block, as PNG
+	png, err := chromedp.Run(b.Ctx, chromedp.Screenshot(css(""))) // the operation block, as PNG
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(t.TempDir()+"/swagger-ui.png", png, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if path := os.Getenv(screenshotEnv); path != "" {
-		if err := os.WriteFile(path, png, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("screenshot written to %s", path)
-	}
+	browsertest.SaveScreenshot(t, png, "swagger-ui.png", screenshotEnv)
 
 	if strings.TrimSpace(status) != "200" {
 		t.Errorf("Swagger UI shows status %q, want 200", status)
@@ -207,14 +134,7 @@ func TestSwaggerUITryItOut(t *testing.T) {
 	if !containsString(served, "POST /api/v1/price") || !containsString(served, "GET /openapi.json") {
 		t.Errorf("server saw %v, want GET /openapi.json and POST /api/v1/price", served)
 	}
-	for _, u := range requested {
-		if !strings.HasPrefix(u, srv.URL+"/") && !strings.HasPrefix(u, "data:") {
-			t.Errorf("the page requested %s, outside the server", u)
-		}
-	}
-	for _, e := range browserErrors {
-		t.Errorf("browser error: %s", e)
-	}
+	b.CheckSameOrigin(t, strings.TrimPrefix(srv.URL, "http://"))
 }
 
 func containsString(list []string, s string) bool {

@@ -12,24 +12,17 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pricing-engine/pricing-engine/internal/e2ebin"
 	"github.com/pricing-engine/pricing-engine/internal/redistest"
 )
 
-// engineBinary returns $PRICING_E2E_BINARY (make e2e), or the binary built
-// from cmd/pricing-engine into a temporary folder.
+// engineBin is the binary under test.
+var engineBin = e2ebin.Builder{Pkg: "../cmd/pricing-engine"}
+
+// engineBinary returns the binary under test.
 func engineBinary(t *testing.T) string {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("end-to-end test of the binary: skipped with -short")
-	}
-	if p := os.Getenv("PRICING_E2E_BINARY"); p != "" {
-		return p
-	}
-	bin := filepath.Join(t.TempDir(), "pricing-engine")
-	if out, err := exec.Command("go", "build", "-o", bin, "../cmd/pricing-engine").CombinedOutput(); err != nil {
-		t.Fatalf("cannot build the binary: %v\n%s", err, out)
-	}
-	return bin
+	return engineBin.Path(t)
 }
 
 // engine is the binary serving, started for one test.

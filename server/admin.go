@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"strconv"
@@ -31,10 +32,23 @@ func (s *Server) startAdmin() error {
 		WriteTimeout:      30 * time.Second, // pprof profiles run for seconds
 		IdleTimeout:       s.cfg.IdleTimeout,
 		MaxHeaderBytes:    s.cfg.Limits.MaxHeaderBytes,
+		// net/http's own reports (a failed TLS handshake, an accept
+		// error) go to the service's log, in its format.
+		ErrorLog: slog.NewLogLogger(s.log.Handler(), slog.LevelInfo),
+	}
+	if s.deps.AdminTLS != nil {
+		// ServeTLS with no files: the certificate comes from the
+		// configuration (GetCertificate), which may rotate it.
+		s.admin.TLSConfig = s.deps.AdminTLS.Clone()
 	}
 	s.adminDone = make(chan error, 1)
 	go func() {
-		err := s.admin.Serve(ln)
+		var err error
+		if s.admin.TLSConfig != nil {
+			err = s.admin.ServeTLS(ln, "", "")
+		} else {
+			err = s.admin.Serve(ln)
+		}
 		if errors.Is(err, http.ErrServerClosed) {
 			err = nil
 		}

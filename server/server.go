@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -37,6 +38,10 @@ type Deps struct {
 	// redirect "..", so the handler sees raw paths and refuses them
 	// itself). nil answers 404 there. The API port never serves /admin/.
 	AdminAPI http.Handler
+	// AdminTLS, if set, makes the admin listener serve HTTPS only, with
+	// this configuration (its GetCertificate may change the certificate
+	// while serving). The API port is unaffected.
+	AdminTLS *tls.Config
 	// ReadyDetail, if set, returns text appended to the admin listener's
 	// /readyz body while ready (e.g. "ruleset_version: X\n").
 	ReadyDetail func() string

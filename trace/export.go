@@ -18,11 +18,22 @@ import (
 // scopeName is the instrumentation scope of every span.
 const scopeName = "github.com/pricing-engine/pricing-engine/trace"
 
-// exporter is the goroutine that owns the OTLP client: the loops offer
-// finished spans through a bounded queue and never wait on it.
+// exporter is the goroutine that owns the OTLP client. The loops offer
+// finished spans to a bounded queue under a mutex held for an append, and
+// never wait on the goroutine: it wakes on its ticker, or when a batch is
+// full, and takes the whole queue at once. Waking it per span (a channel
+// send to a parked goroutine) cost a futex wake-up and a scheduler round
+// per sampled request, which at low ratios cost the loops more than the
+// encoding; see docs/BENCHMARKS.md.
 type exporter struct {
-	t        *Tracer
-	queue    chan *Span
+	t *Tracer
+
+	mu      sync.Mutex
+	pending []*Span // finished spans, at most cap (the queue size)
+	closed  bool    // offer refuses spans
+	spare   []*Span // the exporter's side of the double buffer
+
+	kick     chan struct{} // capacity 1: a batch is full
 	stop     chan struct{}
 	done     chan struct{}
 	stopOnce sync.Once
@@ -37,9 +48,12 @@ type exporter struct {
 }
 
 func startExporter(t *Tracer, cfg Config, opts []otlptracehttp.Option) (*exporter, error) {
+	qs := orInt(cfg.QueueSize, DefaultQueueSize)
 	e := &exporter{
 		t:        t,
-		queue:    make(chan *Span, orInt(cfg.QueueSize, DefaultQueueSize)),
+		pending:  make([]*Span, 0, qs),
+		spare:    make([]*Span, 0, qs),
+		kick:     make(chan struct{}, 1),
 		stop:     make(chan struct{}),
 		done:     make(chan struct{}),
 		client:   otlptracehttp.NewClient(opts...),
@@ -68,31 +82,41 @@ func startExporter(t *Tracer, cfg Config, opts []otlptracehttp.Option) (*exporte
 }
 
 // offer queues sp without waiting; false when the queue is full or the
-// exporter stopped.
+// exporter stopped. The span that fills a batch wakes the goroutine.
 func (e *exporter) offer(sp *Span) bool {
-	select {
-	case <-e.stop:
-		return false
-	default:
-	}
-	select {
-	case e.queue <- sp:
-		return true
-	default:
+	e.mu.Lock()
+	if e.closed || len(e.pending) == cap(e.pending) {
+		e.mu.Unlock()
 		return false
 	}
+	e.pending = append(e.pending, sp)
+	full := len(e.pending) == e.batch
+	e.mu.Unlock()
+	if full {
+		select {
+		case e.kick <- struct{}{}:
+		default: // already woken
+		}
+	}
+	return true
+}
+
+// take swaps the queue for the exporter's empty buffer and returns what
+// was queued.
+func (e *exporter) take() []*Span {
+	e.mu.Lock()
+	spans := e.pending
+	e.pending = e.spare[:0]
+	e.mu.Unlock()
+	return spans
 }
 
 func (e *exporter) run() {
 	defer close(e.done)
 	tick := time.NewTicker(e.interval)
 	defer tick.Stop()
-	batch := make([]*Span, 0, e.batch)
 	var lastLog time.Time
-	flush := func() {
-		if len(batch) == 0 {
-			return
-		}
+	send := func(batch []*Span) {
 		if err := e.export(batch); err != nil {
 			e.failed.Add(uint64(len(batch)))
 			if now := time.Now(); now.Sub(lastLog) >= e.interval {
@@ -102,35 +126,30 @@ func (e *exporter) run() {
 		} else {
 			e.exported.Add(uint64(len(batch)))
 		}
-		for i, sp := range batch {
-			e.t.pool.Put(sp)
-			batch[i] = nil
-		}
-		batch = batch[:0]
 	}
 	for {
+		stopping := false
 		select {
-		case sp := <-e.queue:
-			batch = append(batch, sp)
-			if len(batch) == e.batch {
-				flush()
-			}
 		case <-tick.C:
-			flush()
+		case <-e.kick:
 		case <-e.stop:
-			for {
-				select {
-				case sp := <-e.queue:
-					batch = append(batch, sp)
-					if len(batch) == e.batch {
-						flush()
-					}
-					continue
-				default:
-				}
-				break
+			e.mu.Lock()
+			e.closed = true
+			e.mu.Unlock()
+			stopping = true
+		}
+		all := e.take()
+		for spans := all; len(spans) > 0; {
+			n := min(len(spans), e.batch)
+			send(spans[:n])
+			for i, sp := range spans[:n] {
+				e.t.pool.Put(sp)
+				spans[i] = nil
 			}
-			flush()
+			spans = spans[n:]
+		}
+		e.spare = all[:0]
+		if stopping {
 			return
 		}
 	}

@@ -2,6 +2,9 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -18,11 +21,15 @@ import (
 type adminConfig struct {
 	tokensFile     string
 	auditRetention time.Duration
+	tlsCertFile    string
+	tlsKeyFile     string
 }
 
 // register declares the admin API flags on fs.
 func (a *adminConfig) register(fs *flag.FlagSet) {
 	fs.StringVar(&a.tokensFile, "admin-tokens-file", "", `admin API tokens, one line "<name> <scope> <token>" (scope read or write; '#' comments); re-read when it changes and on SIGHUP. Empty: every /admin/v1/ request answers 403 (see docs/ADMIN.md)`)
+	fs.StringVar(&a.tlsCertFile, "admin-tls-cert-file", "", "PEM certificate (leaf first, then intermediates) for HTTPS on the admin listener; needs --admin-tls-key-file; re-read when it changes. Empty: plain HTTP")
+	fs.StringVar(&a.tlsKeyFile, "admin-tls-key-file", "", "PEM private key of --admin-tls-cert-file; re-read with it")
 	durationFlag(fs, &a.auditRetention, "audit-retention", lookup.DefaultAuditRetention, "how long the admin API's audit entries are kept (per key; see docs/ADMIN.md)")
 }
 
@@ -30,6 +37,9 @@ func (a *adminConfig) register(fs *flag.FlagSet) {
 func (a *adminConfig) validate() error {
 	if a.auditRetention <= 0 {
 		return fmt.Errorf("invalid --audit-retention %s: must be positive", a.auditRetention)
+	}
+	if (a.tlsCertFile == "") != (a.tlsKeyFile == "") {
+		return errors.New("invalid admin TLS: give both --admin-tls-cert-file and --admin-tls-key-file, or neither")
 	}
 	return nil
 }
@@ -42,6 +52,8 @@ type adminRuntime struct {
 	log     *slog.Logger
 	metrics *metrics.Admin
 	close   func() // closes the writer's own store connection (--admin-store)
+	// cert is the admin listener's certificate (nil: plain HTTP).
+	cert *admin.Certificate
 }
 
 // newAdmin builds the admin API over src's writer (the memory store or
@@ -60,6 +72,15 @@ func newAdmin(c *config, src lookup.Source, log *slog.Logger, mset *metrics.Set)
 		log.Info("admin API enabled", "tokens_file", t.Path(), "tokens", t.Len())
 	} else {
 		rt.metrics = metrics.NewAdmin(mset.Registry, nil)
+	}
+	if cfg.tlsCertFile != "" {
+		cert, err := admin.LoadCertificate(cfg.tlsCertFile, cfg.tlsKeyFile, admin.CertificateOptions{OnReload: rt.certReloaded})
+		if err != nil {
+			return nil, err
+		}
+		rt.cert = cert
+		leaf := cert.Leaf()
+		log.Info("admin TLS enabled", "cert_file", cfg.tlsCertFile, "subject", leaf.Subject.String(), "not_after", leaf.NotAfter.UTC().Format(time.RFC3339))
 	}
 	var w lookup.Writer
 	switch s := src.(type) {
@@ -84,9 +105,22 @@ func newAdmin(c *config, src lookup.Source, log *slog.Logger, mset *metrics.Set)
 	return rt, nil
 }
 
+// tlsConfig is the admin listener's TLS configuration, nil for plain
+// HTTP.
+func (rt *adminRuntime) tlsConfig() *tls.Config {
+	if rt.cert == nil {
+		return nil
+	}
+	return rt.cert.TLSConfig()
+}
+
 // start watches the tokens file (polling its identity every second) and
-// re-reads it on SIGHUP, until ctx ends.
+// re-reads it on SIGHUP, until ctx ends. SIGHUP also re-reads a changed
+// TLS certificate (which handshakes otherwise notice within a second).
 func (rt *adminRuntime) start(ctx context.Context) {
+	if rt.cert != nil {
+		onHangup(ctx, func() { _ = rt.cert.Reload() }) // reported by certReloaded
+	}
 	if rt.tokens == nil {
 		return
 	}
@@ -95,6 +129,15 @@ func (rt *adminRuntime) start(ctx context.Context) {
 		_, err := rt.tokens.Reload()
 		rt.reloaded(rt.tokens.Len(), err)
 	})
+}
+
+// certReloaded logs a re-read of the admin TLS certificate.
+func (rt *adminRuntime) certReloaded(leaf *x509.Certificate, err error) {
+	if err != nil {
+		rt.log.Warn("admin TLS certificate reload refused; the previous certificate stays in use", "err", err)
+		return
+	}
+	rt.log.Info("admin TLS certificate reloaded", "subject", leaf.Subject.String(), "not_after", leaf.NotAfter.UTC().Format(time.RFC3339))
 }
 
 // reloaded logs (and counts) a re-read of the tokens file.

@@ -253,6 +253,8 @@ func (c *config) validate() error {
 	}
 	if err := c.admin.validate(); err != nil {
 		errs = append(errs, err)
+	} else if c.admin.tlsCertFile != "" && c.server.AdminAddr == "" {
+		errs = append(errs, errors.New("invalid admin TLS: --admin-tls-cert-file needs the admin listener (--admin-addr is empty)"))
 	}
 	if err := c.quote.validate(); err != nil {
 		errs = append(errs, err)
@@ -309,7 +311,8 @@ func (c *config) logAttrs() []any {
 	return []any{
 		"addr", s.Addr, "admin_addr", s.AdminAddr, "loops", s.Loops,
 		"lookup_latency", c.latency.String(), "lookup_deadline", c.lookupDeadline.String(),
-		"store", c.store.redacted(), "admin_store", c.adminStore.redacted(), "rules", c.rules.path, "admin_tokens_file", c.admin.tokensFile, "audit_retention", c.admin.auditRetention.String(), "quote_keys_file", c.quote.keysFile, "quote_ttl", c.quote.ttl.String(), "trace_endpoint", c.trace.endpoint, "trace_sample", c.trace.sample, "trace_trust_parent", c.trace.trustParent, "access_log", c.trace.accessLog, "access_log_sample", c.trace.accessLogSample, "catalog", orEmbedded(c.catalogFile), "markets", orEmbedded(c.marketsFile),
+		"store", c.store.redacted(), "admin_store", c.adminStore.redacted(), "rules", c.rules.path, "admin_tokens_file", c.admin.tokensFile, "admin_tls_cert_file", c.admin.tlsCertFile, "audit_retention", c.admin.auditRetention.String(), "trace_endpoint", c.trace.endpoint, "trace_sample", c.trace.sample, "trace_trust_parent", c.trace.trustParent, "access_log", c.trace.accessLog, "access_log_sample", c.trace.accessLogSample, "catalog", orEmbedded(c.catalogFile), "markets", orEmbedded(c.marketsFile),
+		"quote_keys_file", c.quote.keysFile, "quote_ttl", c.quote.ttl.String(),
 		"max_conns", s.MaxConns, "max_pipeline", s.MaxPipeline, "max_waiting", s.MaxWaiting, "pool_size", s.PoolSize,
 		"max_header_bytes", s.Limits.MaxHeaderBytes, "max_headers", s.Limits.MaxHeaders, "max_body_bytes", s.Limits.MaxBodyBytes,
 		"max_outbound_bytes", s.MaxOutboundBytes, "max_inbound_bytes", s.MaxInboundBytes,

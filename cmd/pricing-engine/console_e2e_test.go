@@ -1,104 +1,42 @@
 package main
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	cdplog "github.com/chromedp/cdproto/log"
-	"github.com/chromedp/cdproto/network"
-	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+
+	"github.com/pricing-engine/pricing-engine/internal/browsertest"
 )
 
-// chromiumPath is where Debian's chromium package installs the browser.
-const chromiumPath = "/usr/bin/chromium"
-
-// browser drives one headless Chromium tab for a test, recording every URL
-// the page requests and every error it logs.
+// browser drives one headless Chromium tab for the console test.
 type browser struct {
-	t   *testing.T
-	ctx context.Context
-
-	mu        sync.Mutex
-	requested []string
-	errors    []string
+	*browsertest.Browser
+	t *testing.T
 }
 
-// newBrowser starts headless Chromium (the flags of apidocs'
-// TestSwaggerUITryItOut) and stops it when the test ends.
+// newBrowser starts headless Chromium; a refused write is an expected 4xx
+// that Chromium logs as a network error, so only other sources count.
 func newBrowser(t *testing.T) *browser {
 	t.Helper()
-	if _, err := exec.LookPath(chromiumPath); err != nil {
-		t.Skipf("%s not found: install Debian's chromium package (CI does)", chromiumPath)
+	return &browser{
+		Browser: browsertest.Start(t, browsertest.Options{Width: 1400, Height: 1000, Timeout: 3 * time.Minute, IgnoreNetworkErrors: true}),
+		t:       t,
 	}
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(chromiumPath),
-		chromedp.Headless,
-		chromedp.NoSandbox, // the test may run as root
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1400, 1000),
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	t.Cleanup(cancel)
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
-	t.Cleanup(cancelAlloc)
-	bctx, cancelBrowser := chromedp.NewContext(allocCtx)
-	t.Cleanup(cancelBrowser)
-	b := &browser{t: t, ctx: bctx}
-	err := chromedp.Listen(bctx, func(ev any) {
-		b.mu.Lock()
-		defer b.mu.Unlock()
-		switch ev := ev.(type) {
-		case *network.EventRequestWillBeSent:
-			b.requested = append(b.requested, ev.Request.URL)
-		case *runtime.EventExceptionThrown:
-			b.errors = append(b.errors, (&chromedp.ExceptionError{ExceptionDetails: ev.ExceptionDetails}).Error())
-		case *runtime.EventConsoleAPICalled:
-			if ev.Type == runtime.ConsoleAPICalledTypeError {
-				var parts []string
-				for _, a := range ev.Args {
-					parts = append(parts, string(a.Value)+a.Description)
-				}
-				b.errors = append(b.errors, "console.error: "+strings.Join(parts, " "))
-			}
-		case *cdplog.EventEntryAdded:
-			// A refused write is an expected 4xx that Chromium logs as a
-			// network error: only other sources count.
-			if ev.Entry.Level == cdplog.EntryLevelError && ev.Entry.Source != cdplog.EntrySourceNetwork {
-				b.errors = append(b.errors, fmt.Sprintf("%s: %s %s", ev.Entry.Source, ev.Entry.Text, ev.Entry.URL))
-			}
-		}
-	})
-	if err != nil {
-		t.Fatalf("cannot start %s: %v", chromiumPath, err)
-	}
-	return b
 }
 
 // do runs steps, failing the test with what the page showed.
 func (b *browser) do(what string, steps ...chromedp.Action[chromedp.Void]) {
 	b.t.Helper()
-	if err := chromedp.Do(b.ctx, steps...); err != nil {
-		b.t.Fatalf("%s: %v (message: %q; browser errors: %v)", what, err, b.message(), b.browserErrors())
+	if err := chromedp.Do(b.Ctx, steps...); err != nil {
+		b.t.Fatalf("%s: %v (message: %q; browser errors: %v)", what, err, b.message(), b.Errors())
 	}
 }
 
@@ -107,16 +45,16 @@ func (b *browser) do(what string, steps ...chromedp.Action[chromedp.Void]) {
 func (b *browser) wait(what, expr string) string {
 	b.t.Helper()
 	js := `(() => { if (document.body.hasAttribute('data-busy')) return null; const v = (` + expr + `); return v ? String(v) : null; })()`
-	v, err := chromedp.Run(b.ctx, chromedp.Poll[string](js, chromedp.WithPollingTimeout(20*time.Second), chromedp.WithPollingInterval(20*time.Millisecond)))
+	v, err := chromedp.Run(b.Ctx, chromedp.Poll[string](js, chromedp.WithPollingTimeout(20*time.Second), chromedp.WithPollingInterval(20*time.Millisecond)))
 	if err != nil {
-		b.t.Fatalf("waiting for %s: %v (message: %q; browser errors: %v)", what, err, b.message(), b.browserErrors())
+		b.t.Fatalf("waiting for %s: %v (message: %q; browser errors: %v)", what, err, b.message(), b.Errors())
 	}
 	return v
 }
 
 func (b *browser) eval(expr string) string {
 	b.t.Helper()
-	v, err := chromedp.Run(b.ctx, chromedp.Evaluate[string](expr))
+	v, err := chromedp.Run(b.Ctx, chromedp.Evaluate[string](expr))
 	if err != nil {
 		b.t.Fatalf("evaluating %s: %v", expr, err)
 	}
@@ -124,14 +62,8 @@ func (b *browser) eval(expr string) string {
 }
 
 func (b *browser) message() string {
-	v, _ := chromedp.Run(b.ctx, chromedp.Evaluate[string](`(document.getElementById('message')||{}).textContent||''`))
+	v, _ := chromedp.Run(b.Ctx, chromedp.Evaluate[string](`(document.getElementById('message')||{}).textContent||''`))
 	return v
-}
-
-func (b *browser) browserErrors() []string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return append([]string(nil), b.errors...)
 }
 
 // cell is the JavaScript text of a cell of the prices table.
@@ -256,19 +188,11 @@ func TestE2EConsole(t *testing.T) {
 
 	// The page as the analyst sees it now (docs/console.png is made with
 	// CONSOLE_SCREENSHOT=$PWD/docs/console.png).
-	png, err := chromedp.Run(b.ctx, chromedp.Screenshot(chromedp.CSS("body")))
+	png, err := chromedp.Run(b.Ctx, chromedp.Screenshot(chromedp.CSS("body")))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(t.TempDir(), "console.png"), png, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if path := os.Getenv("CONSOLE_SCREENSHOT"); path != "" {
-		if err := os.WriteFile(path, png, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("screenshot written to %s", path)
-	}
+	browsertest.SaveScreenshot(t, png, "console.png", "CONSOLE_SCREENSHOT")
 
 	// A wrong token is refused with the API's detail, shown in the page.
 	b.do("use a wrong token",
@@ -290,17 +214,7 @@ func TestE2EConsole(t *testing.T) {
 			t.Errorf("%s holds the token", expr)
 		}
 	}
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	for _, u := range b.requested {
-		pu, err := url.Parse(u)
-		if err != nil || pu.Host != p.admin {
-			t.Errorf("the page requested %s, outside its origin %s", u, admin)
-		}
-	}
-	for _, e := range b.errors {
-		t.Errorf("browser error: %s", e)
-	}
+	b.CheckSameOrigin(t, p.admin)
 }
 
 // doWith sends one request with the given headers and returns the status,

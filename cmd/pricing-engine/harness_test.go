@@ -6,16 +6,16 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/pricing-engine/pricing-engine/internal/e2ebin"
 )
 
 // The end-to-end tests run the real binary as an operator would: the one
@@ -32,47 +32,19 @@ const (
 	httpTimeout  = 10 * time.Second // one request
 )
 
-var (
-	buildOnce sync.Once
-	builtBin  string
-	buildErr  error
-	buildDir  string // removed by TestMain
-)
+// engineBin is the binary under test.
+var engineBin = e2ebin.Builder{Pkg: "."}
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if buildDir != "" {
-		_ = os.RemoveAll(buildDir)
-	}
+	engineBin.Cleanup()
 	os.Exit(code)
 }
 
-// serverBinary returns the path of the binary under test, building it the
-// first time when $PRICING_E2E_BINARY is unset.
+// serverBinary returns the binary under test (see package e2ebin).
 func serverBinary(t *testing.T) string {
 	t.Helper()
-	if testing.Short() {
-		t.Skip("end-to-end test of the binary: skipped with -short")
-	}
-	if p := os.Getenv("PRICING_E2E_BINARY"); p != "" {
-		return p
-	}
-	buildOnce.Do(func() {
-		buildDir, buildErr = os.MkdirTemp("", "pricing-engine-e2e-")
-		if buildErr != nil {
-			return
-		}
-		builtBin = filepath.Join(buildDir, "pricing-engine")
-		// go test puts its own GOROOT/bin first in PATH.
-		out, err := exec.Command("go", "build", "-o", builtBin, ".").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("cannot build the binary: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return builtBin
+	return engineBin.Path(t)
 }
 
 // cleanEnv is the test's environment without PRICING_* variables, so that

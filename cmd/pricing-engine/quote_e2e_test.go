@@ -207,7 +207,9 @@ func TestE2EQuotesFleet(t *testing.T) {
 	// SIGHUP reloads too (the file is the same: nothing changes, and the
 	// process keeps serving).
 	a.signal(syscall.SIGHUP)
-	eventually(t, "SIGHUP reload", func() bool { return strings.Count(strings.Join(a.logLines(), "\n"), `"msg":"quote keys reloaded"`) >= 3 })
+	eventually(t, "SIGHUP reload", func() bool {
+		return strings.Count(strings.Join(a.logLines(), "\n"), `"msg":"quote keys reloaded"`) >= 3
+	})
 	for _, p := range []*proc{a, b} {
 		for _, line := range p.logLines() {
 			if strings.Contains(line, s1) || strings.Contains(line, s2) {

@@ -14,12 +14,13 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/pricing-engine/pricing-engine/internal/e2ebin"
 )
 
 // Failure bounds: each turns a hang into a failure; none is a point of
@@ -30,18 +31,12 @@ const (
 	httpTimeout   = 5 * time.Second   // one request
 )
 
-var (
-	buildOnce sync.Once
-	builtBin  string
-	buildErr  error
-	buildDir  string // removed by TestMain
-)
+// engineBin is the binary under test.
+var engineBin = e2ebin.Builder{Pkg: "../../cmd/pricing-engine"}
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if buildDir != "" {
-		_ = os.RemoveAll(buildDir)
-	}
+	engineBin.Cleanup()
 	if code == 0 {
 		if err := goleak.Find(); err != nil {
 			fmt.Fprintf(os.Stderr, "goroutines leaked: %v\n", err)
@@ -55,24 +50,7 @@ func TestMain(m *testing.M) {
 // e2e), or one built from cmd/pricing-engine on first use.
 func serverBinary(t *testing.T) string {
 	t.Helper()
-	if p := os.Getenv("PRICING_E2E_BINARY"); p != "" {
-		return p
-	}
-	buildOnce.Do(func() {
-		buildDir, buildErr = os.MkdirTemp("", "pricing-engine-fleet-")
-		if buildErr != nil {
-			return
-		}
-		builtBin = filepath.Join(buildDir, "pricing-engine")
-		out, err := exec.Command("go", "build", "-o", builtBin, "../../cmd/pricing-engine").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("cannot build the binary: %v\n%s", err, out)
-		}
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return builtBin
+	return engineBin.Path(t)
 }
 
 // requireFleetTools skips the test when a tool the recipe needs is missing.

@@ -31,20 +31,22 @@ type File struct {
 	apply func([]byte) error
 
 	mu    sync.Mutex // serializes reloads
-	stamp stamp
+	stamp Stamp
 	err   error // the last reload's error
 }
 
-// stamp identifies a file's content cheaply: modification time, size and
-// inode (a rename over the file changes the inode).
-type stamp struct {
+// Stamp identifies a file's content cheaply: modification time, size and
+// inode (a rename over the file changes the inode). The zero Stamp is no
+// file.
+type Stamp struct {
 	mtime int64
 	size  int64
 	ino   uint64
 }
 
-func stampOf(fi os.FileInfo) stamp {
-	st := stamp{mtime: fi.ModTime().UnixNano(), size: fi.Size()}
+// StampOf is the Stamp of a file's information.
+func StampOf(fi os.FileInfo) Stamp {
+	st := Stamp{mtime: fi.ModTime().UnixNano(), size: fi.Size()}
 	if sys, ok := fi.Sys().(*syscall.Stat_t); ok {
 		st.ino = sys.Ino
 	}
@@ -89,7 +91,7 @@ func (f *File) reloadLocked() error {
 	}
 	// The stamp is taken whatever the content: a refused file is not
 	// read again until it changes.
-	f.stamp = stampOf(fi)
+	f.stamp = StampOf(fi)
 	if int64(buf.Len()) > f.max {
 		return fmt.Errorf("cannot read %s %q: larger than %d bytes", f.what, f.path, f.max)
 	}
@@ -108,7 +110,7 @@ func (f *File) Changed() bool {
 	if err != nil {
 		return f.err == nil
 	}
-	return stampOf(fi) != f.stamp
+	return StampOf(fi) != f.stamp
 }
 
 // Watch reloads the file whenever Changed reports a change, checking

@@ -17,8 +17,10 @@ const MasterSet = "mymaster"
 // FailoverTimeout bounds how long a failover may take, from the
 // primary's death to the replica reporting itself primary and every
 // Sentinel naming it: down-after-milliseconds (1 s), the election and the
-// promotion take about 2-4 s on loopback.
-const FailoverTimeout = 20 * time.Second
+// promotion take about 2-4 s on loopback. When two Sentinels split the
+// vote, the next attempt waits twice the failover-timeout (3 s here), so
+// the bound leaves room for a few attempts on a starved machine.
+const FailoverTimeout = 30 * time.Second
 
 // Sentinel is a primary, one replica of it and three Sentinels
 // monitoring them (quorum 2, down-after-milliseconds 1000).
@@ -77,7 +79,7 @@ func startSentinel(t testing.TB, primary int) *Server {
 		text := fmt.Sprintf("port %d\nbind 127.0.0.1\nprotected-mode no\ndir %s\nlogfile \"\"\n"+
 			"sentinel monitor %s 127.0.0.1 %d 2\n"+
 			"sentinel down-after-milliseconds %s 1000\n"+
-			"sentinel failover-timeout %s 10000\n"+
+			"sentinel failover-timeout %s 3000\n"+
 			"sentinel parallel-syncs %s 1\n",
 			s.Port, dir, MasterSet, primary, MasterSet, MasterSet, MasterSet)
 		if err = os.WriteFile(conf, []byte(text), 0o600); err != nil {
@@ -151,7 +153,12 @@ func (st *Sentinel) WaitPromoted(t testing.TB) {
 			return
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("replica %s not promoted after %s", st.Replica.Addr(), FailoverTimeout)
+			var seen []string
+			for _, s := range st.Sentinels {
+				m, err := sentinelMaster(s)
+				seen = append(seen, fmt.Sprintf("%s: %v %v", s.Addr(), m, err))
+			}
+			t.Fatalf("replica %s not promoted after %s; the Sentinels say:\n%s", st.Replica.Addr(), FailoverTimeout, strings.Join(seen, "\n"))
 		}
 		waitABit()
 	}

@@ -14,13 +14,11 @@ import (
 	"flag"
 	"log"
 	"os"
-	"strconv"
 	"sync"
-	"time"
 
 	"github.com/redis/go-redis/v9"
-	"github.com/valyala/fasthttp"
 
+	"github.com/pricing-engine/pricing-engine/bench/refserver/internal/fastref"
 	"github.com/pricing-engine/pricing-engine/bench/refserver/internal/ref"
 	"github.com/pricing-engine/pricing-engine/lookup"
 	"github.com/pricing-engine/pricing-engine/lookup/redisstore"
@@ -64,11 +62,6 @@ func (s *source) answer(ctx context.Context, c *lookup.Call) {
 	})
 }
 
-type state struct {
-	dec pricing.Decoder
-	x   pricing.Exchange
-}
-
 func main() {
 	fs := flag.NewFlagSet("fastredis", flag.ExitOnError)
 	addr := fs.String("addr", "127.0.0.1:8000", "listen address")
@@ -82,26 +75,5 @@ func main() {
 	opt.PoolSize = 256
 	src := &source{rdb: redis.NewClient(opt), keys: redisstore.NewKeys(*prefix)}
 	engine := pricing.NewEngine(&ref.Blocking{Answer: src.answer}, pricing.Config{})
-	var states sync.Pool
-	states.New = func() any { return new(state) }
-	handler := func(ctx *fasthttp.RequestCtx) {
-		ctx.SetContentType("application/json")
-		if string(ctx.Path()) != ref.Path || !ctx.IsPost() {
-			ctx.SetStatusCode(fasthttp.StatusNotFound)
-			ctx.SetBodyString(`{"detail":"Not Found"}`)
-			return
-		}
-		st := states.Get().(*state)
-		defer states.Put(st)
-		engine.ServeWait(&st.x, &st.dec, ctx.PostBody())
-		if st.x.RetryAfter > 0 {
-			ctx.Response.Header.Set("Retry-After", strconv.Itoa(st.x.RetryAfter))
-		}
-		ctx.SetStatusCode(st.x.Status)
-		ctx.SetBody(st.x.Body)
-	}
-	srv := &fasthttp.Server{Handler: handler, Name: "fastredis", IdleTimeout: time.Minute, ReadTimeout: time.Minute,
-		MaxRequestBodySize: ref.MaxBody, Concurrency: 200_000}
-	log.Printf("fastredis listening on %s", *addr)
-	log.Fatal(srv.ListenAndServe(*addr))
+	log.Fatal(fastref.ListenAndServe("fastredis", *addr, engine))
 }

@@ -18,13 +18,11 @@ import (
 	"flag"
 	"log"
 	"os"
-	"strconv"
-	"sync"
 	"time"
 
 	"github.com/redis/rueidis"
-	"github.com/valyala/fasthttp"
 
+	"github.com/pricing-engine/pricing-engine/bench/refserver/internal/fastref"
 	"github.com/pricing-engine/pricing-engine/bench/refserver/internal/ref"
 	"github.com/pricing-engine/pricing-engine/lookup"
 	"github.com/pricing-engine/pricing-engine/lookup/redisstore"
@@ -78,11 +76,6 @@ func (s *source) answer(ctx context.Context, c *lookup.Call) {
 	})
 }
 
-type state struct {
-	dec pricing.Decoder
-	x   pricing.Exchange
-}
-
 func main() {
 	fs := flag.NewFlagSet("fastrueidis", flag.ExitOnError)
 	addr := fs.String("addr", "127.0.0.1:8000", "listen address")
@@ -102,26 +95,6 @@ func main() {
 	}
 	src := &source{rdb: rdb, keys: redisstore.NewKeys(*prefix), cache: *cache, ttl: *ttl}
 	engine := pricing.NewEngine(&ref.Blocking{Answer: src.answer}, pricing.Config{})
-	var states sync.Pool
-	states.New = func() any { return new(state) }
-	handler := func(ctx *fasthttp.RequestCtx) {
-		ctx.SetContentType("application/json")
-		if string(ctx.Path()) != ref.Path || !ctx.IsPost() {
-			ctx.SetStatusCode(fasthttp.StatusNotFound)
-			ctx.SetBodyString(`{"detail":"Not Found"}`)
-			return
-		}
-		st := states.Get().(*state)
-		defer states.Put(st)
-		engine.ServeWait(&st.x, &st.dec, ctx.PostBody())
-		if st.x.RetryAfter > 0 {
-			ctx.Response.Header.Set("Retry-After", strconv.Itoa(st.x.RetryAfter))
-		}
-		ctx.SetStatusCode(st.x.Status)
-		ctx.SetBody(st.x.Body)
-	}
-	srv := &fasthttp.Server{Handler: handler, Name: "fastrueidis", IdleTimeout: time.Minute, ReadTimeout: time.Minute,
-		MaxRequestBodySize: ref.MaxBody, Concurrency: 200_000}
-	log.Printf("fastrueidis listening on %s (client-side cache %v)", *addr, *cache)
-	log.Fatal(srv.ListenAndServe(*addr))
+	log.Printf("client-side cache %v", *cache)
+	log.Fatal(fastref.ListenAndServe("fastrueidis", *addr, engine))
 }
