@@ -126,7 +126,7 @@ type innerWait struct {
 func (w *innerWait) answered(c *Call) {
 	c.Done = w.done
 	if time.Since(w.s.base) >= w.e.due {
-		w.e.fire()
+		w.e.fire(w.s.base)
 		return
 	}
 	w.q.push([]timerEntry{w.e}, w.s.base)
@@ -157,10 +157,13 @@ type timerEntry struct {
 	err error // set on the Call when it fires, if not nil
 }
 
-func (e *timerEntry) fire() {
+// fire completes the entry's Call, answered when it was due (its lateness
+// is the completing goroutine's wait, which counts as the caller's).
+func (e *timerEntry) fire(base time.Time) {
 	if e.err != nil {
 		e.c.Err = e.err
 	}
+	e.c.Answered = base.Add(e.due)
 	e.c.Done(e.c)
 }
 
@@ -211,7 +214,7 @@ func (q *timerQueue) fireDue(base time.Time, scratch *[]timerEntry) {
 	}
 	q.mu.Unlock()
 	for i := range fired {
-		fired[i].fire()
+		fired[i].fire(base)
 		fired[i] = timerEntry{}
 	}
 	*scratch = fired[:0]
@@ -239,7 +242,7 @@ func (q *timerQueue) run(base time.Time) {
 		}
 		q.mu.Unlock()
 		for i := range q.fired {
-			q.fired[i].fire()
+			q.fired[i].fire(base)
 			q.fired[i] = timerEntry{}
 		}
 		q.fired = q.fired[:0]

@@ -29,6 +29,13 @@ type Call struct {
 	// Done is called exactly once when Lookup returned false. It must not
 	// block: it normally queues the Call for the caller's event loop.
 	Done func(*Call)
+	// Answered is set by the Source before it calls Done: when the back
+	// end's answer (or the deadline's timeout) became available to the
+	// process, or for a simulated latency the time the answer was due.
+	// The time from Answered to the reply is the caller's own queueing
+	// delay, apart from the back end's latency. The zero time: the Source
+	// does not say.
+	Answered time.Time
 
 	// Results, valid once the Call is answered.
 	Base money.Decimal // the product's base price

@@ -30,3 +30,7 @@ func Max(d, x Decimal) Decimal {
 	}
 	return d
 }
+
+// Coef returns the coefficient of d = Coef / 10^Scale, so that a caller
+// storing many decimals can pack them (New(d.Coef(), d.Scale()) == d).
+func (d Decimal) Coef() int64 { return d.coef }

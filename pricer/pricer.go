@@ -16,6 +16,12 @@ type Reply struct {
 	Status     int
 	RetryAfter int
 	Body       []byte
+	// Answered is when the lookups a pending request waited for answered
+	// (for a batch, the last of its items), as the lookup source tells;
+	// the zero time for a reply made at once, or when the source does not
+	// tell. The time from it to the reply is the server's own queueing
+	// delay, apart from the back end's latency.
+	Answered time.Time
 }
 
 // Exchange is one request in flight, made by [Engine.NewExchange] and

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/pricing-engine/pricing-engine/demand"
+	"github.com/pricing-engine/pricing-engine/history"
 	"github.com/pricing-engine/pricing-engine/internal/jsonstr"
 	"github.com/pricing-engine/pricing-engine/lookup"
 	"github.com/pricing-engine/pricing-engine/money"
@@ -52,6 +53,10 @@ type Config struct {
 	// Demand, if not nil, counts requests per product x location for the
 	// demand rules: every [Loop] counts on a shard of its own.
 	Demand *demand.Merger
+	// History, if not nil, records the list price of every request served
+	// (every [Loop] records on a shard of its own; Wait records through
+	// the merger) and answers the prior price of announced reductions.
+	History *history.Merger
 	// Quotes, if not nil, signs the quotes that requests ask for with
 	// "quote": true (every [Loop] signs with a signer of its own) and
 	// verifies tokens ([Engine.VerifyQuote]). Without it such requests
@@ -99,6 +104,15 @@ func (e *Engine) newShard() *demand.Shard {
 	return e.cfg.Demand.NewShard()
 }
 
+// newHistShard returns a new history shard for one event loop (nil
+// without Config.History); only that loop may use it.
+func (e *Engine) newHistShard() *history.Shard {
+	if e.cfg.History == nil {
+		return nil
+	}
+	return e.cfg.History.NewShard()
+}
+
 // Instant reports whether every lookup answers at once (the memory
 // source): a [Loop] then answers every request inline.
 func (e *Engine) Instant() bool { return e.instant }
@@ -138,6 +152,10 @@ type Exchange struct {
 	// such requests are not counted, and are priced with the demand the
 	// loops' counts show.
 	shard *demand.Shard
+	// hist, if not nil, records this request's price; like shard it
+	// belongs to the loop that drives the Exchange. Without one the
+	// price is recorded through Config.History (under its lock).
+	hist *history.Shard
 
 	res      rules.Result       // the rules' result, reused
 	start    time.Time          // when the lookups began
@@ -219,7 +237,7 @@ func (e *Engine) begin(x *Exchange, b lookup.Batcher, arrived time.Time) bool {
 		x.callDone = func(*lookup.Call) { x.notify() }
 	}
 	c.Done = x.callDone
-	c.Base, c.Mult, c.Err, c.Stale = money.Decimal{}, money.Decimal{}, nil, false
+	c.Base, c.Mult, c.Err, c.Stale, c.Answered = money.Decimal{}, money.Decimal{}, nil, false, time.Time{}
 	x.start = arrived
 	if b.Lookup(c) {
 		e.finish(x, false)
@@ -238,7 +256,7 @@ func (e *Engine) complete(x *Exchange) { e.finish(x, true) }
 // reference servers); event loops use a [Loop].
 func (e *Engine) Wait(x *Exchange) {
 	x.block()
-	x.shard = nil // not counted: no loop
+	x.shard, x.hist = nil, nil // not counted: no loop
 	x.signer = e.signer()
 	defer func() { e.putSigner(x.signer); x.signer = nil }()
 	b := e.batchers.Get().(lookup.Batcher)
@@ -317,6 +335,7 @@ func (x *Exchange) Fail(err error) {
 // back-end failures.
 func (e *Engine) finish(x *Exchange, timed bool) {
 	c := &x.Call
+	x.Answered = c.Answered // zero when answered at once (begin cleared it)
 	outcome := OutcomeOK
 	switch err := c.Err; {
 	case err == nil:
@@ -381,7 +400,7 @@ func (e *Engine) computeQuote(x *Exchange, base, mult money.Decimal, stale bool)
 		rs = e.cfg.Rules()
 	}
 	if rs == nil {
-		return e.seedQuote(r, base, mult, stale, q)
+		return e.seedQuote(x, base, mult, stale)
 	}
 	in := rules.Input{
 		Product:  r.ProductID,
@@ -414,6 +433,15 @@ func (e *Engine) computeQuote(x *Exchange, base, mult money.Decimal, stale bool)
 	}
 	q.List = res.List
 	q.Version = res.Version
+	price := res.List
+	if rs.Omnibus.MemberPrices && r.Member {
+		price = res.Final // member prices are prices applied
+	}
+	e.record(x, price, !res.Reduction)
+	q.Prior, q.PriorSince = money.Decimal{}, time.Time{}
+	if res.Reduction {
+		e.prior(x, rs, res)
+	}
 	q.Explanation = nil
 	if r.Explain {
 		q.Explanation = &res.Explanation
@@ -421,13 +449,51 @@ func (e *Engine) computeQuote(x *Exchange, base, mult money.Decimal, stale bool)
 	return nil
 }
 
+// record records the price of x's request in the history: on its loop's
+// shard, or through the merger when it has none.
+func (e *Engine) record(x *Exchange, price money.Decimal, plain bool) {
+	switch {
+	case x.hist != nil:
+		x.hist.Record(x.Req.ProductID, x.Req.Location, x.start, price, plain)
+	case e.cfg.History != nil:
+		e.cfg.History.Record(x.Req.ProductID, x.Req.Location, x.start, price, plain)
+	}
+}
+
+// prior sets the quote's prior price of the announced reduction that
+// applied (res.Reduction): the lowest price in the history of the
+// omnibus window before the reduction started, with the start of the
+// history used when it covers less than the window; when nothing was
+// recorded, the list price without the reduction, with the reduction's
+// start as the history's.
+func (e *Engine) prior(x *Exchange, rs *rules.Ruleset, res *rules.Result) {
+	q, r := &x.Quote, &x.Req
+	var p history.Prior
+	if e.cfg.History != nil {
+		p = e.cfg.History.Prior(r.ProductID, r.Location, res.Start, rs.Omnibus.Window)
+	}
+	if p.Found {
+		q.Prior = p.Price
+		if p.Short {
+			q.PriorSince = p.Since.Start()
+		}
+	} else {
+		q.Prior, q.PriorSince = res.Regular, res.Start
+	}
+	if r.Explain {
+		res.Explanation.SetPrior(q.Prior, p.Found, p.Day.Start(), res.Start, rs.Omnibus.Window)
+	}
+}
+
 // seedQuote is the price without rules: the seed formula (rules.Seed),
 // and a quote without list price, version or explanation.
-func (e *Engine) seedQuote(r *Request, base, mult money.Decimal, stale bool, q *Quote) error {
-	_, disc, final, err := rules.Seed(base, mult, r.Member)
+func (e *Engine) seedQuote(x *Exchange, base, mult money.Decimal, stale bool) error {
+	r, q := &x.Req, &x.Quote
+	list, disc, final, err := rules.Seed(base, mult, r.Member)
 	if err != nil {
 		return newDetailError(StatusInternalServerError, "cannot compute price", err)
 	}
+	e.record(x, list, true)
 	q.ProductID = append(q.ProductID[:0], r.ProductID...)
 	q.Final = final
 	q.Base = base
@@ -438,5 +504,6 @@ func (e *Engine) seedQuote(r *Request, base, mult money.Decimal, stale bool, q *
 		q.Source = SourceStale
 	}
 	q.List, q.Version, q.Explanation = money.Decimal{}, "", nil
+	q.Prior, q.PriorSince = money.Decimal{}, time.Time{}
 	return nil
 }

@@ -1,6 +1,8 @@
 package pricing
 
 import (
+	"time"
+
 	"github.com/pricing-engine/pricing-engine/internal/jsonstr"
 	"github.com/pricing-engine/pricing-engine/money"
 	"github.com/pricing-engine/pricing-engine/rules"
@@ -23,6 +25,12 @@ type Quote struct {
 	List        money.Decimal
 	Version     string
 	Explanation *rules.Explanation
+	// With an announced reduction only (Prior not zero): the prior price
+	// (the lowest price before the reduction started, Directive 98/6/EC
+	// Art. 6a) and, when the history used covers less than the window,
+	// where it starts (zero otherwise).
+	Prior      money.Decimal
+	PriorSince time.Time
 
 	// Signed, when not empty, is the signed quote object the request
 	// asked for ("quote": true), {"id":...,"expires_at":...,"token":...}
@@ -47,9 +55,11 @@ const (
 //	{"product_id":"P-123","final_price":45.12,"base_price":49.99,"market_multiplier":0.95,"discount_rate":0.05,"source":"live"}
 //
 // With rules (q.Version != ""), ,"list_price":...,"ruleset_version":"..."
-// follow "source", and ,"explanation":[...] when q.Explanation is set.
-// ,"quote":{...} (q.Signed) comes last. Without rules and without a
-// quote the bytes are exactly the above.
+// follow "source"; then, while an announced reduction applies,
+// ,"prior_price":...[,"prior_price_since":"<RFC 3339>"]; and
+// ,"explanation":[...] when q.Explanation is set. ,"quote":{...}
+// (q.Signed) comes last. Without rules and without a quote the bytes are
+// exactly the above.
 //
 // Numbers are written in their shortest form. It does not allocate when
 // dst has room.
@@ -71,6 +81,15 @@ func AppendQuote(dst []byte, q *Quote) []byte {
 		dst = q.List.Append(dst)
 		dst = append(dst, `,"ruleset_version":`...)
 		dst = jsonstr.Append(dst, q.Version)
+		if !q.Prior.IsZero() {
+			dst = append(dst, `,"prior_price":`...)
+			dst = q.Prior.Append(dst)
+			if !q.PriorSince.IsZero() {
+				dst = append(dst, `,"prior_price_since":"`...)
+				dst = q.PriorSince.UTC().AppendFormat(dst, time.RFC3339)
+				dst = append(dst, '"')
+			}
+		}
 		if q.Explanation != nil {
 			dst = append(dst, `,"explanation":`...)
 			dst = q.Explanation.AppendJSON(dst)

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/pricing-engine/pricing-engine/demand"
+	"github.com/pricing-engine/pricing-engine/history"
 	"github.com/pricing-engine/pricing-engine/lookup"
 	"github.com/pricing-engine/pricing-engine/pricer"
 	"github.com/pricing-engine/pricing-engine/quote"
@@ -53,9 +54,10 @@ type Loop struct {
 	e     *Engine
 	dec   Decoder
 	b     lookup.Batcher
-	shard *demand.Shard // nil without demand rules
-	sg    *quote.Signer // nil without quote keys
-	free  []*batchState // batch states for reuse
+	shard *demand.Shard  // nil without demand rules
+	hist  *history.Shard // nil without a history
+	sg    *quote.Signer  // nil without quote keys
+	free  []*batchState  // batch states for reuse
 }
 
 var (
@@ -67,7 +69,7 @@ var (
 // its own and, when the engine counts demand, a demand shard of its own.
 // The result is a *Loop.
 func (e *Engine) NewLoop() pricer.Loop {
-	l := &Loop{e: e, b: e.src.NewBatcher(), shard: e.newShard()}
+	l := &Loop{e: e, b: e.src.NewBatcher(), shard: e.newShard(), hist: e.newHistShard()}
 	if e.cfg.Quotes != nil {
 		l.sg = e.cfg.Quotes.NewSigner()
 	}
@@ -88,7 +90,8 @@ func (l *Loop) Instant() bool { return l.e.instant }
 func (l *Loop) Serve(px pricer.Exchange, body []byte, arrived time.Time) bool {
 	x := exchange(px)
 	x.batch = nil
-	x.shard = l.shard
+	x.shard, x.hist = l.shard, l.hist
+	x.Answered = time.Time{}
 	x.signer = l.sg
 	return l.e.serve(x, &l.dec, l.b, body, arrived)
 }
@@ -103,7 +106,7 @@ func (l *Loop) Serve(px pricer.Exchange, body []byte, arrived time.Time) bool {
 func (l *Loop) ServeBatch(x pricer.Exchange, body []byte, arrived time.Time) bool {
 	st := l.getBatch()
 	exchange(x).signer = l.sg
-	if !st.begin(l.e, exchange(x), &l.dec, l.b, l.shard, body, arrived) {
+	if !st.begin(l.e, exchange(x), &l.dec, l.b, l.shard, l.hist, body, arrived) {
 		return false
 	}
 	l.putBatch(st)
@@ -139,12 +142,15 @@ func (l *Loop) Discard(px pricer.Exchange) {
 // completing on the loop's goroutine makes progress.
 func (l *Loop) Flush() { l.b.Flush() }
 
-// Tick hands the demand counts of the finished time bucket over to the
-// merger even when the loop serves no request; the loop calls it from its
-// periodic tick.
+// Tick hands the demand counts of the finished time bucket, and the
+// prices recorded since the last tick, over to their mergers even when
+// the loop serves no request; the loop calls it from its periodic tick.
 func (l *Loop) Tick(now time.Time) {
 	if l.shard != nil {
 		l.shard.Flush(now)
+	}
+	if l.hist != nil {
+		l.hist.Flush()
 	}
 }
 
@@ -178,7 +184,7 @@ func (e *Engine) ServeBatchWait(x *Exchange, dec *Decoder, body []byte) {
 	x.signer = e.signer()
 	defer func() { e.putSigner(x.signer); x.signer = nil }()
 	b := e.batchers.Get().(lookup.Batcher)
-	done := st.begin(e, x, dec, b, nil, body, time.Now())
+	done := st.begin(e, x, dec, b, nil, nil, body, time.Now())
 	if !done {
 		b.Flush()
 	}
@@ -248,8 +254,9 @@ func keyHash(product, location []byte) uint64 {
 // the reply made in x (a refused batch, or every lookup answered at
 // once), or false with x.batch set: x.notify runs once the last pending
 // item answered, and the caller then calls finish.
-func (st *batchState) begin(e *Engine, x *Exchange, dec *Decoder, b lookup.Batcher, shard *demand.Shard, body []byte, arrived time.Time) bool {
+func (st *batchState) begin(e *Engine, x *Exchange, dec *Decoder, b lookup.Batcher, shard *demand.Shard, hist *history.Shard, body []byte, arrived time.Time) bool {
 	x.batch = nil
+	x.Answered = time.Time{}
 	if err := dec.DecodeBatch(body, &st.b); err != nil {
 		x.Fail(err)
 		return true
@@ -278,7 +285,7 @@ func (st *batchState) begin(e *Engine, x *Exchange, dec *Decoder, b lookup.Batch
 		}
 		it := st.items[i]
 		it.Req = st.b.Items[i]
-		it.shard = shard
+		it.shard, it.hist = shard, hist
 		it.signer = x.signer
 		if shard != nil && !st.counts(i) {
 			it.shard = nil // priced with the demand seen, not counted again
@@ -309,6 +316,7 @@ func (st *batchState) itemDone() {
 // request order, then detaches st from x.
 func (st *batchState) finish(e *Engine, x *Exchange) {
 	o := AppendBatchOpen(x.Body[:0])
+	var answered time.Time
 	for i := 0; i < st.b.Len(); i++ {
 		if err := st.b.Errs[i]; err != nil {
 			o = AppendBatchItemError(o, i, err)
@@ -317,9 +325,13 @@ func (st *batchState) finish(e *Engine, x *Exchange) {
 		it := st.items[i]
 		if st.waiting[i] {
 			e.complete(it)
+			if it.Answered.After(answered) {
+				answered = it.Answered
+			}
 		}
 		o = appendBatchItem(o, i, it)
 	}
 	x.Status, x.RetryAfter, x.Body = 200, 0, AppendBatchClose(o)
+	x.Answered = answered
 	x.batch, st.x = nil, nil
 }

@@ -158,11 +158,11 @@ func (p *parser) parse(data []byte) *Ruleset {
 	if root.Kind == yaml.DocumentNode && len(root.Content) == 1 {
 		root = root.Content[0]
 	}
-	keys := p.mapping(root, "", "version", "member_discount", "demand", "schedules", "guards", "ending")
+	keys := p.mapping(root, "", "version", "member_discount", "demand", "schedules", "guards", "ending", "omnibus")
 	if keys == nil {
 		return nil
 	}
-	rs := &Ruleset{MemberDiscount: defaultMemberDiscount}
+	rs := &Ruleset{MemberDiscount: defaultMemberDiscount, Omnibus: Omnibus{Window: DefaultOmnibusWindow}}
 	if n, ok := keys["version"]; ok {
 		rs.Version = p.name(n, "version")
 	} else {
@@ -184,6 +184,14 @@ func (p *parser) parse(data []byte) *Ruleset {
 	}
 	if n, ok := keys["guards"]; ok {
 		p.guards(n, rs)
+	}
+	if n, ok := keys["omnibus"]; ok {
+		p.omnibus(n, rs)
+	}
+	for i := range rs.Schedules {
+		if rs.Schedules[i].Announce {
+			rs.announced++
+		}
 	}
 	if n, ok := keys["ending"]; ok {
 		if d, ok := p.decimal(n, "ending"); ok {
@@ -494,11 +502,11 @@ func (p *parser) schedules(n *yaml.Node) []Schedule {
 	seen := map[string]int{}
 	for i, it := range items {
 		path := fmt.Sprintf("schedules[%d]", i)
-		keys := p.mapping(it, path, "name", "days", "from", "to", "tz", "products", "locations", "multiplier")
+		keys := p.mapping(it, path, "name", "days", "from", "to", "tz", "products", "locations", "multiplier", "announce")
 		if keys == nil {
 			continue
 		}
-		s := Schedule{Days: allDays, From: 0, To: 24 * 60, Location: time.UTC, memo: new(atomic.Uint64)}
+		s := Schedule{Days: allDays, From: 0, To: 24 * 60, Location: time.UTC, memo: new(atomic.Uint64), runMemo: new(atomic.Uint64)}
 		if v, ok := keys["name"]; ok {
 			s.Name = p.name(v, path+".name")
 			if j, dup := seen[s.Name]; dup && s.Name != "" {
@@ -549,6 +557,18 @@ func (p *parser) schedules(n *yaml.Node) []Schedule {
 		}
 		if v, ok := keys["tz"]; ok && p.scalar(v, path+".tz", "a time zone name such as Europe/Berlin", "!!str") {
 			s.Location = p.zone(v, path+".tz")
+		}
+		if v, ok := keys["announce"]; ok && p.scalar(v, path+".announce", "true or false", "!!bool") {
+			s.Announce = v.Value == "true"
+			// Art. 6a: an announced reduction lowers the price, and has a
+			// start its prior price is anchored at.
+			switch {
+			case !s.Announce:
+			case !s.Multiplier.IsZero() && s.Multiplier.Cmp(one) >= 0:
+				p.errorf(v, path+".announce", "multiplier %s is not below 1: only a price reduction can be announced", s.Multiplier)
+			case s.Days == allDays && s.From == 0 && s.To == 24*60:
+				p.errorf(v, path+".announce", "the schedule applies at every moment, so the reduction never starts: limit it with days or from/to")
+			}
 		}
 		s.Products = p.globs(keys["products"], path+".products")
 		s.Locations = p.globs(keys["locations"], path+".locations")
@@ -629,6 +649,43 @@ func (p *parser) globs(n *yaml.Node, path string) []string {
 		out = append(out, g.Value)
 	}
 	return out
+}
+
+// omnibus reads the omnibus section: window (a whole number of days,
+// "30d", or a duration such as "720h") and member_prices.
+func (p *parser) omnibus(n *yaml.Node, rs *Ruleset) {
+	keys := p.mapping(n, "omnibus", "window", "member_prices")
+	if keys == nil {
+		return
+	}
+	if v, ok := keys["window"]; ok && p.scalar(v, "omnibus.window", "a number of days such as 30d", "!!str") {
+		w, err := parseDays(v.Value)
+		switch {
+		case err != nil:
+			p.errorf(v, "omnibus.window", "%q is not a number of days (write e.g. 30d)", truncate(v.Value))
+		case w%(24*time.Hour) != 0:
+			p.errorf(v, "omnibus.window", "%s is not a whole number of days", w)
+		case w < MinOmnibusWindow || w > MaxOmnibusWindow:
+			p.errorf(v, "omnibus.window", "%s is outside [%dd, %dd]", truncate(v.Value), MinOmnibusWindow/(24*time.Hour), MaxOmnibusWindow/(24*time.Hour))
+		default:
+			rs.Omnibus.Window = w
+		}
+	}
+	if v, ok := keys["member_prices"]; ok && p.scalar(v, "omnibus.member_prices", "true or false", "!!bool") {
+		rs.Omnibus.MemberPrices = v.Value == "true"
+	}
+}
+
+// parseDays parses "<n>d" as n days, or a Go duration.
+func parseDays(s string) (time.Duration, error) {
+	if n, ok := strings.CutSuffix(s, "d"); ok {
+		d, err := strconv.ParseUint(n, 10, 16)
+		if err != nil {
+			return 0, err
+		}
+		return time.Duration(d) * 24 * time.Hour, nil
+	}
+	return time.ParseDuration(s)
 }
 
 func (p *parser) guards(n *yaml.Node, rs *Ruleset) {

@@ -101,7 +101,7 @@ func TestParseErrors(t *testing.T) {
 		{"yaml syntax", "version: 1\ndemand: [\n", "rules.yaml:2: invalid YAML: did not find expected node content"},
 		{"two documents", "version: 1\n---\nversion: 2\n", "rules.yaml:3: more than one YAML document"},
 		{"alias", "version: &v x\nending: *v\n", "rules.yaml:2: aliases (*v) are not allowed"},
-		{"unknown key", "version: 1\nfloor: 0.8\n", "rules.yaml:2: floor: unknown key (want one of: version, member_discount, demand, schedules, guards, ending)"},
+		{"unknown key", "version: 1\nfloor: 0.8\n", "rules.yaml:2: floor: unknown key (want one of: version, member_discount, demand, schedules, guards, ending, omnibus)"},
 		{"unknown nested key", "version: 1\nguards:\n  flor: 0.8\n", "rules.yaml:3: guards.flor: unknown key (want one of: floor, ceiling)"},
 		{"duplicate key", "version: 1\nversion: 2\n", "rules.yaml:2: version: duplicate key"},
 		{"version type", "version: [1]\n", "rules.yaml:1: version: expected a name, got a list"},
@@ -159,6 +159,16 @@ func TestParseErrors(t *testing.T) {
 		{"complex key", "version: 1\n? [a, b]\n: 1\n", "rules.yaml:2: keys must be plain names, got a list"},
 		{"ending range", "version: 1\nending: \"1.99\"\n", `rules.yaml:2: ending: 1.99 is outside [0, 1): an ending is the fractional part, e.g. "0.99"`},
 		{"ending text", "version: 1\nending: x.99\n", `rules.yaml:2: ending: "x.99" is not a decimal number (write digits with an optional point, e.g. 1.05)`},
+		{"announce a raise", "version: 1\nschedules:\n  - name: a\n    multiplier: 1.1\n    days: [sat]\n    announce: true\n", "rules.yaml:6: schedules[0].announce: multiplier 1.1 is not below 1: only a price reduction can be announced"},
+		{"announce at 1", "version: 1\nschedules:\n  - {name: a, multiplier: 1, days: [sat], announce: true}\n", "rules.yaml:3: schedules[0].announce: multiplier 1 is not below 1: only a price reduction can be announced"},
+		{"announce forever", "version: 1\nschedules:\n  - {name: a, multiplier: 0.9, announce: true}\n", "rules.yaml:3: schedules[0].announce: the schedule applies at every moment, so the reduction never starts: limit it with days or from/to"},
+		{"announce type", "version: 1\nschedules:\n  - {name: a, multiplier: 0.9, days: [sat], announce: yes please}\n", `rules.yaml:3: schedules[0].announce: expected true or false, got the string "yes please"`},
+		{"omnibus window text", "version: 1\nomnibus: {window: month}\n", `rules.yaml:2: omnibus.window: "month" is not a number of days (write e.g. 30d)`},
+		{"omnibus window hours", "version: 1\nomnibus: {window: 36h}\n", "rules.yaml:2: omnibus.window: 36h0m0s is not a whole number of days"},
+		{"omnibus window long", "version: 1\nomnibus: {window: 60d}\n", "rules.yaml:2: omnibus.window: 60d is outside [1d, 38d]"},
+		{"omnibus window zero", "version: 1\nomnibus: {window: 0d}\n", "rules.yaml:2: omnibus.window: 0d is outside [1d, 38d]"},
+		{"omnibus member prices", "version: 1\nomnibus: {member_prices: 1}\n", "rules.yaml:2: omnibus.member_prices: expected true or false, got the number 1"},
+		{"omnibus unknown", "version: 1\nomnibus: {days: 30}\n", "rules.yaml:2: omnibus.days: unknown key (want one of: window, member_prices)"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			rs, err := Parse("rules.yaml", []byte(tc.src))

@@ -47,9 +47,10 @@ const (
 	FactorCeiling                    // list <= ceiling x base
 	FactorEnding                     // list rounded to n + ending within the guards
 	FactorDiscount                   // the member discount rate
+	FactorPrior                      // the prior price of an announced reduction (set by the caller)
 )
 
-var factorNames = [...]string{"base", "market", "demand", "schedule", "floor", "ceiling", "ending", "discount"}
+var factorNames = [...]string{"base", "market", "demand", "schedule", "floor", "ceiling", "ending", "discount", "prior_price"}
 
 // String returns the factor's name as the explanation writes it.
 func (k FactorKind) String() string {
@@ -72,6 +73,10 @@ func (k FactorKind) String() string {
 //	              below the ending and stays as it is, or when no n + ending
 //	              fits between the guards and the list price is the floor)
 //	discount:     Value (the rate), Hit (the member flag)
+//	prior_price:  Value (the prior price), Hit (it was recorded: Day is
+//	              the day it was recorded; false: nothing was, and it is
+//	              the list price without the reduction), Start (the
+//	              reduction's start), Requests (the window in days)
 type Factor struct {
 	Kind     FactorKind
 	Hit      bool
@@ -82,10 +87,13 @@ type Factor struct {
 	Requests int64
 	Above    int64
 	Name     string // points into the Ruleset: no copy
+	Announce bool   // schedule: an announced reduction
+	Day      time.Time
+	Start    time.Time
 }
 
 // maxFactors is every kind once.
-const maxFactors = 8
+const maxFactors = 9
 
 // Explanation records how one price was made. Price fills a compact
 // trace of what it computed; Factors expands it into the ordered list of
@@ -110,6 +118,12 @@ type Explanation struct {
 	endingHit    bool
 	discount     money.Decimal
 	member       bool
+	prior        bool // SetPrior was called
+	priorValue   money.Decimal
+	priorHit     bool
+	priorDay     time.Time
+	priorStart   time.Time
+	priorWindow  int64
 
 	factors [maxFactors]Factor
 }
@@ -126,7 +140,7 @@ func (e *Explanation) Factors() []Factor {
 		add(Factor{Kind: FactorDemand, Value: e.demandValue, Requests: e.requests, Tier: e.tier, Above: e.above, Target: e.demandTarget})
 	}
 	if e.schedule != nil {
-		add(Factor{Kind: FactorSchedule, Name: e.schedule.Name, Value: e.schedule.Multiplier})
+		add(Factor{Kind: FactorSchedule, Name: e.schedule.Name, Value: e.schedule.Multiplier, Announce: e.schedule.Announce})
 	}
 	if !e.floor.IsZero() {
 		add(Factor{Kind: FactorFloor, Value: e.floor, Bound: e.floorBound, Hit: e.floorHit})
@@ -138,7 +152,20 @@ func (e *Explanation) Factors() []Factor {
 		add(Factor{Kind: FactorEnding, Value: e.endingValue, Hit: e.endingHit})
 	}
 	add(Factor{Kind: FactorDiscount, Value: e.discount, Hit: e.member})
+	if e.prior {
+		add(Factor{Kind: FactorPrior, Value: e.priorValue, Hit: e.priorHit, Day: e.priorDay, Start: e.priorStart, Requests: e.priorWindow})
+	}
 	return e.factors[:n]
+}
+
+// SetPrior adds the prior price of the announced reduction that applied
+// to the explanation: its value, whether it was recorded (on day) or is
+// the list price without the reduction, the reduction's start and the
+// window. The caller, which looks the price up in the history, sets it
+// after Price; Price clears it.
+func (e *Explanation) SetPrior(value money.Decimal, recorded bool, day, start time.Time, window time.Duration) {
+	e.prior, e.priorValue, e.priorHit = true, value, recorded
+	e.priorDay, e.priorStart, e.priorWindow = day, start, int64(window/(24*time.Hour))
 }
 
 // Result is the outcome of Price. Reuse one Result per goroutine: Price
@@ -154,6 +181,18 @@ type Result struct {
 	Final money.Decimal
 	// Version is the ruleset's version ("" without rules).
 	Version string
+	// Reduction reports that an announced schedule applied (see
+	// Schedule.Announce); Start and Regular are set only then.
+	Reduction bool
+	// Start is when the reduction started: the start of the occurrence
+	// of the schedule that applies, or of the first of the announced
+	// reductions that followed each other without a gap up to now
+	// (progressive reductions keep the first one's start), at most
+	// MaxReductionRun before now.
+	Start time.Time
+	// Regular is the list price without the reduction: as List, with
+	// no schedule applied.
+	Regular money.Decimal
 	// Explanation lists every factor and guard in order.
 	Explanation Explanation
 }
@@ -170,8 +209,9 @@ var ErrCompute = errors.New("cannot compute price")
 func Price(rs *Ruleset, in *Input, out *Result) error {
 	ex := &out.Explanation
 	ex.base, ex.market = in.Base, in.Market
-	ex.demand, ex.schedule, ex.ending = false, nil, false
+	ex.demand, ex.schedule, ex.ending, ex.prior = false, nil, false, false
 	ex.floor, ex.ceil = money.Decimal{}, money.Decimal{}
+	out.Reduction, out.Start, out.Regular = false, time.Time{}, money.Decimal{}
 	if rs == nil {
 		list, disc, final, err := Seed(in.Base, in.Market, in.Member)
 		if err != nil {
@@ -192,8 +232,17 @@ func Price(rs *Ruleset, in *Input, out *Result) error {
 			return computeError(err)
 		}
 	}
-	if list, err = rs.adjust(in, list, ex); err != nil {
+	market := list
+	s := rs.schedule(in)
+	if list, err = rs.adjust(in, market, s, ex); err != nil {
 		return computeError(err)
+	}
+	if s != nil && s.Announce {
+		out.Reduction = true
+		out.Start = rs.reductionStart(in, s)
+		if out.Regular, err = rs.adjust(in, market, nil, nil); err != nil {
+			return computeError(err)
+		}
 	}
 	disc, final, err := discounted(list, rs.MemberDiscount, keep, in.Member)
 	if err != nil {
@@ -236,8 +285,9 @@ func discounted(list, disc, keep money.Decimal, member bool) (discount, final mo
 
 func computeError(err error) error { return fmt.Errorf("%w: %w", ErrCompute, err) }
 
-// adjust applies demand, schedule, guards and ending to list.
-func (rs *Ruleset) adjust(in *Input, list money.Decimal, ex *Explanation) (money.Decimal, error) {
+// adjust applies demand, the schedule s (nil: none), guards and ending
+// to list, recording each step in ex (nil: not recorded).
+func (rs *Ruleset) adjust(in *Input, list money.Decimal, s *Schedule, ex *Explanation) (money.Decimal, error) {
 	var err error
 	if d := rs.Demand; d != nil {
 		tier, target := d.Target(in.Demand.Requests)
@@ -251,17 +301,21 @@ func (rs *Ruleset) adjust(in *Input, list money.Decimal, ex *Explanation) (money
 				v = money.Min(v, d.MaxMultiplier)
 			}
 		}
-		ex.demand, ex.demandValue, ex.demandTarget = true, v, target
-		ex.requests, ex.tier, ex.above = in.Demand.Requests, tier, 0
-		if tier >= 0 {
-			ex.above = d.Tiers[tier].Above
+		if ex != nil {
+			ex.demand, ex.demandValue, ex.demandTarget = true, v, target
+			ex.requests, ex.tier, ex.above = in.Demand.Requests, tier, 0
+			if tier >= 0 {
+				ex.above = d.Tiers[tier].Above
+			}
 		}
 		if list, err = list.Mul(v); err != nil {
 			return list, err
 		}
 	}
-	if s := rs.schedule(in); s != nil {
-		ex.schedule = s
+	if s != nil {
+		if ex != nil {
+			ex.schedule = s
+		}
 		if list, err = list.Mul(s.Multiplier); err != nil {
 			return list, err
 		}
@@ -276,7 +330,9 @@ func (rs *Ruleset) adjust(in *Input, list money.Decimal, ex *Explanation) (money
 		if hit {
 			list = bound
 		}
-		ex.floor, ex.floorBound, ex.floorHit = rs.Floor, bound, hit
+		if ex != nil {
+			ex.floor, ex.floorBound, ex.floorHit = rs.Floor, bound, hit
+		}
 		floorBound = bound
 	}
 	if !rs.Ceiling.IsZero() {
@@ -288,7 +344,9 @@ func (rs *Ruleset) adjust(in *Input, list money.Decimal, ex *Explanation) (money
 		if hit {
 			list = bound
 		}
-		ex.ceil, ex.ceilBound, ex.ceilHit = rs.Ceiling, bound, hit
+		if ex != nil {
+			ex.ceil, ex.ceilBound, ex.ceilHit = rs.Ceiling, bound, hit
+		}
 		ceilBound = bound
 	}
 	if rs.HasEnding {
@@ -297,7 +355,9 @@ func (rs *Ruleset) adjust(in *Input, list money.Decimal, ex *Explanation) (money
 		if err != nil {
 			return list, err
 		}
-		ex.ending, ex.endingValue, ex.endingHit = true, rs.Ending, hit
+		if ex != nil {
+			ex.ending, ex.endingValue, ex.endingHit = true, rs.Ending, hit
+		}
 	}
 	return list, nil
 }
@@ -450,6 +510,9 @@ func (e *Explanation) AppendJSON(dst []byte) []byte {
 			dst = append(dst, `,"name":"`...)
 			dst = append(dst, f.Name...)
 			dst = append(dst, '"')
+			if f.Announce {
+				dst = append(dst, `,"announce":true`...)
+			}
 		}
 		dst = append(dst, `,"value":`...)
 		dst = f.Value.Append(dst)
@@ -473,6 +536,17 @@ func (e *Explanation) AppendJSON(dst []byte) []byte {
 			dst = appendBool(dst, `,"applied":`, f.Hit)
 		case FactorDiscount:
 			dst = appendBool(dst, `,"member":`, f.Hit)
+		case FactorPrior:
+			dst = appendBool(dst, `,"recorded":`, f.Hit)
+			if f.Hit {
+				dst = append(dst, `,"day":"`...)
+				dst = f.Day.UTC().AppendFormat(dst, time.DateOnly)
+				dst = append(dst, '"')
+			}
+			dst = append(dst, `,"reduction_start":"`...)
+			dst = f.Start.UTC().AppendFormat(dst, time.RFC3339)
+			dst = append(dst, `","window_days":`...)
+			dst = strconv.AppendInt(dst, f.Requests, 10)
 		}
 		dst = append(dst, '}')
 	}

@@ -25,6 +25,18 @@ const (
 	// MinWindow and MaxWindow bound demand.window.
 	MinWindow = time.Second
 	MaxWindow = 24 * time.Hour
+	// DefaultOmnibusWindow is omnibus.window's default: the 30 days of
+	// Directive 98/6/EC Art. 6a(2).
+	DefaultOmnibusWindow = 30 * 24 * time.Hour
+	// MinOmnibusWindow and MaxOmnibusWindow bound omnibus.window, in
+	// whole days: the history keeps 40 UTC days, and a window reaches
+	// into the day before its first full one.
+	MinOmnibusWindow = 24 * time.Hour
+	MaxOmnibusWindow = 38 * 24 * time.Hour
+	// MaxReductionRun bounds how far back the start of an announced
+	// reduction is looked for (see [Result].Start): as far as the
+	// history goes.
+	MaxReductionRun = 40 * 24 * time.Hour
 )
 
 // defaultMemberDiscount is the member discount when the file sets no
@@ -55,12 +67,29 @@ type Ruleset struct {
 	// (0.99); HasEnding is false when the file sets none.
 	Ending    money.Decimal
 	HasEnding bool
+	// Omnibus sets how prior prices of announced reductions are found.
+	Omnibus Omnibus
+	// announced counts the schedules with Announce set.
+	announced int
 
 	// Source is the file name the ruleset was parsed from (for messages).
 	Source string
 	// sum identifies the file's bytes, raw holds them (see Holder).
 	sum [32]byte
 	raw []byte
+}
+
+// Omnibus is the omnibus section: how the prior price of an announced
+// reduction (Directive 98/6/EC Art. 6a) is found.
+type Omnibus struct {
+	// Window is how far before the reduction's start prices count
+	// (DefaultOmnibusWindow unless the file sets omnibus.window).
+	Window time.Duration
+	// MemberPrices makes member prices prices applied: the price a
+	// member paid (the list price less the member discount) is recorded
+	// in the history as well. False (the default): member discounts are
+	// not reductions, and the history holds list prices only.
+	MemberPrices bool
 }
 
 // Demand is the demand section: requests per product x location in a
@@ -105,10 +134,16 @@ type Schedule struct {
 	// means every product or location.
 	Products, Locations []string
 	Multiplier          money.Decimal
+	// Announce marks a price reduction shown to customers: while it
+	// applies, the reply carries the prior price (Multiplier is below 1).
+	Announce bool
 
 	// memo remembers the last minute's answer of activeAt (a cache of a
 	// pure function, shared by all goroutines; nil in hand-made values).
 	memo *atomic.Uint64
+	// runMemo remembers the last minute's start of the run of
+	// occurrences (see runStart), like memo.
+	runMemo *atomic.Uint64
 	// products and locations are Products and Locations compiled.
 	products, locations []glob
 }

@@ -53,7 +53,7 @@ type admission struct {
 	wakeAt      atomic.Int64              // when the first completion of the pending drain was pushed (Unix ns)
 	windowStart int64                     // start of the current interval (Unix ns)
 	minSojourn  int64                     // minimum event fd sojourn in the current interval (ns); -1: no sample
-	minJob      int64                     // minimum job sojourn (read to reply) in the current interval (ns); -1: no sample
+	minJob      int64                     // minimum job sojourn (lookups answered to reply) in the current interval (ns); -1: no sample
 	shed        float64                   // share of price items answered 503 at once
 	acc         [admissionClasses]float64 // shedding accumulators, by size class
 }
@@ -64,13 +64,16 @@ type admission struct {
 // would share the last class.
 const admissionClasses = 8
 
-// observeSojourn records d, the time a completed job spent in the server
-// from when its loop read the request to the drain that replies to it.
-// This also counts the wait of the lookup's completion for a CPU (with
-// few CPUs the loop's goroutine keeps the timers and lookup goroutines
-// waiting while it is busy), which the event fd's sojourn does not see:
-// that one starts when the first completion was pushed. Its minimum over
-// the interval is the lookup's own latency plus the standing queue. The
+// observeSojourn records d, the time a completed job waited in the server
+// from when its lookups answered (as the source tells: a timer's due time,
+// a store's reply) to the drain that replies to it. This also counts the
+// wait of the lookup's completion for a CPU (with few CPUs the loop's
+// goroutine keeps the timers and lookup goroutines waiting while it is
+// busy), which the event fd's sojourn does not see: that one starts when
+// the first completion was pushed. The back end's own latency is left
+// out: it is bounded by the lookup deadline, and a slow store is not a
+// queue of the server's (counted, it made a store slower than the target
+// shed requests, cache hits included, on a loop with nothing queued). The
 // two minimums are kept apart and the larger one decides: either queue
 // standing is a queue (the event fd's sojourn stays short while the
 // completions wait for a CPU before they are pushed).

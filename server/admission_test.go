@@ -82,10 +82,11 @@ func TestAdmissionControl(t *testing.T) {
 	}
 }
 
-// TestAdmissionJobSojourn: completed jobs that spent longer than the
-// target in the server (read to reply) make the controller shed even when
-// the event fd's own sojourn is short (the completions waited for a CPU
-// before they were pushed), and jobs as fast as the lookups alone do not.
+// TestAdmissionJobSojourn: completed jobs that waited longer than the
+// target in the server (from their lookups' answer to the reply) make the
+// controller shed even when the event fd's own sojourn is short (the
+// completions waited for a CPU before they were pushed), and jobs that
+// waited less do not.
 func TestAdmissionJobSojourn(t *testing.T) {
 	s := newAsyncBenchServer(t)
 	target := int64(s.cfg.QueueTarget)
@@ -95,7 +96,7 @@ func TestAdmissionJobSojourn(t *testing.T) {
 		wantShed bool
 	}{
 		{"standing queue", 3 * target, true},
-		{"lookup latency only", target / 3, false},
+		{"short wait", target / 3, false},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			lp := &loop{srv: s}

@@ -138,16 +138,13 @@ func (lp *loop) drain() {
 	}
 	lp.now = time.Now()
 	now := lp.now.UnixNano()
-	for j := fifo; j != nil; j = j.next {
-		lp.observeSojourn(now - j.start.UnixNano())
-	}
-	lp.sampleSojourn(now)
 	for j := fifo; j != nil; {
 		next := j.next
 		j.next = nil
-		lp.complete(j)
+		lp.complete(j, now)
 		j = next
 	}
+	lp.sampleSojourn(now)
 	h := lp.srv.h
 	for i, cn := range lp.touched {
 		lp.touched[i] = nil
@@ -170,8 +167,9 @@ func (lp *loop) drain() {
 }
 
 // complete makes the reply of a job whose lookups are done and marks it
-// done; an orphan (its connection closed meanwhile) is released.
-func (lp *loop) complete(j *job) {
+// done; an orphan (its connection closed meanwhile) is released. now is
+// the drain's time (Unix ns), for the job's queueing delay.
+func (lp *loop) complete(j *job, now int64) {
 	s := lp.srv
 	s.h.waiting.Add(-1)
 	s.metrics.LookupWaitEnded()
@@ -182,11 +180,26 @@ func (lp *loop) complete(j *job) {
 		return
 	}
 	lp.finishPrice(j)
+	lp.observeSojourn(now - j.queuedSince())
 	j.done.Store(true)
 	if cn := j.cn; !cn.touched {
 		cn.touched = true
 		lp.touched = append(lp.touched, cn)
 	}
+}
+
+// queuedSince returns when j began to wait in the server's own queues
+// (Unix ns): when its lookups answered, as the source tells (the pricing
+// handle copies it to the reply), or, when the source does not tell, when
+// its request was read. Time spent waiting on the back end is bounded by
+// the lookup deadline and is not a queue of the server's: counting it
+// would make a slow store shed requests, cache hits included, on a loop
+// with nothing queued.
+func (j *job) queuedSince() int64 {
+	if a := j.xr.Answered; !a.IsZero() && a.After(j.start) {
+		return a.UnixNano()
+	}
+	return j.start.UnixNano()
 }
 
 // finishPrice builds the reply of j. A panic (in the pricing step) is

@@ -77,6 +77,7 @@ func (b testBatcher) Lookup(c *lookup.Call) bool {
 			case <-t.C:
 				c.Err = lookup.ErrTimeout
 			}
+			c.Answered = time.Now()
 			c.Done(c)
 		}()
 		return false
@@ -85,7 +86,10 @@ func (b testBatcher) Lookup(c *lookup.Call) bool {
 		if d <= 0 {
 			return true
 		}
-		time.AfterFunc(d, func() { c.Done(c) })
+		time.AfterFunc(d, func() {
+			c.Answered = time.Now()
+			c.Done(c)
+		})
 		return false
 	}
 	return true

@@ -105,6 +105,9 @@ func serve(cfg *config, log *slog.Logger) error {
 	if rl.merger != nil {
 		pcfg.Rules, pcfg.Demand = rl.Load, rl.merger
 	}
+	// The price history (history.go): prior prices of announced reductions.
+	hist := newHistory(src, log)
+	pcfg.History = hist.merger
 	if r := cfg.quote.ring; r != nil {
 		pcfg.Quotes = r
 		log.Info("signed quotes enabled", "keys_file", r.Path(), "key_ids", r.KeyIDs(), "ttl", r.TTL().String())
@@ -150,10 +153,12 @@ func serve(cfg *config, log *slog.Logger) error {
 	defer signal.Stop(sig)
 	rulesCtx, stopRules := context.WithCancel(context.Background())
 	defer stopRules()
-	rl.start(rulesCtx)                         // SIGHUP and file changes reload; demand merges
-	adm.start(rulesCtx)                        // the tokens file: SIGHUP and changes reload
-	trc.start(rulesCtx)                        // SIGHUP reopens the access log
-	startQuotes(rulesCtx, cfg.quote.ring, log) // the keys file: SIGHUP and changes reload
+	rl.start(rulesCtx)   // SIGHUP and file changes reload; demand merges
+	hist.start(rulesCtx) // history merges (and shares through the store)
+	adm.start(rulesCtx)  // the tokens file: SIGHUP and changes reload
+	trc.start(rulesCtx)  // SIGHUP reopens the access log
+	// The quote keys file: SIGHUP and changes reload.
+	startQuotes(rulesCtx, cfg.quote.ring, log)
 	if err := srv.Start(); err != nil {
 		return err
 	}

@@ -54,6 +54,9 @@ var rules = []rule{
 	{pkgs: "httpparse", forbidden: append(own("pricing"), gnet)},
 	{pkgs: "money", forbidden: own("")}, // nothing of the module
 	{pkgs: "demand", forbidden: []string{nethttp, gnet}},
+	// history keeps prices by day: it knows neither the rules that made
+	// them nor where they are stored.
+	{pkgs: "history", forbidden: append(own("rules", "lookup", "pricing", "demand", "server"), nethttp, gnet, rueidis)},
 	// trace carries request identity and spans; it knows neither the
 	// pricing domain nor the connections.
 	{pkgs: "trace", forbidden: append(own("pricing", "pricer", "server", "lookup", "rules", "demand"), gnet)},

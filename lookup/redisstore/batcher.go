@@ -211,8 +211,10 @@ func (s *Store) putBatch(b *batch) {
 
 // reject answers every Call of b without asking Redis.
 func (s *Store) reject(b *batch, err error) {
+	now := time.Now()
 	for _, c := range b.calls {
 		s.answerDown(c, &b.buf, err)
+		c.Answered = now
 		c.Done(c)
 	}
 	s.putBatch(b)
@@ -275,10 +277,12 @@ func (s *Store) process(b *batch) {
 		case <-ctx.Done():
 		}
 	}
+	answered := time.Now()
 	for _, c := range b.calls {
 		if err := s.answerFetched(c, b); err != nil {
 			s.answerDown(c, &b.buf, errTimeoutOr(ctx, err))
 		}
+		c.Answered = answered
 		c.Done(c)
 	}
 	s.putBatch(b)
