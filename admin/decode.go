@@ -201,6 +201,28 @@ func versionValue(raw json.RawMessage, loc []any) (uint64, *fieldError) {
 	return v, nil
 }
 
+// ifMatchValue reads a batch item's "if_match", the twin of the If-Match
+// header: a version as a JSON number or string ("0" names an entry that
+// exists but was never written through the API, as ETag "0" does), or
+// "*" (the entry exists, whatever its version).
+func ifMatchValue(raw json.RawMessage, loc []any) (lookup.Cond, uint64, *fieldError) {
+	raw = bytes.TrimSpace(raw)
+	text := string(raw)
+	if len(raw) > 0 && raw[0] == '"' {
+		if json.Unmarshal(raw, &text) != nil {
+			text = ""
+		}
+		if text == "*" {
+			return lookup.CondExists, 0, nil
+		}
+	}
+	v, err := strconv.ParseUint(text, 10, 64)
+	if err != nil {
+		return lookup.CondVersion, 0, &fieldError{Type: "int_parsing", Loc: loc, Msg: `Input should be a version (an integer, 0 for an entry never written through the API) or "*"`, Input: rawInput(raw)}
+	}
+	return lookup.CondVersion, v, nil
+}
+
 // change is one decoded item of POST /admin/v1/changes.
 type change struct {
 	ref     lookup.Ref
@@ -309,11 +331,11 @@ func decodeChange(i int, raw json.RawMessage) change {
 		c.value = v
 	}
 	if im, ok := m["if_match"]; ok {
-		v, fe := versionValue(im, loc("if_match"))
+		cond, v, fe := ifMatchValue(im, loc("if_match"))
 		if fe != nil {
 			c.errs = append(c.errs, *fe)
 		}
-		c.cond, c.version = lookup.CondVersion, v
+		c.cond, c.version = cond, v
 	}
 	if inm, ok := m["if_none_match"]; ok {
 		var s string

@@ -32,8 +32,14 @@ const (
 	DefaultStoreTimeout = 5 * time.Second
 )
 
-// detailDisabled is the reply of every request without a tokens file.
-const detailDisabled = "admin API disabled: no --admin-tokens-file"
+// Details of replies that do not depend on the request.
+const (
+	// detailDisabled answers every request without a tokens file.
+	detailDisabled = "admin API disabled: no --admin-tokens-file"
+	// detailKeyReused answers an Idempotency-Key used within 24 h with
+	// another request: another body, method or path, or another entry.
+	detailKeyReused = "Idempotency-Key was already used with another request (another body, method or entry) within 24 h"
+)
 
 // Outcomes counted by [Config.OnWrite] and [Config.OnAuth].
 const (
@@ -333,11 +339,38 @@ func (h *Handler) storeCtx(r *http.Request) (context.Context, context.CancelFunc
 	return context.WithTimeout(r.Context(), h.cfg.StoreTimeout)
 }
 
-// storeFailed answers 503 for a store error, logging the cause.
-func (h *Handler) storeFailed(q *request, what string, err error) {
-	h.log.Warn("admin: store operation failed", "op", what, "request_id", q.id, "err", err)
-	q.w.Header().Set("Retry-After", "1")
-	q.detail(http.StatusServiceUnavailable, "cannot "+what+": the store did not answer; retry later")
+// refuse answers a write that is not applied: it counts outcome and
+// replies status with {"detail": d}.
+func (h *Handler) refuse(q *request, status int, outcome string, d any) {
+	h.cfg.OnWrite(outcome)
+	q.detail(status, d)
+}
+
+// storeFailed answers a store error (see storeError), counting it as a
+// failed write when write is set.
+func (h *Handler) storeFailed(q *request, write bool, what string, err error) {
+	status, d := h.storeError(q.id, what, err)
+	if status == http.StatusServiceUnavailable {
+		q.w.Header().Set("Retry-After", "1")
+	}
+	if write {
+		h.cfg.OnWrite(OutcomeError)
+	}
+	q.detail(status, d)
+}
+
+// storeError maps a store error to its status and detail, as the price
+// path does: a value the store holds in a form that is no price (a Redis
+// hash where a string belongs) is 502, which a retry does not mend; any
+// other failure is 503, to retry. The cause is logged.
+func (h *Handler) storeError(requestID, what string, err error) (int, string) {
+	var bad *lookup.InvalidValueError
+	if errors.As(err, &bad) {
+		h.log.Error("admin: store value is invalid", "op", what, "key", bad.Key, "request_id", requestID, "err", err)
+		return http.StatusBadGateway, "cannot " + what + ": " + bad.Error() + " (not a string); fix or delete the key in the store"
+	}
+	h.log.Warn("admin: store operation failed", "op", what, "request_id", requestID, "err", err)
+	return http.StatusServiceUnavailable, "cannot " + what + ": the store did not answer; retry later"
 }
 
 // get serves GET/HEAD of an entry.
@@ -346,7 +379,7 @@ func (h *Handler) get(q *request, ref lookup.Ref) {
 	defer cancel()
 	rec, err := h.cfg.Store.Read(ctx, ref)
 	if err != nil {
-		h.storeFailed(q, "read "+ref.String(), err)
+		h.storeFailed(q, false, "read "+ref.String(), err)
 		return
 	}
 	if !rec.Exists {
@@ -383,12 +416,11 @@ func (h *Handler) readBody(q *request) ([]byte, bool) {
 // decodeFailed answers a decoding problem: 400 for a body that is not a
 // JSON object, 422 with the field errors otherwise.
 func (h *Handler) decodeFailed(q *request, err error, errs []fieldError) {
-	h.cfg.OnWrite(OutcomeInvalid)
 	if err != nil {
-		q.detail(http.StatusBadRequest, err.Error())
+		h.refuse(q, http.StatusBadRequest, OutcomeInvalid, err.Error())
 		return
 	}
-	q.detail(http.StatusUnprocessableEntity, errs)
+	h.refuse(q, http.StatusUnprocessableEntity, OutcomeInvalid, errs)
 }
 
 // conditions reads If-Match / If-None-Match (RFC 9110 section 13.1). One
@@ -471,13 +503,11 @@ func (h *Handler) put(q *request, ref lookup.Ref) {
 	}
 	cond, ver, bad := conditions(q.r)
 	if bad != "" {
-		h.cfg.OnWrite(OutcomeInvalid)
-		q.detail(http.StatusBadRequest, bad)
+		h.refuse(q, http.StatusBadRequest, OutcomeInvalid, bad)
 		return
 	}
 	if cond == lookup.CondNone {
-		h.cfg.OnWrite(OutcomePreconditionRequired)
-		q.detail(http.StatusPreconditionRequired, `this write needs If-Match: "<version>" (update) or If-None-Match: * (create)`)
+		h.refuse(q, http.StatusPreconditionRequired, OutcomePreconditionRequired, `this write needs If-Match: "<version>" (update) or If-None-Match: * (create)`)
 		return
 	}
 	h.write(q, &lookup.Write{Ref: ref, Op: lookup.OpPut, Value: val, Cond: cond, Version: ver}, body)
@@ -488,16 +518,13 @@ func (h *Handler) delete(q *request, ref lookup.Ref) {
 	cond, ver, bad := conditions(q.r)
 	switch {
 	case bad != "":
-		h.cfg.OnWrite(OutcomeInvalid)
-		q.detail(http.StatusBadRequest, bad)
+		h.refuse(q, http.StatusBadRequest, OutcomeInvalid, bad)
 		return
 	case cond == lookup.CondAbsent:
-		h.cfg.OnWrite(OutcomeInvalid)
-		q.detail(http.StatusBadRequest, "If-None-Match: * cannot apply to a delete")
+		h.refuse(q, http.StatusBadRequest, OutcomeInvalid, "If-None-Match: * cannot apply to a delete")
 		return
 	case cond == lookup.CondNone:
-		h.cfg.OnWrite(OutcomePreconditionRequired)
-		q.detail(http.StatusPreconditionRequired, `a delete needs If-Match: "<version>"`)
+		h.refuse(q, http.StatusPreconditionRequired, OutcomePreconditionRequired, `a delete needs If-Match: "<version>"`)
 		return
 	}
 	h.write(q, &lookup.Write{Ref: ref, Op: lookup.OpDelete, Cond: cond, Version: ver}, nil)
@@ -517,26 +544,22 @@ func (h *Handler) revert(q *request, ref lookup.Ref) {
 	}
 	cond, ver, bad := conditions(q.r)
 	if bad != "" {
-		h.cfg.OnWrite(OutcomeInvalid)
-		q.detail(http.StatusBadRequest, bad)
+		h.refuse(q, http.StatusBadRequest, OutcomeInvalid, bad)
 		return
 	}
 	ctx, cancel := h.storeCtx(q.r)
 	e, found, err := h.cfg.Store.AuditVersion(ctx, ref, v)
 	cancel()
 	if err != nil {
-		h.cfg.OnWrite(OutcomeError)
-		h.storeFailed(q, "read the audit of "+ref.String(), err)
+		h.storeFailed(q, true, "read the audit of "+ref.String(), err)
 		return
 	}
 	if !found {
-		h.cfg.OnWrite(OutcomeNotFound)
-		q.detail(http.StatusNotFound, fmt.Sprintf("version %d of %s is not in its audit trail", v, ref))
+		h.refuse(q, http.StatusNotFound, OutcomeNotFound, fmt.Sprintf("version %d of %s is not in its audit trail", v, ref))
 		return
 	}
 	if e.After == nil {
-		h.cfg.OnWrite(OutcomeInvalid)
-		q.detail(http.StatusUnprocessableEntity, fmt.Sprintf("version %d of %s is a delete: there is no value to revert to", v, ref))
+		h.refuse(q, http.StatusUnprocessableEntity, OutcomeInvalid, fmt.Sprintf("version %d of %s is a delete: there is no value to revert to", v, ref))
 		return
 	}
 	h.write(q, &lookup.Write{Ref: ref, Op: lookup.OpPut, Value: *e.After, Cond: cond, Version: ver, AuditKind: "revert"}, body)
@@ -547,8 +570,7 @@ func (h *Handler) revert(q *request, ref lookup.Ref) {
 func (h *Handler) write(q *request, w *lookup.Write, body []byte) {
 	key, bad := idempotency(q.r)
 	if bad != "" {
-		h.cfg.OnWrite(OutcomeInvalid)
-		q.detail(http.StatusBadRequest, bad)
+		h.refuse(q, http.StatusBadRequest, OutcomeInvalid, bad)
 		return
 	}
 	w.Actor, w.RequestID, w.IdempotencyKey = q.actor, q.id, key
@@ -559,8 +581,7 @@ func (h *Handler) write(q *request, w *lookup.Write, body []byte) {
 	out, err := h.cfg.Store.Write(ctx, w)
 	cancel()
 	if err != nil {
-		h.cfg.OnWrite(OutcomeError)
-		h.storeFailed(q, "write "+w.Ref.String(), err)
+		h.storeFailed(q, true, "write "+w.Ref.String(), err)
 		return
 	}
 	status, res := h.outcome(w, out)
@@ -600,12 +621,18 @@ type itemError struct {
 	Detail any `json:"detail"`
 }
 
+// refuseItem is refuse for a batch item: it counts outcome and returns
+// the item's error result.
+func (h *Handler) refuseItem(status int, outcome string, d any) itemResult {
+	h.cfg.OnWrite(outcome)
+	return itemResult{Error: &itemError{Status: status, Detail: d}}
+}
+
 // outcome maps a store outcome to its status and batch item result, and
 // counts it.
 func (h *Handler) outcome(w *lookup.Write, out lookup.Outcome) (int, itemResult) {
 	fail := func(status int, outcome string, detail string) (int, itemResult) {
-		h.cfg.OnWrite(outcome)
-		return status, itemResult{Error: &itemError{Status: status, Detail: detail}}
+		return status, h.refuseItem(status, outcome, detail)
 	}
 	ok := func(status int, outcome string) (int, itemResult) {
 		if out.Replayed {
@@ -636,7 +663,7 @@ func (h *Handler) outcome(w *lookup.Write, out lookup.Outcome) (int, itemResult)
 	case lookup.WriteNotFound:
 		return fail(http.StatusNotFound, OutcomeNotFound, fmt.Sprintf("unknown %s %q", w.Ref.Kind, w.Ref.ID))
 	case lookup.WriteKeyReused:
-		return fail(http.StatusUnprocessableEntity, OutcomeKeyReused, "Idempotency-Key was already used with another request")
+		return fail(http.StatusUnprocessableEntity, OutcomeKeyReused, detailKeyReused)
 	}
 	return fail(http.StatusInternalServerError, OutcomeError, "unexpected write outcome")
 }
@@ -655,8 +682,7 @@ func (h *Handler) changes(q *request) {
 	}
 	key, bad := idempotency(q.r)
 	if bad != "" {
-		h.cfg.OnWrite(OutcomeInvalid)
-		q.detail(http.StatusBadRequest, bad)
+		h.refuse(q, http.StatusBadRequest, OutcomeInvalid, bad)
 		return
 	}
 	results := make([]itemResult, len(items))
@@ -671,12 +697,10 @@ func (h *Handler) changes(q *request) {
 // repeated batch replays item by item.
 func (h *Handler) change(q *request, i int, c *change, key string) itemResult {
 	if len(c.errs) > 0 {
-		h.cfg.OnWrite(OutcomeInvalid)
-		return itemResult{Error: &itemError{Status: http.StatusUnprocessableEntity, Detail: c.errs}}
+		return h.refuseItem(http.StatusUnprocessableEntity, OutcomeInvalid, c.errs)
 	}
 	if c.cond == lookup.CondNone {
-		h.cfg.OnWrite(OutcomePreconditionRequired)
-		return itemResult{Error: &itemError{Status: http.StatusPreconditionRequired, Detail: `this change needs "if_match": "<version>" (update, delete) or "if_none_match": "*" (create)`}}
+		return h.refuseItem(http.StatusPreconditionRequired, OutcomePreconditionRequired, `this change needs "if_match": "<version>" (update, delete) or "if_none_match": "*" (create)`)
 	}
 	w := &lookup.Write{Ref: c.ref, Value: c.value, Cond: c.cond, Version: c.version, Actor: q.actor, RequestID: q.id}
 	if c.delete {
@@ -690,9 +714,8 @@ func (h *Handler) change(q *request, i int, c *change, key string) itemResult {
 	out, err := h.cfg.Store.Write(ctx, w)
 	cancel()
 	if err != nil {
-		h.cfg.OnWrite(OutcomeError)
-		h.log.Warn("admin: store operation failed", "op", "write "+c.ref.String(), "request_id", q.id, "err", err)
-		return itemResult{Error: &itemError{Status: http.StatusServiceUnavailable, Detail: "cannot write " + c.ref.String() + ": the store did not answer; retry later"}}
+		status, d := h.storeError(q.id, "write "+c.ref.String(), err)
+		return h.refuseItem(status, OutcomeError, d)
 	}
 	status, res := h.outcome(w, out)
 	h.log.Info("admin write", "actor", q.actor, "key", c.ref.String(), "status", status,
@@ -751,7 +774,7 @@ func (h *Handler) audit(q *request) {
 		return
 	}
 	if err != nil {
-		h.storeFailed(q, "read the audit of "+aq.Ref.String(), err)
+		h.storeFailed(q, false, "read the audit of "+aq.Ref.String(), err)
 		return
 	}
 	out := make([]auditEntryJSON, len(entries))

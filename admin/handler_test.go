@@ -27,7 +27,10 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m, goleak.IgnoreAnyFunction("github.com/redis/rueidis.(*call).DelayDo.func1"))
+	goleak.VerifyTestMain(m, goleak.IgnoreAnyFunction("github.com/redis/rueidis.(*call).DelayDo.func1"),
+		// rueidis' cluster client, after a slot move, refreshes its
+		// topology once more 5 s later, even when closed meanwhile.
+		goleak.IgnoreAnyFunction("github.com/redis/rueidis.(*clusterClient)._refresh.func2"))
 }
 
 // Tokens of the tests' tokens file.
@@ -69,11 +72,18 @@ func norm(s string) string {
 	return d.String()
 }
 
+// unversioned are products every backend holds as written outside the
+// API (the embedded catalog, or a raw SET): version 0.
+var unversioned = []string{"P-2", "P-3", "P-4", "P-5"}
+
 func redisBackend(t *testing.T) (lookup.Writer, func(id string) (string, bool)) {
 	srv := redistest.Start(t, redistest.Options{})
 	st := openStore(t, srv.URL())
 	srv.MustDo("SET", "pricing:product:P-1", "50.99")
 	srv.MustDo("SET", "pricing:market:NY", "1.10")
+	for _, id := range unversioned {
+		srv.MustDo("SET", "pricing:product:"+id, "20.00")
+	}
 	return st.Writer(redisstore.WriterOptions{}), func(id string) (string, bool) {
 		v, err := srv.Do("GET", "pricing:product:"+id)
 		if err != nil || v == "(nil)" {
@@ -88,7 +98,11 @@ func redisBackend(t *testing.T) (lookup.Writer, func(id string) (string, bool)) 
 func clusterBackend(t *testing.T) (lookup.Writer, func(id string) (string, bool)) {
 	c := redistest.StartCluster(t, 3)
 	st := openStore(t, c.URL())
-	for k, v := range map[string]string{"pricing:product:P-1": "50.99", "pricing:market:NY": "1.10"} {
+	seed := map[string]string{"pricing:product:P-1": "50.99", "pricing:market:NY": "1.10"}
+	for _, id := range unversioned {
+		seed["pricing:product:"+id] = "20.00"
+	}
+	for k, v := range seed {
 		c.Node(t, k).MustDo("SET", k, v)
 	}
 	return st.Writer(redisstore.WriterOptions{}), func(id string) (string, bool) {
@@ -510,6 +524,70 @@ func TestIdempotency(t *testing.T) {
 		if rec.Version != 3 {
 			t.Errorf("version %d after concurrent retries, want 3", rec.Version)
 		}
+		// A key belongs to the first entry it was used on: the same key
+		// and body on another entry, or another method on the same
+		// entry, is 422 and writes nothing.
+		for _, tc := range []struct{ method, path, body, cond string }{
+			{"PUT", "/admin/v1/products/P-IDEM2", `{"base_price":"5"}`, "If-None-Match: *"},
+			{"PUT", "/admin/v1/markets/IDEM", `{"multiplier":"1.5"}`, "If-None-Match: *"},
+			{"DELETE", p, "", `If-Match: "3"`},
+			{"POST", p + "/revert", `{"version":"1"}`, `If-Match: "3"`},
+		} {
+			r := f.expect(f.do(tc.method, tc.path, writeToken, tc.body, tc.cond, "Idempotency-Key: k-1"), 422)
+			if d := r.json(t)["detail"]; d != detailKeyReused {
+				t.Errorf("%s %s: detail %v", tc.method, tc.path, d)
+			}
+		}
+		if _, ok := f.served("P-IDEM2"); ok {
+			t.Error("a write with a reused key on another entry was applied")
+		}
+		if v, _ := f.served("P-IDEM"); v != norm("8") {
+			t.Errorf("served %q after refused reuses, want 8", v)
+		}
+		// One new key on several entries at once: exactly one entry
+		// takes it, the others answer 422.
+		var created []string
+		var mu sync.Mutex
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				id := fmt.Sprintf("P-IDEMRACE-%d", i)
+				r := rawDo(t, f.url, "PUT", "/admin/v1/products/"+id, writeToken, `{"base_price":"9"}`, "If-None-Match: *", "Idempotency-Key: k-race")
+				mu.Lock()
+				defer mu.Unlock()
+				switch r.status {
+				case 201:
+					created = append(created, id)
+				case 422:
+				default:
+					t.Errorf("%s: %d %s", id, r.status, r.body)
+				}
+			}()
+		}
+		wg.Wait()
+		if len(created) != 1 {
+			t.Errorf("one key on %d entries at once: created %v, want exactly one", n, created)
+		}
+		// Batches: item i is remembered under "<key>#<i>". Another batch
+		// under the key is refused item by item where the entry or the
+		// item differs; the same batch replays.
+		batch1 := `{"changes":[{"product_id":"P-IDB1","base_price":"1","if_none_match":"*"}]}`
+		batch2 := `{"changes":[{"product_id":"P-IDB2","base_price":"1","if_none_match":"*"}]}`
+		r1 := f.expect(f.do("POST", "/admin/v1/changes", writeToken, batch1, "Idempotency-Key: b-1"), 200)
+		if !strings.Contains(r1.body, `{"status":201,"version":"1"}`) {
+			t.Fatalf("first batch: %s", r1.body)
+		}
+		r2 := f.expect(f.do("POST", "/admin/v1/changes", writeToken, batch2, "Idempotency-Key: b-1"), 200)
+		if !strings.Contains(r2.body, `"status":422`) || !strings.Contains(r2.body, detailKeyReused) {
+			t.Errorf("another batch under the key: %s", r2.body)
+		}
+		if _, ok := f.served("P-IDB2"); ok {
+			t.Error("P-IDB2 written by a batch with a reused key")
+		}
+		if r3 := f.expect(f.do("POST", "/admin/v1/changes", writeToken, batch1, "Idempotency-Key: b-1"), 200); r3.body != r1.body {
+			t.Errorf("replayed batch %s, want %s", r3.body, r1.body)
+		}
 	})
 }
 
@@ -790,4 +868,83 @@ func TestSentinelFailover(t *testing.T) {
 	if v, err := sn.Replica.Do("GET", "pricing:product:P-SEN"); err != nil || v != "3.00" {
 		t.Errorf("promoted primary holds %q (%v)", v, err)
 	}
+}
+
+// TestImplicitVersion: an entry that exists but was never written through
+// the API has the implicit version 0, which If-Match (and a batch item's
+// if_match) can name; a single PUT and a batch item agree on every
+// outcome.
+func TestImplicitVersion(t *testing.T) {
+	eachBackend(t, func(t *testing.T, f *fixture) {
+		type result struct {
+			status  int
+			version string
+			detail  string
+		}
+		single := func(id, cond string) result {
+			h := `If-Match: "` + cond + `"`
+			if cond == "*" {
+				h = "If-Match: *"
+			}
+			r := f.do("PUT", "/admin/v1/products/"+id, writeToken, `{"base_price":"21.00"}`, h)
+			res := result{status: r.status}
+			if m := r.json(t); r.status < 300 {
+				res.version, _ = m["version"].(string)
+			} else {
+				res.detail = fmt.Sprint(m["detail"])
+			}
+			return res
+		}
+		batch := func(id, cond string) result {
+			r := f.expect(f.do("POST", "/admin/v1/changes", writeToken, `{"changes":[{"product_id":"`+id+`","base_price":"21.00","if_match":"`+cond+`"}]}`), 200)
+			var got struct {
+				Results []itemResult `json:"results"`
+			}
+			if err := json.Unmarshal([]byte(r.body), &got); err != nil || len(got.Results) != 1 {
+				t.Fatalf("batch reply %s: %v", r.body, err)
+			}
+			it := got.Results[0]
+			if it.Error != nil {
+				return result{status: it.Error.Status, detail: fmt.Sprint(it.Error.Detail)}
+			}
+			return result{status: it.Status, version: it.Version}
+		}
+		for _, tc := range []struct {
+			name       string
+			cond       string
+			absent     bool // the absent product instead of the unversioned one
+			status     int
+			version    string
+			detailWant string // {id} stands for the product
+		}{
+			{"a wrong version", "1", false, 412, "", `precondition failed: product:{id} is at version "0", not "1"`},
+			{"the implicit version", "0", false, 200, "1", ""},
+			{"0 again, now stale", "0", false, 412, "", `precondition failed: product:{id} is at version "1", not "0"`},
+			{"any version", "*", false, 200, "2", ""},
+			{"0 on an absent entry", "0", true, 412, "", "precondition failed: product:{id} does not exist"},
+			{"* on an absent entry", "*", true, 412, "", "precondition failed: product:{id} does not exist"},
+		} {
+			for mode, apply := range map[string]func(id, cond string) result{"single": single, "batch": batch} {
+				id := unversioned[0]
+				if mode == "batch" {
+					id = unversioned[1]
+				}
+				if tc.absent {
+					id = "P-ABSENT-" + mode
+				}
+				got := apply(id, tc.cond)
+				want := result{status: tc.status, version: tc.version, detail: strings.ReplaceAll(tc.detailWant, "{id}", id)}
+				if got != want {
+					t.Errorf("%s, %s: got %+v, want %+v", tc.name, mode, got, want)
+				}
+			}
+		}
+		// A batch if_match that is no version is the item's 422.
+		for _, bad := range []string{`"-1"`, `"x"`, `1.5`, `null`, `"\"0\""`} {
+			r := f.expect(f.do("POST", "/admin/v1/changes", writeToken, `{"changes":[{"product_id":"P-4","base_price":"1","if_match":`+bad+`}]}`), 200)
+			if !strings.Contains(r.body, `"status":422`) || !strings.Contains(r.body, `"loc":["body","changes",0,"if_match"]`) {
+				t.Errorf("if_match %s: %s", bad, r.body)
+			}
+		}
+	})
 }

@@ -38,6 +38,7 @@ type MemoryStore struct {
 	mu        sync.Mutex // guards everything below
 	meta      map[Ref]*memMeta
 	idem      map[memIdemKey]memIdem
+	owners    map[string]memOwner // idempotency key -> the entry it was first used on
 	lastMs    int64
 	seq       uint64
 	retention time.Duration
@@ -86,6 +87,11 @@ type memIdemKey struct {
 	key string
 }
 
+type memOwner struct {
+	ref     Ref
+	expires time.Time
+}
+
 type memIdem struct {
 	fp      string
 	out     Outcome
@@ -103,6 +109,7 @@ func NewMemoryStore(cat *MemoryCatalog, mk *MemoryMarkets, o MemoryStoreOptions)
 	s := &MemoryStore{
 		meta:      make(map[Ref]*memMeta),
 		idem:      make(map[memIdemKey]memIdem),
+		owners:    make(map[string]memOwner),
 		retention: o.AuditRetention,
 		maxPerKey: o.AuditMaxPerKey,
 		now:       o.Now,
@@ -278,6 +285,16 @@ func (s *MemoryStore) Write(_ context.Context, w *Write) (Outcome, error) {
 	now := s.now()
 	ik := memIdemKey{ref: w.Ref, key: w.IdempotencyKey}
 	if w.IdempotencyKey != "" {
+		// A key is claimed by the first entry it is used on, as in the
+		// Redis store (IdempotencyOwner there).
+		if o, ok := s.owners[w.IdempotencyKey]; ok && now.Before(o.expires) {
+			if o.ref != w.Ref {
+				return Outcome{Status: WriteKeyReused}, nil
+			}
+		} else {
+			bound(s.owners, now, func(o memOwner) time.Time { return o.expires })
+			s.owners[w.IdempotencyKey] = memOwner{ref: w.Ref, expires: now.Add(IdempotencyTTL)}
+		}
 		if rec, ok := s.idem[ik]; ok && now.Before(rec.expires) {
 			if rec.fp != w.Fingerprint {
 				return Outcome{Status: WriteKeyReused}, nil
@@ -372,20 +389,28 @@ func (s *MemoryStore) appendAudit(m *memMeta, e AuditEntry, now time.Time) {
 // remember stores an idempotency record, keeping the map bounded; s.mu
 // must be held.
 func (s *MemoryStore) remember(k memIdemKey, rec memIdem, now time.Time) {
-	if len(s.idem) >= maxMemoryIdempotencyKeys {
-		for key, r := range s.idem {
-			if !now.Before(r.expires) {
-				delete(s.idem, key)
-			}
-		}
-		for key := range s.idem {
-			if len(s.idem) < maxMemoryIdempotencyKeys {
-				break
-			}
-			delete(s.idem, key)
+	bound(s.idem, now, func(r memIdem) time.Time { return r.expires })
+	s.idem[k] = rec
+}
+
+// bound makes room for one more entry in m, at most
+// maxMemoryIdempotencyKeys: when full, the expired entries are dropped,
+// then arbitrary ones.
+func bound[K comparable, V any](m map[K]V, now time.Time, expires func(V) time.Time) {
+	if len(m) < maxMemoryIdempotencyKeys {
+		return
+	}
+	for k, v := range m {
+		if !now.Before(expires(v)) {
+			delete(m, k)
 		}
 	}
-	s.idem[k] = rec
+	for k := range m {
+		if len(m) < maxMemoryIdempotencyKeys {
+			break
+		}
+		delete(m, k)
+	}
 }
 
 // Audit implements [Writer].

@@ -137,8 +137,9 @@ type Write struct {
 	// IdempotencyKey, when set, makes the write idempotent: a repeat with
 	// the same key and Fingerprint within IdempotencyTTL returns the
 	// first outcome (Replayed), refusals included, and changes nothing;
-	// another Fingerprint fails with Status WriteKeyReused. Keys are
-	// scoped to the entry.
+	// another Fingerprint fails with Status WriteKeyReused. A key belongs
+	// to the first entry it is used on: within IdempotencyTTL its use on
+	// another entry fails with WriteKeyReused too.
 	IdempotencyKey string
 	Fingerprint    string // a digest of the request (method, path, body)
 }

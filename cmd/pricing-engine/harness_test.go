@@ -233,9 +233,10 @@ type runResult struct {
 // runBinary runs the binary to completion (bounded by exitTimeout).
 func runBinary(t *testing.T, args []string, env ...string) runResult {
 	t.Helper()
+	bin := serverBinary(t) // may build it: not part of the exit bound
 	ctx, cancel := context.WithTimeout(context.Background(), exitTimeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, serverBinary(t), args...)
+	cmd := exec.CommandContext(ctx, bin, args...)
 	cmd.Env = cleanEnv(env...)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr

@@ -8,6 +8,7 @@ import (
 
 	"github.com/pricing-engine/pricing-engine/history"
 	"github.com/pricing-engine/pricing-engine/lookup"
+	"github.com/pricing-engine/pricing-engine/lookup/redisstore"
 )
 
 // historyRuntime is the price history at run time: the merger every
@@ -56,5 +57,17 @@ func (rt *historyRuntime) sharedError(err error) {
 // sharedHistory returns the store's shared history, nil for the memory
 // store (the history stays in process).
 func sharedHistory(src lookup.Source) history.Shared {
+	if st, ok := src.(*redisstore.Store); ok {
+		return redisstore.NewHistoryStore(st)
+	}
 	return nil
 }
+
+// The Redis store's history is the merger's Shared (the store does not
+// import package history, so the check is made here), and both keep the
+// same days.
+var (
+	_ history.Shared = (*redisstore.HistoryStore)(nil)
+	_ [history.Retention - lookup.HistoryDays]struct{}
+	_ [lookup.HistoryDays - history.Retention]struct{}
+)

@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pricing-engine/pricing-engine/internal/redistest"
 )
@@ -195,5 +197,58 @@ func TestImportFullStore(t *testing.T) {
 	code, _, errOut := importRun(t, nil, "--store", srv.URL(), "--catalog", cat)
 	if code != 1 || !strings.Contains(errOut, "OOM") {
 		t.Fatalf("exit %d, want 1 with the OOM reply: %s", code, errOut)
+	}
+}
+
+// TestImportHistory: a history file is checked row by row (a bad row: exit
+// 2 naming the file and the line, nothing written) and lowers the store's
+// history.
+func TestImportHistory(t *testing.T) {
+	srv := redistest.Start(t, redistest.Options{})
+	today := time.Now().UTC()
+	day := func(n int) string { return today.AddDate(0, 0, -n).Format(time.DateOnly) }
+	const hdr = "product_id,user_location,date,lowest_price\n"
+	for _, tc := range []struct{ name, body, want string }{
+		{"bad date", hdr + "P-1,NY," + day(1) + ",10\nP-1,NY,2026-02-30,10\n", `line 3: bad date "2026-02-30"`},
+		{"negative price", hdr + "P-1,NY," + day(1) + ",-10\n", `line 2: bad lowest_price "-10"`},
+		{"duplicate day", hdr + "P-1,NY," + day(1) + ",10\nP-1,NY," + day(1) + ",9\n", "line 3: P-1 x NY on " + day(1) + " is given twice (first on line 2)"},
+		{"far future", hdr + "P-1,NY,2999-01-01,10\n", "line 2: date 2999-01-01 is in the future"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			f := writeFile(t, "history.csv", tc.body)
+			code, out, errOut := importRun(t, nil, "--store", srv.URL(), "--history", f)
+			if code != 2 || out != "" {
+				t.Fatalf("exit %d, want 2, stdout %q: %s", code, out, errOut)
+			}
+			if !strings.Contains(errOut, f) || !strings.Contains(errOut, tc.want) {
+				t.Fatalf("stderr %q does not name the file and %q", errOut, tc.want)
+			}
+			if got := srv.MustDo("DBSIZE"); got != "0" {
+				t.Fatalf("DBSIZE = %s after a refused import", got)
+			}
+		})
+	}
+	f := writeFile(t, "history.csv", hdr+"P-1,NY,"+day(1)+",10.5\nP-1,NY,"+day(2)+",11\nP-2,LA,"+day(1)+",20\nP-3,LA,"+day(90)+",1\n")
+	code, out, errOut := importRun(t, nil, "--store", srv.URL(), "--history", f)
+	if code != 0 || !strings.Contains(out, ": 3 rows (1 rows older than 40 days left out)") {
+		t.Fatalf("exit %d, stdout %q: %s", code, out, errOut)
+	}
+	d1 := strconv.FormatInt(today.AddDate(0, 0, -1).Unix()/86400, 10)
+	if got := srv.MustDo("HGET", "history:{pricing:"+d1+"}", "\x03P-1NY"); got != "10.5 10.5" {
+		t.Errorf("P-1 x NY a day ago = %q, want 10.5 10.5", got)
+	}
+	if ttl, _ := strconv.Atoi(srv.MustDo("TTL", "history:{pricing:"+d1+"}")); ttl < 38*86400 || ttl > 40*86400 {
+		t.Errorf("TTL %d s, want 39 days or so", ttl)
+	}
+	// Importing again with a higher price changes nothing.
+	f2 := writeFile(t, "history.csv", hdr+"P-1,NY,"+day(1)+",12\n")
+	if code, _, errOut := importRun(t, nil, "--store", srv.URL(), "--history", f2); code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if got := srv.MustDo("HGET", "history:{pricing:"+d1+"}", "\x03P-1NY"); got != "10.5 10.5" {
+		t.Errorf("after a higher import: %q, want 10.5 10.5", got)
+	}
+	if code, _, _ := importRun(t, nil, "--store", srv.URL(), "--history", f, "--replace"); code != 2 {
+		t.Errorf("--history --replace: exit %d, want 2", code)
 	}
 }

@@ -80,6 +80,11 @@ func (k Keys) Location(key string) (string, bool) {
 // This holds when the value key itself has no braces; the admin API
 // refuses ids with braces (lookup.Ref.Check). Companions do not start with
 // the prefix, so they cause no client-side cache invalidations.
+//
+// One key outside any entry's slot names the entry an idempotency key was
+// first used on, so that its reuse on another entry is refused:
+//
+//	{<prefix>idem:<key>}        string: the entry (product:P-1), 24 h
 
 // Meta is the companion hash of valueKey: version, at, by.
 func (k Keys) Meta(valueKey string) string { return "{" + valueKey + "}:meta" }
@@ -91,6 +96,12 @@ func (k Keys) Audit(valueKey string) string { return "{" + valueKey + "}:audit" 
 // first outcome of a write with idempotency key idem.
 func (k Keys) Idempotency(valueKey, idem string) string {
 	return "{" + valueKey + "}:idem:" + idem
+}
+
+// IdempotencyOwner is the key that holds the entry idempotency key idem
+// was first used on (its own slot: it is set before the entry's script).
+func (k Keys) IdempotencyOwner(idem string) string {
+	return "{" + k.prefix + "idem:" + idem + "}"
 }
 
 // Value is the value key of a governed-write entry.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/redis/rueidis"
@@ -162,7 +163,7 @@ func (w *Writer) Read(ctx context.Context, ref lookup.Ref) (lookup.Record, error
 	}
 	v, err := readScript.Exec(ctx, client, []string{vk, w.keys.Meta(vk)}, nil).AsStrSlice()
 	if err != nil {
-		return lookup.Record{}, fmt.Errorf("cannot read %s: %w", vk, err)
+		return lookup.Record{}, fmt.Errorf("cannot read %s: %w", vk, wrongType(vk, err))
 	}
 	if len(v) != 5 {
 		return lookup.Record{}, fmt.Errorf("cannot read %s: script returned %d values", vk, len(v))
@@ -184,6 +185,17 @@ func record(exists, value, version, atMs, by string) (lookup.Record, error) {
 		r.UpdatedAt = time.UnixMilli(ms).UTC()
 	}
 	return r, nil
+}
+
+// wrongType returns err, marked as a [lookup.InvalidValueError] for
+// valueKey when Redis refused the script's command on a key of another
+// type (a hash where the price's string belongs): the price path answers
+// 502 for such a value, and so does the admin API.
+func wrongType(valueKey string, err error) error {
+	if re, ok := rueidis.IsRedisErr(err); ok && strings.HasPrefix(re.Error(), "WRONGTYPE") {
+		return fmt.Errorf("%w: %w", &lookup.InvalidValueError{Key: valueKey}, err)
+	}
+	return err
 }
 
 // condWord is the script's name of a precondition.
@@ -257,9 +269,18 @@ func (w *Writer) Write(ctx context.Context, wr *lookup.Write) (lookup.Outcome, e
 	if err != nil {
 		return lookup.Outcome{}, fmt.Errorf("cannot write %s: %w", vk, err)
 	}
+	if wr.IdempotencyKey != "" {
+		owner, err := w.claim(ctx, client, wr)
+		if err != nil {
+			return lookup.Outcome{}, fmt.Errorf("cannot write %s: %w", vk, err)
+		}
+		if owner != wr.Ref.String() {
+			return lookup.Outcome{Status: lookup.WriteKeyReused}, nil
+		}
+	}
 	v, err := writeScript.Exec(ctx, client, keys, args).AsStrSlice()
 	if err != nil {
-		return lookup.Outcome{}, fmt.Errorf("cannot write %s: %w", vk, err)
+		return lookup.Outcome{}, fmt.Errorf("cannot write %s: %w", vk, wrongType(vk, err))
 	}
 	if len(v) != 8 {
 		return lookup.Outcome{}, fmt.Errorf("cannot write %s: script returned %d values", vk, len(v))
@@ -276,6 +297,26 @@ func (w *Writer) Write(ctx context.Context, wr *lookup.Write) (lookup.Outcome, e
 		return lookup.Outcome{}, fmt.Errorf("cannot write %s: %w", vk, err)
 	}
 	return lookup.Outcome{Status: st, Record: rec, Replayed: v[6] == "1"}, nil
+}
+
+// claim returns the entry wr's idempotency key belongs to: wr's own when
+// this is its first use (it is then claimed for IdempotencyTTL), else the
+// entry it was first used on. The claim is one SET NX GET on a key of its
+// own slot, ahead of the entry's script: of two writes racing with one
+// key on two entries, exactly one proceeds. A claim whose write then fails
+// stays: a retry of the same request on the same entry proceeds.
+func (w *Writer) claim(ctx context.Context, client rueidis.Client, wr *lookup.Write) (string, error) {
+	ref := wr.Ref.String()
+	cmd := client.B().Set().Key(w.keys.IdempotencyOwner(wr.IdempotencyKey)).Value(ref).Nx().Get().
+		PxMilliseconds(lookup.IdempotencyTTL.Milliseconds()).Build()
+	owner, err := client.Do(ctx, cmd).ToString()
+	if rueidis.IsRedisNil(err) {
+		return ref, nil // claimed now
+	}
+	if err != nil {
+		return "", fmt.Errorf("cannot claim the idempotency key: %w", err)
+	}
+	return owner, nil
 }
 
 // Audit implements [lookup.Writer]: XREVRANGE on the key's stream.
