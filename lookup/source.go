@@ -36,6 +36,10 @@ type Call struct {
 	// delay, apart from the back end's latency. The zero time: the Source
 	// does not say.
 	Answered time.Time
+	// Traced asks a networked Source to note in Trip the round trip that
+	// answered the Call (its request is being traced). Only traced Calls
+	// pay for it.
+	Traced bool
 
 	// Results, valid once the Call is answered.
 	Base money.Decimal // the product's base price
@@ -48,6 +52,21 @@ type Call struct {
 	// Stale reports that the values are last-known ones, served because
 	// the store is unreachable (reply "source":"stale").
 	Stale bool
+	// Trip is the round trip that answered a Traced Call; zero when none
+	// did (an answer from a cache or from memory) or the Call was not
+	// traced.
+	Trip Trip
+}
+
+// Trip is one round trip of a networked Source: one pipelined read that
+// answered the Calls of one Flush.
+type Trip struct {
+	// ID identifies the round trip within the process (never 0).
+	ID uint64
+	// Start and End are Unix nanoseconds.
+	Start, End int64
+	// Keys is how many keys it read; Calls how many Calls it answered.
+	Keys, Calls int
 }
 
 // Reset clears the results and Done, keeping the input buffers' capacity.

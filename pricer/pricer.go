@@ -33,6 +33,9 @@ type Exchange interface {
 	// returned true, Complete ran, or Price or PriceBatch returned, and
 	// until the exchange serves its next request.
 	Result() *Reply
+	// Trace returns the exchange's trace notes; the pointer is the same
+	// for the exchange's life.
+	Trace() *Trace
 }
 
 // Engine prices requests.
@@ -96,4 +99,65 @@ type Loop interface {
 	Flush()
 	// Tick is called from the loop's periodic tick, with the time.
 	Tick(now time.Time)
+}
+
+// MaxTrips is how many store round trips a [Trace] keeps.
+const MaxTrips = 4
+
+// Trace is what the engine notes about one request for the server's
+// spans. The server sets On before Serve or ServeBatch, true only for a
+// request it traces; the engine fills the rest only when On, so an
+// untraced request costs it a branch. The fields are valid when the reply
+// is, until the exchange serves its next request; byte slices are views
+// into the exchange's decoded request.
+type Trace struct {
+	On bool
+	// Source is the source of a single request's quote ("live",
+	// "stale"), "" when there is none (a refusal, a batch).
+	Source string
+	// Cached reports a single request answered at once by a store that
+	// may block (its client-side cache): no round trip served it.
+	Cached bool
+	// ProductID and Location are a single request's inputs.
+	ProductID, Location []byte
+	// RulesAt is when a ruleset priced the request (Unix ns), 0 when none
+	// did; RulesVersion is that ruleset's version.
+	RulesAt      int64
+	RulesVersion string
+	// Trips are the store round trips that answered the request's
+	// lookups (a batch's items may share them); TripsDropped counts
+	// those past MaxTrips.
+	Trips        [MaxTrips]Trip
+	NTrips       int
+	TripsDropped int
+}
+
+// Trip is one store round trip: one pipelined read that answered the
+// lookups of several requests.
+type Trip struct {
+	// ID identifies the round trip within the process (never 0).
+	ID uint64
+	// Start and End are Unix nanoseconds.
+	Start, End int64
+	// Keys is how many keys it read; Calls how many requests' lookups it
+	// answered, traced or not.
+	Keys, Calls int
+}
+
+// Reset clears t for the next request, keeping On.
+func (t *Trace) Reset() { *t = Trace{On: t.On} }
+
+// AddTrip records that trip answered the request, once per ID.
+func (t *Trace) AddTrip(trip Trip) {
+	for _, have := range t.Trips[:t.NTrips] {
+		if have.ID == trip.ID {
+			return
+		}
+	}
+	if t.NTrips == MaxTrips {
+		t.TripsDropped++
+		return
+	}
+	t.Trips[t.NTrips] = trip
+	t.NTrips++
 }

@@ -161,21 +161,26 @@ type Exchange struct {
 	start    time.Time          // when the lookups began
 	scr      []byte             // scratch for error details
 	callDone func(*lookup.Call) // Call.Done: x.notify, bound once
+	blocking bool               // driven by Wait: notify signals wait
+	wait     chan struct{}      // Wait's completion signal, made once
+	batch    *batchState        // the batch this Exchange replies for, while it is priced
+	itemOf   *batchState        // the batch this Exchange is an item of (set once)
+	trace    pricer.Trace       // notes for the caller's spans, kept only when trace.On
 	// signer signs the quote a request asks for (nil: none asked, or
 	// no keys); it belongs to whoever drives x (a Loop's, or taken from
 	// the engine's pool for Wait). claims and signed are sign's.
-	signer   *quote.Signer
-	claims   quote.Claims
-	signed   []byte
-	blocking bool          // driven by Wait: notify signals wait
-	wait     chan struct{} // Wait's completion signal, made once
-	batch    *batchState   // the batch this Exchange replies for, while it is priced
-	itemOf   *batchState   // the batch this Exchange is an item of (set once)
+	signer *quote.Signer
+	claims quote.Claims
+	signed []byte
 }
 
 // Result returns x's reply, for callers that hold x as a
 // [pricer.Exchange].
 func (x *Exchange) Result() *pricer.Reply { return &x.Reply }
+
+// Trace returns x's trace notes: set On before serving a request to have
+// them kept (see [pricer.Trace]).
+func (x *Exchange) Trace() *pricer.Trace { return &x.trace }
 
 // NewExchange returns a new Exchange whose Done calls done (none when
 // done is nil), as a [pricer.Exchange] for [Loop] and [Engine.Price].
@@ -238,8 +243,16 @@ func (e *Engine) begin(x *Exchange, b lookup.Batcher, arrived time.Time) bool {
 	}
 	c.Done = x.callDone
 	c.Base, c.Mult, c.Err, c.Stale, c.Answered = money.Decimal{}, money.Decimal{}, nil, false, time.Time{}
+	c.Traced = x.trace.On
+	if c.Traced {
+		x.trace.Reset()
+		c.Trip = lookup.Trip{}
+	}
 	x.start = arrived
 	if b.Lookup(c) {
+		if c.Traced {
+			x.trace.Cached = !e.instant
+		}
 		e.finish(x, false)
 		return true
 	}
@@ -365,6 +378,22 @@ func (e *Engine) finish(x *Exchange, timed bool) {
 	if timed && e.cfg.Observe != nil {
 		e.cfg.Observe(LookupCall, outcome, time.Since(x.start))
 	}
+	if c.Traced {
+		x.noteTrace()
+	}
+}
+
+// noteTrace fills x's trace notes from the answered request (traced
+// requests only).
+func (x *Exchange) noteTrace() {
+	t, c := &x.trace, &x.Call
+	t.ProductID, t.Location = x.Req.ProductID, x.Req.Location
+	if x.Status == 200 {
+		t.Source = x.Quote.Source
+	}
+	if c.Trip.ID != 0 {
+		t.AddTrip(pricer.Trip(c.Trip))
+	}
 }
 
 // Details of lookup failures (503).
@@ -421,6 +450,9 @@ func (e *Engine) computeQuote(x *Exchange, base, mult money.Decimal, stale bool)
 	res := &x.res
 	if err := rules.Price(rs, &in, res); err != nil {
 		return newDetailError(StatusInternalServerError, "cannot compute price", err)
+	}
+	if x.trace.On {
+		x.trace.RulesAt, x.trace.RulesVersion = time.Now().UnixNano(), res.Version
 	}
 	q.ProductID = append(q.ProductID[:0], r.ProductID...)
 	q.Final = res.Final

@@ -257,6 +257,9 @@ func keyHash(product, location []byte) uint64 {
 func (st *batchState) begin(e *Engine, x *Exchange, dec *Decoder, b lookup.Batcher, shard *demand.Shard, hist *history.Shard, body []byte, arrived time.Time) bool {
 	x.batch = nil
 	x.Answered = time.Time{}
+	if x.trace.On {
+		x.trace.Reset()
+	}
 	if err := dec.DecodeBatch(body, &st.b); err != nil {
 		x.Fail(err)
 		return true
@@ -286,6 +289,7 @@ func (st *batchState) begin(e *Engine, x *Exchange, dec *Decoder, b lookup.Batch
 		it := st.items[i]
 		it.Req = st.b.Items[i]
 		it.shard, it.hist = shard, hist
+		it.trace.On = x.trace.On
 		it.signer = x.signer
 		if shard != nil && !st.counts(i) {
 			it.shard = nil // priced with the demand seen, not counted again
@@ -330,8 +334,23 @@ func (st *batchState) finish(e *Engine, x *Exchange) {
 			}
 		}
 		o = appendBatchItem(o, i, it)
+		if x.trace.On {
+			noteItem(&x.trace, &it.trace)
+		}
 	}
 	x.Status, x.RetryAfter, x.Body = 200, 0, AppendBatchClose(o)
 	x.Answered = answered
 	x.batch, st.x = nil, nil
+}
+
+// noteItem adds what the trace notes of a batch's item say to the
+// batch's: its round trips and its rules evaluation.
+func noteItem(t, it *pricer.Trace) {
+	for _, trip := range it.Trips[:it.NTrips] {
+		t.AddTrip(trip)
+	}
+	t.TripsDropped += it.TripsDropped
+	if t.RulesAt == 0 {
+		t.RulesAt, t.RulesVersion = it.RulesAt, it.RulesVersion
+	}
 }

@@ -43,6 +43,10 @@ func (cn *conn) dispatchPrice(out []byte, rep *reply, req *httpparse.Request, me
 		return cn.answerCanned(out, rep, cannedOverloaded, method, rt.endpoint())
 	}
 	j := lp.getJob()
+	j.xt.On = rep.span != nil
+	if rep.span != nil {
+		rep.notes = j.xt
+	}
 	// Everything Done's side reads is set before the lookups begin.
 	j.kind = rt
 	j.cn, j.lp = cn, lp
@@ -154,6 +158,7 @@ func (lp *loop) drain() {
 		}
 	}
 	lp.touched = lp.touched[:0]
+	lp.tl.EndShared() // the store round trips of the replies made here
 	if lp.al != nil {
 		lp.al.Flush() // the lines of the replies made here
 	}
@@ -222,11 +227,7 @@ func (lp *loop) finishPrice(j *job) {
 	}
 	j.bb.B = appendReply(j.bb.B[:0], &j.rep, s.date.get(), j.xr.Body)
 	o, d := lp.observer(j.method, j.kind.endpoint(), j.rep.status), lp.now.Sub(j.start).Seconds()
-	if j.rep.span != nil {
-		observeExemplar(o, d, j.rep.id)
-	} else {
-		o.Observe(d)
-	}
+	lp.observe(o, d, j.rep.id, j.rep.span != nil)
 	lp.record(j.cn, &j.rep, j.method, j.kind.endpoint(), nil, len(j.xr.Body), j.start)
 }
 

@@ -81,6 +81,7 @@ type job struct {
 	// Price and batch jobs: the request, its lookups and its reply.
 	x      pricer.Exchange // made once, with j.lookedUp as its done
 	xr     *pricer.Reply   // x.Result(), bound once
+	xt     *pricer.Trace   // x.Trace(), bound once
 	cn     *conn
 	lp     *loop
 	next   *job // link in lp's completion stack

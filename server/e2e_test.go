@@ -56,6 +56,7 @@ type serverOpts struct {
 	src      lookup.Source // nil: the embedded data in memory
 	deadline time.Duration // lookup deadline; 0 means one second
 	log      io.Writer     // server log (text), or nil to discard
+	debugLog bool          // log at debug level
 	// readyDetail is Deps.ReadyDetail; nil adds nothing to /readyz.
 	readyDetail func() string
 }
@@ -78,7 +79,11 @@ func startServer(t testing.TB, o serverOpts) *testServer {
 	eng := pricing.NewEngine(o.src, pricing.Config{Deadline: o.deadline, Observe: mset.ObserveLookup})
 	var logger *slog.Logger
 	if o.log != nil {
-		logger = slog.New(slog.NewTextHandler(o.log, nil))
+		lo := &slog.HandlerOptions{}
+		if o.debugLog {
+			lo.Level = slog.LevelDebug
+		}
+		logger = slog.New(slog.NewTextHandler(o.log, lo))
 	}
 	srv, err := server.New(cfg, server.Deps{Engine: eng, Metrics: mset, Logger: logger, Docs: apidocs.New(), ReadyDetail: o.readyDetail})
 	if err != nil {

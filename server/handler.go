@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"sync/atomic"
 	"time"
 
@@ -51,9 +52,11 @@ type loop struct {
 	// inline carries the requests priced on the loop (an instant
 	// engine): each reply is written before the next request is served.
 	inline pricer.Exchange
-	obs    map[obsKey]prometheus.Observer
-	last   obsKey              // labels of the last observer handed out
-	lastO  prometheus.Observer // and that observer
+	// inlineTrace is inline.Trace(), bound once.
+	inlineTrace *pricer.Trace
+	obs         map[obsKey]prometheus.Observer
+	last        obsKey              // labels of the last observer handed out
+	lastO       prometheus.Observer // and that observer
 	// replied holds the duration observers of the replies made in the
 	// current OnTraffic; observeReplies records them all with one clock
 	// read when the replies are about to be written.
@@ -65,9 +68,15 @@ type loop struct {
 	// Request identity and tracing (trace.go): the loop's id generator
 	// and span recorder, its half of the access log (nil when off), and
 	// the path of the request being served (a view, valid during serve).
-	tl   *trace.Loop
-	al   *trace.AccessLogLoop
-	path []byte
+	tl         *trace.Loop
+	al         *trace.AccessLogLoop
+	path       []byte
+	exemplarAt int64 // when the loop last recorded an exemplar (Unix ns)
+	// reqID is the id of the request being served (zero between
+	// requests), for the log line of a panic; debug caches whether the
+	// logger writes debug lines (failed requests, with their ids).
+	reqID trace.TraceID
+	debug bool
 
 	// The asynchronous lookup path (complete.go).
 	flushQueued bool                // a flush task is queued
@@ -104,6 +113,8 @@ func (s *Server) loopFor(el gnet.EventLoop) *loop {
 	}
 	lp.pl = s.engine.NewLoop()
 	lp.inline = s.engine.NewExchange(nil)
+	lp.inlineTrace = lp.inline.Trace()
+	lp.debug = s.log.Enabled(context.Background(), slog.LevelDebug)
 	lp.tl = s.deps.Tracer.NewLoop()
 	if s.deps.AccessLog != nil {
 		lp.al = s.deps.AccessLog.NewLoop()
@@ -274,10 +285,16 @@ func (h *handler) OnTraffic(gc gnet.Conn) (action gnet.Action) {
 // those replies are out. Other connections are not affected.
 func (cn *conn) recovered(r any) gnet.Action {
 	lp := cn.lp
-	lp.srv.panicked(r, remoteString(cn.gc))
+	// The request being served when the panic came: its id is in the
+	// log line and on the 500.
+	id := lp.reqID
+	if !id.IsValid() {
+		id = lp.tl.IDs().TraceID()
+	}
+	lp.srv.panicked(r, remoteString(cn.gc), id.String())
 	out := lp.out.B // the replies built before the panicking request
 	if !cn.closing {
-		out = cn.answerCanned(out, &reply{}, cannedInternal, "other", endpointUnknown)
+		out = cn.answerCanned(out, &reply{id: id}, cannedInternal, "other", endpointUnknown)
 	}
 	cn.closing = true
 	if len(out) > 0 {
@@ -371,6 +388,7 @@ func (cn *conn) readRequests(out []byte) []byte {
 			break
 		}
 		out = cn.serve(out, cn.p.Request())
+		cn.lp.reqID = trace.TraceID{} // set by serve for a panic's log line
 		served++
 		// Record progress: if a later request panics, the replies
 		// built so far still go out before its 500.
@@ -492,11 +510,7 @@ func (lp *loop) observeReplies() {
 	}
 	d := time.Since(lp.now).Seconds()
 	for _, r := range lp.replied {
-		if r.sampled {
-			observeExemplar(r.o, d, r.id)
-		} else {
-			r.o.Observe(d)
-		}
+		lp.observe(r.o, d, r.id, r.sampled)
 	}
 	lp.replied = lp.replied[:0]
 	if lp.al != nil {

@@ -486,7 +486,8 @@ func TestLookupFaults(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			ts := startServer(t, serverOpts{src: p.Wrap(memorySource(t)), deadline: 150 * time.Millisecond})
+			var logs syncBuffer
+			ts := startServer(t, serverOpts{src: p.Wrap(memorySource(t)), deadline: 150 * time.Millisecond, log: &logs, debugLog: true})
 			c := dial(t, ts.addr)
 			br := bufio.NewReader(c)
 			// The detail is the evidence that the deadline fired: the
@@ -501,6 +502,11 @@ func TestLookupFaults(t *testing.T) {
 			}
 			if v := metricValue(t, ts, rejected("lookup_error")); v != 1 {
 				t.Errorf("lookup_error rejections = %v", v)
+			}
+			// The failure's log line carries the id the client saw.
+			if id := r.Header.Get("X-Request-Id"); len(id) != 32 || !strings.Contains(logs.String(), "request_id="+id) ||
+				!strings.Contains(logs.String(), "request failed") {
+				t.Errorf("no log line with request_id=%s: %.500s", id, logs.String())
 			}
 		})
 	}
@@ -568,6 +574,10 @@ func TestPanicIsContained(t *testing.T) {
 			}
 			if l := logs.String(); !strings.Contains(l, "test panic for P-666") || !strings.Contains(l, "goroutine") {
 				t.Errorf("panic not logged with its stack: %.300s", l)
+			}
+			// The 500 and the panic's log line carry the same request id.
+			if id := rs[1].Header.Get("X-Request-Id"); len(id) != 32 || !strings.Contains(logs.String(), "request_id="+id) {
+				t.Errorf("panic log without the 500's request_id=%s: %.300s", id, logs.String())
 			}
 		})
 	}

@@ -12,6 +12,7 @@ func (s *Server) newJob() any {
 	j.run = j.execute
 	j.x = s.engine.NewExchange(j.lookedUp) // bound once
 	j.xr = j.x.Result()
+	j.xt = j.x.Trace()
 	return j
 }
 

@@ -16,11 +16,12 @@ import (
 // loop or on a pool worker (job.answerPanic), and the admin listener
 // (recoverAdmin).
 
-// panicked logs and counts v, a panic recovered while serving a request
-// of remote ("" when unknown). The caller answers with cannedInternal.
-func (s *Server) panicked(v any, remote string) {
+// panicked logs and counts v, a panic recovered while serving the
+// request with id requestID ("" when unknown) of remote ("" when
+// unknown). The caller answers with cannedInternal, carrying that id.
+func (s *Server) panicked(v any, remote, requestID string) {
 	s.log.Error("panic while serving a request; closing its connection",
-		"panic", fmt.Sprint(v), "remote", remote, "stack", string(debug.Stack()))
+		"panic", fmt.Sprint(v), "request_id", requestID, "remote", remote, "stack", string(debug.Stack()))
 	s.metrics.Rejected(metrics.RejectPanic).Inc()
 }
 
@@ -36,7 +37,7 @@ func (j *job) answerPanic(v any) {
 	if gc != nil {
 		remote = remoteString(gc)
 	}
-	s.panicked(v, remote)
+	s.panicked(v, remote, j.rep.id.String())
 	j.close = true
 	body := cannedInternal.apply(&j.rep, nil)
 	j.bb.B = appendReply(j.bb.B[:0], &j.rep, s.date.get(), body)
@@ -57,7 +58,7 @@ func (s *Server) recoverAdmin(h http.Handler) http.Handler {
 			if v == http.ErrAbortHandler {
 				panic(v)
 			}
-			s.panicked(v, r.RemoteAddr)
+			s.panicked(v, r.RemoteAddr, r.Header.Get("X-Request-Id"))
 			if tw.wrote {
 				panic(http.ErrAbortHandler)
 			}

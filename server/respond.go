@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/pricing-engine/pricing-engine/internal/jsonstr"
+	"github.com/pricing-engine/pricing-engine/pricer"
 	"github.com/pricing-engine/pricing-engine/trace"
 )
 
@@ -36,6 +37,9 @@ type reply struct {
 	// span is the request's span while it is recorded (sampled requests
 	// only); lp.record ends it.
 	span *trace.Span
+	// notes are the pricing engine's trace notes of a sampled price or
+	// batch request (nil otherwise), read by lp.record.
+	notes *pricer.Trace
 }
 
 // statusLine returns the pre-rendered status line of every status the

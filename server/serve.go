@@ -43,6 +43,10 @@ func (cn *conn) serve(out []byte, req *httpparse.Request) []byte {
 			return cn.dispatchPrice(out, &rep, req, method, rt)
 		}
 		// In memory: the whole price path runs here, inline.
+		lp.inlineTrace.On = rep.span != nil
+		if rep.span != nil {
+			rep.notes = lp.inlineTrace
+		}
 		if rt == routePrices {
 			lp.pl.ServeBatch(lp.inline, req.Body, lp.now)
 		} else {

@@ -400,6 +400,7 @@ func (s *Server) shutdown(ctx context.Context) error {
 		s.log.Warn("stopping event loops", "err", err)
 	}
 	<-s.ctx.Done()
+	s.flushLoops()
 	s.stopAdmin(stopCtx)
 	s.pool.Release()
 	if ctxErr != nil {

@@ -8,14 +8,31 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/pricing-engine/pricing-engine/httpparse"
+	"github.com/pricing-engine/pricing-engine/pricer"
 	"github.com/pricing-engine/pricing-engine/trace"
 )
 
-// Span attribute keys (OpenTelemetry HTTP semantic conventions).
+// Span attribute keys: the OpenTelemetry HTTP and database semantic
+// conventions, and the pricing engine's own under "pricing.".
 const (
-	attrMethod = "http.request.method"
-	attrRoute  = "http.route"
-	attrStatus = "http.response.status_code"
+	attrMethod       = "http.request.method"
+	attrRoute        = "http.route"
+	attrStatus       = "http.response.status_code"
+	attrProduct      = "pricing.product_id"
+	attrLocation     = "pricing.location"
+	attrSource       = "pricing.source"
+	attrTrips        = "pricing.store.round_trips"
+	attrRulesVersion = "pricing.rules.version"
+	attrDBSystem     = "db.system.name"
+	attrDBOperation  = "db.operation.name"
+	attrTripKeys     = "pricing.store.keys"
+	attrTripCalls    = "pricing.store.requests"
+
+	spanStoreTrip = "store round trip"
+	eventRules    = "rules"
+	// sourceCached is the source of a live answer that no round trip
+	// served: the store's client-side cache.
+	sourceCached = "cached"
 )
 
 // repliedObs is a reply's duration observer and, for a sampled request,
@@ -26,12 +43,25 @@ type repliedObs struct {
 	sampled bool
 }
 
-// observeExemplar records d with the trace id as an exemplar (OpenMetrics
-// scrapes show it). Sampled requests only: the labels map allocates.
-func observeExemplar(o prometheus.Observer, d float64, id trace.TraceID) {
-	if eo, ok := o.(prometheus.ExemplarObserver); ok {
-		eo.ObserveWithExemplar(d, prometheus.Labels{"trace_id": id.String()})
-		return
+// exemplarEvery is the least time between two exemplars a loop records.
+// An exemplar costs about ten allocations in client_golang (labels, the
+// exemplar message, its timestamp) and a bucket keeps only its latest one,
+// which a scrape every few seconds reads: recording one per sampled
+// request cost more than the rest of tracing (docs/BENCHMARKS.md).
+const exemplarEvery = 100 * time.Millisecond
+
+// observe records a request's duration d on o; for a sampled request,
+// when the loop's last exemplar is exemplarEvery old, with its trace id
+// as the exemplar (OpenMetrics scrapes show it).
+func (lp *loop) observe(o prometheus.Observer, d float64, id trace.TraceID, sampled bool) {
+	if sampled {
+		if now := lp.now.UnixNano(); now-lp.exemplarAt >= int64(exemplarEvery) {
+			if eo, ok := o.(prometheus.ExemplarObserver); ok {
+				lp.exemplarAt = now
+				eo.ObserveWithExemplar(d, prometheus.Labels{"trace_id": id.String()})
+				return
+			}
+		}
 	}
 	o.Observe(d)
 }
@@ -46,6 +76,7 @@ func (lp *loop) beginTrace(rep *reply, req *httpparse.Request) {
 	})
 	c := lp.tl.Begin(&in, "http request", lp.now.UnixNano())
 	rep.id, rep.span = c.TraceID, c.Span
+	lp.reqID = c.TraceID
 }
 
 // record ends the request's span (sampled requests) and writes its access
@@ -61,7 +92,14 @@ func (lp *loop) record(cn *conn, rep *reply, method, endpoint string, path []byt
 		if rep.status >= 500 {
 			sp.Status = trace.StatusError
 		}
+		if rep.notes != nil {
+			lp.notePricing(sp, rep.id, rep.notes)
+			rep.notes = nil
+		}
 		lp.tl.Finish(sp, time.Now().UnixNano())
+	}
+	if rep.status >= 500 && lp.debug {
+		lp.logFailed(cn, rep, method, endpoint, path)
 	}
 	if lp.al == nil || !lp.al.Sampled(rep.id) {
 		return
@@ -79,6 +117,69 @@ func (lp *loop) record(cn *conn, rep *reply, method, endpoint string, path []byt
 		Duration: now.Sub(start),
 		Bytes:    bodyLen,
 		Remote:   cn.remote(),
+	})
+}
+
+// logFailed writes a debug line about a request answered 5xx (a lookup
+// that failed or timed out, an overload, a panic's 500), with its request
+// id: the line an operator finds from the X-Request-Id a client reports.
+func (lp *loop) logFailed(cn *conn, rep *reply, method, endpoint string, path []byte) {
+	if path == nil {
+		path = []byte(endpoint)
+	}
+	lp.srv.log.Debug("request failed", "request_id", rep.id.String(), "method", method, "path", string(path),
+		"status", rep.status, "remote", cn.remote().String())
+}
+
+// notePricing adds what the pricing engine noted about a sampled request
+// to its span sp: its inputs and source, the rules evaluation as an event,
+// and one span per store round trip that served it, linked to every
+// sampled request it served.
+func (lp *loop) notePricing(sp *trace.Span, id trace.TraceID, t *pricer.Trace) {
+	if len(t.ProductID) > 0 {
+		sp.SetString(attrProduct, t.ProductID)
+	}
+	if len(t.Location) > 0 {
+		sp.SetString(attrLocation, t.Location)
+	}
+	if src := t.Source; src != "" {
+		if t.Cached && t.NTrips == 0 && src == "live" {
+			src = sourceCached
+		}
+		sp.SetConst(attrSource, src)
+	}
+	if t.RulesAt != 0 {
+		ev := sp.AddEvent(eventRules, t.RulesAt)
+		ev.SetString(attrRulesVersion, t.RulesVersion)
+	}
+	if n := t.NTrips + t.TripsDropped; n > 0 {
+		sp.SetInt(attrTrips, int64(n))
+	}
+	c := trace.Context{TraceID: id, Span: sp}
+	for _, trip := range t.Trips[:t.NTrips] {
+		st, fresh := lp.tl.Shared(&c, trip.ID, spanStoreTrip, trace.KindClient, trip.Start, trip.End)
+		if fresh {
+			st.SetConst(attrDBSystem, "redis")
+			st.SetConst(attrDBOperation, "GET")
+			st.SetInt(attrTripKeys, int64(trip.Keys))
+			st.SetInt(attrTripCalls, int64(trip.Calls))
+		}
+	}
+}
+
+// flushLoops hands over what the loops recorded and did not hand over
+// yet: access log lines in a loop's chunk, store round trip spans still
+// open. It runs once the loops have stopped (gnet.Run returned), so their
+// state is no longer touched by them; the access log and the tracer are
+// closed after Shutdown and write it.
+func (s *Server) flushLoops() {
+	s.loops.Range(func(_, v any) bool {
+		lp := v.(*loop)
+		lp.tl.EndShared()
+		if lp.al != nil {
+			lp.al.Flush()
+		}
+		return true
 	})
 }
 

@@ -14,10 +14,12 @@
 //     of the trace id and the incoming flags (Sampler).
 //   - Spans for sampled requests only (Span), recorded on the loop into
 //     pooled fixed-size records and handed to one exporter goroutine
-//     through a bounded queue (Exporter); the goroutine encodes OTLP and
-//     sends it with the otlptracehttp client. A full queue drops the span
-//     and counts it; a collector that is slow, down or silent slows only
-//     that goroutine.
+//     through a bounded queue that it takes in batches (woken by its
+//     ticker or a full batch, never per span). The goroutine writes the
+//     OTLP protobuf by hand into one reused buffer and posts it over
+//     OTLP/HTTP, configured by the OTEL_EXPORTER_OTLP_* variables. A full
+//     queue drops the span and counts it; a collector that is slow, down
+//     or silent slows only that goroutine.
 //   - The access log (AccessLog): JSON lines formatted on the loop into
 //     per-loop chunks that one writer goroutine writes; a bounded number of
 //     chunks, drops counted, the file reopened on request (SIGHUP).

@@ -7,12 +7,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"go.opentelemetry.io/otel/exporters/otlp/otlptrace"
-	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
-	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
-	resourcepb "go.opentelemetry.io/proto/otlp/resource/v1"
-	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 )
 
 // scopeName is the instrumentation scope of every span.
@@ -37,8 +31,12 @@ type exporter struct {
 	stop     chan struct{}
 	done     chan struct{}
 	stopOnce sync.Once
-	client   otlptrace.Client
-	resource *resourcepb.Resource
+	enc      *encoder
+	snd      *sender
+	// base is the parent of every export's context; abort cancels it
+	// when Close's deadline passes with an export still retrying.
+	base     context.Context
+	abort    context.CancelFunc
 	batch    int
 	interval time.Duration
 	timeout  time.Duration
@@ -47,16 +45,25 @@ type exporter struct {
 	exported, failed atomic.Uint64
 }
 
-func startExporter(t *Tracer, cfg Config, opts []otlptracehttp.Option) (*exporter, error) {
+func startExporter(t *Tracer, cfg Config, snd *sender) *exporter {
 	qs := orInt(cfg.QueueSize, DefaultQueueSize)
+	name := trimName(cfg.ServiceName)
+	if name == "" {
+		name = "pricing-engine"
+	}
 	e := &exporter{
-		t:        t,
-		pending:  make([]*Span, 0, qs),
-		spare:    make([]*Span, 0, qs),
-		kick:     make(chan struct{}, 1),
-		stop:     make(chan struct{}),
-		done:     make(chan struct{}),
-		client:   otlptracehttp.NewClient(opts...),
+		t:       t,
+		pending: make([]*Span, 0, qs),
+		spare:   make([]*Span, 0, qs),
+		kick:    make(chan struct{}, 1),
+		stop:    make(chan struct{}),
+		done:    make(chan struct{}),
+		enc: newEncoder([]kv{
+			{"service.name", name},
+			{"service.version", cfg.ServiceVersion},
+			{"telemetry.sdk.language", "go"},
+		}, scopeName),
+		snd:      snd,
 		batch:    orInt(cfg.BatchSize, DefaultBatchSize),
 		interval: orDuration(cfg.Interval, DefaultInterval),
 		timeout:  orDuration(cfg.Timeout, DefaultTimeout),
@@ -65,20 +72,9 @@ func startExporter(t *Tracer, cfg Config, opts []otlptracehttp.Option) (*exporte
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)
 	}
-	name := trimName(cfg.ServiceName)
-	if name == "" {
-		name = "pricing-engine"
-	}
-	e.resource = &resourcepb.Resource{Attributes: []*commonpb.KeyValue{
-		strKV("service.name", name),
-		strKV("service.version", cfg.ServiceVersion),
-		strKV("telemetry.sdk.language", "go"),
-	}}
-	if err := e.client.Start(context.Background()); err != nil {
-		return nil, fmt.Errorf("cannot start trace exporter: %w", err)
-	}
+	e.base, e.abort = context.WithCancel(context.Background())
 	go e.run()
-	return e, nil
+	return e
 }
 
 // offer queues sp without waiting; false when the queue is full or the
@@ -141,7 +137,12 @@ func (e *exporter) run() {
 		all := e.take()
 		for spans := all; len(spans) > 0; {
 			n := min(len(spans), e.batch)
-			send(spans[:n])
+			if e.base.Err() != nil {
+				n = len(spans)
+				e.failed.Add(uint64(n)) // aborted by Close
+			} else {
+				send(spans[:n])
+			}
 			for i, sp := range spans[:n] {
 				e.t.pool.Put(sp)
 				spans[i] = nil
@@ -155,97 +156,29 @@ func (e *exporter) run() {
 	}
 }
 
+// export encodes batch as one request and posts it, retrying within the
+// timeout.
 func (e *exporter) export(batch []*Span) error {
-	spans := make([]*tracepb.Span, len(batch))
-	for i, sp := range batch {
-		spans[i] = sp.proto()
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), e.timeout)
+	ctx, cancel := context.WithTimeout(e.base, e.timeout)
 	defer cancel()
-	return e.client.UploadTraces(ctx, []*tracepb.ResourceSpans{{
-		Resource: e.resource,
-		ScopeSpans: []*tracepb.ScopeSpans{{
-			Scope: &commonpb.InstrumentationScope{Name: scopeName},
-			Spans: spans,
-		}},
-	}})
+	return e.snd.send(ctx, e.enc.request(batch))
 }
 
-// close stops the goroutine after a last export, waiting at most until
-// ctx is done.
+// close stops the goroutine after a last export, waiting until ctx is
+// done at most: then the export under way is cancelled (its spans count
+// as failed) and the goroutine ends without exporting the rest. When
+// close returns the goroutine has ended.
 func (e *exporter) close(ctx context.Context) error {
 	e.stopOnce.Do(func() { close(e.stop) })
+	var err error
 	select {
 	case <-e.done:
 	case <-ctx.Done():
-		return fmt.Errorf("cannot flush spans: %w", ctx.Err())
+		err = fmt.Errorf("cannot flush spans: %w", ctx.Err())
+		e.abort()
+		<-e.done
 	}
-	if err := e.client.Stop(ctx); err != nil {
-		return fmt.Errorf("cannot stop trace exporter: %w", err)
-	}
-	return nil
-}
-
-func strKV(k, v string) *commonpb.KeyValue {
-	return &commonpb.KeyValue{Key: k, Value: &commonpb.AnyValue{Value: &commonpb.AnyValue_StringValue{StringValue: v}}}
-}
-
-func (s *Span) protoAttr(a *attr) *commonpb.KeyValue {
-	switch a.kind {
-	case attrInt:
-		return &commonpb.KeyValue{Key: a.key, Value: &commonpb.AnyValue{Value: &commonpb.AnyValue_IntValue{IntValue: a.i}}}
-	case attrBool:
-		return &commonpb.KeyValue{Key: a.key, Value: &commonpb.AnyValue{Value: &commonpb.AnyValue_BoolValue{BoolValue: a.i != 0}}}
-	}
-	return strKV(a.key, string(s.arena[a.s:a.e]))
-}
-
-// proto encodes s as an OTLP span (on the exporter goroutine).
-func (s *Span) proto() *tracepb.Span {
-	p := &tracepb.Span{
-		TraceId:                append([]byte(nil), s.TraceID[:]...),
-		SpanId:                 append([]byte(nil), s.SpanID[:]...),
-		TraceState:             string(s.TraceState()),
-		Flags:                  s.otlpFlags(),
-		Name:                   s.Name,
-		Kind:                   tracepb.Span_SpanKind(s.Kind),
-		StartTimeUnixNano:      uint64(s.Start),
-		EndTimeUnixNano:        uint64(s.End),
-		DroppedAttributesCount: uint32(s.dropAttr),
-		DroppedEventsCount:     uint32(s.dropEvents),
-		DroppedLinksCount:      uint32(s.dropLinks),
-		Status:                 &tracepb.Status{Code: tracepb.Status_StatusCode(s.Status)},
-	}
-	if s.Parent.IsValid() {
-		p.ParentSpanId = append([]byte(nil), s.Parent[:]...)
-	}
-	for i := range s.attrs[:s.nattrs] {
-		p.Attributes = append(p.Attributes, s.protoAttr(&s.attrs[i]))
-	}
-	for i := range s.events[:s.nevents] {
-		ev := &s.events[i]
-		pe := &tracepb.Span_Event{Name: ev.name, TimeUnixNano: uint64(ev.at)}
-		for j := range ev.attrs[:ev.nattrs] {
-			pe.Attributes = append(pe.Attributes, s.protoAttr(&ev.attrs[j]))
-		}
-		p.Events = append(p.Events, pe)
-	}
-	for _, l := range s.links[:s.nlinks] {
-		p.Links = append(p.Links, &tracepb.Span_Link{
-			TraceId: append([]byte(nil), l.trace[:]...),
-			SpanId:  append([]byte(nil), l.span[:]...),
-			Flags:   uint32(FlagSampled),
-		})
-	}
-	return p
-}
-
-// otlpFlags are the W3C flags plus whether the parent is remote (OTLP
-// SpanFlags).
-func (s *Span) otlpFlags() uint32 {
-	f := uint32(s.flags) | uint32(tracepb.SpanFlags_SPAN_FLAGS_CONTEXT_HAS_IS_REMOTE_MASK)
-	if s.remote {
-		f |= uint32(tracepb.SpanFlags_SPAN_FLAGS_CONTEXT_IS_REMOTE_MASK)
-	}
-	return f
+	e.abort()
+	e.snd.close()
+	return err
 }

@@ -128,6 +128,19 @@ func (s *Span) SetString(key string, v []byte) {
 	s.nattrs++
 }
 
+// SetConst records a string attribute from a string (a constant, or a
+// string the caller keeps); v is copied like SetString's.
+func (s *Span) SetConst(key, v string) {
+	if int(s.nattrs) == maxAttrs {
+		s.dropAttr++
+		return
+	}
+	n := copy(s.arena[s.narena:], v)
+	s.attrs[s.nattrs] = attr{key: key, kind: attrString, s: s.narena, e: s.narena + uint16(n)}
+	s.narena += uint16(n)
+	s.nattrs++
+}
+
 // SetInt records an integer attribute.
 func (s *Span) SetInt(key string, v int64) {
 	if int(s.nattrs) == maxAttrs {
@@ -154,7 +167,10 @@ func (s *Span) SetBool(key string, v bool) {
 
 // Event is a handle to add attributes to an event just added; the zero
 // Event (the span had no room) ignores them.
-type Event struct{ e *event }
+type Event struct {
+	s *Span
+	e *event
+}
 
 // AddEvent records an event at Unix nanoseconds at.
 func (s *Span) AddEvent(name string, at int64) Event {
@@ -165,7 +181,20 @@ func (s *Span) AddEvent(name string, at int64) Event {
 	e := &s.events[s.nevents]
 	s.nevents++
 	e.name, e.at, e.nattrs = name, at, 0
-	return Event{e}
+	return Event{s, e}
+}
+
+// SetString records a string attribute on the event; v is copied into
+// the span's arena (cut when it is full).
+func (ev Event) SetString(key, v string) {
+	if ev.e == nil || int(ev.e.nattrs) == maxEventAttr {
+		return
+	}
+	s := ev.s
+	n := copy(s.arena[s.narena:], v)
+	ev.e.attrs[ev.e.nattrs] = attr{key: key, kind: attrString, s: s.narena, e: s.narena + uint16(n)}
+	s.narena += uint16(n)
+	ev.e.nattrs++
 }
 
 // SetInt records an integer attribute on the event.

@@ -4,13 +4,13 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 )
 
 // Defaults of Config.
@@ -31,8 +31,10 @@ type Config struct {
 	// Empty with FromEnv false: no spans are recorded (ids and the
 	// request id still work).
 	Endpoint string
-	// FromEnv uses the OTEL_EXPORTER_OTLP_* variables alone for the
-	// endpoint (when Endpoint is empty and one of them is set).
+	// FromEnv takes the endpoint from OTEL_EXPORTER_OTLP_TRACES_ENDPOINT
+	// or OTEL_EXPORTER_OTLP_ENDPOINT when Endpoint is empty. The other
+	// OTEL_EXPORTER_OTLP_* variables (headers, timeout, compression,
+	// certificates) apply whenever spans are exported.
 	FromEnv bool
 	// Ratio is the TraceIDRatio of ParentBased(TraceIDRatio), in [0, 1].
 	Ratio float64
@@ -49,9 +51,11 @@ type Config struct {
 	Interval, Timeout    time.Duration
 	// Logger receives export failures (at most one line per Interval).
 	Logger *slog.Logger
-	// Options are passed to otlptracehttp after the endpoint (tests use
-	// them; OTEL_EXPORTER_OTLP_* variables are honoured by that client).
-	Options []otlptracehttp.Option
+	// HTTPClient, if not nil, posts the spans (tests); the TLS variables
+	// of the environment then do not apply.
+	HTTPClient *http.Client
+	// Getenv reads the environment; nil means os.Getenv.
+	Getenv func(string) string
 }
 
 // Stats are the tracer's counters since start.
@@ -84,23 +88,27 @@ func New(cfg Config) (*Tracer, error) {
 	if cfg.Endpoint == "" && !cfg.FromEnv {
 		return t, nil
 	}
-	opts := make([]otlptracehttp.Option, 0, len(cfg.Options)+2)
-	if cfg.Endpoint != "" {
-		u, err := EndpointURL(cfg.Endpoint)
-		if err != nil {
-			return nil, err
-		}
-		opts = append(opts, otlptracehttp.WithEndpointURL(u))
+	getenv := cfg.Getenv
+	if getenv == nil {
+		getenv = os.Getenv
 	}
-	timeout := orDuration(cfg.Timeout, DefaultTimeout)
-	opts = append(opts, otlptracehttp.WithTimeout(timeout), otlptracehttp.WithRetry(otlptracehttp.RetryConfig{
-		Enabled: true, InitialInterval: 100 * time.Millisecond, MaxInterval: time.Second, MaxElapsedTime: timeout,
-	}))
-	opts = append(opts, cfg.Options...)
-	t.exp, err = startExporter(t, cfg, opts)
+	env, err := readExportEnv(getenv)
 	if err != nil {
 		return nil, err
 	}
+	endpoint := env.endpoint
+	if cfg.Endpoint != "" {
+		if endpoint, err = EndpointURL(cfg.Endpoint); err != nil {
+			return nil, err
+		}
+	}
+	if endpoint == "" {
+		return nil, fmt.Errorf("cannot export spans: no endpoint (--trace-endpoint or OTEL_EXPORTER_OTLP_ENDPOINT)")
+	}
+	if cfg.Timeout <= 0 && env.timeout > 0 {
+		cfg.Timeout = env.timeout
+	}
+	t.exp = startExporter(t, cfg, newSender(endpoint, env, cfg.HTTPClient))
 	return t, nil
 }
 
@@ -159,11 +167,24 @@ func (t *Tracer) Close(ctx context.Context) error {
 // at a time.
 func (t *Tracer) NewLoop() *Loop { return &Loop{t: t, ids: NewIDGen()} }
 
+// maxOpenShared bounds the shared spans a loop keeps open (see Shared).
+const maxOpenShared = 8
+
 // Loop starts and finishes spans for one event loop. Not safe for
 // concurrent use.
 type Loop struct {
 	t   *Tracer
 	ids IDGen
+
+	// shared are the spans of operations that served several requests
+	// (Shared), open until EndShared.
+	shared  [maxOpenShared]sharedSpan
+	nshared int
+}
+
+type sharedSpan struct {
+	id uint64
+	sp *Span
 }
 
 // IDs returns the loop's id generator.
@@ -225,6 +246,47 @@ func (l *Loop) Finish(sp *Span, end int64) {
 		l.t.dropped.Add(1)
 		l.t.pool.Put(sp)
 	}
+}
+
+// Shared returns the span of operation id (a store round trip), which
+// served the sampled request c, and links it to c's span. The first
+// request to report id gets the span, as a child of its own span named
+// name, from start to end (Unix ns), and fresh is true: the caller then
+// sets its attributes. A later request reporting the same id before
+// EndShared only adds its link, so one operation is one span whatever the
+// number of sampled requests it served. nil when c is not sampled. Spans
+// stay open until EndShared (when the loop has handled a batch of
+// completions); past maxOpenShared the oldest is finished first.
+func (l *Loop) Shared(c *Context, id uint64, name string, kind Kind, start, end int64) (sp *Span, fresh bool) {
+	if c.Span == nil {
+		return nil, false
+	}
+	for _, o := range l.shared[:l.nshared] {
+		if o.id == id {
+			o.sp.AddLink(c.TraceID, c.Span.SpanID)
+			return o.sp, false
+		}
+	}
+	if l.nshared == maxOpenShared {
+		l.Finish(l.shared[0].sp, l.shared[0].sp.End)
+		copy(l.shared[:], l.shared[1:])
+		l.nshared--
+	}
+	sp = l.Child(c, name, kind, start)
+	sp.End = end
+	sp.AddLink(c.TraceID, c.Span.SpanID)
+	l.shared[l.nshared] = sharedSpan{id: id, sp: sp}
+	l.nshared++
+	return sp, true
+}
+
+// EndShared finishes the spans Shared opened.
+func (l *Loop) EndShared() {
+	for i := range l.shared[:l.nshared] {
+		l.Finish(l.shared[i].sp, l.shared[i].sp.End)
+		l.shared[i] = sharedSpan{}
+	}
+	l.nshared = 0
 }
 
 // Discard returns sp unexported (a request that never completed). A nil

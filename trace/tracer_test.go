@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/protobuf/proto"
@@ -66,7 +65,7 @@ func (c *collector) next(t *testing.T) *tracepb.Span {
 
 func newTestTracer(t *testing.T, cfg Config, client *http.Client) *Tracer {
 	t.Helper()
-	cfg.Options = append(cfg.Options, otlptracehttp.WithHTTPClient(client))
+	cfg.HTTPClient = client
 	if cfg.Interval == 0 {
 		cfg.Interval = 10 * time.Millisecond
 	}
@@ -208,7 +207,7 @@ func TestSilentCollector(t *testing.T) {
 	}()
 	client := &http.Client{Transport: &http.Transport{}}
 	tr, err := New(Config{Endpoint: "http://" + ln.Addr().String(), Ratio: 1, QueueSize: 8, BatchSize: 4,
-		Interval: time.Millisecond, Timeout: 200 * time.Millisecond, Options: []otlptracehttp.Option{otlptracehttp.WithHTTPClient(client)}})
+		Interval: time.Millisecond, Timeout: 200 * time.Millisecond, HTTPClient: client})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -263,5 +262,46 @@ func TestBeginDoesNotAllocate(t *testing.T) {
 		if err := tr.Close(t.Context()); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// TestSharedSpans: an operation reported by several sampled requests of a
+// loop is one span, a child of the first request's span, linked to every
+// request it served; EndShared exports it.
+func TestSharedSpans(t *testing.T) {
+	c := newCollector(t)
+	tr := newTestTracer(t, Config{Endpoint: c.srv.URL, Ratio: 1}, c.srv.Client())
+	l := tr.NewLoop()
+	var in Incoming
+	a, b := l.Begin(&in, "a", 1), l.Begin(&in, "b", 1)
+	sa, fresh := l.Shared(&a, 42, "store round trip", KindClient, 5, 9)
+	if !fresh {
+		t.Fatal("first report not fresh")
+	}
+	sa.SetInt("keys", 3)
+	if sb, fresh := l.Shared(&b, 42, "store round trip", KindClient, 5, 9); sb != sa || fresh {
+		t.Fatal("second report of the same operation made another span")
+	}
+	var none Context
+	if sp, _ := l.Shared(&none, 42, "x", KindClient, 0, 0); sp != nil {
+		t.Fatal("a shared span for an unsampled request")
+	}
+	aID, bID := a.Span.SpanID, b.Span.SpanID
+	l.Finish(a.Span, 10)
+	l.Finish(b.Span, 10)
+	l.EndShared()
+	var trip *tracepb.Span
+	for range 3 {
+		if s := c.next(t); s.Name == "store round trip" {
+			trip = s
+		}
+	}
+	if trip == nil || !bytes.Equal(trip.ParentSpanId, aID[:]) || trip.StartTimeUnixNano != 5 || trip.EndTimeUnixNano != 9 ||
+		len(trip.Links) != 2 || !bytes.Equal(trip.Links[0].SpanId, aID[:]) || !bytes.Equal(trip.Links[1].SpanId, bID[:]) ||
+		!bytes.Equal(trip.Links[1].TraceId, b.TraceID[:]) {
+		t.Fatalf("store span %v", trip)
+	}
+	if s := tr.Stats(); s.Sampled != 3 {
+		t.Fatalf("stats %+v", s)
 	}
 }

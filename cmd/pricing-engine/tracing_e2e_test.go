@@ -14,8 +14,11 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
+
+	"github.com/pricing-engine/pricing-engine/internal/redistest"
 )
 
 // jaegerBinary returns Jaeger built from tools/jaeger: $PRICING_E2E_JAEGER
@@ -121,6 +124,12 @@ type jaegerSpan struct {
 		Key   string `json:"key"`
 		Value any    `json:"value"`
 	} `json:"tags"`
+	Logs []struct {
+		Fields []struct {
+			Key   string `json:"key"`
+			Value any    `json:"value"`
+		} `json:"fields"`
+	} `json:"logs"`
 }
 
 func (s *jaegerSpan) tag(k string) any {
@@ -161,11 +170,37 @@ func (j *jaeger) trace(t *testing.T, id string) []jaegerSpan {
 
 var requestIDPattern = regexp.MustCompile(`^[0-9a-f]{32}$`)
 
-// price sends a price request with optional traceparent and returns the
-// reply's X-Request-Id.
+func findSpan(spans []jaegerSpan, name string) *jaegerSpan {
+	for i := range spans {
+		if spans[i].OperationName == name {
+			return &spans[i]
+		}
+	}
+	return nil
+}
+
+func hasEvent(s *jaegerSpan, name string) bool {
+	for _, l := range s.Logs {
+		for _, f := range l.Fields {
+			if f.Key == "event" && f.Value == name {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// tracedPrice sends a price request with optional traceparent and returns
+// the reply's X-Request-Id.
 func tracedPrice(t *testing.T, p *proc, traceparent string) string {
 	t.Helper()
-	req, err := http.NewRequest("POST", "http://"+p.api+"/api/v1/price", strings.NewReader(`{"product_id":"P-100","user_location":"NY"}`))
+	return tracedPriceOf(t, p, traceparent, `{"product_id":"P-100","user_location":"NY"}`)
+}
+
+// tracedPriceOf is tracedPrice with a body.
+func tracedPriceOf(t *testing.T, p *proc, traceparent, body string) string {
+	t.Helper()
+	req, err := http.NewRequest("POST", "http://"+p.api+"/api/v1/price", strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -254,6 +289,51 @@ func TestE2ETracingJaeger(t *testing.T) {
 		}
 		if !slices.Equal(ids, []string{plain, traceID}) {
 			t.Fatalf("access log ids %v, want %v", ids, []string{plain, traceID})
+		}
+	})
+
+	t.Run("store round trips", func(t *testing.T) {
+		srv := redistest.Start(t, redistest.Options{})
+		if r := runBinary(t, []string{"import", "--store", srv.URL(), "--embedded"}); r.code != 0 {
+			t.Fatalf("import: exit %d\n%s", r.code, r.stderr)
+		}
+		rulesFile, err := filepath.Abs("../../rules/testdata/example.yaml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := startServer(t, append(slices.Clone(loopbackArgs), "--store", srv.URL(), "--rules", rulesFile,
+			"--trace-endpoint", j.otlp, "--trace-sample", "0", "--trace-trust-parent"))
+		// The first request for P-7 misses the client-side cache: a round
+		// trip to Redis serves it; the second is answered from the cache.
+		missID, hitID := strings.Repeat("7e", 16), strings.Repeat("7f", 16)
+		for _, id := range []string{missID, hitID} {
+			tracedPriceOf(t, p, "00-"+id+"-"+parent+"-01", `{"product_id":"P-7","user_location":"NY"}`)
+		}
+		spans := j.trace(t, missID)
+		req, trip := findSpan(spans, "/api/v1/price"), findSpan(spans, "store round trip")
+		if req == nil || trip == nil {
+			t.Fatalf("want a request span and a store round trip span, got %+v", spans)
+		}
+		if req.tag("pricing.product_id") != "P-7" || req.tag("pricing.location") != "NY" || req.tag("pricing.source") != "live" ||
+			req.tag("pricing.store.round_trips") != 1.0 {
+			t.Fatalf("request span's tags: %+v", req.Tags)
+		}
+		if !hasEvent(req, "rules") {
+			t.Fatalf("request span without the rules event: %+v", req.Logs)
+		}
+		if len(trip.References) == 0 || trip.References[0].SpanID != req.SpanID || trip.tag("db.system.name") != "redis" {
+			t.Fatalf("store span %+v, want a child of the request span %s", trip, req.SpanID)
+		}
+		linked := false
+		for _, r := range trip.References {
+			linked = linked || (r.RefType == "FOLLOWS_FROM" && r.SpanID == req.SpanID)
+		}
+		if !linked {
+			t.Fatalf("store span not linked to the request it served: %+v", trip.References)
+		}
+		hit := j.trace(t, hitID)
+		if r := findSpan(hit, "/api/v1/price"); r == nil || r.tag("pricing.source") != "cached" || findSpan(hit, "store round trip") != nil {
+			t.Fatalf("the cached request's trace: %+v", hit)
 		}
 	})
 
@@ -366,5 +446,91 @@ func TestE2ETracingSilentCollector(t *testing.T) {
 	}
 	if v := metricValue(body, "pricing_trace_spans_dropped_total") + metricValue(body, "pricing_trace_spans_failed_total"); v == 0 {
 		t.Fatal("no span counted dropped or failed against a silent collector")
+	}
+}
+
+// TestE2EAccessLogUpToShutdown: clients keep sending while the server is
+// told to stop; every reply a client received has its access log line
+// once the process exited (the loops' last lines are handed over and the
+// writer drains before exit).
+func TestE2EAccessLogUpToShutdown(t *testing.T) {
+	serverBinary(t)
+	accessLog := filepath.Join(t.TempDir(), "access.log")
+	p := startServer(t, append(slices.Clone(loopbackArgs), "--access-log", accessLog, "--drain-delay=300ms", "--shutdown-timeout=10s"))
+	var (
+		mu       sync.Mutex
+		received []string
+		wg       sync.WaitGroup
+	)
+	stop := make(chan struct{})
+	for range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			client := &http.Client{Timeout: 5 * time.Second}
+			defer client.CloseIdleConnections()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				resp, err := client.Post("http://"+p.api+"/api/v1/price", "application/json",
+					strings.NewReader(`{"product_id":"P-100","user_location":"NY"}`))
+				if err != nil {
+					return // the server closed: draining
+				}
+				resp.Body.Close()
+				mu.Lock()
+				received = append(received, resp.Header.Get("X-Request-Id"))
+				mu.Unlock()
+			}
+		}()
+	}
+	// Let some requests through, then stop the server under load.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		mu.Lock()
+		n := len(received)
+		mu.Unlock()
+		if n >= 200 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("only %d replies in 10s", n)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	p.signal(syscall.SIGTERM)
+	code := p.wait(20 * time.Second)
+	close(stop)
+	wg.Wait()
+	if code != 0 {
+		t.Fatalf("exit %d", code)
+	}
+	b, err := os.ReadFile(accessLog)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logged := map[string]bool{}
+	sc := bufio.NewScanner(strings.NewReader(string(b)))
+	for sc.Scan() {
+		var line struct {
+			ID string `json:"request_id"`
+		}
+		if err := json.Unmarshal(sc.Bytes(), &line); err != nil {
+			t.Fatalf("access log line %q: %v", sc.Text(), err)
+		}
+		logged[line.ID] = true
+	}
+	missing := 0
+	for _, id := range received {
+		if !logged[id] {
+			missing++
+		}
+	}
+	t.Logf("%d replies received, %d lines logged", len(received), len(logged))
+	if missing != 0 || len(received) == 0 {
+		t.Fatalf("%d of %d received replies have no access log line", missing, len(received))
 	}
 }

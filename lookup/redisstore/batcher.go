@@ -267,7 +267,7 @@ func (s *Store) process(b *batch) {
 		s.need(b, tagMarket, c.Location, ep, live)
 		s.need(b, tagMarket, starID, ep, live)
 	}
-	s.read(ctx, b, ep)
+	start, end := s.read(ctx, b, ep)
 	for k, f := range b.flights {
 		if _, ok := b.res[k]; ok {
 			continue
@@ -278,11 +278,18 @@ func (s *Store) process(b *batch) {
 		}
 	}
 	answered := time.Now()
+	var trip lookup.Trip // made for the first traced Call
 	for _, c := range b.calls {
 		if err := s.answerFetched(c, b); err != nil {
 			s.answerDown(c, &b.buf, errTimeoutOr(ctx, err))
 		}
 		c.Answered = answered
+		if c.Traced && len(b.own) > 0 {
+			if trip.ID == 0 {
+				trip = lookup.Trip{ID: s.trips.Add(1), Start: start, End: end, Keys: len(b.own), Calls: len(b.calls)}
+			}
+			c.Trip = trip
+		}
 		c.Done(c)
 	}
 	s.putBatch(b)
@@ -322,17 +329,19 @@ func (s *Store) need(b *batch, tag byte, id []byte, ep uint32, live bool) {
 	b.flights[ks] = f
 }
 
-// read sends b's own keys in one DoMulti and completes their flights.
-func (s *Store) read(ctx context.Context, b *batch, ep uint32) {
+// read sends b's own keys in one DoMulti and completes their flights. It
+// returns when the round trip began and ended (Unix ns), zero without
+// one.
+func (s *Store) read(ctx context.Context, b *batch, ep uint32) (start, end int64) {
 	if len(b.own) == 0 {
-		return
+		return 0, 0
 	}
 	for _, o := range b.own {
 		b.cmds = append(b.cmds, s.client.B().Get().Key(s.fullKey(o.k)).Build())
 	}
-	start := time.Now()
+	began := time.Now()
 	rs := s.client.DoMulti(ctx, b.cmds...)
-	took := time.Since(start)
+	took := time.Since(began)
 	if ctx.Err() != nil {
 		// An aborted DoMulti leaves the commands with rueidis until the
 		// late replies arrive: this slice must not be reused.
@@ -373,6 +382,7 @@ func (s *Store) read(ctx context.Context, b *batch, ep uint32) {
 		s.alive(now)
 		s.success()
 	}
+	return began.UnixNano(), began.Add(took).UnixNano()
 }
 
 // answerFetched answers c from the keys b knows; it returns the read

@@ -166,6 +166,9 @@ type Store struct {
 	failures int
 
 	misses, invalidations, flushes, stale, invalid atomic.Uint64
+	// trips numbers the round trips that answered a traced Call
+	// (lookup.Trip.ID).
+	trips atomic.Uint64
 
 	loggedMu sync.Mutex
 	logged   map[string]struct{}
