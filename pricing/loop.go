@@ -136,6 +136,24 @@ func (l *Loop) Discard(px pricer.Exchange) {
 	}
 }
 
+// Kept reports whether lookups left pending since the previous Flush
+// wait for it (a source that does not tell is taken to keep them).
+func (l *Loop) Kept() bool {
+	if k, ok := l.b.(lookup.Keeper); ok {
+		return k.Kept()
+	}
+	return true
+}
+
+// SetPump passes pump to the loop's batcher if it can complete lookups
+// on the loop's goroutine ([lookup.Pumped]); otherwise lookups keep
+// completing on the source's goroutines.
+func (l *Loop) SetPump(pump func() bool) {
+	if p, ok := l.b.(lookup.Pumped); ok {
+		p.SetPump(pump)
+	}
+}
+
 // Flush sends the lookups left pending since the previous Flush. It never
 // blocks. The loop calls it once per iteration in which Serve or
 // ServeBatch returned false, and may call it when idle so that a Source
