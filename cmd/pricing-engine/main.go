@@ -114,7 +114,8 @@ func serve(cfg *config, log *slog.Logger) error {
 	}
 	engine := pricing.NewEngine(cfg.latency.Wrap(src), pcfg)
 	// The admin write API (admin.go): tokens, governed writes, audit.
-	adm, err := newAdmin(cfg, src, log, mset)
+	hist.repricer = newRepricer(engine, hist.merger, log)
+	adm, err := newAdmin(cfg, src, log, mset, hist.repricer.wrote)
 	if err != nil {
 		return err
 	}
