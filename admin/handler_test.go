@@ -115,7 +115,7 @@ func clusterBackend(t *testing.T) (lookup.Writer, func(id string) (string, bool)
 	}
 }
 
-func openStore(t *testing.T, url string) *redisstore.Store {
+func openStore(t testing.TB, url string) *redisstore.Store {
 	t.Helper()
 	st, err := redisstore.Open(context.Background(), redisstore.Options{
 		URL: url, CacheEntries: 1000,
@@ -471,7 +471,7 @@ func TestOversizeBody(t *testing.T) {
 	}
 }
 
-func tokensFile(t *testing.T, content string) *Tokens {
+func tokensFile(t testing.TB, content string) *Tokens {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), "tokens")
 	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {

@@ -58,6 +58,12 @@ type Engine interface {
 	Price(x Exchange, body []byte)
 	// PriceBatch is Price for a batch request.
 	PriceBatch(x Exchange, body []byte)
+	// VerifyQuote decodes body as a quote verification request and
+	// makes its reply in x (200 with the signed fields, 410 expired, 422
+	// refused or quotes not enabled, 400/422 bad body). It needs no
+	// lookup: it never blocks, so event loops call it inline. It is safe
+	// for concurrent use with distinct exchanges.
+	VerifyQuote(x Exchange, body []byte)
 	// BatchItems returns how many items a batch request body asks for,
 	// at least 1 and at most the most a batch may hold, by a lenient
 	// scan that does not validate the body (Loop.ServeBatch does), so
