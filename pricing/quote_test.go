@@ -3,9 +3,11 @@ package pricing
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/pricing-engine/pricing-engine/lookup"
 	"github.com/pricing-engine/pricing-engine/money"
@@ -311,4 +313,38 @@ func mustDecimal(t testing.TB, s string) money.Decimal {
 		t.Fatal(err)
 	}
 	return d
+}
+
+// FuzzDecodeToken: the verification body decoder never panics, refuses
+// with a 400/422 *Error whose body is JSON, and what it accepts is the
+// "token" string encoding/json reads from the same body (the last of
+// duplicates).
+func FuzzDecodeToken(f *testing.F) {
+	for _, s := range []string{
+		`{"token":"v1.k1.e30.AAAA"}`, `{"token":"a\u002eb","x":[1,{}]}`, `{"token":1}`, `{}`, `[`,
+		`{"token":"a","token":"b"}`, "\xef\xbb\xbf" + `{"token":""}`, `{"token":"\ud800"}`,
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		var d Decoder
+		tok, err := d.DecodeToken(body, nil)
+		if err != nil {
+			var pe *Error
+			if !errors.As(err, &pe) || pe.Status != StatusBadRequest && pe.Status != StatusUnprocessableEntity || !json.Valid(pe.AppendJSON(nil)) {
+				t.Fatalf("DecodeToken(%q): %v", body, err)
+			}
+			return
+		}
+		// A map keeps keys exactly (a struct field would match "TOKEN").
+		var obj map[string]json.RawMessage
+		var ref string
+		b := bytes.TrimPrefix(body, []byte("\xef\xbb\xbf"))
+		if json.Unmarshal(b, &obj) != nil || json.Unmarshal(obj["token"], &ref) != nil {
+			t.Fatalf("DecodeToken(%q) accepted %q; encoding/json does not", body, tok)
+		}
+		if utf8.ValidString(ref) && !strings.Contains(ref, "\ufffd") && string(tok) != ref {
+			t.Fatalf("DecodeToken(%q) = %q, encoding/json %q", body, tok, ref)
+		}
+	})
 }
