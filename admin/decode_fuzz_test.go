@@ -17,6 +17,7 @@ func FuzzDecode(f *testing.F) {
 		`{"changes":[{"product_id":"P-1","delete":true,"if_match":3}]}`, `{"base_price":"1e3"}`, `{"base_price":-0}`,
 		`{"base_price":"1","base_price":"x"}`, `[`, ``, `null`, `{"changes":null}`, `{"changes":[1,"x",{}]}`,
 		"{\"base_price\":\"\u00e9\"}", `{"version":"18446744073709551616"}`,
+		`{"changes":[{"product_id":"P-1","base_price":"1","if_match":"*"},{"location":"NY","multiplier":2,"if_match":0},{"product_id":"P-2","delete":true,"if_match":"-1"}]}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -53,6 +54,9 @@ func FuzzDecode(f *testing.F) {
 					if err := lookup.CheckValue(c.ref.Kind, c.value); err != nil {
 						t.Fatalf("accepted value %q: %v", c.value, err)
 					}
+				}
+				if c.cond == lookup.CondExists && c.version != 0 {
+					t.Fatalf("accepted if_match * with version %d", c.version)
 				}
 			}
 		}

@@ -15,6 +15,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/pricing-engine/pricing-engine/lookup"
@@ -668,8 +669,18 @@ func (h *Handler) outcome(w *lookup.Write, out lookup.Outcome) (int, itemResult)
 	return fail(http.StatusInternalServerError, OutcomeError, "unexpected write outcome")
 }
 
+// maxParallelItems bounds the items of one batch written at once.
+const maxParallelItems = 32
+
 // changes serves POST /admin/v1/changes: each item applied on its own,
-// in order (a later item may depend on an earlier one's version).
+// as if one after the other in request order (a later item may depend on
+// an earlier one's version). Items are taken in waves: the longest run of
+// items, in order, that touch distinct entries; a wave's writes run
+// concurrently (the store pipelines them), and the next wave starts once
+// they all ended. Two items on one entry are thus never in flight
+// together, and each sees the effect of every earlier item on its entry;
+// items on distinct entries do not affect each other, so the results are
+// those of applying the items one by one.
 func (h *Handler) changes(q *request) {
 	body, ok := h.readBody(q)
 	if !ok {
@@ -686,10 +697,58 @@ func (h *Handler) changes(q *request) {
 		return
 	}
 	results := make([]itemResult, len(items))
-	for i := range items {
-		results[i] = h.change(q, i, &items[i], key)
+	for start := 0; start < len(items); {
+		end := waveEnd(items, start)
+		h.applyWave(q, items[start:end], results[start:end], start, key)
+		start = end
 	}
 	q.reply(http.StatusOK, map[string]any{"results": results})
+}
+
+// waveEnd returns the end of the wave that starts at items[start]: the
+// first later item on an entry the wave already touches, or len(items).
+// Refused items (decoding errors) touch no entry.
+func waveEnd(items []change, start int) int {
+	seen := make(map[lookup.Ref]struct{}, min(len(items)-start, MaxChanges))
+	for i := start; i < len(items); i++ {
+		if len(items[i].errs) > 0 {
+			continue
+		}
+		if _, dup := seen[items[i].ref]; dup {
+			return i
+		}
+		seen[items[i].ref] = struct{}{}
+	}
+	return len(items)
+}
+
+// applyWave applies the items of one wave (first is the index of the
+// first in the batch), at most maxParallelItems at a time, and returns
+// once every one has its result.
+func (h *Handler) applyWave(q *request, wave []change, results []itemResult, first int, key string) {
+	if len(wave) == 1 {
+		results[0] = h.change(q, first, &wave[0], key)
+		return
+	}
+	sem := make(chan struct{}, maxParallelItems)
+	var wg sync.WaitGroup
+	for i := range wave {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			// The server's recover path covers the handler's goroutine
+			// only: a panic here answers the item, not the process.
+			defer func() {
+				if v := recover(); v != nil {
+					h.log.Error("admin: panic applying a batch item", "item", first+i, "request_id", q.id, "panic", fmt.Sprint(v))
+					results[i] = h.refuseItem(http.StatusInternalServerError, OutcomeError, "internal error applying this item")
+				}
+			}()
+			results[i] = h.change(q, first+i, &wave[i], key)
+		}()
+	}
+	wg.Wait()
 }
 
 // change applies one batch item. With an Idempotency-Key the item uses

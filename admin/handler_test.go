@@ -115,7 +115,7 @@ func clusterBackend(t *testing.T) (lookup.Writer, func(id string) (string, bool)
 	}
 }
 
-func openStore(t *testing.T, url string) *redisstore.Store {
+func openStore(t testing.TB, url string) *redisstore.Store {
 	t.Helper()
 	st, err := redisstore.Open(context.Background(), redisstore.Options{
 		URL: url, CacheEntries: 1000,
@@ -471,7 +471,7 @@ func TestOversizeBody(t *testing.T) {
 	}
 }
 
-func tokensFile(t *testing.T, content string) *Tokens {
+func tokensFile(t testing.TB, content string) *Tokens {
 	t.Helper()
 	p := filepath.Join(t.TempDir(), "tokens")
 	if err := os.WriteFile(p, []byte(content), 0o600); err != nil {
@@ -944,6 +944,53 @@ func TestImplicitVersion(t *testing.T) {
 			r := f.expect(f.do("POST", "/admin/v1/changes", writeToken, `{"changes":[{"product_id":"P-4","base_price":"1","if_match":`+bad+`}]}`), 200)
 			if !strings.Contains(r.body, `"status":422`) || !strings.Contains(r.body, `"loc":["body","changes",0,"if_match"]`) {
 				t.Errorf("if_match %s: %s", bad, r.body)
+			}
+		}
+	})
+}
+
+// TestChangesOrder: a batch whose items chain versions of a few entries,
+// interleaved, applies as if item by item (each entry's items in order)
+// although items on distinct entries are written concurrently.
+func TestChangesOrder(t *testing.T) {
+	eachBackend(t, func(t *testing.T, f *fixture) {
+		const entries, steps = 40, 5
+		var items []string
+		for step := range steps {
+			for e := range entries {
+				cond := fmt.Sprintf(`"if_match":"%d"`, step)
+				if step == 0 {
+					cond = `"if_none_match":"*"`
+				}
+				items = append(items, fmt.Sprintf(`{"product_id":"P-ORD-%d","base_price":"%d.%02d",%s}`, e, 10+step, e, cond))
+			}
+		}
+		// A last item on the first entry with a stale version: refused.
+		items = append(items, `{"product_id":"P-ORD-0","base_price":"99","if_match":"1"}`)
+		r := f.expect(f.do("POST", "/admin/v1/changes", writeToken, `{"changes":[`+strings.Join(items, ",")+`]}`), 200)
+		var got struct {
+			Results []itemResult `json:"results"`
+		}
+		if err := json.Unmarshal([]byte(r.body), &got); err != nil || len(got.Results) != len(items) {
+			t.Fatalf("%d results, %v", len(got.Results), err)
+		}
+		for i, res := range got.Results[:len(items)-1] {
+			step := i / entries
+			want := itemResult{Status: 200, Version: strconv.Itoa(step + 1)}
+			if step == 0 {
+				want.Status = 201
+			}
+			if res.Status != want.Status || res.Version != want.Version || res.Error != nil {
+				t.Fatalf("item %d: %+v, want %+v", i, res, want)
+			}
+		}
+		if last := got.Results[len(items)-1]; last.Error == nil || last.Error.Status != 412 {
+			t.Errorf("stale last item: %+v", last)
+		}
+		for e := range entries {
+			id := fmt.Sprintf("P-ORD-%d", e)
+			if v, _ := f.served(id); v != norm(fmt.Sprintf("%d.%02d", 10+steps-1, e)) {
+				t.Errorf("%s served %q, want the last step's value", id, v)
 			}
 		}
 	})

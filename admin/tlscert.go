@@ -134,16 +134,19 @@ func (c *Certificate) changedLocked() bool {
 // in use. The stamps are taken before reading, so a write that lands
 // during the read is seen by the next look.
 func (c *Certificate) loadLocked() (*x509.Certificate, error) {
-	var stamps [2]fileStamp
+	var statErr error
 	for i, path := range [2]string{c.certFile, c.keyFile} {
 		fi, err := os.Stat(path)
 		if err != nil {
 			c.stamps[i] = fileStamp{} // see changedLocked
-			return nil, fmt.Errorf("cannot load admin TLS certificate: %w", err)
+			statErr = err
+			continue
 		}
-		stamps[i] = stampOf(fi)
+		c.stamps[i] = stampOf(fi)
 	}
-	c.stamps = stamps
+	if statErr != nil {
+		return nil, fmt.Errorf("cannot load admin TLS certificate: %w", statErr)
+	}
 	pair, err := tls.LoadX509KeyPair(c.certFile, c.keyFile)
 	if err != nil {
 		return nil, fmt.Errorf("cannot load admin TLS certificate %q with key %q: %w", c.certFile, c.keyFile, err)

@@ -173,12 +173,23 @@ func TestCertificateRotation(t *testing.T) {
 	if errs := rep.list(); len(errs) != 3 || !errors.Is(errs[2], os.ErrNotExist) {
 		t.Fatalf("reloads %v, want one report of the missing file", errs)
 	}
-	files.put("", b.ServerKey)
+	// The certificate changes while the key is still missing: one more
+	// report, not one per handshake.
+	files.put(a.ServerCert, "")
+	for range 3 {
+		if err := served(t, addr, b); err != nil {
+			t.Fatalf("with the key file gone, the loaded pair should stay in use: %v", err)
+		}
+	}
+	if errs := rep.list(); len(errs) != 4 || !errors.Is(errs[3], os.ErrNotExist) {
+		t.Fatalf("reloads %v, want one more report of the missing file", errs)
+	}
+	files.put(b.ServerCert, b.ServerKey)
 	if err := served(t, addr, b); err != nil {
 		t.Fatal(err)
 	}
-	if errs := rep.list(); len(errs) != 4 || errs[3] != nil {
-		t.Fatalf("reloads %v, want a success once the file is back", errs)
+	if errs := rep.list(); len(errs) != 5 || errs[4] != nil {
+		t.Fatalf("reloads %v, want a success once the files are back", errs)
 	}
 }
 

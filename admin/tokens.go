@@ -10,10 +10,10 @@ import (
 	"fmt"
 	"os"
 	"strings"
-	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
+
+	"github.com/pricing-engine/pricing-engine/internal/filewatch"
 )
 
 // Scope is what a token may do.
@@ -62,35 +62,30 @@ type token struct {
 // that fails to parse leaves the previous set in use. It is safe for
 // concurrent use.
 type Tokens struct {
-	path string
+	file *filewatch.File
 	set  atomic.Pointer[[]token]
-
-	mu    sync.Mutex // serializes reloads
-	stamp fileStamp
-	err   error // the last reload's error
-}
-
-// fileStamp identifies a file's content cheaply: modification time,
-// size and inode (a rename over the file changes the inode).
-type fileStamp struct {
-	mtime int64
-	size  int64
-	ino   uint64
-}
-
-func stampOf(fi os.FileInfo) fileStamp {
-	st := fileStamp{mtime: fi.ModTime().UnixNano(), size: fi.Size()}
-	if sys, ok := fi.Sys().(*syscall.Stat_t); ok {
-		st.ino = sys.Ino
-	}
-	return st
 }
 
 // LoadTokens reads the tokens file at path: lines "<name> <scope>
 // <token>", scope "read" or "write", '#' starts a comment line. Its errors
 // name the line and the reason, never a token.
 func LoadTokens(path string) (*Tokens, error) {
-	t := &Tokens{path: path}
+	t := &Tokens{}
+	t.file = filewatch.New(path, "admin tokens file", maxTokensFileBytes, func(b []byte) error {
+		if len(b) == 0 && t.set.Load() != nil {
+			// Most likely a writer between truncating the file and
+			// writing it: the change that completes the write is read
+			// next. A file holding only a comment still revokes every
+			// token.
+			return errors.New("empty (being rewritten? a comment line makes a file without tokens)")
+		}
+		set, err := parseTokens(b)
+		if err != nil {
+			return err
+		}
+		t.set.Store(&set)
+		return nil
+	})
 	if _, err := t.Reload(); err != nil {
 		return nil, err
 	}
@@ -98,7 +93,7 @@ func LoadTokens(path string) (*Tokens, error) {
 }
 
 // Path is the file the tokens come from.
-func (t *Tokens) Path() string { return t.path }
+func (t *Tokens) Path() string { return t.file.Path() }
 
 // Len is the number of tokens in use.
 func (t *Tokens) Len() int { return len(*t.set.Load()) }
@@ -106,65 +101,10 @@ func (t *Tokens) Len() int { return len(*t.set.Load()) }
 // Reload re-reads the file. On error the previous set stays in use. It
 // reports whether the set was replaced.
 func (t *Tokens) Reload() (bool, error) {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	return t.reloadLocked()
-}
-
-func (t *Tokens) reloadLocked() (bool, error) {
-	f, err := os.Open(t.path)
-	if err != nil {
-		t.err = fmt.Errorf("cannot read admin tokens file: %w", err)
-		return false, t.err
+	if err := t.file.Reload(); err != nil {
+		return false, err
 	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		t.err = fmt.Errorf("cannot read admin tokens file: %w", err)
-		return false, t.err
-	}
-	var buf bytes.Buffer
-	if _, err := buf.ReadFrom(&limitedReader{f: f, n: maxTokensFileBytes + 1}); err != nil {
-		t.err = fmt.Errorf("cannot read admin tokens file %q: %w", t.path, err)
-		return false, t.err
-	}
-	if buf.Len() > maxTokensFileBytes {
-		t.err = fmt.Errorf("cannot read admin tokens file %q: larger than %d bytes", t.path, maxTokensFileBytes)
-		return false, t.err
-	}
-	t.stamp = stampOf(fi)
-	if buf.Len() == 0 && t.set.Load() != nil {
-		// Most likely a writer between truncating the file and writing
-		// it: the change that completes the write is read next. A file
-		// holding only a comment still revokes every token.
-		t.err = fmt.Errorf("cannot read admin tokens file %q: empty (being rewritten? a comment line makes a file without tokens)", t.path)
-		return false, t.err
-	}
-	set, err := parseTokens(buf.Bytes())
-	if err != nil {
-		t.err = fmt.Errorf("invalid admin tokens file %q: %w", t.path, err)
-		return false, t.err
-	}
-	t.set.Store(&set)
-	t.err = nil
 	return true, nil
-}
-
-type limitedReader struct {
-	f *os.File
-	n int64
-}
-
-func (l *limitedReader) Read(p []byte) (int, error) {
-	if l.n <= 0 {
-		return 0, errors.New("file too large")
-	}
-	if int64(len(p)) > l.n {
-		p = p[:l.n]
-	}
-	n, err := l.f.Read(p)
-	l.n -= int64(n)
-	return n, err
 }
 
 // parseTokens parses a tokens file. Errors name the line, never the
@@ -253,18 +193,6 @@ func (t *Tokens) Authenticate(presented string) (string, Scope, bool) {
 	return name, scope, found == 1
 }
 
-// changed reports whether the file's identity differs from the one last
-// read (a stat, no read).
-func (t *Tokens) changed() bool {
-	fi, err := os.Stat(t.path)
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if err != nil {
-		return t.err == nil // report a vanished file once
-	}
-	return stampOf(fi) != t.stamp
-}
-
 // Watch re-reads the file whenever its modification time, size or inode
 // changes, checking every interval (DefaultTokensPoll when <= 0), until
 // ctx ends. onReload, when set, receives each reload's result (err nil:
@@ -273,22 +201,11 @@ func (t *Tokens) Watch(ctx context.Context, interval time.Duration, onReload fun
 	if interval <= 0 {
 		interval = DefaultTokensPoll
 	}
-	tick := time.NewTicker(interval)
-	defer tick.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tick.C:
-		}
-		if !t.changed() {
-			continue
-		}
-		_, err := t.Reload()
+	t.file.Watch(ctx, interval, func(err error) {
 		if onReload != nil {
 			onReload(t.Len(), err)
 		}
-	}
+	})
 }
 
 func truncate(s string) string {
@@ -297,3 +214,9 @@ func truncate(s string) string {
 	}
 	return s
 }
+
+// fileStamp and stampOf identify a file's content for the TLS pair's
+// watch (tlscert.go), as filewatch does for the tokens file.
+type fileStamp = filewatch.Stamp
+
+func stampOf(fi os.FileInfo) fileStamp { return filewatch.StampOf(fi) }

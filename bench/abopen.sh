@@ -28,7 +28,6 @@ shift 4
 scpu=${SERVER_CPU:-0} ccpu=${CLIENT_CPU:-1} warm=${WARMUP:-2}
 lt=${LOADTEST:-bin/loadtest}
 body='{"product_id":"P-500","user_location":"NY","is_prime_member":true}'
-port=$((20000 + RANDOM % 20000))
 hz=$(getconf CLK_TCK)
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -37,14 +36,19 @@ for r in $(seq 1 "$rounds"); do
     name=${spec%%=*} rest=${spec#*=}
     bin=${rest%%:*} args=""
     [[ "$rest" == *:* ]] && args=${rest#*:}
-    port=$((port + 1))
+    port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
     # shellcheck disable=SC2086 # ARGS are words
-    taskset -c "$scpu" "$bin" --addr "127.0.0.1:$port" $args >/dev/null 2>&1 &
+    taskset -c "$scpu" "$bin" --addr "127.0.0.1:$port" $args >"$tmp/server.log" 2>&1 &
     pid=$!
     for _ in $(seq 1 100); do
       curl -fs -o /dev/null -X POST -H 'Content-Type: application/json' -d "$body" "http://127.0.0.1:$port/api/v1/price" && break
       sleep 0.1
     done
+    if ! kill -0 "$pid" 2>/dev/null; then
+      echo "round $r $name: the server exited:" >&2
+      cat "$tmp/server.log" >&2
+      continue
+    fi
     # shellcheck disable=SC2086 # LOADTEST_ARGS are words
     taskset -c "$ccpu" "$lt" --engine epoll --tick 500us --rate "$rate" --users "$users" \
       --duration "$((warm + dur))s" --warmup "${warm}s" --quiet --json "$tmp/lt.json" \

@@ -27,7 +27,7 @@
 # overload reply. Exit 1 if a 3x target fails.
 # Knobs: QUOTA (cores, "off" for no cgroup), PERIOD_US (10000), START
 # (1000), DURATION (10s), STEP_DURATION (6s), CONNS (1000), PORT (18600),
-# EXTRA_SERVER_ARGS. Bounded: about 3 min. Needs `make build` (or
+# EXTRA_SERVER_ARGS, BIN (the server binary, default bin/pricing-engine). Bounded: about 3 min. Needs `make build` (or
 # go build -o bin/ ./cmd/pricing-engine ./cmd/loadtest) and, for the quota,
 # a writable /sys/fs/cgroup/cpu (cgroup v1).
 set -euo pipefail
@@ -63,7 +63,7 @@ if [[ "$quota" != off ]]; then
   pre=(sh -c 'echo $$ >"$0/cgroup.procs" && exec "$@"' "$cg")
 fi
 # shellcheck disable=SC2086
-"${pre[@]}" taskset -c 0 bin/pricing-engine --addr "127.0.0.1:$port" --admin-addr "127.0.0.1:$admin" \
+"${pre[@]}" taskset -c 0 "${BIN:-bin/pricing-engine}" --addr "127.0.0.1:$port" --admin-addr "127.0.0.1:$admin" \
   --lookup-latency seed --log-level warn --drain-delay 0s ${EXTRA_SERVER_ARGS:-} >"$tmp/server.log" 2>&1 &
 pid=$!
 for _ in $(seq 100); do

@@ -14,6 +14,7 @@ import (
 	"github.com/pricing-engine/pricing-engine/internal/redistest"
 	"github.com/pricing-engine/pricing-engine/lookup"
 	"github.com/pricing-engine/pricing-engine/lookup/redisstore"
+	"github.com/pricing-engine/pricing-engine/money"
 )
 
 // Redis users of redis.yaml, and the Secret keys of their passwords.
@@ -219,6 +220,22 @@ func TestRedisUsersAgainstRedis(t *testing.T) {
 	var got int64
 	if err := dc.Totals(ctx, time.Minute, 7, 7, func(_ string, n int64) { got += n }); err != nil || got != 3 {
 		t.Fatalf("demand totals as %s = %d, %v; want 3", readUser, got, err)
+	}
+
+	// The serving replicas share the price history.
+	hs := redisstore.NewHistoryStore(st)
+	day := time.Now().Unix() / 86400
+	if err := hs.Lower(ctx, day, map[string]string{"\x03P-1NY": "49.99 49.99"}); err != nil {
+		t.Fatalf("price history as %s: %v", readUser, err)
+	}
+	var lows []string
+	if err := hs.Read(ctx, map[int64]string{day: ""}, func(_ int64, _, v string) { lows = append(lows, v) }); err != nil || len(lows) != 1 || lows[0] != "49.99 49.99" {
+		t.Fatalf("price history read as %s = %q, %v", readUser, lows, err)
+	}
+	// The write user backfills it (import --history).
+	backfill := &lookup.History{Rows: []lookup.HistoryRow{{Product: "P-2", Location: "NY", Day: day - 1, Lowest: money.New(4999, 2)}}}
+	if n, err := redisstore.ImportHistory(ctx, wo, backfill); err != nil || n != 1 {
+		t.Fatalf("history import as %s = %d, %v", writeUser, n, err)
 	}
 
 	rc, err := srv.Dial()

@@ -3,6 +3,7 @@ package history
 import (
 	"hash/maphash"
 	"sync"
+	"sync/atomic"
 
 	"github.com/pricing-engine/pricing-engine/money"
 )
@@ -28,6 +29,16 @@ type bookShard struct {
 type series struct {
 	first Day
 	days  []entry
+	// memo is the last answer of prior, for the days it was asked about;
+	// lower clears it when it changes the series. Prior reads and sets it
+	// under the map's read lock, hence the atomic.
+	memo atomic.Pointer[priorMemo]
+}
+
+// priorMemo is one answer of prior and the question.
+type priorMemo struct {
+	first, last, plainDay Day
+	p                     Prior
 }
 
 // entry is a Low packed into 24 bytes (money.Decimal pads to 16).
@@ -71,6 +82,7 @@ func (b *book) lower(h uint64, key []byte, day Day, lo Low) (Low, bool) {
 		return cur, false
 	}
 	*e = pack(cur)
+	s.memo.Store(nil)
 	return cur, true
 }
 
@@ -103,6 +115,7 @@ func (b *book) trim(min Day) {
 			if s.first < min {
 				s.days = append([]entry(nil), s.days[min-s.first:]...)
 				s.first = min
+				s.memo.Store(nil)
 			}
 		}
 		sh.mu.Unlock()
@@ -152,16 +165,28 @@ type Prior struct {
 }
 
 // prior finds the lowest price of key in the days first..last (Price)
-// and, when plainDay >= 0, the Plain price of plainDay.
+// and, when plainDay >= 0, the Plain price of plainDay. The answer is
+// remembered until the key's series changes: the requests of one
+// reduction ask the same question.
 func (b *book) prior(h uint64, key []byte, first, last Day, plainDay Day) Prior {
 	sh := b.shard(h)
 	sh.mu.RLock()
 	defer sh.mu.RUnlock()
 	s := sh.m[string(key)]
-	var p Prior
 	if s == nil {
-		return p
+		return Prior{}
 	}
+	if m := s.memo.Load(); m != nil && m.first == first && m.last == last && m.plainDay == plainDay {
+		return m.p
+	}
+	p := s.prior(first, last, plainDay)
+	s.memo.Store(&priorMemo{first: first, last: last, plainDay: plainDay, p: p})
+	return p
+}
+
+// prior is book.prior without the memo.
+func (s *series) prior(first, last Day, plainDay Day) Prior {
+	var p Prior
 	end := s.first + Day(len(s.days)) // exclusive
 	earliest := end                   // the first day with a record
 	for i := range s.days {

@@ -27,6 +27,9 @@ const (
 	DefaultLoadTimeout = 2 * time.Minute
 	// maxLowerBatch bounds the keys of one Shared.Lower call.
 	maxLowerBatch = 1000
+	// maxDirectTables bounds the full tables of Merger.Record waiting for
+	// a merge.
+	maxDirectTables = 16
 )
 
 // Shared keeps the fleet's history (the Redis store implements it). Its
@@ -88,8 +91,9 @@ type Merger struct {
 	shardsMu sync.Mutex
 	shards   []*Shard
 
-	directMu sync.Mutex
-	direct   *table
+	directMu   sync.Mutex
+	direct     *table
+	directFull []*table // full direct tables waiting for the merge
 
 	dropped atomic.Uint64
 	loaded  atomic.Bool
@@ -182,7 +186,9 @@ func (m *Merger) Lookup(product, location string, day Day) Low {
 
 // Record records a price served at now from any goroutine (under a
 // mutex): for callers without a loop of their own. plain says that no
-// announced reduction applied. It does not allocate.
+// announced reduction applied. It does not allocate, except for a new
+// table when the current one is full (up to 16 wait for a merge; past
+// that the record is dropped and counted).
 func (m *Merger) Record(product, location []byte, now time.Time, price money.Decimal, plain bool) {
 	var kb [keyLen]byte
 	k, ok := makeKey(&kb, product, location)
@@ -190,11 +196,19 @@ func (m *Merger) Record(product, location []byte, now time.Time, price money.Dec
 		return
 	}
 	h := maphash.Bytes(m.seed, k)
+	d, lo := DayOf(now), low(price, plain)
 	m.directMu.Lock()
 	defer m.directMu.Unlock()
-	if !m.direct.add(h, k, DayOf(now), low(price, plain)) {
-		m.dropped.Add(1)
+	if m.direct.add(h, k, d, lo) {
+		return
 	}
+	if len(m.directFull) == maxDirectTables {
+		m.dropped.Add(1)
+		return
+	}
+	m.directFull = append(m.directFull, m.direct)
+	m.direct = m.newTable()
+	m.direct.add(h, k, d, lo)
 }
 
 func low(price money.Decimal, plain bool) Low {
@@ -371,10 +385,16 @@ func (m *Merger) Merge(ctx context.Context, now time.Time) {
 		}
 	}
 	m.directMu.Lock()
-	d := m.direct
-	m.direct = m.newTable()
+	full := m.directFull
+	if m.direct.used {
+		full = append(full, m.direct)
+		m.direct = m.newTable()
+	}
+	m.directFull = nil
 	m.directMu.Unlock()
-	m.absorb(d, oldest, today)
+	for _, t := range full {
+		m.absorb(t, oldest, today)
+	}
 
 	if m.cfg.Shared == nil {
 		return
@@ -500,4 +520,31 @@ func (m *Merger) sharedError(err error) {
 	if m.cfg.OnSharedError != nil {
 		m.cfg.OnSharedError(err)
 	}
+}
+
+// Pairs calls fn for the product x location pairs of the book that match
+// (product or location equal, "" matching any), at most max of them, and
+// reports whether there were more. It reads the whole book (under each
+// map's read lock in turn): for rare callers, such as re-pricing what an
+// admin write changed, never per request.
+func (m *Merger) Pairs(product, location string, max int, fn func(product, location string)) (more bool) {
+	n := 0
+	for i := range m.book.shards {
+		sh := &m.book.shards[i]
+		sh.mu.RLock()
+		for k := range sh.m {
+			p, l, ok := SplitKey(k)
+			if !ok || product != "" && p != product || location != "" && l != location {
+				continue
+			}
+			if n == max {
+				sh.mu.RUnlock()
+				return true
+			}
+			n++
+			fn(p, l)
+		}
+		sh.mu.RUnlock()
+	}
+	return false
 }

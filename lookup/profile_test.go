@@ -295,3 +295,67 @@ func FuzzParseProfile(f *testing.F) {
 		}
 	})
 }
+
+// TestProfilePump: with a pump, the timer goroutine completes nothing
+// itself: it asks for a Flush (once for the Calls due together), and the
+// Calls complete inside the owner's Flush, answered when they were due.
+// A pump that reports its owner stopped makes the goroutine complete them.
+func TestProfilePump(t *testing.T) {
+	const delay, n = 20 * time.Millisecond, 50
+	p, err := ParseProfile("none:catalog=20ms")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, stopped := range []bool{false, true} {
+		t.Run(map[bool]string{false: "running", true: "stopped"}[stopped], func(t *testing.T) {
+			b := p.Wrap(memory(t)).NewBatcher()
+			pumps := make(chan struct{}, n)
+			b.(Pumped).SetPump(func() bool {
+				pumps <- struct{}{}
+				return !stopped
+			})
+			var inFlush bool // read in Done: on this goroutine unless stopped
+			done := make(chan bool, n)
+			start := time.Now()
+			for range n {
+				c := &Call{ProductID: []byte("P-1"), Location: []byte("NY"), Deadline: start.Add(time.Hour)}
+				c.Done = func(c *Call) {
+					if c.Answered.Before(start.Add(delay)) || c.Err != nil {
+						t.Errorf("answered %v after the start (due after %v), err %v", c.Answered.Sub(start), delay, c.Err)
+					}
+					done <- inFlush
+				}
+				if b.Lookup(c) {
+					t.Fatal("a profiled Lookup answered at once")
+				}
+			}
+			if b.(Keeper).Kept() {
+				t.Error("a pumped profile keeps Calls for Flush")
+			}
+			got, npumps := 0, 0
+			for got < n {
+				select {
+				case <-pumps:
+					npumps++
+					if !stopped {
+						inFlush = true
+						b.Flush()
+						inFlush = false
+					}
+				case fromFlush := <-done:
+					got++
+					if fromFlush == stopped {
+						t.Errorf("a Call completed in Flush %v, with the owner stopped %v", fromFlush, stopped)
+					}
+				case <-time.After(10 * time.Second):
+					t.Fatalf("%d of %d Calls completed after %d pumps", got, n, npumps)
+				}
+			}
+			// The Calls were due within a millisecond of each other: the
+			// goroutine woke once or twice for them (timerSlack).
+			if npumps == 0 || npumps > 5 {
+				t.Errorf("%d pumps for %d Calls due together", npumps, n)
+			}
+		})
+	}
+}

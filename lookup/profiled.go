@@ -61,14 +61,33 @@ func (e *injectedError) Is(target error) bool {
 }
 
 // profileBatcher keeps the Calls of one goroutine (one event loop) until
-// its Flush hands them to its timer heap.
+// its Flush hands them to its timer heap. With a pump (SetPump) its
+// Lookup hands each Call to the heap at once (a lock, no wake-up of
+// anyone: nothing is gained by gathering them), and the timer goroutine
+// leaves the due Calls to the owner's Flush, asking for it through the
+// pump once per batch of due Calls.
 type profileBatcher struct {
-	s     *profiled
-	inner Batcher
-	q     *timerQueue
-	kept  []timerEntry // since the last Flush
-	fired []timerEntry // scratch of Flush
+	s      *profiled
+	inner  Batcher
+	q      *timerQueue
+	pumped bool         // SetPump was called with a pump
+	kept   []timerEntry // since the last Flush
+	fired  []timerEntry // scratch of Flush
 }
+
+var (
+	_ Pumped = (*profileBatcher)(nil)
+	_ Keeper = (*profileBatcher)(nil)
+)
+
+// SetPump implements [Pumped].
+func (b *profileBatcher) SetPump(pump func() bool) {
+	b.q.pump = pump
+	b.pumped = pump != nil
+}
+
+// Kept implements [Keeper].
+func (b *profileBatcher) Kept() bool { return len(b.kept) > 0 }
 
 // draw returns the delay of one Call and the error it completes with.
 func (s *profiled) draw() (time.Duration, error) {
@@ -101,6 +120,10 @@ func (b *profileBatcher) Lookup(c *Call) bool {
 	}
 	if s.inner.Instant() {
 		b.inner.Lookup(c)
+		if b.pumped {
+			b.q.pushOne(timerEntry{due: due, c: c, err: err}, s.base)
+			return false
+		}
 		b.kept = append(b.kept, timerEntry{due: due, c: c, err: err})
 		return false
 	}
@@ -129,11 +152,12 @@ func (w *innerWait) answered(c *Call) {
 		w.e.fire(w.s.base)
 		return
 	}
-	w.q.push([]timerEntry{w.e}, w.s.base)
+	w.q.pushOne(w.e, w.s.base)
 }
 
 // Flush implements [Batcher]: the kept Calls enter the timer heap, and
-// the Calls already due complete now, on the caller's goroutine. A busy
+// the Calls already due (with a pump: also those the timer goroutine
+// found due) complete now, on the caller's goroutine. A busy
 // event loop flushes every iteration, so its Calls complete on time even
 // when its timer goroutine waits for a CPU (GOMAXPROCS=1: the loop
 // holds the only P while it is busy); the goroutine serves idle periods.
@@ -168,7 +192,8 @@ func (e *timerEntry) fire(base time.Time) {
 }
 
 // timerQueue is a min-heap of timerEntries with the goroutine that fires
-// them. It is shared by one Batcher (push) and its goroutine (run).
+// them. It is shared by one Batcher (push, fireDue) and its goroutine
+// (run).
 type timerQueue struct {
 	mu      sync.Mutex
 	h       timerHeap
@@ -176,6 +201,13 @@ type timerQueue struct {
 	armed   time.Duration // the due time the goroutine sleeps until
 	kick    chan struct{} // buffered(1): an earlier entry arrived
 	fired   []timerEntry  // the goroutine's scratch
+
+	// With a pump (set before the first push, read-only after), the
+	// goroutine moves due entries to ready and pumps once; the owner's
+	// fireDue fires them.
+	pump   func() bool
+	ready  []timerEntry
+	pumped bool // pump was called for the entries in ready
 }
 
 // push adds entries, starting the goroutine if it is not running and
@@ -185,6 +217,21 @@ func (q *timerQueue) push(es []timerEntry, base time.Time) {
 	for _, e := range es {
 		q.h.push(e)
 	}
+	q.armLocked(base)
+	q.mu.Unlock()
+}
+
+// pushOne is push of one entry.
+func (q *timerQueue) pushOne(e timerEntry, base time.Time) {
+	q.mu.Lock()
+	q.h.push(e)
+	q.armLocked(base)
+	q.mu.Unlock()
+}
+
+// armLocked starts the goroutine, or wakes it if the heap's first entry
+// is due before the time it sleeps until. q.mu is held.
+func (q *timerQueue) armLocked(base time.Time) {
 	switch {
 	case !q.running:
 		q.running = true
@@ -197,17 +244,20 @@ func (q *timerQueue) push(es []timerEntry, base time.Time) {
 		default:
 		}
 	}
-	q.mu.Unlock()
 }
 
 // fireDue completes the entries that are due, using *scratch.
 func (q *timerQueue) fireDue(base time.Time, scratch *[]timerEntry) {
 	fired := (*scratch)[:0]
 	q.mu.Lock()
-	if len(q.h) == 0 || q.h[0].due > time.Since(base) {
+	if len(q.ready) == 0 && (len(q.h) == 0 || q.h[0].due > time.Since(base)) {
+		q.pumped = false
 		q.mu.Unlock()
 		return
 	}
+	fired = append(fired, q.ready...)
+	clear(q.ready)
+	q.ready, q.pumped = q.ready[:0], false
 	now := time.Since(base)
 	for len(q.h) > 0 && q.h[0].due <= now {
 		fired = append(fired, q.h.pop())
@@ -227,12 +277,21 @@ func (q *timerQueue) run(base time.Time) {
 	for {
 		q.mu.Lock()
 		now := time.Since(base)
-		for len(q.h) > 0 && q.h[0].due <= now {
-			q.fired = append(q.fired, q.h.pop())
+		due := &q.fired
+		if q.pump != nil {
+			due = &q.ready
 		}
+		for len(q.h) > 0 && q.h[0].due <= now {
+			*due = append(*due, q.h.pop())
+		}
+		pump := q.pump != nil && len(q.ready) > 0 && !q.pumped
+		q.pumped = q.pumped || pump
 		if len(q.h) == 0 && len(q.fired) == 0 {
 			q.running = false
 			q.mu.Unlock()
+			if pump {
+				q.pumpOrFire(base)
+			}
 			return
 		}
 		next := time.Duration(-1)
@@ -241,6 +300,9 @@ func (q *timerQueue) run(base time.Time) {
 			q.armed = max(next, now+timerSlack)
 		}
 		q.mu.Unlock()
+		if pump {
+			q.pumpOrFire(base)
+		}
 		for i := range q.fired {
 			q.fired[i].fire(base)
 			q.fired[i] = timerEntry{}
@@ -255,6 +317,22 @@ func (q *timerQueue) run(base time.Time) {
 		case <-q.kick:
 			t.Stop()
 		}
+	}
+}
+
+// pumpOrFire asks the owner for a Flush that fires the ready entries; if
+// the owner has stopped, the entries are fired here.
+func (q *timerQueue) pumpOrFire(base time.Time) {
+	if q.pump() {
+		return
+	}
+	q.mu.Lock()
+	fired := append([]timerEntry(nil), q.ready...) // rare: not the goroutine's scratch, another may run
+	clear(q.ready)
+	q.ready, q.pumped = q.ready[:0], false
+	q.mu.Unlock()
+	for i := range fired {
+		fired[i].fire(base)
 	}
 }
 

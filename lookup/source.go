@@ -102,6 +102,30 @@ type Batcher interface {
 	Flush()
 }
 
+// Pumped is implemented by a Batcher whose kept Calls can complete on
+// its caller's goroutine. After SetPump, instead of calling the Calls'
+// Done on a goroutine of its own, the Batcher keeps the answered Calls and
+// calls pump (from any goroutine; once until the next Flush) to ask its
+// caller for a Flush, and that Flush calls Done for every Call answered by
+// then: answers that arrive together reach the caller together, in one
+// wake-up of its event loop, and the Done calls run on it. pump must not
+// block; it returns false when the caller will not Flush again (it has
+// stopped), and the Batcher then calls Done itself as without a pump.
+// SetPump is called once, before the first Lookup.
+type Pumped interface {
+	SetPump(pump func() bool)
+}
+
+// Keeper is implemented by a Batcher that can tell whether Calls wait for
+// its next Flush to be sent. A Batcher without it is taken to keep the
+// Calls it did not answer at once.
+type Keeper interface {
+	// Kept reports whether Calls kept since the last Flush wait for it
+	// (false: Lookup handed them over at once, and Flush only completes
+	// what answered).
+	Kept() bool
+}
+
 // Errors of a Call, matched with errors.Is. Each maps to one HTTP status
 // at the edge: ErrNotFound 404, ErrInvalidValue 502, ErrUnavailable and
 // ErrTimeout 503 with Retry-After.

@@ -58,6 +58,12 @@ type Engine interface {
 	Price(x Exchange, body []byte)
 	// PriceBatch is Price for a batch request.
 	PriceBatch(x Exchange, body []byte)
+	// VerifyQuote decodes body as a quote verification request and
+	// makes its reply in x (200 with the signed fields, 410 expired, 422
+	// refused or quotes not enabled, 400/422 bad body). It needs no
+	// lookup: it never blocks, so event loops call it inline. It is safe
+	// for concurrent use with distinct exchanges.
+	VerifyQuote(x Exchange, body []byte)
 	// BatchItems returns how many items a batch request body asks for,
 	// at least 1 and at most the most a batch may hold, by a lenient
 	// scan that does not validate the body (Loop.ServeBatch does), so
@@ -89,8 +95,18 @@ type Loop interface {
 	Discard(x Exchange)
 	// Flush sends the lookups left pending since the previous Flush. The
 	// loop calls it once per iteration in which Serve or ServeBatch
-	// returned false.
+	// returned false and Kept reported true, and when pumped (SetPump).
 	Flush()
+	// Kept reports whether lookups left pending since the previous Flush
+	// wait for it to be sent (false: the source took them at once).
+	Kept() bool
+	// SetPump gives the Loop a function that asks the event loop to call
+	// Flush soon, from any goroutine, without blocking; it returns false
+	// once the event loop has stopped. A lookup source that can complete
+	// on the event loop's goroutine then asks for a Flush when answers
+	// are ready instead of completing elsewhere, and the exchanges' done
+	// run inside that Flush. Call it once, before the first Serve.
+	SetPump(pump func() bool)
 	// Tick is called from the loop's periodic tick, with the time.
 	Tick(now time.Time)
 }

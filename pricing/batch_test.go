@@ -233,6 +233,8 @@ func FuzzDecodeBatch(f *testing.F) {
 		`{"items":[{"product_id":"N` + "\t" + `Y"}]}`,
 		`{"items":[{"product_id":"P-1","user_location":"NY","is_prime_member":01}]}`,
 		batchBody(101, `{}`, ""),
+		batchBody(2, item, `,"quote":"on"`),
+		`{"items":[{"product_id":"P-1","user_location":"NY","quote":1},{"product_id":"P-1","user_location":"NY","quote":"x"}],"quote":false}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -278,8 +280,8 @@ func FuzzDecodeBatch(f *testing.F) {
 			if n := len(r.ProductID); n < MinFieldLen || n > MaxFieldLen || len(r.Location) < MinFieldLen || len(r.Location) > MaxFieldLen {
 				t.Fatalf("item %d accepted with fields of %d and %d bytes", i, n, len(r.Location))
 			}
-			if b.Explain && !r.Explain {
-				t.Fatalf("item %d does not carry the batch's explain", i)
+			if b.Explain && !r.Explain || b.Quote && !r.Quote {
+				t.Fatalf("item %d does not carry the batch's explain or quote", i)
 			}
 			reply = AppendBatchItemQuote(reply, i, &Quote{ProductID: r.ProductID, Source: SourceLive})
 		}
@@ -292,12 +294,12 @@ func FuzzDecodeBatch(f *testing.F) {
 		if fullErr != nil {
 			t.Fatalf("fast path took %q, full path: %v", body, fullErr)
 		}
-		if fast.Explain != full.Explain || fast.Len() != full.Len() {
-			t.Fatalf("%q: fast explain %v, %d items; full %v, %d", body, fast.Explain, fast.Len(), full.Explain, full.Len())
+		if fast.Explain != full.Explain || fast.Quote != full.Quote || fast.Len() != full.Len() {
+			t.Fatalf("%q: fast explain %v quote %v, %d items; full %v %v, %d", body, fast.Explain, fast.Quote, fast.Len(), full.Explain, full.Quote, full.Len())
 		}
 		for i := range fast.Items {
 			a, c := &fast.Items[i], &full.Items[i]
-			if full.Errs[i] != nil || !bytes.Equal(a.ProductID, c.ProductID) || !bytes.Equal(a.Location, c.Location) || a.Member != c.Member || a.Explain != c.Explain {
+			if full.Errs[i] != nil || !bytes.Equal(a.ProductID, c.ProductID) || !bytes.Equal(a.Location, c.Location) || a.Member != c.Member || a.Explain != c.Explain || a.Quote != c.Quote {
 				t.Fatalf("%q item %d: fast %+v, full %+v (err %v)", body, i, *a, *c, full.Errs[i])
 			}
 		}

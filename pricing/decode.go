@@ -16,6 +16,7 @@ const (
 	FieldUserLocation = "user_location"
 	FieldIsPrime      = "is_prime_member"
 	FieldExplain      = "explain"
+	FieldQuote        = "quote"
 
 	// MinFieldLen and MaxFieldLen bound product_id and user_location, in
 	// bytes. (pydantic counts characters; the contract counts bytes, which
@@ -49,6 +50,9 @@ type Request struct {
 	// Explain asks for the explanation of the price (the optional
 	// "explain" field; in a batch, also set by the batch's own "explain").
 	Explain bool
+	// Quote asks for a signed quote of the price (the optional "quote"
+	// field; in a batch, also set by the batch's own "quote").
+	Quote bool
 }
 
 // Reset empties r, keeping its buffers.
@@ -57,6 +61,7 @@ func (r *Request) Reset() {
 	r.Location = r.Location[:0]
 	r.Member = false
 	r.Explain = false
+	r.Quote = false
 }
 
 // Batch is a decoded batch request: {"items":[{...},...],"explain":false}.
@@ -76,6 +81,8 @@ type Batch struct {
 	Errs []*Error
 	// Explain is the batch's own "explain" field (default false).
 	Explain bool
+	// Quote is the batch's own "quote" field (default false).
+	Quote bool
 }
 
 // Len is the number of items.
@@ -87,6 +94,7 @@ func (b *Batch) reset() {
 	clear(b.Errs)
 	b.Errs = b.Errs[:0]
 	b.Explain = false
+	b.Quote = false
 }
 
 // next appends an item slot and returns its Request, reusing the Request
@@ -127,7 +135,7 @@ type Decoder struct {
 //     bool_type ("Input should be a valid boolean"),
 //     bool_parsing ("Input should be a valid boolean, unable to interpret input").
 //
-// is_prime_member and explain are optional (default false) and, like
+// is_prime_member, explain and quote are optional (default false) and, like
 // pydantic v2 in lax mode, accept true/false, the numbers 0 and 1 (also
 // 0.0 and 1.0), and the strings 0/1/f/t/n/y/no/yes/off/on/false/true in
 // any case. Unknown fields are ignored; of duplicate keys the last wins,
@@ -166,18 +174,20 @@ func (d *Decoder) decodeFull(body []byte, skip int, r *Request) error {
 // DecodeBatch parses a batch body into b. A nil error means the request as
 // a whole is good: b.Items holds 1..MaxBatchItems items, each decoded or
 // refused (b.Errs[i]) exactly as [Decoder.Decode] would decode or refuse
-// it as a single body, and each item's Explain includes the batch's. An
+// it as a single body, and each item's Explain and Quote include the
+// batch's. An
 // error is a *Error for the whole request:
 //
 //   - 400 {"detail":"invalid JSON: <why> at offset <n>"} if body is not
 //     strict JSON or not an object (as for Decode; a leading byte-order
 //     mark is ignored);
 //   - 422 with a pydantic v2 shaped list, as FastAPI renders a model
-//     {items: list[PriceRequest] (1..100), explain: bool = false}:
+//     {items: list[PriceRequest] (1..100), explain: bool = false,
+//     quote: bool = false}:
 //     missing (no "items"), list_type (not a list),
 //     too_short / too_long (0 or more than MaxBatchItems items, ctx
 //     field_type, min_length or max_length, actual_length), and
-//     bool_type / bool_parsing for a non-boolean "explain". Items are
+//     bool_type / bool_parsing for a non-boolean "explain" or "quote". Items are
 //     not looked at when the request as a whole is refused.
 //
 // Unknown fields are ignored; of duplicate keys the last wins. DecodeBatch
@@ -202,7 +212,7 @@ func (d *Decoder) decodeBatchFull(body []byte, skip int, b *Batch) error {
 	if err != nil {
 		return err
 	}
-	items, explain := m.items, m.explain
+	items, explain, quote := m.items, m.explain, m.quote
 	var bad []FieldError // nil on the happy path: no allocation
 	switch {
 	case items.end == 0:
@@ -227,6 +237,7 @@ func (d *Decoder) decodeBatchFull(body []byte, skip int, b *Batch) error {
 		}
 	}
 	b.Explain, bad = m.decodeBool(FieldExplain, buf, explain, bad)
+	b.Quote, bad = m.decodeBool(FieldQuote, buf, quote, bad)
 	if len(bad) > 0 {
 		b.reset()
 		return &Error{Status: StatusUnprocessableEntity, Fields: bad}
@@ -234,6 +245,7 @@ func (d *Decoder) decodeBatchFull(body []byte, skip int, b *Batch) error {
 	for k := range b.Items {
 		if b.Errs[k] == nil {
 			b.Items[k].Explain = b.Items[k].Explain || b.Explain
+			b.Items[k].Quote = b.Items[k].Quote || b.Quote
 		}
 	}
 	return nil
@@ -270,6 +282,7 @@ func (m *members) decode(b []byte, obj span, r *Request, bad []FieldError) []Fie
 	r.Location, bad = decodeString(r.Location[:0], FieldUserLocation, b, m.location, obj, bad)
 	r.Member, bad = m.decodeBool(FieldIsPrime, b, m.member, bad)
 	r.Explain, bad = m.decodeBool(FieldExplain, b, m.explain, bad)
+	r.Quote, bad = m.decodeBool(FieldQuote, b, m.quote, bad)
 	return bad
 }
 

@@ -32,6 +32,15 @@
 // [Engine.Wait] and [Engine.ServeBatchWait]), which block on the same
 // path.
 //
+// # Signed quotes
+//
+// A request with "quote": true (or a batch, or a batch item) gets its
+// price signed by the engine's [quote.Keyring] (Config.Quotes): the
+// reply's last member is the quote object ([Quote].Signed), made by the
+// Loop's own signer without allocating. Without keys such a request is
+// refused with a 422. [Engine.VerifyQuote] answers POST
+// /api/v1/quotes/verify.
+//
 // # Hot path
 //
 // A Loop and reused Exchanges price a request or a batch without

@@ -11,6 +11,7 @@ import (
 	"github.com/pricing-engine/pricing-engine/lookup"
 	"github.com/pricing-engine/pricing-engine/money"
 	"github.com/pricing-engine/pricing-engine/pricer"
+	"github.com/pricing-engine/pricing-engine/quote"
 	"github.com/pricing-engine/pricing-engine/rules"
 )
 
@@ -56,6 +57,11 @@ type Config struct {
 	// (every [Loop] records on a shard of its own; Wait records through
 	// the merger) and answers the prior price of announced reductions.
 	History *history.Merger
+	// Quotes, if not nil, signs the quotes that requests ask for with
+	// "quote": true (every [Loop] signs with a signer of its own) and
+	// verifies tokens ([Engine.VerifyQuote]). Without it such requests
+	// are refused with 422 "quotes are not enabled".
+	Quotes *quote.Keyring
 }
 
 // Engine prices requests over a [lookup.Source]. It is safe for
@@ -69,12 +75,14 @@ type Config struct {
 //	decode -> lookup call (begin) -> [wait] -> finish (computeQuote, or
 //	the error's status) -> the JSON reply in Exchange.Body
 type Engine struct {
-	src      lookup.Source
-	instant  bool
-	cfg      Config
-	batchers sync.Pool // lookup.Batcher for Wait, used by one goroutine at a time
-	batches  sync.Pool // *batchState for ServeBatchWait
-	decoders sync.Pool // *Decoder for Price and PriceBatch
+	src       lookup.Source
+	instant   bool
+	cfg       Config
+	batchers  sync.Pool // lookup.Batcher for Wait, used by one goroutine at a time
+	batches   sync.Pool // *batchState for ServeBatchWait
+	decoders  sync.Pool // *Decoder for Price and PriceBatch
+	signers   sync.Pool // *quote.Signer for Wait and ServeBatchWait
+	verifiers sync.Pool // *quote.Verifier for VerifyQuote
 }
 
 // NewEngine returns an engine over src.
@@ -158,6 +166,12 @@ type Exchange struct {
 	batch    *batchState        // the batch this Exchange replies for, while it is priced
 	itemOf   *batchState        // the batch this Exchange is an item of (set once)
 	trace    pricer.Trace       // notes for the caller's spans, kept only when trace.On
+	// signer signs the quote a request asks for (nil: none asked, or
+	// no keys); it belongs to whoever drives x (a Loop's, or taken from
+	// the engine's pool for Wait). claims and signed are sign's.
+	signer *quote.Signer
+	claims quote.Claims
+	signed []byte
 }
 
 // Result returns x's reply, for callers that hold x as a
@@ -202,6 +216,10 @@ func (x *Exchange) notify() {
 func (e *Engine) serve(x *Exchange, dec *Decoder, b lookup.Batcher, body []byte, arrived time.Time) bool {
 	if err := dec.Decode(body, &x.Req); err != nil {
 		x.Fail(err)
+		return true
+	}
+	if e.quoteRefused(&x.Req) {
+		x.Fail(quotesOff())
 		return true
 	}
 	return e.begin(x, b, arrived)
@@ -252,6 +270,8 @@ func (e *Engine) complete(x *Exchange) { e.finish(x, true) }
 func (e *Engine) Wait(x *Exchange) {
 	x.block()
 	x.shard, x.hist = nil, nil // not counted: no loop
+	x.signer = e.signer()
+	defer func() { e.putSigner(x.signer); x.signer = nil }()
 	b := e.batchers.Get().(lookup.Batcher)
 	done := e.begin(x, b, time.Now())
 	if !done {
@@ -277,6 +297,10 @@ func (x *Exchange) block() {
 func (e *Engine) ServeWait(x *Exchange, dec *Decoder, body []byte) {
 	if err := dec.Decode(body, &x.Req); err != nil {
 		x.Fail(err)
+		return
+	}
+	if e.quoteRefused(&x.Req) {
+		x.Fail(quotesOff())
 		return
 	}
 	e.Wait(x)
@@ -334,6 +358,7 @@ func (e *Engine) finish(x *Exchange, timed bool) {
 			break
 		}
 		x.Status, x.RetryAfter = 200, 0
+		x.sign()
 		x.Body = AppendQuote(x.Body[:0], &x.Quote)
 	case errors.Is(err, lookup.ErrNotFound):
 		outcome = OutcomeNotFound

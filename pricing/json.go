@@ -31,6 +31,12 @@ type Quote struct {
 	// where it starts (zero otherwise).
 	Prior      money.Decimal
 	PriorSince time.Time
+
+	// Signed, when not empty, is the signed quote object the request
+	// asked for ("quote": true), {"id":...,"expires_at":...,"token":...}
+	// (see package quote); it points into the Exchange that made the
+	// quote, valid until its next request.
+	Signed []byte
 }
 
 // Sources of a quote: the "source" field, an enum of openapi.json that
@@ -51,8 +57,9 @@ const (
 // With rules (q.Version != ""), ,"list_price":...,"ruleset_version":"..."
 // follow "source"; then, while an announced reduction applies,
 // ,"prior_price":...[,"prior_price_since":"<RFC 3339>"]; and
-// ,"explanation":[...] when q.Explanation is set.
-// Without rules the bytes are exactly the above.
+// ,"explanation":[...] when q.Explanation is set. ,"quote":{...}
+// (q.Signed) comes last. Without rules and without a quote the bytes are
+// exactly the above.
 //
 // Numbers are written in their shortest form. It does not allocate when
 // dst has room.
@@ -87,6 +94,10 @@ func AppendQuote(dst []byte, q *Quote) []byte {
 			dst = append(dst, `,"explanation":`...)
 			dst = q.Explanation.AppendJSON(dst)
 		}
+	}
+	if len(q.Signed) > 0 {
+		dst = append(dst, `,"quote":`...)
+		dst = append(dst, q.Signed...)
 	}
 	return append(dst, '}')
 }

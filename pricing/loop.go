@@ -9,6 +9,7 @@ import (
 	"github.com/pricing-engine/pricing-engine/history"
 	"github.com/pricing-engine/pricing-engine/lookup"
 	"github.com/pricing-engine/pricing-engine/pricer"
+	"github.com/pricing-engine/pricing-engine/quote"
 )
 
 const (
@@ -55,6 +56,7 @@ type Loop struct {
 	b     lookup.Batcher
 	shard *demand.Shard  // nil without demand rules
 	hist  *history.Shard // nil without a history
+	sg    *quote.Signer  // nil without quote keys
 	free  []*batchState  // batch states for reuse
 }
 
@@ -67,7 +69,11 @@ var (
 // its own and, when the engine counts demand, a demand shard of its own.
 // The result is a *Loop.
 func (e *Engine) NewLoop() pricer.Loop {
-	return &Loop{e: e, b: e.src.NewBatcher(), shard: e.newShard(), hist: e.newHistShard()}
+	l := &Loop{e: e, b: e.src.NewBatcher(), shard: e.newShard(), hist: e.newHistShard()}
+	if e.cfg.Quotes != nil {
+		l.sg = e.cfg.Quotes.NewSigner()
+	}
+	return l
 }
 
 // Instant reports whether every lookup answers at once (the memory
@@ -86,6 +92,7 @@ func (l *Loop) Serve(px pricer.Exchange, body []byte, arrived time.Time) bool {
 	x.batch = nil
 	x.shard, x.hist = l.shard, l.hist
 	x.Answered = time.Time{}
+	x.signer = l.sg
 	return l.e.serve(x, &l.dec, l.b, body, arrived)
 }
 
@@ -98,6 +105,7 @@ func (l *Loop) Serve(px pricer.Exchange, body []byte, arrived time.Time) bool {
 // called once, when the last of them answered.
 func (l *Loop) ServeBatch(x pricer.Exchange, body []byte, arrived time.Time) bool {
 	st := l.getBatch()
+	exchange(x).signer = l.sg
 	if !st.begin(l.e, exchange(x), &l.dec, l.b, l.shard, l.hist, body, arrived) {
 		return false
 	}
@@ -125,6 +133,24 @@ func (l *Loop) Discard(px pricer.Exchange) {
 	if st := x.batch; st != nil {
 		x.batch, st.x = nil, nil
 		l.putBatch(st)
+	}
+}
+
+// Kept reports whether lookups left pending since the previous Flush
+// wait for it (a source that does not tell is taken to keep them).
+func (l *Loop) Kept() bool {
+	if k, ok := l.b.(lookup.Keeper); ok {
+		return k.Kept()
+	}
+	return true
+}
+
+// SetPump passes pump to the loop's batcher if it can complete lookups
+// on the loop's goroutine ([lookup.Pumped]); otherwise lookups keep
+// completing on the source's goroutines.
+func (l *Loop) SetPump(pump func() bool) {
+	if p, ok := l.b.(lookup.Pumped); ok {
+		p.SetPump(pump)
 	}
 }
 
@@ -173,6 +199,8 @@ func (e *Engine) ServeBatchWait(x *Exchange, dec *Decoder, body []byte) {
 		st = new(batchState)
 	}
 	x.block()
+	x.signer = e.signer()
+	defer func() { e.putSigner(x.signer); x.signer = nil }()
 	b := e.batchers.Get().(lookup.Batcher)
 	done := st.begin(e, x, dec, b, nil, nil, body, time.Now())
 	if !done {
@@ -254,6 +282,10 @@ func (st *batchState) begin(e *Engine, x *Exchange, dec *Decoder, b lookup.Batch
 		x.Fail(err)
 		return true
 	}
+	if st.b.Quote && e.cfg.Quotes == nil {
+		x.Fail(quotesOff())
+		return true
+	}
 	n := st.b.Len()
 	for len(st.items) < n {
 		st.items = append(st.items, &Exchange{itemOf: st})
@@ -266,6 +298,9 @@ func (st *batchState) begin(e *Engine, x *Exchange, dec *Decoder, b lookup.Batch
 	}
 	for i := 0; i < n; i++ {
 		st.waiting[i] = false
+		if st.b.Errs[i] == nil && e.quoteRefused(&st.b.Items[i]) {
+			st.b.Errs[i] = quotesOff()
+		}
 		if st.b.Errs[i] != nil {
 			continue
 		}
@@ -273,6 +308,7 @@ func (st *batchState) begin(e *Engine, x *Exchange, dec *Decoder, b lookup.Batch
 		it.Req = st.b.Items[i]
 		it.shard, it.hist = shard, hist
 		it.trace.On = x.trace.On
+		it.signer = x.signer
 		if shard != nil && !st.counts(i) {
 			it.shard = nil // priced with the demand seen, not counted again
 		}

@@ -251,6 +251,8 @@ func FuzzDecodeFast(f *testing.F) {
 		"{\"product_id\":\"P-\x011\",\"user_location\":\"NY\"}",
 		`{"product_id":"P-1","user_location":"NY","is_prime_member":"Yes","explain":1,"x":{"a":[1,2,3]}}`,
 		`{"product_id":"P-1","user_location":"NY","is_prime_member":1.0,"explain":"off"}`,
+		`{"product_id":"P-1","user_location":"NY","quote":true}`,
+		`{"quote":"yes","product_id":"P-1","user_location":"NY","quote":0}`,
 	} {
 		f.Add([]byte(s))
 	}
@@ -265,9 +267,9 @@ func FuzzDecodeFast(f *testing.F) {
 			t.Fatalf("fast path accepted %q, full path: %v", body, err)
 		}
 		if !bytes.Equal(fast.ProductID, full.ProductID) || !bytes.Equal(fast.Location, full.Location) ||
-			fast.Member != full.Member || fast.Explain != full.Explain {
-			t.Fatalf("%q: fast %q %q %v %v, full %q %q %v %v", body, fast.ProductID, fast.Location, fast.Member, fast.Explain,
-				full.ProductID, full.Location, full.Member, full.Explain)
+			fast.Member != full.Member || fast.Explain != full.Explain || fast.Quote != full.Quote {
+			t.Fatalf("%q: fast %q %q %v %v %v, full %q %q %v %v %v", body, fast.ProductID, fast.Location, fast.Member, fast.Explain, fast.Quote,
+				full.ProductID, full.Location, full.Member, full.Explain, full.Quote)
 		}
 	})
 }

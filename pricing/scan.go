@@ -53,7 +53,7 @@ func decodeFast(body []byte, r *Request) bool {
 // nesting depth (1 for the top level), checking it as strictly as
 // checkObject does. It takes the members product_id and user_location as
 // strings of MinFieldLen to MaxFieldLen bytes of printable ASCII without
-// escape, is_prime_member and explain as true, false, 0, 1 or a lax
+// escape, is_prime_member, explain and quote as true, false, 0, 1 or a lax
 // boolean string (parseLaxBool) of printable ASCII without escape, and
 // skips (checking) any other member whose key is printable ASCII without
 // escape; of duplicate keys the last wins. On success it fills r and
@@ -66,7 +66,7 @@ func scanObject(body []byte, i, depth int, r *Request) (next int, ok bool) {
 		return 0, false
 	}
 	var pid, location []byte // nil until seen
-	member, explain := false, false
+	member, explain, quote := false, false, false
 	for i++; ; i++ {
 		// The known keys are matched, with their quotes, rather than
 		// scanned: the common body never reaches the default case.
@@ -85,6 +85,8 @@ func scanObject(body []byte, i, depth int, r *Request) (next int, ok bool) {
 			flag, j = &member, j+len(FieldIsPrime)+2
 		case hasPrefix(rest, FieldExplain+`"`):
 			flag, j = &explain, j+len(FieldExplain)+2
+		case hasPrefix(rest, FieldQuote+`"`):
+			flag, j = &quote, j+len(FieldQuote)+2
 		default:
 			// Another key: skip its member, unless the key has an
 			// escape (it could spell a known one).
@@ -140,6 +142,7 @@ func scanObject(body []byte, i, depth int, r *Request) (next int, ok bool) {
 	r.Location = append(r.Location[:0], location...)
 	r.Member = member
 	r.Explain = explain
+	r.Quote = quote
 	return i + 1, true
 }
 
@@ -178,7 +181,7 @@ func scanBool(b []byte, i int, v *bool) (next int, ok bool) {
 
 // scanBatch decodes the batch bodies whose items all take the fast path
 // (scanObject): {"items":[...]} with 1..MaxBatchItems items and optionally
-// "explain" as scanBool takes it, "items" at most once, other members
+// "explain" and "quote" as scanBool takes them, "items" at most once, other members
 // skipped (checked) when their key has no escape. Anything else reports
 // false and leaves b in an unspecified state.
 func scanBatch(body []byte, b *Batch) bool {
@@ -192,12 +195,14 @@ func scanBatch(body []byte, b *Batch) bool {
 		if j >= len(body) || body[j] != '"' {
 			return false
 		}
-		isItems, isExplain := false, false
+		isItems, isExplain, isQuote := false, false, false
 		switch rest := body[j+1:]; {
 		case hasPrefix(rest, FieldItems+`"`):
 			isItems, j = true, j+len(FieldItems)+2
 		case hasPrefix(rest, FieldExplain+`"`):
 			isExplain, j = true, j+len(FieldExplain)+2
+		case hasPrefix(rest, FieldQuote+`"`):
+			isQuote, j = true, j+len(FieldQuote)+2
 		default:
 			_, after, ok := plainString(body, j)
 			if !ok {
@@ -224,6 +229,10 @@ func scanBatch(body []byte, b *Batch) bool {
 			if j, ok = scanBool(body, j, &b.Explain); !ok {
 				return false
 			}
+		case isQuote:
+			if j, ok = scanBool(body, j, &b.Quote); !ok {
+				return false
+			}
 		default:
 			var why string
 			if j, why = checkValue(body, j, 2); why != "" {
@@ -244,6 +253,7 @@ func scanBatch(body []byte, b *Batch) bool {
 	}
 	for k := range b.Items {
 		b.Items[k].Explain = b.Items[k].Explain || b.Explain
+		b.Items[k].Quote = b.Items[k].Quote || b.Quote
 	}
 	return true
 }
@@ -278,14 +288,15 @@ type span struct{ start, end int }
 // reads lies (of duplicate keys the last wins), and a buffer for keys and
 // strings that need unescaping. A Decoder owns one and reuses it.
 type members struct {
-	pid, location, member, explain, items span
+	pid, location, member, explain, quote, items span
+	token                                        span // POST /api/v1/quotes/verify
 
 	buf []byte
 }
 
 // reset forgets the members of an earlier object, keeping the buffer.
 func (m *members) reset() {
-	m.pid, m.location, m.member, m.explain, m.items = span{}, span{}, span{}, span{}, span{}
+	m.pid, m.location, m.member, m.explain, m.quote, m.items, m.token = span{}, span{}, span{}, span{}, span{}, span{}, span{}
 }
 
 // note notes the value v of the member whose key, as it stands between
@@ -305,6 +316,10 @@ func (m *members) note(raw []byte, v span) {
 		m.member = v
 	case FieldExplain:
 		m.explain = v
+	case FieldQuote:
+		m.quote = v
+	case FieldToken:
+		m.token = v
 	case FieldItems:
 		m.items = v
 	}

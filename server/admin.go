@@ -125,6 +125,8 @@ func (s *Server) adminRoute(r route) http.Handler {
 		h = http.HandlerFunc(s.adminPrice)
 	case kindPrices:
 		h = http.HandlerFunc(s.adminPrices)
+	case kindVerify:
+		h = http.HandlerFunc(s.adminVerify)
 	case kindMetrics:
 		h = s.metricsHandler
 	case kindHealthz:
@@ -203,6 +205,18 @@ func (s *Server) adminPrices(w http.ResponseWriter, r *http.Request) {
 	}
 	x := s.engine.NewExchange(nil)
 	s.engine.PriceBatch(x, body)
+	writeExchange(w, x.Result())
+}
+
+// adminVerify is the net/http twin of the event-loop quote verification
+// route.
+func (s *Server) adminVerify(w http.ResponseWriter, r *http.Request) {
+	body, ok := s.readAdminJSON(w, r)
+	if !ok {
+		return
+	}
+	x := s.engine.NewExchange(nil)
+	s.engine.VerifyQuote(x, body)
 	writeExchange(w, x.Result())
 }
 

@@ -12,23 +12,30 @@ import (
 // not answer at once becomes a job that waits, with no goroutine of its
 // own, until the loop's pricing handle calls its Exchange's Done (for a
 // batch: once its last item answered). Done pushes the job onto its loop's
-// completion stack (lock-free: a compare-and-swap on the head); the push
-// that finds the stack empty, and only that one, asks the loop to run
-// drain. drain takes every completion at once, makes the replies, and
-// resumes each connection concerned once, so that its replies go out in
-// one write, in request order behind and before inline answers (the
-// connection's pending queue keeps the order).
+// completion stack (lock-free: a compare-and-swap on the head). drain
+// takes every completion at once, makes the replies, and resumes each
+// connection concerned once, so that its replies go out in one write, in
+// request order behind and before inline answers (the connection's
+// pending queue keeps the order).
 //
-// Waking: gnet's EventLoop.Execute queues the task in the poller's urgent
-// queue unless that queue is over its threshold, so with one task per
-// drain (not one per reply) it runs in the next loop iteration, after the
-// reads of the current one; the event fd write is skipped while one is
-// pending.
+// Waking: the loop is asked to drain through its pump (one Execute until
+// the drain runs; gnet writes its event fd once until the task runs). A
+// lookup source that can complete on the loop (lookup.Pumped: the latency
+// profile's timers, the Redis store's replies) keeps the answers that
+// arrive together and pumps once for all of them; drain first flushes the
+// pricing handle, which calls their Done on the loop, then drains: the
+// answers of one timer tick or one Redis round trip are replied to in one
+// wake-up, with one write per connection. Done on the loop (inTurn) pushes
+// without pumping. Other sources call Done on their own goroutines: the
+// push that finds the stack empty, outside a drain, pumps.
 //
-// Flushing: the pricing handle keeps the lookups of one iteration; the
-// first request left pending in an iteration schedules one flush task
-// (also through Execute), which runs after the iteration's reads, so a
-// networked store sends all of them in one round trip.
+// Flushing: a pricing handle whose lookups wait for the next Flush
+// (pricer.Loop.Kept: a networked store gathers the misses of one
+// iteration) makes the first request left pending in an iteration
+// schedule one flush task (also through Execute), which runs after the
+// iteration's reads, so a networked store sends all of them in one round
+// trip; the task drains too. A source that takes each lookup at once (the
+// latency profile) costs the iteration no task and no event fd write.
 
 // dispatchPrice serves a price request (rt routePrice) or a batch request
 // (routePrices) on the loop's pricing handle: answered at once (a cache
@@ -70,7 +77,9 @@ func (cn *conn) dispatchPrice(out []byte, rep *reply, req *httpparse.Request, me
 	s.h.waiting.Add(1)
 	s.metrics.LookupWaitBegan()
 	s.jobsWG.Add(1)
-	lp.scheduleFlush()
+	if lp.pl.Kept() {
+		lp.scheduleFlush()
+	}
 	if rep.close {
 		cn.closing = true
 	}
@@ -92,31 +101,37 @@ func (lp *loop) scheduleFlush() {
 	}
 }
 
-// flush runs on the loop (scheduled by scheduleFlush).
+// flush runs on the loop (scheduled by scheduleFlush): it sends the
+// iteration's lookups and drains what completed.
 func (lp *loop) flush() {
 	lp.flushQueued = false
-	lp.pl.Flush()
+	lp.drain()
 }
 
 // lookedUp is the done of the job's Exchange: it runs on whatever goroutine the
-// lookups completed on, and hands the job to its loop.
+// lookups completed on (the loop's own, inside drain, for a pumped
+// source), and hands the job to its loop.
 func (j *job) lookedUp() {
 	lp := j.lp
 	for {
 		head := lp.completions.Load()
 		j.next = head
 		if lp.completions.CompareAndSwap(head, j) {
-			if head == nil {
-				lp.adm.wakeAt.Store(time.Now().UnixNano())
-				lp.wake()
+			if head == nil && !lp.inTurn.Load() {
+				lp.pump()
 			}
 			return
 		}
 	}
 }
 
-// wake asks the loop to drain its completions.
-func (lp *loop) wake() {
+// pump asks the loop to run drain, from any goroutine; asks made before
+// the drain begins are one. It reports false when the loops have stopped.
+func (lp *loop) pump() bool {
+	if !lp.pumpQueued.CompareAndSwap(false, true) {
+		return true
+	}
+	lp.adm.wakeAt.Store(time.Now().UnixNano())
 	if err := lp.el.Execute(context.Background(), lp.drainRun); err != nil {
 		// The loops have stopped (Shutdown's deadline passed): nobody
 		// will write these replies. Account for them so that nothing
@@ -127,21 +142,34 @@ func (lp *loop) wake() {
 			s.metrics.LookupWaitEnded()
 			s.jobsWG.Done()
 		}
+		lp.pumpQueued.Store(false)
+		return false
 	}
+	return true
 }
 
-// drain runs on the loop: it makes the replies of every completed job,
-// then resumes each connection concerned once (one write each).
+// drain runs on the loop: it flushes the pricing handle (a pumped source
+// completes its answered lookups there, on the loop), makes the replies of
+// every completed job, then resumes each connection concerned once (one
+// write each).
 func (lp *loop) drain() {
+	lp.pumpQueued.Store(false)
+	lp.inTurn.Store(true)
+	lp.pl.Flush()
 	head := lp.completions.Swap(nil)
+	lp.now = time.Now()
+	now := lp.now.UnixNano()
+	if head == nil {
+		lp.sampleSojourn(now)
+		lp.endTurn()
+		return
+	}
 	var fifo *job // reversed: completion order
 	for head != nil {
 		next := head.next
 		head.next = fifo
 		fifo, head = head, next
 	}
-	lp.now = time.Now()
-	now := lp.now.UnixNano()
 	for j := fifo; j != nil; {
 		next := j.next
 		j.next = nil
@@ -162,12 +190,15 @@ func (lp *loop) drain() {
 	if lp.al != nil {
 		lp.al.Flush() // the lines of the replies made here
 	}
-	// Let the lookups complete what is due by now (a timer source): with
-	// GOMAXPROCS=1 a busy loop holds the only P, and its Source's own
-	// goroutine may wait for it (a networked store's Flush with nothing
-	// kept sends nothing).
-	if !lp.flushQueued {
-		lp.pl.Flush()
+	lp.endTurn()
+}
+
+// endTurn ends a drain: completions pushed by other goroutines while it
+// ran did not pump, so it pumps for them.
+func (lp *loop) endTurn() {
+	lp.inTurn.Store(false)
+	if lp.completions.Load() != nil {
+		lp.pump()
 	}
 }
 

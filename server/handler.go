@@ -81,6 +81,8 @@ type loop struct {
 	// The asynchronous lookup path (complete.go).
 	flushQueued bool                // a flush task is queued
 	completions atomic.Pointer[job] // stack of jobs whose Call is done; pushed from any goroutine
+	pumpQueued  atomic.Bool         // a drain task is queued (pump)
+	inTurn      atomic.Bool         // drain runs: pushes need not pump
 	touched     []*conn             // connections with completions in the current drain
 	adm         admission           // admission control on queueing delay (admission.go)
 	free        []*job              // jobs for reuse (job.go)
@@ -112,6 +114,7 @@ func (s *Server) loopFor(el gnet.EventLoop) *loop {
 		obs: make(map[obsKey]prometheus.Observer),
 	}
 	lp.pl = s.engine.NewLoop()
+	lp.pl.SetPump(lp.pump)
 	lp.inline = s.engine.NewExchange(nil)
 	lp.inlineTrace = lp.inline.Trace()
 	lp.debug = s.log.Enabled(context.Background(), slog.LevelDebug)

@@ -17,6 +17,7 @@ const (
 	routeDocs
 	routeOpenAPI
 	routePrices
+	routeVerify
 	routeCount // the number of rows of routes
 )
 
@@ -30,6 +31,7 @@ const (
 	endpointDocs    = "/docs"
 	endpointOpenAPI = "/openapi.json"
 	endpointPrices  = "/api/v1/prices"
+	endpointVerify  = "/api/v1/quotes/verify"
 	endpointUnknown = "unknown"
 )
 
@@ -51,12 +53,13 @@ const (
 	kindHealthz                     // alive
 	kindReadyz                      // ready, or draining (readyz)
 	kindDocs                        // a file of the API docs
+	kindVerify                      // POST /api/v1/quotes/verify: a quote token checked
 )
 
-// priced reports whether the kind prices (its requests are the API's
-// traffic wherever they arrive: the admin listener counts them in the
-// request metrics too, and not its scrapes and probes).
-func (k handlerKind) priced() bool { return k == kindPrice || k == kindPrices }
+// priced reports whether the kind is the API's traffic (prices, and the
+// verification of the quotes they gave): the admin listener counts its
+// requests in the request metrics too, and not its scrapes and probes.
+func (k handlerKind) priced() bool { return k == kindPrice || k == kindPrices || k == kindVerify }
 
 // readyz is the reply of /readyz on both listeners, its body appended to
 // dst: 200 "ready\n" followed by [Deps.ReadyDetail]'s text while ready, 503
@@ -96,6 +99,7 @@ var routes = [routeCount]routeSpec{
 	routeDocs:    {path: endpointDocs, subtree: true, allow: allowGetHead, endpoint: endpointDocs, kind: kindDocs},
 	routeOpenAPI: {path: endpointOpenAPI, allow: allowGetHead, endpoint: endpointOpenAPI, kind: kindDocs},
 	routePrices:  {path: endpointPrices, allow: allowPost, endpoint: endpointPrices, kind: kindPrices},
+	routeVerify:  {path: endpointVerify, allow: allowPost, endpoint: endpointVerify, kind: kindVerify},
 }
 
 func (r route) endpoint() string { return routes[r].endpoint }

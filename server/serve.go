@@ -56,6 +56,19 @@ func (cn *conn) serve(out []byte, req *httpparse.Request) []byte {
 		rep.status, rep.retryAfter = x.Status, x.RetryAfter
 		return cn.answer(out, &rep, x.Body, method, rt.endpoint())
 
+	case routeVerify:
+		if !rt.allows(method) {
+			return cn.answerMethodNotAllowed(out, &rep, rt, method)
+		}
+		if !isJSONContentType(req.ContentType) {
+			return cn.answerCanned(out, &rep, cannedUnsupportedMedia, method, rt.endpoint())
+		}
+		// No lookup: a MAC and a decode, inline whatever the store.
+		s.engine.VerifyQuote(lp.inline, req.Body)
+		x := lp.inline.Result()
+		rep.status, rep.retryAfter = x.Status, x.RetryAfter
+		return cn.answer(out, &rep, x.Body, method, rt.endpoint())
+
 	case routeHealthz, routeReadyz, routeDocs, routeOpenAPI, routeMetrics:
 		if !rt.allows(method) {
 			return cn.answerMethodNotAllowed(out, &rep, rt, method)

@@ -84,7 +84,7 @@ func TestPriceResponseFieldOrder(t *testing.T) {
 			}
 		}
 	}
-	want := "product_id,final_price,base_price,market_multiplier,discount_rate,source,list_price,ruleset_version,explanation"
+	want := "product_id,final_price,base_price,market_multiplier,discount_rate,source,list_price,ruleset_version,prior_price,prior_price_since,explanation,quote"
 	if got := strings.Join(keys, ","); got != want {
 		t.Errorf("PriceResponse properties = %s, want %s", got, want)
 	}

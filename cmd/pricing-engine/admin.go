@@ -59,7 +59,9 @@ type adminRuntime struct {
 // newAdmin builds the admin API over src's writer (the memory store or
 // the Redis store). A tokens file that cannot be read or parsed is an
 // error at start.
-func newAdmin(c *config, src lookup.Source, log *slog.Logger, mset *metrics.Set) (*adminRuntime, error) {
+// wrote, when set, is told of every write that changed a value (the
+// price history re-prices what it changed).
+func newAdmin(c *config, src lookup.Source, log *slog.Logger, mset *metrics.Set, wrote func(lookup.Ref)) (*adminRuntime, error) {
 	cfg := &c.admin
 	rt := &adminRuntime{log: log, close: func() {}}
 	if cfg.tokensFile != "" {
@@ -94,6 +96,9 @@ func newAdmin(c *config, src lookup.Source, log *slog.Logger, mset *metrics.Set)
 		w = s
 	default:
 		return nil, fmt.Errorf("cannot serve the admin API: the data source %T takes no writes", src)
+	}
+	if wrote != nil {
+		w = recordingWriter{Writer: w, wrote: wrote}
 	}
 	rt.handler = admin.New(admin.Config{
 		Store:   w,

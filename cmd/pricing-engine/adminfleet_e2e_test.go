@@ -26,12 +26,14 @@ const (
 	fleetPollEvery   = 200 * time.Microsecond // poll pacing, not synchronisation
 )
 
-// TestE2EAdminThreeReplicas runs three replicas on one redis-server (and
-// on a three-node Cluster), writes a price through the admin API of each
-// replica in turn, and after each write's reply polls the API port of
-// every replica until each serves the new price. Every write must be
-// served everywhere; the delays from the reply to the last replica
-// serving it are logged (P50, P99, max).
+// TestE2EAdminThreeReplicas runs three replicas on one redis-server (on
+// a three-node Cluster, and behind Sentinel), writes a price through the
+// admin API of each replica in turn, and after each write's reply polls
+// the API port of every replica until each serves the new price. Every
+// write must be served everywhere; the delays from the reply to the last
+// replica serving it are logged (P50, P99, max). Then writers on every
+// replica race: exactly one wins each version, and one idempotent request
+// sent to every replica at once is applied once.
 func TestE2EAdminThreeReplicas(t *testing.T) {
 	t.Run("standalone", func(t *testing.T) {
 		srv := redistest.Start(t, redistest.Options{})
@@ -40,6 +42,10 @@ func TestE2EAdminThreeReplicas(t *testing.T) {
 	t.Run("cluster", func(t *testing.T) {
 		c := redistest.StartCluster(t, 3)
 		threeReplicas(t, c.URL())
+	})
+	t.Run("sentinel", func(t *testing.T) {
+		sn := redistest.StartSentinel(t)
+		threeReplicas(t, sn.URL())
 	})
 }
 
@@ -67,6 +73,109 @@ func threeReplicas(t *testing.T, store string) {
 	if code != 200 || strings.Count(body, `"actor":"ops"`) != fleetWrites {
 		t.Errorf("audit: %d, %d entries, want %d", code, strings.Count(body, `"actor":"ops"`), fleetWrites)
 	}
+	raceAcrossReplicas(t, reps, product, fleetWrites)
+}
+
+// raceAcrossReplicas: product is at version v. In each round two writers
+// per replica send If-Match of the current version at once: exactly one
+// wins (200), the others answer 412. Then one request with an
+// Idempotency-Key goes to every replica at once: the same reply
+// everywhere, one new version.
+func raceAcrossReplicas(t *testing.T, reps []*proc, product string, v int) {
+	path := "/admin/v1/products/" + product
+	const rounds, perReplica = 4, 2
+	for round := range rounds {
+		var (
+			wg       sync.WaitGroup
+			mu       sync.Mutex
+			statuses []int
+		)
+		for i := range len(reps) * perReplica {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				code, _, _ := adminPut(reps[i%len(reps)].admin, path, fmt.Sprintf(`{"base_price":"%d.%02d"}`, 300+round, i), fmt.Sprintf(`If-Match: "%d"`, v))
+				mu.Lock()
+				statuses = append(statuses, code)
+				mu.Unlock()
+			}()
+		}
+		wg.Wait()
+		won := 0
+		for _, s := range statuses {
+			switch s {
+			case 200:
+				won++
+			case 412:
+			default:
+				t.Errorf("round %d: status %d", round, s)
+			}
+		}
+		if won != 1 {
+			t.Fatalf("round %d: %d writers on %d replicas won version %d, want exactly 1 (%v)", round, won, len(reps), v+1, statuses)
+		}
+		v++
+	}
+	var (
+		wg      sync.WaitGroup
+		replies = make([]string, len(reps))
+	)
+	for i, r := range reps {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			code, etag, body := adminPut(r.admin, path, `{"base_price":"399.00"}`, fmt.Sprintf(`If-Match: "%d"`, v), "Idempotency-Key: fleet-retry")
+			replies[i] = fmt.Sprintf("%d %s %s", code, etag, body)
+		}()
+	}
+	wg.Wait()
+	want := fmt.Sprintf(`200 "%d" `, v+1)
+	for i, r := range replies {
+		// Status, ETag and body alike: the first reply, replayed.
+		if !strings.HasPrefix(r, want) || r != replies[0] {
+			t.Errorf("replica %d answered the idempotent request %q; want %q... and the same as replica 0 (%q)", i, r, want, replies[0])
+		}
+	}
+	code, etag, _ := adminGet(reps[0].admin, path)
+	if code != 200 || etag != fmt.Sprintf(`"%d"`, v+1) {
+		t.Errorf("after the idempotent request on every replica: %d ETag %s, want version %d (applied once)", code, etag, v+1)
+	}
+}
+
+// adminPut sends one PUT with the write token and returns the status,
+// the ETag and the body.
+func adminPut(addr, path, body string, headers ...string) (int, string, string) {
+	req, err := http.NewRequest("PUT", "http://"+addr+path, strings.NewReader(body))
+	if err != nil {
+		return 0, "", err.Error()
+	}
+	req.Header.Set("Authorization", "Bearer "+adminWriteToken)
+	req.Header.Set("Content-Type", "application/json")
+	for _, h := range headers {
+		k, v, _ := strings.Cut(h, ": ")
+		req.Header.Set(k, v)
+	}
+	return roundTrip(req)
+}
+
+func adminGet(addr, path string) (int, string, string) {
+	req, err := http.NewRequest("GET", "http://"+addr+path, nil)
+	if err != nil {
+		return 0, "", err.Error()
+	}
+	req.Header.Set("Authorization", "Bearer "+adminWriteToken)
+	return roundTrip(req)
+}
+
+func roundTrip(req *http.Request) (int, string, string) {
+	c := &http.Client{Timeout: httpTimeout}
+	resp, err := c.Do(req)
+	if err != nil {
+		return 0, "", err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header.Get("ETag"), string(b)
 }
 
 // measureVisibility writes n prices of product, each through the admin

@@ -34,6 +34,7 @@ type config struct {
 	admin           adminConfig
 	adminStore      adminStoreConfig
 	trace           traceConfig
+	quote           quoteConfig
 	logFormat       string
 	logLevel        slog.Level
 	logLevelName    string
@@ -89,6 +90,7 @@ func (c *config) flagSet() *flag.FlagSet {
 	c.admin.register(fs)
 	c.adminStore.register(fs)
 	c.trace.register(fs)
+	c.quote.register(fs)
 	wholeFlag(fs, &sc.MaxConns, field("MaxConns", "max-conns"), d.MaxConns, "maximum open API connections (0 = the file-descriptor limit minus headroom, at most 100000: see docs/RELIABILITY.md)")
 	wholeFlag(fs, &sc.MaxBufferedBytes, field("MaxBufferedBytes", "max-buffered-bytes"), d.MaxBufferedBytes, "budget of bytes buffered for all API connections; past it those holding the most unread output are closed (0 = a quarter of GOMEMLIMIT when set, else 64 MiB)")
 	wholeFlag(fs, &sc.MaxPipeline, field("MaxPipeline", "max-pipeline"), d.MaxPipeline, "maximum requests per connection awaiting replies")
@@ -254,6 +256,9 @@ func (c *config) validate() error {
 	} else if c.admin.tlsCertFile != "" && c.server.AdminAddr == "" {
 		errs = append(errs, errors.New("invalid admin TLS: --admin-tls-cert-file needs the admin listener (--admin-addr is empty)"))
 	}
+	if err := c.quote.validate(); err != nil {
+		errs = append(errs, err)
+	}
 	if err := c.adminStore.validate(&c.store); err != nil {
 		errs = append(errs, err)
 	}
@@ -307,6 +312,7 @@ func (c *config) logAttrs() []any {
 		"addr", s.Addr, "admin_addr", s.AdminAddr, "loops", s.Loops,
 		"lookup_latency", c.latency.String(), "lookup_deadline", c.lookupDeadline.String(),
 		"store", c.store.redacted(), "admin_store", c.adminStore.redacted(), "rules", c.rules.path, "admin_tokens_file", c.admin.tokensFile, "admin_tls_cert_file", c.admin.tlsCertFile, "audit_retention", c.admin.auditRetention.String(), "trace_endpoint", c.trace.endpoint, "trace_sample", c.trace.sample, "trace_trust_parent", c.trace.trustParent, "access_log", c.trace.accessLog, "access_log_sample", c.trace.accessLogSample, "catalog", orEmbedded(c.catalogFile), "markets", orEmbedded(c.marketsFile),
+		"quote_keys_file", c.quote.keysFile, "quote_ttl", c.quote.ttl.String(),
 		"max_conns", s.MaxConns, "max_pipeline", s.MaxPipeline, "max_waiting", s.MaxWaiting, "pool_size", s.PoolSize,
 		"max_header_bytes", s.Limits.MaxHeaderBytes, "max_headers", s.Limits.MaxHeaders, "max_body_bytes", s.Limits.MaxBodyBytes,
 		"max_outbound_bytes", s.MaxOutboundBytes, "max_inbound_bytes", s.MaxInboundBytes,

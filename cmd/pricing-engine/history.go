@@ -4,19 +4,23 @@ import (
 	"context"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/pricing-engine/pricing-engine/history"
+	"github.com/pricing-engine/pricing-engine/internal/jsonstr"
 	"github.com/pricing-engine/pricing-engine/lookup"
 	"github.com/pricing-engine/pricing-engine/lookup/redisstore"
+	"github.com/pricing-engine/pricing-engine/pricer"
 )
 
 // historyRuntime is the price history at run time: the merger every
 // event loop records on, shared through the Redis store when that is the
 // data source (in process for the memory store).
 type historyRuntime struct {
-	merger *history.Merger
-	log    *slog.Logger
+	merger   *history.Merger
+	repricer *repricer // re-prices what admin writes change; nil until set
+	log      *slog.Logger
 
 	mu      sync.Mutex
 	lastLog time.Time // last logged shared failure
@@ -38,6 +42,9 @@ func (rt *historyRuntime) start(ctx context.Context) {
 		rt.merger.Merge(ctx, time.Now())
 		rt.merger.Run(ctx)
 	}()
+	if rt.repricer != nil {
+		go rt.repricer.run(ctx)
+	}
 }
 
 // sharedError logs at most one failure of the shared history a minute
@@ -71,3 +78,121 @@ var (
 	_ [history.Retention - lookup.HistoryDays]struct{}
 	_ [lookup.HistoryDays - history.Retention]struct{}
 )
+
+// Re-pricing after admin writes: bounds and timing.
+const (
+	// repriceQueue bounds the admin writes waiting to be re-priced.
+	repriceQueue = 4096
+	// repriceMax bounds the product x location pairs one round re-prices.
+	repriceMax = 10_000
+	// repriceDelay is how long after a write its pairs are re-priced:
+	// longer than the store's visibility bound (every replica serves a
+	// write within 100 ms), so that the new value is the one priced.
+	repriceDelay = 300 * time.Millisecond
+)
+
+// repricer records, the day an admin write changes a base price or a
+// multiplier, the list prices it makes: it re-prices every product x
+// location the history holds for the written product (or location; every
+// pair for the default market) through the engine, which records them,
+// so that a price in force for a moment counts as a price applied even
+// when no customer asked for it then.
+type repricer struct {
+	engine  pricer.Engine
+	merger  *history.Merger
+	log     *slog.Logger
+	queue   chan lookup.Ref
+	dropped atomic.Uint64
+}
+
+func newRepricer(engine pricer.Engine, m *history.Merger, log *slog.Logger) *repricer {
+	return &repricer{engine: engine, merger: m, log: log, queue: make(chan lookup.Ref, repriceQueue)}
+}
+
+// wrote queues ref for re-pricing; it never blocks (a full queue drops
+// the write and counts it).
+func (r *repricer) wrote(ref lookup.Ref) {
+	select {
+	case r.queue <- ref:
+	default:
+		r.dropped.Add(1)
+	}
+}
+
+// run re-prices queued writes until ctx ends: the writes of repriceDelay
+// together, repriceDelay after the first of them.
+func (r *repricer) run(ctx context.Context) {
+	for {
+		var first lookup.Ref
+		select {
+		case <-ctx.Done():
+			return
+		case first = <-r.queue:
+		}
+		refs := map[lookup.Ref]bool{first: true}
+		t := time.NewTimer(repriceDelay)
+	gather:
+		for {
+			select {
+			case <-ctx.Done():
+				t.Stop()
+				return
+			case ref := <-r.queue:
+				refs[ref] = true
+			case <-t.C:
+				break gather
+			}
+		}
+		r.reprice(refs)
+	}
+}
+
+// reprice prices every pair the written refs change, once.
+func (r *repricer) reprice(refs map[lookup.Ref]bool) {
+	pairs := map[[2]string]bool{}
+	truncated := false
+	for ref := range refs {
+		product, location := ref.ID, ""
+		if ref.Kind == lookup.KindMarket {
+			product, location = "", ref.ID
+			if ref.ID == lookup.DefaultMarket {
+				location = "" // every location without a market of its own
+			}
+		}
+		if r.merger.Pairs(product, location, repriceMax-len(pairs), func(p, l string) { pairs[[2]string{p, l}] = true }) {
+			truncated = true
+		}
+	}
+	if n := r.dropped.Swap(0); n > 0 {
+		r.log.Warn("price history: admin writes arrived faster than they are re-priced; some were not (their prices are recorded when next served)", "dropped", n)
+	}
+	if truncated {
+		r.log.Warn("price history: an admin write changes more prices than are re-priced at once; the others are recorded when next served", "repriced", len(pairs))
+	}
+	x := r.engine.NewExchange(nil)
+	var body []byte
+	for pl := range pairs {
+		body = append(body[:0], `{"product_id":`...)
+		body = jsonstr.Append(body, pl[0])
+		body = append(body, `,"user_location":`...)
+		body = jsonstr.Append(body, pl[1])
+		body = append(body, '}')
+		r.engine.Price(x, body) // records the list price through the merger
+	}
+}
+
+// recordingWriter is a lookup.Writer that tells wrote about every write
+// that changed a value.
+type recordingWriter struct {
+	lookup.Writer
+	wrote func(lookup.Ref)
+}
+
+// Write implements [lookup.Writer].
+func (w recordingWriter) Write(ctx context.Context, wr *lookup.Write) (lookup.Outcome, error) {
+	out, err := w.Writer.Write(ctx, wr)
+	if err == nil && !out.Replayed && (out.Status == lookup.WriteCreated || out.Status == lookup.WriteUpdated) {
+		w.wrote(wr.Ref)
+	}
+	return out, err
+}

@@ -73,6 +73,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "pricing-engine: %v\n", err)
 		return 2
 	}
+	if err := cfg.quote.load(); err != nil {
+		fmt.Fprintf(stderr, "pricing-engine: %v\n", err)
+		return 2
+	}
 	log := newLogger(cfg, stderr)
 	raiseFileLimit(log)
 	if err := serve(cfg, log); err != nil {
@@ -104,9 +108,14 @@ func serve(cfg *config, log *slog.Logger) error {
 	// The price history (history.go): prior prices of announced reductions.
 	hist := newHistory(src, log)
 	pcfg.History = hist.merger
+	if r := cfg.quote.ring; r != nil {
+		pcfg.Quotes = r
+		log.Info("signed quotes enabled", "keys_file", r.Path(), "key_ids", r.KeyIDs(), "ttl", r.TTL().String())
+	}
 	engine := pricing.NewEngine(cfg.latency.Wrap(src), pcfg)
 	// The admin write API (admin.go): tokens, governed writes, audit.
-	adm, err := newAdmin(cfg, src, log, mset)
+	hist.repricer = newRepricer(engine, hist.merger, log)
+	adm, err := newAdmin(cfg, src, log, mset, hist.repricer.wrote)
 	if err != nil {
 		return err
 	}
@@ -149,6 +158,8 @@ func serve(cfg *config, log *slog.Logger) error {
 	hist.start(rulesCtx) // history merges (and shares through the store)
 	adm.start(rulesCtx)  // the tokens file: SIGHUP and changes reload
 	trc.start(rulesCtx)  // SIGHUP reopens the access log
+	// The quote keys file: SIGHUP and changes reload.
+	startQuotes(rulesCtx, cfg.quote.ring, log)
 	if err := srv.Start(); err != nil {
 		return err
 	}

@@ -63,6 +63,9 @@ var rules = []rule{
 	// admin drives a lookup.Writer: it knows neither the event loops nor
 	// the price path nor Redis (lookup/redisstore implements the writes).
 	{pkgs: "admin", forbidden: append(own("server", "pricing", "rules", "demand", "lookup/redisstore"), gnet, rueidis)},
+	// quote signs and verifies tokens: it knows no request path, store
+	// or transport.
+	{pkgs: "quote", forbidden: append(own("pricing", "pricer", "server", "lookup", "rules", "demand", "admin"), gnet, rueidis, nethttp)},
 	// The Redis client, the key schema and the import live in
 	// lookup/redisstore: the command wires, it does not talk to Redis.
 	{pkgs: "cmd/pricing-engine", forbidden: []string{rueidis}, direct: true},

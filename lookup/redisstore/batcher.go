@@ -2,6 +2,7 @@ package redisstore
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/redis/rueidis"
@@ -17,12 +18,31 @@ var starID = []byte(lookup.DefaultMarket)
 var one = money.New(1, 0)
 
 // batcher is one goroutine's [lookup.Batcher]: hits are answered in
-// Lookup; misses wait in pending until Flush hands them to a sender.
+// Lookup; misses wait in pending until Flush hands them to a sender. With
+// a pump (SetPump) the sender hands the answered Calls back (ready) and
+// pumps once; the owner's next Flush calls their Done on its goroutine.
 type batcher struct {
 	s       *Store
 	key     []byte
 	pending []*lookup.Call
+	pump    func() bool
+	done    []*lookup.Call // Flush's scratch
+
+	mu     sync.Mutex
+	ready  []*lookup.Call // answered by a sender, for the next Flush
+	pumped bool           // pump was called for the Calls in ready
 }
+
+var (
+	_ lookup.Pumped = (*batcher)(nil)
+	_ lookup.Keeper = (*batcher)(nil)
+)
+
+// SetPump implements [lookup.Pumped].
+func (b *batcher) SetPump(pump func() bool) { b.pump = pump }
+
+// Kept implements [lookup.Keeper].
+func (b *batcher) Kept() bool { return len(b.pending) > 0 }
 
 // NewBatcher implements [lookup.Source].
 func (s *Store) NewBatcher() lookup.Batcher {
@@ -59,11 +79,17 @@ func (b *batcher) Lookup(c *lookup.Call) bool {
 // every sender is busy and the queue is full, the batch is answered at
 // once from last known values or with ErrUnavailable.
 func (b *batcher) Flush() {
+	if b.pump != nil {
+		b.completeReady()
+	}
 	if len(b.pending) == 0 {
 		return
 	}
 	s := b.s
 	bt := s.batches.Get().(*batch)
+	if b.pump != nil {
+		bt.owner = b
+	}
 	bt.calls = append(bt.calls[:0], b.pending...)
 	clear(b.pending)
 	b.pending = b.pending[:0]
@@ -71,6 +97,49 @@ func (b *batcher) Flush() {
 	case s.work <- bt:
 	default:
 		go s.reject(bt, lookup.ErrUnavailable)
+	}
+}
+
+// completeReady calls Done for the Calls the senders answered, on the
+// owner's goroutine.
+func (b *batcher) completeReady() {
+	b.mu.Lock()
+	b.done = append(b.done[:0], b.ready...)
+	clear(b.ready)
+	b.ready, b.pumped = b.ready[:0], false
+	b.mu.Unlock()
+	for i, c := range b.done {
+		b.done[i] = nil
+		c.Done(c)
+	}
+}
+
+// deliver completes the answered Calls of bt: hands them to their owner
+// and pumps (once until its next Flush), or, without an owner or once the
+// owner has stopped, calls their Done here.
+func (s *Store) deliver(bt *batch) {
+	o := bt.owner
+	if o == nil {
+		for _, c := range bt.calls {
+			c.Done(c)
+		}
+		return
+	}
+	o.mu.Lock()
+	o.ready = append(o.ready, bt.calls...)
+	pump := !o.pumped
+	o.pumped = true
+	o.mu.Unlock()
+	if !pump || o.pump() {
+		return
+	}
+	o.mu.Lock()
+	calls := append([]*lookup.Call(nil), o.ready...) // rare: the owner has stopped
+	clear(o.ready)
+	o.ready, o.pumped = o.ready[:0], false
+	o.mu.Unlock()
+	for _, c := range calls {
+		c.Done(c)
 	}
 }
 
@@ -185,6 +254,7 @@ type ownKey struct {
 
 // batch is the Calls of one Flush and the sender's scratch space.
 type batch struct {
+	owner   *batcher // the pumped batcher the Calls go back to; nil: call Done
 	calls   []*lookup.Call
 	res     map[string]entry   // keys known for this batch
 	flights map[string]*flight // keys read by this or another batch
@@ -198,6 +268,7 @@ func newBatch() *batch {
 }
 
 func (s *Store) putBatch(b *batch) {
+	b.owner = nil
 	clear(b.calls)
 	b.calls = b.calls[:0]
 	clear(b.res)
@@ -215,8 +286,8 @@ func (s *Store) reject(b *batch, err error) {
 	for _, c := range b.calls {
 		s.answerDown(c, &b.buf, err)
 		c.Answered = now
-		c.Done(c)
 	}
+	s.deliver(b)
 	s.putBatch(b)
 }
 
@@ -290,8 +361,8 @@ func (s *Store) process(b *batch) {
 			}
 			c.Trip = trip
 		}
-		c.Done(c)
 	}
+	s.deliver(b)
 	s.putBatch(b)
 }
 

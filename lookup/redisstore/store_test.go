@@ -442,3 +442,70 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// TestPumpedBatcherCompletesInFlush: with a pump, the answers of one
+// round trip come back to the batcher's owner: one pump for the batch,
+// and every Call's Done runs inside the owner's next Flush, with Answered
+// set; a pump that reports its owner stopped makes the sender complete
+// them itself.
+func TestPumpedBatcherCompletesInFlush(t *testing.T) {
+	srv := redistest.Start(t, redistest.Options{})
+	seed(t, srv)
+	s := open(t, Options{URL: srv.URL(), CacheEntries: -1})
+	for _, stopped := range []bool{false, true} {
+		t.Run(map[bool]string{false: "running", true: "stopped"}[stopped], func(t *testing.T) {
+			b := s.NewBatcher()
+			pumps := make(chan struct{}, 8)
+			b.(lookup.Pumped).SetPump(func() bool {
+				pumps <- struct{}{}
+				return !stopped
+			})
+			const n = 20
+			var inFlush bool // read in Done: on this goroutine unless stopped
+			done := make(chan bool, n)
+			start := time.Now()
+			for i := range n {
+				c := &lookup.Call{ProductID: []byte("P-" + itoa(1+i%2)), Location: []byte("NY"), Deadline: start.Add(5 * time.Second)}
+				c.Done = func(c *lookup.Call) {
+					if c.Err != nil || c.Answered.Before(start) {
+						t.Errorf("answered %v after the start, err %v", c.Answered.Sub(start), c.Err)
+					}
+					done <- inFlush
+				}
+				if b.Lookup(c) {
+					t.Fatal("a lookup without a cache answered at once")
+				}
+			}
+			if !b.(lookup.Keeper).Kept() {
+				t.Fatal("the misses are not kept for Flush")
+			}
+			b.Flush() // sends them: one batch
+			select {
+			case <-pumps:
+			case <-time.After(5 * time.Second):
+				t.Fatal("no pump within 5 s")
+			}
+			if !stopped {
+				if len(done) != 0 {
+					t.Fatal("a Call completed before the owner's Flush")
+				}
+				inFlush = true
+				b.Flush()
+				inFlush = false
+			}
+			for range n {
+				select {
+				case fromFlush := <-done:
+					if fromFlush == stopped {
+						t.Errorf("a Call completed in Flush %v, with the owner stopped %v", fromFlush, stopped)
+					}
+				case <-time.After(5 * time.Second):
+					t.Fatal("a Call was not completed")
+				}
+			}
+			if len(pumps) != 0 {
+				t.Errorf("%d more pumps for one batch", len(pumps))
+			}
+		})
+	}
+}
