@@ -7,8 +7,8 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"syscall"
-	"time"
 	"testing"
+	"time"
 
 	"github.com/panjf2000/gnet/v2"
 
