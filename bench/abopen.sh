@@ -17,7 +17,9 @@
 # ARGS. SERVER_CPU and CLIENT_CPU override the CPUs, WARMUP the unmeasured
 # seconds (default 2), LOADTEST the generator (default bin/loadtest) and
 # LOADTEST_ARGS adds to its flags (e.g. "--products 0-9999 --locations
-# NY,LA,MIA,CHI,SEA,XX --sources live,cache --strict=false").
+# NY,LA,MIA,SF,CHI,ZZ"). SYSCALLS=1 also counts the server's system calls
+# per request over the measured part (perf stat on the syscall
+# tracepoints; needs perf and permission to trace the process).
 set -uo pipefail
 if [[ $# -lt 5 ]]; then
   sed -n '2,20p' "$0" >&2
@@ -56,6 +58,11 @@ for r in $(seq 1 "$rounds"); do
     lpid=$!
     sleep "$warm"
     t0=$(awk '{print $14 + $15}' "/proc/$pid/stat")
+    if [[ -n "${SYSCALLS:-}" ]]; then
+      ev=raw_syscalls:sys_enter
+      for sc in read write epoll_pwait futex; do ev="$ev,syscalls:sys_enter_$sc"; done
+      perf stat -e "$ev" -p "$pid" -o "$tmp/perf.txt" -- sleep "$dur" >/dev/null 2>&1
+    fi
     wait "$lpid"
     t1=$(awk '{print $14 + $15}' "/proc/$pid/stat")
     kill "$pid"
@@ -68,5 +75,9 @@ print(n, round(d["throughput_rps"]), d["latency"]["p95_ms"], d["failures"])
 ' "$tmp/lt.json" 2>/dev/null || echo "0 - - -")
     cpu=$(awk -v a="$t0" -v b="$t1" -v n="${n:-0}" -v hz="$hz" 'BEGIN { if (n > 0) printf "%.1f", (b - a) * 1e6 / hz / n; else print "-" }')
     printf 'round %d  %-12s %8s req/s  p95 %8s  fail %4s  %6s us/req  load %s\n' "$r" "$name" "$rps" "$p95" "$fails" "$cpu" "$(cut -d' ' -f1 /proc/loadavg)"
+    if [[ -n "${SYSCALLS:-}" && -s "$tmp/perf.txt" ]]; then
+      # syscalls per request: counted over SECONDS, requests over the run's measured part
+      awk -v n="${n:-0}" '$2 ~ /sys_enter/ && n > 0 {gsub(",", "", $1); sub(/.*sys_enter_?/, "", $2); printf "    %s %.2f", ($2 == "" ? "all" : $2), $1 / n} END {print ""}' "$tmp/perf.txt"
+    fi
   done
 done

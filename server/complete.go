@@ -90,7 +90,9 @@ func (cn *conn) dispatchPrice(out []byte, rep *reply, req *httpparse.Request, me
 // scheduleFlush makes the loop flush its lookups once, after the reads of
 // the current iteration.
 func (lp *loop) scheduleFlush() {
-	if lp.flushQueued {
+	if lp.flushQueued || lp.pumpQueued.Load() {
+		// A queued drain runs after the iteration's reads too, and
+		// flushes first.
 		return
 	}
 	lp.flushQueued = true
