@@ -214,3 +214,33 @@ schedules:
 		})
 	}
 }
+
+// TestOmnibusNoAllocs: on a loop, recording every price and answering the
+// prior price of an announced reduction allocate nothing per request.
+func TestOmnibusNoAllocs(t *testing.T) {
+	e, h := omnibusEngine(t, `version: "o5"
+schedules:
+  - {name: sale, days: [mon], products: ["P-1*"], multiplier: 0.9, announce: true}
+`)
+	now := utc(t, "2026-12-07T10:00:00Z")
+	priceAt(t, e, h, request("P-10", "NY", false), now.AddDate(0, 0, -3))
+	l := e.NewLoop().(*Loop)
+	x := e.NewExchange(nil).(*Exchange)
+	for _, tc := range []struct {
+		body  string
+		prior bool
+	}{{`{"product_id":"P-10","user_location":"NY"}`, true}, {`{"product_id":"P-20","user_location":"NY"}`, false}} {
+		body, b := tc.body, []byte(tc.body)
+		allocs := testing.AllocsPerRun(200, func() {
+			if !l.Serve(x, b, now) || x.Status != 200 {
+				t.Fatalf("not priced: %s", x.Body)
+			}
+		})
+		if allocs != 0 {
+			t.Errorf("%s allocates %.1f times per request", body, allocs)
+		}
+		if tc.prior != !x.Quote.Prior.IsZero() {
+			t.Errorf("%s: prior price %s, want one: %v", body, x.Quote.Prior, tc.prior)
+		}
+	}
+}

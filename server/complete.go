@@ -50,8 +50,8 @@ func (cn *conn) dispatchPrice(out []byte, rep *reply, req *httpparse.Request, me
 		return cn.answerCanned(out, rep, cannedOverloaded, method, rt.endpoint())
 	}
 	j := lp.getJob()
-	j.xt.On = rep.span != nil
-	if rep.span != nil {
+	j.xt.On = lp.wantNotes(rep)
+	if j.xt.On {
 		rep.notes = j.xt
 	}
 	// Everything Done's side reads is set before the lookups begin.

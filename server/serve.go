@@ -43,8 +43,8 @@ func (cn *conn) serve(out []byte, req *httpparse.Request) []byte {
 			return cn.dispatchPrice(out, &rep, req, method, rt)
 		}
 		// In memory: the whole price path runs here, inline.
-		lp.inlineTrace.On = rep.span != nil
-		if rep.span != nil {
+		lp.inlineTrace.On = lp.wantNotes(&rep)
+		if lp.inlineTrace.On {
 			rep.notes = lp.inlineTrace
 		}
 		if rt == routePrices {

@@ -79,10 +79,19 @@ func (lp *loop) beginTrace(rep *reply, req *httpparse.Request) {
 	lp.reqID = c.TraceID
 }
 
+// wantNotes reports whether the pricing engine should note what it did
+// for the request of rep: for its span when sampled, for its access log
+// line's source when logged.
+func (lp *loop) wantNotes(rep *reply) bool {
+	return rep.span != nil || (lp.al != nil && lp.al.Sampled(rep.id))
+}
+
 // record ends the request's span (sampled requests) and writes its access
 // log line (when the log samples it). path is the request's path, a view
 // read now; start is when the request's bytes were read.
 func (lp *loop) record(cn *conn, rep *reply, method, endpoint string, path []byte, bodyLen int, start time.Time) {
+	notes := rep.notes
+	rep.notes = nil
 	if sp := rep.span; sp != nil {
 		rep.span = nil
 		sp.Name = endpoint
@@ -92,9 +101,8 @@ func (lp *loop) record(cn *conn, rep *reply, method, endpoint string, path []byt
 		if rep.status >= 500 {
 			sp.Status = trace.StatusError
 		}
-		if rep.notes != nil {
-			lp.notePricing(sp, rep.id, rep.notes)
-			rep.notes = nil
+		if notes != nil {
+			lp.notePricing(sp, rep.id, notes)
 		}
 		lp.tl.Finish(sp, time.Now().UnixNano())
 	}
@@ -107,6 +115,10 @@ func (lp *loop) record(cn *conn, rep *reply, method, endpoint string, path []byt
 	if path == nil {
 		path = []byte(endpoint)
 	}
+	source := ""
+	if notes != nil {
+		source = sourceOf(notes)
+	}
 	now := time.Now()
 	lp.al.Log(&trace.Entry{
 		Time:     now,
@@ -116,6 +128,7 @@ func (lp *loop) record(cn *conn, rep *reply, method, endpoint string, path []byt
 		Status:   rep.status,
 		Duration: now.Sub(start),
 		Bytes:    bodyLen,
+		Source:   source,
 		Remote:   cn.remote(),
 	})
 }
@@ -142,10 +155,7 @@ func (lp *loop) notePricing(sp *trace.Span, id trace.TraceID, t *pricer.Trace) {
 	if len(t.Location) > 0 {
 		sp.SetString(attrLocation, t.Location)
 	}
-	if src := t.Source; src != "" {
-		if t.Cached && t.NTrips == 0 && src == "live" {
-			src = sourceCached
-		}
+	if src := sourceOf(t); src != "" {
 		sp.SetConst(attrSource, src)
 	}
 	if t.RulesAt != 0 {
@@ -181,6 +191,16 @@ func (s *Server) flushLoops() {
 		}
 		return true
 	})
+}
+
+// sourceOf is where a price request's answer came from: its reply's
+// source, or "cached" for a live answer from a store's client-side cache
+// that no round trip served; "" without a quote.
+func sourceOf(t *pricer.Trace) string {
+	if t.Cached && t.NTrips == 0 && t.Source == "live" {
+		return sourceCached
+	}
+	return t.Source
 }
 
 // remote returns the client's address without allocating (after the first

@@ -13,7 +13,7 @@
 //   - The sampling decision, ParentBased(TraceIDRatio) as a pure function
 //     of the trace id and the incoming flags (Sampler).
 //   - Spans for sampled requests only (Span), recorded on the loop into
-//     pooled fixed-size records and handed to one exporter goroutine
+//     reused fixed-size records and handed to one exporter goroutine
 //     through a bounded queue that it takes in batches (woken by its
 //     ticker or a full batch, never per span). The goroutine writes the
 //     OTLP protobuf by hand into one reused buffer and posts it over

@@ -143,10 +143,8 @@ func (e *exporter) run() {
 			} else {
 				send(spans[:n])
 			}
-			for i, sp := range spans[:n] {
-				e.t.pool.Put(sp)
-				spans[i] = nil
-			}
+			e.t.spans.putAll(spans[:n])
+			clear(spans[:n])
 			spans = spans[n:]
 		}
 		e.spare = all[:0]

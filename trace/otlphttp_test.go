@@ -119,3 +119,22 @@ func TestSenderRetries(t *testing.T) {
 		t.Fatalf("a 400 was tried %d times", n)
 	}
 }
+
+// FuzzParseHeaders: any OTEL_EXPORTER_OTLP_HEADERS value is parsed or
+// refused with an error, never a panic; what parses has non-empty keys.
+func FuzzParseHeaders(f *testing.F) {
+	for _, s := range []string{"api-key=secret", "a=1,b=2", "k=%20v", "=", ",,", "k=%zz", "k==v", " a = b "} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		h, err := parseHeaders(s)
+		if err != nil {
+			return
+		}
+		for k := range h {
+			if k == "" {
+				t.Fatalf("%q gave an empty header name", s)
+			}
+		}
+	})
+}

@@ -71,7 +71,7 @@ type Stats struct {
 type Tracer struct {
 	sampler Sampler
 	exp     *exporter // nil: no spans
-	pool    sync.Pool
+	spans   spanPool
 
 	sampled, dropped atomic.Uint64
 }
@@ -84,7 +84,7 @@ func New(cfg Config) (*Tracer, error) {
 		return nil, err
 	}
 	t := &Tracer{sampler: s}
-	t.pool.New = func() any { return new(Span) }
+	t.spans.max = orInt(cfg.QueueSize, DefaultQueueSize) + orInt(cfg.BatchSize, DefaultBatchSize)
 	if cfg.Endpoint == "" && !cfg.FromEnv {
 		return t, nil
 	}
@@ -226,7 +226,7 @@ func (l *Loop) Child(c *Context, name string, kind Kind, start int64) *Span {
 }
 
 func (l *Loop) span(t TraceID, parent SpanID, name string, kind Kind, start int64) *Span {
-	sp := l.t.pool.Get().(*Span)
+	sp := l.t.spans.get()
 	sp.reset()
 	sp.TraceID, sp.SpanID, sp.Parent = t, l.ids.SpanID(), parent
 	sp.Name, sp.Kind, sp.Start, sp.flags = name, kind, start, FlagSampled
@@ -244,7 +244,7 @@ func (l *Loop) Finish(sp *Span, end int64) {
 	l.t.sampled.Add(1)
 	if !l.t.exp.offer(sp) {
 		l.t.dropped.Add(1)
-		l.t.pool.Put(sp)
+		l.t.spans.put(sp)
 	}
 }
 
@@ -293,9 +293,54 @@ func (l *Loop) EndShared() {
 // sp is ignored.
 func (l *Loop) Discard(sp *Span) {
 	if sp != nil {
-		l.t.pool.Put(sp)
+		l.t.spans.put(sp)
 	}
 }
 
 // trimName keeps a service name printable in logs.
 func trimName(s string) string { return strings.TrimSpace(s) }
+
+// spanPool keeps span records for reuse: a free list under a mutex rather
+// than a sync.Pool, because records are taken on the loops and given back
+// by the exporter goroutine (a sync.Pool's per-P caches then miss, and a
+// garbage collection empties it), so that a steady trickle of sampled
+// requests allocates nothing. It holds at most max records: what the
+// queue and the batch being exported can hold.
+type spanPool struct {
+	mu   sync.Mutex
+	free []*Span
+	max  int
+}
+
+func (p *spanPool) get() *Span {
+	p.mu.Lock()
+	if n := len(p.free); n > 0 {
+		sp := p.free[n-1]
+		p.free[n-1] = nil
+		p.free = p.free[:n-1]
+		p.mu.Unlock()
+		return sp
+	}
+	p.mu.Unlock()
+	return new(Span)
+}
+
+func (p *spanPool) put(sp *Span) {
+	p.mu.Lock()
+	if len(p.free) < p.max {
+		p.free = append(p.free, sp)
+	}
+	p.mu.Unlock()
+}
+
+// putAll gives back the records of one export at once.
+func (p *spanPool) putAll(spans []*Span) {
+	p.mu.Lock()
+	for _, sp := range spans {
+		if len(p.free) == p.max {
+			break
+		}
+		p.free = append(p.free, sp)
+	}
+	p.mu.Unlock()
+}

@@ -85,7 +85,18 @@ func TestE2EConsole(t *testing.T) {
 	if err := os.WriteFile(tokens, []byte("# test\nanalyst write "+token+"\nviewer read console-e2e-read-0000000000\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	p := startServer(t, append(loopbackArgs, "--admin-tokens-file", tokens, "--rules", "../../rules/testdata/example.yaml"))
+	// The example rules and an announced reduction of P-1 in MIA, so
+	// that the page shows a prior price.
+	example, err := os.ReadFile("../../rules/testdata/example.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rulesFile := filepath.Join(t.TempDir(), "rules.yaml")
+	announced := strings.Replace(string(example), "\nguards:", "\n  - {name: console-sale, products: [\"P-1\"], locations: [\"MIA\"], from: \"00:00\", to: \"23:59\", multiplier: 0.9, announce: true}\n\nguards:", 1)
+	if err := os.WriteFile(rulesFile, []byte(announced), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	p := startServer(t, append(loopbackArgs, "--admin-tokens-file", tokens, "--rules", rulesFile))
 	b := newBrowser(t)
 	admin := "http://" + p.admin
 
@@ -129,6 +140,16 @@ func TestE2EConsole(t *testing.T) {
 	}
 	if list := b.eval(cell("NY", "list")); list != fmt.Sprint(before["list_price"]) {
 		t.Errorf("page shows NY list price %q, API port %v", list, before["list_price"])
+	}
+	if prior := b.eval(cell("NY", "prior")); prior != "" {
+		t.Errorf("page shows a prior price %q for NY (no announced reduction)", prior)
+	}
+	if mia := price("P-1", "MIA"); mia["prior_price"] != nil && time.Now().UTC().Format("15:04") != "23:59" {
+		if prior := b.eval(cell("MIA", "prior")); !strings.HasPrefix(prior, fmt.Sprint(mia["prior_price"])) {
+			t.Errorf("page shows MIA prior price %q, API port %v", prior, mia["prior_price"])
+		}
+	} else if time.Now().UTC().Format("15:04") != "23:59" {
+		t.Errorf("API port: no prior price for P-1 in MIA under the announced reduction: %v", mia)
 	}
 
 	// A base price changed in the page is served by the API port.

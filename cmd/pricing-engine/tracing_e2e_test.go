@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -283,7 +284,7 @@ func TestE2ETracingJaeger(t *testing.T) {
 			if err := json.Unmarshal(sc.Bytes(), &line); err != nil {
 				t.Fatalf("access log line %q: %v", sc.Text(), err)
 			}
-			if line["path"] == "/api/v1/price" && line["status"] == 200.0 && line["method"] == "POST" {
+			if line["path"] == "/api/v1/price" && line["status"] == 200.0 && line["method"] == "POST" && line["source"] == "live" {
 				ids = append(ids, line["request_id"].(string))
 			}
 		}
@@ -359,6 +360,24 @@ func TestE2ETracingJaeger(t *testing.T) {
 				t.Fatalf("trace %s: %+v", id, spans)
 			}
 		}
+		// The latency histogram carries a sampled request's trace id as
+		// an exemplar for a scraper that asks for OpenMetrics (a loop
+		// keeps one exemplar per 100 ms: one of the two at least).
+		req, err := http.NewRequest("GET", "http://"+p2.admin+"/metrics", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Accept", "application/openmetrics-text; version=1.0.0")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		om, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/openmetrics-text") ||
+			(!strings.Contains(string(om), `trace_id="`+strings.Repeat("cd", 16)+`"`) && !strings.Contains(string(om), `trace_id="`+fresh+`"`)) {
+			t.Fatalf("no exemplar with either trace id in the OpenMetrics exposition (%s):\n%.2000s", resp.Header.Get("Content-Type"), om)
+		}
 	})
 }
 
@@ -431,14 +450,16 @@ func TestE2ETracingSilentCollector(t *testing.T) {
 	}
 	base, baseFailed, _ := run()
 	silent, silentFailed, p := run("--trace-endpoint", "http://"+ln.Addr().String(), "--trace-sample", "1")
-	t.Logf("P99 without tracing %v, every request traced to a silent collector %v", base, silent)
-	if baseFailed != 0 || silentFailed != 0 {
-		t.Fatalf("failed requests: %d without tracing, %d with a silent collector", baseFailed, silentFailed)
+	// A dead collector: nothing listens on its port (connection refused).
+	dead, deadFailed, _ := run("--trace-endpoint", fmt.Sprintf("http://127.0.0.1:%d", freePort(t)), "--trace-sample", "1")
+	t.Logf("P99 without tracing %v, every request traced to a silent collector %v, to a dead one %v", base, silent, dead)
+	if baseFailed != 0 || silentFailed != 0 || deadFailed != 0 {
+		t.Fatalf("failed requests: %d without tracing, %d with a silent collector, %d with a dead one", baseFailed, silentFailed, deadFailed)
 	}
 	// A loaded two-core machine moves P99 by itself: a collector that
 	// held the loops would add its export timeout (seconds) instead.
-	if silent > 3*base+5*time.Millisecond {
-		t.Fatalf("P99 %v with a silent collector against %v without tracing", silent, base)
+	if silent > 3*base+5*time.Millisecond || dead > 3*base+5*time.Millisecond {
+		t.Fatalf("P99 %v with a silent collector, %v with a dead one, against %v without tracing", silent, dead, base)
 	}
 	_, _, body := p.do("GET", "http://"+p.admin+"/metrics", "", "")
 	if v := metricValue(body, "pricing_trace_spans_sampled_total"); v != 4000 {

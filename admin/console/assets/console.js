@@ -157,7 +157,7 @@
       const e = entries[i];
       const it = items[i] || {};
       const mem = memberItems[i] || {};
-      let finalCell, listCell, memberCell, explain;
+      let finalCell, listCell, priorCell, memberCell, explain;
       if (prices.status !== 200) {
         finalCell = detailText(prices.body, prices.status);
       } else if (it.error) {
@@ -165,6 +165,12 @@
       } else {
         finalCell = it.final_price;
         listCell = it.list_price;
+        // An announced reduction: the prior price customers are shown
+        // (and since when the history holds it, when that is shorter
+        // than the window).
+        if (it.prior_price !== undefined) {
+          priorCell = it.prior_price + (it.prior_price_since ? ' (since ' + it.prior_price_since + ')' : '');
+        }
         explain = explanationText(it.explanation);
       }
       if (mem && !mem.error) memberCell = mem.final_price;
@@ -179,6 +185,7 @@
         el('td', {class: 'version num'}, e.exists ? e.version : ''),
         el('td', {class: 'final num'}, finalCell),
         el('td', {class: 'list num'}, listCell),
+        el('td', {class: 'prior num'}, priorCell),
         el('td', {class: 'member num'}, memberCell),
         el('td', {class: 'explain small'}, explain),
         el('td', {}, input),
