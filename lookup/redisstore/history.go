@@ -106,7 +106,7 @@ func (h *HistoryStore) ready() (*HistoryStore, error) {
 	return &c, nil
 }
 
-// dayKey is the hash of one day; its stream is dayKey + ":log".
+// historyDayKey is the hash of one day; its stream is the same key + ":log".
 func historyDayKey(base, prefix string, day int64) string {
 	return base + "{" + prefix + strconv.FormatInt(day, 10) + "}"
 }
