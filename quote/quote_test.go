@@ -240,3 +240,28 @@ func TestSignAllocs(t *testing.T) {
 		t.Errorf("AppendQuote: %v allocations, want 0", n)
 	}
 }
+
+// TestLongestToken: the longest claims a request can carry (64-byte ids
+// of characters JSON escapes 6 bytes long, a 64-byte ruleset version, a
+// 32-byte key id) make a token that fits MaxTokenLen and verifies.
+func TestLongestToken(t *testing.T) {
+	kid := strings.Repeat("k", MaxKeyIDLen)
+	r := keyring(t, time.Minute, Key{kid, secretA})
+	c := Claims{
+		ProductID: bytes.Repeat([]byte{0x01}, 64),
+		Location:  bytes.Repeat([]byte("\u2028"), 21),
+		Member:    true,
+		Final:     dec("999999999999.99"),
+		List:      dec("-0.000000000000000001"),
+		Version:   strings.Repeat("v", 64),
+	}
+	_, tok := sign(t, r, c, t0)
+	if len(tok) > MaxTokenLen {
+		t.Fatalf("token of %d bytes, over MaxTokenLen %d", len(tok), MaxTokenLen)
+	}
+	got, err := r.NewVerifier().Verify(tok, t0)
+	if err != nil || !bytes.Equal(got.ProductID, c.ProductID) || !bytes.Equal(got.Location, c.Location) {
+		t.Fatalf("Verify: %v, claims %+v", err, got)
+	}
+	t.Logf("longest token: %d bytes", len(tok))
+}

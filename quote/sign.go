@@ -5,8 +5,8 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/binary"
 	"hash"
+	mrand "math/rand/v2"
 	"strconv"
 	"time"
 
@@ -17,14 +17,15 @@ import (
 // Version is the token format's version, its first field.
 const Version = "v1"
 
-// IDLen is the length of a quote id: the base64url text of 12 bytes, 6
-// chosen at random when the Signer is made and 6 counting its quotes.
+// IDLen is the length of a quote id: the base64url text of 12 random
+// bytes.
 const IDLen = 16
 
 // Claims are the signed fields of a quote.
 type Claims struct {
-	// ID is the quote's id (set by the Signer): unique per quote, since
-	// each Signer starts from random bytes of its own and counts.
+	// ID is the quote's id (set by the Signer): 96 random bits, so
+	// unique per quote for all practical purposes, and telling nothing
+	// (not how many quotes were given).
 	ID [IDLen]byte
 	// KeyID is the id of the key that signed (set by the Signer, read by
 	// the Verifier).
@@ -51,20 +52,19 @@ type Claims struct {
 // scratch buffer: after warm-up signing does not allocate. It is not
 // safe for concurrent use: use one per event loop or goroutine.
 type Signer struct {
-	r      *Keyring
-	prefix [6]byte   // random, drawn once: the first half of every id
-	n      uint64    // quotes signed: the second half
-	ks     *keySet   // the keys mac was made for
-	mac    hash.Hash // HMAC-SHA256 with ks.keys[0]'s secret
-	buf    []byte    // the payload JSON
-	sum    [sha256.Size]byte
+	r   *Keyring
+	rng *mrand.ChaCha8 // the ids: a cryptographic generator, seeded from crypto/rand
+	ks  *keySet        // the keys mac was made for
+	mac hash.Hash      // HMAC-SHA256 with ks.keys[0]'s secret
+	buf []byte         // the payload JSON
+	sum [sha256.Size]byte
 }
 
 // NewSigner returns a Signer over r's keys.
 func (r *Keyring) NewSigner() *Signer {
-	s := &Signer{r: r}
-	rand.Read(s.prefix[:]) // never fails (crypto/rand, Go 1.24 and later)
-	return s
+	var seed [32]byte
+	rand.Read(seed[:]) // never fails (crypto/rand, Go 1.24 and later)
+	return &Signer{r: r, rng: mrand.NewChaCha8(seed)}
 }
 
 // AppendQuote signs c, issued at now and valid for the Keyring's TTL,
@@ -83,10 +83,7 @@ func (s *Signer) AppendQuote(dst []byte, c *Claims, now time.Time) []byte {
 	k := &ks.keys[0]
 	c.KeyID = k.ID
 	var raw [12]byte
-	copy(raw[:6], s.prefix[:])
-	s.n++
-	binary.BigEndian.PutUint32(raw[6:], uint32(s.n>>16))
-	binary.BigEndian.PutUint16(raw[10:], uint16(s.n))
+	_, _ = s.rng.Read(raw[:]) // never fails
 	base64.RawURLEncoding.Encode(c.ID[:], raw[:])
 	c.IssuedAt = now.Unix()
 	c.ExpiresAt = c.IssuedAt + int64(s.r.ttl/time.Second)
