@@ -28,7 +28,9 @@
 // drains every completion at once, builds the replies and resumes each
 // connection concerned once: one write per connection per drain, strictly
 // in request order with the inline answers around them (the connection's
-// pending queue keeps the order). The metrics exposition, which takes
+// pending queue keeps the order). A quote verification
+// (POST /api/v1/quotes/verify, pricer.Engine.VerifyQuote) needs no lookup
+// and is always answered inline. The metrics exposition, which takes
 // milliseconds, runs on a bounded goroutine pool instead.
 //
 // The replies the server makes itself (404, 405, 415, 503 overloaded,

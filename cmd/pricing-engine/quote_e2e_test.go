@@ -345,3 +345,36 @@ func TestE2EQuotesOffline(t *testing.T) {
 		})
 	}
 }
+
+// TestE2EQuotesRules: with a rules file the token also signs the list
+// price and the ruleset version, and verification answers them as the
+// price reply gave them.
+func TestE2EQuotesRules(t *testing.T) {
+	v, err := apicheck.NewValidator()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	keys, rulesFile := filepath.Join(dir, "quote-keys"), filepath.Join(dir, "rules.yaml")
+	writeKeys(t, keys, "k1 "+newSecret(t)+"\n")
+	writeRules(t, rulesFile, "version: \"quotes.1\"\nmember_discount: 0.10\nschedules:\n  - {name: sale, products: [\"P-1*\"], multiplier: 0.9}\nending: \"0.99\"\n")
+	p := startServer(t, append([]string{"--quote-keys-file", keys, "--rules", rulesFile}, loopbackArgs...))
+	code, hdr, got := p.do("POST", "http://"+p.api+"/api/v1/price", "application/json", `{"product_id":"P-12","user_location":"SF","is_prime_member":true,"quote":true,"explain":true}`)
+	if err := v.ValidateResponse("POST", "/api/v1/price", code, hdr, []byte(got)); err != nil {
+		t.Errorf("reply not allowed by the OpenAPI document: %v", err)
+	}
+	var r struct {
+		Final   json.Number `json:"final_price"`
+		List    json.Number `json:"list_price"`
+		Version string      `json:"ruleset_version"`
+		Quote   struct{ Token string }
+	}
+	if code != 200 || json.Unmarshal([]byte(got), &r) != nil || r.Version != "quotes.1" || r.List == "" || r.Quote.Token == "" {
+		t.Fatalf("price: %d %s", code, got)
+	}
+	code, body := p.verify(v, p.api, r.Quote.Token)
+	want := `"final_price":` + r.Final.String() + `,"list_price":` + r.List.String() + `,"ruleset_version":"quotes.1","issued_at":`
+	if code != 200 || !strings.Contains(body, want) || !strings.Contains(body, `"user_location":"SF","is_prime_member":true`) {
+		t.Errorf("verify: %d %s\nwant it to contain %s", code, body, want)
+	}
+}
