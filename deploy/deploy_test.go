@@ -36,6 +36,7 @@ func exposed() map[string]bool {
 	// Vectors only show in a gather once they have a child.
 	set.Request("GET", "/healthz", 200).Observe(0)
 	metrics.NewAdmin(set.Registry, func() int { return 0 })
+	metrics.TLSCertificate(set.Registry, time.Now)
 	families, err := set.Registry.Gather()
 	if err != nil {
 		panic(err)

@@ -1,6 +1,7 @@
 package lookup
 
 import (
+	"math"
 	"math/rand/v2"
 	"sync"
 	"time"
@@ -214,10 +215,12 @@ type timerQueue struct {
 // waking it if an entry is due before the time it sleeps until.
 func (q *timerQueue) push(es []timerEntry, base time.Time) {
 	q.mu.Lock()
+	first := time.Duration(math.MaxInt64)
 	for _, e := range es {
 		q.h.push(e)
+		first = min(first, e.due)
 	}
-	q.armLocked(base)
+	q.armLocked(first, base)
 	q.mu.Unlock()
 }
 
@@ -225,20 +228,23 @@ func (q *timerQueue) push(es []timerEntry, base time.Time) {
 func (q *timerQueue) pushOne(e timerEntry, base time.Time) {
 	q.mu.Lock()
 	q.h.push(e)
-	q.armLocked(base)
+	q.armLocked(e.due, base)
 	q.mu.Unlock()
 }
 
-// armLocked starts the goroutine, or wakes it if the heap's first entry
-// is due before the time it sleeps until. q.mu is held.
-func (q *timerQueue) armLocked(base time.Time) {
+// armLocked starts the goroutine, or wakes it if an entry just pushed
+// (the earliest due at first) is due before the time it sleeps until.
+// Only a new entry can be: the goroutine chose that time knowing the
+// others (due within timerSlack of it, the first may be before it). q.mu
+// is held.
+func (q *timerQueue) armLocked(first time.Duration, base time.Time) {
 	switch {
 	case !q.running:
 		q.running = true
 		q.armed = 0
 		go q.run(base)
-	case q.h[0].due < q.armed:
-		q.armed = q.h[0].due
+	case first < q.armed:
+		q.armed = first
 		select {
 		case q.kick <- struct{}{}:
 		default:

@@ -1,6 +1,8 @@
 package metrics
 
 import (
+	"time"
+
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -11,6 +13,7 @@ type Admin struct {
 	refused      *prometheus.CounterVec
 	audit        prometheus.Counter
 	reloadErrors prometheus.Counter
+	tlsErrors    prometheus.Counter
 }
 
 // Admin write outcomes that append an audit entry (the others change
@@ -38,8 +41,12 @@ func NewAdmin(reg prometheus.Registerer, tokens func() int) *Admin {
 			Name: "pricing_admin_tokens_reload_errors_total",
 			Help: "Re-reads of the admin tokens file that failed; the previous tokens stayed in use.",
 		}),
+		tlsErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "pricing_admin_tls_reload_errors_total",
+			Help: "Re-reads of the admin listener's TLS certificate and key that failed; the previous certificate stayed in use.",
+		}),
 	}
-	reg.MustRegister(a.writes, a.refused, a.audit, a.reloadErrors)
+	reg.MustRegister(a.writes, a.refused, a.audit, a.reloadErrors, a.tlsErrors)
 	if tokens != nil {
 		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 			Name: "pricing_admin_tokens",
@@ -70,3 +77,16 @@ func (a *Admin) Refused(reason string) { a.refused.WithLabelValues(reason).Inc()
 
 // ReloadError counts a failed re-read of the tokens file.
 func (a *Admin) ReloadError() { a.reloadErrors.Inc() }
+
+// TLSReloadError counts a failed re-read of the admin TLS certificate.
+func (a *Admin) TLSReloadError() { a.tlsErrors.Inc() }
+
+// TLSCertificate registers on reg the expiry of the admin listener's
+// certificate in use; notAfter is called once per scrape. Call it once,
+// only when the admin listener serves TLS.
+func TLSCertificate(reg prometheus.Registerer, notAfter func() time.Time) {
+	reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "pricing_admin_tls_cert_expiry_timestamp_seconds",
+		Help: "When the admin listener's TLS certificate in use expires (its NotAfter, Unix seconds); absent without --admin-tls-cert-file.",
+	}, func() float64 { return float64(notAfter().Unix()) }))
+}

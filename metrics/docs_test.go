@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -22,6 +23,8 @@ func TestOperationsDocListsEveryFamily(t *testing.T) {
 	NewStore(s.Registry, func() StoreStats { return StoreStats{} })
 	NewTrace(s.Registry, func() TraceStats { return TraceStats{} })
 	NewAdmin(s.Registry, func() int { return 0 })
+	NewHistory(s.Registry, func() HistoryStats { return HistoryStats{} })
+	TLSCertificate(s.Registry, time.Now)
 	mfs, err := s.Registry.Gather()
 	if err != nil {
 		t.Fatal(err)

@@ -19,18 +19,23 @@
 // store, a cache hit) the request is answered inline, inside OnTraffic,
 // with no goroutine and no allocation. When they do not (a latency
 // profile, a store miss) the request becomes a pending job with no
-// goroutine of its own: the pricing handle keeps the lookups and is
-// flushed once per loop iteration (so a networked store sends the misses
-// of one iteration together, a batch's items included); the exchange's
-// done callback (for a batch, once its last item answered) pushes the
-// job onto the loop's lock-free completion stack, and only the push that
-// finds it empty wakes the loop (gnet's EventLoop.Execute). The wake
-// drains every completion at once, builds the replies and resumes each
-// connection concerned once: one write per connection per drain, strictly
-// in request order with the inline answers around them (the connection's
-// pending queue keeps the order). A quote verification
-// (POST /api/v1/quotes/verify, pricer.Engine.VerifyQuote) needs no lookup
-// and is always answered inline. The metrics exposition, which takes
+// goroutine of its own: a networked store keeps the lookups until the
+// pricing handle is flushed, once per loop iteration (so it sends the
+// misses of one iteration together, a batch's items included); the
+// latency profile takes each at once. A source that can complete on the
+// loop (the latency profile's timers, the Redis store's replies) keeps the
+// answers that arrive together and asks the loop once for a drain; the
+// drain flushes the pricing handle, whose exchanges' done callbacks (for a
+// batch, once its last item answered) push the jobs onto the loop's
+// lock-free completion stack on the loop itself. A source completing on
+// its own goroutines pushes there, and only the push that finds the stack
+// empty wakes the loop (gnet's EventLoop.Execute). The drain takes every
+// completion at once, builds the replies and resumes each connection
+// concerned once: one write per connection per drain, strictly in request
+// order with the inline answers around them (the connection's pending
+// queue keeps the order). A quote verification (POST
+// /api/v1/quotes/verify, pricer.Engine.VerifyQuote) needs no lookup and is
+// always answered inline. The metrics exposition, which takes
 // milliseconds, runs on a bounded goroutine pool instead.
 //
 // The replies the server makes itself (404, 405, 415, 503 overloaded,

@@ -81,6 +81,7 @@ func newAdmin(c *config, src lookup.Source, log *slog.Logger, mset *metrics.Set,
 			return nil, err
 		}
 		rt.cert = cert
+		metrics.TLSCertificate(mset.Registry, func() time.Time { return cert.Leaf().NotAfter })
 		leaf := cert.Leaf()
 		log.Info("admin TLS enabled", "cert_file", cfg.tlsCertFile, "subject", leaf.Subject.String(), "not_after", leaf.NotAfter.UTC().Format(time.RFC3339))
 	}
@@ -139,6 +140,7 @@ func (rt *adminRuntime) start(ctx context.Context) {
 // certReloaded logs a re-read of the admin TLS certificate.
 func (rt *adminRuntime) certReloaded(leaf *x509.Certificate, err error) {
 	if err != nil {
+		rt.metrics.TLSReloadError()
 		rt.log.Warn("admin TLS certificate reload refused; the previous certificate stays in use", "err", err)
 		return
 	}

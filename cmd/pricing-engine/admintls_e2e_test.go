@@ -1,11 +1,14 @@
 package main
 
 import (
+	"crypto/x509"
 	"encoding/json"
+	"encoding/pem"
 	"io"
 	"net/http"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -91,6 +94,9 @@ func TestE2EAdminTLS(t *testing.T) {
 	if _, _, err := getWith(newCA, base+"/healthz", ""); err == nil {
 		t.Fatal("a client trusting only the next CA verified the first certificate")
 	}
+	if got, want := tlsMetric(t, oldCA, base, "pricing_admin_tls_cert_expiry_timestamp_seconds"), notAfter(t, a.ServerCert); got != want {
+		t.Errorf("expiry metric %v, want the certificate's NotAfter %v", got, want)
+	}
 	// Plain HTTP on the admin port is refused; the API port stays plain.
 	if code, _, err := getWith(p.client, "http://"+p.admin+"/healthz", ""); err == nil && code == 200 {
 		t.Fatal("plain HTTP answered 200 on the TLS admin listener")
@@ -139,10 +145,56 @@ func TestE2EAdminTLS(t *testing.T) {
 	if !p.logged("admin TLS certificate reloaded") {
 		t.Error("no log of the reload")
 	}
+	// The metrics follow: the expiry of the certificate in use, and the
+	// one refused reload.
+	if got, want := tlsMetric(t, newCA, base, "pricing_admin_tls_cert_expiry_timestamp_seconds"), notAfter(t, b.ServerCert); got != want {
+		t.Errorf("expiry metric %v, want the new certificate's NotAfter %v", got, want)
+	}
+	if got := tlsMetric(t, newCA, base, "pricing_admin_tls_reload_errors_total"); got != 1 {
+		t.Errorf("reload errors metric %v, want 1", got)
+	}
 	p.signal(syscall.SIGTERM)
 	if code := p.wait(exitTimeout); code != 0 {
 		t.Fatalf("exit %d", code)
 	}
+}
+
+// tlsMetric reads one unlabelled series from the admin port's /metrics.
+func tlsMetric(t *testing.T, c *http.Client, base, name string) float64 {
+	t.Helper()
+	code, body, err := getWith(c, base+"/metrics", "")
+	if err != nil || code != 200 {
+		t.Fatalf("/metrics: %d %v", code, err)
+	}
+	for _, line := range strings.Split(body, "\n") {
+		if v, ok := strings.CutPrefix(line, name+" "); ok {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil {
+				t.Fatalf("%s: %v", line, err)
+			}
+			return f
+		}
+	}
+	t.Fatalf("/metrics has no %s", name)
+	return 0
+}
+
+// notAfter is the expiry of the PEM certificate in path, in Unix seconds.
+func notAfter(t *testing.T, path string) float64 {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	blk, _ := pem.Decode(b)
+	if blk == nil {
+		t.Fatalf("%s: no PEM block", path)
+	}
+	c, err := x509.ParseCertificate(blk.Bytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return float64(c.NotAfter.Unix())
 }
 
 // logged reports whether a JSON log line's message starts with msg.
