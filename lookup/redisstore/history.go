@@ -93,13 +93,14 @@ func historyBase(prefix string) string {
 	return "history:"
 }
 
-// ready returns h with the store's client, once the store has connected.
+// ready returns h with the store's client, once the store has connected;
+// until then an error wrapping lookup.ErrUnavailable.
 func (h *HistoryStore) ready() (*HistoryStore, error) {
 	if h.client != nil {
 		return h, nil
 	}
 	if !h.st.connected.Load() {
-		return h, fmt.Errorf("cannot share the price history through the store %s: it has not answered yet", h.st.redacted)
+		return h, fmt.Errorf("cannot share the price history through the store %s: it has not answered yet: %w", h.st.redacted, lookup.ErrUnavailable)
 	}
 	c := *h
 	c.client = h.st.client
