@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
+	"sync"
 	"testing"
 	"time"
 
@@ -334,5 +335,67 @@ func TestRetention(t *testing.T) {
 	m.Merge(context.Background(), now.Add(24*time.Hour))
 	if st := m.Stats(); st.Keys != 0 {
 		t.Errorf("book holds %d keys a day later, want 0", st.Keys)
+	}
+}
+
+// FuzzParseValue: any stored value is refused or parsed into prices in
+// range that AppendValue writes back to a value parsing the same.
+func FuzzParseValue(f *testing.F) {
+	for _, s := range []string{"49.99 54.99", "44.99 -", "- 1", "12.5", "- -", "", "1e3 1", "0.0001 1000000000"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		l, err := ParseValue(s)
+		if err != nil {
+			return
+		}
+		for _, d := range []money.Decimal{l.Price, l.Plain} {
+			if d.Sign() < 0 || d.Cmp(maxPrice) > 0 {
+				t.Fatalf("ParseValue(%q) = %s %s: out of range", s, l.Price, l.Plain)
+			}
+		}
+		back, err := ParseValue(string(AppendValue(nil, l)))
+		if err != nil || back.Price.Cmp(l.Price) != 0 || back.Plain.Cmp(l.Plain) != 0 {
+			t.Fatalf("ParseValue(%q) = %+v, round trip %+v, %v", s, l, back, err)
+		}
+	})
+}
+
+// TestConcurrent: loops record and read prior prices while the merger
+// merges (run with -race).
+func TestConcurrent(t *testing.T) {
+	m := NewMerger(MergerConfig{ShardKeys: 64})
+	now := at(t, "2026-12-07", "12:00")
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	for g := 0; g < 3; g++ {
+		s := m.NewShard()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				p := []byte(fmt.Sprintf("P-%d", i%200))
+				s.Record(p, []byte("NY"), now.AddDate(0, 0, -(i%5)), money.New(int64(1000+i%97), 2), i%3 != 0)
+				m.Prior(p, []byte("NY"), now, 30*24*time.Hour)
+				if i%50 == 0 {
+					s.Flush()
+				}
+			}
+		}()
+	}
+	for i := 0; i < 50; i++ {
+		m.Merge(context.Background(), now)
+		m.Record([]byte("Q-1"), []byte("LA"), now, money.New(5, 0), true)
+	}
+	close(stop)
+	wg.Wait()
+	m.Merge(context.Background(), now)
+	if st := m.Stats(); st.Keys == 0 {
+		t.Error("nothing recorded")
 	}
 }

@@ -88,8 +88,19 @@ func (b *profileBatcher) SetPump(pump func() bool) {
 	b.pumped = pump != nil
 }
 
-// Kept implements [Keeper].
-func (b *profileBatcher) Kept() bool { return len(b.kept) > 0 }
+// Kept implements [Keeper]: Calls wait for Flush when the profile keeps
+// them, or when a slow inner source does (a networked store sends what it
+// gathered only on Flush; one that cannot tell is taken to keep them).
+func (b *profileBatcher) Kept() bool {
+	if len(b.kept) > 0 {
+		return true
+	}
+	if b.s.inner.Instant() {
+		return false
+	}
+	k, ok := b.inner.(Keeper)
+	return !ok || k.Kept()
+}
 
 // draw returns the delay of one Call and the error it completes with.
 func (s *profiled) draw() (time.Duration, error) {

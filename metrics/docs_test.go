@@ -23,6 +23,7 @@ func TestOperationsDocListsEveryFamily(t *testing.T) {
 	NewStore(s.Registry, func() StoreStats { return StoreStats{} })
 	NewTrace(s.Registry, func() TraceStats { return TraceStats{} })
 	NewAdmin(s.Registry, func() int { return 0 })
+	NewHistory(s.Registry, func() HistoryStats { return HistoryStats{} })
 	TLSCertificate(s.Registry, time.Now)
 	mfs, err := s.Registry.Gather()
 	if err != nil {

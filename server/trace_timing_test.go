@@ -149,13 +149,24 @@ func BenchmarkTracing(b *testing.B) {
 }
 
 // TestTracingRequestPathAllocs: with an endpoint but the request not
-// sampled, and with tracing off, a request allocates nothing; every reply
+// sampled, with tracing off, and with the access log writing every
+// request (with its source), a request allocates nothing; every reply
 // carries a request id, the incoming trace id when there is one.
 func TestTracingRequestPathAllocs(t *testing.T) {
 	withParent := "POST /api/v1/price HTTP/1.1\r\nHost: x\r\ntraceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\r\n" +
 		"Content-Type: application/json\r\nContent-Length: 44\r\n\r\n" + `{"product_id":"P-1","user_location":"NY"}` + "   "
-	for _, endpoint := range []string{"", sinkCollector(t)} {
-		h := &handler{srv: newTraceServer(t, newTracer(t, endpoint, 0), nil)}
+	al, err := trace.OpenAccessLog(trace.AccessLogConfig{Dest: filepath.Join(t.TempDir(), "access.log"), Sample: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = al.Close() })
+	for _, endpoint := range []string{"", sinkCollector(t), "access log"} {
+		var log *trace.AccessLog
+		if endpoint == "access log" {
+			endpoint, log = "", al
+		}
+		tr := newTracer(t, endpoint, 0)
+		h := &handler{srv: newTraceServer(t, tr, log)}
 		fc := &fakeConn{}
 		h.OnOpen(fc)
 		for _, req := range []string{benchPriceRequest, withParent} {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -11,6 +12,7 @@ import (
 	"github.com/pricing-engine/pricing-engine/internal/jsonstr"
 	"github.com/pricing-engine/pricing-engine/lookup"
 	"github.com/pricing-engine/pricing-engine/lookup/redisstore"
+	"github.com/pricing-engine/pricing-engine/metrics"
 	"github.com/pricing-engine/pricing-engine/pricer"
 )
 
@@ -22,17 +24,30 @@ type historyRuntime struct {
 	repricer *repricer // re-prices what admin writes change; nil until set
 	log      *slog.Logger
 
+	sharedErrors atomic.Uint64
+
 	mu      sync.Mutex
 	lastLog time.Time // last logged shared failure
 }
 
-// newHistory builds the history merger over src.
-func newHistory(src lookup.Source, log *slog.Logger) *historyRuntime {
+// newHistory builds the history merger over src and registers its
+// metrics.
+func newHistory(src lookup.Source, log *slog.Logger, mset *metrics.Set) *historyRuntime {
 	rt := &historyRuntime{log: log}
 	cfg := history.MergerConfig{OnSharedError: rt.sharedError}
 	cfg.Shared = sharedHistory(src)
 	rt.merger = history.NewMerger(cfg)
+	metrics.NewHistory(mset.Registry, rt.stats)
 	return rt
+}
+
+func (rt *historyRuntime) stats() metrics.HistoryStats {
+	st := rt.merger.Stats()
+	hs := metrics.HistoryStats{Keys: st.Keys, DroppedRecords: st.DroppedRecords, SharedErrors: rt.sharedErrors.Load(), Loaded: st.Loaded}
+	if rt.repricer != nil {
+		hs.RepriceDropped = rt.repricer.droppedTotal.Load()
+	}
+	return hs
 }
 
 // start merges until ctx ends: the first merge now (so that a replica
@@ -47,9 +62,15 @@ func (rt *historyRuntime) start(ctx context.Context) {
 	}
 }
 
-// sharedError logs at most one failure of the shared history a minute
-// (the merger retries at every merge).
+// sharedError counts a failure of the shared history and logs at most one
+// a minute (the merger retries at every merge). A store that has not
+// connected yet is not logged: the store says so itself (readiness, its
+// own log lines), and every start would otherwise warn.
 func (rt *historyRuntime) sharedError(err error) {
+	rt.sharedErrors.Add(1)
+	if errors.Is(err, lookup.ErrUnavailable) {
+		return
+	}
 	rt.mu.Lock()
 	log := time.Since(rt.lastLog) >= time.Minute
 	if log {
@@ -102,7 +123,9 @@ type repricer struct {
 	merger  *history.Merger
 	log     *slog.Logger
 	queue   chan lookup.Ref
-	dropped atomic.Uint64
+	dropped atomic.Uint64 // since the last warning
+	// droppedTotal counts every write not queued, for the metrics.
+	droppedTotal atomic.Uint64
 }
 
 func newRepricer(engine pricer.Engine, m *history.Merger, log *slog.Logger) *repricer {
@@ -116,6 +139,7 @@ func (r *repricer) wrote(ref lookup.Ref) {
 	case r.queue <- ref:
 	default:
 		r.dropped.Add(1)
+		r.droppedTotal.Add(1)
 	}
 }
 

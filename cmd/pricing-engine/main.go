@@ -106,7 +106,7 @@ func serve(cfg *config, log *slog.Logger) error {
 		pcfg.Rules, pcfg.Demand = rl.Load, rl.merger
 	}
 	// The price history (history.go): prior prices of announced reductions.
-	hist := newHistory(src, log)
+	hist := newHistory(src, log, mset)
 	pcfg.History = hist.merger
 	if r := cfg.quote.ring; r != nil {
 		pcfg.Quotes = r
