@@ -27,7 +27,8 @@ const timerSlack = time.Millisecond
 // once (the memory store) no goroutine and no allocation is spent per
 // Call: the Call waits in its Batcher's timer heap, and one goroutine per
 // Batcher (started on demand, gone when the heap is empty) completes the
-// Calls that are due, in batches (see timerSlack).
+// Calls that are due, in batches (see timerSlack), or, when the Batcher's
+// owner gave it a pump ([Pumped]), hands them to the owner's next Flush.
 func (p Profile) Wrap(src Source) Source {
 	if p.IsNone() {
 		return src
