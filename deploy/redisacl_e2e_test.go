@@ -167,6 +167,15 @@ func TestE2EKubernetesRedisUsers(t *testing.T) {
 			t.Fatal("no shared demand counter in Redis 20 s after the requests")
 		}
 	}
+	// The history merger records the prices in Redis as the read user.
+	for deadline := time.Now().Add(20 * time.Second); ; time.Sleep(50 * time.Millisecond) {
+		if keys := srv.MustDo("KEYS", "history:{pricing:*"); keys != "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no shared price history in Redis 20 s after the requests")
+		}
+	}
 	auth := map[string]string{"Authorization": "Bearer e2e-kube-token-0123456789abcdef", "If-Match": `"0"`}
 	if code, body := do("PUT", "http://"+e.admin+"/admin/v1/products/P-1", `{"base_price":"77.00"}`, auth); code != 200 {
 		t.Fatalf("admin PUT through the write user = %d %s", code, body)

@@ -5,9 +5,11 @@
 // 2019/2161): the lowest price in the window before the reduction
 // started ([Merger.Prior]).
 //
-// It knows nothing of HTTP, event loops, rules or Redis. Nothing on the
-// request path ([Shard.Record], [Merger.Prior]) allocates; recording takes
-// no lock.
+// It knows nothing of HTTP, event loops, rules or Redis. Recording
+// ([Shard.Record]) neither allocates in steady state nor takes a lock;
+// [Merger.Prior] takes a read lock and allocates only the first time it
+// answers a question about a key (the answer is remembered until the
+// key's history changes).
 //
 // # What a day holds
 //

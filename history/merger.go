@@ -158,7 +158,8 @@ func (m *Merger) Run(ctx context.Context) {
 // window days before the reduction that started at start: the Price of
 // the days from DayOf(start - window) to the day before start's, and the
 // Plain price of start's own day (its prices before the reduction) unless
-// start is midnight UTC. It does not allocate.
+// start is midnight UTC. The answer is remembered per key until the key's
+// history changes: only a new question about a key allocates.
 func (m *Merger) Prior(product, location []byte, start time.Time, window time.Duration) Prior {
 	var kb [keyLen]byte
 	k, ok := makeKey(&kb, product, location)

@@ -11,9 +11,13 @@
 // loop) gets its own [Batcher] from [Source.NewBatcher]; [Batcher.Lookup]
 // either answers a Call at once, without blocking or allocating (memory,
 // a warm cache), or keeps it and later calls Call.Done from any goroutine.
-// The caller flushes its Batcher once per loop iteration, so that a
-// networked store sends the misses of one iteration in one round trip.
-// Nothing here starts a goroutine per Call.
+// The caller flushes its Batcher once per loop iteration in which Calls
+// were kept ([Keeper]), so that a networked store sends the misses of one
+// iteration in one round trip. A Batcher that can complete on its
+// caller's goroutine ([Pumped]) gathers the answers that arrive together
+// and asks its caller once for a Flush, which calls their Done: an event
+// loop then wakes once for all of them. Nothing here starts a goroutine
+// per Call.
 //
 // Keys are byte slices so that the in-memory path does not allocate; a
 // Source must not retain them past the Call's completion.

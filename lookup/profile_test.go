@@ -359,3 +359,76 @@ func TestProfilePump(t *testing.T) {
 		})
 	}
 }
+
+// flushSource is a slow Source whose Batcher, like a networked store's,
+// sends the Calls it keeps only on Flush and answers them later from a
+// goroutine of its own.
+type flushSource struct{ m *Memory }
+
+func (s flushSource) Instant() bool       { return false }
+func (s flushSource) NewBatcher() Batcher { return &flushBatcher{m: s.m.NewBatcher()} }
+
+type flushBatcher struct {
+	m       Batcher
+	pending []*Call
+}
+
+func (b *flushBatcher) Lookup(c *Call) bool {
+	b.pending = append(b.pending, c)
+	return false
+}
+
+func (b *flushBatcher) Flush() {
+	sent := b.pending
+	b.pending = nil
+	go func() {
+		for _, c := range sent {
+			b.m.Lookup(c)
+			c.Done(c)
+		}
+	}()
+}
+
+func (b *flushBatcher) Kept() bool { return len(b.pending) > 0 }
+
+// TestProfileKeptBySlowInner: a pumped profile over a source that sends
+// only on Flush reports the Calls as kept, so that its owner flushes them
+// (otherwise they never leave), and they complete.
+func TestProfileKeptBySlowInner(t *testing.T) {
+	p, err := ParseProfile("none:catalog=1ms")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := p.Wrap(flushSource{m: memory(t)}).NewBatcher()
+	pumps := make(chan struct{}, 8)
+	b.(Pumped).SetPump(func() bool {
+		select {
+		case pumps <- struct{}{}:
+		default:
+		}
+		return true
+	})
+	done := make(chan error, 1)
+	c := &Call{ProductID: []byte("P-1"), Location: []byte("NY"), Deadline: time.Now().Add(time.Hour)}
+	c.Done = func(c *Call) { done <- c.Err }
+	if b.Lookup(c) {
+		t.Fatal("a profiled Lookup answered at once")
+	}
+	if !b.(Keeper).Kept() {
+		t.Fatal("Kept is false while the inner source holds the Call until Flush")
+	}
+	b.Flush()
+	for {
+		select {
+		case <-pumps:
+			b.Flush()
+		case err := <-done:
+			if err != nil {
+				t.Fatalf("Call completed with %v", err)
+			}
+			return
+		case <-time.After(10 * time.Second):
+			t.Fatal("the Call did not complete within 10s")
+		}
+	}
+}

@@ -27,7 +27,8 @@ const timerSlack = time.Millisecond
 // once (the memory store) no goroutine and no allocation is spent per
 // Call: the Call waits in its Batcher's timer heap, and one goroutine per
 // Batcher (started on demand, gone when the heap is empty) completes the
-// Calls that are due, in batches (see timerSlack).
+// Calls that are due, in batches (see timerSlack), or, when the Batcher's
+// owner gave it a pump ([Pumped]), hands them to the owner's next Flush.
 func (p Profile) Wrap(src Source) Source {
 	if p.IsNone() {
 		return src
@@ -87,8 +88,19 @@ func (b *profileBatcher) SetPump(pump func() bool) {
 	b.pumped = pump != nil
 }
 
-// Kept implements [Keeper].
-func (b *profileBatcher) Kept() bool { return len(b.kept) > 0 }
+// Kept implements [Keeper]: Calls wait for Flush when the profile keeps
+// them, or when a slow inner source does (a networked store sends what it
+// gathered only on Flush; one that cannot tell is taken to keep them).
+func (b *profileBatcher) Kept() bool {
+	if len(b.kept) > 0 {
+		return true
+	}
+	if b.s.inner.Instant() {
+		return false
+	}
+	k, ok := b.inner.(Keeper)
+	return !ok || k.Kept()
+}
 
 // draw returns the delay of one Call and the error it completes with.
 func (s *profiled) draw() (time.Duration, error) {

@@ -41,6 +41,16 @@
 // refused with a 422. [Engine.VerifyQuote] answers POST
 // /api/v1/quotes/verify.
 //
+// # Price history and prior prices
+//
+// With a [history.Merger] (Config.History) every price the engine
+// computes is recorded: on the Loop's own history shard, or through the
+// merger for callers without a loop. While an announced reduction
+// applies ([rules.Result].Reduction), the quote carries its prior price
+// (the lowest recorded in the omnibus window before the reduction's
+// start, or the list price without the reduction when nothing was) and,
+// when the history covers less than the window, where it starts.
+//
 // # Hot path
 //
 // A Loop and reused Exchanges price a request or a batch without

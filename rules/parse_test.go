@@ -227,6 +227,7 @@ func FuzzParse(f *testing.F) {
 	f.Add([]byte(`{"version":"1","demand":{"window":"1m","tiers":[{"above":1,"multiplier":1.1}]}}`))
 	f.Add([]byte("version: 1\nschedules:\n  - {name: a, multiplier: 0.9, from: \"22:00\", to: \"06:00\", products: [\"P-\\\\*?\"]}\n"))
 	f.Add([]byte("version: &a 1\nending: *a\n"))
+	f.Add([]byte("version: 1\nomnibus: {window: 14d, member_prices: true}\nschedules:\n  - {name: a, days: [sat, sun], multiplier: 0.9, announce: true}\n  - {name: b, days: [mon], from: \"00:00\", to: \"12:00\", multiplier: 0.8, announce: true}\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		rs, err := Parse("fuzz.yaml", data)
 		if (rs == nil) == (err == nil) {
@@ -245,6 +246,11 @@ func FuzzParse(f *testing.F) {
 		var res Result
 		if err := Price(rs, &in, &res); err == nil && res.Final.Sign() < 0 {
 			t.Fatalf("negative price %s", res.Final)
+		}
+		// An announced reduction starts before now, and at most
+		// MaxReductionRun before it.
+		if res.Reduction && (res.Start.After(in.Now) || in.Now.Sub(res.Start) > MaxReductionRun) {
+			t.Fatalf("reduction starts %s, now %s", res.Start, in.Now)
 		}
 	})
 }

@@ -73,8 +73,19 @@ func (s *Schedule) runStart(t time.Time) time.Time {
 	return start
 }
 
-// computeRunStart is runStart without the memo.
+// computeRunStart is runStart without the memo. A start in a local hour
+// that the zone skips (daylight saving time begins) may come out after t
+// (time.Date moves it past the gap): it is then t's minute, when the
+// occurrence was first seen running.
 func (s *Schedule) computeRunStart(t time.Time) time.Time {
+	if start := s.occurrenceRunStart(t); !start.After(t) {
+		return start
+	}
+	return t.Truncate(time.Minute)
+}
+
+// occurrenceRunStart is computeRunStart before the check against t.
+func (s *Schedule) occurrenceRunStart(t time.Time) time.Time {
 	local := t.In(s.Location)
 	y, mo, d := local.Date()
 	minute := local.Hour()*60 + local.Minute()

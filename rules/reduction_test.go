@@ -96,3 +96,27 @@ schedules:
 		t.Errorf("Price with an announced reduction allocates %.1f times", allocs)
 	}
 }
+
+// TestReductionStartSkippedHour: an occurrence that starts in the hour a
+// zone skips (Europe/Berlin, 29 March 2026, 02:00 -> 03:00) never starts
+// after now.
+func TestReductionStartSkippedHour(t *testing.T) {
+	rs, err := Parse("r.yaml", []byte(`version: "r3"
+schedules:
+  - {name: night, days: [sun], from: "02:30", to: "05:00", tz: Europe/Berlin, multiplier: 0.9, announce: true}
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, now := range []string{"2026-03-29T01:10:00Z", "2026-03-29T02:50:00Z"} { // 03:10 and 04:50 local
+		at, _ := time.Parse(time.RFC3339, now)
+		var res Result
+		in := Input{Product: []byte("P-1"), Base: money.New(10, 0), Market: money.New(1, 0), Now: at}
+		if err := Price(rs, &in, &res); err != nil {
+			t.Fatal(err)
+		}
+		if res.Reduction && res.Start.After(at) {
+			t.Errorf("at %s the reduction starts later, %s", now, res.Start)
+		}
+	}
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -61,10 +62,15 @@ func (rt *historyRuntime) start(ctx context.Context) {
 	}
 }
 
-// sharedError logs at most one failure of the shared history a minute
-// (the merger retries at every merge).
+// sharedError counts a failure of the shared history and logs at most one
+// a minute (the merger retries at every merge). A store that has not
+// connected yet is not logged: the store says so itself (readiness, its
+// own log lines), and every start would otherwise warn.
 func (rt *historyRuntime) sharedError(err error) {
 	rt.sharedErrors.Add(1)
+	if errors.Is(err, lookup.ErrUnavailable) {
+		return
+	}
 	rt.mu.Lock()
 	log := time.Since(rt.lastLog) >= time.Minute
 	if log {

@@ -33,7 +33,8 @@ func (p *proc) prior(body string) priorReply {
 // announces a reduction of P-5 that began this minute: its prior price
 // is a's price of today before the start, read through the store (b
 // recorded nothing of P-5 before the start; alone it would answer the
-// list price without the reduction). A backfilled lower price of
+// list price without the reduction). A base price written through a's
+// admin API is in today's history at once; a backfilled price of
 // yesterday reaches the running replica too.
 func TestE2EHistoryAcrossReplicas(t *testing.T) {
 	now := time.Now().UTC()
@@ -55,7 +56,9 @@ schedules:
   - {name: flash, products: ["P-5"], days: [`+strings.ToLower(now.Weekday().String()[:3])+`], from: "`+now.Format("15:04")+`", to: "24:00", multiplier: 0.8, announce: true}
 `)
 	common := append([]string{"--store", srv.URL(), "--drain-delay=0s", "--shutdown-timeout=5s"}, loopbackArgs...)
-	a := startServer(t, append([]string{"--rules", pa}, common...))
+	tokens := filepath.Join(dir, "tokens")
+	writeTokensFile(t, tokens, "ops write "+adminWriteToken+"\n")
+	a := startServer(t, append([]string{"--rules", pa, "--admin-tokens-file", tokens}, common...))
 	b := startServer(t, append([]string{"--rules", pb}, common...))
 	const item = `{"product_id":"P-5","user_location":"NY"}`
 
@@ -76,6 +79,16 @@ schedules:
 		t.Errorf("today's history of P-5 x NY in Redis: %q, want both replicas' lows (48.3912 54.4401)", got)
 	}
 
+	// An admin write is in today's history at once, with nobody asking
+	// for the new price: 40 x 1.1 x 0.9 on a.
+	if code, _, body := a.adminDo("PUT", "/admin/v1/products/P-5", adminWriteToken, `{"base_price":"40.00"}`, `If-Match: "0"`); code != 200 {
+		t.Fatalf("admin PUT: %d %s", code, body)
+	}
+	waitFor(t, 15*time.Second, "the written price in the shared history", func() bool {
+		v, _ := srv.Do("HGET", "history:{pricing:"+day+"}", "\x03P-5NY")
+		return v == "39.6 39.6"
+	})
+
 	yesterday := now.AddDate(0, 0, -1).Format(time.DateOnly)
 	f := writeFile(t, "history.csv", "product_id,user_location,date,lowest_price\nP-5,NY,"+yesterday+",41.5\n")
 	if r := runBinary(t, []string{"import", "--store", srv.URL(), "--history", f}); r.code != 0 {
@@ -83,6 +96,6 @@ schedules:
 	}
 	waitFor(t, 15*time.Second, "b's prior price from the backfill", func() bool {
 		r := b.prior(item)
-		return r.Prior == "41.5" && r.PriorSince == yesterday+"T00:00:00Z"
+		return r.Prior == "39.6" && r.PriorSince == yesterday+"T00:00:00Z"
 	})
 }

@@ -22,8 +22,8 @@ import (
 // file is polled every second); every wait ends on a reply that shows it.
 const quotePoll = 15 * time.Second
 
-// newSecret returns a fresh base64 secret of 32 bytes.
-func newSecret(t *testing.T) string {
+// newQuoteSecret returns a fresh base64 secret of 32 bytes.
+func newQuoteSecret(t *testing.T) string {
 	t.Helper()
 	b := make([]byte, 32)
 	if _, err := rand.Read(b); err != nil {
@@ -32,9 +32,9 @@ func newSecret(t *testing.T) string {
 	return base64.StdEncoding.EncodeToString(b)
 }
 
-// writeKeys replaces the keys file at path (a rename over it, as an
+// writeQuoteKeys replaces the keys file at path (a rename over it, as an
 // editor or a Kubernetes Secret update does).
-func writeKeys(t *testing.T, path, content string) {
+func writeQuoteKeys(t *testing.T, path, content string) {
 	t.Helper()
 	tmp := path + ".tmp"
 	if err := os.WriteFile(tmp, []byte(content), 0o600); err != nil {
@@ -56,9 +56,9 @@ type quoteReply struct {
 	} `json:"quote"`
 }
 
-// quoted asks p's API port for a quoted price of body and checks the
+// priceQuoted asks p's API port for a quoted price of body and checks the
 // reply against the OpenAPI document.
-func (p *proc) quoted(v *apicheck.Validator, body string) quoteReply {
+func (p *proc) priceQuoted(v *apicheck.Validator, body string) quoteReply {
 	p.t.Helper()
 	code, hdr, got := p.do("POST", "http://"+p.api+"/api/v1/price", "application/json", body)
 	var q quoteReply
@@ -71,9 +71,9 @@ func (p *proc) quoted(v *apicheck.Validator, body string) quoteReply {
 	return q
 }
 
-// verify posts token to port's /api/v1/quotes/verify and returns the
+// verifyQuote posts token to port's /api/v1/quotes/verify and returns the
 // status and body, checked against the OpenAPI document.
-func (p *proc) verify(v *apicheck.Validator, port, token string) (int, string) {
+func (p *proc) verifyQuote(v *apicheck.Validator, port, token string) (int, string) {
 	p.t.Helper()
 	body, _ := json.Marshal(map[string]string{"token": token})
 	code, hdr, got := p.do("POST", "http://"+port+"/api/v1/quotes/verify", "application/json", string(body))
@@ -83,8 +83,8 @@ func (p *proc) verify(v *apicheck.Validator, port, token string) (int, string) {
 	return code, got
 }
 
-// eventually polls cond until it holds, failing after quotePoll.
-func eventually(t *testing.T, what string, cond func() bool) {
+// untilQuotes polls cond until it holds, failing after quotePoll.
+func untilQuotes(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(quotePoll)
 	for !cond() {
@@ -111,18 +111,18 @@ func TestE2EQuotesFleet(t *testing.T) {
 		t.Fatal(err)
 	}
 	keys := filepath.Join(t.TempDir(), "quote-keys")
-	s1, s2 := newSecret(t), newSecret(t)
-	writeKeys(t, keys, "# quote keys\nk1 "+s1+"\n")
+	s1, s2 := newQuoteSecret(t), newQuoteSecret(t)
+	writeQuoteKeys(t, keys, "# quote keys\nk1 "+s1+"\n")
 	args := append([]string{"--store", srv.URL(), "--quote-keys-file", keys, "--drain-delay=0s", "--shutdown-timeout=5s"}, loopbackArgs...)
 	a, b := startServer(t, args), startServer(t, args)
 
 	// Signed by a, verified by b on both of its ports.
-	qa := a.quoted(v, `{"product_id":"P-42","user_location":"SF","is_prime_member":true,"quote":true}`)
+	qa := a.priceQuoted(v, `{"product_id":"P-42","user_location":"SF","is_prime_member":true,"quote":true}`)
 	if !strings.HasPrefix(qa.Quote.Token, "v1.k1.") {
 		t.Fatalf("token %s", qa.Quote.Token)
 	}
 	for _, port := range []string{b.api, b.admin} {
-		code, got := b.verify(v, port, qa.Quote.Token)
+		code, got := b.verifyQuote(v, port, qa.Quote.Token)
 		var c map[string]any
 		if code != 200 || json.Unmarshal([]byte(got), &c) != nil || c["valid"] != true || c["id"] != qa.Quote.ID ||
 			c["product_id"] != "P-42" || c["user_location"] != "SF" || c["is_prime_member"] != true ||
@@ -149,65 +149,65 @@ func TestE2EQuotesFleet(t *testing.T) {
 			}
 			continue
 		}
-		if c, body := a.verify(v, a.api, q.Quote.Token); c != 200 || !strings.Contains(body, `"product_id":"`+q.ProductID+`"`) {
+		if c, body := a.verifyQuote(v, a.api, q.Quote.Token); c != 200 || !strings.Contains(body, `"product_id":"`+q.ProductID+`"`) {
 			t.Errorf("batch item %d verified on a: %d %s", i, c, body)
 		}
 	}
 
 	// Bad tokens, each refused with its reason.
-	other := a.quoted(v, `{"product_id":"P-43","user_location":"SF","quote":true}`).Quote.Token
+	other := a.priceQuoted(v, `{"product_id":"P-43","user_location":"SF","quote":true}`).Quote.Token
 	f, g := strings.Split(qa.Quote.Token, "."), strings.Split(other, ".")
 	for _, tc := range []struct{ name, token, detail string }{
 		{"payload swapped", f[0] + "." + f[1] + "." + g[2] + "." + f[3], "tampered token"},
 		{"truncated", qa.Quote.Token[:len(qa.Quote.Token)-5], "malformed token"},
 		{"unknown key", "v1.k9." + f[2] + "." + f[3], `unknown key id \"k9\"`},
 	} {
-		if code, got := b.verify(v, b.api, tc.token); code != 422 || !strings.Contains(got, tc.detail) {
+		if code, got := b.verifyQuote(v, b.api, tc.token); code != 422 || !strings.Contains(got, tc.detail) {
 			t.Errorf("%s: %d %s, want 422 with %q", tc.name, code, got, tc.detail)
 		}
 	}
 
 	// Rotation: k2 first, k1 kept. New quotes are signed with k2 on both
 	// replicas; the k1 quote still verifies everywhere.
-	writeKeys(t, keys, "k2 "+s2+"\nk1 "+s1+"\n")
+	writeQuoteKeys(t, keys, "k2 "+s2+"\nk1 "+s1+"\n")
 	var q2 quoteReply
 	for _, p := range []*proc{a, b} {
-		eventually(t, "k2 signing on "+p.api, func() bool {
-			q2 = p.quoted(v, `{"product_id":"P-7","user_location":"NY","quote":true}`)
+		untilQuotes(t, "k2 signing on "+p.api, func() bool {
+			q2 = p.priceQuoted(v, `{"product_id":"P-7","user_location":"NY","quote":true}`)
 			return strings.HasPrefix(q2.Quote.Token, "v1.k2.")
 		})
 	}
 	for _, p := range []*proc{a, b} {
-		if code, got := p.verify(v, p.api, qa.Quote.Token); code != 200 {
+		if code, got := p.verifyQuote(v, p.api, qa.Quote.Token); code != 200 {
 			t.Errorf("k1 quote during rotation on %s: %d %s", p.api, code, got)
 		}
-		if code, got := p.verify(v, p.api, q2.Quote.Token); code != 200 {
+		if code, got := p.verifyQuote(v, p.api, q2.Quote.Token); code != 200 {
 			t.Errorf("k2 quote on %s: %d %s", p.api, code, got)
 		}
 	}
 	// A bad rewrite is refused; the keys stay.
-	writeKeys(t, keys, "k3 c2hvcnQ=\n")
+	writeQuoteKeys(t, keys, "k3 c2hvcnQ=\n")
 	for _, p := range []*proc{a, b} {
-		eventually(t, "refused reload logged on "+p.api, func() bool { return p.hasLog("quote keys reload refused; the previous keys stay in use", "line 1") })
-		if code, got := p.verify(v, p.api, qa.Quote.Token); code != 200 {
+		untilQuotes(t, "refused reload logged on "+p.api, func() bool { return p.hasLog("quote keys reload refused; the previous keys stay in use", "line 1") })
+		if code, got := p.verifyQuote(v, p.api, qa.Quote.Token); code != 200 {
 			t.Errorf("k1 quote after a bad rewrite on %s: %d %s", p.api, code, got)
 		}
 	}
 	// The old line removed: k1 quotes are refused, k2 quotes verify.
-	writeKeys(t, keys, "k2 "+s2+"\n")
+	writeQuoteKeys(t, keys, "k2 "+s2+"\n")
 	for _, p := range []*proc{a, b} {
-		eventually(t, "k1 removed on "+p.api, func() bool {
-			code, got := p.verify(v, p.api, qa.Quote.Token)
+		untilQuotes(t, "k1 removed on "+p.api, func() bool {
+			code, got := p.verifyQuote(v, p.api, qa.Quote.Token)
 			return code == 422 && strings.Contains(got, `unknown key id \"k1\"`)
 		})
-		if code, got := p.verify(v, p.api, q2.Quote.Token); code != 200 {
+		if code, got := p.verifyQuote(v, p.api, q2.Quote.Token); code != 200 {
 			t.Errorf("k2 quote after rotation on %s: %d %s", p.api, code, got)
 		}
 	}
 	// SIGHUP reloads too (the file is the same: nothing changes, and the
 	// process keeps serving).
 	a.signal(syscall.SIGHUP)
-	eventually(t, "SIGHUP reload", func() bool {
+	untilQuotes(t, "SIGHUP reload", func() bool {
 		return strings.Count(strings.Join(a.logLines(), "\n"), `"msg":"quote keys reloaded"`) >= 3
 	})
 	for _, p := range []*proc{a, b} {
@@ -226,11 +226,11 @@ func TestE2EQuotesExpire(t *testing.T) {
 		t.Fatal(err)
 	}
 	keys := filepath.Join(t.TempDir(), "quote-keys")
-	writeKeys(t, keys, "k1 "+newSecret(t)+"\n")
+	writeQuoteKeys(t, keys, "k1 "+newQuoteSecret(t)+"\n")
 	p := startServer(t, append([]string{"--quote-keys-file", keys, "--quote-ttl", "1s"}, loopbackArgs...))
-	q := p.quoted(v, `{"product_id":"P-1","user_location":"NY","quote":true}`)
-	eventually(t, "410 for an expired quote", func() bool {
-		code, got := p.verify(v, p.api, q.Quote.Token)
+	q := p.priceQuoted(v, `{"product_id":"P-1","user_location":"NY","quote":true}`)
+	untilQuotes(t, "410 for an expired quote", func() bool {
+		code, got := p.verifyQuote(v, p.api, q.Quote.Token)
 		if code != 200 && code != 410 {
 			t.Fatalf("verify: %d %s", code, got)
 		}
@@ -252,7 +252,7 @@ func TestE2EQuotesBadKeysFile(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			path := filepath.Join(dir, strings.ReplaceAll(tc.name, " ", "-"))
 			if tc.content != "" {
-				writeKeys(t, path, tc.content)
+				writeQuoteKeys(t, path, tc.content)
 			}
 			r := runBinary(t, append([]string{"--quote-keys-file", path}, loopbackArgs...))
 			if r.code != 2 || !strings.Contains(r.stderr, "invalid --quote-keys-file") || !strings.Contains(r.stderr, tc.want) {
@@ -268,9 +268,9 @@ func TestE2EQuotesBadKeysFile(t *testing.T) {
 	}
 }
 
-// docBlock returns the first fenced block of kind in docs/QUOTES.md
+// quotesDocBlock returns the first fenced block of kind in docs/QUOTES.md
 // after the heading.
-func docBlock(t *testing.T, heading, kind string) string {
+func quotesDocBlock(t *testing.T, heading, kind string) string {
 	t.Helper()
 	text, err := os.ReadFile("../../docs/QUOTES.md")
 	if err != nil {
@@ -297,10 +297,10 @@ func TestE2EQuotesOffline(t *testing.T) {
 	}
 	dir := t.TempDir()
 	keys := filepath.Join(dir, "quote-keys")
-	secret := newSecret(t)
-	writeKeys(t, keys, "k1 "+secret+"\n")
+	secret := newQuoteSecret(t)
+	writeQuoteKeys(t, keys, "k1 "+secret+"\n")
 	p := startServer(t, append([]string{"--quote-keys-file", keys}, loopbackArgs...))
-	q := p.quoted(v, `{"product_id":"P-1","user_location":"Z\u00fcrich \"1\"","is_prime_member":"yes","quote":true}`)
+	q := p.priceQuoted(v, `{"product_id":"P-1","user_location":"Z\u00fcrich \"1\"","is_prime_member":"yes","quote":true}`)
 	f := strings.Split(q.Quote.Token, ".")
 	// The price changed and signed again with a guessed secret.
 	payload, _ := base64.RawURLEncoding.DecodeString(f[2])
@@ -312,10 +312,10 @@ func TestE2EQuotesOffline(t *testing.T) {
 		t.Fatalf("cannot find the go command: %v", err)
 	}
 	prog := filepath.Join(dir, "verifyquote.go")
-	if err := os.WriteFile(prog, []byte(docBlock(t, "### In Go (standard library only)", "go")), 0o600); err != nil {
+	if err := os.WriteFile(prog, []byte(quotesDocBlock(t, "### In Go (standard library only)", "go")), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	script := docBlock(t, "### With openssl (a POSIX shell, base64, od, tr)", "sh")
+	script := quotesDocBlock(t, "### With openssl (a POSIX shell, base64, od, tr)", "sh")
 	for _, tc := range []struct {
 		name string
 		cmd  func(token string) *exec.Cmd
@@ -356,7 +356,7 @@ func TestE2EQuotesRules(t *testing.T) {
 	}
 	dir := t.TempDir()
 	keys, rulesFile := filepath.Join(dir, "quote-keys"), filepath.Join(dir, "rules.yaml")
-	writeKeys(t, keys, "k1 "+newSecret(t)+"\n")
+	writeQuoteKeys(t, keys, "k1 "+newQuoteSecret(t)+"\n")
 	writeRules(t, rulesFile, "version: \"quotes.1\"\nmember_discount: 0.10\nschedules:\n  - {name: sale, products: [\"P-1*\"], multiplier: 0.9}\nending: \"0.99\"\n")
 	p := startServer(t, append([]string{"--quote-keys-file", keys, "--rules", rulesFile}, loopbackArgs...))
 	code, hdr, got := p.do("POST", "http://"+p.api+"/api/v1/price", "application/json", `{"product_id":"P-12","user_location":"SF","is_prime_member":true,"quote":true,"explain":true}`)
@@ -372,7 +372,7 @@ func TestE2EQuotesRules(t *testing.T) {
 	if code != 200 || json.Unmarshal([]byte(got), &r) != nil || r.Version != "quotes.1" || r.List == "" || r.Quote.Token == "" {
 		t.Fatalf("price: %d %s", code, got)
 	}
-	code, body := p.verify(v, p.api, r.Quote.Token)
+	code, body := p.verifyQuote(v, p.api, r.Quote.Token)
 	want := `"final_price":` + r.Final.String() + `,"list_price":` + r.List.String() + `,"ruleset_version":"quotes.1","issued_at":`
 	if code != 200 || !strings.Contains(body, want) || !strings.Contains(body, `"user_location":"SF","is_prime_member":true`) {
 		t.Errorf("verify: %d %s\nwant it to contain %s", code, body, want)

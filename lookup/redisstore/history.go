@@ -93,20 +93,21 @@ func historyBase(prefix string) string {
 	return "history:"
 }
 
-// ready returns h with the store's client, once the store has connected.
+// ready returns h with the store's client, once the store has connected;
+// until then an error wrapping lookup.ErrUnavailable.
 func (h *HistoryStore) ready() (*HistoryStore, error) {
 	if h.client != nil {
 		return h, nil
 	}
 	if !h.st.connected.Load() {
-		return h, fmt.Errorf("cannot share the price history through the store %s: it has not answered yet", h.st.redacted)
+		return h, fmt.Errorf("cannot share the price history through the store %s: it has not answered yet: %w", h.st.redacted, lookup.ErrUnavailable)
 	}
 	c := *h
 	c.client = h.st.client
 	return &c, nil
 }
 
-// dayKey is the hash of one day; its stream is dayKey + ":log".
+// historyDayKey is the hash of one day; its stream is the same key + ":log".
 func historyDayKey(base, prefix string, day int64) string {
 	return base + "{" + prefix + strconv.FormatInt(day, 10) + "}"
 }
