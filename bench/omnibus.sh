@@ -16,7 +16,8 @@
 #
 #   BEFORE=<rev> bench/omnibus.sh [rounds] [seconds]     (defaults 5 and 5)
 #
-# Needs wrk, taskset and git. Every wait is bounded.
+# Needs wrk, taskset and git. Every wait is bounded. The cell is
+# bench/wrkcell.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 rounds=${1:-5}
@@ -40,38 +41,19 @@ version: "bench-announced"
 schedules:
   - {name: sale, products: ["P-*"], from: "00:00", to: "23:59", multiplier: 0.9, announce: true}
 YAML
-free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-tick=$(getconf CLK_TCK)
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-results=()
+# shellcheck source=bench/wrkcell.sh
+source bench/wrkcell.sh
 for r in $(seq "$rounds"); do
   for mode in $modes; do
-    port=$(free_port)
     bin=$tmp/new rules=$tmp/plain.yaml
     case $mode in
       before) bin=$tmp/before ;;
       announced) rules=$tmp/announced.yaml ;;
     esac
-    taskset -c 0 "$bin" --addr "127.0.0.1:$port" --admin-addr "" --loops 1 --log-level warn --drain-delay 0s --rules "$rules" 2>/dev/null &
-    pid=$!
-    for _ in $(seq 200); do
-      curl -s -o /dev/null -H 'Content-Type: application/json' -d '{"product_id":"P-1","user_location":"NY"}' "http://127.0.0.1:$port/api/v1/price" && break
-      sleep 0.05 # poll interval while the server starts
-    done
-    kill -0 "$pid" 2>/dev/null || { echo "bench/omnibus.sh: the server did not start" >&2; exit 1; }
-    t0=$(cpu_ticks "$pid")
-    out=$(taskset -c 1 wrk -t1 -c100 -d"${secs}s" -s bench/wrk/post.lua "http://127.0.0.1:$port/api/v1/price")
-    t1=$(cpu_ticks "$pid")
-    kill "$pid"; wait "$pid" 2>/dev/null || true; pid=
-    rps=$(echo "$out" | awk '/^Requests\/sec/ {print $2}')
-    reqs=$(echo "$out" | awk '/requests in/ {print $1}')
-    errs=$(echo "$out" | awk '/Non-2xx/ {print $NF}')
-    us=$(awk -v a="$t0" -v b="$t1" -v n="$reqs" -v hz="$tick" 'BEGIN {printf "%.2f", (b - a) / hz * 1e6 / n}')
-    echo "round $r $mode: $rps req/s, server CPU $us us/req, non-2xx ${errs:-0}"
-    results+=("$r $mode $rps $us")
+    wrk_cell bench/omnibus.sh "$r" "$mode" "$secs" "$bin" --rules "$rules"
   done
 done
-printf '%s\n' "${results[@]}" | python3 -c '
+printf '%s\n' "${wrk_results[@]}" | python3 -c '
 import sys, statistics as st
 rows = [l.split() for l in sys.stdin]
 modes = sorted({x[1] for x in rows}, key=["before", "plain", "announced"].index)

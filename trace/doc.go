@@ -15,9 +15,10 @@
 //   - Spans for sampled requests only (Span), recorded on the loop into
 //     reused fixed-size records and handed to one exporter goroutine
 //     through a bounded queue that it takes in batches (woken by its
-//     ticker or a full batch, never per span). The goroutine writes the
-//     OTLP protobuf by hand into one reused buffer and posts it over
-//     OTLP/HTTP, configured by the OTEL_EXPORTER_OTLP_* variables. A full
+//     ticker or a full batch, never per span). The goroutine builds the
+//     generated OTLP messages in values it reuses from one export to the
+//     next and sends them with the otlptracehttp client (OTLP/HTTP
+//     protobuf, configured by the OTEL_EXPORTER_OTLP_* variables). A full
 //     queue drops the span and counts it; a collector that is slow, down
 //     or silent slows only that goroutine.
 //   - The access log (AccessLog): JSON lines formatted on the loop into

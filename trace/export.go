@@ -7,6 +7,11 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
+	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
+	resourcepb "go.opentelemetry.io/proto/otlp/resource/v1"
 )
 
 // scopeName is the instrumentation scope of every span.
@@ -31,8 +36,8 @@ type exporter struct {
 	stop     chan struct{}
 	done     chan struct{}
 	stopOnce sync.Once
-	enc      *encoder
-	snd      *sender
+	client   otlptrace.Client
+	msgs     *protoBatch
 	// base is the parent of every export's context; abort cancels it
 	// when Close's deadline passes with an export still retrying.
 	base     context.Context
@@ -45,7 +50,8 @@ type exporter struct {
 	exported, failed atomic.Uint64
 }
 
-func startExporter(t *Tracer, cfg Config, snd *sender) *exporter {
+// startExporter starts the client made with opts and the goroutine.
+func startExporter(t *Tracer, cfg Config, opts []otlptracehttp.Option) (*exporter, error) {
 	qs := orInt(cfg.QueueSize, DefaultQueueSize)
 	name := trimName(cfg.ServiceName)
 	if name == "" {
@@ -58,12 +64,12 @@ func startExporter(t *Tracer, cfg Config, snd *sender) *exporter {
 		kick:    make(chan struct{}, 1),
 		stop:    make(chan struct{}),
 		done:    make(chan struct{}),
-		enc: newEncoder([]kv{
-			{"service.name", name},
-			{"service.version", cfg.ServiceVersion},
-			{"telemetry.sdk.language", "go"},
-		}, scopeName),
-		snd:      snd,
+		client:  otlptracehttp.NewClient(opts...),
+		msgs: newProtoBatch(&resourcepb.Resource{Attributes: []*commonpb.KeyValue{
+			strKV("service.name", name),
+			strKV("service.version", cfg.ServiceVersion),
+			strKV("telemetry.sdk.language", "go"),
+		}}, scopeName),
 		batch:    orInt(cfg.BatchSize, DefaultBatchSize),
 		interval: orDuration(cfg.Interval, DefaultInterval),
 		timeout:  orDuration(cfg.Timeout, DefaultTimeout),
@@ -72,9 +78,12 @@ func startExporter(t *Tracer, cfg Config, snd *sender) *exporter {
 	if e.log == nil {
 		e.log = slog.New(slog.DiscardHandler)
 	}
+	if err := e.client.Start(context.Background()); err != nil {
+		return nil, fmt.Errorf("cannot start the trace exporter: %w", err)
+	}
 	e.base, e.abort = context.WithCancel(context.Background())
 	go e.run()
-	return e
+	return e, nil
 }
 
 // offer queues sp without waiting; false when the queue is full or the
@@ -154,18 +163,20 @@ func (e *exporter) run() {
 	}
 }
 
-// export encodes batch as one request and posts it, retrying within the
-// timeout.
+// export sends batch as one request, the client retrying within the
+// timeout. The client has marshalled the messages when UploadTraces
+// returns, so that they and the records they alias can be reused.
 func (e *exporter) export(batch []*Span) error {
 	ctx, cancel := context.WithTimeout(e.base, e.timeout)
 	defer cancel()
-	return e.snd.send(ctx, e.enc.request(batch))
+	return e.client.UploadTraces(ctx, e.msgs.request(batch))
 }
 
 // close stops the goroutine after a last export, waiting until ctx is
-// done at most: then the export under way is cancelled (its spans count
-// as failed) and the goroutine ends without exporting the rest. When
-// close returns the goroutine has ended.
+// done at most: then the export under way is cancelled, retries
+// included (its spans count as failed), and the goroutine ends without
+// exporting the rest. When close returns the goroutine has ended and the
+// client is stopped.
 func (e *exporter) close(ctx context.Context) error {
 	e.stopOnce.Do(func() { close(e.stop) })
 	var err error
@@ -177,6 +188,10 @@ func (e *exporter) close(ctx context.Context) error {
 		<-e.done
 	}
 	e.abort()
-	e.snd.close()
+	// The goroutine has ended: no upload is in flight, Stop only marks
+	// the client stopped.
+	if serr := e.client.Stop(context.Background()); serr != nil && err == nil {
+		err = fmt.Errorf("cannot stop the trace exporter: %w", serr)
+	}
 	return err
 }

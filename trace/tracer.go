@@ -7,10 +7,13 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 )
 
 // Defaults of Config.
@@ -32,9 +35,11 @@ type Config struct {
 	// request id still work).
 	Endpoint string
 	// FromEnv takes the endpoint from OTEL_EXPORTER_OTLP_TRACES_ENDPOINT
-	// or OTEL_EXPORTER_OTLP_ENDPOINT when Endpoint is empty. The other
-	// OTEL_EXPORTER_OTLP_* variables (headers, timeout, compression,
-	// certificates) apply whenever spans are exported.
+	// (used as given) or OTEL_EXPORTER_OTLP_ENDPOINT (a base URL) when
+	// Endpoint is empty. The other OTEL_EXPORTER_OTLP_* variables
+	// (headers, compression, certificates) are read by the otlptracehttp
+	// client whenever spans are exported; the timeout variables set
+	// Timeout when it is zero.
 	FromEnv bool
 	// Ratio is the TraceIDRatio of ParentBased(TraceIDRatio), in [0, 1].
 	Ratio float64
@@ -54,8 +59,6 @@ type Config struct {
 	// HTTPClient, if not nil, posts the spans (tests); the TLS variables
 	// of the environment then do not apply.
 	HTTPClient *http.Client
-	// Getenv reads the environment; nil means os.Getenv.
-	Getenv func(string) string
 }
 
 // Stats are the tracer's counters since start.
@@ -88,28 +91,51 @@ func New(cfg Config) (*Tracer, error) {
 	if cfg.Endpoint == "" && !cfg.FromEnv {
 		return t, nil
 	}
-	getenv := cfg.Getenv
-	if getenv == nil {
-		getenv = os.Getenv
-	}
-	env, err := readExportEnv(getenv)
-	if err != nil {
-		return nil, err
-	}
-	endpoint := env.endpoint
+	var opts []otlptracehttp.Option
 	if cfg.Endpoint != "" {
-		if endpoint, err = EndpointURL(cfg.Endpoint); err != nil {
+		u, err := EndpointURL(cfg.Endpoint)
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, otlptracehttp.WithEndpointURL(u))
+	} else if os.Getenv("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT") == "" && os.Getenv("OTEL_EXPORTER_OTLP_ENDPOINT") == "" {
+		return nil, fmt.Errorf("cannot export spans: no endpoint (--trace-endpoint or OTEL_EXPORTER_OTLP_ENDPOINT)")
+	}
+	if cfg.Timeout <= 0 {
+		if cfg.Timeout, err = envTimeout(os.Getenv); err != nil {
 			return nil, err
 		}
 	}
-	if endpoint == "" {
-		return nil, fmt.Errorf("cannot export spans: no endpoint (--trace-endpoint or OTEL_EXPORTER_OTLP_ENDPOINT)")
+	timeout := orDuration(cfg.Timeout, DefaultTimeout)
+	opts = append(opts, otlptracehttp.WithTimeout(timeout), otlptracehttp.WithRetry(otlptracehttp.RetryConfig{
+		Enabled: true, InitialInterval: 100 * time.Millisecond, MaxInterval: time.Second, MaxElapsedTime: timeout,
+	}))
+	if cfg.HTTPClient != nil {
+		opts = append(opts, otlptracehttp.WithHTTPClient(cfg.HTTPClient))
 	}
-	if cfg.Timeout <= 0 && env.timeout > 0 {
-		cfg.Timeout = env.timeout
+	if t.exp, err = startExporter(t, cfg, opts); err != nil {
+		return nil, err
 	}
-	t.exp = startExporter(t, cfg, newSender(endpoint, env, cfg.HTTPClient))
 	return t, nil
+}
+
+// envTimeout reads OTEL_EXPORTER_OTLP_TRACES_TIMEOUT, else
+// OTEL_EXPORTER_OTLP_TIMEOUT (milliseconds) through getenv; 0 when
+// neither is set. The client would read them too, but the timeout also
+// bounds the export's context and its retries, so it is decided here.
+func envTimeout(getenv func(string) string) (time.Duration, error) {
+	for _, name := range []string{"OTEL_EXPORTER_OTLP_TRACES_TIMEOUT", "OTEL_EXPORTER_OTLP_TIMEOUT"} {
+		v := strings.TrimSpace(getenv(name))
+		if v == "" {
+			continue
+		}
+		ms, err := strconv.ParseUint(v, 10, 31)
+		if err != nil || ms == 0 {
+			return 0, fmt.Errorf("cannot parse %s %q: want milliseconds > 0", name, v)
+		}
+		return time.Duration(ms) * time.Millisecond, nil
+	}
+	return 0, nil
 }
 
 // EndpointURL returns the traces URL for a --trace-endpoint value: a base

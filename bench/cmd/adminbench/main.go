@@ -20,22 +20,23 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"log"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/pricing-engine/pricing-engine/bench/internal/benchproc"
 )
 
 var (
@@ -69,26 +70,23 @@ func main() {
 	if err := os.WriteFile(tokens, []byte("bench write "+token+"\n"), 0o600); err != nil {
 		log.Fatal(err)
 	}
-	rport := freePort()
-	redis := exec.Command("taskset", "-c", "1", "redis-server", "--port", strconv.Itoa(rport), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--logfile", "")
-	if err := redis.Start(); err != nil {
+	redis, raddr, err := benchproc.StartRedis(context.Background(), "1")
+	if err != nil {
 		log.Fatal(err)
 	}
-	defer func() { _ = redis.Process.Kill(); _ = redis.Wait() }()
-	url := "redis://127.0.0.1:" + strconv.Itoa(rport)
-	waitTCP("127.0.0.1:" + strconv.Itoa(rport))
+	defer redis.Stop()
+	url := "redis://" + raddr
 	if out, err := exec.Command(pe, "import", "--store", url, "--embedded").CombinedOutput(); err != nil {
 		log.Fatalf("import: %v %s", err, out)
 	}
 	args := []string{pe, "--store", url, "--admin-tokens-file", tokens}
 	if strings.Contains(*only, "w") {
-		if err := throughput(args, redis.Process.Pid, false); err != nil {
+		if err := throughput(args, redis.Pid(), false); err != nil {
 			log.Fatal(err)
 		}
 	}
 	if strings.Contains(*only, "b") {
-		if err := throughput(args, redis.Process.Pid, true); err != nil {
+		if err := throughput(args, redis.Pid(), true); err != nil {
 			log.Fatal(err)
 		}
 	}
@@ -101,40 +99,40 @@ func main() {
 
 // engine is a started pricing-engine on core 0.
 type engine struct {
-	cmd        *exec.Cmd
+	*benchproc.Server
 	api, admin string
-	out        *bytes.Buffer
 }
 
+// start starts argv on core 0 with free API and admin ports and waits
+// until its /readyz answers 200.
 func start(argv []string) (*engine, error) {
-	api, admin := "127.0.0.1:"+strconv.Itoa(freePort()), "127.0.0.1:"+strconv.Itoa(freePort())
-	args := append([]string{"-c", "0"}, argv...)
-	args = append(args, "--addr", api, "--admin-addr", admin, "--log-level", "warn")
-	cmd := exec.Command("taskset", args...)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
+	api, err := benchproc.FreeAddr()
+	if err != nil {
 		return nil, err
 	}
-	e := &engine{cmd: cmd, api: api, admin: admin, out: &out}
-	deadline := time.Now().Add(20 * time.Second)
-	for {
-		resp, err := http.Get("http://" + admin + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return e, nil
-			}
-		}
-		if time.Now().After(deadline) {
-			e.stop()
-			return nil, fmt.Errorf("engine not ready: %v\n%s", err, out.String())
-		}
-		time.Sleep(20 * time.Millisecond)
+	admin, err := benchproc.FreeAddr()
+	if err != nil {
+		return nil, err
 	}
+	args := append(argv[1:len(argv):len(argv)], "--addr", api, "--admin-addr", admin, "--log-level", "warn")
+	cmd := benchproc.Pinned(context.Background(), "0", argv[0], args...)
+	ready := func() error {
+		resp, err := http.Get("http://" + admin + "/readyz")
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("/readyz answered %d", resp.StatusCode)
+		}
+		return nil
+	}
+	s, err := benchproc.Start(context.Background(), cmd, 20*time.Second, ready)
+	if err != nil {
+		return nil, fmt.Errorf("engine: %w", err)
+	}
+	return &engine{Server: s, api: api, admin: admin}, nil
 }
-
-func (e *engine) stop() { _ = e.cmd.Process.Kill(); _ = e.cmd.Wait() }
 
 // adminDo sends one admin request and returns the status, ETag and body.
 func adminDo(c *http.Client, method, url, body string, headers ...string) (int, string, []byte, error) {
@@ -166,7 +164,7 @@ func throughput(argv []string, redisPid int, batch bool) error {
 	if err != nil {
 		return err
 	}
-	defer e.stop()
+	defer e.Stop()
 	n, what := *conns, "single PUT"
 	if batch {
 		n, what = *batchConns, fmt.Sprintf("batch of %d", *batchSize)
@@ -220,15 +218,23 @@ func throughput(argv []string, redisPid int, batch bool) error {
 		}()
 	}
 	time.Sleep(*duration / 10) // warm-up: connections, scripts loaded, caches
-	t0, n0, e0, r0 := time.Now(), items.Load(), cpuTicks(e.cmd.Process.Pid), cpuTicks(redisPid)
+	t0, n0 := time.Now(), items.Load()
+	cpu0, cerr := benchproc.CPUTicks(e.Pid(), redisPid)
 	time.Sleep(*duration)
 	el, got := time.Since(t0), items.Load()-n0
-	ecpu, rcpu := cpuTicks(e.cmd.Process.Pid)-e0, cpuTicks(redisPid)-r0
+	cpu1, err := benchproc.CPUTicks(e.Pid(), redisPid)
+	if cerr == nil {
+		cerr = err
+	}
 	stop.Store(true)
 	wg.Wait()
 	if first != nil {
 		return first
 	}
+	if cerr != nil {
+		return cerr
+	}
+	ecpu, rcpu := cpu1[0]-cpu0[0], cpu1[1]-cpu0[1]
 	part, unit := "w", "write"
 	if batch {
 		part, unit = "b", "item"
@@ -252,7 +258,7 @@ func visibility(argv []string) error {
 		if err != nil {
 			return err
 		}
-		defer e.stop()
+		defer e.Stop()
 		reps = append(reps, e)
 	}
 	const product = "P-77"
@@ -318,42 +324,4 @@ func visibility(argv []string) error {
 	fmt.Printf("(v) %d admin writes, 3 replicas, reply -> every replica serving the new price: P50 %s, P90 %s, P99 %s, max %s\n",
 		len(delays), q(0.50), q(0.90), q(0.99), delays[len(delays)-1])
 	return nil
-}
-
-// cpuTicks is utime+stime of pid in clock ticks (100 Hz), its threads
-// included (taskset execs the program, so the pid is the program's).
-func cpuTicks(pid int) int64 {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0
-	}
-	s := string(b)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
-	u, _ := strconv.ParseInt(f[11], 10, 64)
-	st, _ := strconv.ParseInt(f[12], 10, 64)
-	return u + st
-}
-
-func freePort() int {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
-func waitTCP(addr string) {
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		c, err := net.Dial("tcp", addr)
-		if err == nil {
-			c.Close()
-			return
-		}
-		if time.Now().After(deadline) {
-			log.Fatalf("redis-server not listening on %s", addr)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }

@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/pricing-engine/pricing-engine/bench/internal/benchproc"
 	"github.com/pricing-engine/pricing-engine/internal/textarg"
 )
 
@@ -156,7 +157,7 @@ func (r *runner) runCell(ctx context.Context, sc scenario, sv server) (Cell, err
 	if err != nil {
 		return cell, err
 	}
-	defer p.stop()
+	defer p.Stop()
 	if sc.idle {
 		return cell, r.idle(ctx, p, sc, &cell)
 	}
@@ -264,7 +265,7 @@ func parseWrk(out []byte) (*wrkResult, error) {
 			return &w, nil
 		}
 	}
-	return nil, fmt.Errorf("no %q line in wrk output: %q", strings.TrimSpace(wrkMarker), trimLog(string(out)))
+	return nil, fmt.Errorf("no %q line in wrk output: %q", strings.TrimSpace(wrkMarker), benchproc.TrimLog(string(out)))
 }
 
 func (r *runner) wrk(ctx context.Context, p *process, sc scenario, d time.Duration) (*wrkResult, error) {
@@ -275,10 +276,10 @@ func (r *runner) wrk(ctx context.Context, p *process, sc scenario, d time.Durati
 	}
 	ctx, cancel := context.WithTimeout(ctx, d+30*time.Second)
 	defer cancel()
-	cmd := pinned(ctx, r.cfg.clientCPU, r.cfg.wrk, args...)
+	cmd := benchproc.Pinned(ctx, r.cfg.clientCPU, r.cfg.wrk, args...)
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		return nil, fmt.Errorf("wrk: %w: %s", err, trimLog(string(out)))
+		return nil, fmt.Errorf("wrk: %w: %s", err, benchproc.TrimLog(string(out)))
 	}
 	return parseWrk(out)
 }
@@ -292,7 +293,7 @@ func (r *runner) idle(ctx context.Context, p *process, sc scenario, cell *Cell) 
 		return err
 	}
 	sources := sc.conns/10_000 + 1
-	cmd := pinned(ctx, r.cfg.clientCPU, filepath.Join(r.binDir, "idleconns"),
+	cmd := benchproc.Pinned(ctx, r.cfg.clientCPU, filepath.Join(r.binDir, "idleconns"),
 		"--addr", p.addr, "--conns", strconv.Itoa(sc.conns), "--sources", strconv.Itoa(sources), "--hold", "2m")
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -327,7 +328,7 @@ func (r *runner) idle(ctx context.Context, p *process, sc scenario, cell *Cell) 
 	}
 	var open, failed int
 	if _, err := fmt.Sscanf(line, "ready %d %d", &open, &failed); err != nil {
-		return fmt.Errorf("idleconns said %q (%v): %s", line, err, trimLog(stderr.String()))
+		return fmt.Errorf("idleconns said %q (%v): %s", line, err, benchproc.TrimLog(stderr.String()))
 	}
 	time.Sleep(time.Second) // let the server settle
 	after, err := p.rssBytes()
@@ -340,7 +341,7 @@ func (r *runner) idle(ctx context.Context, p *process, sc scenario, cell *Cell) 
 	}
 	if failed > 0 {
 		cell.Errors = int64(failed)
-		return fmt.Errorf("%d of %d connections failed: %s", failed, sc.conns, trimLog(stderr.String()))
+		return fmt.Errorf("%d of %d connections failed: %s", failed, sc.conns, benchproc.TrimLog(stderr.String()))
 	}
 	return nil
 }

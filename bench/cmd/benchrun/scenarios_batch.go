@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/pricing-engine/pricing-engine/bench/internal/benchproc"
 )
 
 // The batch scenario (batch20): pricing-engine alone, POST /api/v1/prices
@@ -60,7 +62,7 @@ func (p *process) checkBatch(n int) error {
 // checkBatchReply checks a batch reply of n items as checkBatch says.
 func checkBatchReply(status int, body []byte, n int) error {
 	if status != http.StatusOK {
-		return fmt.Errorf("batch answered %d: %s", status, trimLog(string(body)))
+		return fmt.Errorf("batch answered %d: %s", status, benchproc.TrimLog(string(body)))
 	}
 	var rep struct {
 		Items []struct {
@@ -77,7 +79,7 @@ func checkBatchReply(status int, body []byte, n int) error {
 	}
 	for i, it := range rep.Items {
 		if it.Error != nil || it.ProductID != "P-"+strconv.Itoa(100+i) || it.FinalPrice == "" {
-			return fmt.Errorf("batch item %d is not a price for P-%d: %s", i, 100+i, trimLog(string(body)))
+			return fmt.Errorf("batch item %d is not a price for P-%d: %s", i, 100+i, benchproc.TrimLog(string(body)))
 		}
 	}
 	return nil

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pricing-engine/pricing-engine/bench/internal/benchproc"
 	"github.com/pricing-engine/pricing-engine/internal/textarg"
 )
 
@@ -167,7 +168,7 @@ func ladderStep1(ctx context.Context, cfg *config, binDir string, sv server, rat
 		r.Err = err.Error()
 		return r
 	}
-	defer p.stop()
+	defer p.Stop()
 	out := filepath.Join(binDir, "step.json")
 	_ = os.Remove(out)
 	cpu0, err := p.cpuTime()
@@ -181,7 +182,7 @@ func ladderStep1(ctx context.Context, cfg *config, binDir string, sv server, rat
 	if *ladderEng == "epoll" {
 		args = append(args, "-tick", ladderTick.String())
 	}
-	cmd := pinned(ctx, cfg.clientCPU, filepath.Join(binDir, "loadtest"), args...)
+	cmd := benchproc.Pinned(ctx, cfg.clientCPU, filepath.Join(binDir, "loadtest"), args...)
 	began := time.Now()
 	log, err := cmd.CombinedOutput()
 	if ps := cmd.ProcessState; ps != nil {
@@ -191,7 +192,7 @@ func ladderStep1(ctx context.Context, cfg *config, binDir string, sv server, rat
 		// loadtest exits non-zero only for an unmet -slo (none given
 		// here) or a failure to run.
 		if _, statErr := os.Stat(out); statErr != nil {
-			r.Err = fmt.Sprintf("loadtest: %v: %s", err, trimLog(string(log)))
+			r.Err = fmt.Sprintf("loadtest: %v: %s", err, benchproc.TrimLog(string(log)))
 			return r
 		}
 	}

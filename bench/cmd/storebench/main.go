@@ -24,6 +24,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -41,6 +42,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/pricing-engine/pricing-engine/bench/internal/benchproc"
 )
 
 var (
@@ -70,15 +73,12 @@ func main() {
 	if err := build.Run(); err != nil {
 		log.Fatalf("cannot build: %v", err)
 	}
-	rport := freePort()
-	redis := exec.Command("taskset", "-c", "1", "redis-server", "--port", strconv.Itoa(rport), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--logfile", "")
-	if err := redis.Start(); err != nil {
+	redis, raddr, err := benchproc.StartRedis(context.Background(), "1")
+	if err != nil {
 		log.Fatal(err)
 	}
-	defer func() { _ = redis.Process.Kill(); _ = redis.Wait() }()
-	url := "redis://127.0.0.1:" + strconv.Itoa(rport)
-	waitTCP("127.0.0.1:" + strconv.Itoa(rport))
+	defer redis.Stop()
+	url := "redis://" + raddr
 	imp := exec.Command(filepath.Join(dir, "pricing-engine"), "import", "--store", url, "--embedded")
 	if out, err := imp.CombinedOutput(); err != nil {
 		log.Fatalf("import: %v %s", err, out)
@@ -119,7 +119,7 @@ func main() {
 				if p.part != "r" {
 					open = 0
 				}
-				c, err := runCell(peer[name], redis.Process.Pid, open)
+				c, err := runCell(peer[name], redis.Pid(), open)
 				if err != nil {
 					log.Fatalf("%s: %v", name, err)
 				}
@@ -186,7 +186,7 @@ func main() {
 		}
 	}
 	if strings.Contains(parts, "c") {
-		if err := invalidation(pe, url, rport); err != nil {
+		if err := invalidation(pe, url, raddr); err != nil {
 			log.Fatal(err)
 		}
 	}
@@ -246,41 +246,36 @@ func medianF(v []float64) float64 {
 
 // server is a started server on core 0.
 type server struct {
-	cmd  *exec.Cmd
+	*benchproc.Server
 	addr string
-	out  *bytes.Buffer
 }
 
+// start starts argv on core 0 with a free API port (and, for
+// pricing-engine, an admin port) and waits until it answers a price
+// request with 200.
 func start(argv []string) (*server, error) {
-	port := freePort()
-	addr := "127.0.0.1:" + strconv.Itoa(port)
-	args := append([]string{"-c", "0"}, argv...)
-	args = append(args, "--addr", addr)
+	addr, err := benchproc.FreeAddr()
+	if err != nil {
+		return nil, err
+	}
+	args := append(argv[1:len(argv):len(argv)], "--addr", addr)
 	if strings.HasSuffix(argv[0], "pricing-engine") {
 		args = append(args, "--admin-addr", "127.0.0.1:0", "--log-level", "warn")
 	}
-	cmd := exec.Command("taskset", args...)
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	s := &server{cmd: cmd, addr: addr, out: &out}
-	deadline := time.Now().Add(20 * time.Second)
-	for {
+	cmd := benchproc.Pinned(context.Background(), "0", argv[0], args...)
+	ready := func() error {
 		code, _, err := post(http.DefaultClient, addr, "P-500")
-		if err == nil && code == 200 {
-			return s, nil
+		if err == nil && code != http.StatusOK {
+			err = fmt.Errorf("answered %d", code)
 		}
-		if time.Now().After(deadline) {
-			s.stop()
-			return nil, fmt.Errorf("%s not answering 200: %v %d\n%s", argv[0], err, code, out.String())
-		}
-		time.Sleep(20 * time.Millisecond)
+		return err
 	}
+	s, err := benchproc.Start(context.Background(), cmd, 20*time.Second, ready)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", argv[0], err)
+	}
+	return &server{Server: s, addr: addr}, nil
 }
-
-func (s *server) stop() { _ = s.cmd.Process.Kill(); _ = s.cmd.Wait() }
 
 func post(c *http.Client, addr, product string) (int, string, error) {
 	body := `{"product_id":"` + product + `","user_location":"NY","is_prime_member":true}`
@@ -303,7 +298,7 @@ func runCell(argv []string, redisPid int, openRate float64) (cell, error) {
 	if err != nil {
 		return cell{}, err
 	}
-	defer s.stop()
+	defer s.Stop()
 	wrk := func(d time.Duration) (float64, error) {
 		cmd := exec.Command("taskset", "-c", "1", "wrk", "-t1", "-c"+strconv.Itoa(*conns), "-d"+d.String(),
 			"-s", filepath.Join(*repo, "bench/wrk/post-random.lua"), "http://"+s.addr+"/api/v1/price")
@@ -326,14 +321,21 @@ func runCell(argv []string, redisPid int, openRate float64) (cell, error) {
 	if _, err := wrk(*warmup); err != nil {
 		return cell{}, err
 	}
-	s0, r0 := cpuTicks(s.cmd.Process.Pid), cpuTicks(redisPid)
+	t0, err := benchproc.CPUTicks(s.Pid(), redisPid)
+	if err != nil {
+		return cell{}, err
+	}
 	rps, err := wrk(*duration)
 	if err != nil {
 		return cell{}, err
 	}
-	s1, r1 := cpuTicks(s.cmd.Process.Pid), cpuTicks(redisPid)
+	t1, err := benchproc.CPUTicks(s.Pid(), redisPid)
+	if err != nil {
+		return cell{}, err
+	}
+	// Ticks are 10 ms: µs per request = ticks * 1e4 / requests.
 	reqs := rps * duration.Seconds()
-	c := cell{rps: rps, cpuUS: float64(s1-s0) * 1e4 / reqs, redisUS: float64(r1-r0) * 1e4 / reqs}
+	c := cell{rps: rps, cpuUS: float64(t1[0]-t0[0]) * 1e4 / reqs, redisUS: float64(t1[1]-t0[1]) * 1e4 / reqs}
 	if openRate > 0 {
 		if err := openLoop(s, redisPid, openRate, &c); err != nil {
 			return c, err
@@ -347,9 +349,12 @@ func runCell(argv []string, redisPid int, openRate float64) (cell, error) {
 // catalog, the six locations of post-random.lua, every reply checked), and
 // records the server's and Redis's CPU per completed request.
 func openLoop(s *server, redisPid int, rate float64, c *cell) error {
-	report := filepath.Join(os.TempDir(), "storebench-open-"+strconv.Itoa(s.cmd.Process.Pid)+".json")
+	report := filepath.Join(os.TempDir(), "storebench-open-"+strconv.Itoa(s.Pid())+".json")
 	defer os.Remove(report)
-	s0, r0 := cpuTicks(s.cmd.Process.Pid), cpuTicks(redisPid)
+	t0, err := benchproc.CPUTicks(s.Pid(), redisPid)
+	if err != nil {
+		return err
+	}
 	cmd := exec.Command("taskset", "-c", "1", loadtest, "--url", "http://"+s.addr+"/api/v1/price",
 		"--rate", strconv.FormatFloat(rate, 'f', 0, 64), "--duration", openDur.String(), "--engine", "epoll",
 		"--users", strconv.Itoa(*openConn), "--products", "0-9999", "--locations", "NY,LA,MIA,SF,CHI,ZZ",
@@ -361,7 +366,10 @@ func openLoop(s *server, redisPid int, rate float64, c *cell) error {
 			return fmt.Errorf("loadtest: %v\n%s", err, out)
 		}
 	}
-	s1, r1 := cpuTicks(s.cmd.Process.Pid), cpuTicks(redisPid)
+	t1, err := benchproc.CPUTicks(s.Pid(), redisPid)
+	if err != nil {
+		return err
+	}
 	b, err := os.ReadFile(report)
 	if err != nil {
 		return fmt.Errorf("cannot read the loadtest report: %w", err)
@@ -383,8 +391,8 @@ func openLoop(s *server, redisPid int, rate float64, c *cell) error {
 	}
 	n := float64(rep.Successes + rep.Failures)
 	c.openRPS, c.openP95, c.openFailures = rep.Throughput, rep.Latency.P95, rep.Failures
-	c.openCPU = float64(s1-s0) * 1e4 / n
-	c.openRedis = float64(r1-r0) * 1e4 / n
+	c.openCPU = float64(t1[0]-t0[0]) * 1e4 / n
+	c.openRedis = float64(t1[1]-t0[1]) * 1e4 / n
 	return nil
 }
 
@@ -418,34 +426,20 @@ func warmAll(addr string) error {
 	return all
 }
 
-// cpuTicks is utime+stime of pid in clock ticks (100 Hz), the threads of
-// the taskset child included (taskset execs the program).
-func cpuTicks(pid int) int64 {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
-	if err != nil {
-		return 0
-	}
-	s := string(b)
-	f := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
-	u, _ := strconv.ParseInt(f[11], 10, 64)
-	st, _ := strconv.ParseInt(f[12], 10, 64)
-	return u + st
-}
-
 // invalidation starts 3 replicas, then changes P-1's price -changes times:
 // after each SET's reply it polls every replica until each answers the
 // new price, and records the slowest replica's delay.
-func invalidation(pe, url string, rport int) error {
+func invalidation(pe, url, raddr string) error {
 	var reps []*server
 	for i := 0; i < 3; i++ {
 		s, err := start([]string{pe, "--store", url})
 		if err != nil {
 			return err
 		}
-		defer s.stop()
+		defer s.Stop()
 		reps = append(reps, s)
 	}
-	rc, err := net.Dial("tcp", "127.0.0.1:"+strconv.Itoa(rport))
+	rc, err := net.Dial("tcp", raddr)
 	if err != nil {
 		return err
 	}
@@ -508,28 +502,4 @@ func invalidation(pe, url string, rport int) error {
 	fmt.Printf("\n(c) %d changes, 3 replicas, SET reply -> every replica serving the new price: P50 %s, P90 %s, P99 %s, max %s\n",
 		len(delays), p(0.50), p(0.90), p(0.99), delays[len(delays)-1])
 	return nil
-}
-
-func freePort() int {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
-func waitTCP(addr string) {
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		c, err := net.Dial("tcp", addr)
-		if err == nil {
-			c.Close()
-			return
-		}
-		if time.Now().After(deadline) {
-			log.Fatalf("redis-server not listening on %s", addr)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
 }

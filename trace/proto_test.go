@@ -3,11 +3,9 @@ package trace
 import (
 	"bytes"
 	"fmt"
+	"slices"
 	"testing"
 
-	"go.opentelemetry.io/collector/pdata/pcommon"
-	"go.opentelemetry.io/collector/pdata/ptrace"
-	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	resourcepb "go.opentelemetry.io/proto/otlp/resource/v1"
@@ -127,96 +125,84 @@ func reference(spans []*Span) *coltracepb.ExportTraceServiceRequest {
 	}}}
 }
 
-func testEncoder() *encoder {
-	return newEncoder([]kv{{"service.name", "svc"}, {"service.version", "1.2.3"}}, scopeName)
+func testResource() *resourcepb.Resource {
+	return &resourcepb.Resource{Attributes: []*commonpb.KeyValue{strKV("service.name", "svc"), strKV("service.version", "1.2.3")}}
 }
 
-// TestEncoderMatchesGeneratedMessages: what the encoder writes decodes,
-// with the generated OTLP messages, to the request built from them.
-func TestEncoderMatchesGeneratedMessages(t *testing.T) {
-	enc := testEncoder()
-	for _, n := range []int{0, 1, 3, 300} {
-		spans := testSpans(n)
-		var got coltracepb.ExportTraceServiceRequest
-		if err := proto.Unmarshal(enc.request(spans), &got); err != nil {
-			t.Fatalf("%d spans: %v", n, err)
+// TestProtoBatchMatchesReference: the reused messages equal, field by
+// field, the request built fresh from the OTLP definitions, also when a
+// batch follows larger and differently shaped ones (nothing stale from
+// the messages' previous use), and survive the wire format.
+func TestProtoBatchMatchesReference(t *testing.T) {
+	b := newProtoBatch(testResource(), scopeName)
+	big := testSpans(300)
+	reversed := slices.Clone(big)
+	slices.Reverse(reversed)
+	for _, tc := range []struct {
+		name  string
+		spans []*Span
+	}{
+		{"empty", nil},
+		{"one", testSpans(1)},
+		{"three", testSpans(3)},
+		{"300", big},
+		{"300 reversed", reversed},
+		{"two after 300", big[1:3]},
+		{"300 again", big},
+	} {
+		want := reference(tc.spans)
+		got := &coltracepb.ExportTraceServiceRequest{ResourceSpans: b.request(tc.spans)}
+		if !proto.Equal(got, want) {
+			t.Fatalf("%s: built\n%v\nwant\n%v", tc.name, got, want)
 		}
-		if want := reference(spans); !proto.Equal(&got, want) {
-			t.Fatalf("%d spans: decoded\n%v\nwant\n%v", n, &got, want)
+		wire, err := proto.Marshal(got)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
 		}
-	}
-}
-
-// TestEncoderDecodesWithCollector: the OpenTelemetry Collector's own
-// unmarshaller (pdata's ptraceotlp) reads every field back.
-func TestEncoderDecodesWithCollector(t *testing.T) {
-	spans := testSpans(40)
-	req := ptraceotlp.NewExportRequest()
-	if err := req.UnmarshalProto(testEncoder().request(spans)); err != nil {
-		t.Fatal(err)
-	}
-	rss := req.Traces().ResourceSpans()
-	if rss.Len() != 1 || rss.At(0).ScopeSpans().Len() != 1 {
-		t.Fatalf("%d resource spans", rss.Len())
-	}
-	if v, _ := rss.At(0).Resource().Attributes().Get("service.name"); v.Str() != "svc" {
-		t.Fatalf("service.name %q", v.Str())
-	}
-	ss := rss.At(0).ScopeSpans().At(0)
-	if ss.Scope().Name() != scopeName || ss.Spans().Len() != len(spans) {
-		t.Fatalf("scope %q with %d spans", ss.Scope().Name(), ss.Spans().Len())
-	}
-	for i, s := range spans {
-		p := ss.Spans().At(i)
-		if p.TraceID() != pcommon.TraceID(s.TraceID) || p.SpanID() != pcommon.SpanID(s.SpanID) ||
-			p.ParentSpanID() != pcommon.SpanID(s.Parent) || p.TraceState().AsRaw() != string(s.TraceState()) ||
-			p.Name() != s.Name || p.Kind() != ptrace.SpanKind(s.Kind) || p.Status().Code() != ptrace.StatusCode(s.Status) ||
-			p.StartTimestamp() != pcommon.Timestamp(s.Start) || p.EndTimestamp() != pcommon.Timestamp(s.End) ||
-			p.Flags() != s.otlpFlags() || p.DroppedAttributesCount() != uint32(s.dropAttr) ||
-			p.DroppedEventsCount() != uint32(s.dropEvents) || p.DroppedLinksCount() != uint32(s.dropLinks) {
-			t.Fatalf("span %d decoded as %+v", i, p)
-		}
-		attrs := p.Attributes()
-		if attrs.Len() != int(s.nattrs) {
-			t.Fatalf("span %d: %d attributes, want %d", i, attrs.Len(), s.nattrs)
-		}
-		if v, _ := attrs.Get("product_id"); v.Str() != fmt.Sprintf("P-%d", i) {
-			t.Fatalf("span %d product_id %q", i, v.Str())
-		}
-		if v, _ := attrs.Get("negative"); v.Int() != -int64(i)-1 {
-			t.Fatalf("span %d negative %d", i, v.Int())
-		}
-		if v, _ := attrs.Get("flag"); v.Bool() != (i%2 == 0) {
-			t.Fatalf("span %d flag %v", i, v.Bool())
-		}
-		if p.Events().Len() != int(s.nevents) || p.Events().At(0).Name() != "rules" {
-			t.Fatalf("span %d events %d", i, p.Events().Len())
-		}
-		if v, _ := p.Events().At(0).Attributes().Get("rules.steps"); v.Int() != 3 {
-			t.Fatalf("span %d event attribute %d", i, v.Int())
-		}
-		if p.Links().Len() != int(s.nlinks) || p.Links().At(0).TraceID() != pcommon.TraceID(s.links[0].trace) ||
-			p.Links().At(0).SpanID() != pcommon.SpanID(s.links[0].span) {
-			t.Fatalf("span %d links %d", i, p.Links().Len())
+		var back coltracepb.ExportTraceServiceRequest
+		if err := proto.Unmarshal(wire, &back); err != nil || !proto.Equal(&back, want) {
+			t.Fatalf("%s: decoded %v (%v)", tc.name, &back, err)
 		}
 	}
 }
 
-func TestEncoderDoesNotAllocate(t *testing.T) {
-	enc := testEncoder()
-	spans := testSpans(64)
-	enc.request(spans)
-	if a := testing.AllocsPerRun(100, func() { enc.request(spans) }); a != 0 {
-		t.Fatalf("%v allocations per request", a)
+// TestProtoBatchDoesNotAllocate: once the messages have grown to a full
+// batch, building the next batch's allocates nothing.
+func TestProtoBatchDoesNotAllocate(t *testing.T) {
+	b := newProtoBatch(testResource(), scopeName)
+	spans := testSpans(DefaultBatchSize)
+	b.request(spans)
+	if a := testing.AllocsPerRun(100, func() { b.request(spans) }); a != 0 {
+		t.Fatalf("%v allocations per batch of %d spans", a, len(spans))
 	}
 }
 
-func BenchmarkEncoder(b *testing.B) {
-	enc := testEncoder()
-	spans := testSpans(512)
-	b.ReportAllocs()
-	for b.Loop() {
-		b.SetBytes(int64(len(enc.request(spans))))
+// BenchmarkExport is the exporter goroutine's work for a full batch of
+// spans heavier than a request's: building the messages (convert), and
+// that plus the protobuf marshalling the client does (marshal); per span.
+func BenchmarkExport(b *testing.B) {
+	spans := testSpans(DefaultBatchSize)
+	for _, marshal := range []bool{false, true} {
+		name := "convert"
+		if marshal {
+			name = "marshal"
+		}
+		b.Run(name, func(b *testing.B) {
+			pb := newProtoBatch(testResource(), scopeName)
+			pb.request(spans)
+			var req coltracepb.ExportTraceServiceRequest
+			b.ReportAllocs()
+			for b.Loop() {
+				req.ResourceSpans = pb.request(spans)
+				if marshal {
+					wire, err := proto.Marshal(&req)
+					if err != nil {
+						b.Fatal(err)
+					}
+					b.SetBytes(int64(len(wire)))
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(spans)), "ns/span")
+		})
 	}
-	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(spans)), "ns/span")
 }
