@@ -1,12 +1,9 @@
 package lookup
 
 import (
-	"encoding/csv"
-	"errors"
 	"fmt"
 	"io"
 	"os"
-	"strings"
 	"time"
 
 	"github.com/pricing-engine/pricing-engine/money"
@@ -53,12 +50,7 @@ func LoadHistoryFile(path string, now time.Time) (*History, error) {
 // rows of days before the HistoryDays kept up to now are counted in Old
 // and left out.
 func LoadHistory(r io.Reader, name string, now time.Time) (*History, error) {
-	cr := csv.NewReader(r)
-	cr.FieldsPerRecord = -1 // checked here, for a better message
-	cr.Comment = '#'
-	fail := func(line int, format string, args ...any) error {
-		return fmt.Errorf("cannot load history %q: line %d: %s", name, line, fmt.Sprintf(format, args...))
-	}
+	f := csvFile{what: "history", name: name}
 	today := dayOf(now)
 	type dayKey struct {
 		product, location string
@@ -66,71 +58,42 @@ func LoadHistory(r io.Reader, name string, now time.Time) (*History, error) {
 	}
 	seen := map[dayKey]int{} // -> line
 	h := &History{}
-	seenHeader := false
-	for rows := 0; ; rows++ {
-		rec, err := cr.Read()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			var pe *csv.ParseError
-			if errors.As(err, &pe) {
-				return nil, fail(pe.Line, "%v", pe.Err)
-			}
-			return nil, fmt.Errorf("cannot load history %q: %w", name, err)
-		}
-		line, _ := cr.FieldPos(0)
-		if rows > maxRows {
-			return nil, fail(line, "more than %d rows", maxRows)
-		}
-		if !seenHeader {
-			got := strings.TrimPrefix(strings.Join(rec, ","), "\uFEFF")
-			if got != HistoryHeader {
-				return nil, fail(line, "bad header %q, want %q", trunc(got), HistoryHeader)
-			}
-			seenHeader = true
-			continue
-		}
-		if len(rec) != 4 {
-			return nil, fail(line, "wrong field count %d, want 4", len(rec))
-		}
+	err := f.read(r, HistoryHeader, 4, func(line int, rec []string) error {
 		product, location, date, price := rec[0], rec[1], rec[2], rec[3]
 		for _, id := range [...]struct{ what, v string }{{"product_id", product}, {"user_location", location}} {
 			switch {
 			case id.v == "":
-				return nil, fail(line, "empty %s", id.what)
+				return f.fail(line, "empty %s", id.what)
 			case len(id.v) > MaxKeyLen:
-				return nil, fail(line, "%s %q longer than %d bytes", id.what, trunc(id.v), MaxKeyLen)
+				return f.fail(line, "%s %q longer than %d bytes", id.what, trunc(id.v), MaxKeyLen)
 			}
 		}
 		t, err := time.Parse(time.DateOnly, date)
 		if err != nil {
-			return nil, fail(line, "bad date %q: want YYYY-MM-DD (a UTC day)", trunc(date))
+			return f.fail(line, "bad date %q: want YYYY-MM-DD (a UTC day)", trunc(date))
 		}
 		day := dayOf(t)
 		if day > today {
-			return nil, fail(line, "date %s is in the future (today is %s UTC)", date, now.UTC().Format(time.DateOnly))
+			return f.fail(line, "date %s is in the future (today is %s UTC)", date, now.UTC().Format(time.DateOnly))
 		}
-		d, err := money.Parse(price)
+		d, err := f.decimal(line, "lowest_price", price, CheckPrice)
 		if err != nil {
-			return nil, fail(line, "bad lowest_price %q: %v", trunc(price), errors.Unwrap(err))
-		}
-		if err := CheckPrice(d); err != nil {
-			return nil, fail(line, "bad lowest_price %q: %v", trunc(price), err)
+			return err
 		}
 		k := dayKey{product, location, day}
 		if first, dup := seen[k]; dup {
-			return nil, fail(line, "%s x %s on %s is given twice (first on line %d)", trunc(product), trunc(location), date, first)
+			return f.fail(line, "%s x %s on %s is given twice (first on line %d)", trunc(product), trunc(location), date, first)
 		}
 		seen[k] = line
 		if day <= today-HistoryDays {
 			h.Old++
-			continue
+			return nil
 		}
 		h.Rows = append(h.Rows, HistoryRow{Product: product, Location: location, Day: day, Lowest: d})
-	}
-	if !seenHeader {
-		return nil, fmt.Errorf("cannot load history %q: empty file, want header %q", name, HistoryHeader)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return h, nil
 }

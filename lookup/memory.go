@@ -2,8 +2,6 @@ package lookup
 
 import (
 	_ "embed"
-	"encoding/csv"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -152,63 +150,28 @@ func (m *MemoryMarkets) MultiplierNow(location []byte) money.Decimal {
 // Values must pass check ([CheckPrice] or [CheckMultiplier]) and keys be
 // unique, 1..MaxKeyLen bytes.
 func loadTable(r io.Reader, name, what, header, valueName string, check func(money.Decimal) error) (map[string]money.Decimal, error) {
-	cr := csv.NewReader(r)
-	cr.FieldsPerRecord = -1 // checked here, for a better message
-	cr.Comment = '#'
-	cr.ReuseRecord = true
-	fail := func(line int, format string, args ...any) error {
-		return fmt.Errorf("cannot load %s %q: line %d: %s", what, name, line, fmt.Sprintf(format, args...))
-	}
+	f := csvFile{what: what, name: name}
 	out := make(map[string]money.Decimal)
-	seenHeader := false
-	for rows := 0; ; rows++ {
-		rec, err := cr.Read()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			var pe *csv.ParseError
-			if errors.As(err, &pe) {
-				return nil, fail(pe.Line, "%v", pe.Err)
-			}
-			return nil, fmt.Errorf("cannot load %s %q: %w", what, name, err)
-		}
-		line, _ := cr.FieldPos(0) // valid only after a successful Read
-		if rows > maxRows {
-			return nil, fail(line, "more than %d rows", maxRows)
-		}
-		if !seenHeader {
-			got := strings.TrimPrefix(strings.Join(rec, ","), "\uFEFF")
-			if got != header {
-				return nil, fail(line, "bad header %q, want %q", trunc(got), header)
-			}
-			seenHeader = true
-			continue
-		}
-		if len(rec) != 2 {
-			return nil, fail(line, "wrong field count %d, want 2", len(rec))
-		}
+	err := f.read(r, header, 2, func(line int, rec []string) error {
 		key, val := rec[0], rec[1]
 		switch {
 		case key == "":
-			return nil, fail(line, "empty id")
+			return f.fail(line, "empty id")
 		case len(key) > MaxKeyLen:
-			return nil, fail(line, "id %q longer than %d bytes", trunc(key), MaxKeyLen)
+			return f.fail(line, "id %q longer than %d bytes", trunc(key), MaxKeyLen)
 		}
-		d, err := money.Parse(val)
+		d, err := f.decimal(line, valueName, val, check)
 		if err != nil {
-			return nil, fail(line, "bad %s %q: %v", valueName, trunc(val), errors.Unwrap(err))
-		}
-		if err := check(d); err != nil {
-			return nil, fail(line, "bad %s %q: %v", valueName, trunc(val), err)
+			return err
 		}
 		if _, dup := out[key]; dup {
-			return nil, fail(line, "duplicate id %q", trunc(key))
+			return f.fail(line, "duplicate id %q", trunc(key))
 		}
 		out[key] = d
-	}
-	if !seenHeader {
-		return nil, fmt.Errorf("cannot load %s %q: empty file, want header %q", what, name, header)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }

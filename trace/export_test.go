@@ -191,3 +191,31 @@ func TestEnvTimeout(t *testing.T) {
 		})
 	}
 }
+
+// FuzzEnvTimeout: any OTEL_EXPORTER_OTLP_TIMEOUT value is a positive
+// number of milliseconds or an error naming the variable, never a panic.
+func FuzzEnvTimeout(f *testing.F) {
+	for _, s := range []string{"2500", " 1 ", "0", "-1", "1s", "", "2147483647", "2147483648", "1e3", "+5"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		d, err := envTimeout(func(k string) string {
+			if k == "OTEL_EXPORTER_OTLP_TIMEOUT" {
+				return s
+			}
+			return ""
+		})
+		switch {
+		case err != nil:
+			if !strings.Contains(err.Error(), "OTEL_EXPORTER_OTLP_TIMEOUT") {
+				t.Fatalf("%q: error %v does not name the variable", s, err)
+			}
+		case strings.TrimSpace(s) == "":
+			if d != 0 {
+				t.Fatalf("empty %q gave %v", s, d)
+			}
+		case d <= 0 || d%time.Millisecond != 0:
+			t.Fatalf("%q gave %v", s, d)
+		}
+	})
+}
