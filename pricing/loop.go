@@ -42,8 +42,10 @@ var (
 // Its methods take a [pricer.Exchange], which must be an *Exchange (of
 // [Engine.NewExchange], or the caller's own).
 //   - [Loop.Flush] once per loop iteration in which a request was left
-//     pending, so that a networked store sends the lookups of the
-//     iteration together (one round trip per node);
+//     pending and [Loop.Kept] reports true, so that a networked store
+//     sends the lookups of the iteration together (one round trip per
+//     node), and when the pump given to [Loop.SetPump] asks for it (the
+//     answered lookups then complete inside Flush, on the loop);
 //   - [Loop.Tick] from the loop's periodic tick.
 //
 // A Loop is not safe for concurrent use: only its event loop's goroutine
@@ -154,10 +156,11 @@ func (l *Loop) SetPump(pump func() bool) {
 	}
 }
 
-// Flush sends the lookups left pending since the previous Flush. It never
-// blocks. The loop calls it once per iteration in which Serve or
-// ServeBatch returned false, and may call it when idle so that a Source
-// completing on the loop's goroutine makes progress.
+// Flush sends the lookups left pending since the previous Flush and, for
+// a pumped source, completes the lookups answered since (their exchanges'
+// done run here). It never blocks. The loop calls it once per iteration in
+// which Serve or ServeBatch returned false and Kept reports true, and
+// when pumped (SetPump).
 func (l *Loop) Flush() { l.b.Flush() }
 
 // Tick hands the demand counts of the finished time bucket, and the

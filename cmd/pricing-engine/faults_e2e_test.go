@@ -154,9 +154,15 @@ func (tl *tally) verify(t *testing.T, what string) {
 	}
 }
 
+// loadFreshEnd bounds the products load asks for: the embedded catalog
+// holds P-0..P-9999, and the ids from loadFreshEnd on are kept unseen for
+// the recovery checks.
+const loadFreshEnd = 9000
+
 // load sends requests from workers goroutines until stop is closed: the
 // products P-0..P-(hot-1) (seen) and now and then one never asked before
-// (the next of *fresh, starting above hot), in the markets of marketOf. wantBase, when set, gives
+// (the next of *fresh, starting above hot, below loadFreshEnd and starting
+// over there), in the markets of marketOf. wantBase, when set, gives
 // the expected base of a product (a changed price); it must be safe for
 // concurrent use.
 func load(fc *faultClient, tl *tally, workers, hot int, fresh *atomic.Int64, stop <-chan struct{}, wantBase func(n int) string) *sync.WaitGroup {
@@ -175,7 +181,10 @@ func load(fc *faultClient, tl *tally, workers, hot int, fresh *atomic.Int64, sto
 				}
 				n := r.IntN(hot)
 				if r.IntN(10) == 0 {
-					n = int(fresh.Add(1))
+					// Past loadFreshEnd the ids start over (seen by
+					// then): the catalog ends, and ids from there on
+					// are the recovery checks' unseen ones.
+					n = hot + int(fresh.Add(1)-int64(hot))%(loadFreshEnd-hot)
 				}
 				loc := locations[r.IntN(len(locations))]
 				o := fc.price("P-"+strconv.Itoa(n), loc)
@@ -312,7 +321,7 @@ func TestE2EStoreToxics(t *testing.T) {
 	}
 	var seq atomic.Int64 // unseen products for the load: P-200 and up
 	seq.Store(hot)
-	fresh := 9000 // unseen products for the recovery checks
+	fresh := loadFreshEnd // unseen products for the recovery checks
 	for _, tc := range []struct {
 		tox  redistest.Toxic
 		hold time.Duration
