@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -25,9 +24,7 @@ type historyRuntime struct {
 	log      *slog.Logger
 
 	sharedErrors atomic.Uint64
-
-	mu      sync.Mutex
-	lastLog time.Time // last logged shared failure
+	sharedLog    logThrottle
 }
 
 // newHistory builds the history merger over src and registers its
@@ -71,13 +68,7 @@ func (rt *historyRuntime) sharedError(err error) {
 	if errors.Is(err, lookup.ErrUnavailable) {
 		return
 	}
-	rt.mu.Lock()
-	log := time.Since(rt.lastLog) >= time.Minute
-	if log {
-		rt.lastLog = time.Now()
-	}
-	rt.mu.Unlock()
-	if log {
+	if rt.sharedLog.allow(time.Now()) {
 		rt.log.Warn("price history: the shared store failed; values not sent are kept and retried", "err", err.Error())
 	}
 }

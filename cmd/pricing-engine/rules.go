@@ -60,7 +60,8 @@ type rulesRuntime struct {
 
 	mu          sync.Mutex
 	lastRefusal string
-	lastSharedL time.Time // last logged shared counter failure
+
+	sharedLog logThrottle
 }
 
 // newRules builds the rules runtime over the ruleset loaded at start and
@@ -113,13 +114,7 @@ func (rt *rulesRuntime) warnShared(rs *rules.Ruleset, src lookup.Source) {
 // minute (the merger retries every merge).
 func (rt *rulesRuntime) sharedError(err error) {
 	rt.sharedEr.Add(1)
-	rt.mu.Lock()
-	log := time.Since(rt.lastSharedL) >= time.Minute
-	if log {
-		rt.lastSharedL = time.Now()
-	}
-	rt.mu.Unlock()
-	if log {
+	if rt.sharedLog.allow(time.Now()) {
 		rt.log.Warn("rules: shared demand counters unavailable; holding the fleet's last counts and multipliers", "err", err.Error())
 	}
 }
