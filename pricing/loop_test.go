@@ -221,11 +221,20 @@ func TestLoopBatch(t *testing.T) {
 // batch of good items, inline and pending, without allocating (an
 // unknown product's error is the Source's allocation).
 func TestLoopAllocs(t *testing.T) {
-	mem := memorySource(t)
 	single := []byte(`{"product_id":"P-123","user_location":"NY","is_prime_member":true}`)
 	batch := []byte(`{"items":[{"product_id":"P-123","user_location":"NY"},{"product_id":"P-1","user_location":"LA","is_prime_member":true},{"product_id":"P-2","user_location":"MIA"}]}`)
+	checkServeAllocs(t, Config{}, single, batch, func(x *Exchange) bool { return x.Status == 200 })
+}
+
+// checkServeAllocs serves single (Serve) and batch (ServeBatch) over the
+// memory source, inline and pending (syncSource), on a Loop of an Engine
+// with cfg, and fails unless every reply is ok and, after warm-up, a
+// request allocates nothing.
+func checkServeAllocs(t *testing.T, cfg Config, single, batch []byte, ok func(x *Exchange) bool) {
+	t.Helper()
+	mem := memorySource(t)
 	for _, src := range []lookup.Source{mem, &syncSource{answer: mem.Answer}} {
-		l := NewEngine(src, Config{}).NewLoop()
+		l := NewEngine(src, cfg).NewLoop()
 		var x Exchange
 		var doneX *Exchange
 		x.Done = func(y *Exchange) { doneX = y }
@@ -238,7 +247,7 @@ func TestLoopAllocs(t *testing.T) {
 				doneX = nil
 				l.Complete(&x)
 			}
-			if x.Status != 200 {
+			if !ok(&x) {
 				t.Fatalf("%d %s", x.Status, x.Body)
 			}
 		}

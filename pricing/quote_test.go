@@ -11,7 +11,6 @@ import (
 
 	"github.com/pricing-engine/pricing-engine/lookup"
 	"github.com/pricing-engine/pricing-engine/money"
-	"github.com/pricing-engine/pricing-engine/pricer"
 	"github.com/pricing-engine/pricing-engine/quote"
 	"github.com/pricing-engine/pricing-engine/rules"
 )
@@ -272,38 +271,11 @@ func TestVerifyQuote(t *testing.T) {
 // TestQuoteAllocs: a quoted request allocates no more than an unquoted
 // one (nothing), single or batch, inline or pending.
 func TestQuoteAllocs(t *testing.T) {
-	mem := memorySource(t)
 	single := []byte(`{"product_id":"P-123","user_location":"NY","is_prime_member":true,"quote":true}`)
 	batch := []byte(`{"quote":true,"items":[{"product_id":"P-123","user_location":"NY"},{"product_id":"P-1","user_location":"LA","is_prime_member":true},{"product_id":"P-2","user_location":"MIA"}]}`)
-	for _, src := range []lookup.Source{mem, &syncSource{answer: mem.Answer}} {
-		l := NewEngine(src, Config{Quotes: testKeyring(t)}).NewLoop()
-		var x Exchange
-		var doneX *Exchange
-		x.Done = func(y *Exchange) { doneX = y }
-		run := func(body []byte, serve func(pricer.Exchange, []byte, time.Time) bool) {
-			if !serve(&x, body, time.Now()) {
-				l.Flush()
-				if doneX != &x {
-					t.Fatal("Done not called at Flush")
-				}
-				doneX = nil
-				l.Complete(&x)
-			}
-			if x.Status != 200 || !bytes.Contains(x.Body, []byte(`"token":"v1.k1.`)) {
-				t.Fatalf("%d %s", x.Status, x.Body)
-			}
-		}
-		for _, tc := range []struct {
-			name  string
-			body  []byte
-			serve func(pricer.Exchange, []byte, time.Time) bool
-		}{{"single", single, l.Serve}, {"batch", batch, l.ServeBatch}} {
-			run(tc.body, tc.serve)
-			if n := testing.AllocsPerRun(100, func() { run(tc.body, tc.serve) }); n != 0 {
-				t.Errorf("instant=%v %s: %v allocations, want 0", src.Instant(), tc.name, n)
-			}
-		}
-	}
+	checkServeAllocs(t, Config{Quotes: testKeyring(t)}, single, batch, func(x *Exchange) bool {
+		return x.Status == 200 && bytes.Contains(x.Body, []byte(`"token":"v1.k1.`))
+	})
 }
 
 func mustDecimal(t testing.TB, s string) money.Decimal {
