@@ -50,24 +50,13 @@ func (p *proc) adminDo(method, path, token, body string, headers ...string) (int
 	return resp.StatusCode, resp.Header, string(b)
 }
 
-func writeTokensFile(t *testing.T, path, content string) {
-	t.Helper()
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, []byte(content), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		t.Fatal(err)
-	}
-}
-
 func TestE2EAdminAPI(t *testing.T) {
 	srv := redistest.Start(t, redistest.Options{})
 	if imp := runBinary(t, []string{"import", "--store", srv.URL(), "--embedded"}); imp.code != 0 {
 		t.Fatalf("import: exit %d\n%s", imp.code, imp.stderr)
 	}
 	tokens := filepath.Join(t.TempDir(), "tokens")
-	writeTokensFile(t, tokens, "# e2e\nops write "+adminWriteToken+"\n")
+	renameInto(t, tokens, "# e2e\nops write "+adminWriteToken+"\n")
 	for _, tc := range []struct {
 		name string
 		args []string
@@ -117,13 +106,13 @@ func TestE2EAdminAPI(t *testing.T) {
 			if code, _, _ := p.adminDo("GET", "/admin/v1/products/P-7", adminNewToken, ""); code != 401 {
 				t.Fatalf("unknown token: %d", code)
 			}
-			writeTokensFile(t, tokens, "ops write "+adminWriteToken+"\nops write "+adminNewToken+"\n")
+			renameInto(t, tokens, "ops write "+adminWriteToken+"\nops write "+adminNewToken+"\n")
 			p.signal(syscall.SIGHUP)
 			waitFor(t, 3*time.Second, "the new token", func() bool {
 				code, _, _ := p.adminDo("GET", "/admin/v1/products/P-7", adminNewToken, "")
 				return code == 200
 			})
-			writeTokensFile(t, tokens, "ops write "+adminNewToken+"\n")
+			renameInto(t, tokens, "ops write "+adminNewToken+"\n")
 			waitFor(t, 3*time.Second, "the old token refused", func() bool {
 				code, h, _ := p.adminDo("GET", "/admin/v1/products/P-7", adminWriteToken, "")
 				return code == 401 && h.Get("WWW-Authenticate") != ""
@@ -137,7 +126,7 @@ func TestE2EAdminAPI(t *testing.T) {
 					t.Fatalf("a token is logged: %s", line)
 				}
 			}
-			writeTokensFile(t, tokens, "# e2e\nops write "+adminWriteToken+"\n")
+			renameInto(t, tokens, "# e2e\nops write "+adminWriteToken+"\n")
 		})
 	}
 	t.Run("disabled", func(t *testing.T) {

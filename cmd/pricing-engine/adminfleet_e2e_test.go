@@ -54,7 +54,7 @@ func threeReplicas(t *testing.T, store string) {
 		t.Fatalf("import: exit %d\n%s", imp.code, imp.stderr)
 	}
 	tokens := filepath.Join(t.TempDir(), "tokens")
-	writeTokensFile(t, tokens, "ops write "+adminWriteToken+"\n")
+	renameInto(t, tokens, "ops write "+adminWriteToken+"\n")
 	var reps []*proc
 	for range 3 {
 		reps = append(reps, startServer(t, append([]string{"--store", store, "--admin-tokens-file", tokens}, loopbackArgs...)))

@@ -64,7 +64,7 @@ func putPair(t *testing.T, certSrc, keySrc, certDst, keyDst string) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		writeTokensFile(t, f[1], string(b))
+		renameInto(t, f[1], string(b))
 	}
 }
 
@@ -74,7 +74,7 @@ func TestE2EAdminTLS(t *testing.T) {
 	certFile, keyFile := filepath.Join(dir, "admin.pem"), filepath.Join(dir, "admin-key.pem")
 	putPair(t, a.ServerCert, a.ServerKey, certFile, keyFile)
 	tokens := filepath.Join(dir, "tokens")
-	writeTokensFile(t, tokens, "ops write "+adminWriteToken+"\n")
+	renameInto(t, tokens, "ops write "+adminWriteToken+"\n")
 
 	// The key file from its variable, the certificate from its flag.
 	p := startServer(t, append([]string{"--admin-tokens-file", tokens, "--admin-tls-cert-file", certFile}, loopbackArgs...),

@@ -57,7 +57,7 @@ schedules:
 `)
 	common := append([]string{"--store", srv.URL(), "--drain-delay=0s", "--shutdown-timeout=5s"}, loopbackArgs...)
 	tokens := filepath.Join(dir, "tokens")
-	writeTokensFile(t, tokens, "ops write "+adminWriteToken+"\n")
+	renameInto(t, tokens, "ops write "+adminWriteToken+"\n")
 	a := startServer(t, append([]string{"--rules", pa, "--admin-tokens-file", tokens}, common...))
 	b := startServer(t, append([]string{"--rules", pb}, common...))
 	const item = `{"product_id":"P-5","user_location":"NY"}`

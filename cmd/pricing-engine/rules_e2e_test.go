@@ -38,11 +38,15 @@ func writeRules(t *testing.T, path, content string) {
 	}
 }
 
-// renameInto writes content next to path and renames it over path.
+// renameInto replaces the file at path with content (mode 0600): written
+// next to it, then renamed over it, as an editor or a Kubernetes Secret
+// update does.
 func renameInto(t *testing.T, path, content string) {
 	t.Helper()
 	tmp := path + ".tmp"
-	writeRules(t, tmp, content)
+	if err := os.WriteFile(tmp, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	if err := os.Rename(tmp, path); err != nil {
 		t.Fatal(err)
 	}
