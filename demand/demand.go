@@ -11,16 +11,12 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/pricing-engine/pricing-engine/internal/pairkey"
 	"github.com/pricing-engine/pricing-engine/money"
 	"github.com/pricing-engine/pricing-engine/rules"
 )
 
 const (
-	// maxIDLen bounds a product id or location that is counted (the API
-	// accepts at most 64 bytes of either).
-	maxIDLen = 64
-	// keyLen is the longest key: a length byte, the product, the location.
-	keyLen = 1 + 2*maxIDLen
 	// probeLimit is how many neighbouring slots a key may occupy.
 	probeLimit = 8
 	// shardQueue is how many finished tables a shard may have waiting.
@@ -64,28 +60,9 @@ type Value struct {
 	Value money.Decimal
 }
 
-// makeKey encodes product x location as one key: a length byte, the
-// product, the location (so no pair of ids collides). It reports false
-// for ids that are empty or too long; those are not counted.
-func makeKey(kb *[keyLen]byte, product, location []byte) ([]byte, bool) {
-	if len(product) == 0 || len(product) > maxIDLen || len(location) > maxIDLen {
-		return nil, false
-	}
-	kb[0] = byte(len(product))
-	n := 1 + copy(kb[1:], product)
-	n += copy(kb[n:], location)
-	return kb[:n], true
-}
-
 // SplitKey returns the product and location of a key made by the demand
 // counters (as passed to a SharedCounter), or ok false if key is not one.
-func SplitKey(key string) (product, location string, ok bool) {
-	if len(key) < 2 || int(key[0]) == 0 || int(key[0]) > len(key)-1 {
-		return "", "", false
-	}
-	n := int(key[0])
-	return key[1 : 1+n], key[1+n:], true
-}
+func SplitKey(key string) (product, location string, ok bool) { return pairkey.Split(key) }
 
 // Snapshot is an immutable view of the demand counters, published by the
 // Merger. It is safe for concurrent use; a nil *Snapshot holds nothing.
@@ -140,8 +117,8 @@ func (s *Snapshot) Lookup(product, location []byte) Value {
 	if s == nil || s.n == 0 {
 		return Value{}
 	}
-	var kb [keyLen]byte
-	k, ok := makeKey(&kb, product, location)
+	var kb [pairkey.Len]byte
+	k, ok := pairkey.Make(&kb, product, location)
 	if !ok {
 		return Value{}
 	}
@@ -352,7 +329,7 @@ type slot struct {
 	hash  uint64
 	count uint32
 	klen  uint8
-	key   [keyLen]byte
+	key   [pairkey.Len]byte
 }
 
 // NewShard returns a new shard for one event loop. Safe to call at any
@@ -377,8 +354,8 @@ func (s *Shard) Record(product, location []byte, now time.Time) {
 	if bn == 0 {
 		return
 	}
-	var kb [keyLen]byte
-	k, ok := makeKey(&kb, product, location)
+	var kb [pairkey.Len]byte
+	k, ok := pairkey.Make(&kb, product, location)
 	if !ok {
 		return
 	}
@@ -406,8 +383,8 @@ func (s *Shard) Observe(product, location []byte, now time.Time) Value {
 	if bn == 0 {
 		return Value{}
 	}
-	var kb [keyLen]byte
-	k, ok := makeKey(&kb, product, location)
+	var kb [pairkey.Len]byte
+	k, ok := pairkey.Make(&kb, product, location)
 	ns := now.UnixNano()
 	if !ok || ns < 0 {
 		return Value{}

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pricing-engine/pricing-engine/internal/pairkey"
 	"github.com/pricing-engine/pricing-engine/rules"
 )
 
@@ -225,9 +226,9 @@ func TestSnapshotLookupEdges(t *testing.T) {
 		t.Error("ids that are empty or over 64 bytes are counted")
 	}
 	// Keys do not collide across the product/location boundary.
-	var kb1, kb2 [keyLen]byte
-	k1, _ := makeKey(&kb1, []byte("AB"), []byte("C"))
-	k2, _ := makeKey(&kb2, []byte("A"), []byte("BC"))
+	var kb1, kb2 [pairkey.Len]byte
+	k1, _ := pairkey.Make(&kb1, []byte("AB"), []byte("C"))
+	k2, _ := pairkey.Make(&kb2, []byte("A"), []byte("BC"))
 	if string(k1) == string(k2) {
 		t.Error("keys collide")
 	}

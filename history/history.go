@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/pricing-engine/pricing-engine/internal/pairkey"
 	"github.com/pricing-engine/pricing-engine/money"
 )
 
@@ -13,11 +14,6 @@ const (
 	// Retention is how many UTC days of history are kept: today and the
 	// 39 days before it.
 	Retention = 40
-	// maxIDLen bounds a product id or location that is recorded (the API
-	// accepts at most 64 bytes of either).
-	maxIDLen = 64
-	// keyLen is the longest key: a length byte, the product, the location.
-	keyLen = 1 + 2*maxIDLen
 	// secondsPerDay is the length of a UTC day (Unix time has no leap
 	// seconds).
 	secondsPerDay = 86400
@@ -135,31 +131,14 @@ func parsePart(s string) (money.Decimal, error) {
 // collide). ok is false when the product is empty or either id is longer
 // than 64 bytes; such pairs are not recorded.
 func Key(product, location string) (key string, ok bool) {
-	var kb [keyLen]byte
-	k, ok := makeKey(&kb, []byte(product), []byte(location))
+	var kb [pairkey.Len]byte
+	k, ok := pairkey.Make(&kb, []byte(product), []byte(location))
 	return string(k), ok
 }
 
 // SplitKey returns the product and location of a key made by Key, or ok
 // false if key is not one.
-func SplitKey(key string) (product, location string, ok bool) {
-	if len(key) < 2 || int(key[0]) == 0 || int(key[0]) > len(key)-1 || int(key[0]) > maxIDLen || len(key)-1-int(key[0]) > maxIDLen {
-		return "", "", false
-	}
-	n := int(key[0])
-	return key[1 : 1+n], key[1+n:], true
-}
-
-// makeKey encodes product x location into kb (see Key).
-func makeKey(kb *[keyLen]byte, product, location []byte) ([]byte, bool) {
-	if len(product) == 0 || len(product) > maxIDLen || len(location) > maxIDLen {
-		return nil, false
-	}
-	kb[0] = byte(len(product))
-	n := 1 + copy(kb[1:], product)
-	n += copy(kb[n:], location)
-	return kb[:n], true
-}
+func SplitKey(key string) (product, location string, ok bool) { return pairkey.Split(key) }
 
 func truncate(s string) string {
 	if len(s) > 40 {

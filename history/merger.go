@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/pricing-engine/pricing-engine/internal/pairkey"
 	"github.com/pricing-engine/pricing-engine/money"
 )
 
@@ -161,8 +162,8 @@ func (m *Merger) Run(ctx context.Context) {
 // start is midnight UTC. The answer is remembered per key until the key's
 // history changes: only a new question about a key allocates.
 func (m *Merger) Prior(product, location []byte, start time.Time, window time.Duration) Prior {
-	var kb [keyLen]byte
-	k, ok := makeKey(&kb, product, location)
+	var kb [pairkey.Len]byte
+	k, ok := pairkey.Make(&kb, product, location)
 	if !ok {
 		return Prior{}
 	}
@@ -177,8 +178,8 @@ func (m *Merger) Prior(product, location []byte, start time.Time, window time.Du
 
 // Lookup returns what the book holds for product x location on day.
 func (m *Merger) Lookup(product, location string, day Day) Low {
-	var kb [keyLen]byte
-	k, ok := makeKey(&kb, []byte(product), []byte(location))
+	var kb [pairkey.Len]byte
+	k, ok := pairkey.Make(&kb, []byte(product), []byte(location))
 	if !ok {
 		return Low{}
 	}
@@ -191,8 +192,8 @@ func (m *Merger) Lookup(product, location string, day Day) Low {
 // table when the current one is full (up to 16 wait for a merge; past
 // that the record is dropped and counted).
 func (m *Merger) Record(product, location []byte, now time.Time, price money.Decimal, plain bool) {
-	var kb [keyLen]byte
-	k, ok := makeKey(&kb, product, location)
+	var kb [pairkey.Len]byte
+	k, ok := pairkey.Make(&kb, product, location)
 	if !ok || price.Sign() <= 0 {
 		return
 	}
@@ -242,7 +243,7 @@ type slot struct {
 	hash uint64
 	day  Day
 	klen uint8 // 0: empty (keys are never empty)
-	key  [keyLen]byte
+	key  [pairkey.Len]byte
 	lo   Low
 }
 
@@ -265,8 +266,8 @@ func (m *Merger) NewShard() *Shard {
 // steady state and takes no lock; ids longer than 64 bytes and prices
 // that are not positive are not recorded.
 func (s *Shard) Record(product, location []byte, now time.Time, price money.Decimal, plain bool) {
-	var kb [keyLen]byte
-	k, ok := makeKey(&kb, product, location)
+	var kb [pairkey.Len]byte
+	k, ok := pairkey.Make(&kb, product, location)
 	if !ok || price.Sign() <= 0 {
 		return
 	}

@@ -115,6 +115,15 @@ func appendPayload(dst []byte, c *Claims) []byte {
 	dst = strconv.AppendInt(dst, c.IssuedAt, 10)
 	dst = append(dst, `,"expires_at":`...)
 	dst = strconv.AppendInt(dst, c.ExpiresAt, 10)
+	dst = appendPrice(dst, c)
+	return append(dst, '}')
+}
+
+// appendPrice appends the fields of c's price, each after a comma, in the
+// order the payload and the verified reply share: product_id,
+// user_location, is_prime_member, final_price, then list_price and
+// ruleset_version when c has a ruleset version.
+func appendPrice(dst []byte, c *Claims) []byte {
 	dst = append(dst, `,"product_id":`...)
 	dst = jsonstr.Append(dst, c.ProductID)
 	dst = append(dst, `,"user_location":`...)
@@ -129,5 +138,5 @@ func appendPayload(dst []byte, c *Claims) []byte {
 		dst = append(dst, `,"ruleset_version":`...)
 		dst = jsonstr.Append(dst, c.Version)
 	}
-	return append(dst, '}')
+	return dst
 }
