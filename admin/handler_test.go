@@ -21,6 +21,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/pricing-engine/pricing-engine/internal/redistest"
+	"github.com/pricing-engine/pricing-engine/internal/testfile"
 	"github.com/pricing-engine/pricing-engine/lookup"
 	"github.com/pricing-engine/pricing-engine/lookup/redisstore"
 	"github.com/pricing-engine/pricing-engine/money"
@@ -165,13 +166,7 @@ func newFixture(t *testing.T, b backend) *fixture {
 // a file.
 func (f *fixture) writeTokens(content string) {
 	f.t.Helper()
-	tmp := f.tokens + ".tmp"
-	if err := os.WriteFile(tmp, []byte(content), 0o600); err != nil {
-		f.t.Fatal(err)
-	}
-	if err := os.Rename(tmp, f.tokens); err != nil {
-		f.t.Fatal(err)
-	}
+	testfile.Replace(f.t, f.tokens, content)
 }
 
 // reply is one HTTP exchange's result.
@@ -810,13 +805,7 @@ func TestTokenRotation(t *testing.T) {
 		t.Error("a bad file must keep the previous tokens")
 	}
 	// Remove the old one (a rename over the file, as editors do).
-	tmp := f.tokens + ".new"
-	if err := os.WriteFile(tmp, []byte("alice write "+newToken+"\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(tmp, f.tokens); err != nil {
-		t.Fatal(err)
-	}
+	testfile.Replace(t, f.tokens, "alice write "+newToken+"\n")
 	if err := <-reloads; err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/pricing-engine/pricing-engine/internal/redistest"
+	"github.com/pricing-engine/pricing-engine/internal/testfile"
 )
 
 // certFiles are the paths a Certificate serves from, and how a test puts
@@ -49,13 +50,7 @@ func copyFile(t *testing.T, src, dst string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tmp := dst + ".tmp"
-	if err := os.WriteFile(tmp, b, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(tmp, dst); err != nil {
-		t.Fatal(err)
-	}
+	testfile.Replace(t, dst, string(b))
 }
 
 // reloads records what a Certificate reported.

@@ -13,8 +13,12 @@ import (
 
 // syncSource keeps every Call and completes all of them at Flush, on the
 // flushing goroutine (the contract allows it): a pending path without
-// goroutines, for allocation counts.
-type syncSource struct{ answer func(c *lookup.Call) }
+// goroutines, for allocation counts. answer fills in each Call; flushed,
+// when set, is called first at each Flush with the Calls it answers.
+type syncSource struct {
+	answer  func(c *lookup.Call)
+	flushed func(calls []*lookup.Call)
+}
 
 func (s *syncSource) Instant() bool              { return false }
 func (s *syncSource) NewBatcher() lookup.Batcher { return &syncBatcher{s: s} }
@@ -30,6 +34,9 @@ func (b *syncBatcher) Lookup(c *lookup.Call) bool {
 }
 
 func (b *syncBatcher) Flush() {
+	if b.s.flushed != nil {
+		b.s.flushed(b.kept)
+	}
 	for i, c := range b.kept {
 		b.s.answer(c)
 		b.kept[i] = nil

@@ -8,45 +8,34 @@ import (
 	"github.com/pricing-engine/pricing-engine/rules"
 )
 
-// tripSource keeps every Call and answers those of one Flush together
-// and, like a networked store, notes that round trip (numbered from 1) on
-// the traced ones; it records whether each Call asked to be traced.
+// tripSource answers the Calls of one Flush together and, like a
+// networked store, notes that round trip (numbered from 1) on the traced
+// ones; it records whether each Call asked to be traced.
 type tripSource struct {
+	syncSource
 	traced []bool
 	trips  uint64
+	calls  int // Calls of the current Flush
 }
 
-func (s *tripSource) Instant() bool              { return false }
-func (s *tripSource) NewBatcher() lookup.Batcher { return &tripBatcher{s: s} }
-
-type tripBatcher struct {
-	s    *tripSource
-	kept []*lookup.Call
-}
-
-func (b *tripBatcher) Lookup(c *lookup.Call) bool {
-	b.kept = append(b.kept, c)
-	return false
-}
-
-func (b *tripBatcher) Flush() {
-	b.s.trips++
-	for _, c := range b.kept {
+func newTripSource() *tripSource {
+	s := &tripSource{}
+	s.flushed = func(calls []*lookup.Call) { s.trips, s.calls = s.trips+1, len(calls) }
+	s.answer = func(c *lookup.Call) {
 		c.Base, c.Mult = money.New(5000, 2), money.New(1, 0)
-		b.s.traced = append(b.s.traced, c.Traced)
+		s.traced = append(s.traced, c.Traced)
 		if c.Traced {
-			c.Trip = lookup.Trip{ID: b.s.trips, Start: 10, End: 20, Keys: 3, Calls: len(b.kept)}
+			c.Trip = lookup.Trip{ID: s.trips, Start: 10, End: 20, Keys: 3, Calls: s.calls}
 		}
-		c.Done(c)
 	}
-	b.kept = b.kept[:0]
+	return s
 }
 
 // TestTraceNotes: a traced request's exchange notes its inputs, source,
 // rules evaluation and round trip; a batch notes each round trip once;
 // an untraced request does not ask the store to note anything.
 func TestTraceNotes(t *testing.T) {
-	src := &tripSource{}
+	src := newTripSource()
 	rs := parseRules(t, testRules)
 	e := NewEngine(src, Config{Rules: func() *rules.Ruleset { return rs }})
 	l := e.NewLoop()

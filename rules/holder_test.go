@@ -9,6 +9,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/pricing-engine/pricing-engine/internal/testfile"
 )
 
 const (
@@ -57,16 +59,6 @@ func (r *recorder) lastRefused() error {
 func write(t *testing.T, path, content string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// writeRename writes content to a temporary file and renames it over path.
-func writeRename(t *testing.T, path, content string) {
-	t.Helper()
-	tmp := path + ".tmp"
-	write(t, tmp, content)
-	if err := os.Rename(tmp, path); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -196,7 +188,7 @@ func TestHolderWatch(t *testing.T) {
 	defer func() { cancel(); <-stopped }()
 
 	// Write-then-rename.
-	writeRename(t, path, goodV2)
+	testfile.Replace(t, path, goodV2)
 	waitFor(t, "v2 after a rename", func() bool { return h.Load().Version == "v2" })
 
 	// In place, half written: the half is invalid YAML and refused (once),
@@ -219,7 +211,7 @@ func TestHolderWatch(t *testing.T) {
 	waitFor(t, "the bad file to be refused", func() bool { _, r := rec.counts(); return r == 2 })
 	// Evidence that the watcher went on polling the bad file: it picks up
 	// the next good one; the bad one was not reported again meanwhile.
-	writeRename(t, path, strings.Replace(goodV1, "v1", "v5", 1))
+	testfile.Replace(t, path, strings.Replace(goodV1, "v1", "v5", 1))
 	waitFor(t, "v5", func() bool { return h.Load().Version == "v5" })
 	applied, refused := rec.counts()
 	if applied != 3 || refused != 2 {
@@ -229,7 +221,7 @@ func TestHolderWatch(t *testing.T) {
 	if err := os.Remove(path); err != nil {
 		t.Fatal(err)
 	}
-	writeRename(t, path, strings.Replace(goodV1, "v1", "v6", 1))
+	testfile.Replace(t, path, strings.Replace(goodV1, "v1", "v6", 1))
 	waitFor(t, "v6", func() bool { return h.Load().Version == "v6" })
 	if _, refused := rec.counts(); refused != 2 {
 		t.Errorf("a missing file was refused")

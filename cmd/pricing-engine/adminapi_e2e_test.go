@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/pricing-engine/pricing-engine/internal/redistest"
+	"github.com/pricing-engine/pricing-engine/internal/testfile"
 )
 
 // The admin write API end to end: the real binary, its admin port, and
@@ -56,7 +57,7 @@ func TestE2EAdminAPI(t *testing.T) {
 		t.Fatalf("import: exit %d\n%s", imp.code, imp.stderr)
 	}
 	tokens := filepath.Join(t.TempDir(), "tokens")
-	renameInto(t, tokens, "# e2e\nops write "+adminWriteToken+"\n")
+	testfile.Replace(t, tokens, "# e2e\nops write "+adminWriteToken+"\n")
 	for _, tc := range []struct {
 		name string
 		args []string
@@ -106,13 +107,13 @@ func TestE2EAdminAPI(t *testing.T) {
 			if code, _, _ := p.adminDo("GET", "/admin/v1/products/P-7", adminNewToken, ""); code != 401 {
 				t.Fatalf("unknown token: %d", code)
 			}
-			renameInto(t, tokens, "ops write "+adminWriteToken+"\nops write "+adminNewToken+"\n")
+			testfile.Replace(t, tokens, "ops write "+adminWriteToken+"\nops write "+adminNewToken+"\n")
 			p.signal(syscall.SIGHUP)
 			waitFor(t, 3*time.Second, "the new token", func() bool {
 				code, _, _ := p.adminDo("GET", "/admin/v1/products/P-7", adminNewToken, "")
 				return code == 200
 			})
-			renameInto(t, tokens, "ops write "+adminNewToken+"\n")
+			testfile.Replace(t, tokens, "ops write "+adminNewToken+"\n")
 			waitFor(t, 3*time.Second, "the old token refused", func() bool {
 				code, h, _ := p.adminDo("GET", "/admin/v1/products/P-7", adminWriteToken, "")
 				return code == 401 && h.Get("WWW-Authenticate") != ""
@@ -126,7 +127,7 @@ func TestE2EAdminAPI(t *testing.T) {
 					t.Fatalf("a token is logged: %s", line)
 				}
 			}
-			renameInto(t, tokens, "# e2e\nops write "+adminWriteToken+"\n")
+			testfile.Replace(t, tokens, "# e2e\nops write "+adminWriteToken+"\n")
 		})
 	}
 	t.Run("disabled", func(t *testing.T) {

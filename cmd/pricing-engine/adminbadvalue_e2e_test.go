@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/pricing-engine/pricing-engine/internal/redistest"
+	"github.com/pricing-engine/pricing-engine/internal/testfile"
 )
 
 // TestE2EAdminWrongTypeValue: a value key holding another Redis type (a
@@ -17,7 +18,7 @@ func TestE2EAdminWrongTypeValue(t *testing.T) {
 	srv.MustDo("HSET", "pricing:product:P-WT", "base_price", "10")
 	srv.MustDo("SET", "pricing:market:NY", "1.10")
 	tokens := filepath.Join(t.TempDir(), "tokens")
-	renameInto(t, tokens, "ops write "+adminWriteToken+"\n")
+	testfile.Replace(t, tokens, "ops write "+adminWriteToken+"\n")
 	p := &storeProc{proc: startServer(t, append([]string{"--store", srv.URL(), "--admin-tokens-file", tokens}, loopbackArgs...))}
 	const detail = "store value for pricing:product:P-WT is invalid"
 

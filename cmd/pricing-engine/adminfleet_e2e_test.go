@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/pricing-engine/pricing-engine/internal/redistest"
+	"github.com/pricing-engine/pricing-engine/internal/testfile"
 )
 
 // Bounds of TestE2EAdminThreeReplicas.
@@ -54,7 +55,7 @@ func threeReplicas(t *testing.T, store string) {
 		t.Fatalf("import: exit %d\n%s", imp.code, imp.stderr)
 	}
 	tokens := filepath.Join(t.TempDir(), "tokens")
-	renameInto(t, tokens, "ops write "+adminWriteToken+"\n")
+	testfile.Replace(t, tokens, "ops write "+adminWriteToken+"\n")
 	var reps []*proc
 	for range 3 {
 		reps = append(reps, startServer(t, append([]string{"--store", store, "--admin-tokens-file", tokens}, loopbackArgs...)))

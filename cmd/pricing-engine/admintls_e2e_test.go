@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/pricing-engine/pricing-engine/internal/redistest"
+	"github.com/pricing-engine/pricing-engine/internal/testfile"
 )
 
 // HTTPS on the admin listener: the real binary with --admin-tls-*, a
@@ -64,7 +65,7 @@ func putPair(t *testing.T, certSrc, keySrc, certDst, keyDst string) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		renameInto(t, f[1], string(b))
+		testfile.Replace(t, f[1], string(b))
 	}
 }
 
@@ -74,7 +75,7 @@ func TestE2EAdminTLS(t *testing.T) {
 	certFile, keyFile := filepath.Join(dir, "admin.pem"), filepath.Join(dir, "admin-key.pem")
 	putPair(t, a.ServerCert, a.ServerKey, certFile, keyFile)
 	tokens := filepath.Join(dir, "tokens")
-	renameInto(t, tokens, "ops write "+adminWriteToken+"\n")
+	testfile.Replace(t, tokens, "ops write "+adminWriteToken+"\n")
 
 	// The key file from its variable, the certificate from its flag.
 	p := startServer(t, append([]string{"--admin-tokens-file", tokens, "--admin-tls-cert-file", certFile}, loopbackArgs...),

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/pricing-engine/pricing-engine/internal/redistest"
+	"github.com/pricing-engine/pricing-engine/internal/testfile"
 )
 
 // priorReply is what the history tests read of a reply.
@@ -57,7 +58,7 @@ schedules:
 `)
 	common := append([]string{"--store", srv.URL(), "--drain-delay=0s", "--shutdown-timeout=5s"}, loopbackArgs...)
 	tokens := filepath.Join(dir, "tokens")
-	renameInto(t, tokens, "ops write "+adminWriteToken+"\n")
+	testfile.Replace(t, tokens, "ops write "+adminWriteToken+"\n")
 	a := startServer(t, append([]string{"--rules", pa, "--admin-tokens-file", tokens}, common...))
 	b := startServer(t, append([]string{"--rules", pb}, common...))
 	const item = `{"product_id":"P-5","user_location":"NY"}`

@@ -16,6 +16,7 @@ import (
 
 	"github.com/pricing-engine/pricing-engine/apidocs/apicheck"
 	"github.com/pricing-engine/pricing-engine/internal/redistest"
+	"github.com/pricing-engine/pricing-engine/internal/testfile"
 )
 
 // quotePoll bounds the waits for a keys file change to be picked up (the
@@ -99,7 +100,7 @@ func TestE2EQuotesFleet(t *testing.T) {
 	}
 	keys := filepath.Join(t.TempDir(), "quote-keys")
 	s1, s2 := newQuoteSecret(t), newQuoteSecret(t)
-	renameInto(t, keys, "# quote keys\nk1 "+s1+"\n")
+	testfile.Replace(t, keys, "# quote keys\nk1 "+s1+"\n")
 	args := append([]string{"--store", srv.URL(), "--quote-keys-file", keys, "--drain-delay=0s", "--shutdown-timeout=5s"}, loopbackArgs...)
 	a, b := startServer(t, args), startServer(t, args)
 
@@ -156,7 +157,7 @@ func TestE2EQuotesFleet(t *testing.T) {
 
 	// Rotation: k2 first, k1 kept. New quotes are signed with k2 on both
 	// replicas; the k1 quote still verifies everywhere.
-	renameInto(t, keys, "k2 "+s2+"\nk1 "+s1+"\n")
+	testfile.Replace(t, keys, "k2 "+s2+"\nk1 "+s1+"\n")
 	var q2 quoteReply
 	for _, p := range []*proc{a, b} {
 		untilQuotes(t, "k2 signing on "+p.api, func() bool {
@@ -173,7 +174,7 @@ func TestE2EQuotesFleet(t *testing.T) {
 		}
 	}
 	// A bad rewrite is refused; the keys stay.
-	renameInto(t, keys, "k3 c2hvcnQ=\n")
+	testfile.Replace(t, keys, "k3 c2hvcnQ=\n")
 	for _, p := range []*proc{a, b} {
 		untilQuotes(t, "refused reload logged on "+p.api, func() bool { return p.hasLog("quote keys reload refused; the previous keys stay in use", "line 1") })
 		if code, got := p.verifyQuote(v, p.api, qa.Quote.Token); code != 200 {
@@ -181,7 +182,7 @@ func TestE2EQuotesFleet(t *testing.T) {
 		}
 	}
 	// The old line removed: k1 quotes are refused, k2 quotes verify.
-	renameInto(t, keys, "k2 "+s2+"\n")
+	testfile.Replace(t, keys, "k2 "+s2+"\n")
 	for _, p := range []*proc{a, b} {
 		untilQuotes(t, "k1 removed on "+p.api, func() bool {
 			code, got := p.verifyQuote(v, p.api, qa.Quote.Token)
@@ -213,7 +214,7 @@ func TestE2EQuotesExpire(t *testing.T) {
 		t.Fatal(err)
 	}
 	keys := filepath.Join(t.TempDir(), "quote-keys")
-	renameInto(t, keys, "k1 "+newQuoteSecret(t)+"\n")
+	testfile.Replace(t, keys, "k1 "+newQuoteSecret(t)+"\n")
 	p := startServer(t, append([]string{"--quote-keys-file", keys, "--quote-ttl", "1s"}, loopbackArgs...))
 	q := p.priceQuoted(v, `{"product_id":"P-1","user_location":"NY","quote":true}`)
 	untilQuotes(t, "410 for an expired quote", func() bool {
@@ -239,7 +240,7 @@ func TestE2EQuotesBadKeysFile(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			path := filepath.Join(dir, strings.ReplaceAll(tc.name, " ", "-"))
 			if tc.content != "" {
-				renameInto(t, path, tc.content)
+				testfile.Replace(t, path, tc.content)
 			}
 			r := runBinary(t, append([]string{"--quote-keys-file", path}, loopbackArgs...))
 			if r.code != 2 || !strings.Contains(r.stderr, "invalid --quote-keys-file") || !strings.Contains(r.stderr, tc.want) {
@@ -285,7 +286,7 @@ func TestE2EQuotesOffline(t *testing.T) {
 	dir := t.TempDir()
 	keys := filepath.Join(dir, "quote-keys")
 	secret := newQuoteSecret(t)
-	renameInto(t, keys, "k1 "+secret+"\n")
+	testfile.Replace(t, keys, "k1 "+secret+"\n")
 	p := startServer(t, append([]string{"--quote-keys-file", keys}, loopbackArgs...))
 	q := p.priceQuoted(v, `{"product_id":"P-1","user_location":"Z\u00fcrich \"1\"","is_prime_member":"yes","quote":true}`)
 	f := strings.Split(q.Quote.Token, ".")
@@ -343,7 +344,7 @@ func TestE2EQuotesRules(t *testing.T) {
 	}
 	dir := t.TempDir()
 	keys, rulesFile := filepath.Join(dir, "quote-keys"), filepath.Join(dir, "rules.yaml")
-	renameInto(t, keys, "k1 "+newQuoteSecret(t)+"\n")
+	testfile.Replace(t, keys, "k1 "+newQuoteSecret(t)+"\n")
 	writeRules(t, rulesFile, "version: \"quotes.1\"\nmember_discount: 0.10\nschedules:\n  - {name: sale, products: [\"P-1*\"], multiplier: 0.9}\nending: \"0.99\"\n")
 	p := startServer(t, append([]string{"--quote-keys-file", keys, "--rules", rulesFile}, loopbackArgs...))
 	code, hdr, got := p.do("POST", "http://"+p.api+"/api/v1/price", "application/json", `{"product_id":"P-12","user_location":"SF","is_prime_member":true,"quote":true,"explain":true}`)

@@ -12,6 +12,7 @@ import (
 
 	"github.com/pricing-engine/pricing-engine/apidocs/apicheck"
 	"github.com/pricing-engine/pricing-engine/internal/redistest"
+	"github.com/pricing-engine/pricing-engine/internal/testfile"
 )
 
 // rulesV1 is time-independent: its one schedule runs all day, every day.
@@ -34,20 +35,6 @@ const reloadDeadline = 15 * time.Second
 func writeRules(t *testing.T, path, content string) {
 	t.Helper()
 	if err := os.WriteFile(path, []byte(content), 0o644); err != nil {
-		t.Fatal(err)
-	}
-}
-
-// renameInto replaces the file at path with content (mode 0600): written
-// next to it, then renamed over it, as an editor or a Kubernetes Secret
-// update does.
-func renameInto(t *testing.T, path, content string) {
-	t.Helper()
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, []byte(content), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(tmp, path); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -258,7 +245,7 @@ func TestE2ERulesReload(t *testing.T) {
 	writeRules(t, path, rulesV1)
 	p := startServer(t, append(loopbackArgs, "--rules", path, "--drain-delay", "0s"))
 
-	renameInto(t, path, strings.Replace(rulesV1, "e2e.1", "e2e.2", 1))
+	testfile.Replace(t, path, strings.Replace(rulesV1, "e2e.1", "e2e.2", 1))
 	waitFor(t, reloadDeadline, "e2e.2 after write-then-rename", func() bool { return p.version() == "e2e.2" })
 
 	writeRules(t, path, strings.Replace(rulesV1, "e2e.1", "e2e.3", 1)) // in place
@@ -276,7 +263,7 @@ func TestE2ERulesReload(t *testing.T) {
 	}
 
 	zone := strings.Replace(strings.Replace(rulesV1, "e2e.1", "e2e.zone", 1), "Europe/Berlin", "Mars/Olympus", 1)
-	renameInto(t, path, zone)
+	testfile.Replace(t, path, zone)
 	waitFor(t, reloadDeadline, "refusal of an unknown zone", func() bool { return p.metric("pricing_rules_reloads_refused_total") == "2" })
 	waitFor(t, reloadDeadline, "a refusal log line naming the unknown zone", func() bool {
 		return p.hasLog("rules reload refused; the old rules keep serving", `unknown time zone \"Mars/Olympus\"`)
@@ -285,7 +272,7 @@ func TestE2ERulesReload(t *testing.T) {
 		t.Errorf("after an unknown zone version %q, want e2e.3 still", v)
 	}
 
-	renameInto(t, path, strings.Replace(rulesV1, "e2e.1", "e2e.4", 1))
+	testfile.Replace(t, path, strings.Replace(rulesV1, "e2e.1", "e2e.4", 1))
 	p.signal(syscall.SIGHUP)
 	waitFor(t, reloadDeadline, "SIGHUP log line", func() bool { return p.hasLog("SIGHUP: reloading rules", "") })
 	waitFor(t, reloadDeadline, "e2e.4 after SIGHUP", func() bool { return p.version() == "e2e.4" })

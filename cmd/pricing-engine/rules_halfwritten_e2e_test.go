@@ -4,6 +4,8 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/pricing-engine/pricing-engine/internal/testfile"
 )
 
 // TestE2ERulesHalfWrittenRename: a half-written file renamed over the
@@ -21,7 +23,7 @@ func TestE2ERulesHalfWrittenRename(t *testing.T) {
 	}
 	full := strings.Replace(rulesV1, "e2e.1", "e2e.6", 1)
 	cut := strings.Index(full, "multiplier: 1.05") // inside the tiers: invalid alone
-	renameInto(t, path, full[:cut])
+	testfile.Replace(t, path, full[:cut])
 	waitFor(t, reloadDeadline, "refusal of the half-written file", func() bool {
 		return p.metric("pricing_rules_reloads_refused_total") == "1"
 	})
@@ -34,7 +36,7 @@ func TestE2ERulesHalfWrittenRename(t *testing.T) {
 			t.Fatalf("request %d after the half-written file: %d %s", i, code, got)
 		}
 	}
-	renameInto(t, path, full)
+	testfile.Replace(t, path, full)
 	waitFor(t, reloadDeadline, "e2e.6 after the whole file is renamed in", func() bool { return p.version() == "e2e.6" })
 	if got := p.metric("pricing_rules_reloads_refused_total"); got != "1" {
 		t.Errorf("refused reloads %s after the whole file, want 1", got)

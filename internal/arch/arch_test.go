@@ -49,6 +49,8 @@ var rules = []rule{
 	{pkgs: "server", forbidden: own("lookup", "rules", "demand", "pricing")},
 	{pkgs: "pricer", forbidden: own("")}, // nothing of the module
 	{pkgs: "internal/jsonstr", forbidden: own("")},
+	{pkgs: "internal/pairkey", forbidden: own("")},  // the key encoding demand and history share
+	{pkgs: "internal/testfile", forbidden: own("")}, // a test helper
 	{pkgs: "lookup/...", forbidden: own("rules", "pricing", "demand")},
 	{pkgs: "rules", forbidden: append(own("server", "lookup"), gnet, rueidis, nethttp)},
 	{pkgs: "httpparse", forbidden: append(own("pricing"), gnet)},

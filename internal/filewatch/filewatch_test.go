@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/pricing-engine/pricing-engine/internal/testfile"
 )
 
 func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
@@ -38,17 +40,6 @@ func (a *applied) get() string {
 	return a.cur
 }
 
-func write(t *testing.T, path, content string) {
-	t.Helper()
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, []byte(content), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.Rename(tmp, path); err != nil { // a new inode: a change even within the mtime granularity
-		t.Fatal(err)
-	}
-}
-
 func TestReload(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "f")
 	var a applied
@@ -71,7 +62,7 @@ func TestReload(t *testing.T) {
 			if tc.content == "" {
 				_ = os.Remove(path)
 			} else {
-				write(t, path, tc.content)
+				testfile.Replace(t, path, tc.content)
 			}
 			err := f.Reload()
 			switch {
@@ -92,7 +83,7 @@ func TestReload(t *testing.T) {
 
 func TestWatch(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "f")
-	write(t, path, "one")
+	testfile.Replace(t, path, "one")
 	var a applied
 	f := New(path, "test file", 64, a.apply)
 	if err := f.Reload(); err != nil {
@@ -116,7 +107,7 @@ func TestWatch(t *testing.T) {
 		{"bad", false, "two"},
 		{"three", true, "three"},
 	} {
-		write(t, path, tc.content)
+		testfile.Replace(t, path, tc.content)
 		select {
 		case err := <-reloads:
 			if (err == nil) != tc.ok {

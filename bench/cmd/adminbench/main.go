@@ -278,49 +278,26 @@ func visibility(argv []string) error {
 		}
 		etag = tag
 		want := `"base_price":` + strings.TrimRight(strings.TrimRight(price, "0"), ".") + `,`
-		var (
-			wg    sync.WaitGroup
-			mu    sync.Mutex
-			worst time.Duration
-			errs  error
-		)
-		for j, r := range reps {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				req := `{"product_id":"` + product + `","user_location":"NY","is_prime_member":false}`
-				for {
-					resp, err := clients[j].Post("http://"+r.api+"/api/v1/price", "application/json", strings.NewReader(req))
-					if err == nil {
-						b, _ := io.ReadAll(resp.Body)
-						resp.Body.Close()
-						if bytes.Contains(b, []byte(want)) {
-							mu.Lock()
-							worst = max(worst, time.Since(replied))
-							mu.Unlock()
-							return
-						}
-					}
-					if time.Since(replied) > 5*time.Second {
-						mu.Lock()
-						errs = errors.Join(errs, fmt.Errorf("replica %d never served %s after write %d", j, want, i))
-						mu.Unlock()
-						return
-					}
-					// Poll, do not spin: spinning clients would take the
-					// CPU the replicas need to apply the change.
-					time.Sleep(200 * time.Microsecond)
-				}
-			}()
-		}
-		wg.Wait()
-		if errs != nil {
-			return errs
+		req := `{"product_id":"` + product + `","user_location":"NY","is_prime_member":false}`
+		worst, err := benchproc.Spread(replied, len(reps), 5*time.Second, func(j int) error {
+			resp, err := clients[j].Post("http://"+reps[j].api+"/api/v1/price", "application/json", strings.NewReader(req))
+			if err != nil {
+				return err
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if !bytes.Contains(b, []byte(want)) {
+				return fmt.Errorf("served %s", b)
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("write %d: %w", i, err)
 		}
 		delays = append(delays, worst)
 	}
 	slices.Sort(delays)
-	q := func(p float64) time.Duration { return delays[min(len(delays)-1, int(p*float64(len(delays))))] }
+	q := func(p float64) time.Duration { return benchproc.Quantile(delays, p) }
 	fmt.Printf("(v) %d admin writes, 3 replicas, reply -> every replica serving the new price: P50 %s, P90 %s, P99 %s, max %s\n",
 		len(delays), q(0.50), q(0.90), q(0.99), delays[len(delays)-1])
 	return nil

@@ -40,7 +40,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/pricing-engine/pricing-engine/bench/internal/benchproc"
@@ -460,45 +459,23 @@ func invalidation(pe, url, raddr string) error {
 		if line, err := rr.ReadString('\n'); err != nil || !strings.HasPrefix(line, "+OK") {
 			return fmt.Errorf("SET: %q %v", line, err)
 		}
-		t0 := time.Now()
-		var wg sync.WaitGroup
-		var mu sync.Mutex
-		var worst time.Duration
-		var firstErr error
-		for j, s := range reps {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				deadline := t0.Add(5 * time.Second)
-				for {
-					_, body, err := post(clients[j], s.addr, "P-1")
-					if err == nil && strings.Contains(body, want) {
-						d := time.Since(t0)
-						mu.Lock()
-						worst = max(worst, d)
-						mu.Unlock()
-						return
-					}
-					if time.Now().After(deadline) {
-						mu.Lock()
-						firstErr = errors.Join(firstErr, fmt.Errorf("replica %d never served %s: %s %v", j, want, body, err))
-						mu.Unlock()
-						return
-					}
-					// Poll, do not spin: three spinning clients would take
-					// the CPU the replicas need to apply the change.
-					time.Sleep(200 * time.Microsecond)
-				}
-			}()
-		}
-		wg.Wait()
-		if firstErr != nil {
-			return firstErr
+		worst, err := benchproc.Spread(time.Now(), len(reps), 5*time.Second, func(j int) error {
+			code, body, err := post(clients[j], reps[j].addr, "P-1")
+			if err != nil {
+				return err
+			}
+			if !strings.Contains(body, want) {
+				return fmt.Errorf("served %d %s", code, body)
+			}
+			return nil
+		})
+		if err != nil {
+			return fmt.Errorf("change %d: %w", i, err)
 		}
 		delays = append(delays, worst)
 	}
 	slices.Sort(delays)
-	p := func(q float64) time.Duration { return delays[min(len(delays)-1, int(q*float64(len(delays))))] }
+	p := func(q float64) time.Duration { return benchproc.Quantile(delays, q) }
 	fmt.Printf("\n(c) %d changes, 3 replicas, SET reply -> every replica serving the new price: P50 %s, P90 %s, P99 %s, max %s\n",
 		len(delays), p(0.50), p(0.90), p(0.99), delays[len(delays)-1])
 	return nil

@@ -18,6 +18,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 )
@@ -196,4 +197,51 @@ func StartRedis(ctx context.Context, cpu string) (*Server, string, error) {
 		return nil, "", fmt.Errorf("redis-server: %w", err)
 	}
 	return s, addr, nil
+}
+
+// Spread measures how long a change takes to reach every replica: it
+// calls serves(j) for each of n replicas, each in its own goroutine, every
+// 200µs (polling, not spinning: spinning clients would take the CPU the
+// replicas need to apply the change) until it returns nil, and returns
+// the slowest replica's delay since changed. serves returns an error
+// saying what the replica served while it does not serve the change yet;
+// a replica still not serving it limit after changed is an error.
+func Spread(changed time.Time, n int, limit time.Duration, serves func(j int) error) (time.Duration, error) {
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		worst time.Duration
+		errs  error
+	)
+	for j := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				err := serves(j)
+				if err == nil {
+					d := time.Since(changed)
+					mu.Lock()
+					worst = max(worst, d)
+					mu.Unlock()
+					return
+				}
+				if time.Since(changed) > limit {
+					mu.Lock()
+					errs = errors.Join(errs, fmt.Errorf("replica %d not serving the change after %s: %w", j, limit, err))
+					mu.Unlock()
+					return
+				}
+				time.Sleep(200 * time.Microsecond)
+			}
+		}()
+	}
+	wg.Wait()
+	return worst, errs
+}
+
+// Quantile returns the q quantile (0 <= q <= 1) of sorted, which must not
+// be empty: the element at index q*len, the last one for q = 1.
+func Quantile(sorted []time.Duration, q float64) time.Duration {
+	return sorted[min(len(sorted)-1, int(q*float64(len(sorted))))]
 }

@@ -149,3 +149,41 @@ func TestStartRedis(t *testing.T) {
 		t.Fatalf("CPUTicks of redis-server: %v, %v", ticks, err)
 	}
 }
+
+func TestSpread(t *testing.T) {
+	changed := time.Now()
+	// Replica j serves the change from changed + j*5ms on.
+	worst, err := Spread(changed, 3, 5*time.Second, func(j int) error {
+		if time.Since(changed) < time.Duration(j)*5*time.Millisecond {
+			return net.ErrClosed
+		}
+		return nil
+	})
+	if err != nil || worst < 10*time.Millisecond || worst > 5*time.Second {
+		t.Fatalf("Spread = %v, %v; want the third replica's delay, at least 10ms", worst, err)
+	}
+	_, err = Spread(time.Now(), 2, 20*time.Millisecond, func(j int) error {
+		if j == 1 {
+			return net.ErrClosed
+		}
+		return nil
+	})
+	if err == nil || !strings.Contains(err.Error(), "replica 1") || strings.Contains(err.Error(), "replica 0") {
+		t.Fatalf("Spread with replica 1 never serving: %v", err)
+	}
+}
+
+func TestQuantile(t *testing.T) {
+	d := []time.Duration{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}
+	for _, tt := range []struct {
+		q    float64
+		want time.Duration
+	}{{0, 1}, {0.5, 6}, {0.9, 10}, {0.99, 10}, {1, 10}} {
+		if got := Quantile(d, tt.q); got != tt.want {
+			t.Errorf("Quantile(1..10, %v) = %v, want %v", tt.q, got, tt.want)
+		}
+	}
+	if got := Quantile([]time.Duration{7}, 0.5); got != 7 {
+		t.Errorf("Quantile of one = %v", got)
+	}
+}
