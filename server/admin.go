@@ -122,11 +122,11 @@ func (s *Server) adminRoute(r route) http.Handler {
 	var h http.Handler
 	switch spec.kind {
 	case kindPrice:
-		h = http.HandlerFunc(s.adminPrice)
+		h = s.adminExchange(s.engine.Price)
 	case kindPrices:
-		h = http.HandlerFunc(s.adminPrices)
+		h = s.adminExchange(s.engine.PriceBatch)
 	case kindVerify:
-		h = http.HandlerFunc(s.adminVerify)
+		h = s.adminExchange(s.engine.VerifyQuote)
 	case kindMetrics:
 		h = s.metricsHandler
 	case kindHealthz:
@@ -184,40 +184,20 @@ func (s *Server) observeAdmin(endpoint string, h http.Handler) http.Handler {
 	})
 }
 
-// adminPrice is the net/http twin of the event-loop price route.
-func (s *Server) adminPrice(w http.ResponseWriter, r *http.Request) {
-	body, ok := s.readAdminJSON(w, r)
-	if !ok {
-		return
-	}
-	// The same price path as the event loops: this goroutine waits for
-	// the lookups instead of registering a completion.
-	x := s.engine.NewExchange(nil)
-	s.engine.Price(x, body)
-	writeExchange(w, x.Result())
-}
-
-// adminPrices is the net/http twin of the event-loop batch route.
-func (s *Server) adminPrices(w http.ResponseWriter, r *http.Request) {
-	body, ok := s.readAdminJSON(w, r)
-	if !ok {
-		return
-	}
-	x := s.engine.NewExchange(nil)
-	s.engine.PriceBatch(x, body)
-	writeExchange(w, x.Result())
-}
-
-// adminVerify is the net/http twin of the event-loop quote verification
-// route.
-func (s *Server) adminVerify(w http.ResponseWriter, r *http.Request) {
-	body, ok := s.readAdminJSON(w, r)
-	if !ok {
-		return
-	}
-	x := s.engine.NewExchange(nil)
-	s.engine.VerifyQuote(x, body)
-	writeExchange(w, x.Result())
+// adminExchange is the net/http twin of an event-loop route answered by
+// the pricing engine (price, batch, quote verification): serve is the
+// engine's method for it. The price path is the event loops' own; this
+// goroutine waits for the lookups instead of registering a completion.
+func (s *Server) adminExchange(serve func(x pricer.Exchange, body []byte)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, ok := s.readAdminJSON(w, r)
+		if !ok {
+			return
+		}
+		x := s.engine.NewExchange(nil)
+		serve(x, body)
+		writeExchange(w, x.Result())
+	})
 }
 
 // writeExchange writes the reply of a priced Exchange.
