@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/maphash"
 	"math"
+	"math/bits"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -85,7 +86,7 @@ type snapSlot struct {
 }
 
 func newSnapshot(seed maphash.Seed, bucket int64, n int) *Snapshot {
-	size := 1 << bitsFor(2*n+1)
+	size := 1 << bits.Len(uint(2*n)) // the next power of two above 2n
 	return &Snapshot{Bucket: bucket, seed: seed, mask: uint64(size - 1), slots: make([]snapSlot, size)}
 }
 
@@ -255,7 +256,7 @@ func NewMerger(cfg MergerConfig) *Merger {
 	if cfg.ShardKeys <= 0 {
 		cfg.ShardKeys = DefaultShardKeys
 	}
-	cfg.ShardKeys = 1 << bitsFor(cfg.ShardKeys)
+	cfg.ShardKeys = 1 << bits.Len(uint(cfg.ShardKeys-1)) // the next power of two
 	if cfg.MaxKeys <= 0 {
 		cfg.MaxKeys = DefaultMaxKeys
 	}
@@ -266,14 +267,6 @@ func NewMerger(cfg MergerConfig) *Merger {
 		cfg.SharedTimeout = DefaultSharedTimeout
 	}
 	return &Merger{cfg: cfg, seed: maphash.MakeSeed(), entries: map[string]*entry{}}
-}
-
-func bitsFor(n int) int {
-	b := 0
-	for 1<<b < n {
-		b++
-	}
-	return b
 }
 
 // Snapshot returns the latest snapshot (nil before the first merge with

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"hash/maphash"
+	"math/bits"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -111,7 +112,7 @@ func NewMerger(cfg MergerConfig) *Merger {
 	if cfg.ShardKeys <= 0 {
 		cfg.ShardKeys = DefaultShardKeys
 	}
-	cfg.ShardKeys = 1 << bitsFor(cfg.ShardKeys)
+	cfg.ShardKeys = 1 << bits.Len(uint(cfg.ShardKeys-1)) // the next power of two
 	if cfg.Interval <= 0 {
 		cfg.Interval = DefaultInterval
 	}
@@ -126,14 +127,6 @@ func NewMerger(cfg MergerConfig) *Merger {
 	m.direct = m.newTable()
 	m.loaded.Store(cfg.Shared == nil)
 	return m
-}
-
-func bitsFor(n int) int {
-	b := 0
-	for 1<<b < n {
-		b++
-	}
-	return b
 }
 
 // Stats returns the counters of what the bounds cost.
