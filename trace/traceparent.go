@@ -23,8 +23,9 @@ const (
 	MaxTraceStateFields = 4
 )
 
-// Incoming collects the trace context header fields of one request while
-// the server walks its header fields. It holds views into the request's
+// Incoming collects the trace context header fields of one request: field
+// by field (Field) while a server walks the header fields, or from what
+// its parser noted (Traceparent, Tracestate). It holds views into the request's
 // bytes: use it before those bytes change, then Reset it. The zero value is
 // ready. It does not allocate.
 type Incoming struct {
