@@ -61,6 +61,11 @@
 //     HTTP/1.1 only); any other expectation is 417.
 //   - Connection (RFC 9112 §9.3): KeepAlive is true for HTTP/1.1 unless a
 //     "close" option is present, and for HTTP/1.0 only with "keep-alive".
+//   - traceparent and tracestate (W3C Trace Context) are noted, not judged:
+//     the first traceparent value and their count, the first
+//     MaxTracestateFields tracestate values and theirs
+//     (Request.Traceparent, Request.Tracestate), so that a server reading
+//     them on every request does not walk the fields a second time.
 //
 // Body (RFC 9112 §6.3): Content-Length bytes; chunked; or none (a request
 // with neither has an empty body, whatever its method).

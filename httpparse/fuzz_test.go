@@ -56,6 +56,7 @@ func FuzzParse(f *testing.F) {
 				t.Fatal(err)
 			}
 			checkViews(t, p.Request(), data, p.body)
+			checkTraceContext(t, p.Request())
 			_, _ = p.Parse(data[want.n:])
 		}
 	})
@@ -83,6 +84,11 @@ func checkViews(t *testing.T, r *Request, data, body []byte) {
 		{"host", r.Host}, {"content-type", r.ContentType}, {"connection", r.Connection},
 		{"transfer-encoding", r.TransferEncoding}, {"expect", r.Expect}} {
 		inside(v.name, v.b, data)
+	}
+	tp, _ := r.Traceparent()
+	inside("traceparent", tp, data)
+	for i := range MaxTracestateFields {
+		inside("tracestate", r.Tracestate(i), data)
 	}
 	if r.Chunked {
 		inside("body", r.Body, body)

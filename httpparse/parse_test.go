@@ -1,6 +1,7 @@
 package httpparse
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"strings"
@@ -26,7 +27,12 @@ func describe(r *Request) string {
 		fmt.Fprintf(&b, "%s=%q\n", name, value)
 		return true
 	})
-	fmt.Fprintf(&b, "body=%q", r.Body)
+	tp, tps := r.Traceparent()
+	fmt.Fprintf(&b, "traceparent=%q x%d tracestate x%d", tp, tps, r.Tracestates())
+	for i := range MaxTracestateFields {
+		fmt.Fprintf(&b, " %q", r.Tracestate(i))
+	}
+	fmt.Fprintf(&b, "\nbody=%q", r.Body)
 	return b.String()
 }
 
@@ -255,6 +261,10 @@ func validCases() []string {
 		post + "Transfer-Encoding: ,chunked\r\n\r\n0\r\n\r\n",
 		post + "X-Tab:\tv\t\r\nX-Obs: caf\xc3\xa9\r\nX-Empty:\r\n\r\n",
 		"OPTIONS * HTTP/1.1\r\n" + hostHdr + "\r\n",
+		"GET / HTTP/1.1\r\n" + hostHdr + "traceparent: 00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01\r\n" +
+			"TraceState: a=1\r\ntracestate:  b=2 \r\n\r\n",
+		"GET / HTTP/1.1\r\n" + hostHdr + "Traceparent: x\r\nTRACEPARENT: y\r\ntracestate:\r\n" +
+			"tracestate: 1\r\ntracestate: 2\r\ntracestate: 3\r\ntracestate: 4\r\n\r\n",
 	}
 }
 
@@ -309,6 +319,98 @@ func TestRequestFields(t *testing.T) {
 	}
 	if allocs := testing.AllocsPerRun(100, func() { r.Header("content-type") }); allocs != 0 {
 		t.Errorf("Header allocates %v", allocs)
+	}
+}
+
+// checkTraceContext fails unless what the parser noted of the traceparent
+// and tracestate fields is what a walk over the fields finds.
+func checkTraceContext(t *testing.T, r *Request) {
+	t.Helper()
+	var parents, states [][]byte
+	r.VisitHeaders(func(name, value []byte) bool {
+		switch {
+		case strings.EqualFold(string(name), "traceparent"):
+			parents = append(parents, value)
+		case strings.EqualFold(string(name), "tracestate"):
+			states = append(states, value)
+		}
+		return true
+	})
+	tp, n := r.Traceparent()
+	if n != len(parents) || n > 0 && !bytes.Equal(tp, parents[0]) || n == 0 && tp != nil {
+		t.Fatalf("traceparent %q x%d, the fields hold %q", tp, n, parents)
+	}
+	if r.Tracestates() != len(states) {
+		t.Fatalf("%d tracestate fields noted, the fields hold %d", r.Tracestates(), len(states))
+	}
+	for i := range MaxTracestateFields + 1 {
+		var want []byte
+		if i < min(len(states), MaxTracestateFields) {
+			want = states[i]
+		}
+		if got := r.Tracestate(i); !bytes.Equal(got, want) || (got == nil) != (want == nil) {
+			t.Fatalf("tracestate %d: %q, the fields hold %q", i, got, want)
+		}
+	}
+}
+
+func TestTraceContext(t *testing.T) {
+	const tp = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+	cases := []struct {
+		name    string
+		head    string
+		parent  string
+		parents int
+		states  []string // the values Tracestate returns, in order
+		nstates int
+	}{
+		{"none", "X-A: 1\r\n", "", 0, nil, 0},
+		{"one of each", "traceparent: " + tp + "\r\ntracestate: a=1\r\n", tp, 1, []string{"a=1"}, 1},
+		{"case and whitespace", "TraceParent:\t" + tp + " \r\nTRACESTATE:  a=1 ,b=2\r\n", tp, 1, []string{"a=1 ,b=2"}, 1},
+		{"two traceparents", "traceparent: x\r\ntraceparent: y\r\n", "x", 2, nil, 0},
+		{"empty values", "traceparent:\r\ntracestate:\r\n", "", 1, []string{""}, 1},
+		{"more tracestates than kept", "tracestate: 1\r\ntracestate: 2\r\ntracestate: 3\r\ntracestate: 4\r\ntracestate: 5\r\n",
+			"", 0, []string{"1", "2", "3", "4"}, 5},
+		{"names that only look alike", "traceparents: x\r\ntracestat: y\r\nx-traceparent: z\r\ntracepArent-: w\r\n", "", 0, nil, 0},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			in := "GET / HTTP/1.1\r\nHost: h\r\n" + c.head + "\r\n"
+			for _, l := range []Limits{{}, smallLimits} {
+				if whole, bytewise := feedWhole(l, []byte(in)), feedBytes(l, []byte(in)); whole != bytewise {
+					t.Fatalf("whole %+v, byte by byte %+v", whole, bytewise)
+				}
+			}
+			p := NewParser(Limits{})
+			if _, err := p.Parse([]byte(in)); err != nil {
+				t.Fatal(err)
+			}
+			r := p.Request()
+			checkTraceContext(t, r)
+			v, n := r.Traceparent()
+			if string(v) != c.parent || n != c.parents {
+				t.Errorf("Traceparent() = %q, %d; want %q, %d", v, n, c.parent, c.parents)
+			}
+			if r.Tracestates() != c.nstates {
+				t.Errorf("Tracestates() = %d, want %d", r.Tracestates(), c.nstates)
+			}
+			for i := range MaxTracestateFields + 1 {
+				want := ""
+				if i < len(c.states) {
+					want = c.states[i]
+				}
+				if got := string(r.Tracestate(i)); got != want {
+					t.Errorf("Tracestate(%d) = %q, want %q", i, got, want)
+				}
+			}
+			// The next request on the parser starts with nothing noted.
+			if _, err := p.Parse([]byte("GET / HTTP/1.1\r\nHost: h\r\n\r\n")); err != nil {
+				t.Fatal(err)
+			}
+			if v, n := p.Request().Traceparent(); v != nil || n != 0 || p.Request().Tracestates() != 0 {
+				t.Errorf("next request: traceparent %q x%d, %d tracestates", v, n, p.Request().Tracestates())
+			}
+		})
 	}
 }
 

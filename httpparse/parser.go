@@ -56,6 +56,7 @@ type progress struct {
 
 	host, contentType, connection, transferEncoding, expect span
 	hostCount                                               int
+	traceContext                                            traceContext
 	contentLength                                           int64
 	clSeen, teSeen, teChunked, teOther                      bool
 	connClose, connKeepAlive, expect100, expectOther        bool
@@ -587,6 +588,20 @@ func (p *Parser) addField(buf []byte, name, value span) *Error {
 				p.connection = value
 			}
 			p.connectionOptions(v)
+		} else if fold8(n, "tracesta") && fold8(n[2:], "acestate") {
+			tc := &p.traceContext
+			if tc.states < MaxTracestateFields {
+				tc.state[tc.states] = value
+			}
+			tc.states++
+		}
+	case 11:
+		if fold8(n, "tracepar") && fold8(n[3:], "ceparent") {
+			tc := &p.traceContext
+			if tc.parents == 0 {
+				tc.parent = value
+			}
+			tc.parents++
 		}
 	case 12:
 		if fold8(n, "content-") && fold8(n[4:], "ent-type") && p.contentType.e == 0 {
@@ -775,6 +790,7 @@ func (p *Parser) setViews(buf []byte) {
 	r.Connection = view(buf, p.connection)
 	r.TransferEncoding = view(buf, p.transferEncoding)
 	r.Expect = view(buf, p.expect)
+	r.traceContext = p.traceContext
 	switch {
 	case p.st != stateDone:
 		r.Body = nil

@@ -45,8 +45,53 @@ type Request struct {
 	// values of the first field of that name, OWS trimmed; nil when absent.
 	Host, ContentType, Connection, TransferEncoding, Expect []byte
 
-	buf    []byte
-	fields []field
+	buf          []byte
+	fields       []field
+	traceContext traceContext
+}
+
+// MaxTracestateFields is how many tracestate field values a request keeps
+// (Request.Tracestate); further fields are counted only. W3C Trace Context
+// lets a server treat a tracestate split over more fields than it takes as
+// malformed.
+const MaxTracestateFields = 4
+
+// traceContext notes the W3C Trace Context fields (traceparent and
+// tracestate) while the header section is parsed, so that a server reading
+// them on every request does not walk the fields a second time.
+type traceContext struct {
+	parent  span // the first traceparent field's value
+	parents int  // traceparent fields seen
+	state   [MaxTracestateFields]span
+	states  int // tracestate fields seen, possibly more than MaxTracestateFields
+}
+
+// Traceparent returns the value of the first traceparent field (W3C Trace
+// Context; the name matched ignoring ASCII case, the value with surrounding
+// whitespace removed) and the number of traceparent fields; nil and 0 when
+// there is none. It reads what the parser noted while parsing: no walk over
+// the fields.
+func (r *Request) Traceparent() (value []byte, fields int) {
+	tc := &r.traceContext
+	if tc.parents == 0 {
+		return nil, 0
+	}
+	return r.buf[tc.parent.s:tc.parent.e], tc.parents
+}
+
+// Tracestates returns the number of tracestate fields, which may exceed
+// MaxTracestateFields.
+func (r *Request) Tracestates() int { return r.traceContext.states }
+
+// Tracestate returns the value of the i-th tracestate field, in the order
+// received, with surrounding whitespace removed; nil when i is not below
+// min(Tracestates(), MaxTracestateFields).
+func (r *Request) Tracestate(i int) []byte {
+	tc := &r.traceContext
+	if i < 0 || i >= min(tc.states, MaxTracestateFields) {
+		return nil
+	}
+	return r.buf[tc.state[i].s:tc.state[i].e]
 }
 
 // Header returns the value of the first header field whose name equals name

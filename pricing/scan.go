@@ -76,16 +76,22 @@ func scanObject(body []byte, i, depth int, r *Request) (next int, ok bool) {
 		}
 		var dst *[]byte // the string field the key names
 		var flag *bool  // the boolean field the key names
+		// The known keys begin with different letters: the first byte
+		// picks the one key to compare.
+		var first byte
+		if j+1 < len(body) {
+			first = body[j+1]
+		}
 		switch rest := body[j+1:]; {
-		case hasPrefix(rest, FieldProductID+`"`):
+		case first == FieldProductID[0] && hasPrefix(rest, FieldProductID+`"`):
 			dst, j = &pid, j+len(FieldProductID)+2
-		case hasPrefix(rest, FieldUserLocation+`"`):
+		case first == FieldUserLocation[0] && hasPrefix(rest, FieldUserLocation+`"`):
 			dst, j = &location, j+len(FieldUserLocation)+2
-		case hasPrefix(rest, FieldIsPrime+`"`):
+		case first == FieldIsPrime[0] && hasPrefix(rest, FieldIsPrime+`"`):
 			flag, j = &member, j+len(FieldIsPrime)+2
-		case hasPrefix(rest, FieldExplain+`"`):
+		case first == FieldExplain[0] && hasPrefix(rest, FieldExplain+`"`):
 			flag, j = &explain, j+len(FieldExplain)+2
-		case hasPrefix(rest, FieldQuote+`"`):
+		case first == FieldQuote[0] && hasPrefix(rest, FieldQuote+`"`):
 			flag, j = &quote, j+len(FieldQuote)+2
 		default:
 			// Another key: skip its member, unless the key has an

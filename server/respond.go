@@ -106,14 +106,25 @@ func appendStatusLine(dst []byte, status int) []byte {
 	return append(dst, " Status\r\n"...)
 }
 
-// appendReply appends a complete response (head and body) to dst.
-func appendReply(dst []byte, r *reply, date []byte, body []byte) []byte {
-	dst = appendStatusLine(dst, r.status)
+// appendHeadStart appends the head of a reply up to the value of its
+// Content-Length: the status line, Server, Date and Content-Type.
+func appendHeadStart(dst []byte, status int, contentType string, date []byte) []byte {
+	dst = appendStatusLine(dst, status)
 	dst = append(dst, "Server: pricing-engine\r\nDate: "...)
 	dst = append(dst, date...)
 	dst = append(dst, "\r\nContent-Type: "...)
-	dst = append(dst, r.contentType...)
-	dst = append(dst, "\r\nContent-Length: "...)
+	dst = append(dst, contentType...)
+	return append(dst, "\r\nContent-Length: "...)
+}
+
+// appendReply appends a complete response (head and body) to dst, its
+// Date from h.
+func appendReply(dst []byte, r *reply, h *heads, body []byte) []byte {
+	if r.status == 200 && r.contentType == contentJSON {
+		dst = append(dst, h.okJSON...) // the common head, made once per tick
+	} else {
+		dst = appendHeadStart(dst, r.status, r.contentType, h.date)
+	}
 	dst = strconv.AppendInt(dst, int64(len(body)), 10)
 	dst = append(dst, "\r\n"...)
 	if r.id.IsValid() {
@@ -240,18 +251,28 @@ func writeCanned(w http.ResponseWriter, c canned) {
 	writeJSON(w, r.status, appendDetailBody(nil, r.detail))
 }
 
-// dateCache holds the current IMF-fixdate for the Date header, refreshed by
-// the server's ticker so that the hot path only loads a pointer.
+// dateCache holds the current IMF-fixdate for the Date header, and the
+// head of a 200 JSON reply carrying it, refreshed by the server's ticker
+// so that the hot path only loads a pointer.
 type dateCache struct {
-	v atomic.Pointer[[]byte]
+	v atomic.Pointer[heads]
+}
+
+// heads is what dateCache holds for one Date value. It is read-only once
+// stored.
+type heads struct {
+	date []byte
+	// okJSON is appendHeadStart's head of a 200 application/json reply:
+	// every price reply starts with it.
+	okJSON []byte
 }
 
 func (d *dateCache) refresh(now time.Time) {
-	b := make([]byte, 0, 29)
-	b = now.UTC().AppendFormat(b, "Mon, 02 Jan 2006 15:04:05 GMT")
-	d.v.Store(&b)
+	h := &heads{date: now.UTC().AppendFormat(make([]byte, 0, 29), "Mon, 02 Jan 2006 15:04:05 GMT")}
+	h.okJSON = appendHeadStart(nil, 200, contentJSON, h.date)
+	d.v.Store(h)
 }
 
-func (d *dateCache) get() []byte {
-	return *d.v.Load()
+func (d *dateCache) get() *heads {
+	return d.v.Load()
 }

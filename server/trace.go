@@ -66,14 +66,20 @@ func (lp *loop) observe(o prometheus.Observer, d float64, id trace.TraceID, samp
 	o.Observe(d)
 }
 
+// The parser must keep every tracestate value the trace context reads:
+// this constant does not compile when it keeps fewer.
+const _ = uint(httpparse.MaxTracestateFields - trace.MaxTraceStateFields)
+
 // beginTrace reads the request's trace context and returns its identity:
-// the incoming trace id or a new one, and its span when sampled.
+// the incoming trace id or a new one, and its span when sampled. The
+// parser noted the traceparent and tracestate fields while it parsed the
+// head, so no second walk over the fields is needed.
 func (lp *loop) beginTrace(rep *reply, req *httpparse.Request) {
 	var in trace.Incoming
-	req.VisitHeaders(func(name, value []byte) bool {
-		in.Field(name, value)
-		return true
-	})
+	in.Traceparent(req.Traceparent())
+	for i := range req.Tracestates() {
+		in.Tracestate(req.Tracestate(i))
+	}
 	c := lp.tl.Begin(&in, "http request", lp.now.UnixNano())
 	rep.id, rep.span = c.TraceID, c.Span
 	lp.reqID = c.TraceID

@@ -17,14 +17,15 @@ const (
 	// truncateMemberLen go first, then members from the end.
 	MaxTraceStateBytes = 512
 	truncateMemberLen  = 128
-	// maxTraceStateFields is how many tracestate header fields are combined
-	// (§3.3.1.1 allows several, joined with commas); more make the
+	// MaxTraceStateFields is how many tracestate header fields are
+	// combined (§3.3.1.1 allows several, joined with commas); more make the
 	// tracestate malformed.
-	maxTraceStateFields = 4
+	MaxTraceStateFields = 4
 )
 
-// Incoming collects the trace context header fields of one request while
-// the server walks its header fields. It holds views into the request's
+// Incoming collects the trace context header fields of one request: field
+// by field (Field) while a server walks the header fields, or from what
+// its parser noted (Traceparent, Tracestate). It holds views into the request's
 // bytes: use it before those bytes change, then Reset it. The zero value is
 // ready. It does not allocate.
 type Incoming struct {
@@ -38,7 +39,7 @@ type Incoming struct {
 	Valid bool
 
 	parents int
-	states  [maxTraceStateFields][]byte
+	states  [MaxTraceStateFields][]byte
 	nstates int
 }
 
@@ -52,21 +53,40 @@ func (in *Incoming) Field(name, value []byte) {
 	switch len(name) {
 	case len("traceparent"):
 		if equalFold(name, "traceparent") {
-			in.parents++
-			if in.parents > 1 {
-				in.Valid = false
-				return
-			}
-			in.TraceID, in.Parent, in.Flags, in.Valid = ParseTraceparent(value)
+			in.Traceparent(value, 1)
 		}
 	case len("tracestate"):
 		if equalFold(name, "tracestate") {
-			if in.nstates < maxTraceStateFields {
-				in.states[in.nstates] = value
-			}
-			in.nstates++
+			in.Tracestate(value)
 		}
 	}
+}
+
+// Traceparent takes traceparent fields of the request: fields of them, the
+// first with value (surrounding whitespace removed), for a server whose
+// parser noted them instead of handing over every field. More than one
+// traceparent field in all makes the context invalid (§3.2.2, §4.3).
+func (in *Incoming) Traceparent(value []byte, fields int) {
+	if fields <= 0 {
+		return
+	}
+	in.parents += fields
+	if in.parents > 1 {
+		in.Valid = false
+		return
+	}
+	in.TraceID, in.Parent, in.Flags, in.Valid = ParseTraceparent(value)
+}
+
+// Tracestate takes one tracestate field value of the request (surrounding
+// whitespace removed), in the order received. Only the first
+// MaxTraceStateFields values are read: more fields make the tracestate
+// malformed, so their values may be nil.
+func (in *Incoming) Tracestate(value []byte) {
+	if in.nstates < MaxTraceStateFields {
+		in.states[in.nstates] = value
+	}
+	in.nstates++
 }
 
 // TraceState writes the request's tracestate, validated and normalised
@@ -75,7 +95,7 @@ func (in *Incoming) Field(name, value []byte) {
 // when traceparent is invalid (§3.3: tracestate is not parsed then) or when
 // the list is malformed (§3.3.1.1: it is then ignored).
 func (in *Incoming) TraceState(dst *[MaxTraceStateBytes]byte) int {
-	if !in.Valid || in.nstates == 0 || in.nstates > maxTraceStateFields {
+	if !in.Valid || in.nstates == 0 || in.nstates > MaxTraceStateFields {
 		return 0
 	}
 	return normalizeTraceState(dst, in.states[:in.nstates])

@@ -99,16 +99,34 @@ func TestIncomingFields(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			var in Incoming
+			// Field by field, as a server walking the fields; and
+			// through Traceparent and Tracestate, as a server whose
+			// parser noted the first traceparent, the count and the
+			// tracestate values.
+			var walked, noted Incoming
+			var first []byte
+			parents := 0
 			for _, f := range tt.fields {
-				in.Field([]byte(f.name), []byte(f.value))
+				walked.Field([]byte(f.name), []byte(f.value))
+				switch f.name {
+				case "traceparent", "TraceParent":
+					if parents == 0 {
+						first = []byte(f.value)
+					}
+					parents++
+				case "tracestate":
+					noted.Tracestate([]byte(f.value))
+				}
 			}
-			if in.Valid != tt.valid {
-				t.Fatalf("Valid = %v, want %v", in.Valid, tt.valid)
-			}
-			var buf [MaxTraceStateBytes]byte
-			if got := string(buf[:in.TraceState(&buf)]); got != tt.state {
-				t.Fatalf("tracestate %q, want %q", got, tt.state)
+			noted.Traceparent(first, parents)
+			for name, in := range map[string]*Incoming{"walked": &walked, "noted": &noted} {
+				if in.Valid != tt.valid {
+					t.Fatalf("%s: Valid = %v, want %v", name, in.Valid, tt.valid)
+				}
+				var buf [MaxTraceStateBytes]byte
+				if got := string(buf[:in.TraceState(&buf)]); got != tt.state {
+					t.Fatalf("%s: tracestate %q, want %q", name, got, tt.state)
+				}
 			}
 		})
 	}
