@@ -3,7 +3,8 @@
 # arrival rate (bin/loadtest --engine epoll), in interleaved rounds (A B C,
 # A B C, ...), each a fresh process pinned to CPU 0 with the generator on
 # CPU 1; prints per round the achieved rate, P95 and the server's CPU µs per
-# request over the measured part (utime+stime from /proc/PID/stat, after
+# request over the measured part (utime+stime from /proc/PID/stat, and
+# each on its own: user and system time, after
 # WARMUP seconds of the same run: connection setup is left out). For
 # comparing builds, or one build with different flags, where the CPU per
 # request at a given rate matters more than the largest rate.
@@ -57,14 +58,14 @@ for r in $(seq 1 "$rounds"); do
       --url "http://127.0.0.1:$port/api/v1/price" ${LOADTEST_ARGS:-} >/dev/null 2>&1 &
     lpid=$!
     sleep "$warm"
-    t0=$(awk '{print $14 + $15}' "/proc/$pid/stat")
+    read -r u0 s0 < <(awk '{print $14, $15}' "/proc/$pid/stat")
     if [[ -n "${SYSCALLS:-}" ]]; then
       ev=raw_syscalls:sys_enter
       for sc in read write epoll_pwait futex; do ev="$ev,syscalls:sys_enter_$sc"; done
       perf stat -e "$ev" -p "$pid" -o "$tmp/perf.txt" -- sleep "$dur" >/dev/null 2>&1
     fi
     wait "$lpid"
-    t1=$(awk '{print $14 + $15}' "/proc/$pid/stat")
+    read -r u1 s1 < <(awk '{print $14, $15}' "/proc/$pid/stat")
     kill "$pid"
     wait "$pid" 2>/dev/null
     read -r n rps p95 fails < <(python3 -c '
@@ -73,8 +74,10 @@ d = json.load(open(sys.argv[1]))
 n = d["requests"]
 print(n, round(d["throughput_rps"]), d["latency"]["p95_ms"], d["failures"])
 ' "$tmp/lt.json" 2>/dev/null || echo "0 - - -")
-    cpu=$(awk -v a="$t0" -v b="$t1" -v n="${n:-0}" -v hz="$hz" 'BEGIN { if (n > 0) printf "%.1f", (b - a) * 1e6 / hz / n; else print "-" }')
-    printf 'round %d  %-12s %8s req/s  p95 %8s  fail %4s  %6s us/req  load %s\n' "$r" "$name" "$rps" "$p95" "$fails" "$cpu" "$(cut -d' ' -f1 /proc/loadavg)"
+    # CPU µs per request: user + system, and each on its own
+    read -r cpu ucpu scpu_us < <(awk -v u0="$u0" -v s0="$s0" -v u1="$u1" -v s1="$s1" -v n="${n:-0}" -v hz="$hz" 'BEGIN {
+      if (n > 0) { k = 1e6 / hz / n; printf "%.1f %.1f %.1f\n", (u1 - u0 + s1 - s0) * k, (u1 - u0) * k, (s1 - s0) * k } else print "- - -" }')
+    printf 'round %d  %-12s %8s req/s  p95 %8s  fail %4s  %6s us/req (user %s, system %s)  load %s\n' "$r" "$name" "$rps" "$p95" "$fails" "$cpu" "$ucpu" "$scpu_us" "$(cut -d' ' -f1 /proc/loadavg)"
     if [[ -n "${SYSCALLS:-}" && -s "$tmp/perf.txt" ]]; then
       # syscalls per request: counted over SECONDS, requests over the run's measured part
       awk -v n="${n:-0}" '$2 ~ /sys_enter/ && n > 0 {gsub(",", "", $1); sub(/.*sys_enter_?/, "", $2); printf "    %s %.2f", ($2 == "" ? "all" : $2), $1 / n} END {print ""}' "$tmp/perf.txt"
