@@ -30,7 +30,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -296,9 +295,7 @@ func visibility(argv []string) error {
 		}
 		delays = append(delays, worst)
 	}
-	slices.Sort(delays)
-	q := func(p float64) time.Duration { return benchproc.Quantile(delays, p) }
-	fmt.Printf("(v) %d admin writes, 3 replicas, reply -> every replica serving the new price: P50 %s, P90 %s, P99 %s, max %s\n",
-		len(delays), q(0.50), q(0.90), q(0.99), delays[len(delays)-1])
+	fmt.Printf("(v) %d admin writes, 3 replicas, reply -> every replica serving the new price: %s\n",
+		len(delays), benchproc.Summary(delays))
 	return nil
 }

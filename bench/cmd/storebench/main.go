@@ -474,9 +474,7 @@ func invalidation(pe, url, raddr string) error {
 		}
 		delays = append(delays, worst)
 	}
-	slices.Sort(delays)
-	p := func(q float64) time.Duration { return benchproc.Quantile(delays, q) }
-	fmt.Printf("\n(c) %d changes, 3 replicas, SET reply -> every replica serving the new price: P50 %s, P90 %s, P99 %s, max %s\n",
-		len(delays), p(0.50), p(0.90), p(0.99), delays[len(delays)-1])
+	fmt.Printf("\n(c) %d changes, 3 replicas, SET reply -> every replica serving the new price: %s\n",
+		len(delays), benchproc.Summary(delays))
 	return nil
 }

@@ -16,6 +16,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -244,4 +245,12 @@ func Spread(changed time.Time, n int, limit time.Duration, serves func(j int) er
 // be empty: the element at index q*len, the last one for q = 1.
 func Quantile(sorted []time.Duration, q float64) time.Duration {
 	return sorted[min(len(sorted)-1, int(q*float64(len(sorted))))]
+}
+
+// Summary sorts delays, which must not be empty, in place and returns
+// their P50, P90, P99 and maximum as "P50 x, P90 x, P99 x, max x".
+func Summary(delays []time.Duration) string {
+	slices.Sort(delays)
+	q := func(p float64) time.Duration { return Quantile(delays, p) }
+	return fmt.Sprintf("P50 %s, P90 %s, P99 %s, max %s", q(0.50), q(0.90), q(0.99), delays[len(delays)-1])
 }

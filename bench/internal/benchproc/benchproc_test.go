@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -185,5 +186,22 @@ func TestQuantile(t *testing.T) {
 	}
 	if got := Quantile([]time.Duration{7}, 0.5); got != 7 {
 		t.Errorf("Quantile of one = %v", got)
+	}
+}
+
+func TestSummary(t *testing.T) {
+	for _, tt := range []struct {
+		delays []time.Duration
+		want   string
+	}{
+		{[]time.Duration{10, 3, 7, 1, 9, 2, 8, 4, 6, 5}, "P50 6ns, P90 10ns, P99 10ns, max 10ns"},
+		{[]time.Duration{time.Millisecond}, "P50 1ms, P90 1ms, P99 1ms, max 1ms"},
+	} {
+		if got := Summary(tt.delays); got != tt.want {
+			t.Errorf("Summary = %q, want %q", got, tt.want)
+		}
+		if !slices.IsSorted(tt.delays) {
+			t.Errorf("Summary left %v unsorted", tt.delays)
+		}
 	}
 }
