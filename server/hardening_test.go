@@ -333,6 +333,9 @@ func TestBounds(t *testing.T) {
 			t.Fatal(err)
 		}
 		<-cat.started
+		// The lookup starts before the request is counted as waiting (and
+		// b may land on another loop): wait until it is counted.
+		waitMetric(t, ts, "pricing_lookups_waiting", 1)
 		b := dial(t, ts.addr)
 		bbr := bufio.NewReader(b)
 		r := exchange(t, b, bbr, priceReq(`{"product_id":"P-2","user_location":"NY"}`), 1)[0]
@@ -383,6 +386,7 @@ func TestBounds(t *testing.T) {
 			t.Fatal(err)
 		}
 		<-cat.started // the batch waits on its item's lookups
+		waitMetric(t, ts, "pricing_lookups_waiting", 1)
 		b := dial(t, ts.addr)
 		bbr := bufio.NewReader(b)
 		for _, req := range []string{batchReq, priceReq(`{"product_id":"P-2","user_location":"NY"}`)} {
