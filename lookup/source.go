@@ -4,6 +4,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/pricing-engine/pricing-engine/internal/loophost"
 	"github.com/pricing-engine/pricing-engine/money"
 )
 
@@ -114,6 +115,16 @@ type Batcher interface {
 // SetPump is called once, before the first Lookup.
 type Pumped interface {
 	SetPump(pump func() bool)
+}
+
+// Hosted is implemented by a Batcher that can keep a back-end connection
+// on its caller's event loop ([loophost.Host]), so that the back end's
+// replies are read, and its Calls completed, on the loop's goroutine,
+// without a hand-off. SetHost is called once, after SetPump and before
+// the first Lookup; a Batcher without a pump ignores it. Without a host
+// (or while its connection is not up) the Batcher works as before.
+type Hosted interface {
+	SetHost(h loophost.Host)
 }
 
 // Keeper is implemented by a Batcher that can tell whether Calls wait for

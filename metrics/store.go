@@ -24,6 +24,8 @@ type StoreStats struct {
 	InvalidValues uint64 // reads that found a value that is not a valid decimal in range
 	Entries       int    // entries held in the client-side cache
 	AbsentEntries int    // of which absent keys (bounded apart)
+	LoopConns     int    // connections held by event loops
+	LoopTrips     uint64 // round trips on those connections
 }
 
 // Store is the store's collectors: the counters are read from the store
@@ -62,6 +64,10 @@ func NewStore(reg prometheus.Registerer, stats func() StoreStats) *Store {
 				func(st *S) float64 { return float64(st.Entries) }),
 			gauge("pricing_store_cache_absent_entries", "Of the cache's entries, those of keys the store does not hold (unknown ids), bounded apart at 1/8 of --store-cache-entries.",
 				func(st *S) float64 { return float64(st.AbsentEntries) }),
+			gauge("pricing_store_loop_connections", "Connections to the store held by the event loops, which read misses without a hand-off between goroutines (0 with --store-shared-only, TLS, Sentinel or a cluster).",
+				func(st *S) float64 { return float64(st.LoopConns) }),
+			counter("pricing_store_loop_round_trips_total", "Round trips made on the event loops' own connections (the rest of pricing_store_round_trip_seconds went through the shared connections).",
+				func(st *S) float64 { return float64(st.LoopTrips) }),
 		}},
 		roundTrip: prometheus.NewHistogram(histogramOpts("pricing_store_round_trip_seconds",
 			"Duration of one pipelined round trip to the store (all the misses of one batch).",

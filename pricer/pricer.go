@@ -1,12 +1,17 @@
 // Package pricer says what an HTTP server needs of a pricing engine: an
 // engine that hands out one [Loop] per event loop and [Exchange]s to
 // carry requests, and blocks for callers that own a goroutine per
-// request. It imports nothing of the module, so a server written against
-// it depends on no store, rules or demand code; package pricing
-// implements it.
+// request. It imports nothing of the module but the leaf
+// [loophost] (what an event loop offers back-end connections), so a
+// server written against it depends on no store, rules or demand code;
+// package pricing implements it.
 package pricer
 
-import "time"
+import (
+	"time"
+
+	"github.com/pricing-engine/pricing-engine/internal/loophost"
+)
 
 // Reply is the HTTP reply to one request: its status, its Retry-After
 // seconds (0: none) and its JSON body. The engine overwrites it in place
@@ -107,6 +112,11 @@ type Loop interface {
 	// are ready instead of completing elsewhere, and the exchanges' done
 	// run inside that Flush. Call it once, before the first Serve.
 	SetPump(pump func() bool)
+	// SetHost gives the Loop its event loop as a [loophost.Host]: a
+	// lookup source that keeps a back-end connection on each event loop
+	// attaches it there, and its replies complete the exchanges on the
+	// loop. Call it once, after SetPump and before the first Serve.
+	SetHost(h loophost.Host)
 	// Tick is called from the loop's periodic tick, with the time.
 	Tick(now time.Time)
 }

@@ -7,6 +7,7 @@ import (
 
 	"github.com/pricing-engine/pricing-engine/demand"
 	"github.com/pricing-engine/pricing-engine/history"
+	"github.com/pricing-engine/pricing-engine/internal/loophost"
 	"github.com/pricing-engine/pricing-engine/lookup"
 	"github.com/pricing-engine/pricing-engine/pricer"
 	"github.com/pricing-engine/pricing-engine/quote"
@@ -153,6 +154,14 @@ func (l *Loop) Kept() bool {
 func (l *Loop) SetPump(pump func() bool) {
 	if p, ok := l.b.(lookup.Pumped); ok {
 		p.SetPump(pump)
+	}
+}
+
+// SetHost passes h to the loop's batcher if it can keep a connection on
+// the event loop ([lookup.Hosted]).
+func (l *Loop) SetHost(h loophost.Host) {
+	if hb, ok := l.b.(lookup.Hosted); ok {
+		hb.SetHost(h)
 	}
 }
 

@@ -115,6 +115,7 @@ func (s *Server) loopFor(el gnet.EventLoop) *loop {
 	}
 	lp.pl = s.engine.NewLoop()
 	lp.pl.SetPump(lp.pump)
+	lp.pl.SetHost(lp)
 	lp.inline = s.engine.NewExchange(nil)
 	lp.inlineTrace = lp.inline.Trace()
 	lp.debug = s.log.Enabled(context.Background(), slog.LevelDebug)
@@ -157,6 +158,10 @@ func (h *handler) OnBoot(eng gnet.Engine) gnet.Action {
 // OnOpen sets up a connection's state, or refuses it when the server is at
 // its connection limit.
 func (h *handler) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
+	if p, ok := gc.Context().(*peer); ok {
+		p.opened(gc)
+		return nil, gnet.None
+	}
 	s := h.srv
 	if n := s.conns.Add(1); n > int64(s.cfg.MaxConns) {
 		s.conns.Add(-1)
@@ -181,9 +186,12 @@ func (h *handler) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 // OnClose forgets the connection. Jobs still waiting on lookups or running
 // on the pool finish on their own; their completions find the connection
 // closed.
-func (h *handler) OnClose(gc gnet.Conn, _ error) gnet.Action {
+func (h *handler) OnClose(gc gnet.Conn, err error) gnet.Action {
 	cn, ok := gc.Context().(*conn)
 	if !ok {
+		if p, ok := gc.Context().(*peer); ok {
+			p.ended(err)
+		}
 		return gnet.None // refused in OnOpen
 	}
 	s := h.srv
@@ -230,6 +238,9 @@ func (h *handler) resumeConn(gc gnet.Conn, err error) error {
 func (h *handler) OnTraffic(gc gnet.Conn) (action gnet.Action) {
 	cn, ok := gc.Context().(*conn)
 	if !ok || cn.closed {
+		if p, ok := gc.Context().(*peer); ok {
+			return p.traffic()
+		}
 		return gnet.Close
 	}
 	if cn.lingerSince != 0 {

@@ -30,6 +30,7 @@ type storeConfig struct {
 	staleFor     time.Duration
 	liveWithin   time.Duration
 	cacheEntries int
+	sharedOnly   bool
 	serving      bool // the serving flags are registered (not only the connection's)
 }
 
@@ -40,6 +41,7 @@ func (s *storeConfig) register(fs *flag.FlagSet) {
 	durationFlag(fs, &s.staleFor, "stale-for", redisstore.DefaultStaleFor, `while the store is unreachable, keys used within this long (read from the store or answered from the client-side cache) answer from their last known value ("source":"stale"); 0 disables`)
 	durationFlag(fs, &s.liveWithin, "store-live-within", redisstore.DefaultLiveWithin, `a cached value answers "source":"live" only while the store replied (to a read or a background PING) within this long; otherwise "stale" (a partition without RST)`)
 	wholeFlag(fs, &s.cacheEntries, "store-cache-entries", redisstore.DefaultCacheEntries, "bound of the client-side cache in entries (one per product or location; ~120 bytes each, see docs/STORE.md; unknown ids have a bound of their own, 1/8 of it, on top); 0 disables it: every lookup asks the store")
+	boolFlag(fs, &s.sharedOnly, "store-shared-only", "read misses only through the shared connections (a pool of sender goroutines), never through the connection each event loop otherwise keeps to a standalone, non-TLS Redis (docs/STORE.md)")
 }
 
 // registerConn declares the flags that say how to reach the store.
@@ -101,6 +103,7 @@ func (s *storeConfig) options(log *slog.Logger) (redisstore.Options, error) {
 		StaleFor:     s.staleFor,
 		LiveWithin:   s.liveWithin,
 		CacheEntries: s.cacheEntries,
+		SharedOnly:   s.sharedOnly,
 		Logger:       log,
 	}
 	if s.staleFor == 0 {
@@ -150,6 +153,7 @@ func (s *storeConfig) openStore(ctx context.Context, log *slog.Logger, mset *met
 			Up: x.Up, Live: x.Live, BreakerOpen: x.BreakerOpen, Hits: x.Hits, Misses: x.Misses,
 			Invalidations: x.Invalidations, Flushes: x.Flushes, Stale: x.Stale,
 			InvalidValues: x.InvalidValues, Entries: x.Entries, AbsentEntries: x.AbsentEntries,
+			LoopConns: x.LoopConns, LoopTrips: x.LoopTrips,
 		}
 	})
 	o.ObserveRoundTrip = m.ObserveRoundTrip

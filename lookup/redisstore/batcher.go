@@ -27,6 +27,7 @@ type batcher struct {
 	pending []*lookup.Call
 	pump    func() bool
 	done    []*lookup.Call // Flush's scratch
+	lc      *loopConn      // the connection on the caller's loop; nil without a host
 
 	mu     sync.Mutex
 	ready  []*lookup.Call // answered by a sender, for the next Flush
@@ -36,6 +37,7 @@ type batcher struct {
 var (
 	_ lookup.Pumped = (*batcher)(nil)
 	_ lookup.Keeper = (*batcher)(nil)
+	_ lookup.Hosted = (*batcher)(nil)
 )
 
 // SetPump implements [lookup.Pumped].
@@ -74,8 +76,9 @@ func (b *batcher) Lookup(c *lookup.Call) bool {
 	return false
 }
 
-// Flush implements [lookup.Batcher]: the pending Calls go to a sender as
-// one batch (one pipelined round trip per node). It never blocks: when
+// Flush implements [lookup.Batcher]: the pending Calls go as one round
+// trip on the loop connection when it is up (loopconn.go), else to a
+// sender as one batch (one pipelined round trip per node). It never blocks: when
 // every sender is busy and the queue is full, the batch is answered at
 // once from last known values or with ErrUnavailable.
 func (b *batcher) Flush() {
@@ -83,6 +86,12 @@ func (b *batcher) Flush() {
 		b.completeReady()
 	}
 	if len(b.pending) == 0 {
+		return
+	}
+	if b.lc != nil && b.lc.up() {
+		b.lc.send(b.pending)
+		clear(b.pending)
+		b.pending = b.pending[:0]
 		return
 	}
 	s := b.s

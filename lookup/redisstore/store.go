@@ -100,6 +100,10 @@ type Options struct {
 	// ObserveRoundTrip, when set, receives the duration of each round
 	// trip to Redis (one pipelined batch).
 	ObserveRoundTrip func(time.Duration)
+	// SharedOnly sends every read through the shared connections (the
+	// senders), never through a connection of the caller's event loop
+	// (see lookup.Hosted); for comparison.
+	SharedOnly bool
 }
 
 // Stats is a snapshot of the store's counters, for metrics.
@@ -116,6 +120,8 @@ type Stats struct {
 	InvalidValues uint64 // reads that found an invalid value
 	Entries       int    // entries in the client-side cache (values and absent keys)
 	AbsentEntries int    // of which absent keys (bounded apart)
+	LoopConns     int    // connections up on the callers' event loops (lookup.Hosted)
+	LoopTrips     uint64 // round trips made on them
 }
 
 // Store is the Redis [lookup.Source]: a bounded client-side cache kept
@@ -172,6 +178,8 @@ type Store struct {
 
 	loggedMu sync.Mutex
 	logged   map[string]struct{}
+
+	loopState
 }
 
 var _ lookup.Source = (*Store)(nil)
@@ -238,6 +246,9 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 		copt.DisableCache = true
 	}
 	s.batches.New = func() any { return newBatch() }
+	if !o.SharedOnly && copt.TLSConfig == nil && copt.Sentinel.MasterSet == "" && len(copt.InitAddress) == 1 {
+		s.direct = &directOptions{user: copt.Username, password: copt.Password, db: copt.SelectDB}
+	}
 
 	client, err := connect(ctx, copt, redacted)
 	if err != nil && refused(err, copt.TLSConfig != nil) {
@@ -263,6 +274,11 @@ func Open(ctx context.Context, o Options) (*Store, error) {
 // Add is safe against Close's Wait).
 func (s *Store) begin(client rueidis.Client) {
 	s.client = client
+	if nodes := client.Nodes(); s.direct != nil && client.Mode() == rueidis.ClientModeStandalone && len(nodes) == 1 {
+		for addr := range nodes {
+			s.loopAddr = addr
+		}
+	}
 	s.alive(time.Now().UnixNano())
 	s.up.Store(true)
 	s.wg.Add(s.workers + 1)
@@ -403,6 +419,7 @@ func refused(err error, withTLS bool) bool {
 func (s *Store) Close() {
 	close(s.quit)
 	s.cancel()
+	s.closeLoopConns()
 	s.wg.Wait()
 	for {
 		select {
@@ -446,6 +463,8 @@ func (s *Store) Stats() Stats {
 		Flushes:       s.flushes.Load(),
 		Stale:         s.stale.Load(),
 		InvalidValues: s.invalid.Load(),
+		LoopConns:     int(s.loopUp.Load()),
+		LoopTrips:     s.loopTrips.Load(),
 	}
 	if s.cache != nil {
 		st.Hits = s.cache.hits()
@@ -575,7 +594,14 @@ func (s *Store) parse(k string, r rueidis.RedisResult, now int64) (entry, error)
 		}
 		return entry{}, err
 	}
-	d, perr := money.Parse(strings.TrimSpace(str))
+	return s.entryOf(k, str, now), nil
+}
+
+// entryOf turns the stored string v of the compact key k into a cache
+// entry: a value, or invalid (counted and logged) when v is not a decimal
+// in range. k and v may be views of reused buffers: neither is kept.
+func (s *Store) entryOf(k, v string, now int64) entry {
+	d, perr := money.Parse(strings.TrimSpace(v))
 	if perr == nil && k[0] == tagProduct {
 		perr = lookup.CheckPrice(d)
 	} else if perr == nil {
@@ -583,18 +609,19 @@ func (s *Store) parse(k string, r rueidis.RedisResult, now int64) (entry, error)
 	}
 	if perr != nil {
 		s.badValue(k)
-		return entry{kind: kindInvalid, seen: now}, nil
+		return entry{kind: kindInvalid, seen: now}
 	}
-	return entry{kind: kindValue, val: d, seen: now}, nil
+	return entry{kind: kindValue, val: d, seen: now}
 }
 
-// badValue counts an invalid value and logs it once per key.
+// badValue counts an invalid value and logs it once per key; k may be a
+// view of a reused buffer.
 func (s *Store) badValue(k string) {
 	s.invalid.Add(1)
 	s.loggedMu.Lock()
 	_, seen := s.logged[k]
 	if !seen && len(s.logged) < maxLoggedInvalid {
-		s.logged[k] = struct{}{}
+		s.logged[strings.Clone(k)] = struct{}{}
 	}
 	s.loggedMu.Unlock()
 	if !seen {
