@@ -185,7 +185,8 @@ func (v *LoopHistogramVec) NewObserver(labelValues ...string) *LoopObserver {
 
 // SharedObserver returns the observer of the series for labelValues that
 // any goroutine may use: observations on it take a mutex. It is meant for
-// the few observations made off the event loops.
+// the few observations made off the event loops. It also implements
+// prometheus.Metric and prometheus.ExemplarObserver.
 func (v *LoopHistogramVec) SharedObserver(labelValues ...string) prometheus.Observer {
 	s := v.seriesFor(labelValues)
 	s.sharedOnce.Do(func() { s.shared = &sharedObserver{o: v.NewObserver(labelValues...)} })
@@ -714,11 +715,19 @@ func (o *LoopObserver) snapshot(snap *observerSnapshot, gen uint64) bool {
 	}
 }
 
-// sharedObserver makes a LoopObserver safe for concurrent use with a mutex.
+// sharedObserver makes a LoopObserver safe for concurrent use with a
+// mutex. It is also its series' prometheus.Metric: Write gives the merged
+// counts of every observer of the series.
 type sharedObserver struct {
 	mu sync.Mutex
 	o  *LoopObserver
 }
+
+var _ prometheus.Metric = (*sharedObserver)(nil)
+
+func (s *sharedObserver) Desc() *prometheus.Desc { return s.o.s.Desc() }
+
+func (s *sharedObserver) Write(out *dto.Metric) error { return s.o.s.Write(out) }
 
 func (s *sharedObserver) Observe(v float64) {
 	s.mu.Lock()

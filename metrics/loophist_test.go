@@ -76,6 +76,9 @@ func TestLoopHistogramMatchesClientGolang(t *testing.T) {
 		obs  []float64
 	}{
 		{"none", nil},
+		// Buckets 0, 2, 5 and 9: gaps of one, two and three empty
+		// buckets (a span is split at gaps of three or more).
+		{"gaps", []float64{0.99, math.Exp2(1.9 / 8), math.Exp2(4.9 / 8), math.Exp2(8.9 / 8)}},
 		{"zero", []float64{0, 0, 0}},
 		{"zero bucket edge", []float64{zeroThreshold, math.Nextafter(zeroThreshold, 0), math.Nextafter(zeroThreshold, 1), math.SmallestNonzeroFloat64}},
 		{"classic bucket boundaries", classicEdges},

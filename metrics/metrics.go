@@ -72,7 +72,7 @@ type BuildInfo struct {
 type Set struct {
 	Registry *prometheus.Registry
 
-	duration   *prometheus.HistogramVec
+	duration   *LoopHistogramVec
 	connsOpen  prometheus.Gauge
 	rejected   *prometheus.CounterVec
 	acceptErrs *prometheus.CounterVec
@@ -106,7 +106,7 @@ type observerKey struct {
 func New(info BuildInfo) *Set {
 	s := &Set{
 		Registry: prometheus.NewRegistry(),
-		duration: prometheus.NewHistogramVec(histogramOpts("http_request_duration_seconds",
+		duration: NewLoopHistogramVec(histogramOpts("http_request_duration_seconds",
 			"Time from the event loop's read of a request's last bytes to its reply being queued for writing, by method, route template and status code.",
 			RequestBuckets), []string{"method", "endpoint", "code"}),
 		connsOpen: prometheus.NewGauge(prometheus.GaugeOpts{
@@ -183,10 +183,15 @@ func orUnknown(s string) string {
 }
 
 // Request returns the observer of http_request_duration_seconds for one
-// method, route template and status code. Observers are cached, so after the
-// first call for a combination it neither allocates nor touches the
-// collector's label map. method and endpoint must be drawn from small fixed
-// sets (route templates, known methods), never from raw client input.
+// method, route template and status code that any goroutine may use (the
+// requests answered off the event loops; a loop observes through its
+// RequestLoop). Observations on it take a mutex. Observers are cached, so
+// after the first call for a combination it neither allocates nor touches
+// the collector's label map. The observer is also the series'
+// prometheus.Metric (the counts of every observer of the series) and a
+// prometheus.ExemplarObserver. method and endpoint must be drawn from
+// small fixed sets (route templates, known methods), never from raw client
+// input.
 func (s *Set) Request(method, endpoint string, code int) prometheus.Observer {
 	k := observerKey{method, endpoint, code}
 	s.mu.RLock()
@@ -198,9 +203,43 @@ func (s *Set) Request(method, endpoint string, code int) prometheus.Observer {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if o, ok = s.observers[k]; !ok {
-		o = s.duration.WithLabelValues(method, endpoint, strconv.Itoa(code))
+		o = s.duration.SharedObserver(method, endpoint, strconv.Itoa(code))
 		s.observers[k] = o
 	}
+	return o
+}
+
+// RequestLoop is one event loop's observers of
+// http_request_duration_seconds: counts the loop owns (LoopObserver),
+// merged with every other loop's when the metrics are scraped. Only its
+// loop uses it.
+type RequestLoop struct {
+	set   *Set
+	obs   map[observerKey]*LoopObserver
+	last  observerKey   // labels of the last observer handed out
+	lastO *LoopObserver // and that observer
+}
+
+// NewRequestLoop returns the request-duration observers of a new event loop.
+func (s *Set) NewRequestLoop() *RequestLoop {
+	return &RequestLoop{set: s, obs: make(map[observerKey]*LoopObserver)}
+}
+
+// Observer returns the loop's observer for the labels (see Set.Request for
+// what they may be), created on first use. Runs of requests with the same
+// labels (the common case: one route, one status) skip the map: hashing
+// two strings per request cost more than the rest of the bookkeeping.
+func (r *RequestLoop) Observer(method, endpoint string, code int) *LoopObserver {
+	k := observerKey{method, endpoint, code}
+	if r.lastO != nil && k == r.last {
+		return r.lastO
+	}
+	o, ok := r.obs[k]
+	if !ok {
+		o = r.set.duration.NewObserver(method, endpoint, strconv.Itoa(code))
+		r.obs[k] = o
+	}
+	r.last, r.lastO = k, o
 	return o
 }
 

@@ -247,7 +247,7 @@ func (lp *loop) finishPrice(j *job) {
 	defer func() {
 		if r := recover(); r != nil {
 			j.answerPanic(r)
-			lp.observer(j.method, j.kind.endpoint(), j.rep.status).Observe(lp.now.Sub(j.start).Seconds())
+			lp.durations.Observer(j.method, j.kind.endpoint(), j.rep.status).Observe(lp.now.Sub(j.start).Seconds())
 		}
 	}()
 	lp.pl.Complete(j.x)
@@ -259,7 +259,7 @@ func (lp *loop) finishPrice(j *job) {
 		s.metrics.Rejected(metrics.RejectLookupError).Inc()
 	}
 	j.bb.B = appendReply(j.bb.B[:0], &j.rep, s.date.get(), j.xr.Body)
-	o, d := lp.observer(j.method, j.kind.endpoint(), j.rep.status), lp.now.Sub(j.start).Seconds()
+	o, d := lp.durations.Observer(j.method, j.kind.endpoint(), j.rep.status), lp.now.Sub(j.start).Seconds()
 	lp.observe(o, d, j.rep.id, j.rep.span != nil)
 	lp.record(j.cn, &j.rep, j.method, j.kind.endpoint(), nil, len(j.xr.Body), j.start)
 }

@@ -32,13 +32,6 @@ type handler struct {
 
 var _ gnet.EventHandler = (*handler)(nil)
 
-// obsKey identifies a cached request-duration observer.
-type obsKey struct {
-	method   string
-	endpoint string
-	status   int
-}
-
 // loop is the state of one event loop: scratch buffers, its pricing
 // handle and the list of its connections for the timeout scan. Only that
 // loop's goroutine touches it.
@@ -54,9 +47,9 @@ type loop struct {
 	inline pricer.Exchange
 	// inlineTrace is inline.Trace(), bound once.
 	inlineTrace *pricer.Trace
-	obs         map[obsKey]prometheus.Observer
-	last        obsKey              // labels of the last observer handed out
-	lastO       prometheus.Observer // and that observer
+	// durations are the loop's request-duration observers: counts it
+	// owns, merged with the other loops' at scrape time.
+	durations *metrics.RequestLoop
 	// replied holds the duration observers of the replies made in the
 	// current OnTraffic; observeReplies records them all with one clock
 	// read when the replies are about to be written.
@@ -108,10 +101,10 @@ func (s *Server) loopFor(el gnet.EventLoop) *loop {
 		return v.(*loop)
 	}
 	lp := &loop{
-		srv: s,
-		el:  el,
-		out: bytebufferpool.Get(),
-		obs: make(map[obsKey]prometheus.Observer),
+		srv:       s,
+		el:        el,
+		out:       bytebufferpool.Get(),
+		durations: s.metrics.NewRequestLoop(),
 	}
 	lp.pl = s.engine.NewLoop()
 	lp.pl.SetPump(lp.pump)
@@ -129,24 +122,6 @@ func (s *Server) loopFor(el gnet.EventLoop) *loop {
 	lp.runRun = gnet.RunnableFunc(func(context.Context) error { lp.runQueued(); return nil })
 	v, _ := s.loops.LoadOrStore(el, lp)
 	return v.(*loop)
-}
-
-// observer returns the cached duration observer for the labels. Runs of
-// requests with the same labels (the common case: one route, one status)
-// skip the map: hashing two strings per request cost more than the rest of
-// the bookkeeping.
-func (lp *loop) observer(method, endpoint string, status int) prometheus.Observer {
-	k := obsKey{method, endpoint, status}
-	if lp.lastO != nil && k == lp.last {
-		return lp.lastO
-	}
-	o, ok := lp.obs[k]
-	if !ok {
-		o = lp.srv.metrics.Request(method, endpoint, status)
-		lp.obs[k] = o
-	}
-	lp.last, lp.lastO = k, o
-	return o
 }
 
 // OnBoot records the engine so the server can stop it.
@@ -510,7 +485,7 @@ func (cn *conn) parseError(out []byte, err error) []byte {
 func (cn *conn) answer(out []byte, rep *reply, body []byte, method, endpoint string) []byte {
 	out = cn.place(out, rep, body)
 	lp := cn.lp
-	lp.replied = append(lp.replied, repliedObs{o: lp.observer(method, endpoint, rep.status), id: rep.id, sampled: rep.span != nil})
+	lp.replied = append(lp.replied, repliedObs{o: lp.durations.Observer(method, endpoint, rep.status), id: rep.id, sampled: rep.span != nil})
 	lp.record(cn, rep, method, endpoint, lp.path, len(body), lp.now)
 	return out
 }

@@ -126,5 +126,5 @@ func (lp *loop) timeout408(cn *conn, now int64) {
 	if len(lp.tmp) > 0 {
 		_, _ = cn.gc.Write(lp.tmp)
 	}
-	lp.observer("other", endpointUnknown, 408).Observe(float64(now-cn.reqStart) / 1e9)
+	lp.durations.Observer("other", endpointUnknown, 408).Observe(float64(now-cn.reqStart) / 1e9)
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/pricing-engine/pricing-engine/httpparse"
+	"github.com/pricing-engine/pricing-engine/metrics"
 	"github.com/pricing-engine/pricing-engine/pricer"
 	"github.com/pricing-engine/pricing-engine/trace"
 )
@@ -38,7 +39,7 @@ const (
 // repliedObs is a reply's duration observer and, for a sampled request,
 // the trace id its observation carries as an exemplar.
 type repliedObs struct {
-	o       prometheus.Observer
+	o       *metrics.LoopObserver
 	id      trace.TraceID
 	sampled bool
 }
@@ -53,14 +54,12 @@ const exemplarEvery = 100 * time.Millisecond
 // observe records a request's duration d on o; for a sampled request,
 // when the loop's last exemplar is exemplarEvery old, with its trace id
 // as the exemplar (OpenMetrics scrapes show it).
-func (lp *loop) observe(o prometheus.Observer, d float64, id trace.TraceID, sampled bool) {
+func (lp *loop) observe(o *metrics.LoopObserver, d float64, id trace.TraceID, sampled bool) {
 	if sampled {
 		if now := lp.now.UnixNano(); now-lp.exemplarAt >= int64(exemplarEvery) {
-			if eo, ok := o.(prometheus.ExemplarObserver); ok {
-				lp.exemplarAt = now
-				eo.ObserveWithExemplar(d, prometheus.Labels{"trace_id": id.String()})
-				return
-			}
+			lp.exemplarAt = now
+			o.ObserveWithExemplar(d, prometheus.Labels{"trace_id": id.String()})
+			return
 		}
 	}
 	o.Observe(d)
