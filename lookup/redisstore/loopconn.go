@@ -262,9 +262,9 @@ func (lc *loopConn) Opened(c loophost.Conn) {
 	lc.s.loopUp.Add(1)
 }
 
-// Closed implements [loophost.Handler]: the Calls in flight are answered
-// without their replies (stale or ErrUnavailable), and the dialer
-// connects again.
+// Closed implements [loophost.Handler]: the Calls in flight go to the
+// senders (a GET may be sent again: their deadlines still hold), and the
+// dialer connects again.
 func (lc *loopConn) Closed(err error) {
 	if lc.c != nil {
 		lc.s.loopUp.Add(-1)
@@ -278,10 +278,9 @@ func (lc *loopConn) Closed(err error) {
 		}
 		lc.s.failure(fmt.Errorf("store loop connection lost: %w", err))
 	}
-	now := time.Now()
 	for _, t := range lc.trips[lc.head:] {
 		if !t.abandoned {
-			lc.answerDown(t, lookup.ErrUnavailable, now)
+			lc.b.toSenders(t.calls)
 		}
 		lc.putTrip(t)
 	}
