@@ -78,9 +78,8 @@ func (b *batcher) Lookup(c *lookup.Call) bool {
 
 // Flush implements [lookup.Batcher]: the pending Calls go as one round
 // trip on the loop connection when it is up (loopconn.go), else to a
-// sender as one batch (one pipelined round trip per node). It never blocks: when
-// every sender is busy and the queue is full, the batch is answered at
-// once from last known values or with ErrUnavailable.
+// sender as one batch (one pipelined round trip per node). It never
+// blocks.
 func (b *batcher) Flush() {
 	if b.pump != nil {
 		b.completeReady()
@@ -90,18 +89,23 @@ func (b *batcher) Flush() {
 	}
 	if b.lc != nil && b.lc.up() {
 		b.lc.send(b.pending)
-		clear(b.pending)
-		b.pending = b.pending[:0]
-		return
+	} else {
+		b.toSenders(b.pending)
 	}
+	clear(b.pending)
+	b.pending = b.pending[:0]
+}
+
+// toSenders hands calls to a sender as one batch, without blocking: when
+// every sender is busy and the queue is full, the batch is answered at
+// once from last known values or with ErrUnavailable.
+func (b *batcher) toSenders(calls []*lookup.Call) {
 	s := b.s
 	bt := s.batches.Get().(*batch)
 	if b.pump != nil {
 		bt.owner = b
 	}
-	bt.calls = append(bt.calls[:0], b.pending...)
-	clear(b.pending)
-	b.pending = b.pending[:0]
+	bt.calls = append(bt.calls[:0], calls...)
 	select {
 	case s.work <- bt:
 	default:

@@ -47,12 +47,17 @@
 //
 // # Misses
 //
-// Calls that miss wait in their Batcher until Flush, which hands them,
-// without blocking, to one of a fixed set of sender goroutines: the
-// sender reads every missing key of the batch with one DoMulti (rueidis
-// pipelines it, one round trip per node of a cluster), joining reads of
-// the same keys already in flight for other batches (coalescing), and
-// answers each Call by the earliest deadline of the batch.
+// Calls that miss wait in their Batcher until Flush. A Batcher given its
+// caller's event loop ([lookup.Hosted]) on a standalone Redis without TLS
+// writes them as GETs on a connection of its own attached to that loop,
+// whose replies the loop reads and answers on its goroutine (no hand-off;
+// see loopconn.go). Otherwise, and while that connection is not up, Flush
+// hands them, without blocking, to one of a fixed set of sender
+// goroutines: the sender reads every missing key of the batch with one
+// DoMulti (rueidis pipelines it, one round trip per node of a cluster),
+// joining reads of the same keys already in flight for other batches
+// (coalescing), and answers each Call by the earliest deadline of the
+// batch.
 //
 // # Failures
 //

@@ -262,9 +262,9 @@ func (lc *loopConn) Opened(c loophost.Conn) {
 	lc.s.loopUp.Add(1)
 }
 
-// Closed implements [loophost.Handler]: the Calls in flight are answered
-// without their replies (stale or ErrUnavailable), and the dialer
-// connects again.
+// Closed implements [loophost.Handler]: the Calls in flight go to the
+// senders (a GET may be sent again: their deadlines still hold), and the
+// dialer connects again.
 func (lc *loopConn) Closed(err error) {
 	if lc.c != nil {
 		lc.s.loopUp.Add(-1)
@@ -278,10 +278,9 @@ func (lc *loopConn) Closed(err error) {
 		}
 		lc.s.failure(fmt.Errorf("store loop connection lost: %w", err))
 	}
-	now := time.Now()
 	for _, t := range lc.trips[lc.head:] {
 		if !t.abandoned {
-			lc.answerDown(t, lookup.ErrUnavailable, now)
+			lc.b.toSenders(t.calls)
 		}
 		lc.putTrip(t)
 	}
@@ -354,28 +353,29 @@ func (lc *loopConn) fill(t *trip, k *tripKey, r reply) {
 func (lc *loopConn) finish(t *trip) {
 	s := lc.s
 	end := time.Now()
-	took := time.Duration(end.UnixNano() - t.start)
-	if s.observe != nil {
-		s.observe(took)
-	}
-	var firstErr error
-	for _, i := range t.sent {
-		k := &t.keys[i]
-		if k.err != nil {
-			firstErr = k.err
-			continue
+	if len(t.sent) > 0 {
+		if s.observe != nil {
+			s.observe(time.Duration(end.UnixNano() - t.start))
 		}
-		k.e.epoch = t.ep
-		s.misses.Add(1)
-		if s.cache != nil {
-			s.cache.put(string(t.arena[k.off:k.end]), k.e, t.ep, k.inval)
+		var firstErr error
+		for _, i := range t.sent {
+			k := &t.keys[i]
+			if k.err != nil {
+				firstErr = k.err
+				continue
+			}
+			k.e.epoch = t.ep
+			s.misses.Add(1)
+			if s.cache != nil {
+				s.cache.put(string(t.arena[k.off:k.end]), k.e, t.ep, k.inval)
+			}
 		}
-	}
-	if firstErr != nil {
-		s.failure(firstErr)
-	} else {
-		s.alive(end.UnixNano())
-		s.success()
+		if firstErr != nil {
+			s.failure(firstErr)
+		} else {
+			s.alive(end.UnixNano())
+			s.success()
+		}
 	}
 	if !t.abandoned {
 		var tr lookup.Trip
@@ -384,7 +384,7 @@ func (lc *loopConn) finish(t *trip) {
 				s.answerDown(c, &lc.buf, lookup.ErrUnavailable)
 			}
 			c.Answered = end
-			if c.Traced {
+			if c.Traced && len(t.sent) > 0 {
 				if tr.ID == 0 {
 					tr = lookup.Trip{ID: s.trips.Add(1), Start: t.start, End: end.UnixNano(), Keys: len(t.sent), Calls: len(t.calls)}
 				}
