@@ -3,7 +3,6 @@ package metrics
 import (
 	"fmt"
 	"math"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -20,8 +19,11 @@ import (
 // observations are recorded by event loops into counts each loop owns and
 // are merged only when the vector is collected. An observation costs no
 // contended atomic operation and no map look-up: a loop's observer
-// ([LoopObserver]) is written by that loop alone, with uncontended atomic
-// stores a scrape on another goroutine can read.
+// ([LoopObserver]) is written by that loop alone, with two uncontended
+// atomic stores (one count, the sum) a scrape on another goroutine can
+// read. One count serves the classic and the native histogram: an
+// observer counts by native bucket, and splits the few native buckets a
+// classic bound falls into.
 //
 // What a scrape shows is what a client_golang histogram (prometheus.NewHistogramVec)
 // built from the same options shows after the same observations: name,
@@ -34,13 +36,14 @@ import (
 // more than one observer its last bits may differ from client_golang's
 // own order of additions, which differs between its scrapes too.
 //
-// Consistency: each observer's counts are read under a sequence counter
-// the observer bumps before and after each observation, so a scrape sees
-// every observation of an observer in all of count, sum, classic bucket and
-// native bucket, or in none: count equals the sum of the classic buckets,
-// and of the native buckets and the zero bucket, exactly. The observers of
-// a series are read one after the other, so the merged counts are the sum
-// of per-observer snapshots taken microseconds apart.
+// Consistency: every figure of a scrape (count, classic buckets, native
+// buckets, zero bucket) is a sum of the same counts, so count equals the
+// +Inf bucket and the native buckets plus the zero bucket exactly, and
+// no figure ever falls between scrapes (bar resets). Each count is read
+// atomically, one after the other: an observation made during a scrape
+// is in all those figures or in none of them. The sum is read apart from
+// the counts, so it may include or lack observations made while the scrape
+// reads (client_golang's sum and count can be an observation apart too).
 //
 // Only the options NewLoopHistogramVec documents are supported.
 type LoopHistogramVec struct {
@@ -50,9 +53,19 @@ type LoopHistogramVec struct {
 	upper      []float64 // classic upper bounds, without +Inf
 	schema     int32     // initial native schema
 	bounds     []float64 // native bucket bounds of one octave at schema (fractions in [0.5, 1))
-	denseLo    int       // first native key counted in an observer's dense array
+	denseLo    int       // first native key counted in an observer's dense slots
 	maxBuckets int
 	minReset   time.Duration
+
+	// An observer's counts are slots: first one per classic bucket for
+	// the zero bucket, then the dense native keys from denseLo, each
+	// split by the classic buckets its values fall into (dense[j] says
+	// where key denseLo+j starts); slotKey and slotClassic tell what the
+	// slots from len(upper)+1 on count.
+	dense       []denseKey
+	slotKey     []int
+	slotClassic []int
+	slots       int
 
 	// now and afterFunc are time.Now and time.AfterFunc; tests replace
 	// them to drive the reset rules.
@@ -61,6 +74,12 @@ type LoopHistogramVec struct {
 
 	mu     sync.Mutex
 	series map[string]*loopSeries
+}
+
+// denseKey is where a dense native key's slots start and the classic
+// buckets its values fall into, from first to last.
+type denseKey struct {
+	base, first, last int32
 }
 
 // schema3Bounds are the native bucket boundaries of one octave at schema 3
@@ -77,9 +96,9 @@ const (
 	// (prometheus.DefNativeHistogramZeroThreshold, 2^-128).
 	zeroThreshold = 2.938735877055719e-39
 	// denseOctaves is how many octaves of native buckets, from 2^-32
-	// (a quarter nanosecond, in seconds) up, an observer counts in an
-	// array; keys outside them (and negative, infinite values) go to a
-	// map under the observer's mutex.
+	// (a quarter nanosecond, in seconds) up, an observer counts in its
+	// slots; keys outside them (and negative, infinite, NaN values) go
+	// to a map under the observer's mutex.
 	denseOctaves     = 40
 	denseFirstOctave = -32
 	// minSchema is the lowest schema client_golang halves down to.
@@ -118,7 +137,7 @@ func NewLoopHistogramVec(opts prometheus.HistogramOpts, labelNames []string) *Lo
 	for i := 0; i < len(schema3Bounds); i += step {
 		bounds = append(bounds, schema3Bounds[i])
 	}
-	return &LoopHistogramVec{
+	v := &LoopHistogramVec{
 		desc: prometheus.NewDesc(prometheus.BuildFQName(opts.Namespace, opts.Subsystem, opts.Name),
 			opts.Help, labelNames, opts.ConstLabels),
 		labelNames: slices.Clone(labelNames),
@@ -132,6 +151,98 @@ func NewLoopHistogramVec(opts prometheus.HistogramOpts, labelNames []string) *Lo
 		now:        time.Now,
 		afterFunc:  time.AfterFunc,
 		series:     make(map[string]*loopSeries),
+	}
+	v.slots = len(upper) + 1
+	for j := range denseOctaves * len(bounds) {
+		k := v.denseLo + j
+		first := v.classicBucket(math.Nextafter(v.upperBound(k-1), math.Inf(+1)))
+		last := v.classicBucket(v.upperBound(k))
+		v.dense = append(v.dense, denseKey{base: int32(v.slots), first: int32(first), last: int32(last)})
+		for b := first; b <= last; b++ {
+			v.slotKey = append(v.slotKey, k)
+			v.slotClassic = append(v.slotClassic, b)
+		}
+		v.slots += last - first + 1
+	}
+	return v
+}
+
+// upperBound is the upper bound of native bucket k at the initial schema.
+func (v *LoopHistogramVec) upperBound(k int) float64 {
+	return math.Ldexp(v.bounds[k&(len(v.bounds)-1)], k>>v.schema+1)
+}
+
+// classicBucket is the index of x's classic bucket, len(upper) for +Inf
+// (and NaN, as in client_golang).
+func (v *LoopHistogramVec) classicBucket(x float64) int {
+	for i, ub := range v.upper {
+		if x <= ub {
+			return i
+		}
+	}
+	return len(v.upper)
+}
+
+// nativeKey is the native bucket index of x > 0 at the initial schema:
+// bucket k holds (2^((k-1)/2^schema), 2^(k/2^schema)]. +Inf is one above
+// math.MaxFloat64's bucket, as in client_golang.
+func (v *LoopHistogramVec) nativeKey(x float64) int {
+	inf := 0
+	if math.IsInf(x, +1) {
+		x, inf = math.MaxFloat64, 1
+	}
+	frac, exp := math.Frexp(x)
+	i := 0
+	for i < len(v.bounds) && v.bounds[i] < frac {
+		i++
+	}
+	return i + (exp-1)*len(v.bounds) + inf
+}
+
+// slot is the observer slot counting x, or -1 when x is counted in the
+// observer's map: negative past the zero bucket, NaN, or positive outside
+// the dense native keys.
+func (v *LoopHistogramVec) slot(x float64) int {
+	if x > zeroThreshold {
+		j := v.nativeKey(x) - v.denseLo
+		if uint(j) >= uint(len(v.dense)) {
+			return -1
+		}
+		d := v.dense[j]
+		b := d.first
+		for b < d.last && x > v.upper[b] {
+			b++
+		}
+		return int(d.base + b - d.first)
+	}
+	if x >= -zeroThreshold {
+		return v.classicBucket(x)
+	}
+	return -1
+}
+
+// farKey is a count in an observer's map: a value's native bucket (at the
+// initial schema; none for NaN) and classic bucket.
+type farKey struct {
+	kind    uint8 // farPositive, farNegative or farNaN
+	key     int
+	classic int
+}
+
+const (
+	farPositive = iota
+	farNegative
+	farNaN
+)
+
+func (v *LoopHistogramVec) farKey(x float64) farKey {
+	switch {
+	case math.IsNaN(x):
+		return farKey{kind: farNaN, classic: len(v.upper)}
+	case x < 0:
+		return farKey{kind: farNegative, key: v.nativeKey(-x), classic: v.classicBucket(x)}
+	default:
+		return farKey{kind: farPositive, key: v.nativeKey(x), classic: v.classicBucket(x)}
 	}
 }
 
@@ -226,16 +337,14 @@ func (v *LoopHistogramVec) seriesFor(labelValues []string) *loopSeries {
 
 func (v *LoopHistogramVec) newObserver(s *loopSeries) *LoopObserver {
 	gen := s.state.Load() >> 1
-	o := &LoopObserver{
-		s:       s,
-		v:       v,
-		seen:    gen << 1,
-		classic: make([]atomic.Uint64, len(v.upper)+1),
-		dense:   make([]atomic.Uint64, denseOctaves*len(v.bounds)),
-		far:     make(map[nativeKey]uint64),
+	return &LoopObserver{
+		s:      s,
+		v:      v,
+		seen:   gen << 1,
+		gen:    gen,
+		counts: make([]atomic.Uint64, v.slots),
+		far:    make(map[farKey]uint64),
 	}
-	o.gen.Store(gen)
-	return o
 }
 
 // nativeKey is a native bucket at the initial schema: its index and the
@@ -378,16 +487,13 @@ func (s *loopSeries) Write(out *dto.Metric) error {
 	}
 
 	var (
-		snap    observerSnapshot
+		snap    = observerSnapshot{counts: make([]uint64, v.slots), far: make(map[farKey]uint64)}
 		sum     float64
+		counts  = make([]uint64, v.slots)
+		far     = make(map[farKey]uint64)
 		classic = make([]uint64, len(v.upper)+1)
 		zero    uint64
-		dense   = make([]uint64, denseOctaves*len(v.bounds))
-		far     = make(map[nativeKey]uint64)
 	)
-	snap.classic = make([]uint64, len(classic))
-	snap.dense = make([]uint64, len(dense))
-	snap.far = make(map[nativeKey]uint64)
 	s.mu.Lock()
 	gen := s.state.Load() >> 1
 	schema, created := s.schema, s.lastReset
@@ -396,18 +502,35 @@ func (s *loopSeries) Write(out *dto.Metric) error {
 			continue
 		}
 		sum += snap.sum
-		zero += snap.zero
-		for i, c := range snap.classic {
-			classic[i] += c
-		}
-		for i, c := range snap.dense {
-			dense[i] += c
+		for i, c := range snap.counts {
+			counts[i] += c
 		}
 		for k, c := range snap.far {
 			far[k] += c
 		}
 	}
 	s.mu.Unlock()
+
+	var pos, neg []bucketCount
+	for i, c := range counts[:len(classic)] {
+		classic[i] += c
+		zero += c
+	}
+	for i, c := range counts[len(classic):] {
+		if c != 0 {
+			classic[v.slotClassic[i]] += c
+			pos = append(pos, bucketCount{v.slotKey[i], c})
+		}
+	}
+	for k, c := range far {
+		classic[k.classic] += c
+		switch k.kind {
+		case farPositive:
+			pos = append(pos, bucketCount{k.key, c})
+		case farNegative:
+			neg = append(neg, bucketCount{k.key, c})
+		}
+	}
 
 	var count uint64
 	for _, c := range classic {
@@ -438,23 +561,6 @@ func (s *loopSeries) Write(out *dto.Metric) error {
 		})
 	}
 	h.Exemplars = exm.GetHistogram().GetExemplars()
-
-	var pos, neg []bucketCount
-	for i, c := range dense {
-		if c != 0 {
-			pos = append(pos, bucketCount{v.denseLo + i, c})
-		}
-	}
-	for k, c := range far {
-		if c == 0 {
-			continue
-		}
-		if k.neg {
-			neg = append(neg, bucketCount{k.key, c})
-		} else {
-			pos = append(pos, bucketCount{k.key, c})
-		}
-	}
 	h.PositiveSpan, h.PositiveDelta = s.spans(pos, schema)
 	h.NegativeSpan, h.NegativeDelta = s.spans(neg, schema)
 	out.Histogram = h
@@ -521,57 +627,58 @@ type LoopObserver struct {
 	// bucket limit) takes the slow path. Owner only.
 	seen uint64
 
-	// seq is odd while the owner changes the counts below.
-	seq     atomic.Uint64
-	gen     atomic.Uint64   // generation of the counts
-	sum     atomic.Uint64   // float64 bits
-	classic []atomic.Uint64 // per classic bucket, the last one +Inf
-	zero    atomic.Uint64   // native zero bucket
-	// dense counts positive values in denseOctaves octaves from
-	// 2^denseFirstOctave, by native key (at the initial schema) minus
-	// denseLo.
-	dense []atomic.Uint64
-	// mu guards far: the native buckets outside dense. The owner holds
-	// it while it changes far; a scrape holds it while it reads.
+	sum    atomic.Uint64   // float64 bits
+	counts []atomic.Uint64 // by slot (LoopHistogramVec.slots)
+	// mu guards gen, the generation of the counts (changed with the
+	// counts cleared), and far, the counts outside the slots. The owner
+	// holds it while it changes them; a scrape holds it while it reads.
 	mu  sync.Mutex
-	far map[nativeKey]uint64
+	gen uint64
+	far map[farKey]uint64
 }
 
 var _ prometheus.ExemplarObserver = (*LoopObserver)(nil)
 
-// Observe records v. It neither allocates nor blocks, unless v is outside
-// the observer's dense native buckets (negative, infinite, NaN, under
-// about 2^-32 or over 2^8), populates a native bucket for the first time
-// (the bucket limit counts them) or the series was reset or is over its
+// Observe records v. It neither allocates nor blocks, unless v is negative,
+// infinite, NaN, under about 2^-32 or over 2^8 (those are counted in a
+// map under a mutex), populates a native bucket for the first time (the
+// bucket limit counts them), or the series was reset or is over its
 // bucket limit.
-func (o *LoopObserver) Observe(v float64) {
-	if o.s.state.Load() != o.seen || !(v >= 0) {
-		o.observeSlow(v)
-		return
-	}
-	b := o.classicBucket(v)
-	i := -1
-	if v > zeroThreshold {
-		i = o.nativeKey(v) - o.v.denseLo
-		if uint(i) >= uint(len(o.dense)) {
-			o.observeSlow(v)
+func (o *LoopObserver) Observe(v float64) { o.ObserveN(v, 1) }
+
+// ObserveN records n observations of v, as n calls of Observe do, at the
+// cost of one.
+func (o *LoopObserver) ObserveN(v float64, n uint64) {
+	if o.s.state.Load() == o.seen {
+		if i := o.v.slot(v); i >= 0 {
+			c := o.counts[i].Load()
+			o.counts[i].Store(c + n)
+			o.addSum(v, n)
+			if c == 0 && i > len(o.v.upper) {
+				o.afterCreated(v, n, nativeKey{key: o.v.slotKey[i-len(o.v.upper)-1]})
+			}
 			return
 		}
 	}
-	o.seq.Add(1)
-	o.classic[b].Store(o.classic[b].Load() + 1)
-	o.sum.Store(math.Float64bits(math.Float64frombits(o.sum.Load()) + v))
-	created := false
-	if i < 0 {
-		o.zero.Store(o.zero.Load() + 1)
-	} else {
-		c := o.dense[i].Load()
-		o.dense[i].Store(c + 1)
-		created = c == 0
+	o.observeSlow(v, n)
+}
+
+// addSum adds v to the sum n times, one addition after the other as n
+// observations do.
+func (o *LoopObserver) addSum(v float64, n uint64) {
+	sum := math.Float64frombits(o.sum.Load())
+	for range n {
+		sum += v
 	}
-	o.seq.Add(1)
-	if created && o.s.created(o.seen>>1, nativeKey{key: i + o.v.denseLo}) {
-		o.observeSlow(v)
+	o.sum.Store(math.Float64bits(sum))
+}
+
+// afterCreated tells the series that a native bucket was populated by
+// this observer for the first time, and records the observations again
+// after a reset it caused.
+func (o *LoopObserver) afterCreated(v float64, n uint64, k nativeKey) {
+	if o.s.created(o.seen>>1, k) {
+		o.observeSlow(v, n)
 	}
 }
 
@@ -582,137 +689,83 @@ func (o *LoopObserver) ObserveWithExemplar(v float64, e prometheus.Labels) {
 	o.s.ex.ObserveWithExemplar(v, e)
 }
 
-// observeSlow records v under o.mu: values outside the dense buckets,
-// and every observation after a reset or while over the bucket limit.
-func (o *LoopObserver) observeSlow(v float64) {
+// observeSlow records v n times under o.mu: values outside the slots, and
+// every observation after a reset or while over the bucket limit.
+func (o *LoopObserver) observeSlow(v float64, n uint64) {
 	st := o.s.state.Load()
 	gen := st >> 1
-	b := o.classicBucket(v)
 	var (
-		k      nativeKey
-		native = !math.IsNaN(v)
-		zero   = math.Abs(v) <= zeroThreshold
+		created bool
+		k       nativeKey
 	)
-	if native && !zero {
-		k = nativeKey{key: o.nativeKey(math.Abs(v)), neg: v < 0}
-	}
+	native := !math.IsNaN(v)
 	o.mu.Lock()
-	o.seq.Add(1)
-	if o.gen.Load() != gen {
+	if o.gen != gen {
 		o.clear(gen)
 	}
 	o.seen = gen << 1
-	o.classic[b].Store(o.classic[b].Load() + 1)
-	o.sum.Store(math.Float64bits(math.Float64frombits(o.sum.Load()) + v))
-	created := false
-	switch {
-	case !native:
-	case zero:
-		o.zero.Store(o.zero.Load() + 1)
-	case !k.neg && uint(k.key-o.v.denseLo) < uint(len(o.dense)):
-		i := k.key - o.v.denseLo
-		c := o.dense[i].Load()
-		o.dense[i].Store(c + 1)
-		created = c == 0
-	default:
-		created = o.far[k] == 0
-		o.far[k]++
+	if i := o.v.slot(v); i >= 0 {
+		c := o.counts[i].Load()
+		o.counts[i].Store(c + n)
+		if c == 0 && i > len(o.v.upper) {
+			created, k = true, nativeKey{key: o.v.slotKey[i-len(o.v.upper)-1]}
+		}
+	} else {
+		fk := o.v.farKey(v)
+		c := o.far[fk]
+		o.far[fk] = c + n
+		if c == 0 && native {
+			created, k = true, nativeKey{key: fk.key, neg: fk.kind == farNegative}
+		}
 	}
-	o.seq.Add(1)
+	o.addSum(v, n)
 	o.mu.Unlock()
 	switch {
 	case created:
 		if o.s.created(gen, k) {
-			o.observeSlow(v)
+			o.observeSlow(v, n)
 		}
 	case native && st&1 != 0:
 		if o.s.limit(gen) {
-			o.observeSlow(v)
+			o.observeSlow(v, n)
 		}
 	}
 }
 
 // clear zeroes the counts for a new generation. The owner calls it with
-// o.mu held and seq odd.
+// o.mu held.
 func (o *LoopObserver) clear(gen uint64) {
 	o.sum.Store(0)
-	o.zero.Store(0)
-	for i := range o.classic {
-		o.classic[i].Store(0)
-	}
-	for i := range o.dense {
-		o.dense[i].Store(0)
+	for i := range o.counts {
+		o.counts[i].Store(0)
 	}
 	clear(o.far)
-	o.gen.Store(gen)
+	o.gen = gen
 }
 
-// classicBucket is the index of v's classic bucket, len(upper) for +Inf
-// (and NaN, as in client_golang).
-func (o *LoopObserver) classicBucket(v float64) int {
-	for i, ub := range o.v.upper {
-		if v <= ub {
-			return i
-		}
-	}
-	return len(o.v.upper)
-}
-
-// nativeKey is the native bucket index of v > 0 at the initial schema:
-// bucket k holds (2^((k-1)/2^schema), 2^(k/2^schema)]. +Inf is one above
-// math.MaxFloat64's bucket, as in client_golang.
-func (o *LoopObserver) nativeKey(v float64) int {
-	inf := 0
-	if math.IsInf(v, +1) {
-		v, inf = math.MaxFloat64, 1
-	}
-	frac, exp := math.Frexp(v)
-	bounds := o.v.bounds
-	i := 0
-	for i < len(bounds) && bounds[i] < frac {
-		i++
-	}
-	return i + (exp-1)*len(bounds) + inf
-}
-
-// observerSnapshot is one observer's counts as of one instant.
+// observerSnapshot is one observer's counts.
 type observerSnapshot struct {
-	sum     float64
-	zero    uint64
-	classic []uint64
-	dense   []uint64
-	far     map[nativeKey]uint64
+	sum    float64
+	counts []uint64
+	far    map[farKey]uint64
 }
 
-// snapshot copies o's counts into snap if they are of generation gen. It
-// retries while the owner is between the two bumps of seq, yielding the
-// processor between tries.
+// snapshot copies o's counts into snap if they are of generation gen.
 func (o *LoopObserver) snapshot(snap *observerSnapshot, gen uint64) bool {
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	for {
-		s1 := o.seq.Load()
-		if s1&1 != 0 {
-			runtime.Gosched()
-			continue
-		}
-		ok := o.gen.Load() == gen
-		snap.sum = math.Float64frombits(o.sum.Load())
-		snap.zero = o.zero.Load()
-		for i := range o.classic {
-			snap.classic[i] = o.classic[i].Load()
-		}
-		for i := range o.dense {
-			snap.dense[i] = o.dense[i].Load()
-		}
-		if o.seq.Load() == s1 {
-			clear(snap.far)
-			for k, c := range o.far { // stable: o.mu is held
-				snap.far[k] = c
-			}
-			return ok
-		}
+	if o.gen != gen {
+		return false
 	}
+	for i := range o.counts {
+		snap.counts[i] = o.counts[i].Load()
+	}
+	snap.sum = math.Float64frombits(o.sum.Load())
+	clear(snap.far)
+	for k, c := range o.far {
+		snap.far[k] = c
+	}
+	return true
 }
 
 // sharedObserver makes a LoopObserver safe for concurrent use with a

@@ -91,7 +91,10 @@ func TestLoopHistogramMatchesClientGolang(t *testing.T) {
 		{"sparse: schema halves to the lowest", sparse},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
-			for _, observers := range []int{1, 3} {
+			// One observer, three taking turns, and one recording each
+			// value twice with one ObserveN.
+			for _, mode := range []struct{ observers, n int }{{1, 1}, {3, 1}, {1, 2}} {
+				observers := mode.observers
 				cg := prometheus.NewHistogramVec(testOpts(), []string{"code"})
 				ours := NewLoopHistogramVec(testOpts(), []string{"code"})
 				co := cg.WithLabelValues("200")
@@ -100,8 +103,14 @@ func TestLoopHistogramMatchesClientGolang(t *testing.T) {
 					os = append(os, ours.NewObserver("200"))
 				}
 				for i, v := range tt.obs {
-					co.Observe(v)
-					os[i%observers].Observe(v)
+					for range mode.n {
+						co.Observe(v)
+					}
+					if mode.n == 1 {
+						os[i%observers].Observe(v)
+					} else {
+						os[i%observers].ObserveN(v, uint64(mode.n))
+					}
 				}
 				want := writeSeries(t, co.(prometheus.Metric))
 				got := writeSeries(t, ours.series["200"])
@@ -114,7 +123,7 @@ func TestLoopHistogramMatchesClientGolang(t *testing.T) {
 					got.Histogram.SampleSum = want.Histogram.SampleSum
 				}
 				if !proto.Equal(got, want) {
-					t.Errorf("%d observers:\n got %v\nwant %v", observers, got, want)
+					t.Errorf("%+v:\n got %v\nwant %v", mode, got, want)
 				}
 			}
 		})
@@ -326,5 +335,31 @@ func TestLoopHistogramConcurrentScrapes(t *testing.T) {
 	}
 	if got := m.GetHistogram().GetSampleCount(); got != loops*each {
 		t.Errorf("count %d, want %d", got, loops*each)
+	}
+}
+
+// BenchmarkObserveDuration compares one observation of a request duration
+// through client_golang's histogram (what a loop observed through before)
+// and through a loop's LoopObserver, with the options of
+// http_request_duration_seconds and durations from 10 µs to 10 ms.
+func BenchmarkObserveDuration(b *testing.B) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	var ds [256]float64
+	for i := range ds {
+		ds[i] = math.Exp(rng.Float64()*math.Log(1000)) * 10e-6
+	}
+	for _, bb := range []struct {
+		name string
+		o    prometheus.Observer
+	}{
+		{"client_golang", prometheus.NewHistogramVec(testOpts(), []string{"code"}).WithLabelValues("200")},
+		{"loop", NewLoopHistogramVec(testOpts(), []string{"code"}).NewObserver("200")},
+	} {
+		b.Run(bb.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for i := range b.N {
+				bb.o.Observe(ds[i&255])
+			}
+		})
 	}
 }

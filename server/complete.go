@@ -260,7 +260,7 @@ func (lp *loop) finishPrice(j *job) {
 	}
 	j.bb.B = appendReply(j.bb.B[:0], &j.rep, s.date.get(), j.xr.Body)
 	o, d := lp.durations.Observer(j.method, j.kind.endpoint(), j.rep.status), lp.now.Sub(j.start).Seconds()
-	lp.observe(o, d, j.rep.id, j.rep.span != nil)
+	lp.observe(o, d, 1, j.rep.id, j.rep.span != nil)
 	lp.record(j.cn, &j.rep, j.method, j.kind.endpoint(), nil, len(j.xr.Body), j.start)
 }
 

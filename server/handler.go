@@ -492,14 +492,23 @@ func (cn *conn) answer(out []byte, rep *reply, body []byte, method, endpoint str
 
 // observeReplies records the duration of every reply made since the last
 // call: one clock read for all requests of a pipelined batch, which go
-// out in the same write.
+// out in the same write, and one observation for each run of replies
+// with the same labels (ObserveN).
 func (lp *loop) observeReplies() {
 	if len(lp.replied) == 0 {
 		return
 	}
 	d := time.Since(lp.now).Seconds()
-	for _, r := range lp.replied {
-		lp.observe(r.o, d, r.id, r.sampled)
+	for i := 0; i < len(lp.replied); {
+		o, id, sampled := lp.replied[i].o, lp.replied[i].id, lp.replied[i].sampled
+		j := i + 1
+		for ; j < len(lp.replied) && lp.replied[j].o == o; j++ {
+			if r := lp.replied[j]; r.sampled && !sampled {
+				id, sampled = r.id, true
+			}
+		}
+		lp.observe(o, d, uint64(j-i), id, sampled)
+		i = j
 	}
 	lp.replied = lp.replied[:0]
 	if lp.al != nil {

@@ -51,18 +51,21 @@ type repliedObs struct {
 // request cost more than the rest of tracing (docs/BENCHMARKS.md).
 const exemplarEvery = 100 * time.Millisecond
 
-// observe records a request's duration d on o; for a sampled request,
-// when the loop's last exemplar is exemplarEvery old, with its trace id
-// as the exemplar (OpenMetrics scrapes show it).
-func (lp *loop) observe(o *metrics.LoopObserver, d float64, id trace.TraceID, sampled bool) {
+// observe records the duration d of n requests on o. When sampled (one
+// of them is a sampled request, of trace id id) and the loop's last
+// exemplar is exemplarEvery old, that request's observation carries its
+// trace id as the exemplar (OpenMetrics scrapes show it).
+func (lp *loop) observe(o *metrics.LoopObserver, d float64, n uint64, id trace.TraceID, sampled bool) {
 	if sampled {
 		if now := lp.now.UnixNano(); now-lp.exemplarAt >= int64(exemplarEvery) {
 			lp.exemplarAt = now
 			o.ObserveWithExemplar(d, prometheus.Labels{"trace_id": id.String()})
-			return
+			n--
 		}
 	}
-	o.Observe(d)
+	if n > 0 {
+		o.ObserveN(d, n)
+	}
 }
 
 // The parser must keep every tracestate value the trace context reads:
