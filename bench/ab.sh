@@ -46,7 +46,7 @@ for r in $(seq 1 "$rounds"); do
     rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
     errs=$(grep -E 'Socket errors|Non-2xx' <<<"$out" | tr '\n' ' ')
     hz=$(getconf CLK_TCK)
-    cpu=$(awk -v a="$t0" -v b="$t1" -v n="${n:-0}" -v hz="$hz" 'BEGIN { if (n > 0) printf "%.1f", (b - a) * 1e6 / hz / n; else print "-" }')
+    cpu=$(awk -v a="$t0" -v b="$t1" -v n="${n:-0}" -v hz="$hz" 'BEGIN { if (n > 0) printf "%.2f", (b - a) * 1e6 / hz / n; else print "-" }')
     printf 'round %d  %-12s %10s req/s  %6s us/req  load %s %s\n' "$r" "$name" "$rps" "$cpu" "$(cut -d' ' -f1 /proc/loadavg)" "$errs"
   done
 done
