@@ -121,6 +121,7 @@ type Stats struct {
 	Entries       int    // entries in the client-side cache (values and absent keys)
 	AbsentEntries int    // of which absent keys (bounded apart)
 	LoopConns     int    // connections up on the callers' event loops (lookup.Hosted)
+	LoopsHosted   int    // event loops that keep one (up or being made)
 	LoopTrips     uint64 // round trips made on them
 }
 
@@ -464,6 +465,7 @@ func (s *Store) Stats() Stats {
 		Stale:         s.stale.Load(),
 		InvalidValues: s.invalid.Load(),
 		LoopConns:     int(s.loopUp.Load()),
+		LoopsHosted:   s.loopsHosted(),
 		LoopTrips:     s.loopTrips.Load(),
 	}
 	if s.cache != nil {
