@@ -48,6 +48,13 @@ const (
 	loopDialTimeout = 2 * time.Second
 )
 
+// Why a loop connection is not made: not yet (Redis has not answered
+// the store once), or never (the store found a cluster).
+var (
+	errNotConnected  = errors.New("store not connected yet")
+	errNotStandalone = errors.New("store is not one standalone node")
+)
+
 // directOptions is what a loop connection needs to connect: set when the
 // store's URL names one node without TLS or Sentinel. The password never
 // reaches an error or a log.
@@ -169,7 +176,7 @@ func (lc *loopConn) dialer() {
 		case <-timer.C:
 		}
 		err := lc.connect()
-		if errors.Is(err, loophost.ErrStopped) {
+		if errors.Is(err, loophost.ErrStopped) || errors.Is(err, errNotStandalone) {
 			return
 		}
 		if err == nil {
@@ -179,7 +186,7 @@ func (lc *loopConn) dialer() {
 				return
 			case <-lc.redial:
 			}
-		} else if attempt&(attempt-1) == 0 {
+		} else if attempt&(attempt-1) == 0 && !errors.Is(err, errNotConnected) {
 			s.log.Warn("store loop connection failed, reads go through the shared connection meanwhile", "store", s.redacted, "attempts", attempt, "err", err)
 		}
 		timer.Reset(wait/2 + rand.N(wait/2))
@@ -193,10 +200,10 @@ func (lc *loopConn) dialer() {
 func (lc *loopConn) connect() error {
 	s := lc.s
 	if !s.connected.Load() {
-		return errors.New("store not connected yet")
+		return errNotConnected // the store says why, and retries
 	}
 	if s.loopAddr == "" {
-		return loophost.ErrStopped // not a standalone node: never
+		return errNotStandalone
 	}
 	ctx, cancel := context.WithTimeout(s.ctx, loopDialTimeout)
 	defer cancel()
