@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/pricing-engine/pricing-engine/internal/redistest"
+	"github.com/pricing-engine/pricing-engine/internal/testwait"
 	"github.com/pricing-engine/pricing-engine/lookup/redisstore"
 )
 
@@ -104,20 +105,8 @@ func TestRedisLoopConnections(t *testing.T) {
 	// Every loop that served clients has its connection again before
 	// Shutdown (a connection still being attached when the loops stop
 	// would leave gnet's registration waiting).
-	waitUntil(t, 5*time.Second, "the loops' connections up again", func() bool {
+	testwait.For(t, 5*time.Second, "the loops' connections up again", func() bool {
 		st := st.Stats()
 		return st.LoopsHosted > 0 && st.LoopConns == st.LoopsHosted
 	})
-}
-
-// waitUntil polls cond (bounded) for state that shows only by asking.
-func waitUntil(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not true after %s", what, timeout)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }

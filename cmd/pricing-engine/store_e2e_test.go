@@ -12,6 +12,7 @@ import (
 
 	"github.com/pricing-engine/pricing-engine/apidocs/apicheck"
 	"github.com/pricing-engine/pricing-engine/internal/redistest"
+	"github.com/pricing-engine/pricing-engine/internal/testwait"
 )
 
 // The store's end-to-end tests: the real binary against real redis-server
@@ -56,13 +57,7 @@ func (p *storeProc) metric(series string) float64 {
 // waitFor polls cond (bounded): for state that only shows by asking.
 func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not true after %s", what, timeout)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testwait.For(t, timeout, what, cond)
 }
 
 // noSecret fails if the password shows in any of the texts.

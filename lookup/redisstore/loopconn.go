@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"net"
 	"strconv"
 	"sync"
@@ -164,34 +163,25 @@ func (lc *loopConn) gathering() bool { return lc.c != nil && lc.waiting > 0 }
 // dialer connects and attaches the connection to the loop, and again
 // each time it ends, with backoff, until Close or the loop stops.
 func (lc *loopConn) dialer() {
-	defer lc.s.wg.Done()
 	s := lc.s
-	wait := connectBackoffMin
-	timer := time.NewTimer(0)
-	defer timer.Stop()
-	for attempt := 1; ; attempt++ {
-		select {
-		case <-s.quit:
-			return
-		case <-timer.C:
-		}
+	defer s.wg.Done()
+	s.retry(0, func(attempt int) (done, reset bool) {
 		err := lc.connect()
-		if errors.Is(err, loophost.ErrStopped) || errors.Is(err, errNotStandalone) {
-			return
-		}
-		if err == nil {
-			wait, attempt = connectBackoffMin, 0
+		switch {
+		case errors.Is(err, loophost.ErrStopped) || errors.Is(err, errNotStandalone):
+			return true, false
+		case err == nil:
 			select {
 			case <-s.quit:
-				return
-			case <-lc.redial:
+				return true, false
+			case <-lc.redial: // the connection ended
+				return false, true
 			}
-		} else if attempt&(attempt-1) == 0 && !errors.Is(err, errNotConnected) {
+		case attempt&(attempt-1) == 0 && !errors.Is(err, errNotConnected):
 			s.log.Warn("store loop connection failed, reads go through the shared connection meanwhile", "store", s.redacted, "attempts", attempt, "err", err)
 		}
-		timer.Reset(wait/2 + rand.N(wait/2))
-		wait = min(wait*2, connectBackoffMax)
-	}
+		return false, false
+	})
 }
 
 // connect dials Redis, authenticates, selects the database and attaches
