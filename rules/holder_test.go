@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/pricing-engine/pricing-engine/internal/testfile"
+	"github.com/pricing-engine/pricing-engine/internal/testwait"
 )
 
 const (
@@ -163,13 +164,7 @@ func TestHolderReloadSettles(t *testing.T) {
 // waitFor polls cond until it holds or the bound passes.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
+	testwait.For(t, 5*time.Second, what, cond)
 }
 
 func TestHolderWatch(t *testing.T) {

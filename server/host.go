@@ -42,11 +42,18 @@ func (lp *loop) Attach(c net.Conn, h loophost.Handler) error {
 		_ = c.Close()
 		return fmt.Errorf("cannot attach %s to the event loop: %w: %w", c.RemoteAddr(), loophost.ErrStopped, err)
 	}
-	res := <-ch
-	if res.Err != nil {
-		return fmt.Errorf("cannot attach %s to the event loop: %w", c.RemoteAddr(), res.Err)
+	// gnet answers once the loop ran the registration: a loop that
+	// stops first never does (its pool goroutine keeps waiting; the
+	// process is ending).
+	select {
+	case res := <-ch:
+		if res.Err != nil {
+			return fmt.Errorf("cannot attach %s to the event loop: %w", c.RemoteAddr(), res.Err)
+		}
+		return nil
+	case <-lp.srv.ctx.Done():
+		return fmt.Errorf("cannot attach %s to the event loop: %w", c.RemoteAddr(), loophost.ErrStopped)
 	}
-	return nil
 }
 
 // Run implements [loophost.Host].

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/pricing-engine/pricing-engine/internal/redistest"
+	"github.com/pricing-engine/pricing-engine/internal/testwait"
 	"github.com/pricing-engine/pricing-engine/lookup/redisstore"
 )
 
@@ -19,8 +20,9 @@ import (
 // trip (no client-side cache), pipelined from several connections on two
 // loops, while Redis is told to kill those connections. Every request
 // answers 200 with its price (a lost connection's reads go again through
-// the shared connections), the loops' connections carried round trips,
-// and after Shutdown and Close no goroutine is left (TestMain).
+// the shared connections), the loops' connections carried round trips
+// and are made again, and after Shutdown and Close no goroutine is left
+// (TestMain).
 func TestRedisLoopConnections(t *testing.T) {
 	rs := redistest.Start(t, redistest.Options{})
 	const products = 40
@@ -100,17 +102,11 @@ func TestRedisLoopConnections(t *testing.T) {
 	if stats.LoopTrips == 0 {
 		t.Fatal("no round trip on a loop connection")
 	}
-	waitUntil(t, 5*time.Second, "a loop connection up again", func() bool { return st.Stats().LoopConns >= 1 })
-}
-
-// waitUntil polls cond (bounded) for state that shows only by asking.
-func waitUntil(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not true after %s", what, timeout)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	// Every loop that served clients has its connection again before
+	// Shutdown (a connection still being attached when the loops stop
+	// would leave gnet's registration waiting).
+	testwait.For(t, 5*time.Second, "the loops' connections up again", func() bool {
+		st := st.Stats()
+		return st.LoopsHosted > 0 && st.LoopConns == st.LoopsHosted
+	})
 }

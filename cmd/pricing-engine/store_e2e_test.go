@@ -12,6 +12,7 @@ import (
 
 	"github.com/pricing-engine/pricing-engine/apidocs/apicheck"
 	"github.com/pricing-engine/pricing-engine/internal/redistest"
+	"github.com/pricing-engine/pricing-engine/internal/testwait"
 )
 
 // The store's end-to-end tests: the real binary against real redis-server
@@ -56,13 +57,7 @@ func (p *storeProc) metric(series string) float64 {
 // waitFor polls cond (bounded): for state that only shows by asking.
 func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not true after %s", what, timeout)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
+	testwait.For(t, timeout, what, cond)
 }
 
 // noSecret fails if the password shows in any of the texts.
@@ -268,6 +263,11 @@ func TestE2EStoreClusterAndTLS(t *testing.T) {
 			_, _, body := p.price("P-2", "NY")
 			return strings.Contains(body, `"base_price":7`)
 		})
+		// Reads on a cluster go through the shared connections (one
+		// pipeline per node): no loop connection.
+		if n := p.metric("pricing_store_loop_connections") + p.metric("pricing_store_loop_round_trips_total"); n != 0 {
+			t.Fatalf("on a cluster: loop connections and their round trips sum to %v", n)
+		}
 	})
 	t.Run("tls with client certificate", func(t *testing.T) {
 		certs := redistest.NewCerts(t)
@@ -284,6 +284,9 @@ func TestE2EStoreClusterAndTLS(t *testing.T) {
 		p := &storeProc{proc: startServer(t, append(append([]string{"--store", srv.URLNoPassword()}, tlsArgs...), loopbackArgs...))}
 		if code, _, body := p.price("P-1", "NY"); code != 200 {
 			t.Fatalf("over TLS: %d %s", code, body)
+		}
+		if n := p.metric("pricing_store_loop_connections") + p.metric("pricing_store_loop_round_trips_total"); n != 0 {
+			t.Fatalf("over TLS: loop connections and their round trips sum to %v", n)
 		}
 		// Without the CA the server refuses to start, naming no secret.
 		r := runBinary(t, append([]string{"--store", srv.URL()}, loopbackArgs...))

@@ -21,6 +21,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/pricing-engine/pricing-engine/internal/e2ebin"
+	"github.com/pricing-engine/pricing-engine/internal/testwait"
 )
 
 // Failure bounds: each turns a hang into a failure; none is a point of
@@ -375,18 +376,7 @@ func (f *fleet) totalReplies() map[string]int64 {
 }
 
 // waitFor polls cond every 10 ms until it holds or timeout passes.
-func waitFor(timeout time.Duration, cond func() bool) bool {
-	deadline := time.Now().Add(timeout)
-	for {
-		if cond() {
-			return true
-		}
-		if time.Now().After(deadline) {
-			return false
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
+func waitFor(timeout time.Duration, cond func() bool) bool { return testwait.Until(timeout, cond) }
 
 // dumpLogs logs the tail of every log in the run directory.
 func (f *fleet) dumpLogs() {

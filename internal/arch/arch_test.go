@@ -53,6 +53,7 @@ var rules = []rule{
 	{pkgs: "internal/jsonstr", forbidden: own("")},
 	{pkgs: "internal/pairkey", forbidden: own("")},  // the key encoding demand and history share
 	{pkgs: "internal/testfile", forbidden: own("")}, // a test helper
+	{pkgs: "internal/testwait", forbidden: own("")}, // a test helper
 	{pkgs: "lookup/...", forbidden: own("rules", "pricing", "demand")},
 	{pkgs: "rules", forbidden: append(own("server", "lookup"), gnet, rueidis, nethttp)},
 	{pkgs: "httpparse", forbidden: append(own("pricing"), gnet)},

@@ -87,8 +87,11 @@ func (b *batcher) Flush() {
 	if len(b.pending) == 0 {
 		return
 	}
-	if b.lc != nil && b.lc.up() {
-		b.lc.send(b.pending)
+	if lc := b.lc; lc != nil && lc.up() {
+		if lc.gathering() {
+			return // sent when the round trip in flight is answered
+		}
+		lc.send(b.pending)
 	} else {
 		b.toSenders(b.pending)
 	}

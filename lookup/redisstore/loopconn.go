@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"net"
 	"strconv"
 	"sync"
@@ -48,6 +47,13 @@ const (
 	loopDialTimeout = 2 * time.Second
 )
 
+// Why a loop connection is not made: not yet (Redis has not answered
+// the store once), or never (the store found a cluster).
+var (
+	errNotConnected  = errors.New("store not connected yet")
+	errNotStandalone = errors.New("store is not one standalone node")
+)
+
 // directOptions is what a loop connection needs to connect: set when the
 // store's URL names one node without TLS or Sentinel. The password never
 // reaches an error or a log.
@@ -66,9 +72,13 @@ type loopConn struct {
 
 	trips []*trip // in flight, oldest first: trips[head:]
 	head  int
-	free  []*trip
-	out   []byte
-	buf   []byte // compact keys, for answerDown
+	// waiting counts the trips in flight whose Calls wait (not
+	// abandoned); sending is set while send writes.
+	waiting int
+	sending bool
+	free    []*trip
+	out     []byte
+	buf     []byte // compact keys, for answerDown
 
 	// The deadline timer: armed (at armedAt, Unix ns) while round trips
 	// are in flight; it runs check on the loop. It is reset only when a
@@ -100,6 +110,7 @@ type trip struct {
 	// abandoned: the Calls were answered without the replies (deadline);
 	// the replies are still read and cached.
 	abandoned bool
+	queued    bool // in the connection's queue (counted in waiting)
 }
 
 // tripKey is one key of a trip.
@@ -140,37 +151,37 @@ func (lc *loopConn) up() bool {
 	return lc.c != nil && len(lc.trips)-lc.head < loopMaxTrips
 }
 
+// gathering reports whether a round trip whose Calls wait is in flight:
+// Flush then keeps the Calls, and sends them together when its replies
+// have arrived (the loop flushes after reading them) or its deadline
+// passed. One round trip at a time costs nothing when requests are
+// spread out (none is in flight) and makes the batches grow with the
+// rate otherwise, as a shared pipeline would: fewer, larger writes for
+// both sides.
+func (lc *loopConn) gathering() bool { return lc.c != nil && lc.waiting > 0 }
+
 // dialer connects and attaches the connection to the loop, and again
 // each time it ends, with backoff, until Close or the loop stops.
 func (lc *loopConn) dialer() {
-	defer lc.s.wg.Done()
 	s := lc.s
-	wait := connectBackoffMin
-	timer := time.NewTimer(0)
-	defer timer.Stop()
-	for attempt := 1; ; attempt++ {
-		select {
-		case <-s.quit:
-			return
-		case <-timer.C:
-		}
+	defer s.wg.Done()
+	s.retry(0, func(attempt int) (done, reset bool) {
 		err := lc.connect()
-		if errors.Is(err, loophost.ErrStopped) {
-			return
-		}
-		if err == nil {
-			wait, attempt = connectBackoffMin, 0
+		switch {
+		case errors.Is(err, loophost.ErrStopped) || errors.Is(err, errNotStandalone):
+			return true, false
+		case err == nil:
 			select {
 			case <-s.quit:
-				return
-			case <-lc.redial:
+				return true, false
+			case <-lc.redial: // the connection ended
+				return false, true
 			}
-		} else if attempt&(attempt-1) == 0 {
+		case attempt&(attempt-1) == 0 && !errors.Is(err, errNotConnected):
 			s.log.Warn("store loop connection failed, reads go through the shared connection meanwhile", "store", s.redacted, "attempts", attempt, "err", err)
 		}
-		timer.Reset(wait/2 + rand.N(wait/2))
-		wait = min(wait*2, connectBackoffMax)
-	}
+		return false, false
+	})
 }
 
 // connect dials Redis, authenticates, selects the database and attaches
@@ -179,10 +190,10 @@ func (lc *loopConn) dialer() {
 func (lc *loopConn) connect() error {
 	s := lc.s
 	if !s.connected.Load() {
-		return errors.New("store not connected yet")
+		return errNotConnected // the store says why, and retries
 	}
 	if s.loopAddr == "" {
-		return loophost.ErrStopped // not a standalone node: never
+		return errNotStandalone
 	}
 	ctx, cancel := context.WithTimeout(s.ctx, loopDialTimeout)
 	defer cancel()
@@ -285,7 +296,14 @@ func (lc *loopConn) Closed(err error) {
 		lc.putTrip(t)
 	}
 	clear(lc.trips)
-	lc.trips, lc.head = lc.trips[:0], 0
+	lc.trips, lc.head, lc.waiting = lc.trips[:0], 0, 0
+	if b := lc.b; !lc.sending && len(b.pending) > 0 {
+		// Calls gathered behind the lost round trip: no Flush may
+		// come for them soon.
+		b.toSenders(b.pending)
+		clear(b.pending)
+		b.pending = b.pending[:0]
+	}
 	select {
 	case lc.redial <- struct{}{}:
 	default:
@@ -378,6 +396,9 @@ func (lc *loopConn) finish(t *trip) {
 		}
 	}
 	if !t.abandoned {
+		if t.queued {
+			lc.waiting--
+		}
 		var tr lookup.Trip
 		for i, c := range t.calls {
 			if err := t.resolve(s, c, t.idx[i]); err != nil {
@@ -427,6 +448,7 @@ func (lc *loopConn) answerDown(t *trip, err error, now time.Time) {
 		c.Done(c)
 	}
 	t.abandoned = true
+	lc.waiting--
 }
 
 // send writes the GETs of calls' keys that are not fresh in the cache as
@@ -470,13 +492,17 @@ func (lc *loopConn) send(calls []*lookup.Call) {
 	}
 	lc.out = out
 	lc.trips = append(lc.trips, t)
+	t.queued = true
+	lc.waiting++
 	s.loopTrips.Add(1)
 	now := time.Now().UnixNano()
 	t.start = now
 	if lc.armedAt == 0 || t.deadline < lc.armedAt {
 		lc.arm(t.deadline, now)
 	}
+	lc.sending = true
 	_ = lc.c.Write(out) // on failure the connection ends: Closed answers t
+	lc.sending = false
 }
 
 // arm makes the timer run check at (Unix ns).
@@ -497,15 +523,22 @@ func (lc *loopConn) check() {
 	now := time.Now()
 	ns := now.UnixNano()
 	next := int64(0)
+	abandoned := false
 	for _, t := range lc.trips[lc.head:] {
 		switch {
 		case t.abandoned:
 		case t.deadline <= ns:
 			lc.answerDown(t, lookup.ErrTimeout, now)
 			s.failure(lookup.ErrTimeout)
+			abandoned = true
 		case next == 0 || t.deadline < next:
 			next = t.deadline
 		}
+	}
+	if abandoned && lc.waiting == 0 {
+		// The Calls gathered behind them go now (or to the senders,
+		// should the connection be closed below first).
+		defer lc.b.Flush()
 	}
 	oldest := lc.trips[lc.head]
 	stall := oldest.start + int64(s.live)
@@ -591,6 +624,13 @@ func (lc *loopConn) putTrip(t *trip) {
 	if len(lc.free) < maxFreeTrips {
 		lc.free = append(lc.free, t)
 	}
+}
+
+// loopsHosted is how many batchers keep a loop connection.
+func (s *Store) loopsHosted() int {
+	s.loopMu.Lock()
+	defer s.loopMu.Unlock()
+	return len(s.loopConns)
 }
 
 // closeLoopConns asks every loop connection's loop to close it (Close).

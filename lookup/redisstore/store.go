@@ -121,6 +121,7 @@ type Stats struct {
 	Entries       int    // entries in the client-side cache (values and absent keys)
 	AbsentEntries int    // of which absent keys (bounded apart)
 	LoopConns     int    // connections up on the callers' event loops (lookup.Hosted)
+	LoopsHosted   int    // event loops that keep one (up or being made)
 	LoopTrips     uint64 // round trips made on them
 }
 
@@ -293,8 +294,34 @@ func (s *Store) begin(client rueidis.Client) {
 // between attempts (exponential backoff with jitter).
 func (s *Store) connectLoop(copt rueidis.ClientOption) {
 	defer s.wg.Done()
+	s.retry(connectBackoffMin, func(attempt int) (done, reset bool) {
+		client, err := connect(s.ctx, copt, s.redacted)
+		if err == nil {
+			select {
+			case <-s.quit:
+				client.Close()
+				return true, false
+			default:
+			}
+			s.begin(client)
+			s.log.Info("store connected", "store", s.redacted, "attempts", attempt)
+			return true, false
+		}
+		s.setReason(err)
+		if attempt&(attempt-1) == 0 { // 1, 2, 4, 8...: the log does not flood
+			s.log.Warn("store still unreachable, retrying", "store", s.redacted, "attempts", attempt, "err", err)
+		}
+		return false, false
+	})
+}
+
+// retry calls try until it reports done or Close: first after first,
+// then after waits doubling from connectBackoffMin up to
+// connectBackoffMax, with jitter. try gets the attempt's number (from
+// 1); reset starts the numbering and the waits over.
+func (s *Store) retry(first time.Duration, try func(attempt int) (done, reset bool)) {
 	wait := connectBackoffMin
-	timer := time.NewTimer(wait)
+	timer := time.NewTimer(first)
 	defer timer.Stop()
 	for attempt := 1; ; attempt++ {
 		select {
@@ -302,21 +329,12 @@ func (s *Store) connectLoop(copt rueidis.ClientOption) {
 			return
 		case <-timer.C:
 		}
-		client, err := connect(s.ctx, copt, s.redacted)
-		if err == nil {
-			select {
-			case <-s.quit:
-				client.Close()
-				return
-			default:
-			}
-			s.begin(client)
-			s.log.Info("store connected", "store", s.redacted, "attempts", attempt)
+		done, reset := try(attempt)
+		if done {
 			return
 		}
-		s.setReason(err)
-		if attempt&(attempt-1) == 0 { // 1, 2, 4, 8...: the log does not flood
-			s.log.Warn("store still unreachable, retrying", "store", s.redacted, "attempts", attempt, "err", err)
+		if reset {
+			wait, attempt = connectBackoffMin, 0
 		}
 		wait = min(wait*2, connectBackoffMax)
 		timer.Reset(wait/2 + rand.N(wait/2))
@@ -464,6 +482,7 @@ func (s *Store) Stats() Stats {
 		Stale:         s.stale.Load(),
 		InvalidValues: s.invalid.Load(),
 		LoopConns:     int(s.loopUp.Load()),
+		LoopsHosted:   s.loopsHosted(),
 		LoopTrips:     s.loopTrips.Load(),
 	}
 	if s.cache != nil {

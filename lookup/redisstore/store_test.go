@@ -14,6 +14,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/pricing-engine/pricing-engine/internal/redistest"
+	"github.com/pricing-engine/pricing-engine/internal/testwait"
 	"github.com/pricing-engine/pricing-engine/lookup"
 	"github.com/pricing-engine/pricing-engine/money"
 )
@@ -86,13 +87,7 @@ func ask(t *testing.T, b lookup.Batcher, product, location string, deadline time
 // asking (a pushed invalidation, a probe).
 func eventually(t *testing.T, timeout time.Duration, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not true after %s", what, timeout)
-		}
-		time.Sleep(2 * time.Millisecond)
-	}
+	testwait.For(t, timeout, what, cond)
 }
 
 func seed(t *testing.T, s *redistest.Server) {

@@ -9,6 +9,8 @@
 //	(r) rueidis:   pricing-engine --store redis against fasthttp + rueidis
 //	               (bench/refserver/fastrueidis), client-side cache on (both) and
 //	               off (--store-cache-entries 0, --client-cache=false)
+//	(s) shared:    no cache, misses read on the event loops' own connections (the
+//	               default) against --store-shared-only (sender goroutines)
 //
 // Every cell measures the largest rate (wrk, closed loop) and, with
 // -open-rate, the CPU per request at that fixed open-loop rate
@@ -86,12 +88,13 @@ func main() {
 	loadtest = filepath.Join(dir, "loadtest")
 	fr := filepath.Join(dir, "fastrueidis")
 	peer := map[string][]string{
-		"memory":               {pe},
-		"redis-cached":         {pe, "--store", url},
-		"redis-no-cache":       {pe, "--store", url, "--store-cache-entries", "0"},
-		"fastredis":            {filepath.Join(dir, "fastredis"), "--store", url},
-		"fastrueidis-cache":    {fr, "--store", url},
-		"fastrueidis-no-cache": {fr, "--store", url, "--client-cache=false"},
+		"memory":                {pe},
+		"redis-cached":          {pe, "--store", url},
+		"redis-no-cache":        {pe, "--store", url, "--store-cache-entries", "0"},
+		"redis-no-cache-shared": {pe, "--store", url, "--store-cache-entries", "0", "--store-shared-only"},
+		"fastredis":             {filepath.Join(dir, "fastredis"), "--store", url},
+		"fastrueidis-cache":     {fr, "--store", url},
+		"fastrueidis-no-cache":  {fr, "--store", url, "--client-cache=false"},
 	}
 	// Each part's cells are kept apart (a server may run in two parts).
 	type pair struct{ part, a, b string }
@@ -106,6 +109,9 @@ func main() {
 	if strings.Contains(parts, "r") {
 		pairs = append(pairs, pair{"r", "fastrueidis-cache", "redis-cached"}, pair{"r", "fastrueidis-no-cache", "redis-no-cache"})
 	}
+	if strings.Contains(parts, "s") {
+		pairs = append(pairs, pair{"s", "redis-no-cache-shared", "redis-no-cache"})
+	}
 	results := map[string][]cell{}
 	for r := 1; r <= *rounds; r++ {
 		for _, p := range pairs {
@@ -115,7 +121,7 @@ func main() {
 			}
 			for _, name := range names {
 				open := *openRate
-				if p.part != "r" {
+				if p.part != "r" && p.part != "s" {
 					open = 0
 				}
 				c, err := runCell(peer[name], redis.Pid(), open)
@@ -151,37 +157,45 @@ func main() {
 	if strings.Contains(parts, "r") {
 		report("r", "redis-cached", "fastrueidis-cache")
 		report("r", "redis-no-cache", "fastrueidis-no-cache")
-		if *openRate > 0 {
-			openReport := func(name, peerName string) {
-				a, b := results["r:"+name], results["r:"+peerName]
-				var eff, redisEff []float64
-				for i := range a {
-					eff = append(eff, b[i].openCPU/a[i].openCPU)
-					if a[i].openRedis > 0 {
-						redisEff = append(redisEff, b[i].openRedis/a[i].openRedis)
-					}
+	}
+	if strings.Contains(parts, "s") {
+		report("s", "redis-no-cache", "redis-no-cache-shared")
+	}
+	if *openRate > 0 && (strings.Contains(parts, "r") || strings.Contains(parts, "s")) {
+		openReport := func(part, name, peerName string) {
+			a, b := results[part+":"+name], results[part+":"+peerName]
+			var eff, redisEff []float64
+			for i := range a {
+				eff = append(eff, b[i].openCPU/a[i].openCPU)
+				if a[i].openRedis > 0 {
+					redisEff = append(redisEff, b[i].openRedis/a[i].openRedis)
 				}
-				med := func(cs []cell, f func(cell) float64) float64 { return median(cs, f) }
-				// CPU per request depends on the rate (batching, wake-ups):
-				// a side that did not reach the offered rate is flagged.
-				held := func(cs []cell) string {
-					r := med(cs, func(c cell) float64 { return c.openRPS })
-					if r < 0.95**openRate {
-						return fmt.Sprintf("%.0f (**below the offered rate**)", r)
-					}
-					return fmt.Sprintf("%.0f", r)
-				}
-				fmt.Printf("| %s | %s | %.1f | %.1f | %.1f ms | %d | %s | %s | %.1f | %.1f | **%.2fx** (per round %s) | %.2fx |\n",
-					name, held(a), med(a, func(c cell) float64 { return c.openCPU }),
-					med(a, func(c cell) float64 { return c.openRedis }), med(a, func(c cell) float64 { return c.openP95 }),
-					sumFailures(a), peerName, held(b), med(b, func(c cell) float64 { return c.openCPU }), med(b, func(c cell) float64 { return c.openRedis }),
-					medianF(slices.Clone(eff)), fmtRatios(eff), medianF(redisEff))
 			}
-			fmt.Printf("\nOpen loop at %.0f req/s (%s, %d connections, bin/loadtest --engine epoll):\n\n", *openRate, *openDur, *openConn)
-			fmt.Println("| server | achieved req/s | server CPU us/req | Redis CPU us/req | P95 | failures | peer | peer achieved req/s | peer server CPU us/req | peer Redis CPU us/req | CPU efficiency vs peer (peer CPU / ours) | Redis CPU vs peer |")
-			fmt.Println("|---|---|---|---|---|---|---|---|---|---|---|---|")
-			openReport("redis-cached", "fastrueidis-cache")
-			openReport("redis-no-cache", "fastrueidis-no-cache")
+			med := func(cs []cell, f func(cell) float64) float64 { return median(cs, f) }
+			// CPU per request depends on the rate (batching, wake-ups):
+			// a side that did not reach the offered rate is flagged.
+			held := func(cs []cell) string {
+				r := med(cs, func(c cell) float64 { return c.openRPS })
+				if r < 0.95**openRate {
+					return fmt.Sprintf("%.0f (**below the offered rate**)", r)
+				}
+				return fmt.Sprintf("%.0f", r)
+			}
+			fmt.Printf("| %s | %s | %.1f | %.1f | %.1f ms | %d | %s | %s | %.1f | %.1f | **%.2fx** (per round %s) | %.2fx |\n",
+				name, held(a), med(a, func(c cell) float64 { return c.openCPU }),
+				med(a, func(c cell) float64 { return c.openRedis }), med(a, func(c cell) float64 { return c.openP95 }),
+				sumFailures(a), peerName, held(b), med(b, func(c cell) float64 { return c.openCPU }), med(b, func(c cell) float64 { return c.openRedis }),
+				medianF(slices.Clone(eff)), fmtRatios(eff), medianF(redisEff))
+		}
+		fmt.Printf("\nOpen loop at %.0f req/s (%s, %d connections, bin/loadtest --engine epoll):\n\n", *openRate, *openDur, *openConn)
+		fmt.Println("| server | achieved req/s | server CPU us/req | Redis CPU us/req | P95 | failures | peer | peer achieved req/s | peer server CPU us/req | peer Redis CPU us/req | CPU efficiency vs peer (peer CPU / ours) | Redis CPU vs peer |")
+		fmt.Println("|---|---|---|---|---|---|---|---|---|---|---|---|")
+		if strings.Contains(parts, "r") {
+			openReport("r", "redis-cached", "fastrueidis-cache")
+			openReport("r", "redis-no-cache", "fastrueidis-no-cache")
+		}
+		if strings.Contains(parts, "s") {
+			openReport("s", "redis-no-cache", "redis-no-cache-shared")
 		}
 	}
 	if strings.Contains(parts, "c") {
