@@ -38,6 +38,14 @@
 // always answered inline. The metrics exposition, which takes
 // milliseconds, runs on a bounded goroutine pool instead.
 //
+// A loop is also the [loophost.Host] of its pricing handle (host.go): a
+// store that keeps a connection of its own on each loop (the Redis
+// store's reads) attaches it there. Its replies are read in the same
+// epoll wait as the clients' requests, handed to the store, and the
+// requests they answered are replied to in the same wake-up. Such a peer
+// connection is not counted against the connection limit, not scanned
+// for timeouts and not drained; the store owns it.
+//
 // The replies the server makes itself (404, 405, 415, 503 overloaded,
 // 408, 500 ...) come from one vocabulary (canned, respond.go), and every
 // panic while serving, on a loop or on the admin listener, takes one
