@@ -68,6 +68,15 @@ func TestE2EStoreLoopConnections(t *testing.T) {
 	}
 	noSecret(t, "the engine's log", p.logLines()...)
 
+	// tripsAgain waits until reads go through loop connections again.
+	tripsAgain := func(t *testing.T) {
+		t.Helper()
+		trips := p.metric("pricing_store_loop_round_trips_total")
+		waitFor(t, 5*time.Second, "round trips on loop connections again", func() bool {
+			return p.metric("pricing_store_loop_round_trips_total") > trips+10
+		})
+	}
+
 	t.Run("connections killed under load", func(t *testing.T) {
 		var tl tally
 		var seq atomic.Int64
@@ -83,10 +92,7 @@ func TestE2EStoreLoopConnections(t *testing.T) {
 				}
 			}
 		}
-		trips := p.metric("pricing_store_loop_round_trips_total")
-		waitFor(t, 5*time.Second, "round trips on loop connections again", func() bool {
-			return p.metric("pricing_store_loop_round_trips_total") > trips+10
-		})
+		tripsAgain(t)
 		close(stop)
 		wg.Wait()
 		tl.verify(t, "loop connections killed")
@@ -120,10 +126,7 @@ func TestE2EStoreLoopConnections(t *testing.T) {
 		waitFor(t, 5*time.Second, "live answers after SIGCONT", func() bool { return tl.live.Load() > live+20 })
 		recovery := time.Since(resumed)
 		waitFor(t, 5*time.Second, "a loop connection up", func() bool { return p.metric("pricing_store_loop_connections") >= 1 })
-		trips := p.metric("pricing_store_loop_round_trips_total")
-		waitFor(t, 5*time.Second, "round trips on loop connections again", func() bool {
-			return p.metric("pricing_store_loop_round_trips_total") > trips+10
-		})
+		tripsAgain(t)
 		close(stop)
 		wg.Wait()
 		tl.verify(t, "Redis stopped")
