@@ -326,12 +326,7 @@ func (s *Store) sender() {
 // deadline among them.
 func (s *Store) process(b *batch) {
 	now := time.Now()
-	deadline := now.Add(DefaultMaxWait)
-	for _, c := range b.calls {
-		if !c.Deadline.IsZero() && c.Deadline.Before(deadline) {
-			deadline = c.Deadline
-		}
-	}
+	deadline := earliestDeadline(b.calls, now)
 	if !deadline.After(now) {
 		s.reject(b, lookup.ErrTimeout)
 		return
@@ -380,6 +375,18 @@ func (s *Store) process(b *batch) {
 	}
 	s.deliver(b)
 	s.putBatch(b)
+}
+
+// earliestDeadline is when the first of calls gives up: the earliest
+// Deadline, bounded by now + DefaultMaxWait (a Call without one).
+func earliestDeadline(calls []*lookup.Call, now time.Time) time.Time {
+	deadline := now.Add(DefaultMaxWait)
+	for _, c := range calls {
+		if !c.Deadline.IsZero() && c.Deadline.Before(deadline) {
+			deadline = c.Deadline
+		}
+	}
+	return deadline
 }
 
 // need records that b needs the key (tag, id): known fresh (only when

@@ -104,13 +104,12 @@ type trip struct {
 	sent  []int32 // the keys read, in the order their GETs were sent
 	next  int     // replies received
 	ep    uint32
-	// start is when the GETs were written, deadline when the Calls give
-	// up (Unix ns).
+	// start is when the round trip began (its GETs built, then
+	// written), deadline when the Calls give up (Unix ns).
 	start, deadline int64
 	// abandoned: the Calls were answered without the replies (deadline);
 	// the replies are still read and cached.
 	abandoned bool
-	queued    bool // in the connection's queue (counted in waiting)
 }
 
 // tripKey is one key of a trip.
@@ -396,7 +395,7 @@ func (lc *loopConn) finish(t *trip) {
 		}
 	}
 	if !t.abandoned {
-		if t.queued {
+		if len(t.sent) > 0 { // queued (counted in waiting) by send
 			lc.waiting--
 		}
 		var tr lookup.Trip
@@ -463,21 +462,18 @@ func (lc *loopConn) send(calls []*lookup.Call) {
 	}
 	live := s.isLive()
 	t.reset(len(calls))
-	deadline := time.Now().Add(DefaultMaxWait).UnixNano()
+	now := time.Now()
+	t.deadline = earliestDeadline(calls, now).UnixNano()
 	for _, c := range calls {
-		if !c.Deadline.IsZero() {
-			deadline = min(deadline, c.Deadline.UnixNano())
-		}
 		t.idx = append(t.idx, [3]int32{
 			t.need(s, tagProduct, c.ProductID, live),
 			t.need(s, tagMarket, c.Location, live),
 			t.need(s, tagMarket, starID, live),
 		})
 	}
-	t.deadline = deadline
+	t.start = now.UnixNano()
 	if len(t.sent) == 0 {
 		// Every key turned fresh since Lookup: answer now.
-		t.start = time.Now().UnixNano()
 		lc.finish(t)
 		return
 	}
@@ -492,13 +488,10 @@ func (lc *loopConn) send(calls []*lookup.Call) {
 	}
 	lc.out = out
 	lc.trips = append(lc.trips, t)
-	t.queued = true
 	lc.waiting++
 	s.loopTrips.Add(1)
-	now := time.Now().UnixNano()
-	t.start = now
 	if lc.armedAt == 0 || t.deadline < lc.armedAt {
-		lc.arm(t.deadline, now)
+		lc.arm(t.deadline, t.start)
 	}
 	lc.sending = true
 	_ = lc.c.Write(out) // on failure the connection ends: Closed answers t
