@@ -82,14 +82,11 @@ func TestRedisLoopConnections(t *testing.T) {
 	}
 	<-kill
 	killed := 0
-	for _, line := range strings.Split(rs.MustDo("CLIENT", "LIST"), "\n") {
-		if !strings.Contains(line, " resp=2") || !strings.Contains(line, " cmd=get ") {
-			continue
-		}
-		if id, ok := strings.CutPrefix(strings.Fields(line)[0], "id="); ok {
-			if _, err := rs.Do("CLIENT", "KILL", "ID", id); err == nil {
-				killed++
-			}
+	// The loop connections: RESP2 clients (rueidis' speak RESP3) whose
+	// last command was a GET.
+	for _, id := range rs.ClientIDs(" resp=2", " cmd=get ") {
+		if _, err := rs.Do("CLIENT", "KILL", "ID", id); err == nil {
+			killed++
 		}
 	}
 	wg.Wait()

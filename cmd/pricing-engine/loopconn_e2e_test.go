@@ -4,7 +4,6 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -15,20 +14,7 @@ import (
 // loopConnIDs returns the ids of the engine's loop connections as Redis
 // lists them: RESP2 clients (rueidis' connections speak RESP3) whose last
 // command was a GET.
-func loopConnIDs(srv *redistest.Server) []string {
-	var ids []string
-	for _, line := range strings.Split(srv.MustDo("CLIENT", "LIST"), "\n") {
-		if !strings.Contains(line, " resp=2") || !strings.Contains(line, " cmd=get ") {
-			continue
-		}
-		for _, f := range strings.Fields(line) {
-			if id, ok := strings.CutPrefix(f, "id="); ok {
-				ids = append(ids, id)
-			}
-		}
-	}
-	return ids
-}
+func loopConnIDs(srv *redistest.Server) []string { return srv.ClientIDs(" resp=2", " cmd=get ") }
 
 // TestE2EStoreLoopConnections: with the client-side cache off every
 // lookup is a round trip, read on the event loops' own connections to

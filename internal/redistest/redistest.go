@@ -250,6 +250,28 @@ func (s *Server) Do(args ...string) (string, error) {
 	return c.Do(args...)
 }
 
+// ClientIDs returns the ids of the clients whose CLIENT LIST line holds
+// every one of parts (e.g. " resp=2", " cmd=get "), failing the test when
+// Redis cannot list them.
+func (s *Server) ClientIDs(parts ...string) []string {
+	s.t.Helper()
+	var ids []string
+lines:
+	for _, line := range strings.Split(s.MustDo("CLIENT", "LIST"), "\n") {
+		for _, p := range parts {
+			if !strings.Contains(line, p) {
+				continue lines
+			}
+		}
+		for _, f := range strings.Fields(line) {
+			if id, ok := strings.CutPrefix(f, "id="); ok {
+				ids = append(ids, id)
+			}
+		}
+	}
+	return ids
+}
+
 // MustDo is Do that fails the test on error.
 func (s *Server) MustDo(args ...string) string {
 	s.t.Helper()
